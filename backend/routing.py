@@ -1,0 +1,3 @@
+"""Websocket routes of every app, collected in one place."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,110 @@
+"""What a node sees while it runs: progress, cancellation, logs, files, models and scratch space."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import numpy as np
+
+
+class Cancelled(Exception):
+    """Raised inside a node when the run was cancelled; the engine stops the run."""
+
+
+class NodeError(Exception):
+    """Raise to fail a node with a message meant for the user (shown without a traceback)."""
+
+
+class FileProvider(Protocol):
+    """Resolves the file references that upload widgets hold."""
+
+    def open(self, ref: str) -> BinaryIO:
+        """Return a binary file object for ``ref``; raise ``FileNotFoundError`` when the caller may not read it."""
+        ...
+
+    def sha256(self, ref: str) -> str:
+        """Return the content hash of ``ref`` (used as the cache fingerprint of file inputs)."""
+        ...
+
+
+class ModelProvider(Protocol):
+    """Hands out loaded models; nodes never load models themselves."""
+
+    def get(self, model_id: str, revision: str | None = None, **options: Any) -> Any:
+        """Return a loaded, warm model for ``model_id`` at ``revision``."""
+        ...
+
+
+class NoFiles:
+    """A file provider for runs that have no uploaded files."""
+
+    def open(self, ref: str) -> BinaryIO:
+        raise FileNotFoundError(f"no file named {ref!r} is available to this run")
+
+    def sha256(self, ref: str) -> str:
+        raise FileNotFoundError(f"no file named {ref!r} is available to this run")
+
+
+class NoModels:
+    """A model provider for runtimes without a model manager."""
+
+    def get(self, model_id: str, revision: str | None = None, **options: Any) -> Any:
+        raise NodeError(f"model {model_id!r} is not available: this runtime has no model manager")
+
+
+ProgressCallback = Callable[[str, float, float | None, np.ndarray | None], None]
+
+
+class Context:
+    """The per-node execution context passed to ``Node.execute``."""
+
+    __slots__ = ("node_id", "_on_progress", "_cancel", "files", "models", "log", "_scratch_root", "_scratch")
+
+    def __init__(
+        self,
+        node_id: str,
+        *,
+        on_progress: ProgressCallback | None = None,
+        cancel_event: threading.Event | None = None,
+        files: FileProvider | None = None,
+        models: ModelProvider | None = None,
+        logger: logging.Logger | None = None,
+        scratch_root: Path | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self._on_progress = on_progress
+        self._cancel = cancel_event
+        self.files: FileProvider = files or NoFiles()
+        self.models: ModelProvider = models or NoModels()
+        self.log: logging.Logger = logger or logging.getLogger(f"flowyard.node.{node_id}")
+        self._scratch_root = scratch_root
+        self._scratch: Path | None = None
+
+    def progress(self, value: float, total: float | None = None, preview: np.ndarray | None = None) -> None:
+        """Report progress (``value`` of ``total``), optionally with a preview image; also checks cancellation."""
+        self.check_cancelled()
+        if self._on_progress is not None:
+            self._on_progress(self.node_id, float(value), None if total is None else float(total), preview)
+
+    def is_cancelled(self) -> bool:
+        """True once the run has been asked to stop."""
+        return self._cancel is not None and self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` if the run has been asked to stop."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled()
+
+    @property
+    def scratch_dir(self) -> Path:
+        """A private temporary directory for this node execution, created on first use."""
+        if self._scratch is None:
+            root = self._scratch_root or Path(tempfile.gettempdir())
+            root.mkdir(parents=True, exist_ok=True)
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"node-{self.node_id}-", dir=root))
+        return self._scratch
