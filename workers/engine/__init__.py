@@ -1,0 +1,1 @@
+"""The Flowyard execution engine: plain Python, no Django, no Celery."""
