@@ -1,5 +1,6 @@
 """The built-in core pack: primitives, math, text, logic, JSON and image nodes."""
 
+from nodepacks.core import image_io, image_ops
 from nodepacks.sdk import Pack
 
 pack = Pack(
@@ -7,6 +8,6 @@ pack = Pack(
     version="0.1.0",
     display_name="Core",
     description="Primitives, math, text, logic, JSON and image operations.",
-    nodes=[],
+    nodes=[*image_io.NODES, *image_ops.NODES],
     builtin=True,
 )
