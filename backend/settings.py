@@ -52,7 +52,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "backend.core",
+    "backend.accounts",
+    "backend.workflows",
+    "backend.registry",
 ]
+
+AUTH_USER_MODEL = "accounts.User"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -130,14 +135,21 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 REST_FRAMEWORK = {
+    # Bearer first: its WWW-Authenticate header makes anonymous API calls answer 401 rather than 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "backend.accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "EXCEPTION_HANDLER": "backend.accounts.exceptions.exception_handler",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
+
+# Workflow documents (graph + layout) may be up to 5 MB; the request body needs a little headroom above that.
+FLOWYARD_MAX_DOCUMENT_BYTES = int(os.environ.get("FLOWYARD_MAX_DOCUMENT_BYTES", str(5 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = FLOWYARD_MAX_DOCUMENT_BYTES + 1024 * 1024
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Flowyard API",

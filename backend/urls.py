@@ -6,5 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("backend.accounts.urls")),
+    path("api/", include("backend.workflows.urls")),
+    path("api/", include("backend.registry.urls")),
     path("", include("backend.core.urls")),
 ]

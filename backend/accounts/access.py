@@ -1,0 +1,143 @@
+"""The one way views load what a user may see.
+
+Every loader takes the caller and an id and returns the object, or raises:
+
+- ``NotFound`` (404) when the object is missing *or* the caller may not see it: the two look the same;
+- ``PermissionDenied`` (403) when the caller may see the object but its role lacks ``need``.
+
+Loaded objects carry the caller's role as ``obj.role`` (a ``Role`` or None), found in the same query.
+New apps add their loaders here in the same shape: load with the role annotated, check visibility, check need.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from backend.accounts.models import Membership, Workspace
+from backend.accounts.roles import Need, Role
+
+if TYPE_CHECKING:
+    from backend.workflows.models import Workflow, WorkflowVersion
+
+__all__ = [
+    "Need",
+    "Role",
+    "access_team",
+    "access_workflow",
+    "access_workflow_version",
+    "access_workspace",
+    "check_need",
+    "role_in",
+    "role_subquery",
+    "visible_workflows",
+]
+
+
+def _user_id(user) -> int | None:
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+def role_subquery(user, workspace_ref: str = "pk") -> Subquery:
+    """A subquery giving ``user``'s role in the workspace at ``workspace_ref`` (an OuterRef path)."""
+    return Subquery(
+        Membership.objects.filter(workspace=OuterRef(workspace_ref), user_id=_user_id(user)).values("role")[
+            :1
+        ]
+    )
+
+
+def role_in(user, workspace: Workspace | int) -> Role | None:
+    """The user's role in the workspace, or None when not a member (one query)."""
+    user_id = _user_id(user)
+    if user_id is None:
+        return None
+    workspace_id = workspace.pk if isinstance(workspace, Workspace) else workspace
+    role = Membership.objects.filter(workspace_id=workspace_id, user_id=user_id).values_list(
+        "role", flat=True
+    )
+    found = role.first()
+    return Role(found) if found else None
+
+
+def check_need(role: Role | None, need: Need, what: str = "object") -> None:
+    """Raise 403 unless ``role`` grants ``need`` (call only after the object is known to be visible)."""
+    if role is None or not role.allows(need):
+        raise PermissionDenied(f"Your role does not allow this action on this {what} (needs '{need}').")
+
+
+def _as_role(value: str | None) -> Role | None:
+    return Role(value) if value else None
+
+
+def access_workspace(user, workspace_id, need: Need = Need.VIEW, kind: str | None = None) -> Workspace:
+    """Load a workspace the user is a member of; ``kind`` restricts to personal or team workspaces."""
+    queryset = Workspace.objects.annotate(member_role=role_subquery(user))
+    if kind is not None:
+        queryset = queryset.filter(kind=kind)
+    try:
+        workspace = queryset.get(pk=int(workspace_id))
+    except (Workspace.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such workspace.") from None
+    workspace.role = _as_role(workspace.member_role)
+    if workspace.role is None:
+        raise NotFound("No such workspace.")
+    check_need(workspace.role, need, "workspace")
+    return workspace
+
+
+def access_team(user, team_id, need: Need = Need.VIEW) -> Workspace:
+    """Load a team workspace (personal workspaces answer 404 here)."""
+    try:
+        return access_workspace(user, team_id, need, kind=Workspace.Kind.TEAM)
+    except NotFound:
+        raise NotFound("No such team.") from None
+
+
+def visible_workflows(user) -> QuerySet[Workflow]:
+    """Every workflow the user may see as a member: team-visible ones, their own, and all of it for admins."""
+    from backend.workflows.models import Workflow
+
+    user_id = _user_id(user)
+    if user_id is None:
+        return Workflow.objects.none()
+    member = Membership.objects.filter(workspace=OuterRef("workspace"), user_id=user_id)
+    sees_private = member.filter(role__in=[r for r in Role if r.can_see_private_workflows])
+    return Workflow.objects.filter(
+        Exists(member)
+        & (Q(visibility=Workflow.Visibility.TEAM) | Q(created_by_id=user_id) | Exists(sees_private))
+    )
+
+
+def access_workflow(user, workflow_id, need: Need = Need.VIEW) -> Workflow:
+    """Load a workflow the user may see; site templates are viewable (and forkable) by every signed-in user."""
+    from backend.workflows.models import Workflow
+
+    try:
+        workflow = (
+            Workflow.objects.select_related("workspace", "created_by", "forked_from")
+            .annotate(member_role=role_subquery(user, "workspace"))
+            .get(pk=int(workflow_id))
+        )
+    except (Workflow.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such workflow.") from None
+    workflow.role = _as_role(workflow.member_role)
+    if not workflow.is_visible_to(user, workflow.role):
+        raise NotFound("No such workflow.")
+    if need == Need.VIEW:
+        return workflow
+    check_need(workflow.role, need, "workflow")
+    return workflow
+
+
+def access_workflow_version(user, workflow_id, number, need: Need = Need.VIEW) -> WorkflowVersion:
+    """Load version ``number`` of a workflow the user may see; ``version.workflow.role`` holds the role."""
+    workflow = access_workflow(user, workflow_id, need)
+    try:
+        version = workflow.versions.get(number=int(number))
+    except (ValueError, TypeError, workflow.versions.model.DoesNotExist):
+        raise NotFound(f"Workflow {workflow.pk} has no version {number}.") from None
+    version.workflow = workflow
+    return version

@@ -1,0 +1,114 @@
+"""Shared fixtures: a team owned by alice with one member per role, an outsider, and API clients.
+
+alice  owner of team "Studio"       adam   admin
+eddie  editor                       rita   runner
+vera   viewer                       oscar  outsider (member of nothing but his own workspace)
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from backend.accounts.actions import do_add_member, do_create_team, do_create_token, do_create_user
+from backend.accounts.roles import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, **kwargs):
+        return do_create_user(username, kwargs.pop("password", PASSWORD), f"{username}@example.com")
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    """The first user of the installation: site admin, and owner of the team."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def team(alice):
+    return do_create_team(alice, "Studio")
+
+
+@pytest.fixture
+def members(team, make_user):
+    """{role: user} for every role of the team."""
+    users = {Role.OWNER: team.memberships.get(role=Role.OWNER).user}
+    for username, role in [
+        ("adam", Role.ADMIN),
+        ("eddie", Role.EDITOR),
+        ("rita", Role.RUNNER),
+        ("vera", Role.VIEWER),
+    ]:
+        user = make_user(username)
+        do_add_member(team, Role.OWNER, user, role)
+        users[role] = user
+    return users
+
+
+@pytest.fixture
+def adam(members):
+    return members[Role.ADMIN]
+
+
+@pytest.fixture
+def eddie(members):
+    return members[Role.EDITOR]
+
+
+@pytest.fixture
+def rita(members):
+    return members[Role.RUNNER]
+
+
+@pytest.fixture
+def vera(members):
+    return members[Role.VIEWER]
+
+
+@pytest.fixture
+def oscar(make_user, alice):
+    """An outsider: signed in, but no member of the team."""
+    return make_user("oscar")
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """``client_for(user)``: a session-authenticated client; ``client_for(user, token=True)``: Bearer token."""
+
+    def make(user, token: bool = False) -> APIClient:
+        client = APIClient()
+        if token:
+            _, raw = do_create_token(user, "tests")
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        else:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def as_role(members, oscar, client_for):
+    """``as_role("editor")`` / ``as_role("outsider")``: a client signed in as the team member with that role."""
+
+    def make(role: str, token: bool = False) -> APIClient:
+        user = oscar if role == "outsider" else members[Role(role)]
+        return client_for(user, token=token)
+
+    return make

@@ -1,0 +1,146 @@
+"""Workflow documents (graph + layout): validated once at the edge, hashed, and diffed.
+
+The graph is checked for structure only (``parse_graph``): incomplete graphs may be saved; run-time validation
+against the node catalog happens when a run is created. The graph is stored in the engine's own JSON form
+(``Graph.to_json()``), so ComfyUI API-format graphs are translated on save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from backend.accounts.exceptions import ApiError
+from workers.engine.graph import Graph, GraphFormatError, Link, parse_graph
+from workers.engine.registry import default_registry
+
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Size = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NodeLayout(_Strict):
+    x: Number
+    y: Number
+    width: Size | None = None
+    height: Size | None = None
+    collapsed: bool | None = None
+    mode: Literal["bypass", "mute"] | None = None
+    title: Annotated[str, Field(max_length=200)] | None = None
+
+
+class GroupLayout(_Strict):
+    id: Annotated[str, Field(min_length=1, max_length=100)]
+    title: Annotated[str, Field(max_length=200)]
+    x: Number
+    y: Number
+    width: Size
+    height: Size
+    color: Annotated[str, Field(max_length=50)] | None = None
+
+
+class Viewport(_Strict):
+    x: Number
+    y: Number
+    zoom: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+
+
+class Layout(_Strict):
+    """Where the editor draws each node, the groups and the viewport; nothing here affects a run."""
+
+    nodes: dict[str, NodeLayout] = Field(default_factory=dict)
+    groups: list[GroupLayout] = Field(default_factory=list)
+    viewport: Viewport | None = None
+
+
+def canonical_json(data: Any) -> bytes:
+    """The one JSON encoding used for hashing and size limits."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Document:
+    """A validated workflow document, ready to store as a version."""
+
+    graph: dict[str, Any]
+    layout: dict[str, Any]
+    content_hash: str
+    packs: dict[str, str]
+
+
+def _format_bytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size} bytes"
+
+
+def parse_document(graph: Any, layout: Any = None) -> Document:
+    """Validate a graph and layout; raise ``ApiError`` (400, or 413 when too large) listing every problem."""
+    limit = settings.FLOWYARD_MAX_DOCUMENT_BYTES
+    size = len(canonical_json({"graph": graph, "layout": layout}))
+    if size > limit:
+        message = f"The document is {_format_bytes(size)}; the limit is {_format_bytes(limit)}."
+        raise ApiError(message, [{"field": "graph", "message": message}], status_code=413)
+    try:
+        parsed = parse_graph(graph)
+    except GraphFormatError as exc:
+        count = len(exc.errors)
+        raise ApiError(
+            f"The graph has {count} problem{'s' if count != 1 else ''}: {exc}",
+            [error.to_json() for error in exc.errors],
+        ) from None
+    try:
+        checked = Layout.model_validate({} if layout is None else layout)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(["layout", *(str(part) for part in error["loc"])]), "message": error["msg"]}
+            for error in exc.errors()
+        ]
+        raise ApiError(
+            f"The layout is invalid: {errors[0]['field']}: {errors[0]['message']}", errors
+        ) from None
+    graph_json = parsed.to_json()
+    layout_json = checked.model_dump(mode="json", exclude_none=True)
+    digest = hashlib.sha256(canonical_json({"graph": graph_json, "layout": layout_json})).hexdigest()
+    return Document(graph_json, layout_json, digest, default_registry().packs_used(parsed))
+
+
+def _input_key(value: Any) -> bytes:
+    return canonical_json(value.to_json() if isinstance(value, Link) else value)
+
+
+def diff_graphs(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What changed from graph ``old`` to graph ``new``: node ids added and removed, node types changed, and
+    per node the names of inputs whose value or link changed (added and removed inputs count as changed)."""
+    a: Graph = parse_graph(old)
+    b: Graph = parse_graph(new)
+    added = sorted(set(b.nodes) - set(a.nodes), key=_node_order)
+    removed = sorted(set(a.nodes) - set(b.nodes), key=_node_order)
+    changed: list[dict[str, Any]] = []
+    type_changed: list[dict[str, Any]] = []
+    for node_id in sorted(set(a.nodes) & set(b.nodes), key=_node_order):
+        before, after = a.nodes[node_id], b.nodes[node_id]
+        if before.type != after.type:
+            type_changed.append({"node": node_id, "from": before.type, "to": after.type})
+            continue
+        names = sorted(
+            name
+            for name in set(before.inputs) | set(after.inputs)
+            if name not in before.inputs
+            or name not in after.inputs
+            or _input_key(before.inputs[name]) != _input_key(after.inputs[name])
+        )
+        if names:
+            changed.append({"node": node_id, "inputs": names})
+    return {"added": added, "removed": removed, "changed": changed, "type_changed": type_changed}
+
+
+def _node_order(node_id: str) -> tuple[int, int | str]:
+    # Numeric ids ("2" before "10") the way people number them, others after, alphabetically.
+    return (0, int(node_id)) if node_id.isdigit() else (1, node_id)
