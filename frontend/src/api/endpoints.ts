@@ -1,0 +1,68 @@
+// One typed function per endpoint of docs/api.md the editor uses.
+import { z } from "zod";
+import { apiRequest } from "./client";
+import {
+  csrfSchema,
+  documentOf,
+  listOf,
+  nodeCatalogSchema,
+  userEnvelopeSchema,
+  versionDetailSchema,
+  versionSummarySchema,
+  workflowDetailSchema,
+  workflowSummarySchema,
+  workspaceSchema,
+  type GraphJson,
+  type LayoutJson,
+  type User,
+} from "./schemas";
+
+export const auth = {
+  csrf: () => apiRequest("/api/auth/csrf", csrfSchema),
+  me: async (): Promise<User> => (await apiRequest("/api/auth/me", userEnvelopeSchema)).user,
+  login: async (username: string, password: string): Promise<User> => {
+    await auth.csrf().catch(() => undefined); // make sure the csrftoken cookie exists
+    return (await apiRequest("/api/auth/login", userEnvelopeSchema, { method: "POST", body: { username, password } }))
+      .user;
+  },
+  signup: async (username: string, password: string, email?: string): Promise<User> => {
+    await auth.csrf().catch(() => undefined);
+    const body = email ? { username, password, email } : { username, password };
+    return (await apiRequest("/api/auth/signup", userEnvelopeSchema, { method: "POST", body })).user;
+  },
+  logout: () => apiRequest("/api/auth/logout", z.unknown(), { method: "POST" }),
+};
+
+export const workspaces = {
+  list: () => apiRequest("/api/workspaces", listOf(workspaceSchema)),
+};
+
+export interface SaveDocument {
+  graph: GraphJson;
+  layout?: LayoutJson;
+  message?: string;
+}
+
+export const workflows = {
+  list: (query: { workspace?: number; template?: boolean; q?: string } = {}) =>
+    apiRequest("/api/workflows", listOf(workflowSummarySchema), {
+      query: { workspace: query.workspace, template: query.template ? 1 : undefined, q: query.q || undefined },
+    }),
+  get: async (id: number) => {
+    const detail = await apiRequest(`/api/workflows/${id}`, workflowDetailSchema);
+    return { workflow: detail, document: documentOf(detail) };
+  },
+  create: (body: { workspace: number; name: string; description?: string } & SaveDocument) =>
+    apiRequest("/api/workflows", workflowDetailSchema, { method: "POST", body }),
+  update: (id: number, body: { name?: string; description?: string; is_template?: boolean }) =>
+    apiRequest(`/api/workflows/${id}`, workflowDetailSchema, { method: "PATCH", body }),
+  remove: (id: number) => apiRequest(`/api/workflows/${id}`, z.unknown(), { method: "DELETE" }),
+  versions: (id: number) => apiRequest(`/api/workflows/${id}/versions`, listOf(versionSummarySchema)),
+  saveVersion: (id: number, body: SaveDocument) =>
+    apiRequest(`/api/workflows/${id}/versions`, versionDetailSchema, { method: "POST", body }),
+  version: (id: number, n: number) => apiRequest(`/api/workflows/${id}/versions/${n}`, versionDetailSchema),
+};
+
+export const nodes = {
+  catalog: () => apiRequest("/api/nodes", nodeCatalogSchema),
+};

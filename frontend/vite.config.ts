@@ -1,0 +1,28 @@
+/// <reference types="vitest/config" />
+import react from "@vitejs/plugin-react";
+import { defineConfig, loadEnv } from "vite";
+
+// Built assets are served by Django (whitenoise) under /static/; index.html is served for every SPA route.
+export default defineConfig(({ mode }) => {
+  // FLOWYARD_BACKEND: where `npm run dev` proxies API calls (the Django server).
+  const backend = loadEnv(mode, ".", "").FLOWYARD_BACKEND || "http://127.0.0.1:8000";
+  return {
+    base: "/static/",
+    plugins: [react()],
+    server: {
+      proxy: {
+        "/api": backend,
+        "/admin": backend,
+        "/ws": { target: backend, ws: true },
+      },
+    },
+    build: { outDir: "dist", emptyOutDir: true, sourcemap: true },
+    test: {
+      environment: "node",
+      setupFiles: ["./vitest.setup.ts"],
+      include: ["src/**/*.test.{ts,tsx}"],
+      pool: "threads",
+      maxWorkers: 2,
+    },
+  };
+});
