@@ -53,7 +53,9 @@ class NodeRegistry:
                 schema = node_cls.schema()
                 if schema.id in self._entries:
                     other = self._entries[schema.id].pack.name
-                    raise RegistryError(f"node type {schema.id!r} is declared by both {other} and {pack.name}")
+                    raise RegistryError(
+                        f"node type {schema.id!r} is declared by both {other} and {pack.name}"
+                    )
                 self._entries[schema.id] = NodeEntry(node_cls, schema, pack, node_cls())
 
     @classmethod
@@ -100,7 +102,12 @@ class NodeRegistry:
             data["pack"] = {"name": entry.pack.name, "version": entry.pack.version}
             nodes.append(data)
         packs = [
-            {"name": p.name, "version": p.version, "display_name": p.display_name or p.name, "builtin": p.builtin}
+            {
+                "name": p.name,
+                "version": p.version,
+                "display_name": p.display_name or p.name,
+                "builtin": p.builtin,
+            }
             for p in self._packs.values()
         ]
         return {"api_version": API_VERSION, "packs": packs, "nodes": nodes}

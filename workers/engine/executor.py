@@ -1,0 +1,511 @@
+"""The executor: plan what the requested outputs need, then run it, independent branches in parallel.
+
+Planning walks back from the targets and stops at nodes whose cache key the store holds (their ancestors are
+not needed). Execution is a topological "dissolve": a node becomes ready when every planned upstream node has
+finished. One ready node with nothing else running runs inline on the calling thread (a chain pays no thread
+hand-off); otherwise ready nodes go to a thread pool of ``parallelism`` workers. If a cached entry disappears
+between the index lookup and the load, that node is planned again for execution, pulling in its ancestors.
+
+A failing node skips its dependents while independent branches finish; everything computed is stored, so
+running again resumes from the failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from queue import SimpleQueue
+from typing import Any, Literal
+
+import numpy as np
+
+from nodepacks.sdk import UI, Cancelled, Context, FileProvider, ModelProvider, NodeError, Result
+from nodepacks.sdk import types as t
+from nodepacks.sdk.context import NoFiles, NoModels
+from workers.engine.cache import CacheEntry, CacheStore, MemoryCache, estimate_size
+from workers.engine.cache_keys import keys_for
+from workers.engine.events import EventCallback, EventSink, summarize
+from workers.engine.graph import Graph, GraphError
+from workers.engine.registry import NodeRegistry
+from workers.engine.validation import OptionSources, ResolvedGraph, ResolvedNode, resolve_graph
+
+logger = logging.getLogger(__name__)
+
+RunStatus = Literal["succeeded", "failed", "cancelled", "invalid"]
+
+
+@dataclass(slots=True)
+class RunResult:
+    """How a run ended: its status, errors, the target nodes' outputs and UI, and what happened to each node."""
+
+    status: RunStatus
+    errors: list[GraphError] = field(default_factory=list)
+    outputs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    ui: dict[str, UI] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    events: int = 0
+    duration: float = 0.0
+
+
+class Engine:
+    """Runs graphs of the registry's node types, reusing results through ``cache``.
+
+    One engine may serve several runs at once; each run gets its own worker threads when it has parallel work.
+    """
+
+    def __init__(
+        self,
+        registry: NodeRegistry,
+        cache: CacheStore | None = None,
+        *,
+        parallelism: int = 4,
+        files: FileProvider | None = None,
+        models: ModelProvider | None = None,
+        scratch_root: Path | None = None,
+    ) -> None:
+        if parallelism < 1:
+            raise ValueError("parallelism must be at least 1")
+        self.registry = registry
+        self.cache: CacheStore = cache if cache is not None else MemoryCache()
+        self.parallelism = parallelism
+        self.files: FileProvider = files or NoFiles()
+        self.models: ModelProvider = models or NoModels()
+        self.scratch_root = scratch_root
+
+    def run(
+        self,
+        graph: Graph,
+        *,
+        outputs: list[str] | None = None,
+        on_event: EventCallback | None = None,
+        cancel: threading.Event | None = None,
+        validate: bool = True,
+        option_sources: OptionSources | None = None,
+    ) -> RunResult:
+        """Run what ``outputs`` (default: ``graph.outputs``, else every output node) need; return the result.
+
+        ``validate=False`` trusts a graph validated before: constants are not coerced or range-checked and
+        link types are not compared (structure is still checked, since the engine cannot run without it).
+        """
+        started = time.perf_counter()
+        sink = EventSink(on_event)
+        resolved = resolve_graph(
+            graph, self.registry, outputs=outputs, option_sources=option_sources, check_values=validate
+        )
+        if resolved.errors:
+            duration = time.perf_counter() - started
+            finished = {"status": "invalid", "executed": 0, "cached": 0, "failed": [], "duration": duration}
+            sink.emit("run_finished", None, finished)
+            return RunResult("invalid", errors=resolved.errors, events=sink.count, duration=duration)
+        return _Run(self, resolved, sink, cancel or threading.Event(), started).execute()
+
+
+# Node states during a run.
+_LOAD = 1  # planned: served from the cache
+_EXECUTE = 2  # planned: to execute once its upstream nodes are done
+_RUNNING = 3
+_DONE = 4
+_FAILED = 5
+_SKIPPED = 6
+
+_PLANNED = (_LOAD, _EXECUTE)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a node task came back with (built on a worker thread, handled on the run's thread)."""
+
+    node: str
+    kind: Literal["loaded", "missing", "executed", "failed", "cancelled"]
+    duration: float = 0.0
+    outputs: tuple[Any, ...] = ()
+    ui: UI | None = None
+    error: str = ""
+    error_type: str = ""
+    traceback: str | None = None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Cheap sanity checks of output values for the types where a wrong value is a common node bug.
+_OUTPUT_CHECKS: dict[str, Callable[[Any], bool]] = {
+    t.INT: _is_int,
+    t.FLOAT: lambda value: isinstance(value, float | int) and not isinstance(value, bool),
+    t.STRING: lambda value: isinstance(value, str),
+    t.BOOLEAN: lambda value: isinstance(value, bool | np.bool_),
+    t.IMAGE: lambda value: isinstance(value, np.ndarray) and value.ndim == 4,
+    t.MASK: lambda value: isinstance(value, np.ndarray) and value.ndim == 3,
+}
+
+
+class _InvalidOutputs(TypeError):
+    """A node returned something that does not match its declared outputs."""
+
+
+@cache
+def _node_logger(node_type: str) -> logging.Logger:
+    # One logger per node type, not per node id: ids are unbounded and loggers live forever.
+    return logging.getLogger(f"flowyard.node.{node_type}")
+
+
+class _Run:
+    """The state of one run: the plan, node states, values in flight, and what to report."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        resolved: ResolvedGraph,
+        sink: EventSink,
+        cancel: threading.Event,
+        started: float,
+    ) -> None:
+        self.engine = engine
+        self.cache = engine.cache
+        self.resolved = resolved
+        self.nodes = resolved.nodes
+        self.targets = dict.fromkeys(resolved.targets)
+        self.sink = sink
+        self.cancel = cancel
+        self.started = started
+        self.scratch_root = (engine.scratch_root or Path(tempfile.gettempdir())) / (
+            f"flowyard-run-{secrets.token_hex(6)}"
+        )
+        cache_keys = keys_for(resolved, engine.files)
+        self.keys = cache_keys.keys
+        self.volatile = cache_keys.volatile
+        stable = [key for node_id, key in self.keys.items() if node_id not in cache_keys.volatile]
+        self.in_cache = self.cache.contains_many(stable) if stable else set()
+        self.load_failed: set[str] = set()
+        self.state: dict[str, int] = {}
+        self.waiting: dict[str, int] = {}  # EXECUTE nodes: planned upstream nodes not done yet
+        self.consumers: dict[str, list[str]] = {}  # node -> planned EXECUTE nodes waiting for it
+        self.readers: dict[str, int] = {}  # node -> unfinished EXECUTE nodes that read its value
+        self.values: dict[str, tuple[Any, ...]] = {}
+        self.ready: deque[str] = deque()
+        self.result = RunResult("succeeded")
+        self.cancelled = False
+
+    # Planning
+
+    def plan(self, roots: list[str]) -> list[str]:
+        """Plan ``roots`` and what they need; return the newly planned nodes that will load from the cache."""
+        state = self.state
+        nodes = self.nodes
+        keys = self.keys
+        in_cache = self.in_cache
+        from_cache: list[str] = []
+        doomed: list[str] = []
+        stack = list(roots)
+        while stack:
+            node_id = stack.pop()
+            if node_id in state:
+                continue
+            if keys[node_id] in in_cache and node_id not in self.load_failed:
+                state[node_id] = _LOAD
+                from_cache.append(node_id)
+                self.ready.append(node_id)
+                continue
+            state[node_id] = _EXECUTE
+            waiting = 0
+            for upstream in dict.fromkeys(link[1] for link in nodes[node_id].links):
+                upstream_state = state.get(upstream)
+                self.readers[upstream] = self.readers.get(upstream, 0) + 1
+                if upstream_state == _DONE and upstream in self.values:
+                    continue
+                if upstream_state in (_FAILED, _SKIPPED):
+                    doomed.append(node_id)
+                    continue
+                if upstream_state == _DONE:  # its value was freed: obtain it again
+                    del state[upstream]
+                    upstream_state = None
+                waiting += 1
+                self.consumers.setdefault(upstream, []).append(node_id)
+                if upstream_state is None:
+                    stack.append(upstream)
+            self.waiting[node_id] = waiting
+            if waiting == 0:
+                self.ready.append(node_id)
+        for node_id in doomed:
+            if state[node_id] == _EXECUTE:
+                state[node_id] = _SKIPPED
+                self.result.skipped.append(node_id)
+                self.skip_dependents(node_id)
+        return from_cache
+
+    # Running
+
+    def execute(self) -> RunResult:
+        """Plan, run every planned node, report, and return the result."""
+        sink = self.sink
+        from_cache = self.plan(list(self.targets))
+        planned = [node_id for node_id in self.resolved.order if node_id in self.state]
+        sink.emit("run_started", None, {"nodes": planned, "targets": list(self.targets)})
+        if from_cache:
+            sink.emit("nodes_cached", None, {"nodes": from_cache})
+        try:
+            self.dispatch()
+        finally:
+            if self.scratch_root.exists():
+                shutil.rmtree(self.scratch_root, ignore_errors=True)
+        return self.finish()
+
+    def dispatch(self) -> None:
+        """Run ready nodes until none are left (or the run stops), handling outcomes on this thread."""
+        ready = self.ready
+        parallelism = self.engine.parallelism
+        done: SimpleQueue[_Outcome] = SimpleQueue()
+        pool: ThreadPoolExecutor | None = None
+        running = 0
+        try:
+            while True:
+                if not self.cancelled and self.cancel.is_set():
+                    self.cancelled = True
+                if ready and not self.cancelled:
+                    if running == 0 and len(ready) == 1:
+                        self.complete(self.start(ready.popleft())())
+                        continue
+                    while ready and running < parallelism:
+                        task = self.start(ready.popleft())
+                        if pool is None:
+                            pool = ThreadPoolExecutor(parallelism, thread_name_prefix="flowyard-node")
+                        pool.submit(_report, task, done)
+                        running += 1
+                if running == 0:
+                    return
+                self.complete(done.get())
+                running -= 1
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    def start(self, node_id: str) -> Callable[[], _Outcome]:
+        """Mark ``node_id`` running and return its task (to call on any thread)."""
+        if self.state[node_id] == _LOAD:
+            self.state[node_id] = _RUNNING
+            return lambda: self.load(node_id)
+        self.state[node_id] = _RUNNING
+        node = self.nodes[node_id]
+        values = self.values
+        kwargs = dict(node.constants)
+        for name, upstream, output in node.links:
+            kwargs[name] = values[upstream][output]
+        self.sink.emit("node_started", node_id, {"type": node.entry.schema.id})
+        return lambda: self.run_node(node, kwargs)
+
+    def load(self, node_id: str) -> _Outcome:
+        """Load a cached node's entry; "missing" when it has gone since the index said it was there."""
+        entry = self.cache.get(self.keys[node_id])
+        if entry is None:
+            return _Outcome(node_id, "missing")
+        return _Outcome(node_id, "loaded", outputs=entry.outputs, ui=entry.ui)
+
+    def run_node(self, node: ResolvedNode, kwargs: dict[str, Any]) -> _Outcome:
+        """Execute one node and store its result; never raises."""
+        began = time.perf_counter()
+        entry = node.entry
+        try:
+            if self.cancel.is_set():
+                raise Cancelled()
+            inputs = entry.node_cls.Inputs.model_construct(**kwargs)
+            ctx = Context(
+                node.id,
+                on_progress=self.on_progress if self.sink.listening else None,
+                cancel_event=self.cancel,
+                files=self.engine.files,
+                models=self.engine.models,
+                logger=_node_logger(entry.schema.id),
+                scratch_root=self.scratch_root,
+            )
+            outputs, ui = _unpack(node, entry.instance.execute(inputs, ctx))
+        except Cancelled:
+            return _Outcome(node.id, "cancelled", time.perf_counter() - began)
+        except (NodeError, _InvalidOutputs) as exc:  # the message says it all; a traceback would be noise
+            error_type = "NodeError" if isinstance(exc, NodeError) else "InvalidOutputs"
+            return _Outcome(
+                node.id, "failed", time.perf_counter() - began, error=str(exc), error_type=error_type
+            )
+        except Exception as exc:
+            return _Outcome(
+                node.id,
+                "failed",
+                time.perf_counter() - began,
+                error=f"{type(exc).__name__}: {exc}",
+                error_type=type(exc).__name__,
+                traceback=traceback.format_exc(),
+            )
+        duration = time.perf_counter() - began
+        if node.id not in self.volatile:  # a volatile key is never looked up again
+            stored = CacheEntry(outputs, node.info.output_types, ui, entry.schema.id, estimate_size(outputs))
+            try:
+                self.cache.put(self.keys[node.id], stored)
+            except Exception:
+                logger.exception("could not store the result of node %s in the cache", node.id)
+        return _Outcome(node.id, "executed", duration, outputs=outputs, ui=ui)
+
+    def on_progress(
+        self, node_id: str, value: float, total: float | None, preview: np.ndarray | None
+    ) -> None:
+        """Report a node's progress (called from the node's thread)."""
+        self.sink.emit("progress", node_id, {"value": value, "max": total}, preview=preview)
+
+    # Outcomes
+
+    def complete(self, outcome: _Outcome) -> None:
+        """Record a task's outcome and make the nodes waiting for it ready."""
+        node_id = outcome.node
+        kind = outcome.kind
+        result = self.result
+        if kind == "executed" or kind == "loaded":
+            self.state[node_id] = _DONE
+            self.values[node_id] = outcome.outputs
+            cached = kind == "loaded"
+            (result.cached if cached else result.executed).append(node_id)
+            if node_id in self.targets:
+                result.outputs[node_id] = outcome.outputs
+            if outcome.ui is not None:
+                result.ui[node_id] = outcome.ui
+            if not cached or (outcome.ui is not None and node_id in self.targets):
+                self.report_finished(node_id, outcome, cached)
+            self.release(node_id, read_upstream=not cached)
+        elif kind == "missing":
+            self.load_failed.add(node_id)
+            del self.state[node_id]
+            from_cache = self.plan([node_id])
+            if from_cache:
+                self.sink.emit("nodes_cached", None, {"nodes": from_cache})
+        elif kind == "failed":
+            self.state[node_id] = _FAILED
+            result.failed.append(node_id)
+            result.errors.append(GraphError("node_failed", outcome.error, node=node_id))
+            data = {
+                "type": self.nodes[node_id].entry.schema.id,
+                "error": outcome.error,
+                "error_type": outcome.error_type,
+                "traceback": outcome.traceback,
+                "duration": outcome.duration,
+            }
+            self.sink.emit("node_failed", node_id, data)
+            self.skip_dependents(node_id)
+        else:
+            self.cancelled = True
+            self.state[node_id] = _SKIPPED
+            result.skipped.append(node_id)
+
+    def report_finished(self, node_id: str, outcome: _Outcome, cached: bool) -> None:
+        """Emit node_finished with a short summary of each output."""
+        if not self.sink.listening:  # nobody reads it: count it without building its data
+            self.sink.emit("node_finished", node_id, {})
+            return
+        node = self.nodes[node_id]
+        info = node.info
+        summaries = [
+            {"name": name, "type": type_name, "summary": summarize(type_name, value)}
+            for name, type_name, value in zip(
+                info.output_names, info.output_types, outcome.outputs, strict=False
+            )
+        ]
+        data = {
+            "type": node.entry.schema.id,
+            "duration": outcome.duration,
+            "cached": cached,
+            "outputs": summaries,
+        }
+        self.sink.emit("node_finished", node_id, data, ui=outcome.ui)
+
+    def release(self, node_id: str, *, read_upstream: bool) -> None:
+        """Count ``node_id`` done for its consumers; if it read upstream values, free those nobody still needs."""
+        waiting = self.waiting
+        state = self.state
+        for consumer in self.consumers.get(node_id, ()):
+            waiting[consumer] -= 1
+            if waiting[consumer] == 0 and state[consumer] == _EXECUTE:
+                self.ready.append(consumer)
+        if not read_upstream:
+            return
+        readers = self.readers
+        for upstream in dict.fromkeys(link[1] for link in self.nodes[node_id].links):
+            readers[upstream] -= 1
+            if readers[upstream] == 0 and upstream not in self.targets:
+                self.values.pop(upstream, None)
+
+    def skip_dependents(self, node_id: str) -> None:
+        """Mark every planned node downstream of ``node_id`` skipped."""
+        stack = list(self.consumers.get(node_id, ()))
+        state = self.state
+        while stack:
+            consumer = stack.pop()
+            if state.get(consumer) == _EXECUTE:
+                state[consumer] = _SKIPPED
+                self.result.skipped.append(consumer)
+                stack.extend(self.consumers.get(consumer, ()))
+
+    def finish(self) -> RunResult:
+        """Mark what never ran skipped, emit the closing events, and return the result."""
+        result = self.result
+        for node_id, node_state in self.state.items():
+            if node_state in _PLANNED:
+                result.skipped.append(node_id)
+        if self.cancelled:
+            result.status = "cancelled"
+        elif result.failed:
+            result.status = "failed"
+        if result.skipped:
+            reason = "cancelled" if self.cancelled else "upstream_failed"
+            self.sink.emit("nodes_skipped", None, {"nodes": result.skipped, "reason": reason})
+        result.duration = time.perf_counter() - self.started
+        finished = {
+            "status": result.status,
+            "executed": len(result.executed),
+            "cached": len(result.cached),
+            "failed": result.failed,
+            "duration": result.duration,
+        }
+        self.sink.emit("run_finished", None, finished)
+        result.events = self.sink.count
+        return result
+
+
+def _report(task: Callable[[], _Outcome], done: SimpleQueue[_Outcome]) -> None:
+    done.put(task())
+
+
+def _unpack(node: ResolvedNode, returned: Any) -> tuple[tuple[Any, ...], UI | None]:
+    """Return (output values in socket order, UI or None) from what ``execute`` returned."""
+    if isinstance(returned, Result):
+        outputs: Any = returned.outputs
+        ui: UI | None = returned.ui if returned.ui is not None and not returned.ui.is_empty() else None
+    else:
+        outputs, ui = returned, None
+    info = node.info
+    node_type = node.entry.schema.id
+    if outputs is None:
+        if info.output_names:
+            raise _InvalidOutputs(f"{node_type} returned no outputs but declares {len(info.output_names)}")
+        return (), ui
+    expected = node.entry.node_cls.Outputs
+    if not isinstance(outputs, expected):
+        raise _InvalidOutputs(f"{node_type} returned {type(outputs).__name__}, not its Outputs")
+    values = tuple(getattr(outputs, name) for name in info.output_names)
+    for name, type_name, value in zip(info.output_names, info.output_types, values, strict=True):
+        check = _OUTPUT_CHECKS.get(type_name)
+        if check is not None and not check(value):
+            raise _InvalidOutputs(
+                f"{node_type} output {name!r} should be {type_name}, got {type(value).__name__}"
+            )
+    return values, ui
