@@ -1,0 +1,245 @@
+// The editor store (zustand): the graph, the catalog, selection, undo/redo history and UI notices.
+// Created per editor instance and provided through React context (see store-context.tsx).
+import { createStore, type StoreApi } from "zustand/vanilla";
+import type { NodeSchema, SeedControl } from "../api/schemas";
+import { parseFragment, serializeFragment } from "./clipboard";
+import { connect as connectRule, type ConnectionRequest } from "./connection-rules";
+import {
+  addNode as addNodeTo,
+  createNode,
+  emptyGraph,
+  extractFragment,
+  insertFragment,
+  makeCatalog,
+  moveNodes as moveNodesIn,
+  nextNodeId,
+  removeEdges,
+  removeNodes,
+  setCollapsed as setCollapsedIn,
+  setInputAsSocket,
+  setSeedControl as setSeedControlIn,
+  setTitle as setTitleIn,
+  setWidgetValue as setWidgetValueIn,
+  toggleMode as toggleModeIn,
+  type Catalog,
+  type EditorGraph,
+  type NodeMode,
+  type Position,
+} from "./graph-model";
+
+export const HISTORY_LIMIT = 100;
+/** Edits with the same key within this window are one undo step (typing in a text widget). */
+export const COALESCE_MS = 800;
+
+export interface Notice {
+  id: number;
+  kind: "error" | "info";
+  text: string;
+}
+
+export interface EditorState {
+  graph: EditorGraph;
+  catalog: Catalog;
+  selectedNodes: string[];
+  selectedEdges: string[];
+  /** Node sizes React Flow measured (not part of history). */
+  measured: Record<string, { width: number; height: number }>;
+  past: EditorGraph[];
+  future: EditorGraph[];
+  /** The graph as last loaded or saved: `graph !== savedGraph` means unsaved changes. */
+  savedGraph: EditorGraph;
+  notice: Notice | null;
+  lastCoalesce: { key: string; at: number } | null;
+
+  // ---- catalog and document ----
+  setCatalog(schemas: readonly NodeSchema[]): void;
+  /** Replace the graph (a loaded document): clears history and marks it saved. */
+  load(graph: EditorGraph): void;
+  markSaved(graph?: EditorGraph): void;
+  isDirty(): boolean;
+
+  // ---- history ----
+  /** Apply a change as one undo step (or merged into the previous one when `coalesceKey` repeats). */
+  change(update: (graph: EditorGraph) => EditorGraph, coalesceKey?: string): void;
+  /** Record the current graph as an undo step before a continuous gesture (a drag). */
+  checkpoint(): void;
+  undo(): void;
+  redo(): void;
+  canUndo(): boolean;
+  canRedo(): boolean;
+
+  // ---- edits ----
+  addNode(type: string, position: Position): string | null;
+  moveNodes(positions: Record<string, Position>, record?: boolean): void;
+  setWidgetValue(nodeId: string, input: string, value: unknown): void;
+  setInputAsSocket(nodeId: string, input: string, asSocket: boolean): void;
+  setSeedControl(nodeId: string, input: string, control: SeedControl): void;
+  setTitle(nodeId: string, title: string): void;
+  setCollapsed(nodeId: string, collapsed: boolean): void;
+  toggleMode(mode: Exclude<NodeMode, "normal">, ids?: string[]): void;
+  /** Link output → input; on refusal shows and returns the reason. */
+  connect(req: ConnectionRequest): { ok: true } | { ok: false; reason: string };
+  removeEdges(ids: string[]): void;
+  deleteSelection(): void;
+  duplicateSelection(): void;
+  /** The selection as clipboard text (null when nothing is selected). */
+  copySelection(): string | null;
+  /** Paste clipboard text; returns false when it holds no Flowyard nodes. */
+  paste(text: string, at?: Position): boolean;
+  applyPositions(positions: Record<string, Position>): void;
+
+  // ---- selection and UI ----
+  select(nodes: string[], edges?: string[]): void;
+  selectAll(): void;
+  setMeasured(id: string, size: { width: number; height: number }): void;
+  notify(kind: Notice["kind"], text: string): void;
+  dismissNotice(): void;
+}
+
+let noticeCounter = 0;
+
+export function createEditorStore(
+  initial: { schemas?: readonly NodeSchema[]; graph?: EditorGraph; now?: () => number } = {},
+): StoreApi<EditorState> {
+  const now = initial.now ?? (() => Date.now());
+  const graph0 = initial.graph ?? emptyGraph();
+  return createStore<EditorState>()((set, get) => ({
+    graph: graph0,
+    catalog: makeCatalog(initial.schemas ?? []),
+    selectedNodes: [],
+    selectedEdges: [],
+    measured: {},
+    past: [],
+    future: [],
+    savedGraph: graph0,
+    notice: null,
+    lastCoalesce: null,
+
+    setCatalog: (schemas) => set({ catalog: makeCatalog(schemas) }),
+    load: (graph) =>
+      set({ graph, savedGraph: graph, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null }),
+    markSaved: (graph) => set((s) => ({ savedGraph: graph ?? s.graph })),
+    isDirty: () => get().graph !== get().savedGraph,
+
+    change: (update, coalesceKey) => {
+      const s = get();
+      const next = update(s.graph);
+      if (next === s.graph) return;
+      const t = now();
+      const merge =
+        coalesceKey !== undefined &&
+        s.lastCoalesce?.key === coalesceKey &&
+        t - s.lastCoalesce.at < COALESCE_MS &&
+        s.past.length > 0;
+      const past = merge ? s.past : [...s.past, s.graph].slice(-HISTORY_LIMIT);
+      const alive = new Set(Object.keys(next.nodes));
+      const edgeIds = new Set(next.edges.map((e) => e.id));
+      set({
+        graph: next,
+        past,
+        future: [],
+        lastCoalesce: coalesceKey === undefined ? null : { key: coalesceKey, at: t },
+        selectedNodes: s.selectedNodes.filter((id) => alive.has(id)),
+        selectedEdges: s.selectedEdges.filter((id) => edgeIds.has(id)),
+      });
+    },
+    checkpoint: () =>
+      set((s) => ({ past: [...s.past, s.graph].slice(-HISTORY_LIMIT), future: [], lastCoalesce: null })),
+    undo: () => {
+      const s = get();
+      let past = s.past;
+      // Drop checkpoints that changed nothing (a click without a drag).
+      while (past.length && past[past.length - 1] === s.graph) past = past.slice(0, -1);
+      const previous = past[past.length - 1];
+      if (!previous) return set({ past });
+      set({ graph: previous, past: past.slice(0, -1), future: [s.graph, ...s.future], lastCoalesce: null });
+    },
+    redo: () => {
+      const s = get();
+      const next = s.future[0];
+      if (!next) return;
+      set({ graph: next, past: [...s.past, s.graph], future: s.future.slice(1), lastCoalesce: null });
+    },
+    canUndo: () => get().past.some((g) => g !== get().graph),
+    canRedo: () => get().future.length > 0,
+
+    addNode: (type, position) => {
+      const schema = get().catalog.get(type);
+      if (!schema) {
+        get().notify("error", `Node type ${type} is not in the catalog.`);
+        return null;
+      }
+      const id = nextNodeId(get().graph);
+      get().change((g) => addNodeTo(g, createNode(schema, id, position)));
+      set({ selectedNodes: [id], selectedEdges: [] });
+      return id;
+    },
+    moveNodes: (positions, record = false) => {
+      if (record) get().change((g) => moveNodesIn(g, positions));
+      else set((s) => ({ graph: moveNodesIn(s.graph, positions) }));
+    },
+    setWidgetValue: (nodeId, input, value) =>
+      get().change((g) => setWidgetValueIn(g, nodeId, input, value), `value:${nodeId}:${input}`),
+    setInputAsSocket: (nodeId, input, asSocket) =>
+      get().change((g) => setInputAsSocket(g, get().catalog, nodeId, input, asSocket)),
+    setSeedControl: (nodeId, input, control) => get().change((g) => setSeedControlIn(g, nodeId, input, control)),
+    setTitle: (nodeId, title) => get().change((g) => setTitleIn(g, nodeId, title)),
+    setCollapsed: (nodeId, collapsed) => get().change((g) => setCollapsedIn(g, nodeId, collapsed)),
+    toggleMode: (mode, ids) => get().change((g) => toggleModeIn(g, ids ?? get().selectedNodes, mode)),
+    connect: (req) => {
+      const result = connectRule(get().graph, get().catalog, req);
+      if (!result.ok) {
+        get().notify("error", result.reason);
+        return { ok: false, reason: result.reason };
+      }
+      get().change(() => result.graph);
+      return { ok: true };
+    },
+    removeEdges: (ids) => get().change((g) => removeEdges(g, ids)),
+    deleteSelection: () => {
+      const { selectedNodes, selectedEdges } = get();
+      if (!selectedNodes.length && !selectedEdges.length) return;
+      get().change((g) => removeNodes(removeEdges(g, selectedEdges), selectedNodes));
+      set({ selectedNodes: [], selectedEdges: [] });
+    },
+    duplicateSelection: () => {
+      const s = get();
+      if (!s.selectedNodes.length) return;
+      const { graph, ids } = insertFragment(s.graph, extractFragment(s.graph, s.selectedNodes), {
+        offset: { x: 40, y: 40 },
+      });
+      get().change(() => graph);
+      set({ selectedNodes: ids, selectedEdges: [] });
+    },
+    copySelection: () => {
+      const s = get();
+      if (!s.selectedNodes.length) return null;
+      return serializeFragment(extractFragment(s.graph, s.selectedNodes));
+    },
+    paste: (text, at) => {
+      const fragment = parseFragment(text);
+      if (!fragment || !fragment.nodes.length) return false;
+      const unknown = [...new Set(fragment.nodes.map((n) => n.type).filter((t) => !get().catalog.has(t)))];
+      const placement = at ? { at } : { offset: { x: 40, y: 40 } };
+      const { graph, ids } = insertFragment(get().graph, fragment, placement);
+      get().change(() => graph);
+      set({ selectedNodes: ids, selectedEdges: [] });
+      if (unknown.length) get().notify("info", `Pasted nodes of types not installed here: ${unknown.join(", ")}`);
+      return true;
+    },
+    applyPositions: (positions) => get().change((g) => moveNodesIn(g, positions)),
+
+    select: (nodes, edges = []) => set({ selectedNodes: nodes, selectedEdges: edges }),
+    selectAll: () => set((s) => ({ selectedNodes: Object.keys(s.graph.nodes), selectedEdges: s.graph.edges.map((e) => e.id) })),
+    setMeasured: (id, size) =>
+      set((s) => {
+        const old = s.measured[id];
+        if (old && old.width === size.width && old.height === size.height) return s;
+        return { measured: { ...s.measured, [id]: size } };
+      }),
+    notify: (kind, text) => set({ notice: { id: ++noticeCounter, kind, text } }),
+    dismissNotice: () => set({ notice: null }),
+  }));
+}
+
+export type EditorStore = StoreApi<EditorState>;
