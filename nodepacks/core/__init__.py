@@ -1,6 +1,17 @@
 """The built-in core pack: primitives, math, text, logic, JSON and image nodes."""
 
-from nodepacks.core import image_io, image_ops
+from nodepacks.core import (
+    image_edit,
+    image_io,
+    image_ops,
+    json_nodes,
+    logic,
+    mask,
+    math_nodes,
+    preview,
+    primitives,
+    text,
+)
 from nodepacks.sdk import Pack
 
 pack = Pack(
@@ -8,6 +19,17 @@ pack = Pack(
     version="0.1.0",
     display_name="Core",
     description="Primitives, math, text, logic, JSON and image operations.",
-    nodes=[*image_io.NODES, *image_ops.NODES],
+    nodes=[
+        *primitives.NODES,
+        *math_nodes.NODES,
+        *text.NODES,
+        *logic.NODES,
+        *json_nodes.NODES,
+        *preview.NODES,
+        *image_io.NODES,
+        *image_ops.NODES,
+        *image_edit.NODES,
+        *mask.NODES,
+    ],
     builtin=True,
 )
