@@ -83,7 +83,7 @@ def _decode_frames(source: PILImage.Image) -> tuple[list[np.ndarray], list[np.nd
     masks: list[np.ndarray] = []
     size: tuple[int, int] | None = None
     for raw in ImageSequence.Iterator(source):
-        frame = ImageOps.exif_transpose(raw) or raw
+        frame = ImageOps.exif_transpose(raw)
         if frame.mode == "I":
             # 16-bit greyscale PNGs decode to 32-bit integers; bring them to the 8-bit range first
             frame = frame.point(lambda value: value * (1 / 255))

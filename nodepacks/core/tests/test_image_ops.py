@@ -1,3 +1,5 @@
+import threading
+
 import numpy as np
 import pytest
 
@@ -244,3 +246,21 @@ def test_pad_for_outpaint_adds_grey_borders_and_a_feathered_mask():
 def test_get_image_size():
     outcome = run_node(GetImageSize, image=gradient(3, 5, batch=2))
     assert (outcome["width"], outcome["height"], outcome["batch_size"]) == (5, 3, 2)
+
+
+def test_blur_reports_progress_per_image_and_stops_when_cancelled():
+
+    calls = []
+    ctx = sdk.Context("blur", on_progress=lambda node, value, total, preview: calls.append((value, total)))
+    run_node(ImageBlur, ctx=ctx, image=solid(3, 3, (0.5,) * 3, batch=3), blur_radius=1)
+    assert calls == [(0.0, 3.0), (1.0, 3.0), (2.0, 3.0)]
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(sdk.Cancelled):
+        run_node(ImageBlur, ctx=sdk.Context("blur", cancel_event=cancel), image=solid(3, 3, (0.5,) * 3))
+
+
+def test_blur_handles_images_smaller_than_the_kernel():
+    out = run_node(ImageBlur, image=solid(1, 2, (0.25, 0.5, 0.75)), blur_radius=5)["image"]
+    np.testing.assert_allclose(out, solid(1, 2, (0.25, 0.5, 0.75)), atol=1e-6)
