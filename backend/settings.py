@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "backend.accounts",
     "backend.workflows",
     "backend.registry",
+    "backend.storage",
+    "backend.cache",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -168,6 +170,22 @@ FLOWYARD_DISPATCHER = os.environ.get("FLOWYARD_DISPATCHER", "local")  # local | 
 FLOWYARD_PARALLELISM = int(os.environ.get("FLOWYARD_PARALLELISM", "4"))
 FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core")
 FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
+
+# Blob store: local directory (default) or an S3 bucket; path-style addressing works with MinIO and moto too.
+FLOWYARD_BLOB_BACKEND = os.environ.get("FLOWYARD_BLOB_BACKEND", "local")  # local | s3
+FLOWYARD_S3_BUCKET = os.environ.get("FLOWYARD_S3_BUCKET", "flowyard")
+FLOWYARD_S3_PREFIX = os.environ.get("FLOWYARD_S3_PREFIX", "blobs/")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+# Presigned download URLs are signed for this address when browsers reach S3 elsewhere than the workers do.
+FLOWYARD_S3_PUBLIC_ENDPOINT_URL = os.environ.get("FLOWYARD_S3_PUBLIC_ENDPOINT_URL") or None
+AWS_DEFAULT_REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+
+# Shared cache of node outputs: evicted least-recently-hit first down to the budget; rows touched within the
+# protection window are never evicted (a run in progress may be about to load them).
+FLOWYARD_CACHE_BUDGET_BYTES = int(os.environ.get("FLOWYARD_CACHE_BUDGET_BYTES", str(20 * 1024**3)))
+FLOWYARD_CACHE_PROTECT_SECONDS = int(os.environ.get("FLOWYARD_CACHE_PROTECT_SECONDS", "600"))
 
 LOGGING = {
     "version": 1,

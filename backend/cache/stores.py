@@ -1,0 +1,172 @@
+"""Cache stores the engine uses across workers: the database index plus blob store, and a memory tier on top.
+
+The index (``CacheRecord``: key -> manifest) is separate from the result store (``BlobStore``: sha -> bytes).
+``put`` writes blobs first and the row last, so a row never points at blobs that were not written; a row whose
+blobs were evicted meanwhile reads as a miss.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from backend.cache.models import CacheRecord
+from backend.storage.blobs import BlobNotFound, BlobStore, get_blob_store
+from workers.engine.cache import CacheEntry, MemoryCache
+from workers.runtime.codecs import (
+    Unencodable,
+    decode_ui,
+    decode_value,
+    encode_ui,
+    encode_value,
+)
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+
+
+def encode_entry(entry: CacheEntry) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Return (manifest JSON, blobs by sha) for ``entry``; raise ``Unencodable`` if any part cannot be stored."""
+    blobs: dict[str, bytes] = {}
+    outputs = []
+    for type_name, value in zip(entry.output_types, entry.outputs, strict=True):
+        encoded = encode_value(type_name, value)
+        outputs.append(encoded.data)
+        blobs.update(encoded.blobs)
+    ui = None
+    if entry.ui is not None:
+        encoded_ui = encode_ui(entry.ui)
+        ui = encoded_ui.data
+        blobs.update(encoded_ui.blobs)
+    manifest = {
+        "v": MANIFEST_VERSION,
+        "node_type": entry.node_type,
+        "output_types": list(entry.output_types),
+        "outputs": outputs,
+        "ui": ui,
+    }
+    return manifest, blobs
+
+
+def decode_entry(manifest: Mapping[str, Any], store: BlobStore, size: int) -> CacheEntry:
+    """Return the ``CacheEntry`` a manifest describes; raise ``BlobNotFound`` if a blob is gone."""
+    if manifest.get("v") != MANIFEST_VERSION:
+        raise ValueError(f"unsupported cache manifest version {manifest.get('v')!r}")
+    outputs = tuple(decode_value(data, store.read) for data in manifest["outputs"])
+    ui = decode_ui(manifest["ui"], store.read) if manifest["ui"] is not None else None
+    return CacheEntry(
+        outputs=outputs,
+        output_types=tuple(manifest["output_types"]),
+        ui=ui,
+        node_type=manifest["node_type"],
+        size=size,
+    )
+
+
+class DatabaseCacheStore:
+    """The shared cache: ``CacheRecord`` rows in the database, values in the blob store."""
+
+    def __init__(self, blob_store: BlobStore | None = None, *, registry: Any = None) -> None:
+        """``registry`` (a ``NodeRegistry``) fills in each row's pack name and version when given."""
+        self.blob_store = blob_store or get_blob_store()
+        self.registry = registry
+        self.unencodable = 0
+
+    def contains_many(self, keys: Sequence[str]) -> set[str]:
+        """Return the subset of ``keys`` present in the index (one query; no values are loaded)."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        return set(CacheRecord.objects.filter(key__in=wanted).values_list("key", flat=True))
+
+    def get(self, key: str) -> CacheEntry | None:
+        """Load the entry under ``key``; None if missing, evicted meanwhile, or its blobs are gone."""
+        # Touch first: once the row is marked as just hit, eviction (which skips recent rows) leaves it alone.
+        touched = CacheRecord.objects.filter(key=key).update(
+            last_hit=timezone.now(), hit_count=F("hit_count") + 1
+        )
+        if not touched:
+            return None
+        row = CacheRecord.objects.filter(key=key).values_list("manifest", "size").first()
+        if row is None:
+            return None
+        manifest, size = row
+        try:
+            return decode_entry(manifest, self.blob_store, size)
+        except BlobNotFound as exc:
+            logger.warning("cache entry %s refers to missing blob %s: dropping it", key, exc)
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            logger.warning("cache entry %s cannot be decoded (%s): dropping it", key, exc)
+        # A row that cannot be loaded would otherwise block the fresh result from being stored under its key.
+        CacheRecord.objects.filter(key=key).delete()
+        return None
+
+    def put(self, key: str, entry: CacheEntry) -> None:
+        """Store ``entry``: blobs first, then the row; a value that cannot be stored safely is skipped."""
+        if CacheRecord.objects.filter(key=key).exists():
+            return  # another worker stored the same result first
+        try:
+            manifest, blobs = encode_entry(entry)
+        except Unencodable as exc:
+            self.unencodable += 1
+            logger.info("not caching %s output of %s: %s", entry.node_type, key[:12], exc)
+            return
+        for data in blobs.values():
+            self.blob_store.put(data)
+        pack_name, pack_version = self._pack_of(entry.node_type)
+        size = sum(len(data) for data in blobs.values()) + len(json.dumps(manifest, separators=(",", ":")))
+        CacheRecord.objects.bulk_create(
+            [
+                CacheRecord(
+                    key=key,
+                    node_type=entry.node_type,
+                    pack_name=pack_name,
+                    pack_version=pack_version,
+                    manifest=manifest,
+                    blobs=sorted(blobs),
+                    size=size,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+
+    def _pack_of(self, node_type: str) -> tuple[str, str]:
+        node = self.registry.get(node_type) if self.registry is not None else None
+        if node is None:
+            return "", ""
+        return node.pack.name, node.pack.version
+
+
+class TieredCacheStore:
+    """A worker's memory cache in front of the shared store: reads memory first, writes through to both."""
+
+    def __init__(self, memory: MemoryCache, shared: DatabaseCacheStore) -> None:
+        self.memory = memory
+        self.shared = shared
+
+    def contains_many(self, keys: Sequence[str]) -> set[str]:
+        """Keys held in memory, plus those the shared index holds (one query for the rest)."""
+        in_memory = self.memory.contains_many(keys)
+        rest = [key for key in keys if key not in in_memory]
+        return in_memory | (self.shared.contains_many(rest) if rest else set())
+
+    def get(self, key: str) -> CacheEntry | None:
+        """The entry from memory, else from the shared store (then kept in memory)."""
+        entry = self.memory.get(key)
+        if entry is not None:
+            return entry
+        entry = self.shared.get(key)
+        if entry is not None:
+            self.memory.put(key, entry)
+        return entry
+
+    def put(self, key: str, entry: CacheEntry) -> None:
+        """Store in memory and in the shared store."""
+        self.memory.put(key, entry)
+        self.shared.put(key, entry)

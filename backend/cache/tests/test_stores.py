@@ -1,0 +1,177 @@
+"""The shared cache store: round trips through the database index and the blob store."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from backend.cache.models import CacheRecord
+from backend.cache.stores import DatabaseCacheStore, TieredCacheStore
+from backend.cache.tests.conftest import image_entry, make_key
+from backend.storage.blobs import LocalBlobStore
+from nodepacks.sdk import UI
+from workers.engine.cache import CacheEntry, MemoryCache
+from workers.engine.registry import default_registry
+
+pytestmark = pytest.mark.django_db
+
+
+class Opaque:
+    pass
+
+
+def test_round_trip_of_images_masks_text_json_and_ui(store: DatabaseCacheStore) -> None:
+    entry = image_entry(seed=3)
+    store.put(make_key("a"), entry)
+    loaded = store.get(make_key("a"))
+    assert loaded is not None
+    assert loaded.output_types == ("IMAGE", "MASK", "STRING", "JSON")
+    assert loaded.node_type == "test.Render"
+    for original, value in zip(entry.outputs[:2], loaded.outputs[:2], strict=True):
+        assert value.dtype == original.dtype and value.shape == original.shape
+        np.testing.assert_array_equal(value, original)
+    assert loaded.outputs[2:] == ("text 3", {"seed": 3, "tags": ["a", "b"]})
+    assert loaded.ui is not None and entry.ui is not None
+    np.testing.assert_array_equal(loaded.ui.images[0], entry.ui.images[0])
+    assert list(loaded.ui.text) == ["seed 3"] and loaded.ui.data == {"seed": 3}
+
+
+def test_row_records_what_it_refers_to(store: DatabaseCacheStore, blob_store: LocalBlobStore) -> None:
+    store.put(make_key("a"), image_entry())
+    record = CacheRecord.objects.get(key=make_key("a"))
+    assert record.node_type == "test.Render"
+    # image npy, mask npy and the preview PNG: the UI's image is the output image, so its npy is the same blob
+    assert len(record.blobs) == 3
+    assert blob_store.exists_many(record.blobs) == set(record.blobs)
+    assert record.size >= sum(blob_store.size(sha) for sha in record.blobs)
+    assert record.hit_count == 0
+
+
+def test_entry_without_ui_and_with_primitives(store: DatabaseCacheStore) -> None:
+    entry = CacheEntry((1, 2.5, True, None), ("INT", "FLOAT", "BOOLEAN", "ANY"), None, "test.Prims", 32)
+    store.put(make_key("p"), entry)
+    loaded = store.get(make_key("p"))
+    assert loaded is not None and loaded.outputs == (1, 2.5, True, None) and loaded.ui is None
+    assert CacheRecord.objects.get(key=make_key("p")).blobs == []
+
+
+def test_pack_name_and_version_come_from_the_registry(blob_store: LocalBlobStore) -> None:
+    registry = default_registry()
+    store = DatabaseCacheStore(blob_store, registry=registry)
+    store.put(make_key("core"), CacheEntry((5,), ("INT",), None, "PrimitiveInt", 8))
+    record = CacheRecord.objects.get(key=make_key("core"))
+    entry = registry.get("PrimitiveInt")
+    assert entry is not None
+    assert (record.pack_name, record.pack_version) == (entry.pack.name, entry.pack.version)
+
+
+def test_contains_many_is_one_query(store: DatabaseCacheStore, django_assert_num_queries: Any) -> None:
+    for name in "abc":
+        store.put(make_key(name), CacheEntry((name,), ("STRING",), None, "test.S", 1))
+    keys = [make_key(name) for name in "abcdefgh"]
+    with django_assert_num_queries(1):
+        found = store.contains_many(keys)
+    assert found == {make_key(name) for name in "abc"}
+    with django_assert_num_queries(0):
+        assert store.contains_many([]) == set()
+
+
+def test_get_counts_hits_and_moves_last_hit(
+    store: DatabaseCacheStore, django_assert_num_queries: Any
+) -> None:
+    store.put(make_key("a"), CacheEntry(("x",), ("STRING",), None, "test.S", 1))
+    before = CacheRecord.objects.get(key=make_key("a")).last_hit
+    with django_assert_num_queries(2):  # one UPDATE to touch, one SELECT to load
+        store.get(make_key("a"))
+    store.get(make_key("a"))
+    record = CacheRecord.objects.get(key=make_key("a"))
+    assert record.hit_count == 2 and record.last_hit >= before
+
+
+def test_missing_key_is_none(store: DatabaseCacheStore) -> None:
+    assert store.get(make_key("nothing")) is None
+
+
+def test_putting_the_same_key_twice_is_harmless(
+    store: DatabaseCacheStore, blob_store: LocalBlobStore
+) -> None:
+    store.put(make_key("a"), image_entry(seed=1))
+    store.put(make_key("a"), image_entry(seed=2))  # a second worker computed the same key
+    assert CacheRecord.objects.count() == 1
+    loaded = store.get(make_key("a"))
+    assert loaded is not None and loaded.outputs[2] == "text 1"
+
+
+def test_unencodable_outputs_are_not_stored(store: DatabaseCacheStore) -> None:
+    store.put(make_key("o"), CacheEntry((Opaque(),), ("MYPACK.MODEL",), None, "mypack.Load", 100))
+    store.put(make_key("u"), CacheEntry((1,), ("INT",), UI(data={"x": Opaque()}), "mypack.Show", 100))
+    assert store.contains_many([make_key("o"), make_key("u")]) == set()
+    assert store.unencodable == 2
+    assert store.get(make_key("o")) is None
+
+
+def test_lying_cache_row_without_its_blobs_reads_as_a_miss_and_is_dropped(
+    store: DatabaseCacheStore, blob_store: LocalBlobStore
+) -> None:
+    store.put(make_key("a"), image_entry())
+    record = CacheRecord.objects.get(key=make_key("a"))
+    blob_store.delete(record.blobs[0])
+    assert store.contains_many([make_key("a")]) == {make_key("a")}
+    assert store.get(make_key("a")) is None
+    assert not CacheRecord.objects.filter(key=make_key("a")).exists()
+    store.put(make_key("a"), image_entry())  # the recomputed result can be stored again
+    assert store.get(make_key("a")) is not None
+
+
+def test_tiered_store_serves_what_it_just_stored_from_memory(
+    store: DatabaseCacheStore, django_assert_num_queries: Any
+) -> None:
+    tiered = TieredCacheStore(MemoryCache(), store)
+    entry = image_entry()
+    tiered.put(make_key("a"), entry)
+    assert CacheRecord.objects.filter(key=make_key("a")).exists()  # written through
+    with django_assert_num_queries(0):
+        assert tiered.get(make_key("a")) is entry
+        assert tiered.contains_many([make_key("a")]) == {make_key("a")}
+    with django_assert_num_queries(1):
+        assert tiered.contains_many([make_key("a"), make_key("b")]) == {make_key("a")}
+
+
+def test_tiered_store_loads_from_the_shared_store_once(
+    store: DatabaseCacheStore, django_assert_num_queries: Any
+) -> None:
+    store.put(make_key("a"), image_entry())  # stored by another worker
+    tiered = TieredCacheStore(MemoryCache(), store)
+    first = tiered.get(make_key("a"))
+    assert first is not None
+    with django_assert_num_queries(0):
+        assert tiered.get(make_key("a")) is first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_puts_of_the_same_key_from_two_workers(blob_store: LocalBlobStore) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker(seed: int) -> None:
+        try:
+            store = DatabaseCacheStore(blob_store)
+            barrier.wait()
+            store.put(make_key("same"), image_entry(seed=0))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert CacheRecord.objects.count() == 1
+    assert DatabaseCacheStore(blob_store).get(make_key("same")) is not None
