@@ -118,6 +118,7 @@ class MemoryCache:
 
 
 _SMALL_SCALARS = (int, float, bool, type(None))
+_SCALAR_TYPES = frozenset(_SMALL_SCALARS)
 
 
 def estimate_size(value: Any) -> int:
@@ -125,6 +126,8 @@ def estimate_size(value: Any) -> int:
 
     Walks nested containers with an explicit stack (no recursion) and counts each object once.
     """
+    if type(value) is tuple and all(type(item) in _SCALAR_TYPES for item in value):
+        return 16 * len(value)  # the common case of a node's outputs: what the general walk would count
     total = 0
     stack = [value]
     seen: set[int] = set()

@@ -53,16 +53,9 @@ def _canonical_default(value: Any) -> Any:
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_canonical_default).encode
 
 
-_type_prefixes: dict[tuple[str, str, str, str], bytes] = {}
-
-
-def _type_prefix(entry: NodeEntry) -> bytes:
-    """The part of every key that depends only on the node type and its pack: encoded once."""
-    parts = (entry.schema.id, entry.pack.name, entry.pack.version, entry.schema.version)
-    prefix = _type_prefixes.get(parts)
-    if prefix is None:
-        prefix = _type_prefixes[parts] = _encode(list(parts)).encode()
-    return prefix
+def _type_prefix(entry: NodeEntry) -> str:
+    """The part of every key that depends only on the node type and its pack."""
+    return _encode([entry.schema.id, entry.pack.name, entry.pack.version, entry.schema.version])
 
 
 def keys_for(resolved: ResolvedGraph, files: FileProvider | None = None) -> CacheKeys:
@@ -70,22 +63,27 @@ def keys_for(resolved: ResolvedGraph, files: FileProvider | None = None) -> Cach
     files = files or NoFiles()
     keys: dict[str, str] = {}
     volatile: set[str] = set()
+    prefixes: dict[str, str] = {}
     sha256 = hashlib.sha256
     nodes = resolved.nodes
     for node_id in resolved.order:
         node = nodes[node_id]
         entry = node.entry
         schema = entry.schema
-        digest = sha256(_type_prefix(entry))
+        prefix = prefixes.get(schema.id)
+        if prefix is None:
+            prefix = prefixes[schema.id] = _type_prefix(entry)
         fresh = schema.non_deterministic
         try:
-            digest.update(_encode(node.constants).encode())
+            material = prefix + _encode(node.constants)
         except (_NoCanonicalForm, ValueError):
+            material = prefix
             fresh = True
+        # JSON escapes control characters, so "\x00" separates the parts unambiguously.
         for name, upstream, output in node.links:
             if upstream in volatile:
                 fresh = True
-            digest.update(f"\x00{name}\x00{keys[upstream]}\x00{output}".encode())
+            material += f"\x00{name}\x00{keys[upstream]}\x00{output}"
         if schema.has_fingerprint and not fresh:
             try:
                 fingerprint = entry.node_cls.fingerprint(node.constants, files)
@@ -94,11 +92,11 @@ def keys_for(resolved: ResolvedGraph, files: FileProvider | None = None) -> Cach
                 fresh = True
             else:
                 if fingerprint is not None:
-                    digest.update(f"\x00fingerprint\x00{fingerprint}".encode())
+                    material += f"\x00fingerprint\x00{fingerprint}"
         if fresh:
             volatile.add(node_id)
-            digest.update(secrets.token_bytes(16))
-        keys[node_id] = digest.hexdigest()
+            material += f"\x00nonce\x00{secrets.token_hex(16)}"
+        keys[node_id] = sha256(material.encode()).hexdigest()
     return CacheKeys(keys, volatile)
 
 

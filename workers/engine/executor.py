@@ -31,7 +31,6 @@ from typing import Any, Literal
 import numpy as np
 
 from nodepacks.sdk import UI, Cancelled, Context, FileProvider, ModelProvider, NodeError, Result
-from nodepacks.sdk import types as t
 from nodepacks.sdk.context import NoFiles, NoModels
 from workers.engine.cache import CacheEntry, CacheStore, MemoryCache, estimate_size
 from workers.engine.cache_keys import keys_for
@@ -139,21 +138,6 @@ class _Outcome:
     traceback: str | None = None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-# Cheap sanity checks of output values for the types where a wrong value is a common node bug.
-_OUTPUT_CHECKS: dict[str, Callable[[Any], bool]] = {
-    t.INT: _is_int,
-    t.FLOAT: lambda value: isinstance(value, float | int) and not isinstance(value, bool),
-    t.STRING: lambda value: isinstance(value, str),
-    t.BOOLEAN: lambda value: isinstance(value, bool | np.bool_),
-    t.IMAGE: lambda value: isinstance(value, np.ndarray) and value.ndim == 4,
-    t.MASK: lambda value: isinstance(value, np.ndarray) and value.ndim == 3,
-}
-
-
 class _InvalidOutputs(TypeError):
     """A node returned something that does not match its declared outputs."""
 
@@ -199,6 +183,8 @@ class _Run:
         self.values: dict[str, tuple[Any, ...]] = {}
         self.ready: deque[str] = deque()
         self.result = RunResult("succeeded")
+        # Without a listener progress reports go nowhere: nodes then only check cancellation.
+        self.progress_callback = self.on_progress if sink.listening else None
         self.cancelled = False
 
     # Planning
@@ -223,7 +209,7 @@ class _Run:
                 continue
             state[node_id] = _EXECUTE
             waiting = 0
-            for upstream in dict.fromkeys(link[1] for link in nodes[node_id].links):
+            for upstream in nodes[node_id].upstream:
                 upstream_state = state.get(upstream)
                 self.readers[upstream] = self.readers.get(upstream, 0) + 1
                 if upstream_state == _DONE and upstream in self.values:
@@ -325,7 +311,7 @@ class _Run:
             inputs = entry.node_cls.Inputs.model_construct(**kwargs)
             ctx = Context(
                 node.id,
-                on_progress=self.on_progress if self.sink.listening else None,
+                on_progress=self.progress_callback,
                 cancel_event=self.cancel,
                 files=self.engine.files,
                 models=self.engine.models,
@@ -439,7 +425,7 @@ class _Run:
         if not read_upstream:
             return
         readers = self.readers
-        for upstream in dict.fromkeys(link[1] for link in self.nodes[node_id].links):
+        for upstream in self.nodes[node_id].upstream:
             readers[upstream] -= 1
             if readers[upstream] == 0 and upstream not in self.targets:
                 self.values.pop(upstream, None)
@@ -493,19 +479,19 @@ def _unpack(node: ResolvedNode, returned: Any) -> tuple[tuple[Any, ...], UI | No
     else:
         outputs, ui = returned, None
     info = node.info
-    node_type = node.entry.schema.id
     if outputs is None:
         if info.output_names:
-            raise _InvalidOutputs(f"{node_type} returned no outputs but declares {len(info.output_names)}")
-        return (), ui
-    expected = node.entry.node_cls.Outputs
-    if not isinstance(outputs, expected):
-        raise _InvalidOutputs(f"{node_type} returned {type(outputs).__name__}, not its Outputs")
-    values = tuple(getattr(outputs, name) for name in info.output_names)
-    for name, type_name, value in zip(info.output_names, info.output_types, values, strict=True):
-        check = _OUTPUT_CHECKS.get(type_name)
-        if check is not None and not check(value):
             raise _InvalidOutputs(
-                f"{node_type} output {name!r} should be {type_name}, got {type(value).__name__}"
+                f"{node.entry.schema.id} returned no outputs but declares {len(info.output_names)}"
+            )
+        return (), ui
+    if not isinstance(outputs, node.entry.node_cls.Outputs):
+        raise _InvalidOutputs(f"{node.entry.schema.id} returned {type(outputs).__name__}, not its Outputs")
+    values = info.read_outputs(outputs)
+    for index, check in info.output_checks:
+        if not check(values[index]):
+            raise _InvalidOutputs(
+                f"{node.entry.schema.id} output {info.output_names[index]!r} should be "
+                f"{info.output_types[index]}, got {type(values[index]).__name__}"
             )
     return values, ui

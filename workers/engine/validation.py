@@ -19,39 +19,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from nodepacks.sdk import InputSpec, Node
+from nodepacks.sdk import InputSpec
 from nodepacks.sdk.types import is_compatible
 from workers.engine.graph import Graph, GraphError, Link
+from workers.engine.node_info import NodeInfo, node_info
 from workers.engine.registry import NodeEntry, NodeRegistry
 
 OptionSources = Callable[[str], Collection[str] | None]
 """Given a select widget's ``source`` (e.g. ``uploads.image``), the values allowed now, or None: can't tell."""
-
-
-@dataclass(frozen=True, slots=True)
-class NodeInfo:
-    """What the engine looks up about a node type on every node: inputs by name, outputs in socket order."""
-
-    inputs: dict[str, InputSpec]
-    output_names: tuple[str, ...]
-    output_types: tuple[str, ...]
-
-
-_node_infos: dict[type[Node], NodeInfo] = {}
-
-
-def node_info(node_cls: type[Node]) -> NodeInfo:
-    """Return the lookup tables of a node class (built once per class)."""
-    info = _node_infos.get(node_cls)
-    if info is None:
-        schema = node_cls.schema()
-        info = NodeInfo(
-            inputs={spec.name: spec for spec in schema.inputs},
-            output_names=tuple(node_cls.Outputs.model_fields),
-            output_types=tuple(spec.type for spec in schema.outputs),
-        )
-        _node_infos[node_cls] = info
-    return info
 
 
 @dataclass(slots=True)
@@ -63,6 +38,7 @@ class ResolvedNode:
     info: NodeInfo
     constants: dict[str, Any]
     links: tuple[tuple[str, str, int], ...]
+    upstream: tuple[str, ...]  # the distinct nodes the links read from
 
 
 @dataclass(slots=True)
@@ -196,22 +172,22 @@ def _resolve_node(
         elif isinstance(value, Link):
             if _check_link(graph, registry, node_id, spec, value, errors, check_values):
                 links.append((name, value.node, value.output))
-        elif not check_values:
+        elif check_values:
+            constants[name] = _check_constant(node_id, info, spec, value, errors, allowed)
+        else:
             constants[name] = value
-        else:
-            coerced = _check_constant(node_id, spec, value, errors, allowed)
-            constants[name] = coerced
-    for name, spec in specs.items():
-        if name in inputs:
-            continue
-        if spec.required:
+    for name in info.required:
+        if name not in inputs:
             errors.append(GraphError("missing_input", f"required input {name!r} is missing", node_id, name))
-        else:
-            # Filled in so that leaving an input out and setting it to its default share a cache key.
-            constants[name] = spec.default if spec.has_default else None
+    for name, default in info.defaults.items():
+        # Filled in so that leaving an input out and setting it to its default share a cache key.
+        if name not in inputs:
+            constants[name] = default
     if len(errors) > error_count:
         return None
-    return ResolvedNode(node_id, entry, info, constants, tuple(sorted(links)))
+    links.sort()
+    upstream = tuple(dict.fromkeys(link[1] for link in links))
+    return ResolvedNode(node_id, entry, info, constants, tuple(links), upstream)
 
 
 def _check_link(
@@ -255,6 +231,7 @@ def _check_link(
 
 def _check_constant(
     node_id: str,
+    info: NodeInfo,
     spec: InputSpec,
     value: Any,
     errors: list[GraphError],
@@ -265,7 +242,7 @@ def _check_constant(
         message = f"{name!r} takes a link from an output of type {spec.type}, not a constant"
         errors.append(GraphError("constant_not_allowed", message, node_id, name))
         return None
-    coerced, reason = spec.check_constant(value)
+    coerced, reason = info.check_constant(spec, value)
     if reason is not None:
         errors.append(GraphError("invalid_value", reason, node_id, name))
         return None
