@@ -468,3 +468,36 @@ def test_token_clients_use_the_same_rules(workflow, as_role):
         .status_code
         == 201
     )
+
+
+def test_session_writes_need_the_csrf_token(workflow, members, team):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(members[Role.EDITOR])
+    url = f"/api/workflows/{workflow.pk}/versions"
+    assert client.post(url, {"graph": edited_graph()}, format="json").status_code == 403
+    csrf = client.get("/api/auth/csrf").json()["csrf_token"]
+    response = client.post(url, {"graph": edited_graph()}, format="json", HTTP_X_CSRFTOKEN=csrf)
+    assert response.status_code == 201
+
+
+def test_access_workflow_loads_object_and_role_in_one_query(workflow, members, django_assert_num_queries):
+    from backend.accounts.access import access_workflow
+
+    with django_assert_num_queries(1):
+        loaded = access_workflow(members[Role.RUNNER], workflow.pk)
+    assert loaded.role == Role.RUNNER and loaded.workspace.name == "Studio"
+
+
+def test_workflow_list_query_count_does_not_grow_with_workflows(
+    team, workflow, as_role, django_assert_max_num_queries
+):
+    from backend.workflows.actions import do_create_workflow
+    from backend.workflows.documents import parse_document
+
+    for n in range(5):
+        do_create_workflow(workflow.created_by, team, f"w{n}", parse_document(edited_graph(n + 1)))
+    client = as_role("viewer")
+    with django_assert_max_num_queries(4):  # session, user, workspace access, the list
+        assert len(client.get(f"/api/workflows?workspace={team.pk}").json()) == 6
