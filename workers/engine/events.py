@@ -17,6 +17,7 @@ Event types and their ``data`` (the backend stores them and the browser reads th
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from nodepacks.sdk import UI
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(slots=True)
@@ -66,11 +69,17 @@ class EventSink:
         ui: UI | None = None,
         preview: np.ndarray | None = None,
     ) -> None:
-        """Number the event and deliver it; the lock keeps seq order and delivery order the same."""
+        """Number the event and deliver it; the lock keeps seq order and delivery order the same.
+
+        A listener that raises loses that event but does not stop the run: events report, they do not steer.
+        """
         with self._lock:
             self.count += 1
             if self._callback is not None:
-                self._callback(Event(self.count, type, node, data, time.time(), ui, preview))
+                try:
+                    self._callback(Event(self.count, type, node, data, time.time(), ui, preview))
+                except Exception:
+                    logger.exception("event listener failed on %s event %d", type, self.count)
 
 
 _SUMMARY_TEXT = 40

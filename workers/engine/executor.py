@@ -174,7 +174,7 @@ class _Run:
         self.keys = cache_keys.keys
         self.volatile = cache_keys.volatile
         stable = [key for node_id, key in self.keys.items() if node_id not in cache_keys.volatile]
-        self.in_cache = self.cache.contains_many(stable) if stable else set()
+        self.in_cache = self.lookup(stable) if stable else set()
         self.load_failed: set[str] = set()
         self.state: dict[str, int] = {}
         self.waiting: dict[str, int] = {}  # EXECUTE nodes: planned upstream nodes not done yet
@@ -186,6 +186,14 @@ class _Run:
         # Without a listener progress reports go nowhere: nodes then only check cancellation.
         self.progress_callback = self.on_progress if sink.listening else None
         self.cancelled = False
+
+    def lookup(self, keys: list[str]) -> set[str]:
+        """The keys the cache index holds; none when the index cannot answer (the run then computes all)."""
+        try:
+            return self.cache.contains_many(keys)
+        except Exception:
+            logger.exception("cache index lookup failed: running without cached results")
+            return set()
 
     # Planning
 
@@ -276,6 +284,9 @@ class _Run:
                     return
                 self.complete(done.get())
                 running -= 1
+                while running and not done.empty():  # handle every finished node before dispatching again
+                    self.complete(done.get())
+                    running -= 1
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -296,7 +307,11 @@ class _Run:
 
     def load(self, node_id: str) -> _Outcome:
         """Load a cached node's entry; "missing" when it has gone since the index said it was there."""
-        entry = self.cache.get(self.keys[node_id])
+        try:
+            entry = self.cache.get(self.keys[node_id])
+        except Exception:
+            logger.exception("loading the cached result of node %s failed: executing it", node_id)
+            entry = None
         if entry is None:
             return _Outcome(node_id, "missing")
         return _Outcome(node_id, "loaded", outputs=entry.outputs, ui=entry.ui)

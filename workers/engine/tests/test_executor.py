@@ -336,3 +336,41 @@ def test_images_flow_through_links() -> None:
     [image] = engine().run(g).outputs["bright"]
     assert image.shape == (1, 3, 3, 3)
     assert np.allclose(image, 0.25)
+
+
+class BrokenCache(MemoryCache):
+    """A store whose every call fails, like a database that went away."""
+
+    def contains_many(self, keys: Sequence[str]) -> set[str]:
+        raise ConnectionError("index unreachable")
+
+    def put(self, key: str, entry: CacheEntry) -> None:
+        raise ConnectionError("blob store unreachable")
+
+
+def test_a_failing_cache_store_does_not_fail_the_run() -> None:
+    result = engine(BrokenCache()).run(add_chain(3))
+    assert result.status == "succeeded"
+    assert result.ui["show"].text == ["2"]
+
+
+def test_a_failing_event_listener_does_not_stop_the_run() -> None:
+    def on_event(event: Event) -> None:
+        raise RuntimeError("listener bug")
+
+    result = engine().run(add_chain(3), on_event=on_event)
+    assert result.status == "succeeded" and result.events == 10
+
+
+def test_cancelling_between_nodes_stops_at_the_next_node() -> None:
+    cancel = threading.Event()
+
+    def on_event(event: Event) -> None:
+        if event.type == "node_finished" and event.node == "1":
+            cancel.set()
+
+    result = engine().run(add_chain(5), on_event=on_event, cancel=cancel)
+    assert result.status == "cancelled"
+    assert result.executed == ["0", "1"]
+    assert sorted(result.skipped) == ["2", "3", "4", "show"]
+    assert CALLS["test.Add"] == 1
