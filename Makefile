@@ -11,7 +11,15 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench install migrate services clean
+.PHONY: run test lint typecheck pytest bench install migrate services clean frontend frontend-check
+
+# Front end (frontend/): npm ci when node_modules is missing or older than the lockfile; a build when
+# dist/index.html is missing or older than any source, index.html, config, package.json or the lockfile.
+FRONTEND := frontend
+NPM ?= npm
+NODE_STAMP := $(FRONTEND)/node_modules/.flowyard-installed
+FRONTEND_INPUTS := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/index.html \
+	$(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(wildcard $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json)
 
 install: $(STAMP)
 
@@ -24,7 +32,21 @@ $(STAMP): pyproject.toml
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-run: install migrate
+$(NODE_STAMP): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+$(FRONTEND)/dist/index.html: $(NODE_STAMP) $(FRONTEND_INPUTS)
+	cd $(FRONTEND) && $(NPM) run build
+
+frontend: $(FRONTEND)/dist/index.html
+
+frontend-check: $(NODE_STAMP)
+	cd $(FRONTEND) && $(NPM) run lint
+	cd $(FRONTEND) && $(NPM) run typecheck
+	cd $(FRONTEND) && $(NPM) test
+
+run: install migrate frontend
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) backend.asgi:application
 
 services:
@@ -43,7 +65,7 @@ pytest: install services
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint typecheck frontend-check pytest
 
 bench: install
 	$(PY) -m benchmarks.engine

@@ -25,6 +25,7 @@ import {
   type EditorGraph,
   type NodeMode,
   type Position,
+  type Viewport,
 } from "./graph-model";
 
 export const HISTORY_LIMIT = 100;
@@ -49,6 +50,10 @@ export interface EditorState {
   /** The graph as last loaded or saved: `graph !== savedGraph` means unsaved changes. */
   savedGraph: EditorGraph;
   notice: Notice | null;
+  /** The canvas viewport (saved with the document, not an undoable edit). */
+  viewport: Viewport | null;
+  /** The node whose title is being edited. */
+  renaming: string | null;
   lastCoalesce: { key: string; at: number } | null;
 
   // ---- catalog and document ----
@@ -92,6 +97,10 @@ export interface EditorState {
   select(nodes: string[], edges?: string[]): void;
   selectAll(): void;
   setMeasured(id: string, size: { width: number; height: number }): void;
+  setRenaming(id: string | null): void;
+  setViewport(viewport: Viewport): void;
+  /** The graph to save: the current graph with the current viewport. */
+  graphToSave(): EditorGraph;
   notify(kind: Notice["kind"], text: string): void;
   dismissNotice(): void;
 }
@@ -113,11 +122,13 @@ export function createEditorStore(
     future: [],
     savedGraph: graph0,
     notice: null,
+    renaming: null,
+    viewport: graph0.viewport ?? null,
     lastCoalesce: null,
 
     setCatalog: (schemas) => set({ catalog: makeCatalog(schemas) }),
     load: (graph) =>
-      set({ graph, savedGraph: graph, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null }),
+      set({ graph, viewport: graph.viewport ?? null, savedGraph: graph, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null }),
     markSaved: (graph) => set((s) => ({ savedGraph: graph ?? s.graph })),
     isDirty: () => get().graph !== get().savedGraph,
 
@@ -237,6 +248,12 @@ export function createEditorStore(
         if (old && old.width === size.width && old.height === size.height) return s;
         return { measured: { ...s.measured, [id]: size } };
       }),
+    setRenaming: (id) => set({ renaming: id }),
+    setViewport: (viewport) => set({ viewport }),
+    graphToSave: () => {
+      const { graph, viewport } = get();
+      return viewport ? { ...graph, viewport } : graph;
+    },
     notify: (kind, text) => set({ notice: { id: ++noticeCounter, kind, text } }),
     dismissNotice: () => set({ notice: null }),
   }));

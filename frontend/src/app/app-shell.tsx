@@ -1,0 +1,42 @@
+import { Link, Outlet, useNavigate } from "react-router";
+import { auth } from "../api/endpoints";
+import { useSession } from "./session";
+
+export function AppShell() {
+  const { session, setUser } = useSession();
+  const navigate = useNavigate();
+  return (
+    <div className="fy-app">
+      <nav className="fy-topbar">
+        <Link to="/" className="fy-brand">
+          Flowyard
+        </Link>
+        <span className="fy-spacer" />
+        {session.status === "signed-in" ? (
+          <>
+            <span className="fy-user">{session.user.username}</span>
+            <button
+              type="button"
+              onClick={() => {
+                void auth.logout().finally(() => {
+                  setUser(null);
+                  navigate("/login");
+                });
+              }}
+            >
+              Sign out
+            </button>
+          </>
+        ) : session.status === "anonymous" ? (
+          <>
+            <Link to="/login">Sign in</Link>
+            <Link to="/signup">Create account</Link>
+          </>
+        ) : null}
+      </nav>
+      <main className="fy-main">
+        <Outlet />
+      </main>
+    </div>
+  );
+}

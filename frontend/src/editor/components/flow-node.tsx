@@ -1,0 +1,168 @@
+// The node components React Flow renders: one from the schema, one for types that are not installed.
+import { Handle, Position, type NodeProps, type NodeTypes } from "@xyflow/react";
+import { memo } from "react";
+import { useShallow } from "zustand/react/shallow";
+import type { InputSpec, SeedControl } from "../../api/schemas";
+import { inHandle, outHandle, type MissingFlowNode, type SchemaFlowNode } from "../flow-types";
+import { isSocket, showsWidget } from "../graph-model";
+import { useEditorStore, useEditorStoreApi } from "../store-context";
+import { isListType, typeColor } from "../type-colors";
+import { Widget } from "./widgets";
+
+function handleStyle(type: string) {
+  return { background: typeColor(type), borderRadius: isListType(type) ? 2 : "50%" };
+}
+
+function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled }: {
+  nodeId: string;
+  spec: InputSpec;
+  value: unknown;
+  seedControl: SeedControl | undefined;
+  socket: boolean;
+  linked: boolean;
+  disabled: boolean;
+}) {
+  const store = useEditorStoreApi();
+  const convertible = spec.mode === "both";
+  const label = (
+    <span className="fy-input-label" title={`${spec.tooltip ? spec.tooltip + " — " : ""}${spec.type}${spec.required ? " (required)" : ""}`}>
+      {spec.name}
+      {spec.required && !linked && socket ? <span className="fy-required">*</span> : null}
+    </span>
+  );
+  return (
+    <div className={`fy-row fy-input ${socket ? "is-socket" : "is-widget"}`} data-input={spec.name}>
+      {spec.mode !== "widget" && (
+        <Handle
+          type="target"
+          position={Position.Left}
+          id={inHandle(spec.name)}
+          className={socket ? "fy-handle" : "fy-handle fy-handle-small"}
+          style={handleStyle(spec.type)}
+          title={spec.type}
+        />
+      )}
+      {label}
+      {socket ? (
+        <span className="fy-socket-type">{linked ? "" : spec.type}</span>
+      ) : (
+        <Widget nodeId={nodeId} spec={spec} value={value} seedControl={seedControl} disabled={disabled} />
+      )}
+      {convertible && (
+        <button
+          type="button"
+          className="fy-convert nodrag"
+          title={socket ? "Show as a widget (drops the link)" : "Convert to a socket to link it"}
+          aria-label={socket ? `Convert ${spec.name} to widget` : `Convert ${spec.name} to socket`}
+          onClick={() => store.getState().setInputAsSocket(nodeId, spec.name, !socket)}
+        >
+          {socket ? "⇠" : "⇢"}
+        </button>
+      )}
+    </div>
+  );
+}
+
+export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: NodeProps<SchemaFlowNode>) {
+  const node = useEditorStore((s) => s.graph.nodes[id]);
+  const schema = useEditorStore((s) => (node ? s.catalog.get(node.type) : undefined));
+  const linkedInputs = useEditorStore(useShallow((s) => s.graph.edges.filter((e) => e.target === id).map((e) => e.targetInput)));
+  const store = useEditorStoreApi();
+  const renaming = useEditorStore((s) => s.renaming === id);
+  const setRenaming = (on: boolean) => store.getState().setRenaming(on ? id : null);
+  if (!node || !schema) return null;
+  const title = node.title ?? schema.display_name;
+  const modeClass = node.mode === "normal" ? "" : ` mode-${node.mode}`;
+  return (
+    <div className={`fy-node${selected ? " selected" : ""}${modeClass}${schema.output_node ? " is-output" : ""}`} data-testid={`node-${id}`}>
+      <header className="fy-node-header" onDoubleClick={() => setRenaming(true)} title={schema.description || schema.type}>
+        <button
+          type="button"
+          className="fy-collapse nodrag"
+          aria-label={node.collapsed ? "Expand node" : "Collapse node"}
+          onClick={() => store.getState().setCollapsed(id, !node.collapsed)}
+        >
+          {node.collapsed ? "▸" : "▾"}
+        </button>
+        {renaming ? (
+          <input
+            className="nodrag fy-title-input"
+            autoFocus
+            defaultValue={title}
+            aria-label="Node title"
+            onBlur={(e) => {
+              store.getState().setTitle(id, e.target.value === schema.display_name ? "" : e.target.value);
+              setRenaming(false);
+            }}
+            onKeyDown={(e) => {
+              if (e.key === "Enter") (e.target as HTMLInputElement).blur();
+              if (e.key === "Escape") setRenaming(false);
+            }}
+          />
+        ) : (
+          <span className="fy-node-title">{title}</span>
+        )}
+        {node.mode !== "normal" && <span className="fy-mode-badge">{node.mode}</span>}
+      </header>
+      <div className={node.collapsed ? "fy-node-body collapsed" : "fy-node-body"}>
+        {schema.outputs.map((out, index) => (
+          <div className="fy-row fy-output" key={out.name}>
+            <span className="fy-output-label" title={`${out.tooltip ? out.tooltip + " — " : ""}${out.type}`}>
+              {out.name}
+            </span>
+            <Handle type="source" position={Position.Right} id={outHandle(index)} className="fy-handle" style={handleStyle(out.type)} title={out.type} />
+          </div>
+        ))}
+        {schema.inputs.map((spec) => {
+          const socket = isSocket(spec, node) || !showsWidget(spec, node);
+          if (node.collapsed && !socket) return null;
+          return (
+            <InputRow
+              key={spec.name}
+              nodeId={id}
+              spec={spec}
+              value={node.values[spec.name]}
+              seedControl={node.seedControl?.[spec.name]}
+              socket={socket}
+              linked={linkedInputs.includes(spec.name)}
+              disabled={node.mode === "mute"}
+            />
+          );
+        })}
+        {schema.deprecated && <div className="fy-deprecated">Deprecated: {schema.deprecated}</div>}
+      </div>
+    </div>
+  );
+});
+
+export const MissingNodeView = memo(function MissingNodeView({ id, data, selected }: NodeProps<MissingFlowNode>) {
+  const inputs = useEditorStore(useShallow((s) => s.graph.edges.filter((e) => e.target === id).map((e) => e.targetInput)));
+  const outputs = useEditorStore(
+    useShallow((s) => [...new Set(s.graph.edges.filter((e) => e.source === id).map((e) => e.sourceOutput))].sort((a, b) => a - b)),
+  );
+  return (
+    <div className={`fy-node fy-missing${selected ? " selected" : ""}`} data-testid={`node-${id}`}>
+      <header className="fy-node-header">
+        <span className="fy-node-title">{data.nodeType}</span>
+      </header>
+      <div className="fy-node-body">
+        <p className="fy-missing-note">This node type is not installed. It is kept as is and saved unchanged.</p>
+        {inputs.map((name) => (
+          <div className="fy-row fy-input" key={name}>
+            <Handle type="target" position={Position.Left} id={inHandle(name)} className="fy-handle" isConnectable={false} />
+            <span className="fy-input-label">{name}</span>
+          </div>
+        ))}
+        {outputs.map((index) => (
+          <div className="fy-row fy-output" key={index}>
+            <span className="fy-output-label">output {index + 1}</span>
+            <Handle type="source" position={Position.Right} id={outHandle(index)} className="fy-handle" isConnectable={false} />
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+});
+
+/** Defined once, outside any component, so React Flow never sees a new object. */
+export const nodeTypes: NodeTypes = { schema: SchemaNodeView, missing: MissingNodeView };

@@ -1,0 +1,213 @@
+// One widget per kind of node input (NodeSchema widget.kind). Values go straight to the store.
+import { memo, useEffect, useState, type ChangeEvent } from "react";
+import type { InputSpec, NumberWidget, SeedControl, SelectWidget } from "../../api/schemas";
+import { useEditorStoreApi } from "../store-context";
+
+export interface WidgetProps {
+  nodeId: string;
+  spec: InputSpec;
+  value: unknown;
+  seedControl?: SeedControl | undefined;
+  disabled?: boolean;
+}
+
+const SEED_CONTROLS: SeedControl[] = ["randomize", "increment", "decrement", "fixed"];
+
+function clampNumber(widget: NumberWidget, isInt: boolean, raw: number): number {
+  let v = raw;
+  if (widget.min != null) v = Math.max(widget.min, v);
+  if (widget.max != null) v = Math.min(widget.max, v);
+  if (isInt) v = Math.round(v);
+  else if (widget.round) v = Math.round(v / widget.round) * widget.round;
+  return v;
+}
+
+function NumberField({ nodeId, spec, value, widget, disabled }: WidgetProps & { widget: NumberWidget }) {
+  const store = useEditorStoreApi();
+  const isInt = spec.type === "INT";
+  const current = typeof value === "number" ? value : Number(value ?? 0);
+  // While typing, the box shows the raw text (e.g. "0." or ""); the store holds the last valid number.
+  const [draft, setDraft] = useState<string | null>(null);
+  const commit = (raw: string) => {
+    const n = Number(raw);
+    if (raw.trim() === "" || Number.isNaN(n)) return;
+    store.getState().setWidgetValue(nodeId, spec.name, clampNumber(widget, isInt, n));
+  };
+  const step = widget.step ?? (isInt ? 1 : 0.01);
+  return (
+    <span className="fy-number">
+      {widget.slider && widget.min != null && widget.max != null && (
+        <input
+          type="range"
+          className="nodrag"
+          aria-label={`${spec.name} slider`}
+          min={widget.min}
+          max={widget.max}
+          step={step}
+          value={current}
+          disabled={disabled}
+          onChange={(e) => commit(e.target.value)}
+        />
+      )}
+      <input
+        type="number"
+        className="nodrag"
+        aria-label={spec.name}
+        min={widget.min ?? undefined}
+        max={widget.max ?? undefined}
+        step={step}
+        value={draft ?? String(current)}
+        disabled={disabled}
+        onChange={(e) => {
+          setDraft(e.target.value);
+          commit(e.target.value);
+        }}
+        onBlur={() => setDraft(null)}
+      />
+    </span>
+  );
+}
+
+function SelectField({ nodeId, spec, value, widget, disabled }: WidgetProps & { widget: SelectWidget }) {
+  const store = useEditorStoreApi();
+  const onChange = (e: ChangeEvent<HTMLSelectElement>) => store.getState().setWidgetValue(nodeId, spec.name, e.target.value);
+  const current = value == null ? "" : String(value);
+  if (!widget.options) {
+    // Options the server supplies (uploads, models): listed once the options API exists.
+    return (
+      <select className="nodrag" aria-label={spec.name} value={current} onChange={onChange} disabled={disabled} title={`Options come from the server (${widget.source ?? "unknown source"})`}>
+        {current && <option value={current}>{current}</option>}
+        <option value="" disabled>
+          {`(options from ${widget.source ?? "server"})`}
+        </option>
+      </select>
+    );
+  }
+  const options = widget.options.includes(current) || !current ? widget.options : [current, ...widget.options];
+  return (
+    <select className="nodrag" aria-label={spec.name} value={current} onChange={onChange} disabled={disabled}>
+      {options.map((o) => (
+        <option key={o} value={o}>
+          {o}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+function UploadField({ nodeId, spec, value, disabled }: WidgetProps) {
+  const store = useEditorStoreApi();
+  const [preview, setPreview] = useState<string | null>(null);
+  useEffect(() => () => void (preview && URL.revokeObjectURL(preview)), [preview]);
+  const accept = spec.widget?.kind === "upload" && spec.widget.accept === "image" ? "image/*" : undefined;
+  return (
+    <span className="fy-upload">
+      <span className="fy-thumb" aria-label="thumbnail">
+        {preview ? <img src={preview} alt="" /> : <span>{value ? String(value) : "no file"}</span>}
+      </span>
+      <input
+        type="file"
+        className="nodrag"
+        aria-label={spec.name}
+        accept={accept}
+        disabled={disabled}
+        onChange={(e) => {
+          const file = e.target.files?.[0];
+          if (!file) return;
+          if (file.type.startsWith("image/")) setPreview(URL.createObjectURL(file));
+          // Uploading comes with the uploads API; until then the value names the chosen file.
+          store.getState().setWidgetValue(nodeId, spec.name, file.name);
+          store.getState().notify("info", "File uploads are not available yet: only the file name is kept.");
+        }}
+      />
+    </span>
+  );
+}
+
+export const Widget = memo(function Widget(props: WidgetProps) {
+  const { nodeId, spec, value, disabled } = props;
+  const store = useEditorStoreApi();
+  const widget = spec.widget;
+  const set = (v: unknown) => store.getState().setWidgetValue(nodeId, spec.name, v);
+  if (!widget) return null;
+  switch (widget.kind) {
+    case "number":
+      return <NumberField {...props} widget={widget} />;
+    case "select":
+      return <SelectField {...props} widget={widget} />;
+    case "text":
+      return widget.multiline ? (
+        <textarea
+          className="nodrag nowheel"
+          aria-label={spec.name}
+          placeholder={widget.placeholder}
+          value={String(value ?? "")}
+          rows={3}
+          disabled={disabled}
+          onChange={(e) => set(e.target.value)}
+        />
+      ) : (
+        <input
+          type="text"
+          className="nodrag"
+          aria-label={spec.name}
+          placeholder={widget.placeholder}
+          value={String(value ?? "")}
+          disabled={disabled}
+          onChange={(e) => set(e.target.value)}
+        />
+      );
+    case "toggle":
+      return (
+        <label className="fy-toggle nodrag">
+          <input type="checkbox" aria-label={spec.name} checked={Boolean(value)} disabled={disabled} onChange={(e) => set(e.target.checked)} />
+          <span>{value ? widget.label_on : widget.label_off}</span>
+        </label>
+      );
+    case "seed":
+      return (
+        <span className="fy-seed">
+          <input
+            type="number"
+            className="nodrag"
+            aria-label={spec.name}
+            min={widget.min}
+            max={widget.max}
+            step={1}
+            value={Number(value ?? 0)}
+            disabled={disabled}
+            onChange={(e) => {
+              const n = Math.round(Number(e.target.value));
+              if (!Number.isNaN(n)) set(Math.min(widget.max, Math.max(widget.min, n)));
+            }}
+          />
+          <select
+            className="nodrag"
+            aria-label={`${spec.name} control after run`}
+            value={props.seedControl ?? widget.control_after_run}
+            disabled={disabled}
+            onChange={(e) => store.getState().setSeedControl(nodeId, spec.name, e.target.value as SeedControl)}
+          >
+            {SEED_CONTROLS.map((c) => (
+              <option key={c} value={c}>
+                {c}
+              </option>
+            ))}
+          </select>
+        </span>
+      );
+    case "upload":
+      return <UploadField {...props} />;
+    case "color":
+      return (
+        <input
+          type="color"
+          className="nodrag"
+          aria-label={spec.name}
+          value={typeof value === "string" && /^#[0-9a-fA-F]{6}$/.test(value) ? value : "#000000"}
+          disabled={disabled}
+          onChange={(e) => set(e.target.value)}
+        />
+      );
+  }
+});

@@ -1,0 +1,190 @@
+// /workflows/new and /workflows/:id: load the node catalog and the workflow, edit, save versions with Ctrl+S.
+import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { errorMessage } from "../api/client";
+import { nodes as nodesApi, workflows } from "../api/endpoints";
+import type { NodeSchema, WorkflowDetail } from "../api/schemas";
+import { useSession } from "../app/session";
+import { ErrorState, Loading } from "../app/status-views";
+import { useAsync } from "../app/use-async";
+import { EditorCanvas } from "../editor/components/canvas";
+import { sampleSchemas } from "../editor/fixtures";
+import { emptyGraph, makeCatalog } from "../editor/graph-model";
+import { fromDocument, toDocument } from "../editor/serialization";
+import { createEditorStore, type EditorStore } from "../editor/store";
+import { EditorStoreProvider, useEditorStore, useEditorStoreApi } from "../editor/store-context";
+
+interface Loaded {
+  schemas: NodeSchema[];
+  workflow: WorkflowDetail | null;
+  store: EditorStore;
+}
+
+async function load(id: number | null, useDemoCatalog: boolean): Promise<Loaded> {
+  const [schemas, wf] = await Promise.all([
+    useDemoCatalog ? Promise.resolve(sampleSchemas) : nodesApi.catalog().then((c) => c.nodes),
+    id === null ? Promise.resolve(null) : workflows.get(id),
+  ]);
+  const graph = wf?.document ? fromDocument(wf.document, makeCatalog(schemas)) : emptyGraph();
+  return { schemas, workflow: wf?.workflow ?? null, store: createEditorStore({ schemas, graph }) };
+}
+
+function SaveDialog({ isNew, defaultName, busy, error, onSave, onCancel }: {
+  isNew: boolean;
+  defaultName: string;
+  busy: boolean;
+  error: string | null;
+  onSave(name: string, message: string): void;
+  onCancel(): void;
+}) {
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    onSave(String(form.get("name") ?? defaultName).trim() || defaultName, String(form.get("message") ?? "").trim());
+  };
+  return (
+    <div className="fy-modal-backdrop" onKeyDown={(e) => e.key === "Escape" && onCancel()}>
+      <form className="fy-modal fy-form" onSubmit={submit} aria-label="Save workflow">
+        <h2>{isNew ? "Save new workflow" : "Save a new version"}</h2>
+        {isNew && (
+          <label>
+            Name
+            <input name="name" defaultValue={defaultName} required autoFocus />
+          </label>
+        )}
+        <label>
+          Message (optional)
+          <input name="message" placeholder="What changed?" autoFocus={!isNew} />
+        </label>
+        {error && (
+          <p className="fy-form-error" role="alert">
+            {error}
+          </p>
+        )}
+        <p className="fy-actions">
+          <button type="submit" disabled={busy}>
+            {busy ? "Saving…" : "Save"}
+          </button>
+          <button type="button" onClick={onCancel}>
+            Cancel
+          </button>
+        </p>
+      </form>
+    </div>
+  );
+}
+
+function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; demo: boolean }) {
+  const store = useEditorStoreApi();
+  const dirty = useEditorStore((s) => s.graph !== s.savedGraph);
+  const { session } = useSession();
+  const navigate = useNavigate();
+  const [saving, setSaving] = useState<{ busy: boolean; error: string | null } | null>(null);
+  const [name, setName] = useState(workflow?.name ?? "Untitled workflow");
+  const [version, setVersion] = useState<number | null>(workflow?.latest_version ?? null);
+
+  useEffect(() => {
+    const warn = (e: BeforeUnloadEvent) => {
+      if (store.getState().isDirty()) e.preventDefault();
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [store]);
+
+  const openSave = useCallback(() => {
+    setSaving((current) => current ?? { busy: false, error: null });
+  }, []);
+
+  const onRun = useCallback(() => {
+    store.getState().notify("info", "Running workflows arrives with the runs API; save your work with Ctrl+S meanwhile.");
+  }, [store]);
+
+  const save = async (newName: string, message: string) => {
+    setSaving({ busy: true, error: null });
+    const s = store.getState();
+    const graph = s.graphToSave();
+    const doc = toDocument(graph, s.catalog);
+    try {
+      if (workflow) {
+        const v = await workflows.saveVersion(workflow.id, { ...doc, ...(message ? { message } : {}) });
+        setVersion(v.number);
+      } else {
+        if (session.status !== "signed-in") throw new Error("Sign in to save workflows.");
+        const created = await workflows.create({
+          workspace: session.user.personal_workspace.id,
+          name: newName,
+          ...doc,
+          ...(message ? { message } : {}),
+        });
+        setName(created.name);
+        s.markSaved(s.graph);
+        navigate(`/workflows/${created.id}`, { replace: true });
+      }
+      store.getState().markSaved(s.graph);
+      setSaving(null);
+      store.getState().notify("info", "Saved.");
+    } catch (exc) {
+      setSaving({ busy: false, error: errorMessage(exc) });
+    }
+  };
+
+  return (
+    <div className="fy-editor-page">
+      <header className="fy-editor-header">
+        <Link to="/">← Workflows</Link>
+        <h1>
+          {name}
+          {dirty && <span className="fy-dirty" title="Unsaved changes"> •</span>}
+        </h1>
+        {version !== null && <span className="fy-version">v{version}</span>}
+        {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
+        <span className="fy-spacer" />
+        <button type="button" onClick={openSave} title="Save (Ctrl+S)">
+          Save
+        </button>
+        <button type="button" onClick={onRun} title="Run (Ctrl+Enter)">
+          Run
+        </button>
+      </header>
+      <EditorCanvas onSave={openSave} onRun={onRun} />
+      {saving && (
+        <SaveDialog
+          isNew={!workflow}
+          defaultName={name}
+          busy={saving.busy}
+          error={saving.error}
+          onSave={(n, m) => void save(n, m)}
+          onCancel={() => setSaving(null)}
+        />
+      )}
+    </div>
+  );
+}
+
+export function EditorPage() {
+  const params = useParams();
+  const id = params.id === undefined ? null : Number(params.id);
+  const [demo, setDemo] = useState(false);
+  const state = useAsync(() => load(id !== null && Number.isInteger(id) ? id : null, demo), [id, demo]);
+  if (id !== null && !Number.isInteger(id)) return <ErrorState title="No such workflow" error={new Error(`"${params.id}" is not a workflow id.`)} />;
+  if (state.status === "loading") return <Loading what={id === null ? "the node catalog" : "the workflow and node catalog"} />;
+  if (state.status === "error") {
+    return (
+      <div>
+        <ErrorState title={id === null ? "Could not open the editor" : "Could not open this workflow"} error={state.error} onRetry={state.reload} />
+        {!demo && (
+          <p className="fy-status">
+            <button type="button" onClick={() => setDemo(true)}>
+              Open with the built-in demo nodes instead
+            </button>
+          </p>
+        )}
+      </div>
+    );
+  }
+  return (
+    <EditorStoreProvider store={state.data.store} key={String(id)}>
+      <EditorWorkspace workflow={state.data.workflow} demo={demo} />
+    </EditorStoreProvider>
+  );
+}
