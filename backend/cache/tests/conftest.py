@@ -37,3 +37,7 @@ def blob_store(tmp_path: Path) -> LocalBlobStore:
 @pytest.fixture
 def store(blob_store: LocalBlobStore) -> DatabaseCacheStore:
     return DatabaseCacheStore(blob_store)
+
+
+# The S3 fixtures (a real moto server process) are shared with the storage tests.
+from backend.storage.tests.conftest import moto_endpoint, s3_store  # noqa: E402, F401
