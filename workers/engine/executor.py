@@ -63,7 +63,8 @@ class RunResult:
 class Engine:
     """Runs graphs of the registry's node types, reusing results through ``cache``.
 
-    One engine may serve several runs at once; each run gets its own worker threads when it has parallel work.
+    One engine may serve several runs at once; they share its ``parallelism`` worker threads, and each run
+    keeps at most that many of its nodes in flight.
     """
 
     def __init__(
@@ -84,6 +85,22 @@ class Engine:
         self.files: FileProvider = files or NoFiles()
         self.models: ModelProvider = models or NoModels()
         self.scratch_root = scratch_root
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def pool(self) -> ThreadPoolExecutor:
+        """The worker threads, started on first need and shared by this engine's runs."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.parallelism, thread_name_prefix="flowyard-node")
+            return self._pool
+
+    def close(self) -> None:
+        """Stop the worker threads once running nodes finish (a later run starts them again)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     def run(
         self,
@@ -217,13 +234,14 @@ class _Run:
                 continue
             state[node_id] = _EXECUTE
             waiting = 0
+            upstream_failed = False
             for upstream in nodes[node_id].upstream:
                 upstream_state = state.get(upstream)
                 self.readers[upstream] = self.readers.get(upstream, 0) + 1
                 if upstream_state == _DONE and upstream in self.values:
                     continue
                 if upstream_state in (_FAILED, _SKIPPED):
-                    doomed.append(node_id)
+                    upstream_failed = True
                     continue
                 if upstream_state == _DONE:  # its value was freed: obtain it again
                     del state[upstream]
@@ -233,7 +251,9 @@ class _Run:
                 if upstream_state is None:
                     stack.append(upstream)
             self.waiting[node_id] = waiting
-            if waiting == 0:
+            if upstream_failed:
+                doomed.append(node_id)
+            elif waiting == 0:
                 self.ready.append(node_id)
         for node_id in doomed:
             if state[node_id] == _EXECUTE:
@@ -264,32 +284,25 @@ class _Run:
         ready = self.ready
         parallelism = self.engine.parallelism
         done: SimpleQueue[_Outcome] = SimpleQueue()
-        pool: ThreadPoolExecutor | None = None
         running = 0
-        try:
-            while True:
-                if not self.cancelled and self.cancel.is_set():
-                    self.cancelled = True
-                if ready and not self.cancelled:
-                    if running == 0 and len(ready) == 1:
-                        self.complete(self.start(ready.popleft())())
-                        continue
-                    while ready and running < parallelism:
-                        task = self.start(ready.popleft())
-                        if pool is None:
-                            pool = ThreadPoolExecutor(parallelism, thread_name_prefix="flowyard-node")
-                        pool.submit(_report, task, done)
-                        running += 1
-                if running == 0:
-                    return
+        while True:
+            if not self.cancelled and self.cancel.is_set():
+                self.cancelled = True
+            if ready and not self.cancelled:
+                if running == 0 and len(ready) == 1:
+                    self.complete(self.start(ready.popleft())())
+                    continue
+                pool = self.engine.pool()
+                while ready and running < parallelism:
+                    pool.submit(_report, self.start(ready.popleft()), done)
+                    running += 1
+            if running == 0:
+                return
+            self.complete(done.get())
+            running -= 1
+            while running and not done.empty():  # handle every finished node before dispatching again
                 self.complete(done.get())
                 running -= 1
-                while running and not done.empty():  # handle every finished node before dispatching again
-                    self.complete(done.get())
-                    running -= 1
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True)
 
     def start(self, node_id: str) -> Callable[[], _Outcome]:
         """Mark ``node_id`` running and return its task (to call on any thread)."""

@@ -374,3 +374,23 @@ def test_cancelling_between_nodes_stops_at_the_next_node() -> None:
     assert result.executed == ["0", "1"]
     assert sorted(result.skipped) == ["2", "3", "4", "show"]
     assert CALLS["test.Add"] == 1
+
+
+def test_one_engine_serves_concurrent_runs() -> None:
+    shared = engine(parallelism=2)
+    g = graph(
+        {
+            "s1": ("test.Sleep", {"seconds": 0.05, "value": 1}),
+            "s2": ("test.Sleep", {"seconds": 0.05, "value": 2}),
+            "sum": ("test.Add", {"a": ["s1", 0], "b": ["s2", 0]}),
+        },
+        outputs=["sum"],
+    )
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(shared.run(g))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    shared.close()
+    assert [r.outputs for r in results] == [{"sum": (3,)}] * 3
