@@ -7,11 +7,14 @@ blobs were evicted meanwhile reads as a miss.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
+from django.db import close_old_connections, connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,6 +32,26 @@ from workers.runtime.codecs import (
 logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _releasing_thread_connection(method: _F) -> _F:
+    """Close the calling thread's connection afterwards when it is a worker thread and CONN_MAX_AGE allows.
+
+    The engine calls the store from short-lived pool threads; Django never closes their connections otherwise,
+    so every run would leave connections open until garbage collection.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        finally:
+            if threading.current_thread() is not threading.main_thread() and not connection.in_atomic_block:
+                close_old_connections()
+
+    return wrapper  # type: ignore[return-value]
 
 
 def encode_entry(entry: CacheEntry) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -78,6 +101,7 @@ class DatabaseCacheStore:
         self.registry = registry
         self.unencodable = 0
 
+    @_releasing_thread_connection
     def contains_many(self, keys: Sequence[str]) -> set[str]:
         """Return the subset of ``keys`` present in the index (one query; no values are loaded)."""
         wanted = set(keys)
@@ -85,6 +109,7 @@ class DatabaseCacheStore:
             return set()
         return set(CacheRecord.objects.filter(key__in=wanted).values_list("key", flat=True))
 
+    @_releasing_thread_connection
     def get(self, key: str) -> CacheEntry | None:
         """Load the entry under ``key``; None if missing, evicted meanwhile, or its blobs are gone."""
         # Touch first: once the row is marked as just hit, eviction (which skips recent rows) leaves it alone.
@@ -107,6 +132,7 @@ class DatabaseCacheStore:
         CacheRecord.objects.filter(key=key).delete()
         return None
 
+    @_releasing_thread_connection
     def put(self, key: str, entry: CacheEntry) -> None:
         """Store ``entry``: blobs first, then the row; a value that cannot be stored safely is skipped."""
         if CacheRecord.objects.filter(key=key).exists():

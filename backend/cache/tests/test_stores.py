@@ -175,3 +175,23 @@ def test_concurrent_puts_of_the_same_key_from_two_workers(blob_store: LocalBlobS
     assert errors == []
     assert CacheRecord.objects.count() == 1
     assert DatabaseCacheStore(blob_store).get(make_key("same")) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_engine_pool_threads_do_not_keep_database_connections(store: DatabaseCacheStore) -> None:
+    store.put(make_key("a"), CacheEntry(("x",), ("STRING",), None, "test.S", 1))
+    still_open: list[bool] = []
+
+    def node_thread() -> None:
+        store.contains_many([make_key("a")])
+        store.get(make_key("a"))
+        store.put(make_key("b"), CacheEntry(("y",), ("STRING",), None, "test.S", 1))
+        still_open.append(connection.connection is not None)
+
+    thread = threading.Thread(target=node_thread)
+    thread.start()
+    thread.join()
+    # Django never closes an in-memory SQLite database (the test default without DATABASE_URL).
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    assert still_open == [in_memory]
+    assert store.contains_many([make_key("b")]) == {make_key("b")}
