@@ -127,9 +127,8 @@ def _targets(
             if node_id in graph.nodes:
                 targets.append(node_id)
             else:
-                errors.append(
-                    GraphError("unknown_output_node", f"requested output node {node_id!r} does not exist")
-                )
+                message = f"requested output node {node_id!r} does not exist"
+                errors.append(GraphError("unknown_output_node", message, node=node_id))
     if not targets and not errors:
         errors.append(GraphError("no_outputs", "nothing to run: the graph has no output nodes"))
     return targets

@@ -55,7 +55,7 @@ def test_every_error_in_a_graph_is_reported_at_once() -> None:
         ("invalid_value", "option", "separator"),
         ("constant_not_allowed", "constant", "x"),
         ("link_not_allowed", "widget_link", "mode"),
-        ("unknown_output_node", None, None),
+        ("unknown_output_node", "nowhere", None),
     }
 
 
