@@ -112,3 +112,27 @@ def as_role(members, oscar, client_for):
         return client_for(user, token=token)
 
     return make
+
+
+@pytest.fixture
+def wait_for_run():
+    """``wait_for_run(run_id, timeout=20)``: poll the database until the run has finished; return it.
+
+    Runs execute on the dispatcher's threads, so tests that wait must use ``django_db(transaction=True)``.
+    """
+    import time
+
+    from backend.runs.models import Run
+
+    def wait(run_id, timeout: float = 20.0, until=None):
+        finished = until or (lambda run: run.is_finished())
+        deadline = time.monotonic() + timeout
+        while True:
+            run = Run.objects.get(pk=run_id)
+            if finished(run):
+                return run
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} is still {run.status} after {timeout} s")
+            time.sleep(0.02)
+
+    return wait

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "backend.registry",
     "backend.storage",
     "backend.cache",
+    "backend.runs",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -170,6 +171,12 @@ FLOWYARD_DISPATCHER = os.environ.get("FLOWYARD_DISPATCHER", "local")  # local | 
 FLOWYARD_PARALLELISM = int(os.environ.get("FLOWYARD_PARALLELISM", "4"))
 FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core")
 FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
+
+# Runs: the in-process dispatcher's threads, fair use (runs beyond a limit wait in the queue), previews.
+FLOWYARD_LOCAL_WORKERS = int(os.environ.get("FLOWYARD_LOCAL_WORKERS", "2"))
+FLOWYARD_MAX_RUNNING_PER_USER = int(os.environ.get("FLOWYARD_MAX_RUNNING_PER_USER", "2"))
+FLOWYARD_MAX_RUNNING_PER_WORKSPACE = int(os.environ.get("FLOWYARD_MAX_RUNNING_PER_WORKSPACE", "4"))
+FLOWYARD_MAX_PREVIEW_BYTES = int(os.environ.get("FLOWYARD_MAX_PREVIEW_BYTES", str(256 * 1024)))
 
 # Blob store: local directory (default) or an S3 bucket; path-style addressing works with MinIO and moto too.
 FLOWYARD_BLOB_BACKEND = os.environ.get("FLOWYARD_BLOB_BACKEND", "local")  # local | s3

@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/", include("backend.accounts.urls")),
     path("api/", include("backend.workflows.urls")),
     path("api/", include("backend.registry.urls")),
+    path("api/", include("backend.runs.urls")),
     path("", include("backend.core.urls")),
 ]

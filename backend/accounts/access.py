@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from rest_framework.exceptions import NotFound, PermissionDenied
 
@@ -20,6 +21,7 @@ from backend.accounts.models import Membership, Workspace
 from backend.accounts.roles import Need, Role
 
 if TYPE_CHECKING:
+    from backend.runs.models import Run
     from backend.workflows.models import Workflow, WorkflowVersion
 
 __all__ = [
@@ -29,9 +31,12 @@ __all__ = [
     "access_workflow",
     "access_workflow_version",
     "access_workspace",
+    "access_run",
+    "access_run_to_manage",
     "check_need",
     "role_in",
     "role_subquery",
+    "visible_runs",
     "visible_workflows",
 ]
 
@@ -141,3 +146,55 @@ def access_workflow_version(user, workflow_id, number, need: Need = Need.VIEW) -
         raise NotFound(f"Workflow {workflow.pk} has no version {number}.") from None
     version.workflow = workflow
     return version
+
+
+# Runs. A run is visible to the members of its workspace who may see its workflow (raw-graph runs, which have
+# no workflow, to every member); ``need`` is checked against the caller's role in the run's workspace.
+
+
+def visible_runs(user) -> QuerySet[Run]:
+    """Every run the user may see: in workspaces they belong to, of workflows they may see (or of none)."""
+    from backend.runs.models import Run
+    from backend.workflows.models import Workflow
+
+    user_id = _user_id(user)
+    if user_id is None:
+        return Run.objects.none()
+    member = Membership.objects.filter(workspace=OuterRef("workspace"), user_id=user_id)
+    sees_private = member.filter(role__in=[r for r in Role if r.can_see_private_workflows])
+    return Run.objects.filter(
+        Exists(member)
+        & (
+            Q(workflow__isnull=True)
+            | Q(workflow__visibility=Workflow.Visibility.TEAM)
+            | Q(workflow__created_by_id=user_id)
+            | Exists(sees_private)
+        )
+    )
+
+
+def access_run(user, run_id, need: Need = Need.VIEW) -> Run:
+    """Load a run the user may see; ``run.role`` holds the caller's role in its workspace."""
+    from backend.runs.models import Run
+
+    try:
+        run = (
+            Run.objects.select_related("workspace", "workflow", "workflow_version", "created_by")
+            .annotate(member_role=role_subquery(user, "workspace"))
+            .get(pk=run_id)
+        )
+    except (Run.DoesNotExist, TypeError, ValueError, ValidationError):
+        raise NotFound("No such run.") from None
+    run.role = _as_role(run.member_role)
+    if run.role is None or (run.workflow is not None and not run.workflow.is_visible_to(user, run.role)):
+        raise NotFound("No such run.")
+    check_need(run.role, need, "run")
+    return run
+
+
+def access_run_to_manage(user, run_id) -> Run:
+    """Load a run the user may cancel or delete: their own run (needs ``run``), anyone's (needs ``edit``)."""
+    run = access_run(user, run_id, Need.RUN)
+    if run.created_by_id != _user_id(user):
+        check_need(run.role, Need.EDIT, "run started by someone else")
+    return run

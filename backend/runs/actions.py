@@ -1,0 +1,151 @@
+"""Every write to runs that a person asks for; each runs in one transaction and tells others after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.accounts.exceptions import ApiError
+from backend.accounts.models import User, Workspace
+from backend.runs.engine import option_sources_for_workspace, registry_for_workspace
+from backend.runs.graphs import prepare_graph
+from backend.runs.models import NodeRun, Run
+from backend.runs.publish import publish_run_status
+from backend.runs.scheduling import dispatch_next
+from backend.workflows.models import WorkflowVersion
+
+
+class RunConflict(ApiError):
+    """The run's current state does not allow the action (409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [{"field": "status", "message": message}], status_code=409)
+
+
+@transaction.atomic
+def do_create_run(
+    user: User,
+    *,
+    workspace: Workspace,
+    workflow_version: WorkflowVersion | None = None,
+    graph: Any = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    outputs: list[str] | None = None,
+    priority: int = 0,
+    source: str = Run.Source.API,
+    rerun_of: Run | None = None,
+) -> Run:
+    """Validate the graph (a workflow version's, or ``graph``) and queue a run of it; raise ``GraphRejected``.
+
+    With both a version and ``graph``, ``graph`` is what runs and the version records where it came from (a
+    rerun). After commit the scheduler hands the run to the dispatcher if fair-use limits allow.
+    """
+    if graph is None:
+        if workflow_version is None:
+            raise ValueError("a run needs a workflow version or a graph")
+        graph = workflow_version.graph
+    prepared = prepare_graph(
+        graph,
+        registry_for_workspace(workspace),
+        overrides=overrides,
+        outputs=outputs,
+        option_sources=option_sources_for_workspace(workspace),
+    )
+    run = Run.objects.create(
+        workspace=workspace,
+        workflow=workflow_version.workflow if workflow_version is not None else None,
+        workflow_version=workflow_version,
+        graph=prepared.graph,
+        outputs=prepared.outputs,
+        created_by=user,
+        priority=priority,
+        source=source,
+        rerun_of=rerun_of,
+    )
+    NodeRun.objects.bulk_create(
+        [
+            NodeRun(run=run, node_id=node_id, node_type=node_type, position=position)
+            for position, (node_id, node_type) in enumerate(prepared.nodes)
+        ],
+        batch_size=1000,
+    )
+    transaction.on_commit(lambda: publish_run_status(run))
+    transaction.on_commit(dispatch_next)
+    return run
+
+
+def do_cancel_run(run: Run) -> Run:
+    """Cancel a queued run at once, or ask a running one to stop; raise ``RunConflict`` if it has finished."""
+    with transaction.atomic():
+        now = timezone.now()
+        stopped = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+            status=Run.Status.CANCELLED,
+            cancel_requested=True,
+            finished=now,
+            error="Cancelled before it started.",
+        )
+        if stopped:
+            run.node_runs.filter(status=NodeRun.Status.QUEUED).update(
+                status=NodeRun.Status.CANCELLED, finished=now
+            )
+        elif not Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True):
+            run.refresh_from_db()
+            raise RunConflict(f"The run has already {run.status}; there is nothing to cancel.")
+        run.refresh_from_db()
+        run_id = run.pk
+        if stopped:
+            transaction.on_commit(lambda: publish_run_status(run))
+            transaction.on_commit(dispatch_next)  # a cancelled run may have held a slot while dispatched
+        else:
+            transaction.on_commit(lambda: _tell_dispatcher_to_cancel(run_id))
+    return run
+
+
+def _tell_dispatcher_to_cancel(run_id: Any) -> None:
+    from backend.runs.dispatch import get_dispatcher
+
+    get_dispatcher().cancel(run_id)
+
+
+def do_rerun(user: User, run: Run, *, source: str | None = None) -> Run:
+    """Queue a new run of the same graph (as run, overrides included) by ``user``."""
+    return do_create_run(
+        user,
+        workspace=run.workspace,
+        workflow_version=run.workflow_version,
+        graph=run.graph,
+        outputs=run.outputs,
+        priority=run.priority,
+        source=source or run.source,
+        rerun_of=run,
+    )
+
+
+def do_resume(user: User, run: Run, *, source: str | None = None) -> Run:
+    """Run a failed or cancelled run again from where it stopped: what finished comes from the cache."""
+    if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED):
+        raise RunConflict(f"Only failed or cancelled runs can be resumed; this run is {run.status}.")
+    return do_rerun(user, run, source=source)
+
+
+def do_delete_run(run: Run) -> None:
+    """Delete a finished run with its nodes, events and outputs; blobs no one else uses are collected."""
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True).first()
+        if locked is None:
+            return
+        if locked not in Run.FINISHED:
+            raise RunConflict(f"The run is {locked}; cancel it before deleting it.")
+        shas = set(run.run_outputs.exclude(blob_sha=None).values_list("blob_sha", flat=True))
+        Run.objects.filter(pk=run.pk).delete()
+        if shas:
+            transaction.on_commit(lambda: _collect_blobs(shas))
+
+
+def _collect_blobs(shas: set[str]) -> None:
+    from backend.storage.references import collect_unreferenced_blobs
+
+    collect_unreferenced_blobs(shas)

@@ -1,0 +1,118 @@
+"""Dispatchers: how a run id reaches a worker. The scheduler (``scheduling.dispatch_next``) decides *which* runs
+may start; a dispatcher only carries ids to ``execute_run``.
+
+``FLOWYARD_DISPATCHER`` chooses: ``local`` (the embedded default: a thread pool in this process) or ``celery``
+(queues served by worker processes).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import socket
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+
+from backend.runs.execution import cancel_local, execute_run
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher(abc.ABC):
+    """Carries run ids to workers."""
+
+    @abc.abstractmethod
+    def submit(self, run_id: Any) -> None:
+        """Have a worker execute the run (it claims the run itself; submitting twice is harmless)."""
+
+    @abc.abstractmethod
+    def cancel(self, run_id: Any) -> None:
+        """Tell the worker executing the run to stop now (``cancel_requested`` in the row is the fallback)."""
+
+
+class LocalDispatcher(Dispatcher):
+    """Executes runs on a thread pool in this process (``FLOWYARD_LOCAL_WORKERS`` threads)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.worker_name = f"local:{socket.gethostname()}:{os.getpid()}"
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flowyard-run")
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, run_id: Any) -> None:
+        future = self._pool.submit(self._execute, run_id)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+
+    def cancel(self, run_id: Any) -> None:
+        cancel_local(run_id)
+
+    def _execute(self, run_id: Any) -> None:
+        try:
+            execute_run(run_id, self.worker_name)
+        except Exception:
+            logger.exception("executing run %s failed", run_id)
+        finally:
+            # Pool threads live long: never keep a connection (and its transaction state) between runs.
+            connections.close_all()
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def busy(self) -> int:
+        """How many submitted runs have not finished executing."""
+        with self._lock:
+            return len(self._futures)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until every submitted run (and any it started next) has finished; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.busy():
+                return True
+            time.sleep(0.01)
+        return False
+
+
+class CeleryDispatcher(Dispatcher):
+    """Sends run ids to Celery workers (a queue per capability)."""
+
+    MESSAGE = (
+        "FLOWYARD_DISPATCHER=celery is not implemented yet: it will send the run id to a Celery task that calls "
+        "backend.runs.execution.execute_run. Use FLOWYARD_DISPATCHER=local meanwhile."
+    )
+
+    def submit(self, run_id: Any) -> None:
+        raise NotImplementedError(self.MESSAGE)
+
+    def cancel(self, run_id: Any) -> None:
+        raise NotImplementedError(self.MESSAGE)
+
+
+_dispatchers: dict[str, Dispatcher] = {}
+_dispatchers_lock = threading.Lock()
+
+
+def get_dispatcher() -> Dispatcher:
+    """The process's dispatcher for ``settings.FLOWYARD_DISPATCHER`` (built once per kind)."""
+    kind = settings.FLOWYARD_DISPATCHER
+    with _dispatchers_lock:
+        dispatcher = _dispatchers.get(kind)
+        if dispatcher is None:
+            if kind == "local":
+                dispatcher = LocalDispatcher(settings.FLOWYARD_LOCAL_WORKERS)
+            elif kind == "celery":
+                dispatcher = CeleryDispatcher()
+            else:
+                raise ValueError(f"FLOWYARD_DISPATCHER must be 'local' or 'celery', not {kind!r}")
+            _dispatchers[kind] = dispatcher
+        return dispatcher

@@ -1,0 +1,57 @@
+"""What the backend gives the engine: the node registry, the cache store and option sources for a workspace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection
+from functools import lru_cache
+
+from django.conf import settings
+
+from backend.accounts.models import Workspace
+from backend.runs.files import upload_options
+from workers.engine import CacheStore, MemoryCache, NodeRegistry
+from workers.engine.validation import OptionSources
+
+_memory_lock = threading.Lock()
+_memory: MemoryCache | None = None
+
+
+@lru_cache(maxsize=4)
+def _registry(modules: tuple[str, ...]) -> NodeRegistry:
+    return NodeRegistry.from_modules(modules)
+
+
+def registry_for_workspace(workspace: Workspace) -> NodeRegistry:
+    """The node types a run in ``workspace`` may use (today: the packs of ``FLOWYARD_NODE_PACKS``)."""
+    return _registry(tuple(settings.FLOWYARD_NODE_PACKS))
+
+
+def option_sources_for_workspace(workspace: Workspace) -> OptionSources:
+    """Validation's answer to "which values may a select with this ``source`` hold" in ``workspace``."""
+
+    def options(source: str) -> Collection[str] | None:
+        if source.startswith("uploads."):
+            return upload_options(workspace, source.removeprefix("uploads."))
+        return None
+
+    return options
+
+
+def worker_memory_cache() -> MemoryCache:
+    """This process's in-memory tier of the cache (shared by every run the process executes)."""
+    global _memory
+    with _memory_lock:
+        if _memory is None:
+            _memory = MemoryCache()
+        return _memory
+
+
+def cache_store_for_worker(registry: NodeRegistry | None = None) -> CacheStore:
+    """The cache a worker runs with: its memory tier in front of the shared database-and-blobs store.
+
+    ``registry`` lets the shared store record which pack and version produced each entry.
+    """
+    from backend.cache.stores import DatabaseCacheStore, TieredCacheStore
+
+    return TieredCacheStore(worker_memory_cache(), DatabaseCacheStore(registry=registry))

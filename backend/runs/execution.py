@@ -1,0 +1,501 @@
+"""Executing a run: claim it, run the engine, record its events in batches, finish it, start the next.
+
+``execute_run(run_id, worker_name)`` is what every dispatcher calls (the local thread pool, a Celery task). It
+claims the run with a conditional UPDATE, so a second delivery of the same id does nothing.
+
+The engine emits an event per state change (three or more per node). ``EventRecorder`` buffers them and a
+background thread writes each batch (every ~50 ms, or at 200 events) in one transaction: one ``bulk_create`` of
+events (and of outputs), one ``bulk_update`` of the node rows that changed, one update of the run; then it
+publishes the batch with one call. The same thread polls ``cancel_requested`` every ~0.5 s.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from backend.runs.engine import cache_store_for_worker, registry_for_workspace
+from backend.runs.files import files_for_workspace
+from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
+from backend.runs.publish import publish_run_events
+from nodepacks.sdk import UI
+from workers.engine import Engine, Event, parse_graph
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.05
+FLUSH_EVENTS = 200
+CANCEL_POLL_SECONDS = 0.5
+PREVIEW_EVERY_SECONDS = 0.5  # at most one stored preview per node per interval; later ones are dropped
+PREVIEW_MAX_SIDE = 512
+TRACEBACK_CHARS = 20_000
+ERROR_SUMMARY_CHARS = 2_000
+
+_NODE_FIELDS = [
+    "status",
+    "started",
+    "finished",
+    "duration",
+    "progress_value",
+    "progress_max",
+    "error",
+    "error_type",
+    "traceback",
+    "outputs",
+]
+
+# Cancel events of the runs this process is executing, so a local cancel needs no database round trip.
+_active: dict[str, threading.Event] = {}
+_active_lock = threading.Lock()
+
+
+def cancel_local(run_id: Any) -> bool:
+    """Stop the run now if this process executes it; True if it did (otherwise the recorder's poll will)."""
+    with _active_lock:
+        event = _active.get(str(run_id))
+    if event is None:
+        return False
+    event.set()
+    return True
+
+
+def execute_run(run_id: Any, worker_name: str = "") -> str | None:
+    """Claim and execute the run; return its final status, or None if it was not queued (already claimed)."""
+    from backend.runs.scheduling import dispatch_next
+
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING,
+        started=timezone.now(),
+        dispatched=Coalesce(F("dispatched"), timezone.now()),
+        worker=worker_name[:200],
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return None
+    run = Run.objects.select_related("workspace").get(pk=run_id)
+    cancel = threading.Event()
+    if run.cancel_requested:
+        cancel.set()
+    with _active_lock:
+        _active[str(run.pk)] = cancel
+    try:
+        status = _execute(run, cancel)
+    finally:
+        with _active_lock:
+            _active.pop(str(run.pk), None)
+    dispatch_next()
+    return status
+
+
+def _execute(run: Run, cancel: threading.Event) -> str:
+    recorder = EventRecorder(run, cancel)
+    recorder.start()
+    crash: str | None = None
+    result = None
+    try:
+        registry = registry_for_workspace(run.workspace)
+        engine = Engine(
+            registry,
+            cache_store_for_worker(registry),
+            parallelism=settings.FLOWYARD_PARALLELISM,
+            files=files_for_workspace(run.workspace),
+            scratch_root=settings.VAR_DIR / "scratch",
+        )
+        # Validated when submitted (prepare_graph): the stored graph holds checked, coerced constants.
+        result = engine.run(
+            parse_graph(run.graph), outputs=run.outputs, on_event=recorder, cancel=cancel, validate=False
+        )
+    except Exception as exc:
+        logger.exception("run %s crashed", run.pk)
+        crash = f"The run stopped unexpectedly: {type(exc).__name__}: {exc}"
+    finally:
+        if not recorder.finished:
+            recorder.synthesize("run_finished", {"status": "failed", "error": crash or "The engine stopped."})
+        recorder.close()
+    if result is not None and result.status == "invalid":
+        error = "; ".join(str(error) for error in result.errors)
+        Run.objects.filter(pk=run.pk).update(error=f"The graph cannot run: {error}"[:ERROR_SUMMARY_CHARS])
+    if recorder.error is not None:
+        # The recorder could not write (the run may have been deleted): finish the row if it still exists.
+        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+            status=Run.Status.FAILED,
+            finished=timezone.now(),
+            error=f"Recording the run's events failed: {recorder.error}"[:ERROR_SUMMARY_CHARS],
+        )
+    return Run.objects.filter(pk=run.pk).values_list("status", flat=True).first() or Run.Status.FAILED
+
+
+@dataclass
+class _Pending:
+    """An event being written: its row, and the outputs whose ids go into its data once they exist."""
+
+    row: RunEvent
+    outputs: list[RunOutput]
+    preview: RunOutput | None = None
+
+
+class EventRecorder:
+    """Receives engine events on any thread; a background thread stores and publishes them in batches.
+
+    ``flushes`` and ``queries`` count what it did (tests bound them). ``error`` holds why writing stopped, if it
+    did (the run is then cancelled: events that cannot be stored must not be produced).
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        cancel: threading.Event,
+        *,
+        publish: Callable[[Run, list[dict[str, Any]]], None] = publish_run_events,
+    ) -> None:
+        self.run = run
+        self.cancel = cancel
+        self.publish = publish
+        self.node_runs = {node.node_id: node for node in NodeRun.objects.filter(run=run)}
+        self.flushes = 0
+        self.queries = 0
+        self.events = 0
+        self.finished = False
+        self.error: str | None = None
+        self._condition = threading.Condition()
+        self._buffer: list[Event] = []
+        self._first_buffered = 0.0
+        self._closed = False
+        # Engine events count from 1; a run whose log already has events (an earlier attempt) continues after.
+        self._offset = run.last_seq
+        self._seq = run.last_seq
+        self._failures: list[str] = []
+        self._last_preview: dict[str, float] = {}
+        self._thread = threading.Thread(target=self._loop, name=f"flowyard-recorder-{run.pk}", daemon=True)
+
+    # The engine's side
+
+    def __call__(self, event: Event) -> None:
+        """Buffer one engine event (called under the engine's sink lock: keep it cheap)."""
+        with self._condition:
+            if not self._buffer:
+                self._first_buffered = time.monotonic()
+                self._condition.notify()
+            self._buffer.append(event)
+            self._seq = event.seq + self._offset
+            if event.type == "run_finished":
+                self.finished = True
+            if len(self._buffer) >= FLUSH_EVENTS:
+                self._condition.notify()
+
+    def synthesize(self, type: str, data: dict[str, Any], node: str | None = None) -> None:
+        """Add an event the engine did not emit (the run crashed before its ``run_finished``)."""
+        with self._condition:
+            seq = self._seq + 1 - self._offset
+        self(Event(seq, type, node, data, time.time()))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Write what is buffered and stop the thread."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+        self._thread.join()
+
+    # The writer thread
+
+    def _loop(self) -> None:
+        next_poll = time.monotonic() + CANCEL_POLL_SECONDS
+        try:
+            while True:
+                with self._condition:
+                    while not self._closed and len(self._buffer) < FLUSH_EVENTS:
+                        now = time.monotonic()
+                        deadline = self._first_buffered + FLUSH_SECONDS if self._buffer else next_poll
+                        if deadline <= now:
+                            break
+                        self._condition.wait(deadline - now)
+                    batch, self._buffer = self._buffer, []
+                    closing = self._closed
+                if batch and self.error is None:
+                    self._write(batch)
+                if not closing and time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + CANCEL_POLL_SECONDS
+                    self._poll_cancel()
+                if closing:
+                    with self._condition:
+                        if not self._buffer:
+                            return
+        finally:
+            connection.close()
+
+    def _poll_cancel(self) -> None:
+        if self.cancel.is_set():
+            return
+        try:
+            if Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists():
+                self.cancel.set()
+        except DatabaseError:
+            logger.exception("could not check whether run %s was cancelled", self.run.pk)
+
+    def _write(self, batch: list[Event]) -> None:
+        try:
+            with connection.execute_wrapper(self._count_query):
+                events_json = self._store(batch)
+        except Exception as exc:
+            logger.exception("could not record %d events of run %s; stopping it", len(batch), self.run.pk)
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.cancel.set()
+            return
+        self.flushes += 1
+        self.events += len(batch)
+        try:
+            self.publish(self.run, events_json)
+        except Exception:
+            logger.exception("could not publish events of run %s", self.run.pk)
+
+    def _count_query(self, execute, sql, params, many, context):
+        self.queries += 1
+        return execute(sql, params, many, context)
+
+    def _store(self, batch: list[Event]) -> list[dict[str, Any]]:
+        """Write one batch in one transaction; return the events as clients receive them."""
+        offset = self._offset
+        pending: list[_Pending] = []
+        dirty: dict[str, NodeRun] = {}
+        final: dict[str, Any] = {}
+        for event in batch:
+            row = RunEvent(
+                run_id=self.run.pk,
+                seq=event.seq + offset,
+                type=event.type,
+                node=event.node,
+                data=dict(event.data),
+                time=event.time,
+            )
+            item = _Pending(row, [])
+            self._apply(event, row, item, dirty, final)
+            pending.append(item)
+        outputs = [output for item in pending for output in item.outputs]
+        outputs += [item.preview for item in pending if item.preview is not None]
+        with transaction.atomic():
+            if outputs:
+                RunOutput.objects.bulk_create(outputs, batch_size=500)
+                for item in pending:
+                    if item.outputs:
+                        item.row.data["results"] = [output.to_ref() for output in item.outputs]
+                    if item.preview is not None:
+                        item.row.data["preview"] = item.preview.to_ref()
+            RunEvent.objects.bulk_create([item.row for item in pending], batch_size=1000)
+            if dirty:
+                NodeRun.objects.bulk_update(list(dirty.values()), _NODE_FIELDS, batch_size=500)
+            last_seq = pending[-1].row.seq
+            changes = {"last_seq": last_seq, **final}
+            if not Run.objects.filter(pk=self.run.pk).update(**changes):
+                raise Run.DoesNotExist(f"run {self.run.pk} no longer exists")
+        for name, value in changes.items():
+            setattr(self.run, name, value)
+        return [item.row.to_json() for item in pending]
+
+    def _apply(
+        self,
+        event: Event,
+        row: RunEvent,
+        item: _Pending,
+        dirty: dict[str, NodeRun],
+        final: dict[str, Any],
+    ) -> None:
+        """Fold one event into the node rows (and the run's final state), and turn its UI into outputs."""
+        at = datetime.fromtimestamp(event.time, tz=UTC)
+        nodes = self.node_runs
+        data = event.data
+        kind = event.type
+        Status = NodeRun.Status
+
+        def change(node_id: str | None, **fields: Any) -> None:
+            node = nodes.get(node_id) if node_id is not None else None
+            if node is None:
+                return
+            for name, value in fields.items():
+                setattr(node, name, value)
+            dirty[node.node_id] = node
+
+        if kind == "run_started":
+            planned = set(data.get("nodes", ()))
+            for node_id, node in nodes.items():
+                if node_id not in planned and node.status == Status.QUEUED:
+                    # Not planned: a node downstream of it comes from the cache, so its result is not needed.
+                    change(node_id, status=Status.CACHED, finished=at)
+        elif kind == "nodes_cached":
+            for node_id in data.get("nodes", ()):
+                change(node_id, status=Status.CACHED, finished=at)
+        elif kind == "node_started":
+            change(event.node, status=Status.RUNNING, started=at)
+        elif kind == "progress":
+            change(event.node, progress_value=data.get("value"), progress_max=data.get("max"))
+            if event.preview is not None and event.node is not None:
+                item.preview = self._preview(event.node, event.preview)
+        elif kind == "node_finished":
+            node = nodes.get(event.node or "")
+            cached = bool(data.get("cached"))
+            fields: dict[str, Any] = {
+                "status": Status.CACHED if cached else Status.SUCCEEDED,
+                "finished": at,
+                "outputs": data.get("outputs", []),
+            }
+            if not cached:
+                fields["duration"] = data.get("duration")
+            if node is not None and node.progress_max:
+                fields["progress_value"] = node.progress_max
+            change(event.node, **fields)
+            if event.ui is not None and event.node is not None:
+                item.outputs = self._ui_outputs(event.node, event.ui)
+        elif kind == "node_failed":
+            error = str(data.get("error", ""))
+            tb = data.get("traceback") or ""
+            if len(tb) > TRACEBACK_CHARS:
+                tb = "…" + tb[-TRACEBACK_CHARS:]
+                row.data["traceback"] = tb
+            change(
+                event.node,
+                status=Status.FAILED,
+                finished=at,
+                duration=data.get("duration"),
+                error=error,
+                error_type=str(data.get("error_type", "")),
+                traceback=tb,
+            )
+            node = nodes.get(event.node or "")
+            label = f"node {event.node}" + (f" ({node.node_type})" if node is not None else "")
+            self._failures.append(f"{label} failed: {error}")
+        elif kind == "nodes_skipped":
+            status = Status.CANCELLED if data.get("reason") == "cancelled" else Status.SKIPPED
+            for node_id in data.get("nodes", ()):
+                change(node_id, status=status, finished=at)
+        elif kind == "run_finished":
+            status = {"succeeded": Run.Status.SUCCEEDED, "cancelled": Run.Status.CANCELLED}.get(
+                data.get("status"), Run.Status.FAILED
+            )
+            leftover = Status.CANCELLED if status == Run.Status.CANCELLED else Status.SKIPPED
+            for node_id, node in nodes.items():
+                if node.status in (Status.QUEUED, Status.RUNNING):
+                    change(node_id, status=leftover, finished=at)
+            final.update(status=status, finished=timezone.now(), error=self._summary(status, data))
+
+    def _summary(self, status: str, data: dict[str, Any]) -> str:
+        if status == Run.Status.SUCCEEDED:
+            return ""
+        if status == Run.Status.CANCELLED:
+            return "Cancelled."
+        if data.get("error"):
+            return str(data["error"])[:ERROR_SUMMARY_CHARS]
+        if not self._failures:
+            return "The run failed."
+        summary = self._failures[0]
+        if len(self._failures) > 1:
+            summary += (
+                f" (and {len(self._failures) - 1} more failed node{'s' if len(self._failures) > 2 else ''})"
+            )
+        return summary[:ERROR_SUMMARY_CHARS]
+
+    def _ui_outputs(self, node_id: str, ui: UI) -> list[RunOutput]:
+        """Store each image frame as a PNG blob; return output rows for images, text and data (unsaved)."""
+        from backend.storage.blobs import get_blob_store
+        from workers.runtime.media import frame_to_png, image_frames
+
+        store = get_blob_store()
+        outputs: list[RunOutput] = []
+        prefix = (ui.filename_prefix or "flowyard").replace("\\", "/").strip("/").replace(
+            "/", "_"
+        ) or "flowyard"
+        frame_index = 0
+        for batch in ui.images:
+            for frame in image_frames(np.asarray(batch)):
+                png = frame_to_png(frame)
+                outputs.append(
+                    RunOutput(
+                        run_id=self.run.pk,
+                        node_id=node_id,
+                        index=frame_index,
+                        kind=RunOutput.Kind.IMAGE,
+                        blob_sha=store.put(png),
+                        filename=f"{prefix}_{frame_index + 1:05d}.png",
+                        content_type="image/png",
+                        size=len(png),
+                        saved=ui.saved,
+                    )
+                )
+                frame_index += 1
+        for index, text in enumerate(ui.text):
+            outputs.append(
+                RunOutput(
+                    run_id=self.run.pk,
+                    node_id=node_id,
+                    index=index,
+                    kind=RunOutput.Kind.TEXT,
+                    text=str(text),
+                    saved=ui.saved,
+                )
+            )
+        if ui.data:
+            outputs.append(
+                RunOutput(
+                    run_id=self.run.pk,
+                    node_id=node_id,
+                    kind=RunOutput.Kind.JSON,
+                    data=json.loads(json.dumps(dict(ui.data), default=str)),
+                    saved=ui.saved,
+                )
+            )
+        return outputs
+
+    def _preview(self, node_id: str, preview: np.ndarray) -> RunOutput | None:
+        """A small PNG of a progress preview, or None when too soon after the last one or too big."""
+        now = time.monotonic()
+        if now - self._last_preview.get(node_id, -PREVIEW_EVERY_SECONDS) < PREVIEW_EVERY_SECONDS:
+            return None
+        from backend.storage.blobs import get_blob_store
+        from workers.runtime.media import image_frames
+
+        try:
+            frame = image_frames(np.asarray(preview))[0]
+            png = _small_png(frame)
+        except Exception:
+            logger.warning("run %s node %s sent a preview that is not an image", self.run.pk, node_id)
+            return None
+        if len(png) > settings.FLOWYARD_MAX_PREVIEW_BYTES:
+            return None
+        self._last_preview[node_id] = now
+        return RunOutput(
+            run_id=self.run.pk,
+            node_id=node_id,
+            index=0,
+            kind=RunOutput.Kind.PREVIEW,
+            blob_sha=get_blob_store().put(png),
+            filename=f"preview-{node_id}-{uuid.uuid4().hex[:8]}.png",
+            content_type="image/png",
+            size=len(png),
+        )
+
+
+def _small_png(frame: np.ndarray) -> bytes:
+    from PIL import Image as PILImage
+
+    data = np.clip(np.asarray(frame, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    image = PILImage.fromarray(data)
+    image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=4)
+    return buffer.getvalue()

@@ -1,0 +1,122 @@
+"""A node pack used only by the runs tests: slow, failing and flaky nodes, and a cheap counter for chains."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from nodepacks import sdk
+
+# Tests flip this to make Flaky fail or succeed.
+flaky_state = {"fail": True}
+executions: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def _count(node_type: str) -> None:
+    with _lock:
+        executions[node_type] = executions.get(node_type, 0) + 1
+
+
+class Inc(sdk.Node):
+    """Add one to a number. Returns INT."""
+
+    id = "test.Inc"
+    category = "test"
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.number(0)
+
+    class Outputs(sdk.Outputs):
+        value: int
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        _count(self.id)
+        return self.Outputs(value=inputs.value + 1)
+
+
+class Show(sdk.Node):
+    """Show a number as text (an output node)."""
+
+    id = "test.Show"
+    category = "test"
+    output_node = True
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.link()
+
+    class Outputs(sdk.Outputs):
+        pass
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> sdk.Result:
+        _count(self.id)
+        return sdk.Result(ui=sdk.UI(text=[f"value {inputs.value}"], data={"value": inputs.value}))
+
+
+class Fail(sdk.Node):
+    """Always fails with an unexpected exception (so the run records a traceback)."""
+
+    id = "test.Fail"
+    category = "test"
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.number(0)
+
+    class Outputs(sdk.Outputs):
+        value: int
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        _count(self.id)
+        raise ZeroDivisionError("the test node always fails")
+
+
+class Flaky(sdk.Node):
+    """Fails while ``flaky_state["fail"]`` is set, else passes its value on."""
+
+    id = "test.Flaky"
+    category = "test"
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.number(0)
+
+    class Outputs(sdk.Outputs):
+        value: int
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        _count(self.id)
+        if flaky_state["fail"]:
+            raise sdk.NodeError("flaky node failed this time")
+        return self.Outputs(value=inputs.value)
+
+
+class Slow(sdk.Node):
+    """Counts to ``steps`` taking ``step_seconds`` each, reporting progress (and a preview at the start)."""
+
+    id = "test.Slow"
+    category = "test"
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.number(0)
+        steps: int = sdk.number(500, min=1)
+        step_seconds: float = sdk.number(0.02, min=0)
+
+    class Outputs(sdk.Outputs):
+        value: int
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        _count(self.id)
+        preview = np.full((1, 16, 16, 3), 0.5, dtype=np.float32)
+        ctx.progress(0, inputs.steps, preview=preview)
+        for step in range(1, inputs.steps + 1):
+            time.sleep(inputs.step_seconds)
+            ctx.progress(step, inputs.steps)
+        return self.Outputs(value=inputs.value + inputs.steps)
+
+
+pack = sdk.Pack(
+    name="runs-test",
+    version="1.0.0",
+    nodes=[Inc, Show, Fail, Flaky, Slow],
+)

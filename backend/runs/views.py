@@ -1,0 +1,168 @@
+"""Runs API: submit, list, inspect, cancel, rerun, resume, delete, replay events, download outputs."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.access import (
+    Need,
+    access_run,
+    access_run_to_manage,
+    access_workflow,
+    access_workflow_version,
+    access_workspace,
+    visible_runs,
+)
+from backend.accounts.authentication import BearerTokenAuthentication
+from backend.runs import actions
+from backend.runs.models import Run, RunOutput
+from backend.runs.serializers import (
+    EventPageSerializer,
+    EventQuerySerializer,
+    RunCreateSerializer,
+    RunDetailSerializer,
+    RunListQuerySerializer,
+    RunSerializer,
+)
+
+
+def _source(request) -> str:
+    """Token-authenticated calls come from API clients; session calls from the editor."""
+    if isinstance(request.successful_authenticator, BearerTokenAuthentication):
+        return Run.Source.API
+    return Run.Source.UI
+
+
+def _detail(user, run_id, status_code: int = status.HTTP_200_OK) -> Response:
+    return Response(RunDetailSerializer(access_run(user, run_id)).data, status=status_code)
+
+
+class RunPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class RunListView(APIView):
+    @extend_schema(parameters=[RunListQuerySerializer], responses=RunSerializer(many=True))
+    def get(self, request):
+        query = RunListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        runs = visible_runs(request.user).select_related("workflow_version", "created_by")
+        if params["mine"]:
+            runs = runs.filter(created_by=request.user)
+        if "workspace" in params:
+            runs = runs.filter(workspace=access_workspace(request.user, params["workspace"]))
+        if "workflow" in params:
+            runs = runs.filter(workflow=access_workflow(request.user, params["workflow"]))
+        if "status" in params:
+            runs = runs.filter(status=params["status"])
+        paginator = RunPagination()
+        page = paginator.paginate_queryset(runs.order_by("-created", "-id"), request, view=self)
+        return paginator.get_paginated_response(RunSerializer(page, many=True).data)
+
+    @extend_schema(request=RunCreateSerializer, responses={201: RunDetailSerializer})
+    def post(self, request):
+        serializer = RunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if "workflow" in data:
+            if "version" in data:
+                version = access_workflow_version(request.user, data["workflow"], data["version"], Need.RUN)
+            else:
+                workflow = access_workflow(request.user, data["workflow"], Need.RUN)
+                version = workflow.latest_version()
+                if version is None:
+                    raise NotFound(f"Workflow {workflow.pk} has no saved version.")
+                version.workflow = workflow
+            workspace = version.workflow.workspace
+        else:
+            version = None
+            workspace = access_workspace(request.user, data["workspace"], Need.RUN)
+        run = actions.do_create_run(
+            request.user,
+            workspace=workspace,
+            workflow_version=version,
+            graph=data.get("graph"),
+            overrides=data.get("overrides"),
+            outputs=data.get("outputs"),
+            priority=data["priority"],
+            source=_source(request),
+        )
+        return _detail(request.user, run.pk, status.HTTP_201_CREATED)
+
+
+class RunDetailView(APIView):
+    @extend_schema(responses=RunDetailSerializer)
+    def get(self, request, run_id):
+        return _detail(request.user, run_id)
+
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="The run has not finished")})
+    def delete(self, request, run_id):
+        actions.do_delete_run(access_run_to_manage(request.user, run_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RunCancelView(APIView):
+    @extend_schema(
+        request=None, responses={200: RunDetailSerializer, 409: OpenApiResponse(description="Finished")}
+    )
+    def post(self, request, run_id):
+        run = actions.do_cancel_run(access_run_to_manage(request.user, run_id))
+        return _detail(request.user, run.pk)
+
+
+class RunRerunView(APIView):
+    @extend_schema(request=None, responses={201: RunDetailSerializer})
+    def post(self, request, run_id):
+        run = actions.do_rerun(
+            request.user, access_run(request.user, run_id, Need.RUN), source=_source(request)
+        )
+        return _detail(request.user, run.pk, status.HTTP_201_CREATED)
+
+
+class RunResumeView(APIView):
+    @extend_schema(
+        request=None, responses={201: RunDetailSerializer, 409: OpenApiResponse(description="Not failed")}
+    )
+    def post(self, request, run_id):
+        run = actions.do_resume(
+            request.user, access_run(request.user, run_id, Need.RUN), source=_source(request)
+        )
+        return _detail(request.user, run.pk, status.HTTP_201_CREATED)
+
+
+class RunEventsView(APIView):
+    @extend_schema(parameters=[EventQuerySerializer], responses=EventPageSerializer)
+    def get(self, request, run_id):
+        query = EventQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after, limit = query.validated_data["after"], query.validated_data["limit"]
+        run = access_run(request.user, run_id)
+        events = list(run.events.filter(seq__gt=after).order_by("seq")[: limit + 1])
+        body = {
+            "run": run.pk,
+            "status": run.status,
+            "last_seq": run.last_seq,
+            "events": [event.to_json() for event in events[:limit]],
+            "more": len(events) > limit,
+        }
+        return Response(EventPageSerializer(body).data)
+
+
+class RunOutputView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, run_id, output_id: int):
+        from backend.storage.responses import blob_response
+
+        run = access_run(request.user, run_id)
+        output = RunOutput.objects.filter(run=run, pk=output_id, blob_sha__isnull=False).first()
+        if output is None:
+            raise NotFound("This run has no such output file.")
+        return blob_response(output.blob_sha, output.filename, output.content_type, request)
