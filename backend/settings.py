@@ -5,6 +5,7 @@ in-memory channel layer. Production: DATABASE_URL (Postgres), REDIS_URL (Celery 
 S3 settings for blobs.
 """
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -122,10 +123,8 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 # Always listed (and created) so that a frontend build made after settings import is still found.
-try:
+with contextlib.suppress(OSError):  # a read-only checkout: the directory is then expected to exist already
     FRONTEND_DIST.mkdir(parents=True, exist_ok=True)
-except OSError:  # a read-only checkout: the directory is then expected to exist already
-    pass
 STATICFILES_DIRS = [FRONTEND_DIST]
 WHITENOISE_USE_FINDERS = True
 
