@@ -1,0 +1,580 @@
+"""The worker's model manager: ModelScope models from the shared local model cache, kept warm in memory.
+
+Models are named by ModelScope model id (``owner/name``) and revision (a branch, tag or commit; ``master`` by
+default). They are resolved through modelscope's own ``snapshot_download`` against the local cache
+(``MODELSCOPE_CACHE``, laid out as ``models/<owner>--<name>/snapshots/<revision>/``), offline unless the
+manager may fetch. Loaded models stay warm in an LRU bounded by a memory budget. Plain Python: no Django, no
+Celery; modelscope and torch are imported only when a model is resolved or loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nodepacks.sdk import NodeError
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "MODELSCOPE_CACHE"
+MEMORY_ENV = "FLOWYARD_MODEL_MEMORY_BYTES"
+DEFAULT_REVISION = "master"
+DEFAULT_MEMORY_BUDGET = 4 << 30
+CONFIGURATION_FILE = "configuration.json"
+
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+_REVISION = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+
+Loader = Callable[[Path, "str | None", Mapping[str, Any]], Any]
+
+
+class ModelNotAvailable(NodeError):
+    """The model (at that revision) is not in the local model cache, or could not be fetched."""
+
+
+class ModelLoadError(NodeError):
+    """The model's files are there but modelscope could not load them."""
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A model the local cache holds: id, revision, directory, size on disk and what its configuration says."""
+
+    model_id: str
+    revision: str
+    path: Path
+    size_bytes: int
+    task: str | None = None
+    framework: str | None = None
+    layout: str = "snapshots"  # snapshots | legacy (an old modelscope layout that serves every revision)
+
+    def to_json(self) -> dict[str, Any]:
+        """The model as listed to admins and in worker heartbeats."""
+        return {
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "path": str(self.path),
+            "size_bytes": self.size_bytes,
+            "task": self.task,
+            "framework": self.framework,
+            "layout": self.layout,
+        }
+
+
+@dataclass(frozen=True)
+class WarmModel:
+    """A model loaded in memory: what it is, what it costs and when it was last used."""
+
+    model_id: str
+    revision: str
+    task: str | None
+    path: Path
+    size_bytes: int
+    load_seconds: float
+    last_used: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The warm model as reported in worker heartbeats."""
+        return {
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "task": self.task,
+            "path": str(self.path),
+            "size_bytes": self.size_bytes,
+            "load_seconds": round(self.load_seconds, 4),
+            "last_used": self.last_used,
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Names, the cache layout and resolution
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """The shared local model cache: ``MODELSCOPE_CACHE``, else modelscope's default ``~/.cache/modelscope``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "modelscope").expanduser()
+
+
+def memory_budget_from_env(default: int = DEFAULT_MEMORY_BUDGET) -> int:
+    """The warm-model memory budget in bytes: ``FLOWYARD_MODEL_MEMORY_BYTES``, else ``default``."""
+    raw = os.environ.get(MEMORY_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{MEMORY_ENV}={raw!r} is not a whole number of bytes") from None
+    if value < 0:
+        raise ValueError(f"{MEMORY_ENV}={raw!r} must not be negative")
+    return value
+
+
+def check_model_name(model_id: str, revision: str | None = None) -> None:
+    """Raise ``ModelNotAvailable`` when ``model_id`` is not ``owner/name`` or ``revision`` is not a plain name."""
+    # Both become directory names in the cache, so nothing that walks out of it may pass.
+    if not isinstance(model_id, str) or not _MODEL_ID.match(model_id) or ".." in model_id:
+        raise ModelNotAvailable(f"model id {model_id!r} is not a ModelScope model id like 'owner/name'")
+    if revision is not None and (not _REVISION.match(revision) or ".." in revision):
+        raise ModelNotAvailable(
+            f"model {model_id!r}: revision {revision!r} is not a branch, tag or commit name"
+        )
+
+
+def snapshot_dir(cache_dir: Path, model_id: str, revision: str = DEFAULT_REVISION) -> Path:
+    """Where modelscope keeps ``model_id`` at ``revision`` in ``cache_dir``."""
+    return cache_dir / "models" / model_id.replace("/", "--") / "snapshots" / revision
+
+
+def legacy_dirs(cache_dir: Path, model_id: str) -> list[Path]:
+    """Old-layout (modelscope <= 1.37) copies of ``model_id`` that modelscope still serves for every revision."""
+    owner, name = model_id.split("/", 1)
+    safe_name = name.replace(".", "___")
+    candidates = (cache_dir / "models" / owner / safe_name, cache_dir / "hub" / "models" / owner / safe_name)
+    return [path for path in candidates if _has_entries(path)]
+
+
+def _snapshot_download(model_id: str, **kwargs: Any) -> str:
+    # One seam for modelscope's resolver, so tests can check the arguments fetch_model passes.
+    from modelscope.hub.snapshot_download import snapshot_download
+
+    return str(snapshot_download(model_id, **kwargs))
+
+
+def _fetch_hint(model_id: str, revision: str) -> str:
+    return (
+        f"an admin can fetch it with `flowyard models fetch {model_id} --revision {revision}` on a machine "
+        f"that reaches the model hub, or register a local copy with "
+        f"`flowyard models register DIR {model_id} --revision {revision}`"
+    )
+
+
+def resolve_model_dir(
+    model_id: str, revision: str | None = None, cache_dir: Path | None = None, *, allow_fetch: bool = False
+) -> Path:
+    """Return the local directory of ``model_id`` at ``revision`` (None: master, main, or the only one cached).
+
+    Resolution is modelscope's own (``snapshot_download``), with ``local_files_only=True`` unless
+    ``allow_fetch``. Raises ``ModelNotAvailable`` naming the model, the revision and the cache path.
+    """
+    check_model_name(model_id, revision)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    shown = revision or DEFAULT_REVISION
+    try:
+        return Path(
+            _snapshot_download(
+                model_id, revision=revision, cache_dir=str(cache), local_files_only=not allow_fetch
+            )
+        )
+    except Exception as exc:
+        expected = snapshot_dir(cache, model_id, shown)
+        if allow_fetch:
+            raise ModelNotAvailable(
+                f"model {model_id!r} at revision {shown!r} is not in the local model cache at {expected} and "
+                f"could not be fetched: {exc}"
+            ) from exc
+        raise ModelNotAvailable(
+            f"model {model_id!r} at revision {shown!r} is not in the local model cache at {expected}; "
+            f"{_fetch_hint(model_id, shown)}"
+        ) from exc
+
+
+def fetch_model(model_id: str, revision: str = DEFAULT_REVISION, cache_dir: Path | None = None) -> Path:
+    """Download ``model_id`` at ``revision`` from the model hub into the cache (needs a network); return its dir."""
+    check_model_name(model_id, revision)
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return Path(_snapshot_download(model_id, revision=revision, cache_dir=str(cache)))
+
+
+def register_local_model(
+    source_dir: Path | str,
+    model_id: str,
+    revision: str = DEFAULT_REVISION,
+    cache_dir: Path | None = None,
+    *,
+    hardlink: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Copy (or hard-link) a local model directory into the cache where modelscope finds ``model_id``@``revision``.
+
+    Returns the snapshot directory. The copy is assembled beside the cache entry and renamed into place, so a
+    worker resolving the model never sees half of it. Raises ``FileExistsError`` when that revision is already
+    registered (unless ``overwrite``) and ``ValueError`` when an old-layout copy would shadow it.
+    """
+    source = Path(source_dir)
+    if not source.is_dir() or not _has_entries(source):
+        raise ValueError(f"{source}: not a directory with model files")
+    check_model_name(model_id, revision)
+    if not (source / CONFIGURATION_FILE).is_file():
+        log.warning(
+            "%s has no %s: modelscope's Model.from_pretrained will not load it", source, CONFIGURATION_FILE
+        )
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    shadows = legacy_dirs(cache, model_id)
+    if shadows:
+        raise ValueError(
+            f"model {model_id!r}: an old-layout copy at {shadows[0]} is what modelscope serves for every "
+            "revision; remove it before registering revisions"
+        )
+    target = snapshot_dir(cache, model_id, revision)
+    if _has_entries(target) and not overwrite:
+        raise FileExistsError(
+            f"model {model_id!r} at revision {revision!r} is already registered at {target}"
+        )
+    repo_root = target.parent.parent
+    repo_root.mkdir(parents=True, exist_ok=True)
+    incoming = repo_root / f".incoming-{uuid.uuid4().hex}"
+    copy = _link_or_copy if hardlink else shutil.copy2
+    shutil.copytree(source, incoming, copy_function=copy)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    retired = repo_root / f".retired-{uuid.uuid4().hex}"
+    if target.exists():
+        target.rename(retired)
+    incoming.rename(target)
+    if retired.exists():
+        shutil.rmtree(retired, ignore_errors=True)
+    log.info("registered %s@%s at %s", model_id, revision, target)
+    return target
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    try:
+        os.link(src, dst)
+    except OSError:  # another filesystem, or links not allowed
+        shutil.copy2(src, dst)
+    return dst
+
+
+def scan_local_models(cache_dir: Path | None = None) -> list[LocalModel]:
+    """List the models the local cache can serve, sorted by id and revision (no network, no modelscope import)."""
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    found: list[LocalModel] = []
+    models_root = cache / "models"
+    for repo in _subdirs(models_root):
+        if "--" in repo.name:  # models/<owner>--<name>/snapshots/<revision>/
+            model_id = repo.name.replace("--", "/", 1)
+            for snapshot in _subdirs(repo / "snapshots"):
+                if _has_entries(snapshot):
+                    found.append(_local_model(model_id, snapshot.name, snapshot, "snapshots"))
+    for root in (models_root, cache / "hub" / "models"):  # models/<owner>/<name with . as ___>/
+        for owner in _subdirs(root):
+            if "--" in owner.name:
+                continue
+            for repo in _subdirs(owner):
+                if _has_entries(repo):
+                    model_id = f"{owner.name}/{repo.name.replace('___', '.')}"
+                    found.append(_local_model(model_id, DEFAULT_REVISION, repo, "legacy"))
+    return sorted(found, key=lambda model: (model.model_id, model.revision, model.layout))
+
+
+def _local_model(model_id: str, revision: str, path: Path, layout: str) -> LocalModel:
+    task = framework = None
+    try:
+        config = json.loads((path / CONFIGURATION_FILE).read_text())
+        if isinstance(config, dict):
+            task = config.get("task") if isinstance(config.get("task"), str) else None
+            framework = config.get("framework") if isinstance(config.get("framework"), str) else None
+    except (OSError, ValueError):
+        pass
+    return LocalModel(model_id, revision, path, directory_size(path), task, framework, layout)
+
+
+def _subdirs(path: Path) -> Iterator[Path]:
+    try:
+        entries = sorted(path.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir() and not entry.name.startswith("."):
+            yield entry
+
+
+def _has_entries(path: Path) -> bool:
+    try:
+        return path.is_dir() and any(path.iterdir())
+    except OSError:
+        return False
+
+
+def directory_size(path: Path) -> int:
+    """Total bytes of the files under ``path`` (symlinks followed, as loading reads them)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading and sizing
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def load_modelscope_model(model_dir: Path, task: str | None, options: Mapping[str, Any]) -> Any:
+    """Load a model directory with modelscope: ``pipeline(task, model=dir)`` for a task, else ``Model.from_pretrained``."""
+    kwargs = dict(options)
+    if "use_hf" not in kwargs and importlib.util.find_spec("transformers") is None:
+        # Without transformers modelscope's automatic choice crashes on models outside its own index.
+        kwargs["use_hf"] = False
+    if task:
+        from modelscope.pipelines import pipeline
+
+        return pipeline(task, model=str(model_dir), **kwargs)
+    from modelscope.models import Model
+
+    return Model.from_pretrained(str(model_dir), **kwargs)
+
+
+def estimate_model_bytes(model: Any, model_dir: Path) -> int:
+    """Bytes a loaded model holds: torch parameters and buffers when it is (or wraps) a torch module, else the
+    size of its directory on disk."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        modules = [m for m in _candidate_modules(model) if isinstance(m, torch.nn.Module)]
+        if modules:
+            tensors: dict[int, Any] = {}
+            for module in modules:
+                for tensor in (*module.parameters(), *module.buffers()):
+                    tensors[id(tensor)] = tensor
+            return sum(t.numel() * t.element_size() for t in tensors.values())
+    return directory_size(model_dir)
+
+
+def _candidate_modules(model: Any) -> list[Any]:
+    # A pipeline holds its model(s) in .model / .models; a modelscope Model may itself be the torch module.
+    found = [model]
+    for attr in ("model", "models"):
+        value = getattr(model, attr, None)
+        if isinstance(value, list | tuple):
+            found.extend(value)
+        elif value is not None:
+            found.append(value)
+    return found
+
+
+def _release_memory(*, collect: bool = False) -> None:
+    # Dropping the last reference frees a model's CPU tensors; a full collection (~0.5 s with torch loaded)
+    # is worth it only to hand GPU memory back, or when asked to recover from running out of memory.
+    torch = sys.modules.get("torch")
+    cuda = torch.cuda if torch is not None and torch.cuda.is_available() else None
+    if collect or cuda is not None:
+        gc.collect()
+    if cuda is not None:
+        cuda.empty_cache()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The manager
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Key:
+    model_id: str
+    path: str
+    task: str | None
+    options: str
+
+
+@dataclass
+class _Entry:
+    model: Any
+    info: WarmModel
+
+
+@dataclass
+class _Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
+class ModelManager:
+    """Hands out warm ModelScope models (the SDK's ``ModelProvider``): resolve locally, load once, keep an LRU.
+
+    ``get`` is thread-safe: concurrent requests for one model wait for a single load, different models load in
+    parallel. Options other than ``task`` are passed to modelscope's loader (e.g. ``device="cpu"``) and are part
+    of the model's identity in the warm set.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        memory_budget_bytes: int | None = None,
+        allow_fetch: bool = False,
+        loader: Loader | None = None,
+    ) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.memory_budget_bytes = (
+            memory_budget_from_env() if memory_budget_bytes is None else int(memory_budget_bytes)
+        )
+        if self.memory_budget_bytes < 0:
+            raise ValueError("memory_budget_bytes must not be negative")
+        self.allow_fetch = allow_fetch
+        self._loader: Loader = loader or load_modelscope_model
+        self._lock = threading.Lock()
+        self._warm: OrderedDict[_Key, _Entry] = OrderedDict()
+        self._loading: dict[_Key, _Pending] = {}
+
+    @classmethod
+    def from_env(cls, *, allow_fetch: bool = False) -> ModelManager:
+        """A manager configured by ``MODELSCOPE_CACHE`` and ``FLOWYARD_MODEL_MEMORY_BYTES``."""
+        return cls(allow_fetch=allow_fetch)
+
+    def resolve(self, model_id: str, revision: str | None = None) -> Path:
+        """The local directory of ``model_id`` at ``revision``; raises ``ModelNotAvailable``."""
+        return resolve_model_dir(model_id, revision, self.cache_dir, allow_fetch=self.allow_fetch)
+
+    def get(self, model_id: str, revision: str | None = None, **options: Any) -> Any:
+        """Return the loaded model (a modelscope pipeline when ``task=`` is given), loading it on first use."""
+        task = options.pop("task", None) or None
+        path = self.resolve(model_id, revision)
+        key = _Key(model_id, str(path), task, json.dumps(options, sort_keys=True, default=repr))
+        while True:
+            with self._lock:
+                entry = self._warm.get(key)
+                if entry is not None:
+                    self._warm.move_to_end(key)
+                    entry.info = _touched(entry.info)
+                    return entry.model
+                pending = self._loading.get(key)
+                owner = pending is None
+                if pending is None:
+                    pending = self._loading[key] = _Pending()
+            if owner:
+                return self._load(key, pending, model_id, _revision_of(path, revision), task, options)
+            pending.done.wait()
+            if pending.error is not None:
+                raise type(pending.error)(*pending.error.args)
+            # Loaded (and perhaps already evicted again): look again.
+
+    def _load(
+        self,
+        key: _Key,
+        pending: _Pending,
+        model_id: str,
+        revision: str,
+        task: str | None,
+        options: Mapping[str, Any],
+    ) -> Any:
+        path = Path(key.path)
+        started = time.perf_counter()
+        try:
+            model = self._loader(path, task, options)
+            size = estimate_model_bytes(model, path)
+        except BaseException as exc:
+            error = (
+                exc
+                if isinstance(exc, NodeError)
+                else ModelLoadError(_load_failure(model_id, revision, path, exc))
+            )
+            with self._lock:
+                pending.error = error
+                del self._loading[key]
+            pending.done.set()
+            if error is exc or not isinstance(exc, Exception):
+                raise
+            raise error from exc
+        seconds = time.perf_counter() - started
+        info = WarmModel(model_id, revision, task, path, size, seconds, time.time())
+        with self._lock:
+            self._warm[key] = _Entry(model, info)
+            evicted = self._evict_over_budget(keep=key)
+            del self._loading[key]
+        pending.done.set()
+        log.info("loaded %s@%s (%s) in %.2fs, %d bytes", model_id, revision, task or "model", seconds, size)
+        if evicted:
+            log.info("unloaded %s to stay within %d bytes", ", ".join(evicted), self.memory_budget_bytes)
+            _release_memory()
+        return model
+
+    def _evict_over_budget(self, keep: _Key) -> list[str]:
+        evicted = []
+        while self._warm_bytes() > self.memory_budget_bytes:
+            victim = next((key for key in self._warm if key != keep), None)
+            if victim is None:
+                log.warning(
+                    "%s needs %d bytes, more than the whole model memory budget (%d bytes); keeping it alone",
+                    keep.model_id,
+                    self._warm[keep].info.size_bytes,
+                    self.memory_budget_bytes,
+                )
+                break
+            entry = self._warm.pop(victim)
+            evicted.append(f"{entry.info.model_id}@{entry.info.revision}")
+        return evicted
+
+    def _warm_bytes(self) -> int:
+        return sum(entry.info.size_bytes for entry in self._warm.values())
+
+    @property
+    def warm_bytes(self) -> int:
+        """Estimated bytes held by the warm models."""
+        with self._lock:
+            return self._warm_bytes()
+
+    def warm_models(self) -> list[WarmModel]:
+        """The loaded models, least recently used first."""
+        with self._lock:
+            return [entry.info for entry in self._warm.values()]
+
+    def available_models(self) -> list[LocalModel]:
+        """The models the local cache can load."""
+        return scan_local_models(self.cache_dir)
+
+    def unload(self, model_id: str, revision: str | None = None) -> int:
+        """Drop every warm instance of ``model_id`` (at ``revision``, or all revisions); return how many."""
+        with self._lock:
+            victims = [
+                key
+                for key, entry in self._warm.items()
+                if key.model_id == model_id and (revision is None or entry.info.revision == revision)
+            ]
+            for key in victims:
+                del self._warm[key]
+        if victims:
+            _release_memory()
+        return len(victims)
+
+    def free_all(self) -> int:
+        """Unload every warm model (out-of-memory recovery); return how many were dropped."""
+        with self._lock:
+            count = len(self._warm)
+            self._warm.clear()
+        _release_memory(collect=True)
+        return count
+
+
+def _touched(info: WarmModel) -> WarmModel:
+    return WarmModel(
+        info.model_id, info.revision, info.task, info.path, info.size_bytes, info.load_seconds, time.time()
+    )
+
+
+def _revision_of(path: Path, requested: str | None) -> str:
+    if path.parent.name == "snapshots":
+        return path.name
+    return requested or DEFAULT_REVISION
+
+
+def _load_failure(model_id: str, revision: str, path: Path, exc: BaseException) -> str:
+    reason = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, ImportError):
+        reason += " (loading ModelScope torch models needs torch: pip install 'flowyard[models]')"
+    return f"model {model_id!r} at revision {revision!r} could not be loaded from {path}: {reason}"
