@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "backend.storage",
     "backend.cache",
     "backend.runs",
+    "backend.uploads",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -176,6 +177,9 @@ FLOWYARD_LOCAL_WORKERS = int(os.environ.get("FLOWYARD_LOCAL_WORKERS", "2"))
 FLOWYARD_MAX_RUNNING_PER_USER = int(os.environ.get("FLOWYARD_MAX_RUNNING_PER_USER", "2"))
 FLOWYARD_MAX_RUNNING_PER_WORKSPACE = int(os.environ.get("FLOWYARD_MAX_RUNNING_PER_WORKSPACE", "4"))
 FLOWYARD_MAX_PREVIEW_BYTES = int(os.environ.get("FLOWYARD_MAX_PREVIEW_BYTES", str(256 * 1024)))
+
+# Uploads: the largest file accepted (the request is refused with 413 while it streams in).
+FLOWYARD_MAX_UPLOAD_BYTES = int(os.environ.get("FLOWYARD_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
 
 # Blob store: local directory (default) or an S3 bucket; path-style addressing works with MinIO and moto too.
 FLOWYARD_BLOB_BACKEND = os.environ.get("FLOWYARD_BLOB_BACKEND", "local")  # local | s3

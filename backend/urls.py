@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/", include("backend.workflows.urls")),
     path("api/", include("backend.registry.urls")),
     path("api/", include("backend.runs.urls")),
+    path("api/", include("backend.uploads.urls")),
     path("", include("backend.core.urls")),
 ]

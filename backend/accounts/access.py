@@ -22,12 +22,14 @@ from backend.accounts.roles import Need, Role
 
 if TYPE_CHECKING:
     from backend.runs.models import Run
+    from backend.uploads.models import Upload
     from backend.workflows.models import Workflow, WorkflowVersion
 
 __all__ = [
     "Need",
     "Role",
     "access_team",
+    "access_upload",
     "access_workflow",
     "access_workflow_version",
     "access_workspace",
@@ -37,6 +39,7 @@ __all__ = [
     "role_in",
     "role_subquery",
     "visible_runs",
+    "visible_uploads",
     "visible_workflows",
 ]
 
@@ -198,3 +201,34 @@ def access_run_to_manage(user, run_id) -> Run:
     if run.created_by_id != _user_id(user):
         check_need(run.role, Need.EDIT, "run started by someone else")
     return run
+
+
+def visible_uploads(user) -> QuerySet[Upload]:
+    """Every upload in a workspace the user is a member of (uploads have no finer visibility)."""
+    from backend.uploads.models import Upload
+
+    user_id = _user_id(user)
+    if user_id is None:
+        return Upload.objects.none()
+    return Upload.objects.filter(
+        Exists(Membership.objects.filter(workspace=OuterRef("workspace"), user_id=user_id))
+    )
+
+
+def access_upload(user, upload_id, need: Need = Need.VIEW) -> Upload:
+    """Load an upload of a workspace the user is a member of; ``upload.role`` holds the role."""
+    from backend.uploads.models import Upload
+
+    try:
+        upload = (
+            Upload.objects.select_related("created_by")
+            .annotate(member_role=role_subquery(user, "workspace"))
+            .get(pk=int(upload_id))
+        )
+    except (Upload.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such upload.") from None
+    upload.role = _as_role(upload.member_role)
+    if upload.role is None:
+        raise NotFound("No such upload.")
+    check_need(upload.role, need, "upload")
+    return upload
