@@ -46,3 +46,7 @@ def upload():
         return client.post("/api/uploads", body, format="multipart")
 
     return post
+
+
+# The S3 fixtures (a real moto server process) are shared with the storage tests.
+from backend.storage.tests.conftest import moto_endpoint, s3_store  # noqa: E402, F401

@@ -145,3 +145,15 @@ def test_upload_blobs_are_never_collected(team, blob_store):
     assert "uploads.Upload" in blob_reference_checkers()
     other = blob_store.put(b"nobody refers to this")
     assert referenced_blobs({upload.sha256, other}) == {upload.sha256}
+
+
+def test_load_image_reads_an_upload_from_the_s3_blob_store(team, s3_store):
+    data = png_bytes(3, 3, (0, 128, 255))
+    sha = s3_store.put(data)
+    Upload.objects.create(
+        workspace=team, name="s3.png", sha256=sha, size=len(data), content_type="image/png", kind="image"
+    )
+    files = WorkspaceFiles(team, store=s3_store)
+    assert files.sha256("s3.png") == sha
+    image = run_node(LoadImage, files=files, image="s3.png").outputs.image
+    np.testing.assert_allclose(image[0, 1, 1], [0.0, 128 / 255, 1.0], rtol=1e-6)
