@@ -249,10 +249,14 @@ def _check_constant(
     if source and coerced is not None:
         options = allowed(source)
         if options is not None and coerced not in options:
-            errors.append(
-                GraphError("invalid_value", f"{coerced!r} is not available ({source})", node_id, name)
-            )
+            errors.append(GraphError("invalid_value", _unavailable(coerced, source), node_id, name))
     return coerced
+
+
+def _unavailable(value: Any, source: str) -> str:
+    if source.startswith("uploads."):
+        return f"{value!r} is not an uploaded file in this workspace"
+    return f"{value!r} is not available ({source})"
 
 
 def _topological_order(graph: Graph, needed: list[str], errors: list[GraphError]) -> list[str]:

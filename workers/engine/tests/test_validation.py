@@ -92,6 +92,8 @@ def test_dynamic_options_are_checked_when_the_source_knows_them() -> None:
     assert errors_of(g, option_sources=known.get) == {("invalid_value", "p", "name")}
     assert errors_of(g, option_sources=lambda source: ["cat.png"]) == set()
     assert errors_of(g, option_sources=lambda source: None) == set()
+    (error,) = validate_graph(g, registry, option_sources=known.get)
+    assert error.message == "'cat.png' is not an uploaded file in this workspace"
 
 
 def test_a_graph_without_output_nodes_has_nothing_to_run() -> None:
