@@ -1,0 +1,90 @@
+"""Event recording in batches, the publish seam, and claiming runs once."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from backend.accounts.roles import Role
+from backend.runs import execution
+from backend.runs.actions import do_create_run
+from backend.runs.execution import execute_run
+from backend.runs.models import Run, RunEvent
+from backend.runs.publish import publish_run_events, run_group, workspace_group
+from backend.runs.tests.conftest import chain
+from workers.engine import MemoryCache
+
+
+@pytest.fixture
+def recorders(monkeypatch):
+    """Every EventRecorder built while the test runs, and every batch it published."""
+    made: list[execution.EventRecorder] = []
+    published: list[list[dict]] = []
+
+    class Recorder(execution.EventRecorder):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(execution, "EventRecorder", Recorder)
+    monkeypatch.setattr(execution, "publish_run_events", lambda run, events: published.append(events))
+    return made, published
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_500_node_chain_is_recorded_in_a_bounded_number_of_round_trips(
+    team, as_role, wait_for_run, recorders, monkeypatch
+):
+    # The shared cache costs its own queries per node; this test measures the recording alone.
+    monkeypatch.setattr(execution, "cache_store_for_worker", lambda registry=None: MemoryCache())
+    made, published = recorders
+    response = as_role("runner").post("/api/runs", {"workspace": team.pk, "graph": chain(500)}, format="json")
+    assert response.status_code == 201
+    run = wait_for_run(response.json()["id"], timeout=60)
+    assert run.status == "succeeded"
+    assert set(run.node_runs.values_list("status", flat=True)) == {"succeeded"}
+
+    [recorder] = made
+    events = list(RunEvent.objects.filter(run=run).values_list("seq", "type"))
+    assert len(events) == recorder.events >= 1 + 2 * 501 + 1
+    assert [seq for seq, _ in events] == list(range(1, len(events) + 1))
+    assert run.last_seq == len(events)
+    # Each flush: events, outputs, node rows, the run (plus transaction statements); at most ~200 events each.
+    assert recorder.flushes <= len(events) // 100 + 10
+    assert recorder.queries <= 6 * recorder.flushes
+    assert recorder.queries < 150
+    # One publish per stored batch, in order, carrying exactly what was stored.
+    assert len(published) == recorder.flushes
+    assert [event["seq"] for batch in published for event in batch] == [seq for seq, _ in events]
+    assert set(published[0][0]) == {"seq", "type", "node", "data", "time"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_is_claimed_once(team, members, wait_for_run):
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
+    done = wait_for_run(run.pk)
+    assert done.status == "succeeded" and done.attempts == 1 and done.worker.startswith("local:")
+    assert execute_run(run.pk, "second-delivery") is None  # a redelivered message does nothing
+    assert Run.objects.get(pk=run.pk).worker == done.worker
+
+
+@pytest.mark.django_db
+def test_publish_sends_one_message_per_batch_to_the_run_and_status_to_the_workspace(team, members):
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(1))
+    layer = get_channel_layer()
+    run_channel = async_to_sync(layer.new_channel)()
+    workspace_channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(run_group(run.pk), run_channel)
+    async_to_sync(layer.group_add)(workspace_group(team.pk), workspace_channel)
+
+    events = [
+        {"seq": 1, "type": "run_started", "node": None, "data": {"nodes": ["1"]}, "time": 1.0},
+        {"seq": 2, "type": "node_started", "node": "1", "data": {"type": "test.Inc"}, "time": 1.1},
+    ]
+    publish_run_events(run, events)
+    message = async_to_sync(layer.receive)(run_channel)
+    assert message == {"type": "run.events", "run": str(run.pk), "events": events}
+    status = async_to_sync(layer.receive)(workspace_channel)
+    assert status["type"] == "run.status" and status["run"]["id"] == str(run.pk)
+    assert status["run"]["status"] == "queued"

@@ -1,0 +1,114 @@
+"""Fair use: per-user and per-workspace limits, priority order, queue positions."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.accounts.roles import Role
+from backend.runs.actions import do_cancel_run, do_create_run
+from backend.runs.models import Run
+from backend.runs.scheduling import dispatch_next
+from backend.runs.tests.conftest import chain
+
+pytestmark = pytest.mark.django_db
+
+
+class RecordingDispatcher:
+    def __init__(self) -> None:
+        self.submitted: list = []
+
+    def submit(self, run_id) -> None:
+        self.submitted.append(run_id)
+
+    def cancel(self, run_id) -> None:
+        pass
+
+
+@pytest.fixture
+def dispatcher(monkeypatch, settings):
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 2
+    settings.FLOWYARD_MAX_RUNNING_PER_WORKSPACE = 3
+    recording = RecordingDispatcher()
+    monkeypatch.setattr("backend.runs.dispatch.get_dispatcher", lambda: recording)
+    return recording
+
+
+@pytest.fixture
+def submit(team, django_capture_on_commit_callbacks):
+    def make(user, **kwargs) -> Run:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = do_create_run(user, workspace=team, graph=chain(1), **kwargs)
+        run.refresh_from_db()
+        return run
+
+    return make
+
+
+def finish(run: Run) -> None:
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.SUCCEEDED)
+
+
+def positions(*runs: Run) -> list[int | None]:
+    return [Run.objects.get(pk=run.pk).queue_position() for run in runs]
+
+
+def test_one_users_many_runs_do_not_block_another_users_run(members, dispatcher, submit):
+    rita, eddie = members[Role.RUNNER], members[Role.EDITOR]
+    ritas = [submit(rita) for _ in range(4)]
+    assert dispatcher.submitted == [ritas[0].pk, ritas[1].pk]
+    assert positions(*ritas) == [None, None, 0, 1]
+    eddies = submit(eddie)
+    assert dispatcher.submitted[-1] == eddies.pk and eddies.queue_position() is None
+    assert positions(*ritas[2:]) == [0, 1]
+
+
+def test_workspace_limit_and_promotion_when_runs_finish(
+    members, dispatcher, submit, django_capture_on_commit_callbacks
+):
+    rita, eddie, adam = members[Role.RUNNER], members[Role.EDITOR], members[Role.ADMIN]
+    r1, r2, r3 = (submit(rita) for _ in range(3))
+    e1 = submit(eddie)
+    a1 = submit(adam)  # the workspace's three slots are taken
+    assert dispatcher.submitted == [r1.pk, r2.pk, e1.pk]
+    assert positions(r3, a1) == [0, 1]
+
+    finish(r1)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_next()
+    assert dispatcher.submitted[-1] == r3.pk  # the oldest waiting run whose user has a free slot
+    assert positions(a1) == [0]
+
+    finish(e1)
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_next()
+    assert dispatcher.submitted[-1] == a1.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatch_next() == []  # nothing waiting: calling again changes nothing
+
+
+def test_higher_priority_runs_go_first(members, dispatcher, submit):
+    rita = members[Role.RUNNER]
+    first, second = submit(rita), submit(rita)
+    low, high = submit(rita, priority=-1), submit(rita, priority=5)
+    assert dispatcher.submitted == [first.pk, second.pk]
+    assert positions(high, low) == [0, 1]
+
+
+def test_cancelling_a_dispatched_run_frees_its_slot(
+    members, dispatcher, submit, django_capture_on_commit_callbacks
+):
+    rita = members[Role.RUNNER]
+    r1, r2, r3 = (submit(rita) for _ in range(3))
+    with django_capture_on_commit_callbacks(execute=True):
+        do_cancel_run(r1)  # dispatched, not yet claimed by a worker
+    assert dispatcher.submitted == [r1.pk, r2.pk, r3.pk]
+
+
+def test_a_dispatcher_that_fails_gives_the_slot_back(members, monkeypatch, submit, settings):
+    class Broken(RecordingDispatcher):
+        def submit(self, run_id) -> None:
+            raise RuntimeError("no broker")
+
+    monkeypatch.setattr("backend.runs.dispatch.get_dispatcher", lambda: Broken())
+    run = submit(members[Role.RUNNER])
+    assert run.status == "queued" and run.dispatched is None and run.queue_position() == 0
