@@ -3,11 +3,12 @@ import react from "@vitejs/plugin-react";
 import { defineConfig, loadEnv } from "vite";
 
 // Built assets are served by Django (whitenoise) under /static/; index.html is served for every SPA route.
-export default defineConfig(({ mode }) => {
+export default defineConfig(({ command, mode }) => {
   // FLOWYARD_BACKEND: where `npm run dev` proxies API calls (the Django server).
   const backend = loadEnv(mode, ".", "").FLOWYARD_BACKEND || "http://127.0.0.1:8000";
   return {
-    base: "/static/",
+    // Built files live under /static/ (Django); the dev server serves the app at / so browser routes work.
+    base: command === "build" ? "/static/" : "/",
     plugins: [react()],
     server: {
       proxy: {

@@ -1,5 +1,8 @@
 """Health check and the single-page app that hosts the editor."""
 
+import asyncio
+
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -8,18 +11,74 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 # URL prefixes that belong to the server, never to the browser app.
 SERVER_PREFIXES = ("api/", "admin/", "static/", "ws/", "comfy/")
+WORKER_PING_SECONDS = 0.5
 
 
 def health(request: HttpRequest) -> JsonResponse:
-    checks: dict[str, str] = {}
+    """``{"status": "ok"|"degraded"|"error", "checks": {name: "ok"|"local"|"error: ..."}}``.
+
+    The database, the channel layer and the blob store are needed to serve (503 without them); with no Celery
+    worker answering, the site still serves but runs wait, so the status is "degraded" (200).
+    """
+    checks = {
+        "database": _outcome(_check_database),
+        "channel_layer": _outcome(_check_channel_layer),
+        "storage": _outcome(_check_storage),
+        "workers": _outcome(_check_workers),
+    }
+    needed = [checks[name] for name in ("database", "channel_layer", "storage")]
+    if any(value.startswith("error") for value in needed):
+        return JsonResponse({"status": "error", "checks": checks}, status=503)
+    status = "degraded" if checks["workers"].startswith("error") else "ok"
+    return JsonResponse({"status": status, "checks": checks})
+
+
+def _outcome(check) -> str:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
+        return check() or "ok"
     except Exception as exc:  # the check reports, it never raises
-        checks["database"] = f"error: {exc}"
-    ok = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+        return f"error: {type(exc).__name__}: {exc}"[:500]
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_channel_layer() -> str | None:
+    """A message sent to a fresh channel comes back (a round trip through Redis in production)."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return "error: no channel layer configured"
+
+    async def round_trip() -> bool:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "health.check"})
+        message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+        return message.get("type") == "health.check"
+
+    return None if async_to_sync(round_trip)() else "error: the message that came back was not ours"
+
+
+def _check_storage() -> None:
+    """The blob store answers (a lookup of a blob that does not exist: no bytes written)."""
+    from backend.storage.blobs import get_blob_store
+
+    get_blob_store().exists("0" * 64)
+
+
+def _check_workers() -> str | None:
+    """``local`` for the in-process dispatcher; with Celery, at least one worker must answer a ping."""
+    if settings.FLOWYARD_DISPATCHER != "celery":
+        return "local"
+    from backend.celery import app
+
+    replies = app.control.ping(timeout=WORKER_PING_SECONDS)
+    if not replies:
+        return "error: no Celery worker answered"
+    return None
 
 
 @ensure_csrf_cookie

@@ -6,7 +6,8 @@ import {
   documentOf,
   listOf,
   nodeCatalogSchema,
-  userEnvelopeSchema,
+  nodeSchemaSchema,
+  userResponseSchema,
   versionDetailSchema,
   versionSummarySchema,
   workflowDetailSchema,
@@ -19,16 +20,15 @@ import {
 
 export const auth = {
   csrf: () => apiRequest("/api/auth/csrf", csrfSchema),
-  me: async (): Promise<User> => (await apiRequest("/api/auth/me", userEnvelopeSchema)).user,
+  me: (): Promise<User> => apiRequest("/api/auth/me", userResponseSchema),
   login: async (username: string, password: string): Promise<User> => {
     await auth.csrf().catch(() => undefined); // make sure the csrftoken cookie exists
-    return (await apiRequest("/api/auth/login", userEnvelopeSchema, { method: "POST", body: { username, password } }))
-      .user;
+    return apiRequest("/api/auth/login", userResponseSchema, { method: "POST", body: { username, password } });
   },
   signup: async (username: string, password: string, email?: string): Promise<User> => {
     await auth.csrf().catch(() => undefined);
     const body = email ? { username, password, email } : { username, password };
-    return (await apiRequest("/api/auth/signup", userEnvelopeSchema, { method: "POST", body })).user;
+    return apiRequest("/api/auth/signup", userResponseSchema, { method: "POST", body });
   },
   logout: () => apiRequest("/api/auth/logout", z.unknown(), { method: "POST" }),
 };
@@ -63,6 +63,17 @@ export const workflows = {
   version: (id: number, n: number) => apiRequest(`/api/workflows/${id}/versions/${n}`, versionDetailSchema),
 };
 
+const catalogEnvelopeSchema = nodeCatalogSchema.extend({ nodes: z.array(z.unknown()) });
+
 export const nodes = {
-  catalog: () => apiRequest("/api/nodes", nodeCatalogSchema),
+  /** The node catalog; schemas that do not parse are left out and named in `skipped` (never fatal). */
+  catalog: async () => {
+    const envelope = await apiRequest("/api/nodes", catalogEnvelopeSchema);
+    const parsed = envelope.nodes.map((raw) => ({ raw, result: nodeSchemaSchema.safeParse(raw) }));
+    const skipped = parsed
+      .filter((p) => !p.result.success)
+      .map((p) => String((p.raw as { type?: unknown } | null)?.type ?? "?"));
+    const good = parsed.flatMap((p) => (p.result.success ? [p.result.data] : []));
+    return { ...envelope, nodes: good, skipped };
+  },
 };

@@ -27,6 +27,8 @@ export const userSchema = z.object({
 });
 export type User = z.infer<typeof userSchema>;
 export const userEnvelopeSchema = z.object({ user: userSchema });
+/** Auth endpoints answer the user object, or (as docs/api.md reads) `{user}`: both are accepted. */
+export const userResponseSchema = z.union([userEnvelopeSchema.transform((e) => e.user), userSchema]);
 
 export const tokenSchema = z.object({
   id: z.number(),
@@ -112,9 +114,10 @@ export const workflowSummarySchema = z.object({
   workspace: z.number(),
   visibility: visibilitySchema,
   is_template: z.boolean().default(false),
-  latest_version: z.number().nullable(),
+  latest_version: z.number().nullable().default(null),
   updated: z.string(),
-  forked_from: z.number().nullable().optional(),
+  forked_from: z.union([z.number(), z.object({ workflow: z.number(), version: z.number() })]).nullish(),
+  created_by: z.object({ id: z.number(), username: z.string() }).nullish(),
 });
 export type WorkflowSummary = z.infer<typeof workflowSummarySchema>;
 
@@ -138,6 +141,9 @@ export type VersionDetail = z.infer<typeof versionDetailSchema>;
 
 /** The detail includes the latest version's document; accepted as `document`, `version` or flat fields. */
 export const workflowDetailSchema = workflowSummarySchema.extend({
+  role: z.string().nullish(),
+  permissions: z.object({ view: z.boolean(), run: z.boolean(), edit: z.boolean(), admin: z.boolean() }).nullish(),
+  public_url: z.string().nullish(),
   document: workflowDocumentSchema.optional(),
   version: versionDetailSchema.nullish(),
   graph: graphSchema.optional(),
@@ -266,7 +272,8 @@ export const nodeSchemaSchema = z.object({
   memory_mb: z.number().optional().default(0),
   inputs: z.array(inputSpecSchema),
   outputs: z.array(outputSpecSchema),
-  pack: z.string().nullish(),
+  /** The pack the node comes from: `{name, version}` (a bare name is accepted too). */
+  pack: z.union([z.string(), z.object({ name: z.string(), version: z.string().optional() })]).nullish(),
 });
 export type NodeSchema = z.infer<typeof nodeSchemaSchema>;
 /** What callers write (defaults optional), e.g. test fixtures. */

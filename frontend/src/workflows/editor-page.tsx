@@ -22,7 +22,12 @@ interface Loaded {
 
 async function load(id: number | null, useDemoCatalog: boolean): Promise<Loaded> {
   const [schemas, wf] = await Promise.all([
-    useDemoCatalog ? Promise.resolve(sampleSchemas) : nodesApi.catalog().then((c) => c.nodes),
+    useDemoCatalog
+      ? Promise.resolve(sampleSchemas)
+      : nodesApi.catalog().then((c) => {
+          if (c.skipped.length) console.warn("Node schemas left out (unexpected shape):", c.skipped);
+          return c.nodes;
+        }),
     id === null ? Promise.resolve(null) : workflows.get(id),
   ]);
   const graph = wf?.document ? fromDocument(wf.document, makeCatalog(schemas)) : emptyGraph();
@@ -104,9 +109,11 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
     const s = store.getState();
     const graph = s.graphToSave();
     const doc = toDocument(graph, s.catalog);
+    let savedAs = "Saved.";
     try {
       if (workflow) {
         const v = await workflows.saveVersion(workflow.id, { ...doc, ...(message ? { message } : {}) });
+        savedAs = v.number === version ? `No changes since version ${v.number}.` : `Saved version ${v.number}.`;
         setVersion(v.number);
       } else {
         if (session.status !== "signed-in") throw new Error("Sign in to save workflows.");
@@ -122,7 +129,7 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
       }
       store.getState().markSaved(s.graph);
       setSaving(null);
-      store.getState().notify("info", "Saved.");
+      store.getState().notify("info", savedAs);
     } catch (exc) {
       setSaving({ busy: false, error: errorMessage(exc) });
     }

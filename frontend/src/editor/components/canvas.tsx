@@ -246,7 +246,7 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
     try {
       const positions = await layoutGraph(s.graph, s.measured);
       store.getState().applyPositions(positions);
-      requestAnimationFrame(() => void flow.fitView({ padding: 0.2, duration: 300 }));
+      requestAnimationFrame(() => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 300 }));
     } catch (exc) {
       s.notify("error", `Auto layout failed: ${exc instanceof Error ? exc.message : String(exc)}`);
     }
@@ -282,7 +282,7 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
         case "help":
           return setHelp((h) => !h);
         case "fitView":
-          return void flow.fitView({ padding: 0.2, duration: 200 });
+          return void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 });
         default:
           return;
       }
@@ -353,10 +353,11 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
           minZoom={0.1}
           maxZoom={2.5}
           fitView={!graph.viewport && Object.keys(graph.nodes).length > 0}
+          fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
           proOptions={{ hideAttribution: true }}
         >
           <Background gap={20} />
-          <MiniMap pannable zoomable nodeStrokeWidth={3} />
+          <MiniMap pannable zoomable nodeStrokeWidth={3} bgColor="#1f2229" maskColor="#00000088" nodeColor="#4b5263" />
           <Controls showInteractive={false} />
         </ReactFlow>
         <div className="fy-canvas-toolbar">
@@ -366,7 +367,7 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
           <button type="button" onClick={() => store.getState().redo()} title="Redo (Ctrl+Y)">
             Redo
           </button>
-          <button type="button" onClick={() => void flow.fitView({ padding: 0.2, duration: 200 })} title="Fit view (F)">
+          <button type="button" onClick={() => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 })} title="Fit view (F)">
             Fit view
           </button>
           <button type="button" onClick={() => void autoLayout()} title="Arrange nodes left to right">
