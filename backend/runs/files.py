@@ -1,24 +1,27 @@
-"""The uploads seam: which uploaded files a run may read, and which a graph's upload widgets may name.
+"""The uploads seam: which uploaded files a run may read, and which names a graph's upload widgets may hold.
 
-The uploads app plugs in here. ``files_for_workspace`` returns the ``FileProvider`` the engine hands to nodes
-(``open(ref)`` and ``sha256(ref)``, raising ``FileNotFoundError`` for anything the workspace may not read), and
-``upload_options`` returns the names an upload widget of a kind (``image`` or ``file``) may hold, which validation
-at submit checks graphs against. Until uploads exist, a run has no files and no list of names to check against
-(None means "cannot tell", so validation leaves such values alone and the node reports a missing file).
+Uploads plug in here (``backend/uploads/files.py``). ``files_for_workspace`` returns the ``FileProvider`` the
+engine hands to nodes: ``open(ref)`` and ``sha256(ref)`` over the workspace's uploads by name, raising
+``FileNotFoundError`` for anything else, each name pinned to its content for the whole run. ``upload_options``
+returns the names an upload widget of a kind (``image`` or ``file``) may hold, which validation at submit checks
+graphs against (None: the kind is unknown, so validation cannot tell and leaves the value alone).
 """
 
 from __future__ import annotations
 
 from backend.accounts.models import Workspace
-from backend.uploads.files import WorkspaceFiles, upload_names
 from nodepacks.sdk import FileProvider
 
 
 def files_for_workspace(workspace: Workspace) -> FileProvider:
-    """The files a run in ``workspace`` may read."""
+    """The files a run in ``workspace`` may read: that workspace's uploads."""
+    from backend.uploads.files import WorkspaceFiles
+
     return WorkspaceFiles(workspace)
 
 
 def upload_options(workspace: Workspace, kind: str) -> list[str] | None:
     """The upload names of ``kind`` a graph in ``workspace`` may refer to; None when that cannot be told."""
+    from backend.uploads.files import upload_names
+
     return upload_names(workspace, kind)
