@@ -1,6 +1,12 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: HTTP through Django, websockets through Channels.
+
+Websockets authenticate by the session cookie (the browser) or by a personal API token (scripts): ``?token=``
+in the URL or ``Authorization: Bearer <token>`` on the handshake. A token, when given, decides: a wrong one
+leaves the connection anonymous even if a session cookie came along.
+"""
 
 import os
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.asgi import get_asgi_application
 
@@ -8,13 +14,63 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import AnonymousUser  # noqa: E402
+from django.http.request import split_domain_port, validate_host  # noqa: E402
 
+from backend.accounts.authentication import authenticate_token  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
+
+
+def handshake_token(scope) -> str | None:
+    """The API token of a websocket handshake (``?token=`` or ``Authorization: Bearer``), or None."""
+    token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    if token:
+        return token[0]
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                return credentials.strip()
+    return None
+
+
+def _cross_site(scope) -> bool:
+    """True when a browser on another site opened the socket (its cookies must then not sign it in)."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"origin":
+            domain, _ = split_domain_port(urlsplit(value.decode("latin-1")).netloc)
+            return not (domain and validate_host(domain, settings.ALLOWED_HOSTS))
+    return False
+
+
+class TokenAuthMiddleware:
+    """Sets ``scope["user"]`` from an API token when the handshake carries one; sits inside the session stack."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        raw = handshake_token(scope)
+        if raw is not None:
+            user = await database_sync_to_async(authenticate_token)(raw)
+            scope = {**scope, "user": user or AnonymousUser()}
+        elif _cross_site(scope):
+            # Session cookies ride along on any site's handshake: only our own pages may use them.
+            scope = {**scope, "user": AnonymousUser()}
+        return await self.inner(scope, receive, send)
+
+
+def websocket_application(inner=None):
+    """The websocket stack: session, then token authentication, then the routes."""
+    return AuthMiddlewareStack(TokenAuthMiddleware(inner or URLRouter(websocket_urlpatterns)))
+
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": websocket_application(),
     }
 )

@@ -1,3 +1,5 @@
 """Websocket routes of every app, collected in one place."""
 
-websocket_urlpatterns: list = []
+from backend.runs.routing import websocket_urlpatterns as runs_websockets
+
+websocket_urlpatterns: list = [*runs_websockets]

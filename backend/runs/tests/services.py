@@ -1,0 +1,119 @@
+"""Real services for the live tests: free ports, the test database's URL, Redis, and subprocesses by PID.
+
+In CI (``CI=true``) a missing service fails the test; locally it skips with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/9"
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI, skip elsewhere."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"service missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+def subprocess_database_url() -> str:
+    """The URL of the database the tests use (pytest-django's ``test_<name>``), for other processes."""
+    if connection.vendor != "postgresql":
+        unavailable(
+            "subprocess tests need Postgres (DATABASE_URL=postgres://...): SQLite test DBs are private"
+        )
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def checked_redis_url() -> str:
+    """``FLOWYARD_TEST_REDIS_URL`` (its own database number) after checking Redis answers."""
+    import redis
+
+    url = os.environ.get("FLOWYARD_TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        unavailable(f"Redis is not reachable at {url} ({exc}); run scripts/ensure-services.sh")
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
+    """Poll ``condition`` until it returns something truthy (returned); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Process:
+    """A subprocess started in its own session and stopped by its PID, with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def check_alive(self) -> None:
+        if self.popen.poll() is not None:
+            raise AssertionError(
+                f"process {self.pid} exited ({self.popen.returncode}):\n{self.output()[-4000:]}"
+            )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)  # its own session: the process and any children it forked
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.popen.wait(timeout)
+        self._log_file.close()
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    """The environment of a service subprocess: this one's, minus what would point it elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "REDIS_URL", "CELERY_"))}
+    env.update(DJANGO_SETTINGS_MODULE="backend.settings", PYTHONUNBUFFERED="1", **overrides)
+    return env
+
+
+PYTHON = sys.executable
