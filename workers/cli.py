@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nodepacks.sdk import Pack
+from workers import pack_cli
 from workers.engine import Engine, Event, Graph, GraphFormatError, MemoryCache, NodeRegistry, validate_graph
 from workers.engine.graph import GraphError, Link, parse_graph
 from workers.engine.registry import DEFAULT_PACK_MODULES, load_pack
@@ -286,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.add_argument("--json", action="store_true", help="print the full catalog as JSON")
     nodes.add_argument("--pack", action="append", metavar="PACK", help="extra pack: module, directory or .py")
     nodes.set_defaults(func=cmd_nodes)
+    pack_cli.add_pack_commands(sub)
+    pack_cli.add_login_command(sub)
     return parser
 
 
