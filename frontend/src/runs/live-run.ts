@@ -1,0 +1,141 @@
+// One run followed live: GET the detail (the exact state as of its last_seq), then ws/runs/<id>/?after=<seq>
+// for everything after it; reconnects resume from the last applied seq, duplicates are dropped and a gap is
+// filled from GET /api/runs/<id>/events. Reloading the page or opening an old run therefore shows the real state.
+import { errorMessage } from "../api/client";
+import { ReconnectingSocket, wsUrl, type ConnectionState, type SocketFactory, type Timers } from "./reconnecting-socket";
+import { anyEventSchema, type AnyRunEvent, type EventPage, type RunDetail } from "./run-schemas";
+import { applyEvents, applyStatus, isFinished, stateFromDetail, type RunState } from "./run-state";
+import type { RunStatus } from "./run-schemas";
+
+export interface LiveRunDeps {
+  get(id: string): Promise<RunDetail>;
+  events(id: string, after: number): Promise<EventPage>;
+  factory?: SocketFactory;
+  timers?: Timers;
+  random?: () => number;
+  url?: (path: string) => string;
+}
+
+export interface LiveRunSnapshot {
+  state: RunState | null;
+  detail: RunDetail | null;
+  connection: ConnectionState | "idle";
+  error: string | null;
+}
+
+export class LiveRun {
+  readonly id: string;
+  private snapshot: LiveRunSnapshot = { state: null, detail: null, connection: "idle", error: null };
+  private listeners = new Set<() => void>();
+  private socket: ReconnectingSocket<typeof anyEventSchema> | null = null;
+  private backlog: AnyRunEvent[] = [];
+  private filling = false;
+  private closed = false;
+  private readonly deps: LiveRunDeps;
+
+  constructor(id: string, deps: LiveRunDeps) {
+    this.id = id;
+    this.deps = deps;
+  }
+
+  getSnapshot = (): LiveRunSnapshot => this.snapshot;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  private set(patch: Partial<LiveRunSnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const l of [...this.listeners]) l();
+  }
+
+  /** Load the detail and follow the run until it finishes. Safe to call again (reloads). */
+  async start(): Promise<void> {
+    this.closed = false;
+    let detail: RunDetail;
+    try {
+      detail = await this.deps.get(this.id);
+    } catch (exc) {
+      this.set({ error: errorMessage(exc) });
+      return;
+    }
+    if (this.closed) return;
+    let state = stateFromDetail(detail);
+    // Events that arrived (from an earlier socket) while the detail loaded still apply on top of it.
+    if (this.backlog.length) state = applyEvents(state, this.backlog).state;
+    this.backlog = [];
+    this.set({ detail, state, error: null });
+    if (isFinished(state)) this.stopSocket();
+    else this.openSocket();
+  }
+
+  private openSocket(): void {
+    if (this.socket && !this.socket.isStopped) return;
+    const url = this.deps.url ?? wsUrl;
+    this.socket = new ReconnectingSocket({
+      url: () => url(`/ws/runs/${this.id}/?after=${this.snapshot.state?.lastSeq ?? 0}`),
+      schema: anyEventSchema,
+      onMessage: (event) => this.receive([event]),
+      onState: (connection) => this.set({ connection }),
+      onInvalid: (raw, error) => console.warn("Run event in an unexpected shape, ignored:", error, raw),
+      onFinal: (code) => {
+        if (code !== null) this.set({ error: code === 4404 ? "This run no longer exists or is not visible to you." : `Live updates stopped (code ${code}).` });
+      },
+      ...(this.deps.factory ? { factory: this.deps.factory } : {}),
+      ...(this.deps.timers ? { timers: this.deps.timers } : {}),
+      ...(this.deps.random ? { random: this.deps.random } : {}),
+    });
+  }
+
+  private stopSocket(): void {
+    this.socket?.stop();
+    this.socket = null;
+  }
+
+  /** Merge events (from the socket or a replay page). */
+  receive(events: readonly AnyRunEvent[]): void {
+    const current = this.snapshot.state;
+    if (!current) {
+      this.backlog.push(...events);
+      return;
+    }
+    const { state, gap } = applyEvents(current, events);
+    if (state !== current) this.set({ state });
+    if (isFinished(state)) this.stopSocket();
+    else if (gap) void this.fillGap();
+  }
+
+  private async fillGap(): Promise<void> {
+    if (this.filling) return;
+    this.filling = true;
+    try {
+      for (;;) {
+        const state = this.snapshot.state;
+        if (!state || this.closed) return;
+        const page = await this.deps.events(this.id, state.lastSeq);
+        this.receive(page.events);
+        if (!page.more || !page.events.length) return;
+      }
+    } catch (exc) {
+      console.warn("Could not replay run events:", errorMessage(exc));
+    } finally {
+      this.filling = false;
+    }
+  }
+
+  /** A status change from ws/events/: a run cancelled while queued has no event log, so reload its detail. */
+  noteStatus(status: RunStatus): void {
+    const state = this.snapshot.state;
+    if (!state || isFinished(state)) return;
+    const next = applyStatus(state, status);
+    if (next !== state) this.set({ state: next });
+    if (isFinished(next) && next.lastSeq === 0) void this.start();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopSocket();
+    this.listeners.clear();
+  }
+}
