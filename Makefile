@@ -72,3 +72,11 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var frontend/dist frontend/node_modules
+
+# A Celery worker for FLOWYARD_DISPATCHER=celery (needs REDIS_URL and DATABASE_URL): QUEUES=flowyard.gpu on a
+# GPU machine, CONCURRENCY runs at once.
+QUEUES ?= flowyard.cpu
+CONCURRENCY ?= 1
+.PHONY: worker
+worker: install
+	$(PY) -m celery -A backend worker -Q $(QUEUES) -c $(CONCURRENCY) --loglevel=INFO

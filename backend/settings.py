@@ -172,6 +172,25 @@ FLOWYARD_PARALLELISM = int(os.environ.get("FLOWYARD_PARALLELISM", "4"))
 FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core")
 FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
 
+# Celery (FLOWYARD_DISPATCHER=celery): Redis is the broker; the database row, not a result backend, is the truth.
+# acks_late + reject_on_worker_lost: a worker that dies mid-run gives the message back, and the run's
+# conditional claim makes a redelivery harmless. Our own queue names: see backend/celery.py.
+FLOWYARD_CPU_QUEUE = os.environ.get("FLOWYARD_CPU_QUEUE", "flowyard.cpu")
+FLOWYARD_GPU_QUEUE = os.environ.get("FLOWYARD_GPU_QUEUE", "flowyard.gpu")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = FLOWYARD_CPU_QUEUE
+CELERY_TASK_CREATE_MISSING_QUEUES = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {"task": "flowyard.sweep", "schedule": 3600.0, "options": {"queue": FLOWYARD_CPU_QUEUE}},
+}
+
 # Runs: the in-process dispatcher's threads, fair use (runs beyond a limit wait in the queue), previews.
 FLOWYARD_LOCAL_WORKERS = int(os.environ.get("FLOWYARD_LOCAL_WORKERS", "2"))
 FLOWYARD_MAX_RUNNING_PER_USER = int(os.environ.get("FLOWYARD_MAX_RUNNING_PER_USER", "2"))

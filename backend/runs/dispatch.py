@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from backend.runs.execution import cancel_local, execute_run
@@ -84,18 +85,47 @@ class LocalDispatcher(Dispatcher):
 
 
 class CeleryDispatcher(Dispatcher):
-    """Sends run ids to Celery workers (a queue per capability)."""
+    """Sends run ids to Celery workers: ``flowyard.gpu`` when a node of the run needs a GPU, else
+    ``flowyard.cpu``. The task id is the run id, so a cancel can revoke a message still waiting in the queue."""
 
-    MESSAGE = (
-        "FLOWYARD_DISPATCHER=celery is not implemented yet: it will send the run id to a Celery task that calls "
-        "backend.runs.execution.execute_run. Use FLOWYARD_DISPATCHER=local meanwhile."
-    )
+    def __init__(self) -> None:
+        from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+        if not settings.CELERY_BROKER_URL:
+            raise ImproperlyConfigured("FLOWYARD_DISPATCHER=celery needs REDIS_URL (or CELERY_BROKER_URL).")
+        if isinstance(get_channel_layer(), InMemoryChannelLayer):
+            # Events a worker process publishes would never reach this process's websockets.
+            raise ImproperlyConfigured(
+                "FLOWYARD_DISPATCHER=celery needs the Redis channel layer (REDIS_URL)."
+            )
 
     def submit(self, run_id: Any) -> None:
-        raise NotImplementedError(self.MESSAGE)
+        from backend.runs.tasks import execute_run_task
+
+        execute_run_task.apply_async(args=[str(run_id)], task_id=str(run_id), queue=self.queue_for(run_id))
 
     def cancel(self, run_id: Any) -> None:
-        raise NotImplementedError(self.MESSAGE)
+        from backend.celery import app
+        from backend.runs.models import Run
+
+        # The running task's recorder polls this flag (every ~0.5 s) and stops the engine cooperatively.
+        Run.objects.filter(pk=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
+            cancel_requested=True
+        )
+        app.control.revoke(str(run_id))
+
+    def queue_for(self, run_id: Any) -> str:
+        """The queue of workers able to run it: the GPU queue if any of its node types requires a GPU."""
+        from backend.runs.engine import registry_for_workspace
+        from backend.runs.models import Run
+
+        run = Run.objects.select_related("workspace").only("graph", "workspace").get(pk=run_id)
+        registry = registry_for_workspace(run.workspace)
+        for node in (run.graph.get("nodes") or {}).values():
+            entry = registry.get(node.get("type", "")) if isinstance(node, dict) else None
+            if entry is not None and entry.schema.requires_gpu:
+                return settings.FLOWYARD_GPU_QUEUE
+        return settings.FLOWYARD_CPU_QUEUE
 
 
 _dispatchers: dict[str, Dispatcher] = {}

@@ -1,0 +1,208 @@
+"""The production path: runs submitted through the API go through Redis to a real Celery worker process, which
+executes them and publishes their events over the Redis channel layer to websockets in this process.
+
+The worker consumes a queue of its own (``flowyard.cpu.test-<random>``) on the test Redis database, so no other
+worker on the same Redis takes these tasks, nor this one theirs.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from PIL import Image
+
+from backend.celery import app as celery_app
+from backend.runs import dispatch
+from backend.runs.models import NodeRun, Run, RunEvent
+from backend.runs.tasks import execute_run_task
+from backend.runs.tests.conftest import chain
+from backend.runs.tests.services import (
+    PYTHON,
+    Process,
+    checked_redis_url,
+    service_env,
+    subprocess_database_url,
+    wait_until,
+)
+from backend.storage.blobs import get_blob_store
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
+
+QUEUE = f"flowyard.cpu.test-{uuid.uuid4().hex[:8]}"
+WORKER = f"test-{uuid.uuid4().hex[:8]}@127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    return checked_redis_url()
+
+
+@pytest.fixture(scope="module")
+def blob_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("celery-blobs")
+
+
+@pytest.fixture(scope="module")
+def worker(redis_url, blob_dir, tmp_path_factory, django_db_setup, django_db_blocker):
+    """One Celery worker process for the module, on the test database and the test Redis database."""
+    with django_db_blocker.unblock():
+        database_url = subprocess_database_url()
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = service_env(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SECRET_KEY="celery-tests",
+        FLOWYARD_DISPATCHER="celery",
+        FLOWYARD_CPU_QUEUE=QUEUE,
+        FLOWYARD_BLOB_DIR=str(blob_dir),
+        FLOWYARD_VAR_DIR=str(blob_dir.parent / "var"),
+        FLOWYARD_NODE_PACKS="nodepacks.core,backend.runs.tests.testpack",
+        FLOWYARD_PARALLELISM="2",
+    )
+    args = [PYTHON, "-m", "celery", "-A", "backend", "worker", "-Q", QUEUE, "-c", "1"]
+    args += ["-n", WORKER, "--without-gossip", "--without-mingle", "--loglevel=INFO"]
+    process = Process(args, env, log)
+    try:
+        wait_until(lambda: process.check_alive() or "ready." in process.output(), 30, "the worker to start")
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def celery_mode(settings, monkeypatch, redis_url, blob_dir, worker):
+    """This process submits through Celery and listens on the Redis channel layer, like a web process."""
+    settings.FLOWYARD_DISPATCHER = "celery"
+    settings.FLOWYARD_CPU_QUEUE = QUEUE
+    settings.CELERY_BROKER_URL = redis_url
+    settings.FLOWYARD_BLOB_DIR = blob_dir
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
+        }
+    }
+    monkeypatch.setattr(dispatch, "_dispatchers", {})
+    get_blob_store.cache_clear()
+    celery_app.close()
+    monkeypatch.setitem(celery_app.conf, "broker_url", redis_url)
+    yield worker
+    celery_app.close()
+    get_blob_store.cache_clear()
+
+
+def submit(client, body: dict) -> str:
+    response = client.post("/api/runs", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def slow(steps: int, step_seconds: float = 0.02) -> dict:
+    return {
+        "nodes": {"1": {"type": "test.Slow", "inputs": {"steps": steps, "step_seconds": step_seconds}}},
+        "outputs": ["1"],
+    }
+
+
+def test_a_worker_process_executes_the_run_and_its_events_reach_a_websocket_in_order(
+    celery_mode, image_workflow, as_role, client_for, members, wait_for_run
+):
+    from backend.asgi import websocket_application
+
+    client = as_role("runner", token=True)
+    started = time.monotonic()
+    run_id = submit(client, {"workflow": image_workflow.pk})
+    token = client._credentials["HTTP_AUTHORIZATION"].split()[1]
+
+    async def watch():
+        communicator = WebsocketCommunicator(websocket_application(), f"/ws/runs/{run_id}/?token={token}")
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        events = []
+        while not events or events[-1]["type"] != "run_finished":
+            events.append(await communicator.receive_json_from(timeout=20))
+        await communicator.disconnect()
+        return events
+
+    events = async_to_sync(watch)()
+    elapsed = time.monotonic() - started
+    run = wait_for_run(run_id)
+    assert run.status == "succeeded", run.error
+    assert run.worker.startswith(WORKER) and run.attempts == 1
+    stored = [event.to_json() for event in RunEvent.objects.filter(run_id=run_id).order_by("seq")]
+    assert events == stored
+    assert [event["seq"] for event in events] == list(range(1, run.last_seq + 1))
+    assert elapsed < 10
+
+    detail = client.get(f"/api/runs/{run_id}").json()
+    [first, _] = [r for r in detail["results"] if r["kind"] == "image"]
+    response = client.get(first["url"])
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    pixels = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    assert pixels.size == (8, 4)
+
+
+def test_a_redelivered_message_is_harmless(celery_mode, team, members, as_role, wait_for_run):
+    client = as_role("runner")
+    run_id = submit(client, {"workspace": team.pk, "graph": chain(3)})
+    # A second delivery of the same run (as after a worker was lost with acks_late): it finds the run claimed.
+    execute_run_task.apply_async(args=[run_id], queue=QUEUE)
+    run = wait_for_run(run_id)
+    assert execute_run_task.apply(args=[run_id]).get() is None  # and a third, in this process
+    # The worker takes one message at a time: once a later run is done, the duplicate has been consumed.
+    wait_for_run(submit(client, {"workspace": team.pk, "graph": chain(1)}))
+    again = Run.objects.get(pk=run_id)
+    assert (again.status, again.attempts, again.last_seq, again.worker) == (
+        "succeeded",
+        1,
+        run.last_seq,
+        run.worker,
+    )
+    seqs = list(RunEvent.objects.filter(run_id=run_id).values_list("seq", flat=True))
+    assert seqs == list(range(1, run.last_seq + 1))
+    assert again.node_runs.filter(status="succeeded").count() == 4
+
+
+def test_cancelling_a_running_run_reaches_the_node_within_a_second(celery_mode, team, as_role, wait_for_run):
+    client = as_role("runner")
+    run_id = submit(client, {"workspace": team.pk, "graph": slow(steps=500)})  # 10 s if never cancelled
+    wait_until(
+        lambda: RunEvent.objects.filter(run_id=run_id, type="progress").exists(), 15, "the slow node to start"
+    )
+    asked = time.time()
+    response = client.post(f"/api/runs/{run_id}/cancel")
+    assert response.status_code == 200, response.json()
+    run = wait_for_run(run_id, timeout=5)
+    assert run.status == "cancelled"
+    node = NodeRun.objects.get(run_id=run_id, node_id="1")
+    assert node.status == "cancelled"
+    last_progress = RunEvent.objects.filter(run_id=run_id, type="progress").order_by("-seq").first()
+    assert last_progress.time - asked < 1.0, "the node kept reporting progress for over a second"
+    assert run.finished.timestamp() - asked < 1.5
+    assert last_progress.data["value"] < 500
+
+
+def test_health_sees_the_worker_and_the_redis_channel_layer(celery_mode, client):
+    body = client.get("/api/health").json()
+    assert body == {
+        "status": "ok",
+        "checks": {"database": "ok", "channel_layer": "ok", "storage": "ok", "workers": "ok"},
+    }
+
+
+def test_runs_that_need_a_gpu_go_to_the_gpu_queue(celery_mode, team, members, settings, monkeypatch):
+    from types import SimpleNamespace
+
+    from backend.runs import engine
+
+    run = Run.objects.create(workspace=team, graph=chain(1), created_by=members["runner"])
+    dispatcher = dispatch.get_dispatcher()
+    assert dispatcher.queue_for(run.pk) == QUEUE
+    gpu = SimpleNamespace(schema=SimpleNamespace(requires_gpu=True))
+    monkeypatch.setattr(engine, "registry_for_workspace", lambda workspace: {"test.Show": gpu})
+    assert dispatcher.queue_for(run.pk) == settings.FLOWYARD_GPU_QUEUE == "flowyard.gpu"
