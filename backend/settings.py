@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "backend.cache",
     "backend.runs",
     "backend.uploads",
+    "backend.compat",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -196,6 +197,10 @@ FLOWYARD_LOCAL_WORKERS = int(os.environ.get("FLOWYARD_LOCAL_WORKERS", "2"))
 FLOWYARD_MAX_RUNNING_PER_USER = int(os.environ.get("FLOWYARD_MAX_RUNNING_PER_USER", "2"))
 FLOWYARD_MAX_RUNNING_PER_WORKSPACE = int(os.environ.get("FLOWYARD_MAX_RUNNING_PER_WORKSPACE", "4"))
 FLOWYARD_MAX_PREVIEW_BYTES = int(os.environ.get("FLOWYARD_MAX_PREVIEW_BYTES", str(256 * 1024)))
+
+# ComfyUI-compatible API (backend/compat, docs/comfyui-compat.md): always under /comfy/; with this set, also at
+# ComfyUI's own paths at the site root (/prompt, /ws, /history...) for clients that cannot take a path prefix.
+FLOWYARD_COMFY_AT_ROOT = env_bool("FLOWYARD_COMFY_AT_ROOT", False)
 
 # Uploads: the largest file accepted (the request is refused with 413 while it streams in).
 FLOWYARD_MAX_UPLOAD_BYTES = int(os.environ.get("FLOWYARD_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))

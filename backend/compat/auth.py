@@ -1,0 +1,94 @@
+"""Who is calling: every ComfyUI-compatible call is a Flowyard user's call.
+
+An API token is accepted as ``Authorization: Bearer <token>``, as the password of HTTP Basic (any username, so
+clients that only know ``user:password@host`` work), as ``?token=``, or as a path segment
+``/comfy/t/<token>/...`` (clients that only take a base URL). A token, when given, decides alone: a wrong one
+is refused even if a session cookie came along. The browser's session is accepted for reads only (the compat
+views are CSRF-exempt, so a session must not be able to submit).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from backend.accounts.authentication import authenticate_token
+from backend.accounts.models import ApiToken, User, hash_secret
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in user and the raw token they used (None: the session)."""
+
+    user: User
+    token: str | None
+
+
+class NotAuthenticated(Exception):
+    """No usable credentials (answered 401)."""
+
+
+def token_from_headers(headers: dict[str, str]) -> str | None:
+    """The token of ``Authorization: Bearer <t>`` or of Basic's password; None when there is neither."""
+    value = headers.get("authorization", "")
+    scheme, _, credentials = value.partition(" ")
+    credentials = credentials.strip()
+    if not credentials:
+        return None
+    if scheme.lower() == "bearer":
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return ""
+        _, _, password = decoded.partition(":")
+        return password
+    return None
+
+
+def request_token(request, path_token: str | None) -> str | None:
+    """The token a request carries (path segment, header, ``?token=``), or None."""
+    if path_token is not None:
+        return path_token
+    found = token_from_headers({"authorization": request.headers.get("Authorization", "")})
+    if found is not None:
+        return found
+    return request.GET.get("token")
+
+
+def authenticate_request(request, path_token: str | None = None) -> Caller:
+    """Return the caller, or raise ``NotAuthenticated``."""
+    raw = request_token(request, path_token)
+    if raw is not None:
+        user = authenticate_token(raw)
+        if user is None:
+            raise NotAuthenticated("Invalid or revoked API token.")
+        return Caller(user, raw)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and request.method in SAFE_METHODS:
+        return Caller(user, None)
+    raise NotAuthenticated("Authentication required: send an API token (Bearer, Basic password or ?token=).")
+
+
+def handshake_token(scope, path_token: str | None) -> str | None:
+    """The token of a websocket handshake: path segment, ``?token=``, Bearer or Basic; None when absent."""
+    if path_token is not None:
+        return path_token
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    if query:
+        return query[0]
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope.get("headers", [])
+    }
+    return token_from_headers(headers)
+
+
+def token_row(raw: str | None) -> ApiToken | None:
+    """The stored token for ``raw`` (to read its ComfyUI settings), or None."""
+    if not raw:
+        return None
+    return ApiToken.objects.filter(token_hash=hash_secret(raw.strip()), revoked_at__isnull=True).first()

@@ -1,0 +1,216 @@
+"""ComfyUI's websocket (``/ws?clientId=``) over Flowyard's run events.
+
+On connect the socket gets ``status`` (the caller's own queue, and its ``sid``), then follows every ComfyUI
+prompt of the user that is queued or running, and each one the user submits while it is open (whatever its
+``client_id``: a socket opened after submitting still gets the prompt's events, stored ones first). For each
+followed run it joins the run's channel-layer group and replays stored events first, so every event is
+translated once, in order (``live.PromptTranslator``). Progress previews go out as ComfyUI's binary frames:
+``uint32 1`` (PREVIEW_IMAGE), ``uint32 2`` (PNG), the bytes; or, to clients that sent ``feature_flags`` with
+``supports_preview_metadata``, ``uint32 4``, ``uint32`` JSON length, the JSON metadata, the bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
+
+from backend.accounts.authentication import authenticate_token
+from backend.compat import history as comfy_history
+from backend.compat.auth import handshake_token
+from backend.compat.live import Preview, PromptTranslator, QueueStatus, status_message, user_group
+from backend.compat.models import ComfyPrompt
+from backend.runs.models import RunEvent, RunOutput
+from backend.runs.publish import run_group, use_loop_for_local_layer
+from backend.uploads.handlers import max_upload_bytes
+
+CLOSE_UNAUTHENTICATED = 4401
+REPLAY_PAGE = 500
+PREVIEW_IMAGE = 1
+PREVIEW_IMAGE_WITH_METADATA = 4
+PNG = 2
+
+
+@dataclass
+class _Followed:
+    run_id: str
+    translator: PromptTranslator
+    last_seq: int = 0
+
+
+class ComfyConsumer(AsyncWebsocketConsumer):
+    """One ComfyUI client connection."""
+
+    user: Any = None
+    sid = ""
+    supports_metadata = False
+
+    async def connect(self) -> None:
+        self.followed: dict[str, _Followed] = {}
+        self.groups_joined: list[str] = []
+        if isinstance(self.channel_layer, InMemoryChannelLayer):
+            use_loop_for_local_layer(asyncio.get_running_loop())
+        await self.accept()
+        path_token = self.scope.get("url_route", {}).get("kwargs", {}).get("token")
+        raw = handshake_token(self.scope, path_token)
+        if raw is not None:
+            self.user = await database_sync_to_async(authenticate_token)(raw)
+        else:
+            user = self.scope.get("user")
+            self.user = user if user is not None and user.is_authenticated else None
+        if self.user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        self.sid = (query.get("clientId") or [""])[0][:200] or uuid.uuid4().hex
+        await self.join(user_group(self.user.pk))
+        await self.send_status(sid=self.sid)
+        for prompt_id, run_id in await database_sync_to_async(_active_prompts)(self.user):
+            await self.follow(prompt_id, run_id)
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not text_data or self.user is None:
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return
+        if isinstance(message, dict) and message.get("type") == "feature_flags":
+            data = message.get("data") if isinstance(message.get("data"), dict) else {}
+            self.supports_metadata = bool(data.get("supports_preview_metadata"))
+            flags = {"supports_preview_metadata": True, "max_upload_size": max_upload_bytes()}
+            await self.send_json({"type": "feature_flags", "data": flags})
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(message))
+
+    async def send_status(self, sid: str | None = None) -> None:
+        remaining = await database_sync_to_async(comfy_history.queue_remaining)(self.user)
+        await self.send_json(status_message(remaining, sid))
+
+    # Following runs
+
+    async def follow(self, prompt_id: str, run_id: str) -> None:
+        if run_id in self.followed:
+            return
+        translator = await database_sync_to_async(_translator)(prompt_id)
+        if translator is None:
+            return
+        self.followed[run_id] = _Followed(run_id, translator)
+        await self.join(run_group(run_id))
+        await self.replay(self.followed[run_id])
+
+    async def replay(self, followed: _Followed, before: int | None = None) -> None:
+        while True:
+            events = await database_sync_to_async(_stored_events)(followed.run_id, followed.last_seq, before)
+            for event in events:
+                await self.handle_event(followed, event)
+            if len(events) < REPLAY_PAGE:
+                return
+
+    async def handle_event(self, followed: _Followed, event: dict[str, Any]) -> None:
+        followed.last_seq = event["seq"]
+        for message in followed.translator.translate(event):
+            if isinstance(message, QueueStatus):
+                await self.send_status()
+            elif isinstance(message, Preview):
+                await self.send_preview(followed.translator.prompt_id, message)
+            else:
+                await self.send_json(message)
+        if followed.translator.finished:
+            self.followed.pop(followed.run_id, None)
+            group = run_group(followed.run_id)
+            await self.channel_layer.group_discard(group, self.channel_name)
+            if group in self.groups_joined:
+                self.groups_joined.remove(group)
+
+    async def send_preview(self, prompt_id: str, preview: Preview) -> None:
+        image = await database_sync_to_async(_preview_bytes)(preview.output_id)
+        if image is None:
+            return
+        if self.supports_metadata:
+            metadata = json.dumps(
+                {
+                    "node_id": preview.node,
+                    "prompt_id": prompt_id,
+                    "display_node_id": preview.node,
+                    "parent_node_id": None,
+                    "real_node_id": preview.node,
+                    "image_type": "image/png",
+                }
+            ).encode()
+            header = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(metadata)) + metadata
+        else:
+            header = struct.pack(">II", PREVIEW_IMAGE, PNG)
+        await self.send(bytes_data=header + image)
+
+    # Channel-layer messages
+
+    async def run_events(self, message: dict[str, Any]) -> None:
+        """A stored batch of a followed run's events: forward what this socket has not had, in order."""
+        followed = self.followed.get(str(message.get("run")))
+        if followed is None:
+            return
+        for event in message["events"]:
+            if followed.run_id not in self.followed:
+                return
+            seq = event["seq"]
+            if seq <= followed.last_seq:
+                continue
+            if seq > followed.last_seq + 1:
+                await self.replay(followed, before=seq)
+            await self.handle_event(followed, event)
+
+    async def comfy_prompt(self, message: dict[str, Any]) -> None:
+        """The user queued a prompt: report the longer queue and follow it."""
+        await self.send_status()
+        await self.follow(message["prompt_id"], message["run"])
+
+    async def comfy_queue(self, message: dict[str, Any]) -> None:
+        await self.send_status()
+
+
+def _active_prompts(user: Any) -> list[tuple[str, str]]:
+    rows = ComfyPrompt.objects.filter(user=user, run__status__in=comfy_history.ACTIVE).order_by("created")
+    return [(prompt_id, str(run_id)) for prompt_id, run_id in rows.values_list("prompt_id", "run_id")]
+
+
+def _translator(prompt_id: str) -> PromptTranslator | None:
+    record = ComfyPrompt.objects.select_related("run").filter(prompt_id=prompt_id).first()
+    return comfy_history.translator_for(record) if record is not None else None
+
+
+def _stored_events(run_id: str, after: int, before: int | None) -> list[dict[str, Any]]:
+    events = RunEvent.objects.filter(run_id=run_id, seq__gt=after)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    return [event.to_json() for event in events.order_by("seq")[:REPLAY_PAGE]]
+
+
+def _preview_bytes(output_id: int) -> bytes | None:
+    from backend.storage.blobs import BlobNotFound, get_blob_store
+
+    sha = RunOutput.objects.filter(pk=output_id).values_list("blob_sha", flat=True).first()
+    if not sha:
+        return None
+    try:
+        with get_blob_store().open(sha) as handle:
+            return handle.read()
+    except BlobNotFound:
+        return None

@@ -1,0 +1,94 @@
+"""The caller's ComfyUI queue and history, read from runs: every answer is built from the database rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backend.compat.live import ADD_MESSAGE_TYPES, PromptTranslator, output_images
+from backend.compat.models import ComfyPrompt
+from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
+
+ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
+
+
+def user_prompts(user) -> Any:
+    """The user's own ComfyUI prompts (users see only theirs)."""
+    return ComfyPrompt.objects.filter(user=user).select_related("run")
+
+
+def queue_remaining(user) -> int:
+    """How many of the user's prompts are queued or running."""
+    return ComfyPrompt.objects.filter(user=user, run__status__in=ACTIVE).count()
+
+
+def queue(user) -> dict[str, list]:
+    """``{queue_running, queue_pending}`` of the user's prompts, pending ones in the order they will start."""
+    prompts = list(
+        user_prompts(user).filter(run__status__in=ACTIVE).order_by("-run__priority", "number", "created")
+    )
+    running = [prompt.queue_item() for prompt in prompts if prompt.run.status == Run.Status.RUNNING]
+    pending = [prompt.queue_item() for prompt in prompts if prompt.run.status == Run.Status.QUEUED]
+    return {"queue_running": running, "queue_pending": pending}
+
+
+def translator_for(prompt: ComfyPrompt) -> PromptTranslator:
+    """A translator for the prompt's run: node types and constants from its rows."""
+    run = prompt.run
+    nodes = dict(
+        NodeRun.objects.filter(run_id=run.pk).order_by("position").values_list("node_id", "node_type")
+    )
+    constants: dict[str, dict[str, Any]] = {}
+    for node_id, node in (run.graph.get("nodes") or {}).items():
+        inputs = node.get("inputs") or {}
+        constants[node_id] = {
+            name: value
+            for name, value in inputs.items()
+            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str))
+        }
+    return PromptTranslator(prompt.prompt_id, nodes, constants)
+
+
+def history_entry(prompt: ComfyPrompt) -> dict[str, Any]:
+    """One prompt as ComfyUI's ``/history`` shows it: prompt tuple, outputs, status with messages, meta."""
+    run = prompt.run
+    outputs: dict[str, dict[str, Any]] = {}
+    refs: dict[str, list[dict[str, Any]]] = {}
+    for output in RunOutput.objects.filter(run_id=run.pk).exclude(kind=RunOutput.Kind.PREVIEW).order_by("id"):
+        refs.setdefault(output.node_id, []).append(output.to_ref())
+    for node_id, node_refs in refs.items():
+        outputs[node_id] = output_images(node_refs, prompt.prompt_id)
+    translator = translator_for(prompt)
+    messages: list[list[Any]] = []
+    for event in RunEvent.objects.filter(run_id=run.pk).order_by("seq"):
+        for message in translator.translate(event.to_json()):
+            if isinstance(message, dict) and message["type"] in ADD_MESSAGE_TYPES:
+                messages.append([message["type"], message["data"]])
+    status_str = "success" if run.status == Run.Status.SUCCEEDED else "error"
+    return {
+        "prompt": prompt.queue_item(),
+        "outputs": outputs,
+        "status": {
+            "status_str": status_str,
+            "completed": run.status == Run.Status.SUCCEEDED,
+            "messages": messages,
+        },
+        "meta": {
+            node_id: {
+                "node_id": node_id,
+                "display_node": node_id,
+                "parent_node": None,
+                "real_node_id": node_id,
+            }
+            for node_id in outputs
+        },
+    }
+
+
+def history(user, max_items: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """The user's finished prompts, oldest first as ComfyUI's dict order; ``max_items`` keeps the newest."""
+    prompts = user_prompts(user).filter(run__status__in=Run.FINISHED).order_by("-created", "-id")
+    if offset:
+        prompts = prompts[offset:]
+    if max_items is not None:
+        prompts = prompts[:max_items]
+    return {prompt.prompt_id: history_entry(prompt) for prompt in reversed(list(prompts))}

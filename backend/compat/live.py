@@ -1,0 +1,222 @@
+"""Run events as ComfyUI's websocket messages, and the notices that tell a user's sockets about new prompts.
+
+``PromptTranslator`` turns one run's stored events (``{"seq", "type", "node", "data", "time"}``) into the
+messages ComfyUI's server sends for a prompt, in its order (execution.py, main.py ``prompt_worker``):
+``execution_start``, ``execution_cached``, then per node ``executing`` / ``progress`` / ``executed``, then
+``execution_success`` | ``execution_error`` | ``execution_interrupted``, a ``status`` with the queue left, and
+``executing`` with ``node: null``. ``executed`` is sent for every node that showed something, cached or not.
+Timestamps are milliseconds, as ComfyUI's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+ADD_MESSAGE_TYPES = ("execution_start", "execution_cached", "execution_success", "execution_error",
+                     "execution_interrupted")  # fmt: skip
+
+
+def user_group(user_id: Any) -> str:
+    """The channel-layer group of a user's ComfyUI sockets."""
+    return f"comfy.user.{user_id}"
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        logger.exception("could not notify %s", group)
+
+
+def notify_prompt(prompt: Any) -> None:
+    """Tell the submitting user's sockets that a prompt was queued (they follow its events from now on)."""
+    _send(
+        user_group(prompt.user_id),
+        {"type": "comfy.prompt", "prompt_id": prompt.prompt_id, "run": str(prompt.run_id)},
+    )
+
+
+def notify_queue(user_id: Any) -> None:
+    """Tell the user's sockets that their queue changed (prompts deleted or interrupted)."""
+    _send(user_group(user_id), {"type": "comfy.queue"})
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A binary preview frame to send: the stored preview output's id and the node that sent it."""
+
+    output_id: int
+    node: str
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """Marks where the ``status`` message with the caller's remaining queue goes."""
+
+
+Message = dict[str, Any] | Preview | QueueStatus
+
+
+def output_images(results: Iterable[Mapping[str, Any]], prompt_id: str) -> dict[str, Any]:
+    """ComfyUI's ``output`` of a node from our result references (images, text, data)."""
+    output: dict[str, Any] = {}
+    for ref in results:
+        kind = ref.get("kind")
+        if kind == "image":
+            output.setdefault("images", []).append(image_ref(ref, prompt_id))
+        elif kind == "text":
+            output.setdefault("text", []).append(ref.get("text", ""))
+        elif kind == "json" and isinstance(ref.get("data"), Mapping):
+            for key, value in ref["data"].items():
+                output.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+    return output
+
+
+def image_ref(ref: Mapping[str, Any], prompt_id: str) -> dict[str, str]:
+    """``{filename, subfolder, type}`` of one image result: ``/view`` finds it by the prompt id as subfolder."""
+    return {
+        "filename": ref.get("filename", ""),
+        "subfolder": prompt_id,
+        "type": "output" if ref.get("saved") else "temp",
+    }
+
+
+@dataclass
+class PromptTranslator:
+    """Translates one run's events, in ``seq`` order, into ComfyUI messages."""
+
+    prompt_id: str
+    node_types: dict[str, str]
+    constants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    running: str | None = None
+    failed_sent: bool = False
+    finished: bool = False
+    _pending_cached: list[str] | None = None
+    _pending_time: float = 0.0
+
+    def _data(self, event_time: float, **data: Any) -> dict[str, Any]:
+        return {**data, "prompt_id": self.prompt_id, "timestamp": int(event_time * 1000)}
+
+    def translate(self, event: Mapping[str, Any]) -> list[Message]:
+        """The messages for one event."""
+        kind = event["type"]
+        node = event.get("node")
+        data = event.get("data") or {}
+        at = float(event.get("time") or 0.0)
+        out: list[Message] = []
+        if kind == "run_started":
+            planned = set(data.get("nodes", ()))
+            out.append({"type": "execution_start", "data": self._data(at)})
+            self._pending_cached = [node_id for node_id in self.node_types if node_id not in planned]
+            self._pending_time = at
+            return out
+        if kind == "nodes_cached":
+            if self._pending_cached is not None:
+                self._pending_cached.extend(data.get("nodes", ()))
+            else:
+                self.cached.extend(data.get("nodes", ()))
+            return out
+        out.extend(self._flush_cached())
+        if kind == "node_started":
+            self.running = node
+            out.append(
+                {
+                    "type": "executing",
+                    "data": {"node": node, "display_node": node, "prompt_id": self.prompt_id},
+                }
+            )
+        elif kind == "progress":
+            out.append(
+                {
+                    "type": "progress",
+                    "data": {"value": data.get("value"), "max": data.get("max"), "prompt_id": self.prompt_id,
+                             "node": node},
+                }
+            )  # fmt: skip
+            preview = data.get("preview")
+            if isinstance(preview, Mapping) and preview.get("id") is not None and node is not None:
+                out.append(Preview(int(preview["id"]), node))
+        elif kind == "node_finished":
+            if node is not None and node not in self.executed:
+                self.executed.append(node)
+            results = [ref for ref in data.get("results") or () if ref.get("kind") != "preview"]
+            if results:
+                out.append(
+                    {
+                        "type": "executed",
+                        "data": {"node": node, "display_node": node,
+                                 "output": output_images(results, self.prompt_id), "prompt_id": self.prompt_id},
+                    }
+                )  # fmt: skip
+        elif kind == "node_failed":
+            self.failed_sent = True
+            out.append({"type": "execution_error", "data": self._error(node, data, at)})
+        elif kind == "run_finished":
+            out.extend(self._finish(data, at))
+        return out
+
+    def _flush_cached(self) -> list[Message]:
+        if self._pending_cached is None:
+            return []
+        nodes, self._pending_cached = list(dict.fromkeys(self._pending_cached)), None
+        self.cached.extend(nodes)
+        return [{"type": "execution_cached", "data": self._data(self._pending_time, nodes=nodes)}]
+
+    def _error(self, node: str | None, data: Mapping[str, Any], at: float) -> dict[str, Any]:
+        traceback = data.get("traceback") or ""
+        lines = traceback.splitlines(keepends=True) if traceback else []
+        inputs = self.constants.get(node or "", {})
+        return self._data(
+            at,
+            node_id=node,
+            node_type=self.node_types.get(node or "", data.get("type")),
+            executed=list(self.executed),
+            exception_message=str(data.get("error", "")),
+            exception_type=str(data.get("error_type", "")),
+            traceback=lines,
+            current_inputs={name: [value] for name, value in inputs.items()},
+            current_outputs=[*self.cached, *self.executed],
+        )
+
+    def _finish(self, data: Mapping[str, Any], at: float) -> list[Message]:
+        self.finished = True
+        status = data.get("status")
+        out: list[Message] = []
+        if status == "succeeded":
+            out.append({"type": "execution_success", "data": self._data(at)})
+        elif status == "cancelled":
+            out.append(
+                {
+                    "type": "execution_interrupted",
+                    "data": self._data(at, node_id=self.running, node_type=self.node_types.get(self.running or ""),
+                                       executed=list(self.executed)),
+                }
+            )  # fmt: skip
+        elif not self.failed_sent:
+            out.append(
+                {"type": "execution_error", "data": self._error(None, {"error": data.get("error", "")}, at)}
+            )
+        out.append(QueueStatus())
+        out.append({"type": "executing", "data": {"node": None, "prompt_id": self.prompt_id}})
+        return out
+
+
+def status_message(queue_remaining: int, sid: str | None = None) -> dict[str, Any]:
+    """ComfyUI's ``status`` message (``sid`` only in the first one a socket gets)."""
+    data: dict[str, Any] = {"status": {"exec_info": {"queue_remaining": queue_remaining}}}
+    if sid is not None:
+        data["sid"] = sid
+    return {"type": "status", "data": data}

@@ -1,0 +1,354 @@
+"""ComfyUI's HTTP API (server.py routes) over Flowyard: every call is a signed-in user's, and sees only their own
+queue, history and files. Answers keep ComfyUI's shapes, so existing clients and scripts work unchanged.
+
+Which workspace a call uses (runs, uploads, the upload lists in ``/object_info``), first match wins:
+``extra_data.flowyard_workspace`` (``POST /prompt`` only), the ``X-Flowyard-Workspace`` header or
+``?workspace=`` (an id or slug), the token's setting (``PUT /api/comfy/tokens/<id>``), else the caller's
+personal workspace.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from backend.accounts.access import Need, access_run, access_workspace, check_need
+from backend.accounts.exceptions import ApiError
+from backend.accounts.models import Workspace
+from backend.compat import history as comfy_history
+from backend.compat.auth import Caller, NotAuthenticated, authenticate_request, token_row
+from backend.compat.live import notify_queue
+from backend.compat.models import ComfyTokenSettings
+from backend.compat.prompts import PromptInvalid, submit_prompt
+from backend.compat.schemas import object_info
+from backend.runs.actions import RunConflict, do_cancel_run
+from backend.runs.engine import option_sources_for_workspace, registry_for_workspace
+from backend.runs.models import Run, RunOutput
+from backend.storage.responses import blob_response
+from backend.uploads.actions import do_upload
+from backend.uploads.handlers import SizeLimitedUploadHandler, max_upload_bytes
+from backend.uploads.models import Upload
+
+COMFYUI_VERSION = "0.3.60"
+DEFAULT_HISTORY_ITEMS = 200
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def comfy_view(methods: tuple[str, ...]) -> Callable:
+    """Authenticate the caller, allow ``methods``, and turn our errors into plain JSON answers."""
+
+    def decorate(view: Callable) -> Callable:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(
+            request: HttpRequest, *args: Any, token: str | None = None, **kwargs: Any
+        ) -> HttpResponse:
+            if request.method not in methods:
+                return JsonResponse({"error": f"Method {request.method} not allowed."}, status=405)
+            try:
+                caller = authenticate_request(request, token)
+            except NotAuthenticated as exc:
+                response = JsonResponse({"error": str(exc)}, status=401)
+                response["WWW-Authenticate"] = 'Basic realm="Flowyard (API token as password)"'
+                return response
+            try:
+                return view(request, caller, *args, **kwargs)
+            except BadRequest as exc:
+                return JsonResponse({"error": str(exc)}, status=exc.status)
+            except ApiError as exc:
+                return JsonResponse({"error": exc.payload["detail"], "errors": exc.payload["errors"]},
+                                    status=exc.status_code)  # fmt: skip
+            except NotFound as exc:
+                return JsonResponse({"error": str(exc.detail)}, status=404)
+            except PermissionDenied as exc:
+                return JsonResponse({"error": str(exc.detail)}, status=403)
+
+        return wrapper
+
+    return decorate
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The body is not JSON.") from None
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def _workspace_ref(value: Any) -> Workspace | int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        return int(value)
+    found = Workspace.objects.filter(slug=str(value)).only("pk").first()
+    if found is None:
+        raise NotFound("No such workspace.")
+    return found.pk
+
+
+def workspace_for(
+    request: HttpRequest, caller: Caller, chosen: Any = None, need: Need = Need.VIEW
+) -> Workspace:
+    """The workspace this call works in (see the module docstring), checked for ``need``."""
+    ref = _workspace_ref(chosen)
+    if ref is None:
+        ref = _workspace_ref(request.headers.get("X-Flowyard-Workspace") or request.GET.get("workspace"))
+    if ref is None and caller.token is not None:
+        row = token_row(caller.token)
+        if row is not None:
+            ref = ComfyTokenSettings.objects.filter(token=row).values_list("workspace_id", flat=True).first()
+    if ref is None:
+        ref = Workspace.objects.filter(personal_owner=caller.user).values_list("pk", flat=True).first()
+    return access_workspace(caller.user, ref, need)
+
+
+# Queue and prompts
+
+
+@comfy_view(("GET", "POST"))
+def prompt(request: HttpRequest, caller: Caller) -> HttpResponse:
+    if request.method == "GET":
+        return JsonResponse({"exec_info": {"queue_remaining": comfy_history.queue_remaining(caller.user)}})
+    body = _json_body(request)
+    extra = body.get("extra_data") if isinstance(body.get("extra_data"), dict) else {}
+    workspace = workspace_for(request, caller, extra.get("flowyard_workspace"), Need.RUN)
+    try:
+        submitted = submit_prompt(caller.user, workspace, body)
+    except PromptInvalid as invalid:
+        return JsonResponse(invalid.body, status=400)
+    record = submitted.prompt
+    return JsonResponse(
+        {"prompt_id": record.prompt_id, "number": record.number, "node_errors": submitted.node_errors}
+    )
+
+
+def _cancel(runs: list[Run]) -> int:
+    cancelled = 0
+    for run in runs:
+        try:
+            do_cancel_run(run)
+            cancelled += 1
+        except RunConflict:
+            pass  # finished meanwhile
+    return cancelled
+
+
+@comfy_view(("GET", "POST"))
+def queue(request: HttpRequest, caller: Caller) -> HttpResponse:
+    if request.method == "GET":
+        return JsonResponse(comfy_history.queue(caller.user))
+    body = _json_body(request)
+    waiting = comfy_history.user_prompts(caller.user).filter(run__status=Run.Status.QUEUED)
+    runs: list[Run] = []
+    if body.get("clear"):
+        runs += [record.run for record in waiting]
+    if isinstance(body.get("delete"), list):
+        ids = [str(item) for item in body["delete"]]
+        runs += [record.run for record in waiting.filter(prompt_id__in=ids)]
+    if _cancel(list({run.pk: run for run in runs}.values())):
+        notify_queue(caller.user.pk)
+    return HttpResponse(status=200)
+
+
+@comfy_view(("POST",))
+def interrupt(request: HttpRequest, caller: Caller) -> HttpResponse:
+    body = _json_body(request)
+    running = comfy_history.user_prompts(caller.user).filter(run__status=Run.Status.RUNNING)
+    if body.get("prompt_id"):
+        running = running.filter(prompt_id=str(body["prompt_id"]))
+    if _cancel([record.run for record in running]):
+        notify_queue(caller.user.pk)
+    return HttpResponse(status=200)
+
+
+@comfy_view(("GET", "POST"))
+def history(request: HttpRequest, caller: Caller) -> HttpResponse:
+    if request.method == "POST":
+        body = _json_body(request)
+        finished = comfy_history.user_prompts(caller.user).filter(run__status__in=Run.FINISHED)
+        # Forgets the prompts here only: the runs stay in Flowyard's own history.
+        if body.get("clear"):
+            finished.delete()
+        if isinstance(body.get("delete"), list):
+            finished.filter(prompt_id__in=[str(item) for item in body["delete"]]).delete()
+        return HttpResponse(status=200)
+    try:
+        max_items = int(request.GET.get("max_items", DEFAULT_HISTORY_ITEMS))
+        offset = max(0, int(request.GET.get("offset", 0)))
+    except ValueError:
+        raise BadRequest("max_items and offset must be integers.") from None
+    return JsonResponse(comfy_history.history(caller.user, max(0, max_items), offset))
+
+
+@comfy_view(("GET",))
+def history_item(request: HttpRequest, caller: Caller, prompt_id: str) -> HttpResponse:
+    record = comfy_history.user_prompts(caller.user).filter(prompt_id=prompt_id).first()
+    if record is None or not record.run.is_finished():
+        return JsonResponse({})
+    return JsonResponse({record.prompt_id: comfy_history.history_entry(record)})
+
+
+# Files
+
+
+def _strip_annotation(name: str) -> tuple[str, str | None]:
+    for kind in ("input", "output", "temp"):
+        suffix = f" [{kind}]"
+        if name.endswith(suffix):
+            return name[: -len(suffix)], kind
+    return name, None
+
+
+def _run_of(caller: Caller, subfolder: str) -> Run | None:
+    record = comfy_history.user_prompts(caller.user).filter(prompt_id=subfolder).first()
+    if record is not None:
+        return record.run
+    try:
+        return access_run(caller.user, subfolder)
+    except NotFound:
+        return None
+
+
+@comfy_view(("GET", "HEAD"))
+def view(request: HttpRequest, caller: Caller) -> HttpResponse:
+    filename, annotated = _strip_annotation(request.GET.get("filename", ""))
+    if not filename or "\x00" in filename or filename in (".", ".."):
+        raise BadRequest("filename is required.")
+    kind = annotated or request.GET.get("type") or "output"
+    subfolder = request.GET.get("subfolder", "")
+    if kind in ("output", "temp") and subfolder:
+        run = _run_of(caller, subfolder)
+        if run is not None:
+            output = (
+                RunOutput.objects.filter(run=run, filename=filename, blob_sha__isnull=False)
+                .exclude(kind=RunOutput.Kind.PREVIEW)
+                .order_by("id")
+                .first()
+            )
+            if output is not None:
+                return blob_response(output.blob_sha, output.filename, output.content_type, request)
+    workspace = workspace_for(request, caller)
+    upload = Upload.objects.filter(workspace=workspace, name=filename.rsplit("/", 1)[-1]).first()
+    if upload is None:
+        raise NotFound("No such file.")
+    return blob_response(
+        upload.sha256, upload.name, upload.content_type, request, as_attachment=not upload.is_image
+    )
+
+
+@comfy_view(("POST",))
+def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
+    request.upload_handlers = [SizeLimitedUploadHandler(request), *request.upload_handlers]
+    file = request.FILES.get("image")
+    if file is None:
+        raise BadRequest("No file in the 'image' field.")
+    overwrite = request.POST.get("overwrite", "").lower() in ("true", "1")
+    workspace = workspace_for(request, caller, need=Need.RUN)
+    if overwrite:
+        check_need(workspace.role, Need.EDIT, "workspace")
+    upload, _ = do_upload(
+        caller.user,
+        workspace,
+        file,
+        file.name or "image.png",
+        kind=Upload.Kind.IMAGE,
+        client_content_type=file.content_type or "",
+        overwrite=overwrite,
+    )
+    return JsonResponse(
+        {
+            "name": upload.name,
+            "subfolder": request.POST.get("subfolder", ""),
+            "type": request.POST.get("type") or "input",
+        }
+    )
+
+
+# Catalog and server information
+
+
+def _options_for(workspace: Workspace) -> Callable[[str], Any]:
+    sources = option_sources_for_workspace(workspace)
+    return functools.lru_cache(maxsize=None)(sources)
+
+
+@comfy_view(("GET",))
+def object_info_all(request: HttpRequest, caller: Caller) -> HttpResponse:
+    workspace = workspace_for(request, caller)
+    options = _options_for(workspace)
+    registry = registry_for_workspace(workspace)
+    return JsonResponse({entry.schema.id: object_info(entry, options) for entry in registry})
+
+
+@comfy_view(("GET",))
+def object_info_one(request: HttpRequest, caller: Caller, node_class: str) -> HttpResponse:
+    workspace = workspace_for(request, caller)
+    entry = registry_for_workspace(workspace).get(node_class)
+    if entry is None:
+        return JsonResponse({})
+    return JsonResponse({node_class: object_info(entry, _options_for(workspace))})
+
+
+def _ram() -> tuple[int, int]:
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+        return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0, 0
+
+
+@comfy_view(("GET",))
+def system_stats(request: HttpRequest, caller: Caller) -> HttpResponse:
+    total, free = _ram()
+    return JsonResponse(
+        {
+            "system": {
+                "os": os.name if sys.platform != "linux" else "posix",
+                "ram_total": total,
+                "ram_free": free,
+                "comfyui_version": f"{COMFYUI_VERSION} (Flowyard)",
+                "required_frontend_version": "",
+                "python_version": sys.version,
+                "pytorch_version": "",
+                "embedded_python": False,
+                "argv": [],
+                "flowyard": {"dispatcher": settings.FLOWYARD_DISPATCHER, "machine": platform.machine()},
+            },
+            "devices": [],
+        }
+    )
+
+
+@comfy_view(("GET",))
+def features(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return JsonResponse({"supports_preview_metadata": True, "max_upload_size": max_upload_bytes()})
+
+
+@comfy_view(("GET",))
+def empty_list(request: HttpRequest, caller: Caller, folder: str | None = None) -> HttpResponse:
+    return JsonResponse([], safe=False)
+
+
+@comfy_view(("POST",))
+def free(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return HttpResponse(status=200)  # workers manage their own memory
