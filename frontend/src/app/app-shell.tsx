@@ -1,5 +1,6 @@
 import { Link, Outlet, useNavigate } from "react-router";
 import { auth } from "../api/endpoints";
+import { RunNotifications } from "../runs/run-notifications";
 import { useSession } from "./session";
 
 export function AppShell() {
@@ -14,6 +15,9 @@ export function AppShell() {
         <span className="fy-spacer" />
         {session.status === "signed-in" ? (
           <>
+            <Link to="/">Workflows</Link>
+            <Link to="/settings/tokens">API tokens</Link>
+            <Link to="/runs">Runs</Link>
             <span className="fy-user">{session.user.username}</span>
             <button
               type="button"
@@ -37,6 +41,7 @@ export function AppShell() {
       <main className="fy-main">
         <Outlet />
       </main>
+      <RunNotifications />
     </div>
   );
 }

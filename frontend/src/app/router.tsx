@@ -1,20 +1,16 @@
 import { createBrowserRouter, RouterProvider } from "react-router";
 import { LoginPage, SignupPage } from "../auth/auth-pages";
 import { EditorPage } from "../workflows/editor-page";
+import { InvitePage } from "../teams/invite-page";
+import { TeamPage } from "../teams/team-page";
+import { TokensPage } from "../tokens/tokens-page";
 import { HomePage } from "../workflows/home-page";
+import { RunDetailPage } from "../runs/run-detail-page";
+import { RunHistoryPage } from "../runs/run-history-page";
+import { PublicPage } from "../workflows/public-page";
 import { AppShell } from "./app-shell";
+import { NotFound } from "./not-found";
 import { SessionProvider } from "./session";
-
-function NotFound() {
-  return (
-    <div className="fy-status">
-      <h2>Page not found</h2>
-      <p>
-        <a href="/">Go home</a>
-      </p>
-    </div>
-  );
-}
 
 const router = createBrowserRouter([
   {
@@ -25,6 +21,12 @@ const router = createBrowserRouter([
       { path: "/signup", element: <SignupPage /> },
       { path: "/workflows/new", element: <EditorPage /> },
       { path: "/workflows/:id", element: <EditorPage /> },
+      { path: "/runs", element: <RunHistoryPage /> },
+      { path: "/runs/:id", element: <RunDetailPage /> },
+      { path: "/teams/:id", element: <TeamPage /> },
+      { path: "/invite/:token", element: <InvitePage /> },
+      { path: "/settings/tokens", element: <TokensPage /> },
+      { path: "/p/:token", element: <PublicPage /> },
       { path: "*", element: <NotFound /> },
     ],
   },

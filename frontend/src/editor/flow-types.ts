@@ -5,7 +5,10 @@ import type { Edge, Node } from "@xyflow/react";
 export type SchemaFlowNode = Node<{ nodeId: string }, "schema">;
 /** A node whose type is not installed: kept, shown with its links, not editable. */
 export type MissingFlowNode = Node<{ nodeId: string; nodeType: string }, "missing">;
-export type AppNode = SchemaFlowNode | MissingFlowNode;
+/** A group frame (layout.groups) drawn behind the nodes; its id is `group:<group id>`. */
+export type GroupFlowNode = Node<{ groupId: string; readOnly?: boolean }, "flowgroup">;
+export type AppNode = SchemaFlowNode | MissingFlowNode | GroupFlowNode;
+export const GROUP_NODE_PREFIX = "group:";
 export type AppEdge = Edge<{ valueType: string }>;
 
 export const inHandle = (name: string) => `in:${name}`;

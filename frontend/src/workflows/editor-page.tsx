@@ -13,6 +13,9 @@ import { emptyGraph, makeCatalog } from "../editor/graph-model";
 import { fromDocument, toDocument } from "../editor/serialization";
 import { createEditorStore, type EditorStore } from "../editor/store";
 import { EditorStoreProvider, useEditorStore, useEditorStoreApi } from "../editor/store-context";
+import { NotFound } from "../app/not-found";
+import { ApiError } from "../api/client";
+import { EditorExtras } from "./editor-extras";
 
 interface Loaded {
   schemas: NodeSchema[];
@@ -87,6 +90,7 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
   const [saving, setSaving] = useState<{ busy: boolean; error: string | null } | null>(null);
   const [name, setName] = useState(workflow?.name ?? "Untitled workflow");
   const [version, setVersion] = useState<number | null>(workflow?.latest_version ?? null);
+  const canSave = !workflow?.permissions || workflow.permissions.edit;
 
   useEffect(() => {
     const warn = (e: BeforeUnloadEvent) => {
@@ -146,14 +150,21 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
         {version !== null && <span className="fy-version">v{version}</span>}
         {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
         <span className="fy-spacer" />
-        <button type="button" onClick={openSave} title="Save (Ctrl+S)">
-          Save
-        </button>
+        {workflow && <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} />}
+        {canSave ? (
+          <button type="button" onClick={openSave} title="Save (Ctrl+S)">
+            Save
+          </button>
+        ) : (
+          <span className="fy-readonly-badge" title="Your role lets you view this workflow, not change it. Fork it to edit.">
+            view only
+          </span>
+        )}
         <button type="button" onClick={onRun} title="Run (Ctrl+Enter)">
           Run
         </button>
       </header>
-      <EditorCanvas onSave={openSave} onRun={onRun} />
+      <EditorCanvas onSave={canSave ? openSave : undefined} onRun={onRun} />
       {saving && (
         <SaveDialog
           isNew={!workflow}
@@ -175,6 +186,9 @@ export function EditorPage() {
   const state = useAsync(() => load(id !== null && Number.isInteger(id) ? id : null, demo), [id, demo]);
   if (id !== null && !Number.isInteger(id)) return <ErrorState title="No such workflow" error={new Error(`"${params.id}" is not a workflow id.`)} />;
   if (state.status === "loading") return <Loading what={id === null ? "the node catalog" : "the workflow and node catalog"} />;
+  if (state.status === "error" && state.error instanceof ApiError && state.error.status === 404 && id !== null) {
+    return <NotFound what="workflow" />;
+  }
   if (state.status === "error") {
     return (
       <div>

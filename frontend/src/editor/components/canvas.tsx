@@ -17,13 +17,15 @@ import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type
 import type { NodeSchema } from "../../api/schemas";
 import { layoutGraph } from "../auto-layout";
 import { checkConnection, compatibleNodeTypes, type ConnectionRequest } from "../connection-rules";
-import { parseHandle, type AppEdge, type AppNode } from "../flow-types";
+import { GROUP_NODE_PREFIX, parseHandle, type AppEdge, type AppNode } from "../flow-types";
 import type { Position } from "../graph-model";
+import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
 import type { EditorState } from "../store";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { typeColor } from "../type-colors";
-import { nodeTypes } from "./flow-node";
+import { nodeTypes as schemaNodeTypes } from "./flow-node";
+import { GroupNode } from "./group-node";
 import { HelpPanel } from "./help-panel";
 import { NodeContextMenu, type MenuState } from "./node-context-menu";
 import { NODE_DRAG_MIME, NodePalette } from "./node-palette";
@@ -33,7 +35,11 @@ import { NoticeToast } from "./notice-toast";
 export interface EditorCanvasProps {
   onSave?: () => void;
   onRun?: () => void;
+  /** A view only (shared links, no edit rights): no palette, no drags, links or shortcuts that edit. */
+  readOnly?: boolean;
 }
+
+const nodeTypes = { ...schemaNodeTypes, flowgroup: GroupNode };
 
 interface SearchState {
   screen: Position;
@@ -57,7 +63,7 @@ const selectSelectedNodes = (s: EditorState) => s.selectedNodes;
 const selectSelectedEdges = (s: EditorState) => s.selectedEdges;
 const selectMeasured = (s: EditorState) => s.measured;
 
-function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
+function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
   const store = useEditorStoreApi();
   const graph = useEditorStore(selectGraph);
   const catalog = useEditorStore(selectCatalog);
@@ -74,13 +80,31 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
 
   const nodes = useMemo<AppNode[]>(() => {
     const selected = new Set(selectedNodes);
-    return Object.values(graph.nodes).map((n): AppNode => {
-      const base = { id: n.id, position: n.position, selected: selected.has(n.id), measured: measured[n.id] };
-      return catalog.has(n.type)
-        ? { ...base, type: "schema", data: { nodeId: n.id } }
-        : { ...base, type: "missing", data: { nodeId: n.id, nodeType: n.type } };
-    });
-  }, [graph.nodes, catalog, selectedNodes, measured]);
+    // Groups first: drawn behind the nodes. Only their title bar drags (see .fy-group-title).
+    const groups = graph.groups.map(
+      (g): AppNode => ({
+        id: GROUP_NODE_PREFIX + g.id,
+        type: "flowgroup",
+        position: { x: g.x, y: g.y },
+        data: { groupId: g.id, readOnly },
+        selectable: false,
+        draggable: !readOnly,
+        dragHandle: ".fy-group-title",
+        width: g.width,
+        height: g.height,
+      }),
+    );
+    return groups.concat(
+      Object.values(graph.nodes).map((n): AppNode => {
+        const base = { id: n.id, position: n.position, selected: selected.has(n.id), measured: measured[n.id] };
+        return catalog.has(n.type)
+          ? { ...base, type: "schema", data: { nodeId: n.id } }
+          : { ...base, type: "missing", data: { nodeId: n.id, nodeType: n.type } };
+      }),
+    );
+  }, [graph.nodes, graph.groups, catalog, selectedNodes, measured, readOnly]);
+  /** The nodes a group carries while it is dragged (found when the drag starts). */
+  const groupDrag = useRef<{ groupId: string; members: string[] } | null>(null);
 
   const edges = useMemo<AppEdge[]>(() => {
     const selected = new Set(selectedEdges);
@@ -108,6 +132,15 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
       const positions: Record<string, Position> = {};
       let selection: Set<string> | null = null;
       for (const c of changes) {
+        if ("id" in c && c.id.startsWith(GROUP_NODE_PREFIX)) {
+          if (c.type === "position" && c.position) {
+            const groupId = c.id.slice(GROUP_NODE_PREFIX.length);
+            const members = groupDrag.current?.groupId === groupId ? groupDrag.current.members : [];
+            const to = c.position;
+            store.setState((st) => ({ graph: moveGroup(st.graph, groupId, to, members) }));
+          }
+          continue;
+        }
         if (c.type === "position" && c.position) positions[c.id] = c.position;
         else if (c.type === "dimensions" && c.dimensions) s.setMeasured(c.id, c.dimensions);
         else if (c.type === "select") {
@@ -212,14 +245,21 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
     [search, store],
   );
 
+  const groupSelection = useCallback(() => {
+    const s = store.getState();
+    const group = groupAround(s.graph, s.selectedNodes, s.measured);
+    if (!group) return s.notify("info", "Select the nodes to group first (Shift+drag draws a selection box).");
+    s.change((g) => addGroup(g, group));
+  }, [store]);
+
   const onDoubleClick = useCallback(
     (e: ReactMouseEvent) => {
       const target = e.target as Element;
-      if (!target.classList.contains("react-flow__pane") || !wrapper.current) return;
+      if (readOnly || !target.classList.contains("react-flow__pane") || !wrapper.current) return;
       const rect = wrapper.current.getBoundingClientRect();
       setSearch({ screen: { x: e.clientX - rect.left, y: e.clientY - rect.top }, flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }) });
     },
-    [flow],
+    [flow, readOnly],
   );
 
   const addAtCentre = useCallback(
@@ -257,6 +297,7 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
     const onKeyDown = (e: KeyboardEvent) => {
       const action = matchShortcut(e);
       if (!action) return;
+      if (readOnly && action !== "fitView" && action !== "help") return;
       if (isEditableTarget(e.target) && !GLOBAL_ACTIONS.has(action)) return;
       const s = store.getState();
       e.preventDefault();
@@ -295,7 +336,7 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
       e.preventDefault();
     };
     const onPaste = (e: ClipboardEvent) => {
-      if (isEditableTarget(e.target)) return;
+      if (readOnly || isEditableTarget(e.target)) return;
       const text = e.clipboardData?.getData("text/plain");
       if (!text) return;
       const at = pointer.current ?? undefined;
@@ -309,11 +350,11 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
       document.removeEventListener("copy", onCopy);
       document.removeEventListener("paste", onPaste);
     };
-  }, [store, flow, onSave, onRun]);
+  }, [store, flow, onSave, onRun, readOnly]);
 
   return (
-    <div className="fy-editor">
-      <NodePalette schemas={schemas} onAdd={addAtCentre} />
+    <div className={readOnly ? "fy-editor fy-readonly" : "fy-editor"}>
+      {!readOnly && <NodePalette schemas={schemas} onAdd={addAtCentre} />}
       <div
         className="fy-canvas"
         ref={wrapper}
@@ -332,7 +373,21 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
           nodeTypes={nodeTypes}
           onNodesChange={onNodesChange}
           onEdgesChange={onEdgesChange}
-          onNodeDragStart={() => store.getState().checkpoint()}
+          onNodeDragStart={(_, node) => {
+            const s = store.getState();
+            s.checkpoint();
+            if (node.id.startsWith(GROUP_NODE_PREFIX)) {
+              const groupId = node.id.slice(GROUP_NODE_PREFIX.length);
+              const group = s.graph.groups.find((g) => g.id === groupId);
+              groupDrag.current = group ? { groupId, members: nodesInGroup(s.graph, group, s.measured) } : null;
+            }
+          }}
+          onNodeDragStop={() => {
+            groupDrag.current = null;
+          }}
+          nodesDraggable={!readOnly}
+          nodesConnectable={!readOnly}
+          elementsSelectable={!readOnly}
           onConnect={onConnect}
           onConnectEnd={onConnectEnd}
           isValidConnection={isValidConnection}
@@ -361,23 +416,32 @@ function CanvasInner({ onSave, onRun }: EditorCanvasProps) {
           <Controls showInteractive={false} />
         </ReactFlow>
         <div className="fy-canvas-toolbar">
-          <button type="button" onClick={() => store.getState().undo()} title="Undo (Ctrl+Z)">
-            Undo
-          </button>
-          <button type="button" onClick={() => store.getState().redo()} title="Redo (Ctrl+Y)">
-            Redo
-          </button>
+          {!readOnly && (
+            <>
+              <button type="button" onClick={() => store.getState().undo()} title="Undo (Ctrl+Z)">
+                Undo
+              </button>
+              <button type="button" onClick={() => store.getState().redo()} title="Redo (Ctrl+Y)">
+                Redo
+              </button>
+              <button type="button" onClick={groupSelection} title="Draw a titled group around the selected nodes">
+                Group selection
+              </button>
+            </>
+          )}
           <button type="button" onClick={() => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 })} title="Fit view (F)">
             Fit view
           </button>
-          <button type="button" onClick={() => void autoLayout()} title="Arrange nodes left to right">
-            Auto layout
-          </button>
+          {!readOnly && (
+            <button type="button" onClick={() => void autoLayout()} title="Arrange nodes left to right">
+              Auto layout
+            </button>
+          )}
           <button type="button" onClick={() => setHelp((h) => !h)} title="Keyboard shortcuts (?)">
             ?
           </button>
         </div>
-        {Object.keys(graph.nodes).length === 0 && (
+        {Object.keys(graph.nodes).length === 0 && !readOnly && (
           <div className="fy-canvas-empty">Double-click the canvas or pick a node from the palette to start.</div>
         )}
         {search && (

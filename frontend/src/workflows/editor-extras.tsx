@@ -1,0 +1,63 @@
+// The editor header's workflow actions (history, share, fork, template, import/export) and their panels.
+import { useState } from "react";
+import { errorMessage } from "../api/client";
+import { workflows } from "../api/endpoints";
+import type { WorkflowDetail } from "../api/schemas";
+import { useEditorStoreApi } from "../editor/store-context";
+import { workflowEditReason } from "../teams/team-permissions";
+import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
+
+export function EditorExtras({ workflow: initial, name, version, onVersion }: {
+  workflow: WorkflowDetail;
+  name: string;
+  version: number | null;
+  onVersion(n: number): void;
+}) {
+  const store = useEditorStoreApi();
+  const [workflow, setWorkflow] = useState(initial);
+  const [panel, setPanel] = useState<"history" | "share" | "fork" | null>(null);
+  const loadVersion = useLoadVersion();
+  const editReason = workflowEditReason(workflow.permissions);
+  const toggleTemplate = () => {
+    workflows.update(workflow.id, { is_template: !workflow.is_template }).then(
+      (updated) => {
+        setWorkflow((w) => ({ ...w, is_template: updated.is_template }));
+        store.getState().notify("info", updated.is_template ? "Listed in the team's template gallery." : "Removed from the template gallery.");
+      },
+      (exc: unknown) => store.getState().notify("error", errorMessage(exc)),
+    );
+  };
+  return (
+    <>
+      <button type="button" onClick={() => setPanel(panel === "history" ? null : "history")} aria-pressed={panel === "history"}>
+        History
+      </button>
+      <button type="button" onClick={() => setPanel("share")}>
+        Share{workflow.public_url ? " (public)" : workflow.visibility === "private" ? " (private)" : ""}
+      </button>
+      <button type="button" onClick={() => setPanel("fork")} title="Copy into a workspace where you may edit">
+        Fork
+      </button>
+      <label className="fy-check" title={editReason ?? "List this workflow in the team's template gallery"}>
+        <input type="checkbox" checked={workflow.is_template} disabled={editReason !== null} onChange={toggleTemplate} /> Template
+      </label>
+      <ImportExport name={name} />
+      {panel === "history" && (
+        <VersionHistoryPanel
+          workflow={workflow}
+          current={version}
+          onClose={() => setPanel(null)}
+          onRestored={(v) => {
+            loadVersion(v);
+            onVersion(v.number);
+            store.getState().notify("info", `Restored as version ${v.number}.`);
+          }}
+        />
+      )}
+      {panel === "share" && (
+        <ShareDialog workflow={workflow} onChanged={(patch) => setWorkflow((w) => ({ ...w, ...patch }))} onClose={() => setPanel(null)} />
+      )}
+      {panel === "fork" && <ForkDialog workflow={workflow} onClose={() => setPanel(null)} />}
+    </>
+  );
+}
