@@ -80,3 +80,20 @@ CONCURRENCY ?= 1
 .PHONY: worker
 worker: install
 	$(PY) -m celery -A backend worker -Q $(QUEUES) -c $(CONCURRENCY) --loglevel=INFO
+
+# A local multi-process cluster (infra/local/cluster.sh): web + two Celery workers + beat on Postgres
+# (database flowyard_cluster), Redis (database 5) and a moto S3 server; PIDs and logs in var/cluster/.
+.PHONY: cluster cluster-down cluster-status cluster-test
+cluster:
+	PORT=$(PORT) infra/local/cluster.sh up
+
+cluster-down:
+	infra/local/cluster.sh down
+
+cluster-status:
+	PORT=$(PORT) infra/local/cluster.sh status
+
+# The smoke test through a running cluster (or any deployment: FLOWYARD_CLUSTER_URL=https://...).
+FLOWYARD_CLUSTER_URL ?= http://$(HOST):$(PORT)
+cluster-test: install
+	FLOWYARD_CLUSTER_URL=$(FLOWYARD_CLUSTER_URL) $(PY) -m pytest -p no:cacheprovider -v infra/tests/test_cluster_smoke.py
