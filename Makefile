@@ -69,6 +69,7 @@ test: lint typecheck frontend-check pytest
 
 bench: install
 	$(PY) -m benchmarks.engine
+	$(PY) -m benchmarks.comfy
 
 clean:
 	rm -rf $(VENV) var frontend/dist frontend/node_modules
