@@ -18,9 +18,9 @@ class Invert(sdk.Node):
 """
 
 from nodepacks.sdk import types
-from nodepacks.sdk.context import Cancelled, Context, FileProvider, ModelProvider, NodeError
+from nodepacks.sdk.context import Cancelled, Context, FileProvider, ModelProvider, NodeError, NodeTimeout
 from nodepacks.sdk.inputs import color, link, number, output, seed, select, text, toggle, upload
-from nodepacks.sdk.node import UI, Inputs, InputSpec, Node, NodeSchema, Outputs, OutputSpec, Result
+from nodepacks.sdk.node import UI, Inputs, InputSpec, Node, NodeSchema, Outputs, OutputSpec, Result, Retry
 from nodepacks.sdk.pack import API_VERSION, Pack, PackError, is_semver
 from nodepacks.sdk.types import (
     AnyValue,
@@ -56,11 +56,13 @@ __all__ = [
     "Node",
     "NodeError",
     "NodeSchema",
+    "NodeTimeout",
     "OutputSpec",
     "Outputs",
     "Pack",
     "PackError",
     "Result",
+    "Retry",
     "Video",
     "VideoValue",
     "color",

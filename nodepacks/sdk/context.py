@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -18,6 +19,11 @@ class Cancelled(Exception):
 
 class NodeError(Exception):
     """Raise to fail a node with a message meant for the user (shown without a traceback)."""
+
+
+class NodeTimeout(TimeoutError):
+    """Raised inside a node (at ``check_cancelled()`` or ``progress()``) once it has run past its
+    ``timeout_seconds``; a ``TimeoutError``, so a retry policy ``on=(TimeoutError,)`` retries it."""
 
 
 class FileProvider(Protocol):
@@ -63,7 +69,18 @@ ProgressCallback = Callable[[str, float, float | None, np.ndarray | None], None]
 class Context:
     """The per-node execution context passed to ``Node.execute``."""
 
-    __slots__ = ("node_id", "_on_progress", "_cancel", "files", "models", "log", "_scratch_root", "_scratch")
+    __slots__ = (
+        "node_id",
+        "_on_progress",
+        "_cancel",
+        "files",
+        "models",
+        "log",
+        "_scratch_root",
+        "_scratch",
+        "_deadline",
+        "_timeout",
+    )
 
     def __init__(
         self,
@@ -75,8 +92,11 @@ class Context:
         models: ModelProvider | None = None,
         logger: logging.Logger | None = None,
         scratch_root: Path | None = None,
+        timeout_seconds: float | None = None,
     ) -> None:
         self.node_id = node_id
+        self._timeout = timeout_seconds
+        self._deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         self._on_progress = on_progress
         self._cancel = cancel_event
         self.files: FileProvider = files or NoFiles()
@@ -96,9 +116,15 @@ class Context:
         return self._cancel is not None and self._cancel.is_set()
 
     def check_cancelled(self) -> None:
-        """Raise ``Cancelled`` if the run has been asked to stop."""
+        """Raise ``Cancelled`` if the run has been asked to stop, ``NodeTimeout`` if the node ran out of time."""
         if self._cancel is not None and self._cancel.is_set():
             raise Cancelled()
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise NodeTimeout(f"node {self.node_id} ran longer than its timeout of {self._timeout:g} s")
+
+    def timed_out(self) -> bool:
+        """True once the node has run past its ``timeout_seconds``."""
+        return self._deadline is not None and time.monotonic() > self._deadline
 
     @property
     def scratch_dir(self) -> Path:

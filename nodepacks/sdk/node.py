@@ -64,6 +64,40 @@ class Result:
     ui: UI = field(default_factory=UI)
 
 
+@dataclass(frozen=True)
+class Retry:
+    """A node's retry policy: up to ``attempts`` executions in all, retrying only the exception types in ``on``,
+    waiting ``backoff_seconds`` before the first retry and doubling the wait each time after."""
+
+    attempts: int = 3
+    backoff_seconds: float = 1.0
+    on: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("Retry.attempts must be at least 1")
+        if self.backoff_seconds < 0:
+            raise ValueError("Retry.backoff_seconds must not be negative")
+        if not isinstance(self.on, tuple):
+            object.__setattr__(self, "on", tuple(self.on) if isinstance(self.on, list | set) else (self.on,))
+
+    def retries(self, error: BaseException) -> bool:
+        """True when ``error`` is one the policy retries."""
+        return isinstance(error, self.on)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number ``attempt`` (2, 3, ...)."""
+        return float(self.backoff_seconds * (2 ** max(0, attempt - 2)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy as served to clients."""
+        return {
+            "attempts": self.attempts,
+            "backoff_seconds": self.backoff_seconds,
+            "on": [error.__name__ for error in self.on],
+        }
+
+
 _MISSING: Any = object()
 
 
@@ -157,6 +191,8 @@ class NodeSchema:
     inputs: tuple[InputSpec, ...]
     outputs: tuple[OutputSpec, ...]
     has_fingerprint: bool
+    retry: Retry | None = None
+    timeout_seconds: float | None = None
 
     def input(self, name: str) -> InputSpec | None:
         """Return the input named ``name``, or None."""
@@ -196,6 +232,10 @@ class Node:
     non_deterministic: ClassVar[bool] = False
     requires_gpu: ClassVar[bool] = False
     memory_mb: ClassVar[int] = 0
+    # Execution policy: retry transient failures; fail a node that runs longer than this (checked when the node
+    # calls ctx.check_cancelled() or ctx.progress(): a node that never does cannot be interrupted).
+    retry: ClassVar[Retry | None] = None
+    timeout_seconds: ClassVar[float | None] = None
 
     Inputs: ClassVar[type[Inputs]] = Inputs
     Outputs: ClassVar[type[Outputs]] = Outputs
@@ -330,4 +370,20 @@ def build_schema(cls: type[Node]) -> NodeSchema:
         inputs=inputs,
         outputs=tuple(outputs),
         has_fingerprint=cls.fingerprint.__func__ is not Node.fingerprint.__func__,  # type: ignore[attr-defined]
+        retry=_retry_of(node_id, cls.retry),
+        timeout_seconds=_timeout_of(node_id, cls.timeout_seconds),
     )
+
+
+def _retry_of(node_id: str, retry: Any) -> Retry | None:
+    if retry is None or isinstance(retry, Retry):
+        return retry
+    raise TypeError(f"node {node_id}: retry must be an sdk.Retry(...) or None")
+
+
+def _timeout_of(node_id: str, timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise TypeError(f"node {node_id}: timeout_seconds must be a positive number or None")
+    return float(timeout)

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nodepacks.sdk import UI, Cancelled, Context, FileProvider, ModelProvider, NodeError, Result
+from nodepacks.sdk import UI, Cancelled, Context, FileProvider, ModelProvider, NodeError, NodeTimeout, Result
 from nodepacks.sdk.context import NoFiles, NoModels
 from workers.engine.cache import CacheEntry, CacheStore, MemoryCache, estimate_size
 from workers.engine.cache_keys import keys_for
@@ -337,20 +337,11 @@ class _Run:
             if self.cancel.is_set():
                 raise Cancelled()
             inputs = entry.node_cls.Inputs.model_construct(**kwargs)
-            ctx = Context(
-                node.id,
-                on_progress=self.progress_callback,
-                cancel_event=self.cancel,
-                files=self.engine.files,
-                models=self.engine.models,
-                logger=_node_logger(entry.schema.id),
-                scratch_root=self.scratch_root,
-            )
-            outputs, ui = _unpack(node, entry.instance.execute(inputs, ctx))
+            outputs, ui = self.execute_with_policy(node, inputs)
         except Cancelled:
             return _Outcome(node.id, "cancelled", time.perf_counter() - began)
-        except (NodeError, _InvalidOutputs) as exc:  # the message says it all; a traceback would be noise
-            error_type = "NodeError" if isinstance(exc, NodeError) else "InvalidOutputs"
+        except (NodeError, NodeTimeout, _InvalidOutputs) as exc:  # the message says it all: no traceback
+            error_type = "NodeError" if isinstance(exc, NodeError) else type(exc).__name__.lstrip("_")
             return _Outcome(
                 node.id, "failed", time.perf_counter() - began, error=str(exc), error_type=error_type
             )
@@ -371,6 +362,86 @@ class _Run:
             except Exception:
                 logger.exception("could not store the result of node %s in the cache", node.id)
         return _Outcome(node.id, "executed", duration, outputs=outputs, ui=ui)
+
+    def execute_with_policy(self, node: ResolvedNode, inputs: Any) -> tuple[tuple[Any, ...], UI | None]:
+        """Call the node's ``execute`` under its retry policy and timeout; raise what the last attempt raised.
+
+        Each attempt gets its own timeout. Out of memory (``MemoryError``, torch's ``OutOfMemoryError``) frees
+        the warm models and retries once, whatever the policy says.
+        """
+        entry = node.entry
+        schema = entry.schema
+        policy = schema.retry
+        attempts = policy.attempts if policy is not None else 1
+        attempt = 1
+        freed_memory = False
+        while True:
+            ctx = Context(
+                node.id,
+                on_progress=self.progress_callback,
+                cancel_event=self.cancel,
+                files=self.engine.files,
+                models=self.engine.models,
+                logger=_node_logger(schema.id),
+                scratch_root=self.scratch_root,
+                timeout_seconds=schema.timeout_seconds,
+            )
+            try:
+                returned = entry.instance.execute(inputs, ctx)
+                if ctx.timed_out():
+                    # It returned, but past its deadline without checking: the timeout holds all the same.
+                    ctx.check_cancelled()
+                return _unpack(node, returned)
+            except (Cancelled, _InvalidOutputs):
+                raise
+            except Exception as exc:
+                if _out_of_memory(exc) and not freed_memory:
+                    freed_memory = True
+                    freed = _free_models(self.engine.models)
+                    self.report_retry(
+                        node, attempt + 1, attempt + 1, exc, 0.0, out_of_memory=True, freed=freed
+                    )
+                    attempts += (
+                        1  # the out-of-memory retry is extra: it does not use up the policy's attempts
+                    )
+                elif policy is not None and attempt < attempts and policy.retries(exc):
+                    delay = policy.delay(attempt + 1)
+                    self.report_retry(node, attempt + 1, attempts, exc, delay)
+                    if delay and self.cancel.wait(delay):
+                        raise Cancelled() from None
+                else:
+                    raise
+                attempt += 1
+                if self.cancel.is_set():
+                    raise Cancelled() from None
+
+    def report_retry(
+        self,
+        node: ResolvedNode,
+        attempt: int,
+        attempts: int,
+        error: BaseException,
+        delay: float,
+        *,
+        out_of_memory: bool = False,
+        freed: int | None = None,
+    ) -> None:
+        """Emit ``node_retry``: which attempt comes next, of how many, after what error and how long a wait."""
+        data: dict[str, Any] = {
+            "type": node.entry.schema.id,
+            "attempt": attempt,
+            "attempts": attempts,
+            "error": f"{type(error).__name__}: {error}",
+            "error_type": type(error).__name__,
+            "delay": delay,
+        }
+        if out_of_memory:
+            data["reason"] = "out_of_memory"
+            data["models_freed"] = freed
+        _node_logger(node.entry.schema.id).warning(
+            "node %s: %s; attempt %d of %d", node.id, data["error"], attempt, attempts
+        )
+        self.sink.emit("node_retry", node.id, data)
 
     def on_progress(
         self, node_id: str, value: float, total: float | None, preview: np.ndarray | None
@@ -493,6 +564,23 @@ class _Run:
         self.sink.emit("run_finished", None, finished)
         result.events = self.sink.count
         return result
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """MemoryError, or torch's OutOfMemoryError (told by name: the engine does not import torch)."""
+    return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+
+
+def _free_models(models: Any) -> int | None:
+    """Unload every warm model of a model manager that can (``free_all``); return how many it dropped."""
+    free_all = getattr(models, "free_all", None)
+    if free_all is None:
+        return None
+    try:
+        return int(free_all())
+    except Exception:
+        logger.exception("freeing the warm models failed")
+        return None
 
 
 def _report(task: Callable[[], _Outcome], done: SimpleQueue[_Outcome]) -> None:
