@@ -172,6 +172,10 @@ FLOWYARD_DISPATCHER = os.environ.get("FLOWYARD_DISPATCHER", "local")  # local | 
 FLOWYARD_PARALLELISM = int(os.environ.get("FLOWYARD_PARALLELISM", "4"))
 FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core")
 FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
+# Node-pack uploads: the import check runs pack code, so it stays off until it runs inside the pack host sandbox;
+# an upload waits this many seconds for its verdict before answering 202 (then poll /api/packs/versions/<id>).
+FLOWYARD_PACK_IMPORT_CHECK = env_bool("FLOWYARD_PACK_IMPORT_CHECK", False)
+FLOWYARD_PACK_VERDICT_WAIT = float(os.environ.get("FLOWYARD_PACK_VERDICT_WAIT", "20"))
 
 # Celery (FLOWYARD_DISPATCHER=celery): Redis is the broker; the database row, not a result backend, is the truth.
 # acks_late + reject_on_worker_lost: a worker that dies mid-run gives the message back, and the run's

@@ -33,11 +33,16 @@ __all__ = [
     "access_workflow",
     "access_workflow_version",
     "access_workspace",
+    "access_pack",
+    "access_pack_version",
     "access_run",
     "access_run_to_manage",
     "check_need",
     "role_in",
     "role_subquery",
+    "manageable_publishers",
+    "visible_pack_versions",
+    "visible_packs",
     "visible_runs",
     "visible_uploads",
     "visible_workflows",
@@ -232,3 +237,111 @@ def access_upload(user, upload_id, need: Need = Need.VIEW) -> Upload:
         raise NotFound("No such upload.")
     check_need(upload.role, need, "upload")
     return upload
+
+
+# Node packs (backend/registry). A publisher is managed by its user, or by its team's owner and admins; site
+# admins see every pack and version (they review). Others see a pack only once it has an active version, and
+# then per its visibility: public (every signed-in user), team (members of the publisher's team), private
+# (managers only). Non-managers see only active versions (yanked ones included, marked as such).
+
+
+def _publisher_managers(user_id: int | None, prefix: str = "") -> Q:
+    admins = [role for role in Role if role.allows(Need.ADMIN)]
+    admin_of_team = Membership.objects.filter(
+        workspace=OuterRef(f"{prefix}workspace"), user_id=user_id, role__in=admins
+    )
+    return Q(**{f"{prefix}user_id": user_id}) | Q(Exists(admin_of_team))
+
+
+def manageable_publishers(user) -> QuerySet:
+    """Publishers the user may publish to and manage: their own, and those of teams they own or administer."""
+    from backend.registry.models import Publisher
+
+    user_id = _user_id(user)
+    if user_id is None:
+        return Publisher.objects.none()
+    return Publisher.objects.filter(_publisher_managers(user_id))
+
+
+def _is_site_admin(user) -> bool:
+    return bool(user is not None and user.is_authenticated and getattr(user, "is_site_admin", False))
+
+
+def visible_packs(user) -> QuerySet:
+    """Every pack the user may see, each annotated with ``can_manage`` (the caller may publish to it)."""
+    from django.db.models import BooleanField, ExpressionWrapper
+
+    from backend.registry.models import NodePack, NodePackVersion
+
+    user_id = _user_id(user)
+    if user_id is None:
+        return NodePack.objects.none()
+    manages = _publisher_managers(user_id, "publisher__")
+    packs = NodePack.objects.annotate(
+        can_manage=ExpressionWrapper(manages, output_field=BooleanField())
+    ).select_related("publisher")
+    if _is_site_admin(user):
+        return packs
+    active = NodePackVersion.objects.filter(pack=OuterRef("pk"), status=NodePackVersion.Status.ACTIVE)
+    team_member = Membership.objects.filter(workspace=OuterRef("publisher__workspace"), user_id=user_id)
+    return packs.filter(
+        manages
+        | Q(Exists(active))
+        & (
+            Q(visibility=NodePack.Visibility.PUBLIC)
+            | Q(visibility=NodePack.Visibility.TEAM)
+            & (Q(Exists(team_member)) | Q(publisher__user_id=user_id))
+        )
+    )
+
+
+def access_pack(user, name, manage: bool = False):
+    """Load a pack the user may see by name; ``manage=True`` also needs publisher rights (else 403).
+
+    ``pack.can_manage`` tells whether the caller may publish to, yank and deprecate the pack; site admins see
+    everything but manage only their own packs (they review through the review endpoints).
+    """
+    from backend.registry.models import NodePack
+
+    try:
+        pack = visible_packs(user).get(name=str(name))
+    except NodePack.DoesNotExist:
+        raise NotFound("No such node pack.") from None
+    if manage and not pack.can_manage:
+        raise PermissionDenied(
+            "Only the pack's publisher (its user, or its team's owner and admins) may do this."
+        )
+    return pack
+
+
+def visible_pack_versions(user, pack) -> QuerySet:
+    """The versions of ``pack`` (loaded through ``access_pack``) the user may see."""
+    from backend.registry.models import NodePackVersion
+
+    versions = pack.versions.all()
+    if pack.can_manage or _is_site_admin(user):
+        return versions
+    return versions.filter(status=NodePackVersion.Status.ACTIVE)
+
+
+def access_pack_version(user, version_id=None, *, pack_name=None, version=None, manage: bool = False):
+    """Load a pack version by id, or by pack name and version string; ``version.pack`` carries ``can_manage``.
+
+    Missing, of an invisible pack, or not active (for anyone but its publisher and site admins): 404.
+    """
+    from backend.registry.models import NodePackVersion
+
+    try:
+        if version_id is not None:
+            pack_name = NodePackVersion.objects.values_list("pack__name", flat=True).get(pk=int(version_id))
+        pack = access_pack(user, pack_name)
+        query = {"pk": int(version_id)} if version_id is not None else {"version": str(version)}
+        found = visible_pack_versions(user, pack).get(**query)
+    except (NodePackVersion.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such pack version.") from None
+    found.pack = pack
+    if manage and not pack.can_manage:
+        raise PermissionDenied(
+            "Only the pack's publisher (its user, or its team's owner and admins) may do this."
+        )
+    return found
