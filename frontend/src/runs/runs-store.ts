@@ -4,6 +4,7 @@ import { useCallback, useEffect, useSyncExternalStore } from "react";
 import { createStore } from "zustand/vanilla";
 import { useStore } from "zustand";
 import { LiveRun, type LiveRunSnapshot } from "./live-run";
+import type { NodeState } from "./run-state";
 import { ReconnectingSocket, wsUrl, type ConnectionState } from "./reconnecting-socket";
 import { FINISHED, workspaceEventSchema, type RunStatusMessage } from "./run-schemas";
 import { runsApi } from "./runs-api";
@@ -141,4 +142,20 @@ export function queuePosition(s: FeedState, runId: string): number | null {
     if (hit) return hit.position;
   }
   return null;
+}
+
+/** One node's state in a followed run (re-renders only when that node changes). */
+export function useRunNode(runId: string | null, nodeId: string): NodeState | null {
+  const subscribe = useCallback(
+    (cb: () => void) => {
+      if (!runId) return () => undefined;
+      const unsubscribe = acquire(runId).subscribe(cb);
+      return () => {
+        unsubscribe();
+        release(runId);
+      };
+    },
+    [runId],
+  );
+  return useSyncExternalStore(subscribe, () => (runId ? live.get(runId)?.run.getSnapshot().state?.nodes[nodeId] ?? null : null));
 }

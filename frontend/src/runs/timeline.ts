@@ -44,6 +44,7 @@ export function tickStep(spanSeconds: number, maxTicks = 8): number {
 }
 
 export function formatSeconds(s: number): string {
+  if (s > 0 && s < 0.001) return "<1 ms";
   if (s < 1) return `${Math.round(s * 1000)} ms`;
   if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
   const m = Math.floor(s / 60);

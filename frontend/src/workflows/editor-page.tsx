@@ -8,6 +8,8 @@ import { useSession } from "../app/session";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { EditorCanvas } from "../editor/components/canvas";
+import { EditorRunsProvider } from "../runs/editor-runs";
+import { RunButton, RunSidebar, useEditorRunner } from "../runs/editor-run-controls";
 import { sampleSchemas } from "../editor/fixtures";
 import { emptyGraph, makeCatalog } from "../editor/graph-model";
 import { fromDocument, toDocument } from "../editor/serialization";
@@ -104,9 +106,8 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
     setSaving((current) => current ?? { busy: false, error: null });
   }, []);
 
-  const onRun = useCallback(() => {
-    store.getState().notify("info", "Running workflows arrives with the runs API; save your work with Ctrl+S meanwhile.");
-  }, [store]);
+  const runner = useEditorRunner(workflow, version);
+  const onRun = runner.onRun;
 
   const save = async (newName: string, message: string) => {
     setSaving({ busy: true, error: null });
@@ -140,6 +141,7 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
   };
 
   return (
+    <EditorRunsProvider store={runner.store}>
     <div className="fy-editor-page">
       <header className="fy-editor-header">
         <Link to="/">← Workflows</Link>
@@ -160,11 +162,10 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
             view only
           </span>
         )}
-        <button type="button" onClick={onRun} title="Run (Ctrl+Enter)">
-          Run
-        </button>
+        <RunButton runner={runner} />
       </header>
       <EditorCanvas onSave={canSave ? openSave : undefined} onRun={onRun} />
+      <RunSidebar workflowId={workflow?.id ?? null} />
       {saving && (
         <SaveDialog
           isNew={!workflow}
@@ -176,6 +177,7 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
         />
       )}
     </div>
+    </EditorRunsProvider>
   );
 }
 

@@ -73,8 +73,9 @@ describe("schema node component", () => {
 
   it("renders upload, colour and toggle widgets", () => {
     renderNode("LoadImage");
-    expect((screen.getByLabelText("image") as HTMLInputElement).type).toBe("file");
-    expect(screen.getByLabelText("thumbnail")).toBeTruthy();
+    // Uploaded names to choose from, and a file input that uploads into the workspace.
+    expect(screen.getByLabelText("image").tagName).toBe("SELECT");
+    expect((screen.getByLabelText("Upload image") as HTMLInputElement).type).toBe("file");
     cleanup();
     renderNode("EmptyImage");
     expect((screen.getByLabelText("color") as HTMLInputElement).type).toBe("color");

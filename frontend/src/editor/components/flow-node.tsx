@@ -7,6 +7,7 @@ import { inHandle, outHandle, type MissingFlowNode, type SchemaFlowNode } from "
 import { isSocket, showsWidget } from "../graph-model";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { isListType, typeColor } from "../type-colors";
+import { InputIssue, NodeRunBadge, NodeRunDetails, useNodeRunClass } from "../../runs/editor-runs";
 import { Widget } from "./widgets";
 
 function handleStyle(type: string) {
@@ -70,11 +71,12 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
   const store = useEditorStoreApi();
   const renaming = useEditorStore((s) => s.renaming === id);
   const setRenaming = (on: boolean) => store.getState().setRenaming(on ? id : null);
+  const runClass = useNodeRunClass(id);
   if (!node || !schema) return null;
   const title = node.title ?? schema.display_name;
   const modeClass = node.mode === "normal" ? "" : ` mode-${node.mode}`;
   return (
-    <div className={`fy-node${selected ? " selected" : ""}${modeClass}${schema.output_node ? " is-output" : ""}`} data-testid={`node-${id}`}>
+    <div className={`fy-node${selected ? " selected" : ""}${modeClass}${schema.output_node ? " is-output" : ""}${runClass}`} data-testid={`node-${id}`}>
       <header className="fy-node-header" onDoubleClick={() => setRenaming(true)} title={schema.description || schema.type}>
         <button
           type="button"
@@ -103,6 +105,7 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
           <span className="fy-node-title">{title}</span>
         )}
         {node.mode !== "normal" && <span className="fy-mode-badge">{node.mode}</span>}
+        <NodeRunBadge nodeId={id} />
       </header>
       <div className={node.collapsed ? "fy-node-body collapsed" : "fy-node-body"}>
         {schema.outputs.map((out, index) => (
@@ -116,7 +119,7 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
         {schema.inputs.map((spec) => {
           const socket = isSocket(spec, node) || !showsWidget(spec, node);
           if (node.collapsed && !socket) return null;
-          return (
+          return [
             <InputRow
               key={spec.name}
               nodeId={id}
@@ -126,10 +129,12 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
               socket={socket}
               linked={linkedInputs.includes(spec.name)}
               disabled={node.mode === "mute"}
-            />
-          );
+            />,
+            <InputIssue key={`${spec.name}-issue`} nodeId={id} input={spec.name} />,
+          ];
         })}
         {schema.deprecated && <div className="fy-deprecated">Deprecated: {schema.deprecated}</div>}
+        <NodeRunDetails nodeId={id} />
       </div>
     </div>
   );

@@ -1,6 +1,8 @@
 // One widget per kind of node input (NodeSchema widget.kind). Values go straight to the store.
-import { memo, useEffect, useState, type ChangeEvent } from "react";
+import { memo, useState, type ChangeEvent } from "react";
 import type { InputSpec, NumberWidget, SeedControl, SelectWidget } from "../../api/schemas";
+import { kindOfSource } from "../../uploads/uploads-api";
+import { UploadField, UploadSelect } from "../../uploads/upload-widgets";
 import { useEditorStoreApi } from "../store-context";
 
 export interface WidgetProps {
@@ -72,6 +74,9 @@ function SelectField({ nodeId, spec, value, widget, disabled }: WidgetProps & { 
   const store = useEditorStoreApi();
   const onChange = (e: ChangeEvent<HTMLSelectElement>) => store.getState().setWidgetValue(nodeId, spec.name, e.target.value);
   const current = value == null ? "" : String(value);
+  if (!widget.options && kindOfSource(widget.source)) {
+    return <UploadSelect nodeId={nodeId} spec={spec} value={value} disabled={disabled} source={widget.source!} />;
+  }
   if (!widget.options) {
     // Options the server supplies (uploads, models): listed once the options API exists.
     return (
@@ -92,35 +97,6 @@ function SelectField({ nodeId, spec, value, widget, disabled }: WidgetProps & { 
         </option>
       ))}
     </select>
-  );
-}
-
-function UploadField({ nodeId, spec, value, disabled }: WidgetProps) {
-  const store = useEditorStoreApi();
-  const [preview, setPreview] = useState<string | null>(null);
-  useEffect(() => () => void (preview && URL.revokeObjectURL(preview)), [preview]);
-  const accept = spec.widget?.kind === "upload" && spec.widget.accept === "image" ? "image/*" : undefined;
-  return (
-    <span className="fy-upload">
-      <span className="fy-thumb" aria-label="thumbnail">
-        {preview ? <img src={preview} alt="" /> : <span>{value ? String(value) : "no file"}</span>}
-      </span>
-      <input
-        type="file"
-        className="nodrag"
-        aria-label={spec.name}
-        accept={accept}
-        disabled={disabled}
-        onChange={(e) => {
-          const file = e.target.files?.[0];
-          if (!file) return;
-          if (file.type.startsWith("image/")) setPreview(URL.createObjectURL(file));
-          // Uploading comes with the uploads API; until then the value names the chosen file.
-          store.getState().setWidgetValue(nodeId, spec.name, file.name);
-          store.getState().notify("info", "File uploads are not available yet: only the file name is kept.");
-        }}
-      />
-    </span>
   );
 }
 
