@@ -33,7 +33,9 @@ def load_documents(text: str, name: str = "<text>") -> list[dict[str, Any]]:
 
 
 def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
-    return [(p.name, doc) for p in sorted(K8S.glob("*.yaml")) for doc in load_documents(p.read_text(), p.name)]
+    return [
+        (p.name, doc) for p in sorted(K8S.glob("*.yaml")) for doc in load_documents(p.read_text(), p.name)
+    ]
 
 
 def by_kind(kind: str) -> dict[str, dict[str, Any]]:
@@ -139,7 +141,9 @@ def test_workers_consume_their_queues_and_the_gpu_worker_lands_on_gpu_nodes():
     assert gpu_spec["nodeSelector"] and any(t["key"] == "nvidia.com/gpu" for t in gpu_spec["tolerations"])
     for spec in (pod_spec(deployments["flowyard-worker-cpu"]), gpu_spec):
         mounts = {m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
-        claims = [v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v]
+        claims = [
+            v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v
+        ]
         assert "/models" in mounts and claims == ["flowyard-models"], "the shared model cache"
     assert "flowyard-models" in by_kind("PersistentVolumeClaim")
 
@@ -207,7 +211,16 @@ def compose() -> dict[str, Any]:
 
 def test_compose_has_the_whole_stack_with_healthchecks(compose):
     services = compose["services"]
-    assert set(services) >= {"postgres", "redis", "minio", "migrate", "web", "worker-cpu", "worker-gpu", "beat"}
+    assert set(services) >= {
+        "postgres",
+        "redis",
+        "minio",
+        "migrate",
+        "web",
+        "worker-cpu",
+        "worker-gpu",
+        "beat",
+    }
     for name, service in services.items():
         assert service.get("image") or service.get("build"), name
         if name != "migrate":
