@@ -1,0 +1,247 @@
+# mypy: disallow-untyped-defs=False
+"""Isolated pack execution end to end: real archives, real venvs (uv), real host processes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nodepacks.sdk import Context, NodeError
+from workers.engine import Engine, MemoryCache, parse_graph
+from workers.runtime.packhost import (
+    PackEnv,
+    PackEnvError,
+    PackEnvironments,
+    PackHostPool,
+    bwrap_probe,
+    registry_with_packs,
+    sandbox_mode,
+)
+from workers.runtime.packhost.tests.conftest import sha256_of
+
+REPO = Path(__file__).resolve().parents[4]
+SECRETS = {
+    "SECRET_KEY": "django-insecure-secret",
+    "DATABASE_URL": "postgres://admin:hunter2@db/flowyard",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    "REDIS_URL": "redis://:pw@cache:6379/0",
+    "GITHUB_TOKEN": "ghp_token",
+}
+BWRAP = bwrap_probe()[0] is not None and sandbox_mode() == "bwrap"
+
+
+@pytest.fixture(autouse=True)
+def secrets_in_parent(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+
+
+def call(pool: PackHostPool, env: PackEnv, node: str, **inputs: object) -> list:
+    outputs, _ = pool.execute(env, f"{env.name}.{node}", dict(inputs), Context("n"))
+    assert outputs is not None
+    return outputs
+
+
+def run_graph(registry, nodes: dict, outputs: list[str], cancel: threading.Event | None = None):
+    data = {"nodes": {k: {"type": t, "inputs": i} for k, (t, i) in nodes.items()}, "outputs": outputs}
+    engine = Engine(registry, MemoryCache())
+    try:
+        return engine.run(parse_graph(data), cancel=cancel)
+    finally:
+        engine.close()
+
+
+def test_conflicting_pins_in_one_workflow(built, environments, pool, envs):
+    installed = [(name, "1.0.0", path, sha256_of(path)) for name, path in built.items()]
+    registry = registry_with_packs(installed, environments=environments, pool=pool, strict=True)
+    assert "core.PrimitiveInt" in registry or len(registry.packs) >= 3
+    result = run_graph(
+        registry,
+        {"a": ("sixa.Version", {}), "b": ("sixb.Version", {}), "s": ("sixa.Add", {"a": 2, "b": 3})},
+        ["a", "b", "s"],
+    )
+    assert result.status == "succeeded", result.errors
+    assert result.outputs["a"] == ("1.16.0",)
+    assert result.outputs["b"] == ("1.15.0",)
+    assert result.outputs["s"] == (5,)
+    # numpy comes from the host layer, six from the pack's own venv
+    where = call(pool, envs["sixa"], "Where")[0]
+    assert "/_layer-" in where["numpy"] and f"/{envs['sixa'].key}/venv/" in where["six"]
+    assert not list(envs["sixa"].venv.glob("lib/python*/site-packages/numpy"))
+    # a second run is served from the cache: the key holds the pack name and version
+    engine_cache = MemoryCache()
+    engine = Engine(registry, engine_cache)
+    graph = parse_graph({"nodes": {"a": {"type": "sixa.Version", "inputs": {}}}, "outputs": ["a"]})
+    assert engine.run(graph).executed == ["a"]
+    assert engine.run(graph).cached == ["a"]
+    engine.close()
+
+
+def test_environment_is_reused_and_verified(built, environments, envs, tmp_path):
+    path = built["sixa"]
+    began = time.perf_counter()
+    again = environments.ensure(path, sha256_of(path))
+    assert again.path == envs["sixa"].path and time.perf_counter() - began < 1.0
+    assert (
+        (again.src / "sixa" / "__init__.py").exists()
+        and not os.access(again.src / "flowyard.toml", os.W_OK)
+        or os.geteuid() == 0
+    )
+    with pytest.raises(PackEnvError, match="sha256"):
+        environments.ensure(path, "0" * 64)
+    # a file whose content differs from its entry in MANIFEST.sha256.json is refused
+    tampered = tmp_path / "tampered.flowyard.zip"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tampered, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "sixa/__init__.py":
+                data += b"\nimport os\n"
+            out.writestr(info, data)
+    with pytest.raises(PackEnvError, match="not a valid pack"):
+        environments.ensure(tampered, sha256_of(tampered))
+
+
+def test_garbage_collection_keeps_what_is_installed(built, tmp_path):
+    envs = PackEnvironments(tmp_path / "gc")
+    path = built["sixa"]
+    env = envs.ensure(path, sha256_of(path))
+    assert envs.collect([env]) == []
+    with env.in_use():
+        assert envs.collect([]) == []  # a running host keeps its environment
+    assert envs.collect([]) == [env.key]
+    assert envs.find(env.sha256) is None
+
+
+def test_secrets_never_reach_a_pack(pool, envs):
+    env_seen = call(pool, envs["sixa"], "Environ")[0]
+    for name, value in SECRETS.items():
+        assert name not in env_seen
+        assert value not in repr(env_seen)
+    assert set(env_seen) <= {
+        "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PWD", "PYTHONNOUSERSITE", "PYTHONDONTWRITEBYTECODE",
+        "PYTHONHASHSEED", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TZ",
+    }  # fmt: skip
+    shell = call(pool, envs["sixa"], "Shell", command="env; echo $SECRET_KEY $DATABASE_URL")[0]
+    for value in SECRETS.values():
+        assert value not in shell
+
+
+def test_writes_stay_in_scratch(pool, envs, tmp_path):
+    host = pool.host(envs["sixa"])
+    relative = call(pool, envs["sixa"], "Write", path="note.txt")[0]
+    assert relative.startswith("written ")
+    assert host.scratch is not None and (host.scratch / "note.txt").exists()
+    targets = [REPO / "PWNED-by-pack.txt", tmp_path / "outside.txt", envs["sixa"].src / "evil.py"]
+    for target in targets:
+        result = call(pool, envs["sixa"], "Write", path=str(target))[0]
+        if BWRAP:
+            assert result.startswith("refused"), result
+            assert not target.exists()
+        target.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(not BWRAP, reason="bubblewrap does not work here: reads and network are not confined")
+def test_sandbox_hides_files_and_network(pool, envs):
+    shell = call(
+        pool, envs["sixa"], "Shell", command=f"ls {REPO}; cat {REPO}/var/secret_key; ls /etc; id -u"
+    )[0]
+    assert "No such file" in shell and "65534" in shell
+    assert "flowyard.sqlite3" not in shell and "passwd" not in shell
+    assert call(pool, envs["sixa"], "Connect")[0].startswith("refused")
+
+
+def test_a_crash_fails_the_node_and_the_next_call_works(pool, envs):
+    env = envs["sixb"]
+    call(pool, env, "Version")
+    first_pid = pool.host(env).pid
+    with pytest.raises(NodeError, match=r"(?s)exited with code 3.*about to crash"):
+        pool.execute(env, "sixb.Crash", {}, Context("c"))
+    assert call(pool, env, "Version") == ["1.15.0"]
+    assert pool.host(env).pid != first_pid
+
+
+def test_node_exceptions_come_back_with_their_type(pool, envs):
+    with pytest.raises(Exception, match="ValueError: boom") as caught:
+        pool.execute(envs["sixa"], "sixa.Fail", {}, Context("f"))
+    assert "raise ValueError" in caught.value.remote_traceback  # type: ignore[attr-defined]
+
+
+def test_cancel_kills_a_node_that_ignores_it(built, environments, pool, envs):
+    registry = registry_with_packs(
+        [("sixb", "1.0.0", built["sixb"], sha256_of(built["sixb"]))], environments=environments, pool=pool
+    )
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    began = time.monotonic()
+    result = run_graph(registry, {"s": ("sixb.Sleep", {"seconds": 30.0})}, ["s"], cancel=cancel)
+    assert result.status == "cancelled"
+    assert time.monotonic() - began < 5
+    assert not pool.host(envs["sixb"]).alive
+    assert call(pool, envs["sixb"], "Version") == ["1.15.0"]
+
+
+def test_polite_cancel_keeps_the_host(pool, envs):
+    env = envs["sixa"]
+    call(pool, env, "Version")
+    pid = pool.host(env).pid
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    from nodepacks.sdk import Cancelled
+
+    with pytest.raises(Cancelled):
+        pool.execute(env, "sixa.Sleep", {"seconds": 30.0, "polite": True}, Context("s", cancel_event=cancel))
+    assert pool.host(env).pid == pid and pool.host(env).alive
+
+
+def test_timeout_kills_the_host(pool, envs):
+    env = envs["sixa"]
+    with pytest.raises(NodeError, match="did not finish within 0.5 s"):
+        pool.execute(env, "sixa.Sleep", {"seconds": 30.0}, Context("s"), timeout=0.5)
+    assert call(pool, env, "Add", a=1, b=1) == [2]
+
+
+def test_image_round_trip_through_shared_memory(pool, envs):
+    rng = np.random.default_rng(0)
+    image = rng.random((2, 256, 384, 3), dtype=np.float32)
+    progress: list[tuple] = []
+    ctx = Context(
+        "i", on_progress=lambda node, value, total, preview: progress.append((value, total, preview))
+    )
+    outputs, ui = pool.execute(envs["sixa"], "sixa.Invert", {"image": image}, ctx)
+    assert outputs is not None
+    assert outputs[0].dtype == np.float32 and np.array_equal(outputs[0], 1.0 - image)
+    assert ui is not None and list(ui.text) == ["inverted"]
+    assert progress and progress[0][0] == 1 and progress[0][2].shape == (1, 8, 8, 3)
+    echoed = call(
+        pool, envs["sixa"], "Echo", value={"f": np.asfortranarray(image[0, :, :, 0]), "n": [1.5, None]}
+    )[0]
+    assert np.array_equal(echoed["f"], image[0, :, :, 0]) and echoed["n"] == [1.5, None]
+    echoed["f"][0, 0] = 7  # received arrays are private copy-on-write mappings
+    huge = call(pool, envs["sixa"], "Echo", value="x" * 200_000)[0]
+    assert huge == "x" * 200_000
+
+
+def test_files_are_read_through_the_parent(pool, envs):
+    class Files:
+        def open(self, ref):
+            import io
+
+            if ref != "upload/a.txt":
+                raise FileNotFoundError(ref)
+            return io.BytesIO(b"hello")
+
+        def sha256(self, ref):
+            return "abc"
+
+    outputs, _ = pool.execute(
+        envs["sixa"], "sixa.ReadUpload", {"ref": "upload/a.txt"}, Context("r", files=Files())
+    )
+    assert outputs == ["hello:abc"]
+    with pytest.raises(Exception, match="FileNotFoundError"):
+        pool.execute(envs["sixa"], "sixa.ReadUpload", {"ref": "/etc/passwd"}, Context("r", files=Files()))
