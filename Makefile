@@ -60,6 +60,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 pytest: install services
+	@scripts/ensure-tools.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
@@ -69,6 +70,7 @@ test: lint typecheck frontend-check pytest
 
 bench: install
 	$(PY) -m benchmarks.engine
+	$(PY) -m benchmarks.packhost
 	$(PY) -m benchmarks.comfy
 
 clean:
