@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench install migrate services clean frontend frontend-check
+.PHONY: run test lint typecheck pytest bench install migrate services clean frontend frontend-check e2e chromium screenshots
 
 # Front end (frontend/): npm ci when node_modules is missing or older than the lockfile; a build when
 # dist/index.html is missing or older than any source, index.html, config, package.json or the lockfile.
@@ -66,10 +66,25 @@ pytest: install services
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck frontend-check pytest
+# Real-browser tests (frontend/e2e): Chromium from apt when missing (never `playwright install`); each run starts
+# its own daphne on a fresh SQLite database in a temporary directory. With CI=true a missing browser fails.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+		{ echo "installing chromium (apt)"; apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; }
 
-bench: install
+e2e: install chromium frontend
+	$(PY) -m pytest frontend/e2e -q -p no:cacheprovider $(E2E_ARGS)
+
+# Screenshots of the main pages into docs/screenshots/ (not part of make test).
+screenshots: install chromium frontend
+	$(PY) frontend/e2e/screenshots.py
+
+test: lint typecheck frontend-check pytest e2e
+
+bench: install chromium frontend
 	$(PY) -m benchmarks.engine
+	$(PY) -m benchmarks.editor
 	$(PY) -m benchmarks.packhost
 	$(PY) -m benchmarks.comfy
 

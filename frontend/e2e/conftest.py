@@ -49,12 +49,13 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 6
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url + "/api/health", timeout=2) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/api/health", timeout=2) as response:
+            if response.status == 200:
+                return
         time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer /api/health within {timeout} s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"the server did not answer /api/health within {timeout} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 @contextlib.contextmanager
@@ -65,7 +66,9 @@ def run_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
     tmp = Path(tempfile.mkdtemp(prefix=f"flowyard_e2e_{uuid.uuid4().hex[:8]}_"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "FLOWYARD_DISPATCHER"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "FLOWYARD_DISPATCHER"}
+    }
     env.update(
         {
             "FLOWYARD_VAR_DIR": str(tmp),
@@ -84,9 +87,18 @@ def run_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
     )
     daphne = Path(sys.executable).with_name("daphne")
-    cmd = [str(daphne) if daphne.exists() else "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"]
+    cmd = [
+        str(daphne) if daphne.exists() else "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "backend.asgi:application",
+    ]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         wait_healthy(base, proc, log)
         yield base
@@ -179,7 +191,10 @@ def unique(prefix: str) -> str:
 IMAGE_DOC = {
     "graph": {
         "nodes": {
-            "1": {"type": "EmptyImage", "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": 16711680}},
+            "1": {
+                "type": "EmptyImage",
+                "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": 16711680},
+            },
             "2": {"type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 2, "sigma": 1.0}},
             "3": {"type": "PreviewImage", "inputs": {"images": ["2", 0]}},
         }

@@ -56,9 +56,13 @@ def test_new_user_builds_saves_and_reloads_an_image_workflow(person):
     add_node_by_search(page, "blur image", (520, 200))
     add_node_by_search(page, "preview image", (900, 200))
     empty, blur, preview = node(page, "Empty Image"), node(page, "Blur Image"), node(page, "Preview Image")
-    drag_link(page, empty.locator(".react-flow__handle.source").first, blur.locator("[data-handleid='in:image']"))
+    drag_link(
+        page, empty.locator(".react-flow__handle.source").first, blur.locator("[data-handleid='in:image']")
+    )
     expect(page.locator(".react-flow__edge")).to_have_count(1)
-    drag_link(page, blur.locator(".react-flow__handle.source").first, preview.locator("[data-handleid='in:images']"))
+    drag_link(
+        page, blur.locator(".react-flow__handle.source").first, preview.locator("[data-handleid='in:images']")
+    )
     expect(page.locator(".react-flow__edge")).to_have_count(2)
 
     # Set widgets: a small image, a bigger blur radius.
@@ -98,7 +102,11 @@ def test_run_shows_per_node_progress_and_the_output_image(person):
     me = person()
     me.signup(unique("runner"))
     user = me.api("GET", "/api/auth/me")
-    wf = me.api("POST", "/api/workflows", {"workspace": user["personal_workspace"]["id"], "name": "Run me", **IMAGE_DOC})
+    wf = me.api(
+        "POST",
+        "/api/workflows",
+        {"workspace": user["personal_workspace"]["id"], "name": "Run me", **IMAGE_DOC},
+    )
     page = me.page
     page.goto(f"/workflows/{wf['id']}")
     expect(page.locator(".react-flow__node")).to_have_count(3)
@@ -192,9 +200,16 @@ def test_history_diff_restore_and_tokens(person):
     me = person()
     me.signup(unique("hist"))
     user = me.api("GET", "/api/auth/me")
-    wf = me.api("POST", "/api/workflows", {"workspace": user["personal_workspace"]["id"], "name": "History", **IMAGE_DOC})
+    wf = me.api(
+        "POST",
+        "/api/workflows",
+        {"workspace": user["personal_workspace"]["id"], "name": "History", **IMAGE_DOC},
+    )
     changed = {"graph": {"nodes": {**IMAGE_DOC["graph"]["nodes"]}}, "layout": IMAGE_DOC["layout"]}
-    changed["graph"]["nodes"]["2"] = {"type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 9, "sigma": 1.0}}
+    changed["graph"]["nodes"]["2"] = {
+        "type": "ImageBlur",
+        "inputs": {"image": ["1", 0], "blur_radius": 9, "sigma": 1.0},
+    }
     me.api("POST", f"/api/workflows/{wf['id']}/versions", {**changed, "message": "stronger blur"})
     page = me.page
     page.goto(f"/workflows/{wf['id']}")

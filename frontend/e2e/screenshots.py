@@ -1,0 +1,120 @@
+"""Screenshots of the main pages into docs/screenshots/*.png (``make screenshots``; not part of make test).
+
+Starts a fresh server (conftest.run_server), builds a small story through the API (a team with a member, an
+image workflow with a group and two versions, a token, a public link) and photographs each page in Chromium.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, IMAGE_DOC, PASSWORD, run_server  # noqa: E402
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def api(context, method: str, path: str, data=None):
+    csrf = next((c["value"] for c in context.cookies() if c["name"] == "csrftoken"), None)
+    if csrf is None:
+        context.request.get("/api/auth/csrf")
+        csrf = next(c["value"] for c in context.cookies() if c["name"] == "csrftoken")
+    response = context.request.fetch(path, method=method, data=data, headers={"X-CSRFToken": csrf})
+    assert response.ok, f"{method} {path}: {response.status} {response.text()}"
+    return response.json() if response.status != 204 else None
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with run_server() as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        mate = browser.new_context(base_url=base)
+        api(mate, "POST", "/api/auth/signup", {"username": "sam", "password": PASSWORD})
+        ctx = browser.new_context(viewport={"width": 1400, "height": 860}, base_url=base)
+        user = api(ctx, "POST", "/api/auth/signup", {"username": "alex", "password": PASSWORD})
+        personal = user["personal_workspace"]["id"]
+        team = api(ctx, "POST", "/api/teams", {"name": "Studio"})
+        api(ctx, "POST", f"/api/teams/{team['id']}/members", {"username": "sam", "role": "editor"})
+        api(ctx, "POST", f"/api/teams/{team['id']}/invites", {"role": "runner", "expires_in_hours": 72})
+        doc = {
+            **IMAGE_DOC,
+            "layout": {
+                **IMAGE_DOC["layout"],
+                "groups": [
+                    {"id": "g1", "title": "Make and soften", "x": -30, "y": -70, "width": 620, "height": 330}
+                ],
+            },
+        }
+        wf = api(
+            ctx,
+            "POST",
+            "/api/workflows",
+            {
+                "workspace": team["id"],
+                "name": "Blurred banner",
+                "description": "A red banner, softened.",
+                **doc,
+            },
+        )
+        changed = {
+            "graph": {
+                "nodes": {
+                    **doc["graph"]["nodes"],
+                    "2": {"type": "ImageBlur", "inputs": {"image": ["1", 0], "blur_radius": 6, "sigma": 1.0}},
+                }
+            },
+            "layout": doc["layout"],
+        }
+        api(ctx, "POST", f"/api/workflows/{wf['id']}/versions", {**changed, "message": "stronger blur"})
+        api(ctx, "PATCH", f"/api/workflows/{wf['id']}", {"is_template": True})
+        api(ctx, "POST", "/api/workflows", {"workspace": personal, "name": "Sketch", **IMAGE_DOC})
+        api(ctx, "POST", "/api/tokens", {"name": "nightly batch"})
+        share = api(ctx, "POST", f"/api/workflows/{wf['id']}/share", {"public": True})
+        page = ctx.new_page()
+
+        page.goto("/")
+        expect(page.get_by_role("link", name="Blurred banner").first).to_be_visible()
+        expect(page.locator(".fy-template-grid li")).to_have_count(1)
+        expect(page.get_by_text("Loading recent runs")).to_have_count(0)
+        page.screenshot(path=OUT / "home.png")
+
+        page.goto(f"/workflows/{wf['id']}")
+        expect(page.locator(".react-flow__node")).to_have_count(4)  # 3 nodes + the group
+        page.screenshot(path=OUT / "editor.png")
+        page.get_by_role("button", name="History").click()
+        page.locator("li[data-version='2']").get_by_role("button", name="Changes").click()
+        expect(page.get_by_text("Changed inputs of 1 node")).to_be_visible()
+        page.screenshot(path=OUT / "editor-history.png")
+        page.get_by_role("button", name="Close version history").click()
+        page.get_by_role("button", name="Share (public)").click()
+        expect(page.get_by_test_id("public-link")).to_be_visible()
+        page.screenshot(path=OUT / "editor-share.png")
+
+        page.goto(f"/teams/{team['id']}")
+        expect(page.get_by_role("heading", name="Members (2)")).to_be_visible()
+        page.screenshot(path=OUT / "team-settings.png", full_page=True)
+
+        page.goto("/settings/tokens")
+        page.get_by_label("Token name").fill("ci deploy")
+        page.get_by_role("button", name="Create token").click()
+        expect(page.get_by_test_id("new-token")).to_be_visible()
+        page.screenshot(path=OUT / "tokens.png")
+
+        anon = browser.new_context(viewport={"width": 1400, "height": 860}, base_url=base).new_page()
+        anon.goto("/p/" + share["public_url"].rstrip("/").split("/")[-1])
+        expect(anon.locator(".fy-node")).to_have_count(3)
+        anon.screenshot(path=OUT / "shared-view.png")
+
+        page.goto("/workflows/999999")
+        expect(page.get_by_test_id("not-found")).to_be_visible()
+        page.screenshot(path=OUT / "not-found.png")
+        browser.close()
+    for png in sorted(OUT.glob("*.png")):
+        print(png.relative_to(OUT.parents[1]))
+
+
+if __name__ == "__main__":
+    main()
