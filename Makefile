@@ -87,6 +87,9 @@ bench: install chromium frontend
 	$(PY) -m benchmarks.editor
 	$(PY) -m benchmarks.packhost
 	$(PY) -m benchmarks.comfy
+	@scripts/ensure-services.sh
+	$(PY) -m benchmarks.api
+	$(PY) -m benchmarks.cluster
 
 clean:
 	rm -rf $(VENV) var frontend/dist frontend/node_modules

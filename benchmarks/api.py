@@ -1,0 +1,615 @@
+"""Platform benchmarks through the HTTP API and websockets, as a client sees the product.
+
+Run ``python -m benchmarks.api`` (``make bench``; ``--mode embedded`` or ``--mode celery`` for one stack). Each
+stack is started here as subprocesses and stopped by PID:
+
+- ``embedded``: daphne on SQLite in a temporary directory, the local (in-process) dispatcher, the in-memory
+  channel layer: ``make run``.
+- ``celery``: daphne and one Celery worker (``-c 1``) on Postgres (a fresh database ``flowyard_bench_api``) and
+  Redis (database 7, queues of its own), blobs in a temporary directory.
+
+Prints one JSON object per line: submit-to-first-event latency and submit-to-done of a 10-node and a 500-node
+chain (PrimitiveInt + IntMath add), a fully cached re-run of the 500-chain, 50 small runs submitted at once from
+4 clients (runs/s, p50/p95), one run watched by 200 websockets (delivery = receive time - event ``time``, which
+the worker stamps when the event happens, before its ~50 ms batch is stored and published) and list endpoints
+under 20 concurrent clients. Then the targets: 500-chain under 1 s, cached re-run under 100 ms, delivery p99
+under 50 ms. The machine is shared: a missed target is measured again, and only a second miss exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+PG_URL = os.environ.get("FLOWYARD_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+REDIS_BASE = os.environ.get("FLOWYARD_BENCH_REDIS", "redis://127.0.0.1:6379")
+
+TARGET_CHAIN_500_S = 1.0
+TARGET_CACHED_500_S = 0.100
+TARGET_DELIVERY_P99_S = 0.050
+
+
+def emit(row: dict[str, Any]) -> dict[str, Any]:
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {"cpus": os.cpu_count(), "load_1m": round(load[0], 2), "load_5m": round(load[1], 2)}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+# --- graphs ----------------------------------------------------------------------------------------------------
+
+
+def chain(length: int, start: int = 0) -> dict[str, Any]:
+    """PrimitiveInt -> IntMath add x (length - 1); ``start`` makes the graph (and its cache keys) new."""
+    nodes: dict[str, Any] = {"0": {"type": "PrimitiveInt", "inputs": {"value": start}}}
+    for i in range(1, length):
+        nodes[str(i)] = {"type": "IntMath", "inputs": {"a": [str(i - 1), 0], "b": 1, "operation": "add"}}
+    return {"nodes": nodes, "outputs": [str(length - 1)]}
+
+
+def slow(steps: int, step_seconds: float, value: int = 0) -> dict[str, Any]:
+    """A node that reports progress ``steps`` times over ``steps * step_seconds`` (the runs tests' pack)."""
+    inputs = {"steps": steps, "step_seconds": step_seconds, "value": value}
+    return {"nodes": {"1": {"type": "test.Slow", "inputs": inputs}}, "outputs": ["1"]}
+
+
+def fresh() -> int:
+    return uuid.uuid4().int % 1_000_000_000
+
+
+# --- processes -------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+class Process:
+    """A subprocess in its own session, output to a log file, stopped by its PID (and its process group)."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        self._file = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=self._file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def check(self) -> None:
+        if self.popen.poll() is not None:
+            raise SystemExit(f"{self.name} exited ({self.popen.returncode}):\n{self.output()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL to the process and its children (a worker's pool), as a crash or the OOM killer would."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)  # pool children that outlived their parent
+        self._file.close()
+
+
+def recreate_database(name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(f"{PG_URL}/postgres", autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{PG_URL}/{name}"
+
+
+class Stack:
+    """web (daphne) plus, in celery mode, Celery workers and optionally beat; everything in a temporary dir."""
+
+    def __init__(self, mode: str, *, database: str = "flowyard_bench_api", redis_db: int = 7, **env: str):
+        self.mode = mode
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"flowyard-bench-{mode}-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.processes: dict[str, Process] = {}
+        (self.tmp / "var").mkdir()
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "REDIS_URL", "CELERY_", "FLOWYARD_", "AWS_", "PYTEST_"))
+        }
+        tag = uuid.uuid4().hex[:8]
+        base.update(
+            DJANGO_SETTINGS_MODULE="backend.settings",
+            PYTHONUNBUFFERED="1",
+            SECRET_KEY="bench-" + tag,
+            FLOWYARD_VAR_DIR=str(self.tmp / "var"),
+            FLOWYARD_BLOB_DIR=str(self.tmp / "blobs"),
+            FLOWYARD_NODE_PACKS="nodepacks.core,nodepacks.modelscope,backend.runs.tests.testpack",
+            ALLOWED_HOSTS="127.0.0.1,localhost",
+            CSRF_TRUSTED_ORIGINS=self.url,
+            MODELSCOPE_CACHE=str(self.tmp / "modelscope"),
+            LOG_LEVEL="WARNING",
+        )
+        if mode == "celery":
+            redis_url = f"{REDIS_BASE}/{redis_db}"
+            import redis
+
+            redis.Redis.from_url(redis_url).flushdb()
+            base.update(
+                DATABASE_URL=recreate_database(database),
+                DB_CONN_MAX_AGE="60",
+                REDIS_URL=redis_url,
+                FLOWYARD_DISPATCHER="celery",
+                FLOWYARD_CPU_QUEUE=f"flowyard.cpu.bench-{tag}",
+                FLOWYARD_GPU_QUEUE=f"flowyard.gpu.bench-{tag}",
+            )
+        base.update(env)
+        self.env = base
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=base, check=True
+        )
+
+    def start_web(self) -> None:
+        web = Process(
+            "web",
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "backend.asgi:application"],
+            self.env,
+            self.tmp,
+        )
+        self.processes["web"] = web
+        wait_until(lambda: web.check() or port_open(self.port), 60, "daphne")
+
+    def start_worker(self, name: str, concurrency: int = 1, **env: str) -> Process:
+        args = [PYTHON, "-m", "celery", "-A", "backend", "worker", "-Q", self.env["FLOWYARD_CPU_QUEUE"]]
+        args += ["-c", str(concurrency), "-n", f"{name}@%h", "--without-gossip", "--without-mingle"]
+        args += ["--loglevel=INFO"]
+        worker = Process(name, args, {**self.env, **env}, self.tmp)
+        self.processes[name] = worker
+        wait_until(lambda: worker.check() or "ready." in worker.output(), 90, f"worker {name}")
+        return worker
+
+    def start_beat(self) -> Process:
+        args = [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "backend",
+            "beat",
+            "--loglevel=INFO",
+            "-s",
+            str(self.tmp / "beat"),
+        ]
+        beat = Process("beat", args, self.env, self.tmp)
+        self.processes["beat"] = beat
+        wait_until(lambda: beat.check() or "beat: Starting" in beat.output(), 60, "beat")
+        return beat
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None:
+            process.stop()
+
+    def close(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+
+
+@contextlib.contextmanager
+def stack(mode: str, **kwargs: Any) -> Iterator[Stack]:
+    s = Stack(mode, **kwargs)
+    try:
+        s.start_web()
+        if mode == "celery":
+            s.start_worker("bench-worker")
+        yield s
+    finally:
+        s.close()
+
+
+# --- a client ------------------------------------------------------------------------------------------------
+
+
+class Client:
+    """A user signed up through the API, calling it with a Bearer token."""
+
+    def __init__(self, base: str, token: str, workspace: int) -> None:
+        self.base, self.token, self.workspace = base, token, workspace
+        self.http = httpx.AsyncClient(
+            base_url=base,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+            limits=httpx.Limits(max_connections=50),
+        )
+
+    @classmethod
+    async def sign_up(cls, base: str) -> Client:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as browser:
+            await browser.get("/api/auth/csrf")
+            headers = {"X-CSRFToken": browser.cookies["csrftoken"], "Referer": base + "/"}
+            name = f"bench-{uuid.uuid4().hex[:10]}"
+            response = await browser.post(
+                "/api/auth/signup",
+                json={"username": name, "password": f"pw-{uuid.uuid4().hex}"},
+                headers=headers,
+            )
+            response.raise_for_status()
+            user = response.json()
+            headers["X-CSRFToken"] = browser.cookies.get("csrftoken", headers["X-CSRFToken"])
+            created = await browser.post("/api/tokens", json={"name": "bench"}, headers=headers)
+            created.raise_for_status()
+        return cls(base, created.json()["token"], user["personal_workspace"]["id"])
+
+    async def submit(self, graph: dict[str, Any]) -> str:
+        response = await self.http.post("/api/runs", json={"workspace": self.workspace, "graph": graph})
+        if response.status_code != 201:
+            raise SystemExit(f"submit failed: {response.status_code} {response.text[:500]}")
+        return response.json()["id"]
+
+    async def detail(self, run_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/api/runs/{run_id}")
+        response.raise_for_status()
+        return response.json()
+
+    def ws_url(self, path: str) -> str:
+        sep = "&" if "?" in path else "?"
+        return self.base.replace("http", "ws", 1) + f"{path}{sep}token={self.token}"
+
+    async def run_and_watch(self, graph: dict[str, Any], timeout: float = 120) -> dict[str, float]:
+        """Submit, watch over the websocket; seconds from the submit to the first event and to run_finished."""
+        import websockets
+
+        started = time.perf_counter()
+        run_id = await self.submit(graph)
+        first = None
+        async with websockets.connect(self.ws_url(f"/ws/runs/{run_id}/"), max_size=None) as ws:
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                first = first or time.perf_counter() - started
+                if event["type"] == "run_finished":
+                    done = time.perf_counter() - started
+                    if event["data"]["status"] != "succeeded":
+                        raise SystemExit(
+                            f"run {run_id} {event['data']['status']}: {(await self.detail(run_id))['error']}"
+                        )
+                    return {
+                        "first_event": first,
+                        "done": done,
+                        "run": run_id,
+                        "cached": event["data"]["cached"],
+                        "server": event["data"].get("duration") or 0.0,
+                    }
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+# --- measurements ----------------------------------------------------------------------------------------------
+
+
+async def chain_latency(client: Client, mode: str, n: int, repeats: int) -> dict[str, Any]:
+    firsts, dones, servers = [], [], []
+    for _ in range(repeats):
+        result = await client.run_and_watch(chain(n, fresh()))
+        firsts.append(result["first_event"])
+        dones.append(result["done"])
+        servers.append(result["server"])
+    return emit(
+        {
+            "name": f"api.chain.{n}",
+            "mode": mode,
+            "n": n,
+            "repeats": repeats,
+            "first_event_ms": ms(statistics.median(firsts)),
+            "seconds": round(statistics.median(dones), 4),
+            "best_seconds": round(min(dones), 4),
+            "engine_seconds": round(statistics.median(servers), 4),
+            **machine(),
+        }
+    )
+
+
+async def cached_rerun(client: Client, mode: str, repeats: int = 7) -> dict[str, Any]:
+    graph = chain(500, fresh())
+    await client.run_and_watch(graph)  # fills the cache
+    dones, servers = [], []
+    for _ in range(repeats):
+        result = await client.run_and_watch(graph)
+        assert result["cached"] >= 1, result
+        dones.append(result["done"])
+        servers.append(result["server"])
+    return emit(
+        {
+            "name": "api.chain.500.cached",
+            "mode": mode,
+            "n": 500,
+            "repeats": repeats,
+            "seconds": round(statistics.median(dones), 4),
+            "best_seconds": round(min(dones), 4),
+            "engine_seconds": round(statistics.median(servers), 4),
+            **machine(),
+        }
+    )
+
+
+async def burst(clients: list[Client], mode: str, total: int = 50) -> dict[str, Any]:
+    """``total`` small runs submitted at once from the clients; done times from each client's ws/events/."""
+    import websockets
+
+    done: dict[str, float] = {}
+    submitted: dict[str, float] = {}
+    finished = asyncio.Event()
+    submitting_over = asyncio.Event()
+
+    async def listen(client: Client, ready: asyncio.Event) -> None:
+        async with websockets.connect(client.ws_url("/ws/events/"), max_size=None) as ws:
+            ready.set()
+            while not finished.is_set():
+                message = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                if message.get("type") == "run.status" and message["run"]["status"] in (
+                    "succeeded",
+                    "failed",
+                    "cancelled",
+                ):
+                    done.setdefault(message["run"]["id"], time.perf_counter())
+                    if message["run"]["status"] != "succeeded":
+                        raise SystemExit(f"burst run {message['run']['id']} {message['run']['status']}")
+                    if submitting_over.is_set() and set(submitted) <= set(done):
+                        finished.set()
+
+    readies = [asyncio.Event() for _ in clients]
+    listeners = [asyncio.create_task(listen(c, r)) for c, r in zip(clients, readies, strict=True)]
+    await asyncio.gather(*(r.wait() for r in readies))
+
+    errors: list[str] = []
+
+    async def submit(client: Client, start: int) -> None:
+        t = time.perf_counter()
+        response = await client.http.post(
+            "/api/runs", json={"workspace": client.workspace, "graph": chain(3, start)}
+        )
+        if response.status_code == 201:
+            submitted[response.json()["id"]] = t
+        else:  # counted and reported: a refused submit is a finding, not a reason to stop measuring
+            errors.append(str(response.status_code))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(submit(clients[i % len(clients)], fresh()) for i in range(total)))
+    submitting_over.set()
+    if set(submitted) <= set(done):
+        finished.set()
+    await asyncio.wait_for(finished.wait(), 300)
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*listeners, return_exceptions=True)
+    latencies = [done[r] - submitted[r] for r in submitted]
+    elapsed = max(done[r] for r in submitted) - began
+    ok = len(submitted)
+    return emit(
+        {
+            "name": "api.burst",
+            "mode": mode,
+            "runs": total,
+            "clients": len(clients),
+            "submit_errors": len(errors),
+            "submit_error_codes": sorted(set(errors)),
+            "seconds": round(elapsed, 3),
+            "runs_per_s": round(ok / elapsed, 2),
+            "p50_ms": ms(pct(latencies, 50)),
+            "p95_ms": ms(pct(latencies, 95)),
+            **machine(),
+        }
+    )
+
+
+async def fan_out(client: Client, mode: str, sockets: int = 200) -> dict[str, Any]:
+    """One run watched by ``sockets`` websockets; delivery of the events that happened after a socket was open."""
+    import websockets
+
+    # A run whose events come over ~5 s: the sockets connect during its first second or two.
+    run_id = await client.submit(slow(steps=125, step_seconds=0.04, value=fresh()))
+    delays: list[float] = []
+    counts: list[int] = []
+
+    async def watch() -> None:
+        async with websockets.connect(client.ws_url(f"/ws/runs/{run_id}/"), max_size=None) as ws:
+            opened = time.time()
+            live = 0
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                received = time.time()
+                if event["time"] > opened + 0.1:  # happened while this socket was subscribed: live delivery
+                    delays.append(received - event["time"])
+                    live += 1
+                if event["type"] == "run_finished":
+                    counts.append(live)
+                    return
+
+    await asyncio.gather(*(watch() for _ in range(sockets)))
+    return emit(
+        {
+            "name": "api.ws_fanout",
+            "mode": mode,
+            "sockets": sockets,
+            "events_measured": len(delays),
+            "min_live_events_per_socket": min(counts),
+            "p50_ms": ms(pct(delays, 50)),
+            "p99_ms": ms(pct(delays, 99)),
+            "max_ms": ms(max(delays)),
+            **machine(),
+        }
+    )
+
+
+async def list_endpoints(
+    clients: list[Client], mode: str, concurrency: int = 20, per_client: int = 10
+) -> list[dict]:
+    rows = []
+    ws = clients[0].workspace
+    for path in (
+        "/api/runs?limit=50",
+        f"/api/runs?workspace={ws}&limit=50",
+        "/api/workflows",
+        "/api/workspaces",
+        "/api/nodes",
+    ):
+        latencies: list[float] = []
+
+        async def hammer(client: Client, path: str = path, latencies: list[float] = latencies) -> None:
+            for _ in range(per_client):
+                t = time.perf_counter()
+                response = await client.http.get(path)
+                latencies.append(time.perf_counter() - t)
+                response.raise_for_status()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(hammer(clients[i % len(clients)]) for i in range(concurrency)))
+        elapsed = time.perf_counter() - began
+        rows.append(
+            emit(
+                {
+                    "name": "api.list",
+                    "mode": mode,
+                    "path": path.split("?")[0] + ("?workspace" if "workspace=" in path else ""),
+                    "clients": concurrency,
+                    "requests": len(latencies),
+                    "req_per_s": round(len(latencies) / elapsed, 1),
+                    "p50_ms": ms(pct(latencies, 50)),
+                    "p95_ms": ms(pct(latencies, 95)),
+                    **machine(),
+                }
+            )
+        )
+    return rows
+
+
+async def bench_mode(mode: str) -> list[tuple[str, Callable[[], Any], float, str]]:
+    """Run every measurement on one stack; return the target checks (name, re-measure, limit, field)."""
+    failures = []
+    with stack(mode) as s:
+        clients = [await Client.sign_up(s.url) for _ in range(4)]
+        main = clients[0]
+        await main.run_and_watch(chain(5, fresh()))  # warm up: imports, catalog, connections
+        await chain_latency(main, mode, 10, repeats=7)
+        rows = {
+            "chain": await chain_latency(main, mode, 500, repeats=3),
+            "cached": await cached_rerun(main, mode),
+        }
+        await burst(clients, mode)
+        rows["fanout"] = await fan_out(main, mode)
+        await list_endpoints(clients, mode)
+
+        checks = [
+            ("chain", lambda: chain_latency(main, mode, 500, repeats=3), TARGET_CHAIN_500_S, "seconds"),
+            ("cached", lambda: cached_rerun(main, mode), TARGET_CACHED_500_S, "seconds"),
+            ("fanout", lambda: fan_out(main, mode), TARGET_DELIVERY_P99_S * 1000, "p99_ms"),
+        ]
+        for key, again, limit, field in checks:
+            value = rows[key][field]
+            if value > limit:
+                value = (await again())[
+                    field
+                ]  # the machine is shared: one re-measure before calling it a miss
+            met = value <= limit
+            emit(
+                {
+                    "name": "api.target",
+                    "mode": mode,
+                    "target": key,
+                    "field": field,
+                    "value": value,
+                    "limit": limit,
+                    "met": met,
+                }
+            )
+            if not met:
+                failures.append(f"{mode} {key}: {field} {value} > {limit}")
+        for client in clients:
+            await client.close()
+    return failures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["embedded", "celery", "both"], default="both")
+    args = parser.parse_args()
+    modes = ["embedded", "celery"] if args.mode == "both" else [args.mode]
+    failures: list[str] = []
+    for mode in modes:
+        failures += asyncio.run(bench_mode(mode))
+    for failure in failures:
+        print(f"TARGET MISSED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
