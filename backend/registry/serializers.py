@@ -49,7 +49,7 @@ class PublisherUpdateSerializer(serializers.Serializer):
 
 class InstallSerializer(serializers.Serializer):
     pack = serializers.CharField(max_length=64)
-    version = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    version = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
 
 
 def publisher_json(publisher: Publisher) -> dict[str, Any]:

@@ -137,9 +137,17 @@ class WorkflowDetailSerializer(WorkflowSerializer):
     permissions = serializers.SerializerMethodField()
     public_url = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
+    missing_packs = serializers.SerializerMethodField()
 
     class Meta(WorkflowSerializer.Meta):
-        fields = [*WorkflowSerializer.Meta.fields, "role", "permissions", "public_url", "version"]
+        fields = [
+            *WorkflowSerializer.Meta.fields,
+            "role",
+            "permissions",
+            "public_url",
+            "version",
+            "missing_packs",
+        ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_role(self, workflow: Workflow) -> str | None:
@@ -164,6 +172,14 @@ class WorkflowDetailSerializer(WorkflowSerializer):
     def get_version(self, workflow: Workflow) -> dict | None:
         latest = workflow.latest_version()
         return VersionDocumentSerializer(latest).data if latest else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_missing_packs(self, workflow: Workflow) -> list[dict]:
+        """Packs the latest version uses that the workspace lacks or has at another version (docs/api.md)."""
+        from backend.registry.installs import missing_packs
+
+        latest = workflow.latest_version()
+        return missing_packs(workflow.workspace, latest.packs, latest.graph) if latest else []
 
 
 class ShareResultSerializer(serializers.Serializer):

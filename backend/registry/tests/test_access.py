@@ -303,3 +303,16 @@ def test_pack_endpoints_need_authentication(anon):
     ]:
         assert anon.get(url).status_code == 401
     assert anon.post("/api/packs/upload").status_code == 401
+
+
+def test_workflow_detail_offers_to_install_the_packs_it_uses(catalog, team, as_role):
+    editor = as_role("editor")
+    graph = {"nodes": {"1": {"type": "pubpack.Thing", "inputs": {}}}}
+    created = editor.post(
+        "/api/workflows", {"workspace": team.pk, "name": "w", "graph": graph}, format="json"
+    )
+    assert created.status_code == 201, created.json()
+    missing = created.json()["missing_packs"]
+    assert [(m["pack"], m["status"]) for m in missing] == [("pubpack", "missing")]
+    as_role("admin").post(f"/api/workspaces/{team.pk}/packs", missing[0]["install"], format="json")
+    assert editor.get(f"/api/workflows/{created.json()['id']}").json()["missing_packs"] == []
