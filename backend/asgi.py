@@ -68,6 +68,11 @@ def websocket_application(inner=None):
     return AuthMiddlewareStack(TokenAuthMiddleware(inner or URLRouter(websocket_urlpatterns)))
 
 
+# Embedded mode: this process is also the worker (registry row, heartbeat, recovery sweep at start and after).
+from backend.workers_registry.embedded import start_embedded_worker  # noqa: E402
+
+start_embedded_worker()
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,

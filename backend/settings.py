@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "backend.runs",
     "backend.uploads",
     "backend.compat",
+    "backend.workers_registry",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -170,7 +171,8 @@ SPECTACULAR_SETTINGS = {
 # Execution
 FLOWYARD_DISPATCHER = os.environ.get("FLOWYARD_DISPATCHER", "local")  # local | celery
 FLOWYARD_PARALLELISM = int(os.environ.get("FLOWYARD_PARALLELISM", "4"))
-FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core")
+# nodepacks.modelscope is built in: it imports in ~40 ms and loads neither torch nor modelscope until a node runs.
+FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core,nodepacks.modelscope")
 FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
 # Node-pack uploads: the import check runs pack code, so it stays off until it runs inside the pack host sandbox;
 # an upload waits this many seconds for its verdict before answering 202 (then poll /api/packs/versions/<id>).
@@ -192,8 +194,27 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers (backend/workers_registry): heartbeats, and recovery of runs whose worker died (backend/runs/recovery.py).
+FLOWYARD_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT_SECONDS", "5"))
+FLOWYARD_WORKER_LOST_SECONDS = float(os.environ.get("FLOWYARD_WORKER_LOST_SECONDS", "30"))
+# A RUNNING run on a worker the registry does not know is presumed orphaned after this long without events.
+FLOWYARD_RUN_STALL_SECONDS = float(os.environ.get("FLOWYARD_RUN_STALL_SECONDS", "600"))
+FLOWYARD_MAX_RUN_ATTEMPTS = int(os.environ.get("FLOWYARD_MAX_RUN_ATTEMPTS", "3"))
+FLOWYARD_SWEEP_SECONDS = float(os.environ.get("FLOWYARD_SWEEP_SECONDS", "10"))
+# Embedded mode (local dispatcher): the web process registers its runner and sweeps from a thread (false: off).
+FLOWYARD_EMBEDDED_WORKER = env_bool("FLOWYARD_EMBEDDED_WORKER", True)
+
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {"task": "flowyard.sweep", "schedule": 3600.0, "options": {"queue": FLOWYARD_CPU_QUEUE}},
+    "sweep": {
+        "task": "flowyard.sweep",
+        "schedule": FLOWYARD_SWEEP_SECONDS,
+        "options": {"queue": FLOWYARD_CPU_QUEUE, "expires": FLOWYARD_SWEEP_SECONDS},
+    },
+    "evict-cache": {
+        "task": "flowyard.evict_cache",
+        "schedule": 3600.0,
+        "options": {"queue": FLOWYARD_CPU_QUEUE},
+    },
 }
 
 # Runs: the in-process dispatcher's threads, fair use (runs beyond a limit wait in the queue), previews.

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from nodepacks.sdk import Pack
-from workers import pack_cli
+from workers import models_cli, pack_cli
 from workers.engine import Engine, Event, Graph, GraphFormatError, MemoryCache, NodeRegistry, validate_graph
 from workers.engine.graph import GraphError, Link, parse_graph
 from workers.engine.registry import DEFAULT_PACK_MODULES, load_pack
@@ -289,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     nodes.set_defaults(func=cmd_nodes)
     pack_cli.add_pack_commands(sub)
     pack_cli.add_login_command(sub)
+    models_cli.add_parser(sub)
     return parser
 
 

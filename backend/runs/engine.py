@@ -12,9 +12,12 @@ from backend.accounts.models import Workspace
 from backend.runs.files import upload_options
 from workers.engine import CacheStore, MemoryCache, NodeRegistry
 from workers.engine.validation import OptionSources
+from workers.runtime.models import ModelManager
 
 _memory_lock = threading.Lock()
 _memory: MemoryCache | None = None
+_models_lock = threading.Lock()
+_models: ModelManager | None = None
 
 
 @lru_cache(maxsize=4)
@@ -33,6 +36,8 @@ def option_sources_for_workspace(workspace: Workspace) -> OptionSources:
     def options(source: str) -> Collection[str] | None:
         if source.startswith("uploads."):
             return upload_options(workspace, source.removeprefix("uploads."))
+        if source.startswith("models."):
+            return model_options(source.removeprefix("models."))
         return None
 
     return options
@@ -54,4 +59,37 @@ def cache_store_for_worker(registry: NodeRegistry | None = None) -> CacheStore:
     """
     from backend.cache.stores import DatabaseCacheStore, TieredCacheStore
 
-    return TieredCacheStore(worker_memory_cache(), DatabaseCacheStore(registry=registry))
+    return TieredCacheStore(worker_memory_cache(), DatabaseCacheStore(registry=registry, flush_rows=200))
+
+
+def worker_models() -> ModelManager:
+    """This process's model manager (``MODELSCOPE_CACHE``, ``FLOWYARD_MODEL_MEMORY_BYTES``): built once, so
+    models stay warm across the runs the process executes."""
+    global _models
+    with _models_lock:
+        if _models is None:
+            _models = ModelManager.from_env()
+        return _models
+
+
+def existing_worker_models() -> ModelManager | None:
+    """The model manager if this process has built one (heartbeats must not build one just to look)."""
+    return _models
+
+
+def installed_packs() -> dict[str, str]:
+    """The node packs workers load, with their versions: ``{name: version}``."""
+    registry = _registry(tuple(settings.FLOWYARD_NODE_PACKS))
+    return {name: pack.version for name, pack in sorted(registry.packs.items())}
+
+
+def model_options(task: str) -> list[str] | None:
+    """The model ids a ``models.<task>`` select may hold: what any live worker's (or this process's) local model
+    cache holds for ``task``; None when nothing reports models, so validation cannot tell (the run then says
+    which model is missing)."""
+    from backend.workers_registry.catalog import known_models
+
+    models = known_models()
+    if not models:
+        return None
+    return sorted({model["model_id"] for model in models if not task or model.get("task") == task})

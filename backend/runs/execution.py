@@ -29,7 +29,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from backend.runs.engine import cache_store_for_worker, registry_for_workspace
+from backend.runs.engine import cache_store_for_worker, registry_for_workspace, worker_models
 from backend.runs.files import files_for_workspace
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 from backend.runs.publish import publish_run_events
@@ -78,14 +78,7 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
     """Claim and execute the run; return its final status, or None if it was not queued (already claimed)."""
     from backend.runs.scheduling import dispatch_next
 
-    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING,
-        started=timezone.now(),
-        dispatched=Coalesce(F("dispatched"), timezone.now()),
-        worker=worker_name[:200],
-        attempts=F("attempts") + 1,
-    )
-    if not claimed:
+    if not _claim(run_id, worker_name):
         return None
     run = Run.objects.select_related("workspace").get(pk=run_id)
     cancel = threading.Event()
@@ -102,6 +95,22 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
     return status
 
 
+def _claim(run_id: Any, worker_name: str) -> bool:
+    """Take a queued run, or a running one whose worker is gone (a redelivered message); True if taken."""
+    from backend.runs.recovery import claim_from_lost_worker
+
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+        status=Run.Status.RUNNING,
+        # A resumed run keeps its first start: its duration covers every attempt.
+        started=Coalesce(F("started"), now),
+        dispatched=Coalesce(F("dispatched"), now),
+        worker=worker_name[:200],
+        attempts=F("attempts") + 1,
+    )
+    return bool(claimed) or claim_from_lost_worker(run_id, worker_name[:200])
+
+
 def _execute(run: Run, cancel: threading.Event) -> str:
     recorder = EventRecorder(run, cancel)
     recorder.start()
@@ -114,6 +123,7 @@ def _execute(run: Run, cancel: threading.Event) -> str:
             cache_store_for_worker(registry),
             parallelism=settings.FLOWYARD_PARALLELISM,
             files=files_for_workspace(run.workspace),
+            models=worker_models(),
             scratch_root=settings.VAR_DIR / "scratch",
         )
         # Validated when submitted (prepare_graph): the stored graph holds checked, coerced constants.
@@ -131,8 +141,9 @@ def _execute(run: Run, cancel: threading.Event) -> str:
         error = "; ".join(str(error) for error in result.errors)
         Run.objects.filter(pk=run.pk).update(error=f"The graph cannot run: {error}"[:ERROR_SUMMARY_CHARS])
     if recorder.error is not None:
-        # The recorder could not write (the run may have been deleted): finish the row if it still exists.
-        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(
+        # The recorder could not write (the run may have been deleted, or taken over by another worker after
+        # this one was presumed lost): finish the row if it still exists and is still ours.
+        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, worker=run.worker).update(
             status=Run.Status.FAILED,
             finished=timezone.now(),
             error=f"Recording the run's events failed: {recorder.error}"[:ERROR_SUMMARY_CHARS],
@@ -182,6 +193,16 @@ class EventRecorder:
         self._seq = run.last_seq
         self._failures: list[str] = []
         self._last_preview: dict[str, float] = {}
+        # A resumed run (an earlier attempt's worker was lost): nodes whose results were stored then are not
+        # stored twice when the engine reports them again from the cache.
+        self._has_results: set[str] = set()
+        if run.attempts > 1:
+            self._has_results = set(
+                RunOutput.objects.filter(run=run)
+                .exclude(kind=RunOutput.Kind.PREVIEW)
+                .values_list("node_id", flat=True)
+                .distinct()
+            )
         self._thread = threading.Thread(target=self._loop, name=f"flowyard-recorder-{run.pk}", daemon=True)
 
     # The engine's side
@@ -304,8 +325,9 @@ class EventRecorder:
                 update_node_runs(list(dirty.values()))
             last_seq = pending[-1].row.seq
             changes = {"last_seq": last_seq, **final}
-            if not Run.objects.filter(pk=self.run.pk).update(**changes):
-                raise Run.DoesNotExist(f"run {self.run.pk} no longer exists")
+            # Fenced by worker: a worker presumed lost (its run handed to another) must not write over it.
+            if not Run.objects.filter(pk=self.run.pk, worker=self.run.worker).update(**changes):
+                raise Run.DoesNotExist(f"run {self.run.pk} no longer exists or another worker took it over")
         for name, value in changes.items():
             setattr(self.run, name, value)
         return [item.row.to_json() for item in pending]
@@ -341,6 +363,9 @@ class EventRecorder:
                     change(node_id, status=Status.CACHED, finished=at)
         elif kind == "nodes_cached":
             for node_id in data.get("nodes", ()):
+                node = nodes.get(node_id)
+                if node is not None and node.status == Status.SUCCEEDED:
+                    continue  # executed by an earlier attempt of this run: it stays executed
                 change(node_id, status=Status.CACHED, finished=at)
         elif kind == "node_started":
             change(event.node, status=Status.RUNNING, started=at)
@@ -360,8 +385,10 @@ class EventRecorder:
                 fields["duration"] = data.get("duration")
             if node is not None and node.progress_max:
                 fields["progress_value"] = node.progress_max
+            if cached and node is not None and node.status == Status.SUCCEEDED:
+                fields["status"] = Status.SUCCEEDED  # executed by an earlier attempt of this run
             change(event.node, **fields)
-            if event.ui is not None and event.node is not None:
+            if event.ui is not None and event.node is not None and event.node not in self._has_results:
                 item.outputs = self._ui_outputs(event.node, event.ui)
         elif kind == "node_failed":
             error = str(data.get("error", ""))

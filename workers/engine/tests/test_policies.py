@@ -113,7 +113,7 @@ registry = NodeRegistry(
 
 
 @pytest.fixture(autouse=True)
-def fresh_state():
+def fresh_state() -> None:
     state.clear()
 
 

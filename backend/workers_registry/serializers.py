@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from backend.workers_registry.models import Worker
+
+
+class WorkerSerializer(serializers.ModelSerializer):
+    """A worker as every signed-in user sees it: name, status, what it can run."""
+
+    alive = serializers.SerializerMethodField()
+    busy = serializers.SerializerMethodField()
+    capabilities = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Worker
+        fields = [
+            "name",
+            "kind",
+            "status",
+            "alive",
+            "busy",
+            "queues",
+            "concurrency",
+            "capabilities",
+            "last_heartbeat",
+        ]
+
+    def get_alive(self, worker: Worker) -> bool:
+        return worker.is_alive()
+
+    def get_busy(self, worker: Worker) -> bool:
+        return bool(worker.current_runs)
+
+    def get_capabilities(self, worker: Worker) -> dict:
+        caps = worker.capabilities or {}
+        return {key: caps.get(key) for key in ("cpu_count", "memory_bytes", "gpus", "packs") if key in caps}
+
+
+class StaffWorkerSerializer(WorkerSerializer):
+    """Everything, for staff: host and process, the runs it executes, warm and available models."""
+
+    class Meta(WorkerSerializer.Meta):
+        fields = [
+            *WorkerSerializer.Meta.fields,
+            "hostname",
+            "pid",
+            "current_runs",
+            "warm_models",
+            "available_models",
+            "started",
+        ]
+
+    def get_capabilities(self, worker: Worker) -> dict:
+        return dict(worker.capabilities or {})
+
+
+class ModelSerializer(serializers.Serializer):
+    """A model some worker can load."""
+
+    model_id = serializers.CharField()
+    revision = serializers.CharField()
+    task = serializers.CharField(allow_null=True)
+    framework = serializers.CharField(allow_null=True)
+    size_bytes = serializers.IntegerField(allow_null=True)
+    workers = serializers.ListField(child=serializers.CharField())
+    warm_on = serializers.ListField(child=serializers.CharField())

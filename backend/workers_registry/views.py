@@ -1,0 +1,34 @@
+"""Workers API: the worker registry and the models workers can load. Any signed-in user may look; only staff
+see hosts, processes, run ids and model paths (docs/permissions.md)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.workers_registry.catalog import models_overview
+from backend.workers_registry.models import Worker
+from backend.workers_registry.serializers import ModelSerializer, StaffWorkerSerializer, WorkerSerializer
+
+
+class WorkerListView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=[s.value for s in Worker.Status])],
+        responses=WorkerSerializer(many=True),
+    )
+    def get(self, request):
+        workers = Worker.objects.all()
+        wanted = request.query_params.get("status")
+        if wanted in Worker.Status.values:
+            workers = workers.filter(status=wanted)
+        serializer = StaffWorkerSerializer if request.user.is_staff else WorkerSerializer
+        return Response(serializer(workers, many=True).data)
+
+
+class ModelListView(APIView):
+    @extend_schema(responses=ModelSerializer(many=True))
+    def get(self, request):
+        task = request.query_params.get("task")
+        models = [model for model in models_overview() if not task or model["task"] == task]
+        return Response(ModelSerializer(models, many=True).data)
