@@ -521,18 +521,26 @@ class EventRecorder:
 def update_node_runs(nodes: list[NodeRun], batch_size: int = 1000) -> None:
     """Write the changing fields of ``nodes`` in one statement per batch.
 
-    On Postgres an ``UPDATE ... FROM (VALUES ...)``: Django's ``bulk_update`` builds a CASE expression per field
-    and row in Python, which costs seconds for a few hundred rows.
+    An ``UPDATE ... FROM (VALUES ...)`` (Postgres, and SQLite since 3.33): Django's ``bulk_update`` builds a
+    CASE expression per field and row in Python, which costs seconds for a few hundred rows.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor not in ("postgresql", "sqlite"):
         NodeRun.objects.bulk_update(nodes, _NODE_FIELDS, batch_size=200)
         return
     meta = NodeRun._meta
     fields = [meta.pk, *(meta.get_field(name) for name in _NODE_FIELDS)]
     columns = [field.column for field in fields]
-    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
-    assignments = ", ".join(f'"{column}" = v."{column}"' for column in columns[1:])
-    names = ", ".join(f'"{column}"' for column in columns)
+    if connection.vendor == "postgresql":
+        row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
+        assignments = ", ".join(f'"{column}" = v."{column}"' for column in columns[1:])
+        names = ", ".join(f'"{column}"' for column in columns)
+        alias = f"v({names})"
+        key = f'v."{columns[0]}"'
+    else:  # SQLite names a VALUES table's columns column1, column2, ...
+        row = "(" + ", ".join("%s" for _ in fields) + ")"
+        assignments = ", ".join(f'"{column}" = v.column{i}' for i, column in enumerate(columns[1:], start=2))
+        alias = "v"
+        key = "v.column1"
     with connection.cursor() as cursor:
         for start in range(0, len(nodes), batch_size):
             batch = nodes[start : start + batch_size]
@@ -543,8 +551,8 @@ def update_node_runs(nodes: list[NodeRun], batch_size: int = 1000) -> None:
             ]
             cursor.execute(
                 f'UPDATE "{meta.db_table}" AS n SET {assignments} '
-                f"FROM (VALUES {', '.join([row] * len(batch))}) AS v({names}) "
-                f'WHERE n."{columns[0]}" = v."{columns[0]}"',
+                f"FROM (VALUES {', '.join([row] * len(batch))}) AS {alias} "
+                f'WHERE n."{columns[0]}" = {key}',
                 params,
             )
 

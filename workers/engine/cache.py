@@ -47,6 +47,10 @@ class CacheStore(Protocol):
         """Store ``entry`` under ``key``."""
         ...
 
+    def flush(self) -> None:
+        """Make every ``put`` so far durable (a store may batch writes); called when a run ends."""
+        ...
+
 
 class MemoryCache:
     """A thread-safe LRU cache holding entries in memory within a byte budget."""
@@ -97,6 +101,9 @@ class MemoryCache:
                 _, evicted = self._entries.popitem(last=False)
                 self.bytes -= evicted.size
                 self.evictions += 1
+
+    def flush(self) -> None:
+        """Nothing to do: memory holds every entry at once."""
 
     def clear(self) -> None:
         """Drop every entry (counters are kept)."""

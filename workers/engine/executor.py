@@ -553,6 +553,10 @@ class _Run:
         if result.skipped:
             reason = "cancelled" if self.cancelled else "upstream_failed"
             self.sink.emit("nodes_skipped", None, {"nodes": result.skipped, "reason": reason})
+        try:
+            self.cache.flush()  # the run counts as finished once its results can be reused elsewhere
+        except Exception:
+            logger.exception("could not flush the cache store")
         result.duration = time.perf_counter() - self.started
         finished = {
             "status": result.status,
