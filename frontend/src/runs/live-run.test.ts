@@ -173,3 +173,44 @@ describe("LiveRun", () => {
     expect(run.getSnapshot().state!.lastSeq).toBe(4);
   });
 });
+
+describe("LiveRun and ws/events/ statuses", () => {
+  it("keeps the socket until run_finished even when the feed says the run finished", async () => {
+    const env = fakeEnv();
+    const run = new LiveRun(detail.id, {
+      get: async () => queuedDetail,
+      events: async () => ({ run: detail.id, status: "succeeded", last_seq: 0, events: [], more: false }),
+      factory: env.factory,
+      timers: env.timers,
+      random: () => 0,
+      url: (p) => `ws://test${p}`,
+    });
+    await run.start();
+    env.last().open();
+    for (const e of events.slice(0, 5)) env.last().send(e);
+    run.noteStatus("succeeded");
+    expect(env.last().closed).toBe(false);
+    env.last().drop();
+    env.flushTimer();
+    expect(env.last().url).toContain("after=5");
+    for (const e of events.slice(5)) env.last().send(e);
+    expect(run.getSnapshot().state!.summary).not.toBeNull();
+    expect(env.last().closed).toBe(true);
+  });
+
+  it("reloads the detail of a run cancelled while queued (it has no events)", async () => {
+    const env = fakeEnv();
+    let calls = 0;
+    const run = new LiveRun(detail.id, {
+      get: async () => (++calls === 1 ? queuedDetail : { ...queuedDetail, status: "cancelled", error: "Cancelled." }),
+      events: async () => ({ run: detail.id, status: "cancelled", last_seq: 0, events: [], more: false }),
+      factory: env.factory,
+      timers: env.timers,
+      url: (p) => `ws://test${p}`,
+    });
+    await run.start();
+    run.noteStatus("cancelled");
+    await vi.waitFor(() => expect(run.getSnapshot().state!.status).toBe("cancelled"));
+    expect(env.last().closed).toBe(true);
+  });
+});

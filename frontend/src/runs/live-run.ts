@@ -5,7 +5,7 @@ import { errorMessage } from "../api/client";
 import { ReconnectingSocket, wsUrl, type ConnectionState, type SocketFactory, type Timers } from "./reconnecting-socket";
 import { anyEventSchema, type AnyRunEvent, type EventPage, type RunDetail } from "./run-schemas";
 import { applyEvents, applyStatus, isFinished, stateFromDetail, type RunState } from "./run-state";
-import type { RunStatus } from "./run-schemas";
+import { FINISHED, type RunStatus } from "./run-schemas";
 
 export interface LiveRunDeps {
   get(id: string): Promise<RunDetail>;
@@ -102,8 +102,22 @@ export class LiveRun {
     }
     const { state, gap } = applyEvents(current, events);
     if (state !== current) this.set({ state });
-    if (isFinished(state)) this.stopSocket();
-    else if (gap) void this.fillGap();
+    if (isFinished(state)) {
+      this.stopSocket();
+      if (!isFinished(current)) void this.reconcile();
+    } else if (gap) void this.fillGap();
+  }
+
+  /** Once the run finished: take the server's final node rows and run fields (its detail is the truth). */
+  private async reconcile(): Promise<void> {
+    try {
+      const detail = await this.deps.get(this.id);
+      const state = this.snapshot.state;
+      if (this.closed || !state || !FINISHED.has(detail.status) || detail.last_seq < state.lastSeq) return;
+      this.set({ detail, state: { ...stateFromDetail(detail), summary: state.summary } });
+    } catch {
+      // The live state stands.
+    }
   }
 
   private async fillGap(): Promise<void> {
@@ -124,13 +138,13 @@ export class LiveRun {
     }
   }
 
-  /** A status change from ws/events/: a run cancelled while queued has no event log, so reload its detail. */
+  /** A status change from ws/events/. A run cancelled while queued has no event log: reload its detail. */
   noteStatus(status: RunStatus): void {
     const state = this.snapshot.state;
     if (!state || isFinished(state)) return;
     const next = applyStatus(state, status);
     if (next !== state) this.set({ state: next });
-    if (isFinished(next) && next.lastSeq === 0) void this.start();
+    if (FINISHED.has(status) && state.lastSeq === 0) void this.start();
   }
 
   close(): void {

@@ -41,6 +41,16 @@ describe("events → per-node state", () => {
     expect(s.nodes["4"]!.status).toBe("succeeded");
   });
 
+  it("marks nodes the run does not plan as cached, as the server's node rows do", () => {
+    const detail = runDetailSchema.parse(samples.run_detail);
+    const queuedRows = { ...detail, status: "queued" as const, last_seq: 0, started: null, finished: null, results: [],
+      nodes: detail.nodes.map((n) => ({ ...n, status: "queued" as const, started: null, finished: null, duration: null })) };
+    const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: seq });
+    const s = applyEvents(stateFromDetail(queuedRows), [mk(1, "run_started", null, { nodes: ["1", "5", "2", "3"], targets: ["3", "5"] })]).state;
+    expect(s.nodes["4"]!.status).toBe("cached");
+    expect(s.nodes["1"]!.status).toBe("queued");
+  });
+
   it("shows cached nodes and cancels what was still open when the run ends", () => {
     const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
     const s = applyEvents(emptyRunState("c"), [
@@ -106,9 +116,11 @@ describe("replay + live merge", () => {
     expect(resumed.status).toBe("succeeded");
   });
 
-  it("takes statuses from ws/events/ without moving a run backwards", () => {
+  it("takes only queued → running from ws/events/: a finished status waits for run_finished", () => {
     expect(applyStatus(full, "running")).toBe(full);
     const queued = emptyRunState("q");
-    expect(applyStatus(queued, "cancelled").status).toBe("cancelled");
+    expect(applyStatus(queued, "running").status).toBe("running");
+    const running = applyEvents(queued, events.slice(0, 3)).state;
+    expect(applyStatus(running, "succeeded")).toBe(running);
   });
 });

@@ -128,7 +128,15 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
   const at = event.time * 1000;
   switch (event.type) {
     case "run_started": {
-      const s = patchMany(state, event.data.nodes, (n) => (n.status === "pending" ? { ...n, status: "queued" } : n));
+      // Nodes the run does not plan are not needed (a node downstream of them is cached): the server lists them
+      // as cached.
+      const planned = new Set(event.data.nodes);
+      let s = state;
+      for (const id of state.order) {
+        const n = state.nodes[id];
+        if (n && !planned.has(id) && (n.status === "queued" || n.status === "pending")) s = patchNode(s, id, (x) => ({ ...x, status: "cached" }));
+      }
+      s = patchMany(s, event.data.nodes, (n) => (n.status === "pending" ? { ...n, status: "queued" } : n));
       return { ...s, status: s.status === "queued" ? "running" : s.status, started: s.started ?? at };
     }
     case "nodes_cached":
@@ -174,11 +182,13 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
     }
     case "run_finished": {
       const failed = new Set(event.data.failed);
-      // Nodes still shown running or queued when the run ends did not finish (cancelled runs).
+      // Nodes still open when the run ends: not needed (succeeded), stopped (cancelled) or not reached (failed).
+      const closed: NodeRunStatus =
+        event.data.status === "succeeded" ? "cached" : event.data.status === "cancelled" ? "cancelled" : "skipped";
       const nodes: Record<string, NodeState> = {};
       for (const [id, n] of Object.entries(state.nodes)) {
         const open = n.status === "running" || n.status === "queued" || n.status === "pending";
-        nodes[id] = open && !failed.has(id) ? { ...n, status: "cancelled", progress: null, preview: null } : n;
+        nodes[id] = open && !failed.has(id) ? { ...n, status: closed, progress: null, preview: null } : n;
       }
       return {
         ...state,
@@ -228,11 +238,14 @@ export function applyEvents(state: RunState, events: readonly AnyRunEvent[]): Ap
   return { state: next, gap: Object.keys(pending).length > 0 };
 }
 
-/** Fold a status change from ws/events/ (no event log) into the state: it never moves a run backwards. */
-export function applyStatus(state: RunState, status: RunStatus, error = ""): RunState {
-  if (FINISHED.has(state.status) || state.status === status) return state;
-  if (status === "queued") return state;
-  return { ...state, status, error: error || state.error };
+/**
+ * Fold a status change from ws/events/ (no event log) into the state. Only queued → running is taken from it:
+ * a finished status must come with the run's own run_finished event (or its detail), or the last events of
+ * the log would be cut off.
+ */
+export function applyStatus(state: RunState, status: RunStatus): RunState {
+  if (state.status === "queued" && status === "running") return { ...state, status };
+  return state;
 }
 
 export function isFinished(state: Pick<RunState, "status">): boolean {
