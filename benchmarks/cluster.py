@@ -87,7 +87,13 @@ async def wait_done(client: Client, run_ids: list[str], timeout: float = 600) ->
 
 async def throughput(client: Client, workers: int) -> dict[str, Any]:
     began = time.perf_counter()
-    ids = await asyncio.gather(*(client.submit(chain(20, fresh())) for _ in range(RUNS)))
+    in_flight = asyncio.Semaphore(8)  # a busy client, not 100 simultaneous connections
+
+    async def submit() -> str:
+        async with in_flight:
+            return await client.submit(chain(20, fresh()))
+
+    ids = await asyncio.gather(*(submit() for _ in range(RUNS)))
     details = await wait_done(client, list(ids))
     elapsed = time.perf_counter() - began
     durations = [d["duration"] for d in details if d["duration"] is not None]
@@ -119,6 +125,7 @@ async def main_async() -> int:
         FLOWYARD_MAX_RUNNING_PER_WORKSPACE="100",
     )
     models = Path(s.env["MODELSCOPE_CACHE"])
+    ok = False
     try:
         write_tiny_model(models)
         s.start_web()
@@ -180,8 +187,9 @@ async def main_async() -> int:
 
         await sigkill_recovery(s, client)
         await client.close()
+        ok = True
     finally:
-        s.close()
+        s.close(keep=not ok)
     return 0
 
 
