@@ -7,6 +7,7 @@ S3 settings for blobs.
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -106,7 +107,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process and the in-process runner threads read while one writes.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+        # IMMEDIATE: a transaction takes the write lock when it begins, so two writers queue for it (up to
+        # `timeout`) instead of one failing at once with "database is locked" when it upgrades a read lock.
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
+    # Tests on SQLite use a file like the product does: the default in-memory shared-cache database locks
+    # whole tables between the runner threads and the test ("database table is locked").
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"flowyard-test-{os.getpid()}.sqlite3")
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
