@@ -88,7 +88,7 @@ function ActiveRun() {
   return (
     <section className="fy-run-active" aria-label="Current run">
       <header>
-        <span className={`fy-run-status status-${status}`}>{status}</span>
+        <span className={`fy-run-pill status-${status}`}>{status}</span>
         <Link to={`/runs/${runId}`}>details</Link>
         {connection === "waiting" && <span className="fy-muted" title="Reconnecting; nothing is lost">reconnecting…</span>}
       </header>
@@ -174,7 +174,7 @@ function QueuePanel({ store }: { store: EditorRunsStore }) {
                 <button type="button" className="fy-link" onClick={() => store.getState().show(r.id)} title="Show this run on the canvas">
                   {r.id.slice(0, 8)}
                 </button>
-                <span className={`fy-run-status status-${r.status}`}>{statusLabel(r)}</span>
+                <span className={`fy-run-pill status-${r.status}`}>{statusLabel(r)}</span>
                 {r.status === "queued" && pos !== null && <span className="fy-muted">#{pos + 1}</span>}
                 <button type="button" onClick={() => void cancel(r.id)} disabled={busy === r.id || r.cancel_requested} aria-label={`Cancel run ${r.id.slice(0, 8)}`}>
                   Cancel

@@ -19,7 +19,7 @@ function NodeRow({ node }: { node: NodeState }) {
       <td className="fy-mono">#{node.id}</td>
       <td>{node.type}</td>
       <td>
-        <span className={`fy-run-status status-${node.status}`}>{node.status}</span>
+        <span className={`fy-run-pill status-${node.status}`}>{node.status}</span>
         {node.status === "running" && node.progress && (
           <span className="fy-muted">
             {" "}
@@ -84,7 +84,7 @@ export function RunDetailPage() {
       <header>
         <Link to="/runs">← Runs</Link>
         <h1>Run {detail.id.slice(0, 8)}</h1>
-        <span className={`fy-run-status status-${state.status}`}>{detail.cancel_requested && !finished ? "cancelling" : state.status}</span>
+        <span className={`fy-run-pill status-${state.status}`}>{detail.cancel_requested && !finished ? "cancelling" : state.status}</span>
         {connection === "waiting" && <span className="fy-muted">reconnecting…</span>}
         <span className="fy-spacer" />
         {!finished && (

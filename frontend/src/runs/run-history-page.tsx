@@ -23,7 +23,7 @@ export function RunRow({ run, workflowName }: { run: Run; workflowName?: string 
         </Link>
       </td>
       <td>
-        <span className={`fy-run-status status-${run.status}`}>{run.status}</span>
+        <span className={`fy-run-pill status-${run.status}`}>{run.status}</span>
         {run.status === "queued" && run.queue_position !== null && <span className="fy-muted"> #{run.queue_position + 1}</span>}
       </td>
       <td>

@@ -22,7 +22,7 @@ export function RunNotifications() {
     <div className="fy-notifications" aria-live="polite">
       {notifications.map((n) => (
         <div className="fy-notification" key={n.id} role="status">
-          <span className={`fy-run-status status-${n.run.status}`}>{n.run.status}</span>
+          <span className={`fy-run-pill status-${n.run.status}`}>{n.run.status}</span>
           <span>
             Run <Link to={`/runs/${n.run.id}`}>{n.run.id.slice(0, 8)}</Link>
             {n.run.error ? `: ${n.run.error}` : ""}
