@@ -91,6 +91,23 @@ class Hungry(sdk.Node):
         return self.Outputs(value=inputs.value)
 
 
+class Sleep(sdk.Node):
+    """Takes ``seconds`` to pass its value on."""
+
+    id = "policy.Sleep"
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.number(0)
+        seconds: float = sdk.number(0.0)
+
+    class Outputs(sdk.Outputs):
+        value: int
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        time.sleep(inputs.seconds)
+        return self.Outputs(value=inputs.value)
+
+
 class OutOfMemoryError(RuntimeError):
     """Stands in for torch.OutOfMemoryError (the engine recognises it by name)."""
 
@@ -108,7 +125,7 @@ class Models:
 
 
 registry = NodeRegistry(
-    [sdk.Pack(name="policy-test", version="1.0.0", nodes=[Transient, Broken, Patient, Hungry])]
+    [sdk.Pack(name="policy-test", version="1.0.0", nodes=[Transient, Broken, Patient, Hungry, Sleep])]
 )
 
 
@@ -211,3 +228,21 @@ def test_the_schema_carries_the_policy_and_rejects_a_bad_one() -> None:
 
     with pytest.raises(ValueError, match="attempts"):
         sdk.Retry(attempts=0)
+
+
+class CountingCache(MemoryCache):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_a_costly_result_is_flushed_to_the_store_at_once_and_cheap_ones_with_the_run() -> None:
+    cache = CountingCache()
+    Engine(registry, cache).run(graph({"a": ("policy.Sleep", {"seconds": 0.0})}, outputs=["a"]))
+    assert cache.flushes == 1  # at the end of the run only
+    cache = CountingCache()
+    Engine(registry, cache).run(graph({"a": ("policy.Sleep", {"seconds": 0.6})}, outputs=["a"]))
+    assert cache.flushes == 2  # as soon as the costly node finished, and at the end
