@@ -4,6 +4,7 @@ re-queued once that process is presumed lost) and then periodically from the hea
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
 import threading
@@ -49,6 +50,8 @@ def start_embedded_worker() -> bool:
     except Exception:
         logger.exception("could not register the embedded worker (is the database migrated?)")
         return False
+    # A clean exit says goodbye: runs this process left RUNNING are then re-queued by the next sweep at once.
+    atexit.register(presence.stop)
     return True
 
 
