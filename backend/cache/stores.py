@@ -96,18 +96,26 @@ class DatabaseCacheStore:
     """The shared cache: ``CacheRecord`` rows in the database, values in the blob store.
 
     With ``flush_rows > 1`` rows are written in batches: ``put`` stores the blobs at once and buffers the row;
-    the buffer goes to the database in one insert when it holds ``flush_rows`` rows and whenever ``flush()`` is
-    called (the engine calls it when a run ends). Workers batch: one insert per node made a 500-node run spend
-    seconds in commits. Buffered rows already answer ``contains_many`` and ``get`` of this store.
+    the buffer goes to the database in one insert when it holds ``flush_rows`` rows, ``flush_seconds`` after
+    the first row was buffered (so a worker that dies mid-run has already shared what it finished), and
+    whenever ``flush()`` is called (the engine calls it when a run ends). Workers batch: one insert per node
+    made a 500-node run spend seconds in commits. Buffered rows already answer ``contains_many`` and ``get``.
     """
 
     def __init__(
-        self, blob_store: BlobStore | None = None, *, registry: Any = None, flush_rows: int = 1
+        self,
+        blob_store: BlobStore | None = None,
+        *,
+        registry: Any = None,
+        flush_rows: int = 1,
+        flush_seconds: float = 0.05,
     ) -> None:
         """``registry`` (a ``NodeRegistry``) fills in each row's pack name and version when given."""
         self.blob_store = blob_store or get_blob_store()
         self.registry = registry
         self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._timer: threading.Timer | None = None
         self.unencodable = 0
         self._pending: dict[str, CacheRecord] = {}
         self._pending_lock = threading.Lock()
@@ -179,16 +187,38 @@ class DatabaseCacheStore:
         with self._pending_lock:
             self._pending[key] = record
             full = len(self._pending) >= self.flush_rows
+            if not full and self._timer is None:
+                self._timer = threading.Timer(self.flush_seconds, self._flush_on_timer)
+                self._timer.daemon = True
+                self._timer.start()
         if full:
             self.flush()
+
+    def _flush_on_timer(self) -> None:
+        with self._pending_lock:
+            self._timer = None
+        try:
+            self.flush()
+        except Exception:  # the next flush retries; the engine's end-of-run flush reports failures
+            logger.exception("could not write buffered cache rows")
 
     @_releasing_thread_connection
     def flush(self) -> None:
         """Write the buffered rows in one insert (rows another worker stored first are left as they are)."""
         with self._pending_lock:
             records, self._pending = list(self._pending.values()), {}
-        if records:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if not records:
+            return
+        try:
             CacheRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=500)
+        except Exception:
+            with self._pending_lock:  # keep them for the next flush rather than lose them
+                for record in records:
+                    self._pending.setdefault(record.key, record)
+            raise
 
     def _pack_of(self, node_type: str) -> tuple[str, str]:
         node = self.registry.get(node_type) if self.registry is not None else None
