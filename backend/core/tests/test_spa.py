@@ -24,10 +24,19 @@ def test_browser_routes_get_index_html(client, dist, path):
     assert "csrftoken" in response.cookies
 
 
-@pytest.mark.parametrize("path", ["/api/nope", "/api/", "/ws/runs/1", "/comfy/prompt", "/static/missing.js"])
-def test_server_prefixes_are_not_the_spa(client, dist, path):
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/nope", 404),
+        ("/api/", 404),
+        ("/ws/runs/1", 404),
+        ("/comfy/prompt", 401),
+        ("/static/missing.js", 404),
+    ],
+)
+def test_server_prefixes_are_not_the_spa(client, dist, path, status):
     response = client.get(path)
-    assert response.status_code == 404
+    assert response.status_code == status  # the ComfyUI API asks for a token before anything else
     assert INDEX not in response.content.decode(errors="replace")
 
 
