@@ -168,6 +168,7 @@ up() {
     --pidfile="$DIR/celerybeat-internal.pid"
 
   wait_for 60 "web on $PORT" web port_open "$PORT"
+  wait_for 90 "web to answer /api/health" web curl -fsS -o /dev/null --max-time 10 "http://$HOST:$PORT/api/health"
   wait_for 60 "worker-a to be ready" worker-a grep -q "ready\." "$DIR/worker-a.log"
   wait_for 60 "worker-b to be ready" worker-b grep -q "ready\." "$DIR/worker-b.log"
   wait_for 60 "beat to start" beat grep -q "beat: Starting" "$DIR/beat.log"
@@ -203,7 +204,7 @@ status() {
     fi
   done
   if alive web; then
-    printf 'health    %s\n' "$(curl -fsS --max-time 5 "http://$HOST:$PORT/api/health" 2>&1 || true)"
+    printf 'health    %s\n' "$(curl -fsS --max-time 15 "http://$HOST:$PORT/api/health" 2>&1 || true)"
   fi
   return $code
 }
