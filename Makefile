@@ -88,8 +88,8 @@ bench: install chromium frontend
 	$(PY) -m benchmarks.packhost
 	$(PY) -m benchmarks.comfy
 	@scripts/ensure-services.sh
-	$(PY) -m benchmarks.api
 	$(PY) -m benchmarks.cluster
+	$(PY) -m benchmarks.api
 
 clean:
 	rm -rf $(VENV) var frontend/dist frontend/node_modules
