@@ -139,6 +139,17 @@ export const versionDetailSchema = versionSummarySchema.extend({
 });
 export type VersionDetail = z.infer<typeof versionDetailSchema>;
 
+/** A pack the workflow uses that its workspace lacks or pins at another version (docs/api.md "Node packs"). */
+export const missingPackSchema = z.object({
+  pack: z.string(),
+  version: z.string().nullish(),
+  installed_version: z.string().nullish(),
+  status: z.string(), // missing | other_version
+  message: z.string(),
+  install: z.object({ pack: z.string(), version: z.string().nullish() }),
+});
+export type MissingPack = z.infer<typeof missingPackSchema>;
+
 /** The detail includes the latest version's document; accepted as `document`, `version` or flat fields. */
 export const workflowDetailSchema = workflowSummarySchema.extend({
   role: z.string().nullish(),
@@ -148,6 +159,7 @@ export const workflowDetailSchema = workflowSummarySchema.extend({
   version: versionDetailSchema.nullish(),
   graph: graphSchema.optional(),
   layout: layoutSchema.nullish(),
+  missing_packs: z.array(missingPackSchema).optional(),
 });
 export type WorkflowDetail = z.infer<typeof workflowDetailSchema>;
 

@@ -1,0 +1,141 @@
+// "Import ComfyUI workflow" (home and editor), the editor's notice of what the import changed, and "Export as
+// ComfyUI API prompt".
+import { useRef, useState, type ChangeEvent } from "react";
+import { Link, useLocation, useNavigate } from "react-router";
+import { errorMessage } from "../api/client";
+import { comfyApi } from "./comfy-api";
+import { exportFileName, parseComfyFile, readImportState, summarizeImport, type ComfyImportState } from "./comfy-import";
+import "./comfy.css";
+
+/** Pick a ComfyUI file, convert it on the server, open the result in a new unsaved editor. */
+export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: () => boolean; className?: string }) {
+  const input = useRef<HTMLInputElement>(null);
+  const navigate = useNavigate();
+  const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
+  const pick = (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    e.target.value = "";
+    if (!file) return;
+    setState({ busy: true, error: null });
+    file
+      .text()
+      .then((text) => comfyApi.importWorkflow(parseComfyFile(text, file.name)))
+      .then(
+        (result) => {
+          setState({ busy: false, error: null });
+          const handoff: ComfyImportState = {
+            comfyImport: { key: `${Date.now()}-${file.name}`, document: result.document, summary: summarizeImport(result, file.name) },
+          };
+          navigate("/workflows/new", { state: handoff });
+        },
+        (exc: unknown) => setState({ busy: false, error: `Could not import ${file.name}: ${errorMessage(exc)}` }),
+      );
+  };
+  return (
+    <>
+      <button
+        type="button"
+        className={className}
+        disabled={state.busy}
+        title="Open a ComfyUI workflow (.json, UI or API format) in a new, unsaved workflow"
+        onClick={() => {
+          if (!confirmLeave || confirmLeave()) input.current?.click();
+        }}
+      >
+        {state.busy ? "Importing…" : "Import ComfyUI workflow"}
+      </button>
+      <input ref={input} type="file" accept="application/json,.json" hidden onChange={pick} aria-label="ComfyUI workflow file" />
+      {state.error && (
+        <span className="fy-form-error fy-comfy-error" role="alert">
+          {state.error}{" "}
+          <button type="button" onClick={() => setState({ busy: false, error: null })} aria-label="Dismiss">
+            ×
+          </button>
+        </span>
+      )}
+    </>
+  );
+}
+
+/** In the editor after an import: the headline, missing node types and each warning; dismissible. */
+export function ComfyImportNotice() {
+  const location = useLocation();
+  const imported = readImportState(location.state);
+  const [dismissed, setDismissed] = useState<string | null>(null);
+  if (!imported || dismissed === imported.key) return null;
+  const { summary } = imported;
+  return (
+    <aside className="fy-comfy-notice" aria-label="Import notes" role="status">
+      <header>
+        <strong>{summary.headline}</strong>
+        <span className="fy-spacer" />
+        <button type="button" onClick={() => setDismissed(imported.key)} aria-label="Dismiss import notes">
+          ×
+        </button>
+      </header>
+      <p className="fy-hint">Not saved yet: press Save to keep it as a new workflow.</p>
+      {summary.missingTypes.length > 0 && (
+        <p>
+          Missing node types:{" "}
+          {summary.missingTypes.map((t, i) => (
+            <span key={t.type}>
+              {i > 0 && ", "}
+              <Link to={`/packs?node_type=${encodeURIComponent(t.type)}`}>
+                <code>{t.type}</code>
+              </Link>
+              {t.nodes.length > 1 ? ` ×${t.nodes.length}` : ""}
+            </span>
+          ))}
+          . They stay in the graph, saved unchanged, but the workflow cannot run until a pack provides them.
+        </p>
+      )}
+      {summary.items.length > 0 && (
+        <ul>
+          {summary.items.map((item, i) => (
+            <li key={i} className={`fy-comfy-${item.kind}`}>
+              <span className="fy-comfy-kind">{item.kind}</span> {item.node !== null && <code>#{item.node}</code>} {item.label !== item.node ? item.label : ""}: {item.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </aside>
+  );
+}
+
+/** Download the saved version as a ComfyUI API-format prompt (`GET /api/workflows/<id>/export/comfy`). */
+export function ExportComfyButton({ workflowId, name, version, onError }: {
+  workflowId: number;
+  name: string;
+  version: number | null;
+  onError(message: string): void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const run = () => {
+    setBusy(true);
+    comfyApi.exportPrompt(workflowId, version).then(
+      (prompt) => {
+        const blob = new Blob([JSON.stringify(prompt, null, 2)], { type: "application/json" });
+        const a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = exportFileName(name, version);
+        a.click();
+        setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+        setBusy(false);
+      },
+      (exc: unknown) => {
+        onError(`Could not export: ${errorMessage(exc)}`);
+        setBusy(false);
+      },
+    );
+  };
+  return (
+    <button
+      type="button"
+      onClick={run}
+      disabled={busy || version === null}
+      title={`Download ${version === null ? "the saved version" : `version ${version}`} as a ComfyUI API prompt (unsaved changes are not included; muted and bypassed nodes are left out)`}
+    >
+      Export as ComfyUI API prompt
+    </button>
+  );
+}

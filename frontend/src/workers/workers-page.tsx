@@ -1,0 +1,237 @@
+// /workers: the worker registry (auto-refreshed) and the models workers hold. Members see capabilities; site
+// admins also see host, process, current runs and warm models (docs/permissions.md "Workers and models").
+import { useEffect, useState } from "react";
+import { Link } from "react-router";
+import { errorMessage } from "../api/client";
+import type { User } from "../api/schemas";
+import { RequireSignIn } from "../app/require-sign-in";
+import { ErrorState, Loading } from "../app/status-views";
+import { useAsync } from "../app/use-async";
+import { Badge } from "../packs/pack-widgets";
+import { formatBytes, heartbeatAge, modelLabel, sortWorkers, workerState } from "./worker-format";
+import type { Worker } from "./worker-schemas";
+import { workersApi } from "./workers-api";
+
+export const REFRESH_MS = 5000;
+
+/** The worker list, refreshed every REFRESH_MS while the tab is visible; keeps the last good list on errors. */
+function useWorkers(status: string) {
+  const [state, setState] = useState<{ workers: Worker[] | null; error: unknown; at: number }>({ workers: null, error: null, at: 0 });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    const controller = new AbortController();
+    workersApi.list(status, controller.signal).then(
+      (workers) => setState({ workers, error: null, at: Date.now() }),
+      (error: unknown) => {
+        if (!controller.signal.aborted) setState((s) => ({ ...s, error, at: Date.now() }));
+      },
+    );
+    const timer = setTimeout(() => {
+      if (document.visibilityState !== "hidden") setTick((t) => t + 1);
+    }, REFRESH_MS);
+    const onVisible = () => document.visibilityState === "visible" && setTick((t) => t + 1);
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, [status, tick]);
+  return { ...state, refresh: () => setTick((t) => t + 1) };
+}
+
+function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }) {
+  const state = workerState(w);
+  const caps = w.capabilities;
+  const gpus = caps.gpus ?? [];
+  const packs = Object.entries(caps.packs ?? {});
+  return (
+    <tr data-testid={`worker-${w.name}`}>
+      <td>
+        <strong>{w.name}</strong>
+        <div className="fy-muted fy-small">
+          {w.kind}
+          {admin && w.hostname ? ` · ${w.hostname}${w.pid ? ` (pid ${w.pid})` : ""}` : ""}
+        </div>
+      </td>
+      <td>
+        <Badge tone={state.tone} title={state.hint}>
+          {state.label}
+        </Badge>
+      </td>
+      <td>{w.queues.join(", ") || "—"}</td>
+      <td className="fy-small">
+        {caps.cpu_count ?? "?"} CPU · {formatBytes(caps.memory_bytes)} RAM · {w.concurrency ?? "?"} at once
+        <div>
+          {gpus.length ? (
+            gpus.map((g, i) => (
+              <Badge key={i} tone="wait">
+                GPU {g.name}
+                {g.memory_bytes ? ` ${formatBytes(g.memory_bytes)}` : ""}
+              </Badge>
+            ))
+          ) : (
+            <span className="fy-muted">no GPU</span>
+          )}
+        </div>
+      </td>
+      <td className="fy-small">
+        {packs.length ? (
+          packs.map(([name, version]) => (
+            <div key={name}>
+              <Link to={`/packs/${encodeURIComponent(name)}`}>{name}</Link> <span className="fy-mono fy-muted">{version}</span>
+            </div>
+          ))
+        ) : (
+          <span className="fy-muted">—</span>
+        )}
+      </td>
+      {admin && (
+        <td className="fy-small">
+          {(w.warm_models ?? []).length ? (w.warm_models ?? []).map((m, i) => <div key={i} className="fy-mono">{modelLabel(m)}</div>) : <span className="fy-muted">none</span>}
+        </td>
+      )}
+      {admin && (
+        <td className="fy-small">
+          {(w.current_runs ?? []).length ? (
+            (w.current_runs ?? []).map((id) => (
+              <div key={id}>
+                <Link to={`/runs/${id}`} className="fy-mono">
+                  {id.slice(0, 8)}
+                </Link>
+              </div>
+            ))
+          ) : (
+            <span className="fy-muted">—</span>
+          )}
+        </td>
+      )}
+      <td title={w.last_heartbeat ?? ""}>{heartbeatAge(w.last_heartbeat, now)}</td>
+    </tr>
+  );
+}
+
+function Models() {
+  const models = useAsync(() => workersApi.models(), []);
+  if (models.status === "loading") return <Loading what="models" />;
+  if (models.status === "error") return <ErrorState title="Could not load the models" error={models.error} onRetry={models.reload} />;
+  if (!models.data.length) {
+    return <p className="fy-empty">No worker holds a model yet. Workers download the models packs declare when a run first needs them.</p>;
+  }
+  return (
+    <table className="fy-table">
+      <thead>
+        <tr>
+          <th>model</th>
+          <th>task</th>
+          <th>framework</th>
+          <th>size</th>
+          <th>on workers</th>
+        </tr>
+      </thead>
+      <tbody>
+        {models.data.map((m) => (
+          <tr key={`${m.model_id}@${m.revision}`}>
+            <td>
+              <span className="fy-mono">{m.model_id}</span> <span className="fy-muted fy-small">{m.revision}</span>
+            </td>
+            <td>{m.task ?? "—"}</td>
+            <td>{m.framework ?? "—"}</td>
+            <td>{formatBytes(m.size_bytes)}</td>
+            <td className="fy-small">
+              {m.workers.map((name) => (
+                <div key={name}>
+                  {name}
+                  {m.warm_on.includes(name) && (
+                    <Badge tone="ok" title="Loaded in memory">
+                      warm
+                    </Badge>
+                  )}
+                </div>
+              ))}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Workers({ user }: { user: User }) {
+  const [status, setStatus] = useState("");
+  const list = useWorkers(status);
+  const admin = user.is_site_admin;
+  const now = list.at || 0;
+  const workers = list.workers ? sortWorkers(list.workers) : null;
+  const online = workers?.filter((w) => w.status === "online").length ?? 0;
+  return (
+    <section className="fy-page fy-page-wide">
+      <header className="fy-page-header">
+        <h1>Workers</h1>
+        {workers && (
+          <span className="fy-muted">
+            {online} online of {workers.length}
+          </span>
+        )}
+        <span className="fy-spacer" />
+        <label>
+          Status{" "}
+          <select aria-label="Status" value={status} onChange={(e) => setStatus(e.target.value)}>
+            <option value="">all</option>
+            <option value="online">online</option>
+            <option value="lost">lost</option>
+            <option value="stopped">stopped</option>
+          </select>
+        </label>
+        <button type="button" onClick={list.refresh}>
+          Refresh
+        </button>
+      </header>
+      <p className="fy-hint">
+        Processes that execute runs. The list refreshes every {REFRESH_MS / 1000} seconds
+        {list.at ? ` (last ${new Date(list.at).toLocaleTimeString()})` : ""}.
+        {admin ? "" : " Host names, current runs and warm models are shown to site admins only."}
+      </p>
+      {list.error !== null && workers && (
+        <p className="fy-form-error" role="alert">
+          Refresh failed: {errorMessage(list.error)}. Showing the last list.
+        </p>
+      )}
+      {!workers && list.error === null && <Loading what="workers" />}
+      {!workers && list.error !== null && <ErrorState title="Could not load the workers" error={list.error} onRetry={list.refresh} />}
+      {workers &&
+        (workers.length ? (
+          <table className="fy-table fy-workers">
+            <thead>
+              <tr>
+                <th>worker</th>
+                <th>status</th>
+                <th>queues</th>
+                <th>capacity</th>
+                <th>packs</th>
+                {admin && <th>warm models</th>}
+                {admin && <th>current runs</th>}
+                <th>heartbeat</th>
+              </tr>
+            </thead>
+            <tbody>
+              {workers.map((w) => (
+                <WorkerRow key={w.name} w={w} admin={admin} now={now} />
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <div className="fy-empty-state">
+            <h2>{status ? `No ${status} workers` : "No workers have registered"}</h2>
+            <p>Start one with <code>celery -A backend worker</code>, or run the server with the embedded worker (the default).</p>
+          </div>
+        ))}
+      <h2>Models</h2>
+      <Models />
+    </section>
+  );
+}
+
+export function WorkersPage() {
+  return <RequireSignIn>{(user) => <Workers user={user} />}</RequireSignIn>;
+}
