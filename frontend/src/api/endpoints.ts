@@ -66,9 +66,10 @@ export const workflows = {
 const catalogEnvelopeSchema = nodeCatalogSchema.extend({ nodes: z.array(z.unknown()) });
 
 export const nodes = {
-  /** The node catalog; schemas that do not parse are left out and named in `skipped` (never fatal). */
-  catalog: async () => {
-    const envelope = await apiRequest("/api/nodes", catalogEnvelopeSchema);
+  /** The node catalog (with `workspace`: plus the packs installed there); schemas that do not parse are left out
+   * and named in `skipped` (never fatal). */
+  catalog: async (workspace?: number) => {
+    const envelope = await apiRequest("/api/nodes", catalogEnvelopeSchema, workspace === undefined ? {} : { query: { workspace } });
     const parsed = envelope.nodes.map((raw) => ({ raw, result: nodeSchemaSchema.safeParse(raw) }));
     const skipped = parsed
       .filter((p) => !p.result.success)

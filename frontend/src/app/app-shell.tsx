@@ -16,8 +16,11 @@ export function AppShell() {
         {session.status === "signed-in" ? (
           <>
             <Link to="/">Workflows</Link>
-            <Link to="/settings/tokens">API tokens</Link>
             <Link to="/runs">Runs</Link>
+            <Link to="/packs">Marketplace</Link>
+            <Link to="/workers">Workers</Link>
+            {session.user.is_site_admin && <Link to="/packs/review">Review</Link>}
+            <Link to="/settings/tokens">API tokens</Link>
             <span className="fy-user">{session.user.username}</span>
             <button
               type="button"

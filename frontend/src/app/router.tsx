@@ -8,6 +8,12 @@ import { HomePage } from "../workflows/home-page";
 import { RunDetailPage } from "../runs/run-detail-page";
 import { RunHistoryPage } from "../runs/run-history-page";
 import { PublicPage } from "../workflows/public-page";
+import { MarketplacePage } from "../packs/marketplace-page";
+import { PackPage } from "../packs/pack-page";
+import { PublisherPage } from "../packs/publisher-page";
+import { ReviewPage } from "../packs/review-page";
+import { UploadPage } from "../packs/upload-page";
+import { WorkersPage } from "../workers/workers-page";
 import { AppShell } from "./app-shell";
 import { NotFound } from "./not-found";
 import { SessionProvider } from "./session";
@@ -27,6 +33,12 @@ const router = createBrowserRouter([
       { path: "/invite/:token", element: <InvitePage /> },
       { path: "/settings/tokens", element: <TokensPage /> },
       { path: "/p/:token", element: <PublicPage /> },
+      { path: "/packs", element: <MarketplacePage /> },
+      { path: "/packs/upload", element: <UploadPage /> },
+      { path: "/packs/:name", element: <PackPage /> },
+      { path: "/publishers/:slug", element: <PublisherPage /> },
+      { path: "/packs/review", element: <ReviewPage /> }, // not /admin/...: Django admin owns that prefix
+      { path: "/workers", element: <WorkersPage /> },
       { path: "*", element: <NotFound /> },
     ],
   },

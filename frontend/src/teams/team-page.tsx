@@ -1,4 +1,5 @@
-// /teams/:id: members and roles, invites by username and by link, leave, transfer ownership, rename, delete.
+// /teams/:id: members and roles, invites by username and by link, installed node packs, leave, transfer ownership,
+// rename, delete.
 // Actions the caller's role does not allow are disabled with the reason shown.
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
@@ -9,6 +10,7 @@ import { copyText, RequireSignIn } from "../app/require-sign-in";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { relativeTime } from "../workflows/diff-summary";
+import { TeamPacks } from "../packs/team-packs";
 import {
   assignableRoles,
   canManageMembers,
@@ -271,6 +273,7 @@ function TeamSettings({ me, teamId }: { me: User; teamId: number }) {
       ) : (
         <p className="fy-hint">Only the owner and admins invite or manage members.</p>
       )}
+      <TeamPacks workspace={team.id} role={team.role} />
       <section>
         <h2>Leave or hand over</h2>
         <p className="fy-actions">

@@ -5,6 +5,7 @@ import { workflows } from "../api/endpoints";
 import type { WorkflowDetail } from "../api/schemas";
 import { useEditorStoreApi } from "../editor/store-context";
 import { workflowEditReason } from "../teams/team-permissions";
+import { ExportComfyButton } from "../comfy/comfy-controls";
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
 
 export function EditorExtras({ workflow: initial, name, version, onVersion }: {
@@ -42,6 +43,7 @@ export function EditorExtras({ workflow: initial, name, version, onVersion }: {
         <input type="checkbox" checked={workflow.is_template} disabled={editReason !== null} onChange={toggleTemplate} /> Template
       </label>
       <ImportExport name={name} />
+      <ExportComfyButton workflowId={workflow.id} name={name} version={version} onError={(m) => store.getState().notify("error", m)} />
       {panel === "history" && (
         <VersionHistoryPanel
           workflow={workflow}

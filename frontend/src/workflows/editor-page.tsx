@@ -1,9 +1,9 @@
 // /workflows/new and /workflows/:id: load the node catalog and the workflow, edit, save versions with Ctrl+S.
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useLocation, useNavigate, useParams } from "react-router";
 import { errorMessage } from "../api/client";
 import { nodes as nodesApi, workflows } from "../api/endpoints";
-import type { NodeSchema, WorkflowDetail } from "../api/schemas";
+import type { NodeSchema, WorkflowDetail, WorkflowDocument } from "../api/schemas";
 import { useSession } from "../app/session";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
@@ -18,6 +18,9 @@ import { EditorStoreProvider, useEditorStore, useEditorStoreApi } from "../edito
 import { NotFound } from "../app/not-found";
 import { ApiError } from "../api/client";
 import { EditorExtras } from "./editor-extras";
+import { ComfyImportNotice, ImportComfyButton } from "../comfy/comfy-controls";
+import { readImportState } from "../comfy/comfy-import";
+import { MissingPacksBanner } from "../packs/missing-packs-banner";
 
 interface Loaded {
   schemas: NodeSchema[];
@@ -25,18 +28,20 @@ interface Loaded {
   store: EditorStore;
 }
 
-async function load(id: number | null, useDemoCatalog: boolean): Promise<Loaded> {
-  const [schemas, wf] = await Promise.all([
-    useDemoCatalog
-      ? Promise.resolve(sampleSchemas)
-      : nodesApi.catalog().then((c) => {
-          if (c.skipped.length) console.warn("Node schemas left out (unexpected shape):", c.skipped);
-          return c.nodes;
-        }),
-    id === null ? Promise.resolve(null) : workflows.get(id),
-  ]);
+async function load(id: number | null, useDemoCatalog: boolean, imported: WorkflowDocument | null): Promise<Loaded> {
+  // A saved workflow's catalog includes the packs installed in its workspace, so it is read after the workflow.
+  const wf = id === null ? null : await workflows.get(id);
+  const schemas = useDemoCatalog
+    ? sampleSchemas
+    : await nodesApi.catalog(wf?.workflow.workspace).then((c) => {
+        if (c.skipped.length) console.warn("Node schemas left out (unexpected shape):", c.skipped);
+        return c.nodes;
+      });
   const graph = wf?.document ? fromDocument(wf.document, makeCatalog(schemas)) : emptyGraph();
-  return { schemas, workflow: wf?.workflow ?? null, store: createEditorStore({ schemas, graph }) };
+  const store = createEditorStore({ schemas, graph });
+  // A ComfyUI import opens as an unsaved change of an empty workflow (Ctrl+Z empties the canvas again).
+  if (imported) store.getState().change(() => fromDocument(imported, makeCatalog(schemas)));
+  return { schemas, workflow: wf?.workflow ?? null, store };
 }
 
 function SaveDialog({ isNew, defaultName, busy, error, onSave, onCancel }: {
@@ -84,7 +89,7 @@ function SaveDialog({ isNew, defaultName, busy, error, onSave, onCancel }: {
   );
 }
 
-function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; demo: boolean }) {
+function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetail | null; demo: boolean; onReload(): void }) {
   const store = useEditorStoreApi();
   const dirty = useEditorStore((s) => s.graph !== s.savedGraph);
   const { session } = useSession();
@@ -152,6 +157,7 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
         {version !== null && <span className="fy-version">v{version}</span>}
         {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
         <span className="fy-spacer" />
+        <ImportComfyButton confirmLeave={() => !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")} />
         {workflow && <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} />}
         {canSave ? (
           <button type="button" onClick={openSave} title="Save (Ctrl+S)">
@@ -164,6 +170,15 @@ function EditorWorkspace({ workflow, demo }: { workflow: WorkflowDetail | null; 
         )}
         <RunButton runner={runner} />
       </header>
+      {workflow && (
+        <MissingPacksBanner
+          workflow={workflow}
+          onInstalled={() => {
+            if (!store.getState().isDirty() || window.confirm("Reloading discards your unsaved changes. Reload now?")) onReload();
+          }}
+        />
+      )}
+      <ComfyImportNotice />
       <EditorCanvas onSave={canSave ? openSave : undefined} onRun={onRun} />
       <RunSidebar workflowId={workflow?.id ?? null} />
       {saving && (
@@ -185,7 +200,12 @@ export function EditorPage() {
   const params = useParams();
   const id = params.id === undefined ? null : Number(params.id);
   const [demo, setDemo] = useState(false);
-  const state = useAsync(() => load(id !== null && Number.isInteger(id) ? id : null, demo), [id, demo]);
+  const location = useLocation();
+  const imported = id === null ? readImportState(location.state) : null;
+  const state = useAsync(
+    () => load(id !== null && Number.isInteger(id) ? id : null, demo, imported?.document ?? null),
+    [id, demo, imported?.key],
+  );
   if (id !== null && !Number.isInteger(id)) return <ErrorState title="No such workflow" error={new Error(`"${params.id}" is not a workflow id.`)} />;
   if (state.status === "loading") return <Loading what={id === null ? "the node catalog" : "the workflow and node catalog"} />;
   if (state.status === "error" && state.error instanceof ApiError && state.error.status === 404 && id !== null) {
@@ -206,8 +226,8 @@ export function EditorPage() {
     );
   }
   return (
-    <EditorStoreProvider store={state.data.store} key={String(id)}>
-      <EditorWorkspace workflow={state.data.workflow} demo={demo} />
+    <EditorStoreProvider store={state.data.store} key={`${id}-${imported?.key ?? ""}`}>
+      <EditorWorkspace workflow={state.data.workflow} demo={demo} onReload={state.reload} />
     </EditorStoreProvider>
   );
 }

@@ -11,6 +11,7 @@ import { RequireSignIn } from "../app/require-sign-in";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { relativeTime } from "./diff-summary";
+import { ImportComfyButton } from "../comfy/comfy-controls";
 
 function WorkflowCard({ w, workspaceName }: { w: WorkflowSummary; workspaceName?: string | undefined }) {
   return (
@@ -140,6 +141,7 @@ function Home({ user }: { user: User }) {
           <Link className="fy-button" to="/workflows/new">
             New workflow
           </Link>
+          <ImportComfyButton />
         </header>
         {!list.length && (
           <div className="fy-empty-state">
