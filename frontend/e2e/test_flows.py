@@ -54,7 +54,8 @@ def test_new_user_builds_saves_and_reloads_an_image_workflow(person):
     # Build EmptyImage -> Blur Image -> Preview Image with the double-click search.
     add_node_by_search(page, "empty image", (120, 200))
     add_node_by_search(page, "blur image", (520, 200))
-    add_node_by_search(page, "preview image", (900, 200))
+    # Within the canvas left of the runs sidebar (which covers the pane's right edge).
+    add_node_by_search(page, "preview image", (760, 200))
     empty, blur, preview = node(page, "Empty Image"), node(page, "Blur Image"), node(page, "Preview Image")
     drag_link(
         page, empty.locator(".react-flow__handle.source").first, blur.locator("[data-handleid='in:image']")
@@ -127,7 +128,10 @@ def test_run_shows_per_node_progress_and_the_output_image(person):
         pytest.skip("the editor's Run is still the placeholder (the runs UI has not landed)")
     image = page.locator("img[src*='/outputs/']").first
     expect(image).to_be_visible(timeout=30_000)
-    assert page.evaluate("(img) => img.naturalWidth", image.element_handle()) > 0
+    # Visible is not loaded: wait until the browser decoded the image.
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(), timeout=15_000
+    )
 
 
 def test_teammate_invited_by_link_opens_the_shared_workflow_and_an_outsider_cannot(person):

@@ -96,7 +96,8 @@ export interface EditorState {
   // ---- selection and UI ----
   select(nodes: string[], edges?: string[]): void;
   selectAll(): void;
-  setMeasured(id: string, size: { width: number; height: number }): void;
+  /** Record sizes React Flow measured (a batch: one store update for all of them). */
+  setMeasured(sizes: Readonly<Record<string, { width: number; height: number }>>): void;
   setRenaming(id: string | null): void;
   setViewport(viewport: Viewport): void;
   /** The graph to save: the current graph with the current viewport. */
@@ -242,11 +243,16 @@ export function createEditorStore(
 
     select: (nodes, edges = []) => set({ selectedNodes: nodes, selectedEdges: edges }),
     selectAll: () => set((s) => ({ selectedNodes: Object.keys(s.graph.nodes), selectedEdges: s.graph.edges.map((e) => e.id) })),
-    setMeasured: (id, size) =>
+    setMeasured: (sizes) =>
       set((s) => {
-        const old = s.measured[id];
-        if (old && old.width === size.width && old.height === size.height) return s;
-        return { measured: { ...s.measured, [id]: size } };
+        let measured: EditorState["measured"] | null = null;
+        for (const [id, size] of Object.entries(sizes)) {
+          const old = s.measured[id];
+          if (old && old.width === size.width && old.height === size.height) continue;
+          measured ??= { ...s.measured };
+          measured[id] = { width: size.width, height: size.height };
+        }
+        return measured ? { measured } : s;
       }),
     setRenaming: (id) => set({ renaming: id }),
     setViewport: (viewport) => set({ viewport }),

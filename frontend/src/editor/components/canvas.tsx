@@ -1,5 +1,6 @@
 // The React Flow canvas: renders the store's graph, turns gestures into store actions, hosts the popups.
 import {
+  applyNodeChanges,
   Background,
   Controls,
   MiniMap,
@@ -18,12 +19,12 @@ import type { NodeSchema } from "../../api/schemas";
 import { layoutGraph } from "../auto-layout";
 import { checkConnection, compatibleNodeTypes, type ConnectionRequest } from "../connection-rules";
 import { GROUP_NODE_PREFIX, parseHandle, type AppEdge, type AppNode } from "../flow-types";
+import { moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "../flow-sync";
 import type { Position } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
 import type { EditorState } from "../store";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
-import { typeColor } from "../type-colors";
 import { nodeTypes as schemaNodeTypes } from "./flow-node";
 import { GroupNode } from "./group-node";
 import { HelpPanel } from "./help-panel";
@@ -57,19 +58,23 @@ function toRequest(c: Pick<Connection, "source" | "sourceHandle" | "target" | "t
   return null;
 }
 
-const selectGraph = (s: EditorState) => s.graph;
 const selectCatalog = (s: EditorState) => s.catalog;
-const selectSelectedNodes = (s: EditorState) => s.selectedNodes;
-const selectSelectedEdges = (s: EditorState) => s.selectedEdges;
-const selectMeasured = (s: EditorState) => s.measured;
+const selectHasNodes = (s: EditorState) => {
+  for (const id in s.graph.nodes) if (id) return true;
+  return false;
+};
+
+/** A group being dragged: where it and the nodes it carries started (found when the drag starts). */
+interface GroupDrag {
+  groupId: string;
+  start: Position;
+  members: Map<string, Position>;
+}
 
 function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
   const store = useEditorStoreApi();
-  const graph = useEditorStore(selectGraph);
   const catalog = useEditorStore(selectCatalog);
-  const selectedNodes = useEditorStore(selectSelectedNodes);
-  const selectedEdges = useEditorStore(selectSelectedEdges);
-  const measured = useEditorStore(selectMeasured);
+  const hasNodes = useEditorStore(selectHasNodes);
   const flow = useReactFlow<AppNode, AppEdge>();
   const wrapper = useRef<HTMLDivElement>(null);
   const pointer = useRef<Position | null>(null);
@@ -77,80 +82,69 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
   const [menu, setMenu] = useState<MenuState | null>(null);
   const [help, setHelp] = useState(false);
   const schemas = useMemo(() => [...catalog.values()], [catalog]);
+  // Read once: React Flow takes the initial viewport and fitView on mount only.
+  const [initialViewport] = useState(() => store.getState().graph.viewport ?? null);
 
-  const nodes = useMemo<AppNode[]>(() => {
-    const selected = new Set(selectedNodes);
-    // Groups first: drawn behind the nodes. Only their title bar drags (see .fy-group-title).
-    const groups = graph.groups.map(
-      (g): AppNode => ({
-        id: GROUP_NODE_PREFIX + g.id,
-        type: "flowgroup",
-        position: { x: g.x, y: g.y },
-        data: { groupId: g.id, readOnly },
-        selectable: false,
-        draggable: !readOnly,
-        dragHandle: ".fy-group-title",
-        width: g.width,
-        height: g.height,
-      }),
-    );
-    return groups.concat(
-      Object.values(graph.nodes).map((n): AppNode => {
-        const base = { id: n.id, position: n.position, selected: selected.has(n.id), measured: measured[n.id] };
-        return catalog.has(n.type)
-          ? { ...base, type: "schema", data: { nodeId: n.id } }
-          : { ...base, type: "missing", data: { nodeId: n.id, nodeType: n.type } };
-      }),
-    );
-  }, [graph.nodes, graph.groups, catalog, selectedNodes, measured, readOnly]);
-  /** The nodes a group carries while it is dragged (found when the drag starts). */
-  const groupDrag = useRef<{ groupId: string; members: string[] } | null>(null);
-
-  const edges = useMemo<AppEdge[]>(() => {
-    const selected = new Set(selectedEdges);
-    return graph.edges.map((e) => {
-      const source = graph.nodes[e.source];
-      const valueType = (source && catalog.get(source.type)?.outputs[e.sourceOutput]?.type) ?? "ANY";
-      const target = graph.nodes[e.target];
-      const muted = source?.mode === "mute" || target?.mode === "mute";
-      return {
-        id: e.id,
-        source: e.source,
-        sourceHandle: `out:${e.sourceOutput}`,
-        target: e.target,
-        targetHandle: `in:${e.targetInput}`,
-        selected: selected.has(e.id),
-        data: { valueType },
-        style: { stroke: typeColor(valueType), strokeWidth: 2, opacity: muted ? 0.35 : 1 },
-      };
+  // React Flow's node and edge arrays live here. React Flow's changes (drag steps, measurements, selection) are
+  // applied to them directly; store changes are merged in reusing unchanged objects (see flow-sync.ts).
+  const [nodes, setNodes] = useState<AppNode[]>(() => {
+    const s = store.getState();
+    return syncFlowNodes([], s.graph, s.catalog, new Set(s.selectedNodes), readOnly);
+  });
+  const [edges, setEdges] = useState<AppEdge[]>(() => {
+    const s = store.getState();
+    return syncFlowEdges([], s.graph, s.catalog, new Set(s.selectedEdges));
+  });
+  useEffect(() => {
+    const syncNodes = () =>
+      setNodes((prev) => {
+        const s = store.getState();
+        return syncFlowNodes(prev, s.graph, s.catalog, new Set(s.selectedNodes), readOnly);
+      });
+    const syncEdges = () =>
+      setEdges((prev) => {
+        const s = store.getState();
+        return syncFlowEdges(prev, s.graph, s.catalog, new Set(s.selectedEdges));
+      });
+    syncNodes();
+    syncEdges();
+    return store.subscribe((s, p) => {
+      const catalogChanged = s.catalog !== p.catalog;
+      if (catalogChanged || s.graph.nodes !== p.graph.nodes || s.graph.groups !== p.graph.groups || s.selectedNodes !== p.selectedNodes) {
+        syncNodes();
+      }
+      if (catalogChanged || s.graph.nodes !== p.graph.nodes || s.graph.edges !== p.graph.edges || s.selectedEdges !== p.selectedEdges) {
+        syncEdges();
+      }
     });
-  }, [graph.edges, graph.nodes, catalog, selectedEdges]);
+  }, [store, readOnly]);
+
+  const groupDrag = useRef<GroupDrag | null>(null);
 
   const onNodesChange = useCallback(
     (changes: NodeChange<AppNode>[]) => {
       const s = store.getState();
-      const positions: Record<string, Position> = {};
-      let selection: Set<string> | null = null;
-      for (const c of changes) {
-        if ("id" in c && c.id.startsWith(GROUP_NODE_PREFIX)) {
-          if (c.type === "position" && c.position) {
-            const groupId = c.id.slice(GROUP_NODE_PREFIX.length);
-            const members = groupDrag.current?.groupId === groupId ? groupDrag.current.members : [];
-            const to = c.position;
-            store.setState((st) => ({ graph: moveGroup(st.graph, groupId, to, members) }));
+      const drag = groupDrag.current;
+      let groupDelta: Position | null = null;
+      if (drag) {
+        for (const c of changes) {
+          if (c.type === "position" && c.position && c.id === GROUP_NODE_PREFIX + drag.groupId) {
+            groupDelta = { x: c.position.x - drag.start.x, y: c.position.y - drag.start.y };
           }
-          continue;
-        }
-        if (c.type === "position" && c.position) positions[c.id] = c.position;
-        else if (c.type === "dimensions" && c.dimensions) s.setMeasured(c.id, c.dimensions);
-        else if (c.type === "select") {
-          selection ??= new Set(s.selectedNodes);
-          if (c.selected) selection.add(c.id);
-          else selection.delete(c.id);
         }
       }
-      if (Object.keys(positions).length) s.moveNodes(positions);
-      if (selection) s.select([...selection], store.getState().selectedEdges);
+      setNodes((prev) => {
+        const next = applyNodeChanges(changes, prev);
+        return drag && groupDelta ? moveGroupMembers(next, drag.members, groupDelta) : next;
+      });
+      const fx = nodeChangeEffects(changes, s.selectedNodes);
+      if (Object.keys(fx.measured).length) s.setMeasured(fx.measured);
+      if (Object.keys(fx.committed).length) s.applyPositions(fx.committed);
+      for (const [groupId, to] of Object.entries(fx.groupsMoved)) {
+        const members = drag?.groupId === groupId ? [...drag.members.keys()] : [];
+        s.change((g) => moveGroup(g, groupId, to, members));
+      }
+      if (fx.selection) s.select(fx.selection, store.getState().selectedEdges);
     },
     [store],
   );
@@ -375,11 +369,16 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
           onEdgesChange={onEdgesChange}
           onNodeDragStart={(_, node) => {
             const s = store.getState();
-            s.checkpoint();
             if (node.id.startsWith(GROUP_NODE_PREFIX)) {
               const groupId = node.id.slice(GROUP_NODE_PREFIX.length);
               const group = s.graph.groups.find((g) => g.id === groupId);
-              groupDrag.current = group ? { groupId, members: nodesInGroup(s.graph, group, s.measured) } : null;
+              groupDrag.current = group
+                ? {
+                    groupId,
+                    start: { x: group.x, y: group.y },
+                    members: new Map(nodesInGroup(s.graph, group, s.measured).map((id) => [id, s.graph.nodes[id]!.position])),
+                  }
+                : null;
             }
           }}
           onNodeDragStop={() => {
@@ -404,10 +403,10 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
           selectionKeyCode="Shift"
           multiSelectionKeyCode={["Control", "Meta"]}
           zoomOnDoubleClick={false}
-          defaultViewport={graph.viewport ?? { x: 0, y: 0, zoom: 1 }}
+          defaultViewport={initialViewport ?? { x: 0, y: 0, zoom: 1 }}
           minZoom={0.1}
           maxZoom={2.5}
-          fitView={!graph.viewport && Object.keys(graph.nodes).length > 0}
+          fitView={!initialViewport && hasNodes}
           fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
           proOptions={{ hideAttribution: true }}
         >
@@ -441,7 +440,7 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
             ?
           </button>
         </div>
-        {Object.keys(graph.nodes).length === 0 && !readOnly && (
+        {!hasNodes && !readOnly && (
           <div className="fy-canvas-empty">Double-click the canvas or pick a node from the palette to start.</div>
         )}
         {search && (

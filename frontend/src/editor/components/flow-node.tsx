@@ -3,6 +3,7 @@ import { Handle, Position, type NodeProps, type NodeTypes } from "@xyflow/react"
 import { memo } from "react";
 import { useShallow } from "zustand/react/shallow";
 import type { InputSpec, SeedControl } from "../../api/schemas";
+import { linkedInputsOf } from "../flow-sync";
 import { inHandle, outHandle, type MissingFlowNode, type SchemaFlowNode } from "../flow-types";
 import { isSocket, showsWidget } from "../graph-model";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
@@ -64,10 +65,19 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled }
   );
 }
 
+/**
+ * Node components re-render only when what they draw changes: React Flow also passes the measured size, the
+ * absolute position and the z-index, which change after the first measurement and on every drag step; the view
+ * reads none of them (its content comes from the store through per-node selectors).
+ */
+function sameView(a: NodeProps<SchemaFlowNode | MissingFlowNode>, b: NodeProps<SchemaFlowNode | MissingFlowNode>): boolean {
+  return a.id === b.id && a.selected === b.selected && a.data === b.data;
+}
+
 export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: NodeProps<SchemaFlowNode>) {
   const node = useEditorStore((s) => s.graph.nodes[id]);
   const schema = useEditorStore((s) => (node ? s.catalog.get(node.type) : undefined));
-  const linkedInputs = useEditorStore(useShallow((s) => s.graph.edges.filter((e) => e.target === id).map((e) => e.targetInput)));
+  const linkedInputs = useEditorStore(useShallow((s) => linkedInputsOf(s.graph.edges, id)));
   const store = useEditorStoreApi();
   const renaming = useEditorStore((s) => s.renaming === id);
   const setRenaming = (on: boolean) => store.getState().setRenaming(on ? id : null);
@@ -138,10 +148,10 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
       </div>
     </div>
   );
-});
+}, sameView);
 
 export const MissingNodeView = memo(function MissingNodeView({ id, data, selected }: NodeProps<MissingFlowNode>) {
-  const inputs = useEditorStore(useShallow((s) => s.graph.edges.filter((e) => e.target === id).map((e) => e.targetInput)));
+  const inputs = useEditorStore(useShallow((s) => linkedInputsOf(s.graph.edges, id)));
   const outputs = useEditorStore(
     useShallow((s) => [...new Set(s.graph.edges.filter((e) => e.source === id).map((e) => e.sourceOutput))].sort((a, b) => a - b)),
   );
@@ -167,7 +177,7 @@ export const MissingNodeView = memo(function MissingNodeView({ id, data, selecte
       </div>
     </div>
   );
-});
+}, sameView);
 
 /** Defined once, outside any component, so React Flow never sees a new object. */
 export const nodeTypes: NodeTypes = { schema: SchemaNodeView, missing: MissingNodeView };
