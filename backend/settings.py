@@ -190,6 +190,9 @@ FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
 # an upload waits this many seconds for its verdict before answering 202 (then poll /api/packs/versions/<id>).
 FLOWYARD_PACK_IMPORT_CHECK = env_bool("FLOWYARD_PACK_IMPORT_CHECK", False)
 FLOWYARD_PACK_VERDICT_WAIT = float(os.environ.get("FLOWYARD_PACK_VERDICT_WAIT", "20"))
+# Installed packs run in one environment per pack version under this folder (built on first use, shared by
+# the processes of one machine); see docs/node-packs.md "Installed packs at run time".
+FLOWYARD_PACK_ENV_ROOT = Path(os.environ.get("FLOWYARD_PACK_ENV_ROOT", VAR_DIR / "packs"))
 
 # Celery (FLOWYARD_DISPATCHER=celery): Redis is the broker; the database row, not a result backend, is the truth.
 # acks_late + reject_on_worker_lost: a worker that dies mid-run gives the message back, and the run's

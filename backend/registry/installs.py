@@ -7,7 +7,7 @@ import json
 from typing import Any, NamedTuple
 
 from backend.accounts.models import Workspace
-from backend.registry.models import TeamPackInstall
+from backend.registry.models import NodePackVersion, TeamPackInstall
 from workers.engine.registry import NodeRegistry, default_registry
 
 
@@ -38,6 +38,18 @@ def installed_pack_versions(workspace: Workspace | int) -> list[InstalledPack]:
         InstalledPack(i.pack.name, i.version.version, i.version.archive_sha256, i.version.manifest)
         for i in _installs(workspace)
     ]
+
+
+def installed_packs_used(workspace: Workspace | int, graph: dict[str, Any]) -> dict[str, str]:
+    """{pack name: installed version} for the installed packs whose node types ``graph`` uses (by prefix)."""
+    prefixes = {
+        node["type"].split(".", 1)[0]
+        for node in (graph.get("nodes") or {}).values()
+        if isinstance(node, dict) and isinstance(node.get("type"), str) and "." in node["type"]
+    }
+    if not prefixes:
+        return {}
+    return {i.pack.name: i.version.version for i in _installs(workspace).filter(pack__name__in=prefixes)}
 
 
 def workspace_catalog(workspace: Workspace | None, registry: NodeRegistry | None = None) -> tuple[dict, str]:
@@ -89,7 +101,9 @@ def missing_packs(
     """The packs a workflow version needs that ``workspace`` lacks or has at another version.
 
     ``recorded`` is ``WorkflowVersion.packs`` ({name: version} at save time); node types of ``graph`` that no
-    built-in pack declares name their pack by their prefix (``demo.Example`` → ``demo``). Each entry:
+    built-in pack declares name their pack by their prefix (``demo.Example`` → ``demo``). A recorded version
+    that is still available runs even when another one is installed (backend/registry/runtime.py), so
+    ``other_version`` means the recorded one is gone. Each entry:
     ``{pack, version, installed_version, status: missing|other_version, message, install: {pack, version}}``.
     """
     registry = default_registry()
@@ -103,10 +117,16 @@ def missing_packs(
     if not wanted:
         return []
     installed = {i.pack.name: i.version.version for i in _installs(workspace)}
+    available = set(
+        NodePackVersion.objects.filter(
+            pack__name__in=[name for name, version in wanted.items() if version],
+            status=NodePackVersion.Status.ACTIVE,
+        ).values_list("pack__name", "version")
+    )
     problems = []
     for name, version in sorted(wanted.items()):
         have = installed.get(name)
-        if have is not None and (version is None or have == version):
+        if have is not None and (version is None or have == version or (name, version) in available):
             continue
         if have is None:
             what = f"pack {name} {version}" if version else f"pack {name}"

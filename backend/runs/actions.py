@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
-from backend.runs.engine import option_sources_for_workspace, registry_for_workspace
-from backend.runs.graphs import prepare_graph
+from backend.registry.runtime import check_packs, load_packs
+from backend.runs.engine import option_sources_for_workspace
+from backend.runs.graphs import PreparedGraph, prepare_graph
 from backend.runs.models import NodeRun, Run
 from backend.runs.publish import publish_run_status
 from backend.runs.scheduling import dispatch_next
@@ -25,7 +26,6 @@ class RunConflict(ApiError):
         super().__init__(message, [{"field": "status", "message": message}], status_code=409)
 
 
-@transaction.atomic
 def do_create_run(
     user: User,
     *,
@@ -47,13 +47,30 @@ def do_create_run(
         if workflow_version is None:
             raise ValueError("a run needs a workflow version or a graph")
         graph = workflow_version.graph
+    # Outside the transaction: the first run of a pack version builds its environment, which takes seconds.
+    pinned = workflow_version.packs if workflow_version is not None else None
+    packs = load_packs(workspace, pinned)
+    check_packs(workspace, packs, graph, pinned)
     prepared = prepare_graph(
         graph,
-        registry_for_workspace(workspace),
+        packs.registry,
         overrides=overrides,
         outputs=outputs,
         option_sources=option_sources_for_workspace(workspace),
     )
+    with transaction.atomic():
+        return _queue_run(user, workspace, workflow_version, prepared, priority, source, rerun_of)
+
+
+def _queue_run(
+    user: User,
+    workspace: Workspace,
+    workflow_version: WorkflowVersion | None,
+    prepared: PreparedGraph,
+    priority: int,
+    source: str,
+    rerun_of: Run | None,
+) -> Run:
     run = Run.objects.create(
         workspace=workspace,
         workflow=workflow_version.workflow if workflow_version is not None else None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from functools import lru_cache
 
 from django.conf import settings
@@ -25,9 +25,13 @@ def _registry(modules: tuple[str, ...]) -> NodeRegistry:
     return NodeRegistry.from_modules(modules)
 
 
-def registry_for_workspace(workspace: Workspace) -> NodeRegistry:
-    """The node types a run in ``workspace`` may use (today: the packs of ``FLOWYARD_NODE_PACKS``)."""
-    return _registry(tuple(settings.FLOWYARD_NODE_PACKS))
+def registry_for_workspace(workspace: Workspace, pinned: Mapping[str, str] | None = None) -> NodeRegistry:
+    """The node types a run in ``workspace`` may use: the packs of ``FLOWYARD_NODE_PACKS`` plus its installed
+    pack versions, each isolated in its own environment (``pinned``: a workflow version's ``packs``, whose
+    versions win while still available; see backend/registry/runtime.py)."""
+    from backend.registry.runtime import load_packs
+
+    return load_packs(workspace, pinned).registry
 
 
 def option_sources_for_workspace(workspace: Workspace) -> OptionSources:

@@ -117,7 +117,9 @@ def _execute(run: Run, cancel: threading.Event) -> str:
     crash: str | None = None
     result = None
     try:
-        registry = registry_for_workspace(run.workspace)
+        # A saved workflow version runs on the pack versions it was built with while they are available.
+        pinned = run.workflow_version.packs if run.workflow_version_id else None
+        registry = registry_for_workspace(run.workspace, pinned)
         engine = Engine(
             registry,
             cache_store_for_worker(registry),

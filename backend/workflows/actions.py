@@ -14,14 +14,19 @@ from backend.workflows.models import Workflow, WorkflowVersion
 
 
 def _add_version(workflow: Workflow, user: User | None, document: Document, message: str) -> WorkflowVersion:
+    from backend.registry.installs import installed_packs_used
+
     latest = workflow.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    # The installed pack versions it was built with, pinned for its runs; a restored or forked document
+    # keeps the pins it came with.
+    packs = {**installed_packs_used(workflow.workspace_id, document.graph), **document.packs}
     version = WorkflowVersion.objects.create(
         workflow=workflow,
         number=latest + 1,
         graph=document.graph,
         layout=document.layout,
         content_hash=document.content_hash,
-        packs=document.packs,
+        packs=dict(sorted(packs.items())),
         author=user,
         message=message,
     )

@@ -22,26 +22,32 @@ def pack_settings(settings, tmp_path):
     return settings
 
 
+def make_cli_pack(
+    parent: Path, name: str = "demo", publisher: str = "alice", version: str = "0.1.0", extra: str = ""
+) -> Path:
+    """A pack made with ``flowyard pack create`` in ``parent``, ``extra`` code appended, built: its archive."""
+    parent.mkdir(parents=True)
+    assert cli.main(["pack", "create", name, "--dir", str(parent)]) == 0
+    source = parent / name
+    manifest = source / "flowyard.toml"
+    text = manifest.read_text().replace('publisher = "your-publisher-id"', f'publisher = "{publisher}"')
+    manifest.write_text(text.replace('version = "0.1.0"', f'version = "{version}"'))
+    module = source / name.replace("-", "_") / "__init__.py"
+    code = module.read_text().replace('version="0.1.0"', f'version="{version}"')
+    (source / "README.md").write_text(
+        f"# {name}\n\nSee [docs](https://example.com) <script>alert(1)</script> [x](javascript:alert(1))\n"
+    )
+    module.write_text(code + extra)
+    return build_pack(source, parent / "dist")
+
+
 @pytest.fixture
 def make_pack(tmp_path):
-    """``make_pack(name, publisher, version="0.1.0", code=None)`` → a built .flowyard.zip (via the CLI's create)."""
+    """``make_pack(name, publisher, version="0.1.0", extra="")`` → a built .flowyard.zip (via the CLI's create)."""
     counter = iter(range(1000))
 
     def make(name: str = "demo", publisher: str = "alice", version: str = "0.1.0", extra: str = "") -> Path:
-        parent = tmp_path / f"src{next(counter)}"
-        parent.mkdir()
-        assert cli.main(["pack", "create", name, "--dir", str(parent)]) == 0
-        source = parent / name
-        manifest = source / "flowyard.toml"
-        text = manifest.read_text().replace('publisher = "your-publisher-id"', f'publisher = "{publisher}"')
-        manifest.write_text(text.replace('version = "0.1.0"', f'version = "{version}"'))
-        module = source / name.replace("-", "_") / "__init__.py"
-        code = module.read_text().replace('version="0.1.0"', f'version="{version}"')
-        (source / "README.md").write_text(
-            f"# {name}\n\nSee [docs](https://example.com) <script>alert(1)</script> [x](javascript:alert(1))\n"
-        )
-        module.write_text(code + extra)
-        return build_pack(source, parent / "dist")
+        return make_cli_pack(tmp_path / f"src{next(counter)}", name, publisher, version, extra)
 
     return make
 
