@@ -261,13 +261,23 @@ AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
 FLOWYARD_CACHE_BUDGET_BYTES = int(os.environ.get("FLOWYARD_CACHE_BUDGET_BYTES", str(20 * 1024**3)))
 FLOWYARD_CACHE_PROTECT_SECONDS = int(os.environ.get("FLOWYARD_CACHE_PROTECT_SECONDS", "600"))
 
+# LOG_FORMAT=json gives one JSON object per line (timestamp, level, logger, message, and any `extra=` fields)
+# for log collectors; the default stays readable in a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain"}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
