@@ -19,7 +19,8 @@ from nodepacks.sdk import types as t
 from nodepacks.sdk.context import Context, FileProvider
 from nodepacks.sdk.inputs import SPEC_KEY
 
-_NODE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
+# Namespaces may hold hyphens, since pack names do ("color-grade.Curves"); the last part is a plain name.
+_NODE_ID = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]*\.)*[A-Za-z][A-Za-z0-9_]*$")
 
 
 class Inputs(BaseModel):
@@ -338,7 +339,7 @@ def build_schema(cls: type[Node]) -> NodeSchema:
     """Read a node class's declaration into a ``NodeSchema``; raise TypeError when it is malformed."""
     node_id = cls.id
     if not _NODE_ID.match(node_id):
-        raise TypeError(f"node id {node_id!r} must be letters, digits and underscores, dotted for namespaces")
+        raise TypeError(f"node id {node_id!r} must be letters, digits and underscores, dotted after a pack namespace")
     if not (isinstance(cls.Inputs, type) and issubclass(cls.Inputs, Inputs)):
         raise TypeError(f"node {node_id}: Inputs must subclass nodepacks.sdk.Inputs")
     if not (isinstance(cls.Outputs, type) and issubclass(cls.Outputs, Outputs)):

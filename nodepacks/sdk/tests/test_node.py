@@ -119,6 +119,23 @@ def test_malformed_declarations_fail_at_class_definition():
                 return None
 
 
+def test_node_ids_may_carry_a_hyphenated_pack_namespace():
+    class Curves(sdk.Node):
+        id = "color-grade.Curves"
+
+        def execute(self, inputs, ctx):
+            return None
+
+    assert Curves.schema().id == "color-grade.Curves"
+    with pytest.raises(TypeError, match="node id"):
+
+        class Trailing(sdk.Node):
+            id = "color-grade.bad-name"
+
+            def execute(self, inputs, ctx):
+                return None
+
+
 def test_fingerprint_is_detected():
     class FromFile(sdk.Node):
         id = "test.FromFile"
