@@ -79,3 +79,8 @@ application = ProtocolTypeRouter(
         "websocket": websocket_application(),
     }
 )
+
+# Everything loaded so far lives as long as the process: keep full garbage collections from walking it.
+from backend.gc_tuning import freeze  # noqa: E402
+
+freeze()

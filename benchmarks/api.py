@@ -55,6 +55,31 @@ def emit(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+SERVER_PIDS: list[int] = []  # web and worker processes of the running stack (their CPU time is reported)
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system) used so far by the stack's processes and their children."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in SERVER_PIDS:
+        for task in [pid, *_children(pid)]:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        found = []
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            text = (task / "children").read_text().split()
+            found += [int(child) for child in text]
+        return found
+    return []
+
+
 def machine() -> dict[str, Any]:
     load = os.getloadavg()
     return {"cpus": os.cpu_count(), "load_1m": round(load[0], 2), "load_5m": round(load[1], 2)}
@@ -337,12 +362,14 @@ class Client:
         import websockets
 
         started = time.perf_counter()
+        cpu = server_cpu()
         run_id = await self.submit(graph)
         first = None
-        async with websockets.connect(self.ws_url(f"/ws/runs/{run_id}/"), max_size=None) as ws:
+        async with websockets.connect(self.ws_url(f"/ws/runs/{run_id}/?batch=1"), max_size=None) as ws:
             while True:
-                event = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+                frame = json.loads(await asyncio.wait_for(ws.recv(), timeout))
                 first = first or time.perf_counter() - started
+                event = frame[-1]  # batch=1: a frame is an array of events; run_finished is a run's last
                 if event["type"] == "run_finished":
                     done = time.perf_counter() - started
                     if event["data"]["status"] != "succeeded":
@@ -352,6 +379,7 @@ class Client:
                     return {
                         "first_event": first,
                         "done": done,
+                        "server_cpu": server_cpu() - cpu,
                         "run": run_id,
                         "cached": event["data"]["cached"],
                         "server": event["data"].get("duration") or 0.0,
@@ -365,9 +393,10 @@ class Client:
 
 
 async def chain_latency(client: Client, mode: str, n: int, repeats: int) -> dict[str, Any]:
-    firsts, dones, servers = [], [], []
+    firsts, dones, servers, cpus = [], [], [], []
     for _ in range(repeats):
         result = await client.run_and_watch(chain(n, fresh()))
+        cpus.append(result["server_cpu"])
         firsts.append(result["first_event"])
         dones.append(result["done"])
         servers.append(result["server"])
@@ -381,6 +410,7 @@ async def chain_latency(client: Client, mode: str, n: int, repeats: int) -> dict
             "seconds": round(statistics.median(dones), 4),
             "best_seconds": round(min(dones), 4),
             "engine_seconds": round(statistics.median(servers), 4),
+            "server_cpu_seconds": round(statistics.median(cpus), 4),
             **machine(),
         }
     )
@@ -389,9 +419,10 @@ async def chain_latency(client: Client, mode: str, n: int, repeats: int) -> dict
 async def cached_rerun(client: Client, mode: str, repeats: int = 7) -> dict[str, Any]:
     graph = chain(500, fresh())
     await client.run_and_watch(graph)  # fills the cache
-    dones, servers = [], []
+    dones, servers, cpus = [], [], []
     for _ in range(repeats):
         result = await client.run_and_watch(graph)
+        cpus.append(result["server_cpu"])
         assert result["cached"] >= 1, result
         dones.append(result["done"])
         servers.append(result["server"])
@@ -404,6 +435,7 @@ async def cached_rerun(client: Client, mode: str, repeats: int = 7) -> dict[str,
             "seconds": round(statistics.median(dones), 4),
             "best_seconds": round(min(dones), 4),
             "engine_seconds": round(statistics.median(servers), 4),
+            "server_cpu_seconds": round(statistics.median(cpus), 4),
             **machine(),
         }
     )
@@ -526,7 +558,7 @@ async def fan_out(client: Client, mode: str, sockets: int = 200) -> dict[str, An
     handshakes: list[float] = []
 
     async def watch() -> None:
-        url = client.ws_url(f"/ws/runs/{run_id}/")
+        url = client.ws_url(f"/ws/runs/{run_id}/?batch=1")
         try:
             async with gate:
                 t = time.perf_counter()
@@ -538,14 +570,15 @@ async def fan_out(client: Client, mode: str, sockets: int = 200) -> dict[str, An
             opened = time.time()
             live = 0
             while True:
-                event = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
                 received = time.time()
-                if event["time"] > opened + 0.1:  # happened while this socket was subscribed: live delivery
-                    delays.append(received - event["time"])
-                    live += 1
-                if event["type"] == "run_finished":
-                    counts.append(live)
-                    return
+                for event in frame:  # batch=1: one frame per published batch
+                    if event["time"] > opened + 0.1:  # happened while this socket was subscribed: live
+                        delays.append(received - event["time"])
+                        live += 1
+                    if event["type"] == "run_finished":
+                        counts.append(live)
+                        return
 
     failures: list[str] = []
 
@@ -658,12 +691,16 @@ async def check_targets(rows: dict[str, dict[str, Any]], main: Client, mode: str
 async def bench_mode(mode: str, only: str | None = None) -> list[str]:
     """Run every measurement (or ``only`` one) on one stack; return the missed targets."""
     with stack(mode) as s:
+        SERVER_PIDS[:] = [process.pid for process in s.processes.values()]
         clients = [await Client.sign_up(s.url) for _ in range(4)]
         main = clients[0]
         await main.run_and_watch(chain(5, fresh()))  # warm up: imports, catalog, connections
         rows: dict[str, dict[str, Any]] = {}
         if only == "fanout":
             rows["fanout"] = await fan_out(main, mode)
+        elif only == "chain":
+            rows["chain"] = await chain_latency(main, mode, 500, repeats=3)
+            rows["cached"] = await cached_rerun(main, mode)
         else:
             await chain_latency(main, mode, 10, repeats=7)
             rows["chain"] = await chain_latency(main, mode, 500, repeats=3)
@@ -680,7 +717,11 @@ async def bench_mode(mode: str, only: str | None = None) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=["embedded", "celery", "both"], default="both")
-    parser.add_argument("--only", choices=["fanout"], help="measure one thing (with its target)")
+    parser.add_argument(
+        "--only",
+        choices=["fanout", "chain"],
+        help="measure one thing (with its target); chain: 500-chain + cached",
+    )
     args = parser.parse_args()
     modes = ["embedded", "celery"] if args.mode == "both" else [args.mode]
     failures: list[str] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backend.accounts.exceptions import ApiError
@@ -82,16 +82,48 @@ def _queue_run(
         source=source,
         rerun_of=rerun_of,
     )
-    NodeRun.objects.bulk_create(
-        [
-            NodeRun(run=run, node_id=node_id, node_type=node_type, position=position)
-            for position, (node_id, node_type) in enumerate(prepared.nodes)
-        ],
-        batch_size=1000,
-    )
+    insert_node_runs(run, prepared.nodes)
+    # The 201 answer lists them from memory (RunDetailSerializer): no second read of 500 rows.
+    run.created_nodes = prepared.nodes
     transaction.on_commit(lambda: publish_run_status(run))
     transaction.on_commit(dispatch_next)
     return run
+
+
+def insert_node_runs(run: Run, nodes: list[tuple[str, str]], batch_size: int = 1000) -> None:
+    """Insert a queued row per ``(node id, node type)`` in one statement per batch, without model instances.
+
+    ``bulk_create`` builds and prepares a model instance per row, ~0.5 ms each: for a 500-node run more than
+    the rest of the submit. Every new row has the same defaults, prepared once here.
+    """
+    if connection.vendor not in ("postgresql", "sqlite"):
+        NodeRun.objects.bulk_create(
+            [
+                NodeRun(run=run, node_id=node_id, node_type=node_type, position=position)
+                for position, (node_id, node_type) in enumerate(nodes)
+            ],
+            batch_size=batch_size,
+        )
+        return
+    meta = NodeRun._meta
+    defaults = {
+        name: meta.get_field(name).get_default() for name in ("status", "error", "error_type", "traceback")
+    }
+    outputs = meta.get_field("outputs")
+    constants = [*defaults.values(), outputs.get_db_prep_save(outputs.get_default(), connection)]
+    columns = ["run_id", "node_id", "node_type", "position", *defaults, "outputs"]
+    names = ", ".join(f'"{meta.get_field(name).column}"' for name in columns)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    run_id = meta.get_field("run").get_db_prep_save(run.pk, connection)  # a UUID is text on SQLite
+    with connection.cursor() as cursor:
+        for start in range(0, len(nodes), batch_size):
+            batch = nodes[start : start + batch_size]
+            params = []
+            for position, (node_id, node_type) in enumerate(batch, start=start):
+                params += [run_id, node_id, node_type, position, *constants]
+            cursor.execute(
+                f'INSERT INTO "{meta.db_table}" ({names}) VALUES {", ".join([row] * len(batch))}', params
+            )
 
 
 def do_cancel_run(run: Run) -> Run:

@@ -4,11 +4,16 @@ workspaces (``ws/events/``). Protocol: docs/api.md, "Live progress".
 A run consumer joins the run's group *before* it replays the stored events, so nothing published meanwhile is
 missed; it then forwards live batches, dropping events it already sent and filling any gap from the database
 (events are stored before they are published), so a client sees every ``seq`` exactly once, in order.
+
+``?batch=1`` asks for one frame per published batch (a JSON array of events) instead of one frame per event:
+with 200 watchers of a run, one frame per batch per socket rather than one per event per socket. The batch's
+JSON is encoded once by the publisher (``frame``) and sent as is when the socket needs all of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -61,15 +66,18 @@ class _Consumer(AsyncJsonWebsocketConsumer):
 
 
 class RunConsumer(_Consumer):
-    """``ws/runs/<run id>/?after=<seq>``: the run's events with ``seq > after``, stored ones first, then live."""
+    """``ws/runs/<run id>/?after=<seq>[&batch=1]``: the run's events with ``seq > after``, stored ones first,
+    then live; with ``batch=1`` each frame is a JSON array of events (a replay page or a published batch)."""
 
     last_seq = 0
+    batch = False
 
     async def start(self, user: Any) -> None:
         try:
             self.last_seq = int(self.query("after") or 0)
             if self.last_seq < 0:
                 raise ValueError
+            self.batch = (self.query("batch") or "0") not in ("0", "", "false")
         except ValueError:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
@@ -86,24 +94,40 @@ class RunConsumer(_Consumer):
         """Send the stored events after the last one sent (and before ``before``), in order."""
         while True:
             events = await database_sync_to_async(_stored_events)(self.run_id, self.last_seq, before)
-            for event in events:
-                await self.send_event(event)
+            await self.send_events(events)
             if len(events) < REPLAY_PAGE:
                 return
 
-    async def send_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
-        self.last_seq = event["seq"]
+    async def send_events(self, events: list[dict[str, Any]], frame: str | None = None) -> None:
+        """Send events in order: one frame each, or (``batch``) one array frame for all (``frame``: its JSON)."""
+        if not events:
+            return
+        if self.batch:
+            await self.send(text_data=frame if frame is not None else json.dumps(events))
+        else:
+            for event in events:
+                await self.send_json(event)
+        self.last_seq = events[-1]["seq"]
 
     async def run_events(self, message: dict[str, Any]) -> None:
         """A batch the recorder stored and published: forward what the client has not had yet."""
-        for event in message["events"]:
+        events = message["events"]
+        if events and events[0]["seq"] == self.last_seq + 1:
+            # The usual case: the batch follows what was sent, in order (the recorder numbers without gaps).
+            await self.send_events(events, message.get("frame"))
+            return
+        pending: list[dict[str, Any]] = []
+        for event in events:
             seq = event["seq"]
-            if seq <= self.last_seq:
+            last = pending[-1]["seq"] if pending else self.last_seq
+            if seq <= last:
                 continue
-            if seq > self.last_seq + 1:
+            if seq > last + 1:
+                await self.send_events(pending)
+                pending = []
                 await self.replay(before=seq)
-            await self.send_event(event)
+            pending.append(event)
+        await self.send_events(pending)
 
 
 class EventsConsumer(_Consumer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,7 +75,9 @@ def prepare_graph(
         graph_json["outputs"] = list(resolved.targets)
     nodes = [(node_id, graph.nodes[node_id].type) for node_id in resolved.order]
     requested = list(resolved.targets) if outputs is not None else None
-    return PreparedGraph(graph=copy.deepcopy(graph_json), outputs=requested, nodes=nodes)
+    # A copy sharing nothing with ``graph`` (its constants are JSON): a JSON round trip is ~5x cheaper than
+    # ``copy.deepcopy`` for a graph of hundreds of nodes.
+    return PreparedGraph(graph=json.loads(json.dumps(graph_json)), outputs=requested, nodes=nodes)
 
 
 def _parse(data: Any) -> Graph:

@@ -2,8 +2,8 @@
 
 Two groups carry runs:
 
-- ``run.<run id>`` gets ``{"type": "run.events", "run": "<id>", "events": [event, ...]}``, one message per
-  batch the recorder stored, each event ``{"seq", "type", "node", "data", "time"}`` exactly as the events API
+- ``run.<run id>`` gets ``{"type": "run.events", "run": "<id>", "events": [event, ...], "frame": "<the events
+  as one JSON array>"}``, one message per batch the recorder stored, each event ``{"seq", "type", "node", "data", "time"}`` exactly as the events API
   replays it;
 - ``workspace.<workspace id>`` gets ``{"type": "run.status", "run": {...}, "private_to"}`` (``run_status``)
   whenever a run of the workspace is queued, starts, finishes or is cancelled, and ``{"type": "run.queue",
@@ -22,6 +22,7 @@ on the loop that serves the websockets instead, which the consumers register.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -71,8 +72,13 @@ def publish_run_events(run: Run, events_json: list[dict[str, Any]]) -> None:
     """Send one stored batch of ``run``'s events to its group, and its status to the workspace if it changed."""
     if not events_json:
         return
+    # ``frame``: the batch as one JSON array, encoded once here rather than once per watching socket.
+    frame = json.dumps(events_json)
     messages = [
-        (run_group(run.pk), {"type": "run.events", "run": str(run.pk), "events": events_json}),
+        (
+            run_group(run.pk),
+            {"type": "run.events", "run": str(run.pk), "events": events_json, "frame": frame},
+        ),
     ]
     changes = [event["type"] for event in events_json if event["type"] in STATUS_EVENTS]
     if changes:

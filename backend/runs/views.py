@@ -43,6 +43,16 @@ def _detail(user, run_id, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(RunDetailSerializer(access_run(user, run_id)).data, status=status_code)
 
 
+def _created(run: Run) -> Response:
+    """201 with the detail of a run just created, from the objects in memory (its nodes as inserted, no
+    results yet); only its state is re-read, since the scheduler may have handed it over (or it started)."""
+    state = Run.objects.filter(pk=run.pk).values("status", "dispatched", "started", "worker").first()
+    if state is not None:
+        for name, value in state.items():
+            setattr(run, name, value)
+    return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
 class RunPagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 200
@@ -95,7 +105,7 @@ class RunListView(APIView):
             priority=data["priority"],
             source=_source(request),
         )
-        return _detail(request.user, run.pk, status.HTTP_201_CREATED)
+        return _created(run)
 
 
 class RunDetailView(APIView):
@@ -124,7 +134,7 @@ class RunRerunView(APIView):
         run = actions.do_rerun(
             request.user, access_run(request.user, run_id, Need.RUN), source=_source(request)
         )
-        return _detail(request.user, run.pk, status.HTTP_201_CREATED)
+        return _created(run)
 
 
 class RunResumeView(APIView):
@@ -135,7 +145,7 @@ class RunResumeView(APIView):
         run = actions.do_resume(
             request.user, access_run(request.user, run_id, Need.RUN), source=_source(request)
         )
-        return _detail(request.user, run.pk, status.HTTP_201_CREATED)
+        return _created(run)
 
 
 class RunEventsView(APIView):

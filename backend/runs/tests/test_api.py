@@ -102,6 +102,25 @@ def test_submit_creates_a_queued_run_with_a_row_per_needed_node(image_workflow, 
     assert NodeRun.objects.filter(run_id=run["id"]).count() == 2
 
 
+def test_submit_answers_from_memory_with_as_many_queries_for_300_nodes_as_for_3(team, as_role):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = as_role("runner")
+    counts, bodies = [], []
+    for length in (3, 300):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/api/runs", {"workspace": team.pk, "graph": chain(length)}, format="json")
+        assert response.status_code == 201
+        counts.append(len(queries))
+        bodies.append(response.json())
+    assert counts[0] == counts[1]
+    created = bodies[1]
+    detail = client.get(f"/api/runs/{created['id']}").json()
+    assert created == detail
+    assert len(created["nodes"]) == 301 and created["results"] == []
+
+
 def test_a_version_can_be_chosen_and_a_missing_one_is_404(image_workflow, as_role):
     client = as_role("runner")
     assert (

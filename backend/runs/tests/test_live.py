@@ -227,6 +227,65 @@ def test_a_live_batch_after_a_gap_is_completed_from_the_database_and_repeats_are
     assert seen[3] == {"seq": 4, "type": "progress", "node": "1", "data": {"value": 4}, "time": 4.0}
 
 
+def test_batch_sockets_get_one_array_frame_per_replay_page_and_per_published_batch(
+    team, members, wait_for_run
+):
+    run = Run.objects.create(workspace=team, graph={"nodes": {}}, created_by=members[Role.RUNNER])
+
+    def store(*seqs):
+        rows = [
+            RunEvent(run=run, seq=s, type="progress", node="1", data={"value": s}, time=float(s))
+            for s in seqs
+        ]
+        RunEvent.objects.bulk_create(rows)
+        return [row.to_json() for row in rows]
+
+    first = store(1, 2, 3)
+    cookie = session_cookie(members[Role.RUNNER])
+
+    async def publish(events):
+        message = {"type": "run.events", "run": str(run.pk), "events": events, "frame": json.dumps(events)}
+        await get_channel_layer().group_send(run_group(run.pk), message)
+
+    async def scenario():
+        communicator = await open_socket(f"/ws/runs/{run.pk}/?batch=1", cookie)
+        frames = [await communicator.receive_json_from(timeout=5)]  # the stored events: one frame
+        live = await database_sync_to_async(store)(4, 5)
+        await publish(live)  # follows what was sent: sent as published
+        frames.append(await communicator.receive_json_from(timeout=5))
+        missed = await database_sync_to_async(store)(6, 7, 8)
+        await publish([live[-1], *missed[-1:]])  # 5 again, then 8: 6 and 7 come from the database
+        frames.append(await communicator.receive_json_from(timeout=5))
+        frames.append(await communicator.receive_json_from(timeout=5))
+        assert await communicator.receive_nothing(timeout=0.2)
+        await communicator.disconnect()
+        return frames
+
+    frames = async_to_sync(scenario)()
+    assert frames[0] == first
+    assert [[event["seq"] for event in frame] for frame in frames] == [[1, 2, 3], [4, 5], [6, 7], [8]]
+
+
+def test_a_whole_run_over_a_batch_socket_is_the_stored_log(team, members, wait_for_run):
+    rita = members[Role.RUNNER]
+    run = do_create_run(rita, workspace=team, graph=chain(3))
+    cookie = session_cookie(rita)
+
+    async def scenario():
+        communicator = await open_socket(f"/ws/runs/{run.pk}/?batch=1", cookie)
+        events: list[dict] = []
+        while not events or not finished(events[-1]):
+            frame = await communicator.receive_json_from(timeout=20)
+            assert isinstance(frame, list) and frame
+            events += frame
+        await communicator.disconnect()
+        return events
+
+    events = async_to_sync(scenario)()
+    wait_for_run(run.pk)
+    assert events == stored(run.pk)
+
+
 # The workspace stream
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -84,7 +86,12 @@ def test_publish_sends_one_message_per_batch_to_the_run_and_status_to_the_worksp
     ]
     publish_run_events(run, events)
     message = async_to_sync(layer.receive)(run_channel)
-    assert message == {"type": "run.events", "run": str(run.pk), "events": events}
+    assert message == {
+        "type": "run.events",
+        "run": str(run.pk),
+        "events": events,
+        "frame": json.dumps(events),
+    }
     status = async_to_sync(layer.receive)(workspace_channel)
     assert status["type"] == "run.status" and status["run"]["id"] == str(run.pk)
     assert status["run"]["status"] == "queued"

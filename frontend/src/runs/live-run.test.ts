@@ -133,15 +133,15 @@ describe("LiveRun", () => {
   it("resumes after a drop with after=<last seq> and ends with every event applied once", async () => {
     const { run, env } = makeRun(queuedDetail);
     await run.start();
-    expect(env.last().url).toBe(`ws://test/ws/runs/${detail.id}/?after=0`);
+    expect(env.last().url).toBe(`ws://test/ws/runs/${detail.id}/?after=0&batch=1`);
     env.last().open();
-    for (const e of events.slice(0, 7)) env.last().send(e);
+    for (const e of events.slice(0, 7)) env.last().send([e]);
     env.last().drop();
     env.flushTimer();
-    expect(env.last().url).toBe(`ws://test/ws/runs/${detail.id}/?after=7`);
+    expect(env.last().url).toBe(`ws://test/ws/runs/${detail.id}/?after=7&batch=1`);
     env.last().open();
     // The server replays from 8, and a live batch repeats 8–9: duplicates are dropped.
-    for (const e of [...events.slice(7, 9), ...events.slice(7)]) env.last().send(e);
+    for (const e of [...events.slice(7, 9), ...events.slice(7)]) env.last().send([e]);
     const s = run.getSnapshot().state!;
     expect(s.lastSeq).toBe(events.length);
     expect(s.status).toBe("succeeded");
@@ -154,9 +154,33 @@ describe("LiveRun", () => {
     const { run, env } = makeRun(queuedDetail);
     await run.start();
     env.last().open();
-    for (const e of events.slice(0, 4)) env.last().send(e);
-    env.last().send(events[10]); // 5..10 missing
+    for (const e of events.slice(0, 4)) env.last().send([e]);
+    env.last().send([events[10]]); // 5..10 missing
     await vi.waitFor(() => expect(run.getSnapshot().state!.lastSeq).toBe(events.length));
+  });
+
+  it("applies a batch frame (an array of events) at once, dropping what it already has", async () => {
+    const { run, env } = makeRun(queuedDetail);
+    await run.start();
+    env.last().open();
+    env.last().send(events.slice(0, 3));
+    expect(run.getSnapshot().state!.lastSeq).toBe(3);
+    env.last().send(events.slice(1)); // 2–3 again, then the rest of the run
+    const s = run.getSnapshot().state!;
+    expect(s.lastSeq).toBe(events.length);
+    expect(s.status).toBe("succeeded");
+    expect(env.last().closed).toBe(true);
+  });
+
+  it("ignores a frame that is not an array of events", async () => {
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const { run, env } = makeRun(queuedDetail);
+    await run.start();
+    env.last().open();
+    env.last().send(events[0]); // one object: the unbatched protocol, not what batch=1 sends
+    expect(run.getSnapshot().state!.lastSeq).toBe(0);
+    expect(warn).toHaveBeenCalled();
+    warn.mockRestore();
   });
 
   it("opens a finished run from its detail without a socket", async () => {
@@ -187,13 +211,13 @@ describe("LiveRun and ws/events/ statuses", () => {
     });
     await run.start();
     env.last().open();
-    for (const e of events.slice(0, 5)) env.last().send(e);
+    for (const e of events.slice(0, 5)) env.last().send([e]);
     run.noteStatus("succeeded");
     expect(env.last().closed).toBe(false);
     env.last().drop();
     env.flushTimer();
     expect(env.last().url).toContain("after=5");
-    for (const e of events.slice(5)) env.last().send(e);
+    for (const e of events.slice(5)) env.last().send([e]);
     expect(run.getSnapshot().state!.summary).not.toBeNull();
     expect(env.last().closed).toBe(true);
   });

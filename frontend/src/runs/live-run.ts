@@ -1,9 +1,9 @@
 // One run followed live: GET the detail (the exact state as of its last_seq), then ws/runs/<id>/?after=<seq>
-// for everything after it; reconnects resume from the last applied seq, duplicates are dropped and a gap is
+// &batch=1 for everything after it (each frame an array of events: one per published batch, not per event); reconnects resume from the last applied seq, duplicates are dropped and a gap is
 // filled from GET /api/runs/<id>/events. Reloading the page or opening an old run therefore shows the real state.
 import { errorMessage } from "../api/client";
 import { ReconnectingSocket, wsUrl, type ConnectionState, type SocketFactory, type Timers } from "./reconnecting-socket";
-import { anyEventSchema, type AnyRunEvent, type EventPage, type RunDetail } from "./run-schemas";
+import { eventFrameSchema, type AnyRunEvent, type EventPage, type RunDetail } from "./run-schemas";
 import { applyEvents, applyStatus, isFinished, stateFromDetail, type RunState } from "./run-state";
 import { FINISHED, type RunStatus } from "./run-schemas";
 
@@ -27,7 +27,7 @@ export class LiveRun {
   readonly id: string;
   private snapshot: LiveRunSnapshot = { state: null, detail: null, connection: "idle", error: null };
   private listeners = new Set<() => void>();
-  private socket: ReconnectingSocket<typeof anyEventSchema> | null = null;
+  private socket: ReconnectingSocket<typeof eventFrameSchema> | null = null;
   private backlog: AnyRunEvent[] = [];
   private filling = false;
   private closed = false;
@@ -74,9 +74,9 @@ export class LiveRun {
     if (this.socket && !this.socket.isStopped) return;
     const url = this.deps.url ?? wsUrl;
     this.socket = new ReconnectingSocket({
-      url: () => url(`/ws/runs/${this.id}/?after=${this.snapshot.state?.lastSeq ?? 0}`),
-      schema: anyEventSchema,
-      onMessage: (event) => this.receive([event]),
+      url: () => url(`/ws/runs/${this.id}/?after=${this.snapshot.state?.lastSeq ?? 0}&batch=1`),
+      schema: eventFrameSchema,
+      onMessage: (events) => this.receive(events),
       onState: (connection) => this.set({ connection }),
       onInvalid: (raw, error) => console.warn("Run event in an unexpected shape, ignored:", error, raw),
       onFinal: (code) => {

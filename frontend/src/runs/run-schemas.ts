@@ -179,6 +179,9 @@ export const anyEventSchema = z.union([
 ]);
 export type AnyRunEvent = z.infer<typeof anyEventSchema>;
 
+/** One frame of ws/runs/<id>/?batch=1: the events of one published batch (or replay page), in seq order. */
+export const eventFrameSchema = z.array(anyEventSchema);
+
 export const eventPageSchema = z.object({
   run: z.string(),
   status: runStatusSchema,
