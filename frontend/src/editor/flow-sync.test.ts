@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sampleSchemas } from "./fixtures";
 import { GROUP_NODE_PREFIX, type AppNode } from "./flow-types";
-import { linkedInputsOf, moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "./flow-sync";
+import { estimateFitViewport, linkedInputsOf, moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "./flow-sync";
 import { addNode, createNode, emptyGraph, makeCatalog, moveNodes, setWidgetValue, type EditorGraph } from "./graph-model";
 
 const catalog = makeCatalog(sampleSchemas);
@@ -95,5 +95,16 @@ describe("nodeChangeEffects", () => {
     const moved = moveGroupMembers(nodes, new Map([["1", { x: 10, y: 0 }]]), { x: 5, y: 5 });
     expect(moved[0]!.position).toEqual({ x: 15, y: 5 });
     expect(moved[1]).toBe(nodes[1]);
+  });
+});
+
+describe("estimateFitViewport", () => {
+  it("zooms out to fit a wide graph and never zooms in past 1", () => {
+    let g = emptyGraph();
+    for (let i = 0; i < 20; i++) g = addNode(g, createNode(schema("NoiseImage"), String(i + 1), { x: i * 300, y: 0 }));
+    const wide = estimateFitViewport(g, 1400, 900)!;
+    expect(wide.zoom).toBeLessThan(0.5);
+    expect(estimateFitViewport(graphOf(1), 1400, 900)!.zoom).toBe(1);
+    expect(estimateFitViewport(emptyGraph(), 1400, 900)).toBeNull();
   });
 });

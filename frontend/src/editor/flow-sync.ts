@@ -5,9 +5,9 @@
 // ends. These functions rebuild the arrays from the store *reusing every object that did not change*, so React
 // Flow (whose node and edge wrappers compare objects) re-renders only the nodes and edges that did change: a
 // widget edit, a selection change or a drag step no longer touches the other 499 nodes.
-import type { NodeChange } from "@xyflow/react";
+import { getViewportForBounds, type NodeChange } from "@xyflow/react";
 import { GROUP_NODE_PREFIX, inHandle, outHandle, type AppEdge, type AppNode, type GroupFlowNode } from "./flow-types";
-import type { Catalog, EditorGraph, Position } from "./graph-model";
+import type { Catalog, EditorGraph, Position, Viewport } from "./graph-model";
 import { typeColor } from "./type-colors";
 
 const samePosition = (a: Position, b: Position) => a.x === b.x && a.y === b.y;
@@ -198,4 +198,30 @@ export function linkedInputsOf(edges: EditorGraph["edges"], nodeId: string): rea
     linkedIndex.set(edges, index);
   }
   return index.get(nodeId) ?? EMPTY_INPUTS;
+}
+
+// ---- the first viewport ----
+
+/** Size assumed for a node before React Flow measured it. */
+const ESTIMATED_NODE = { width: 240, height: 160 };
+
+/**
+ * A viewport that fits the graph in a `width` × `height` canvas, estimated from positions before any node is
+ * measured. React Flow's `fitView` only runs after measuring every node; starting from zoom 1 meant rendering
+ * full nodes first and then compact ones (see COMPACT_ZOOM), so a large graph was laid out twice on open.
+ */
+export function estimateFitViewport(graph: EditorGraph, width: number, height: number, padding = 0.2, minZoom = 0.1, maxZoom = 1): Viewport | null {
+  const nodes = Object.values(graph.nodes);
+  if (!nodes.length || width <= 0 || height <= 0) return null;
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const n of nodes) {
+    x0 = Math.min(x0, n.position.x);
+    y0 = Math.min(y0, n.position.y);
+    x1 = Math.max(x1, n.position.x + (n.width ?? ESTIMATED_NODE.width));
+    y1 = Math.max(y1, n.position.y + (n.height ?? ESTIMATED_NODE.height));
+  }
+  return getViewportForBounds({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, width, height, minZoom, maxZoom, padding);
 }

@@ -19,7 +19,7 @@ import type { NodeSchema } from "../../api/schemas";
 import { layoutGraph } from "../auto-layout";
 import { checkConnection, compatibleNodeTypes, type ConnectionRequest } from "../connection-rules";
 import { GROUP_NODE_PREFIX, parseHandle, type AppEdge, type AppNode } from "../flow-types";
-import { moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "../flow-sync";
+import { estimateFitViewport, moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "../flow-sync";
 import type { Position } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
@@ -82,8 +82,12 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
   const [menu, setMenu] = useState<MenuState | null>(null);
   const [help, setHelp] = useState(false);
   const schemas = useMemo(() => [...catalog.values()], [catalog]);
-  // Read once: React Flow takes the initial viewport and fitView on mount only.
+  // Read once: React Flow takes the initial viewport and fitView on mount only. Without a saved viewport, start
+  // from an estimate of the fitted one (fitView still corrects it once the nodes are measured).
   const [initialViewport] = useState(() => store.getState().graph.viewport ?? null);
+  const [startViewport] = useState(
+    () => initialViewport ?? estimateFitViewport(store.getState().graph, window.innerWidth - (readOnly ? 0 : 230), window.innerHeight - 60),
+  );
 
   // React Flow's node and edge arrays live here. React Flow's changes (drag steps, measurements, selection) are
   // applied to them directly; store changes are merged in reusing unchanged objects (see flow-sync.ts).
@@ -403,7 +407,7 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
           selectionKeyCode="Shift"
           multiSelectionKeyCode={["Control", "Meta"]}
           zoomOnDoubleClick={false}
-          defaultViewport={initialViewport ?? { x: 0, y: 0, zoom: 1 }}
+          defaultViewport={startViewport ?? { x: 0, y: 0, zoom: 1 }}
           minZoom={0.1}
           maxZoom={2.5}
           fitView={!initialViewport && hasNodes}

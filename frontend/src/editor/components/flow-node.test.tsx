@@ -11,7 +11,7 @@ import { nodeTypes } from "./flow-node";
 
 afterEach(cleanup);
 
-function renderNode(type: string, extra?: (g: ReturnType<typeof emptyGraph>) => ReturnType<typeof emptyGraph>) {
+function renderNode(type: string, extra?: (g: ReturnType<typeof emptyGraph>) => ReturnType<typeof emptyGraph>, zoom = 1) {
   const schema = sampleSchemas.find((s) => s.type === type)!;
   let graph = addNode(emptyGraph(), createNode(schema, "1", { x: 0, y: 0 }));
   if (extra) graph = extra(graph);
@@ -26,7 +26,7 @@ function renderNode(type: string, extra?: (g: ReturnType<typeof emptyGraph>) => 
     <EditorStoreProvider store={store}>
       <ReactFlowProvider>
         <div style={{ width: 800, height: 600 }}>
-          <ReactFlow nodes={nodes} edges={[]} nodeTypes={nodeTypes} />
+          <ReactFlow nodes={nodes} edges={[]} nodeTypes={nodeTypes} defaultViewport={{ x: 0, y: 0, zoom }} minZoom={0.1} />
         </div>
       </ReactFlowProvider>
     </EditorStoreProvider>,
@@ -55,6 +55,15 @@ describe("schema node component", () => {
     expect(out).toBeTruthy();
     expect(out.style.background).toMatch(/rgb\(100, 181, 246\)|#64b5f6/);
     // "both" inputs have a small handle next to their widget
+    expect(view.container.querySelector('[data-handleid="in:seed"]')).toBeTruthy();
+  });
+
+  it("draws widget values as text when zoomed out, keeping the handles", () => {
+    const { view } = renderNode("NoiseImage", undefined, 0.2);
+    expect(screen.getByText("Noise Image")).toBeTruthy();
+    expect(view.container.querySelector("input, select, textarea")).toBeNull();
+    expect(screen.getByText("uniform")).toBeTruthy();
+    expect(screen.getByText("0 · randomize")).toBeTruthy();
     expect(view.container.querySelector('[data-handleid="in:seed"]')).toBeTruthy();
   });
 

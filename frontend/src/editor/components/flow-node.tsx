@@ -1,5 +1,5 @@
 // The node components React Flow renders: one from the schema, one for types that are not installed.
-import { Handle, Position, type NodeProps, type NodeTypes } from "@xyflow/react";
+import { Handle, Position, useStore as useFlowStore, type NodeProps, type NodeTypes, type ReactFlowState } from "@xyflow/react";
 import { memo } from "react";
 import { useShallow } from "zustand/react/shallow";
 import type { InputSpec, SeedControl } from "../../api/schemas";
@@ -15,7 +15,25 @@ function handleStyle(type: string) {
   return { background: typeColor(type), borderRadius: isListType(type) ? 2 : "50%" };
 }
 
-function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled }: {
+/**
+ * Below this zoom, nodes draw their widget values as text instead of form controls (LiteGraph's low-quality
+ * mode): at a fifth of their size controls cannot be used anyway, and 500 nodes' worth of inputs and selects were
+ * most of the time it took to open a large workflow. Zooming in brings the controls back.
+ */
+export const COMPACT_ZOOM = 0.5;
+const selectCompact = (s: ReactFlowState) => s.transform[2] < COMPACT_ZOOM;
+
+/** A widget's value as plain text (compact nodes). */
+function widgetText(spec: InputSpec, value: unknown, seedControl: SeedControl | undefined): string {
+  const widget = spec.widget;
+  if (widget?.kind === "toggle") return value ? widget.label_on : widget.label_off;
+  if (widget?.kind === "seed") return `${String(value ?? 0)} · ${seedControl ?? widget.control_after_run}`;
+  if (widget?.kind === "upload") return value ? String(value) : "(no file)";
+  return value == null ? "" : String(value);
+}
+
+function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, compact }: {
+  compact: boolean;
   nodeId: string;
   spec: InputSpec;
   value: unknown;
@@ -48,9 +66,16 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled }
       {socket ? (
         <span className="fy-socket-type">{linked ? "" : spec.type}</span>
       ) : (
-        <Widget nodeId={nodeId} spec={spec} value={value} seedControl={seedControl} disabled={disabled} />
+        compact ? (
+          <span className={spec.widget?.kind === "text" && spec.widget.multiline ? "fy-widget-compact multiline" : "fy-widget-compact"}>
+            {widgetText(spec, value, seedControl)}
+          </span>
+        ) : (
+          <Widget nodeId={nodeId} spec={spec} value={value} seedControl={seedControl} disabled={disabled} />
+        )
       )}
-      {convertible && (
+      {convertible && compact && <span className="fy-convert" aria-hidden="true">{socket ? "⇠" : "⇢"}</span>}
+      {convertible && !compact && (
         <button
           type="button"
           className="fy-convert nodrag"
@@ -82,6 +107,7 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
   const renaming = useEditorStore((s) => s.renaming === id);
   const setRenaming = (on: boolean) => store.getState().setRenaming(on ? id : null);
   const runClass = useNodeRunClass(id);
+  const compact = useFlowStore(selectCompact);
   if (!node || !schema) return null;
   const title = node.title ?? schema.display_name;
   const modeClass = node.mode === "normal" ? "" : ` mode-${node.mode}`;
@@ -131,6 +157,7 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
           if (node.collapsed && !socket) return null;
           return [
             <InputRow
+              compact={compact}
               key={spec.name}
               nodeId={id}
               spec={spec}
