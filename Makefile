@@ -117,4 +117,4 @@ cluster-status:
 # The smoke test through a running cluster (or any deployment: FLOWYARD_CLUSTER_URL=https://...).
 FLOWYARD_CLUSTER_URL ?= http://$(HOST):$(PORT)
 cluster-test: install
-	FLOWYARD_CLUSTER_URL=$(FLOWYARD_CLUSTER_URL) $(PY) -m pytest -p no:cacheprovider -v infra/tests/test_cluster_smoke.py
+	FLOWYARD_CLUSTER_URL=$(FLOWYARD_CLUSTER_URL) $(PY) -m pytest -p no:cacheprovider -v infra/tests/cluster_smoke.py
