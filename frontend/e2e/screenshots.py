@@ -79,10 +79,12 @@ def main() -> None:
         expect(page.get_by_role("link", name="Blurred banner").first).to_be_visible()
         expect(page.locator(".fy-template-grid li")).to_have_count(1)
         expect(page.get_by_text("Loading recent runs")).to_have_count(0)
+        expect(page.get_by_text("Loading…")).to_have_count(0)
         page.screenshot(path=OUT / "home.png")
 
         page.goto(f"/workflows/{wf['id']}")
         expect(page.locator(".react-flow__node")).to_have_count(4)  # 3 nodes + the group
+        expect(page.get_by_text("Loading…")).to_have_count(0)  # the runs sidebar's queue
         page.screenshot(path=OUT / "editor.png")
         page.get_by_role("button", name="History").click()
         page.locator("li[data-version='2']").get_by_role("button", name="Changes").click()
