@@ -4,7 +4,8 @@
 claims the run with a conditional UPDATE, so a second delivery of the same id does nothing.
 
 The engine emits an event per state change (three or more per node). ``EventRecorder`` buffers them and a
-background thread writes each batch (every ~50 ms, or at 200 events) in one transaction: one ``bulk_create`` of
+background thread writes each batch (at most one per ~50 ms, or at 200 events; an event after a quiet spell
+goes at once) in one transaction: one ``bulk_create`` of
 events (and of outputs), one ``bulk_update`` of the node rows that changed, one update of the run; then it
 publishes the batch with one call. The same thread polls ``cancel_requested`` every ~0.5 s.
 """
@@ -258,18 +259,23 @@ class EventRecorder:
 
     def _loop(self) -> None:
         next_poll = time.monotonic() + CANCEL_POLL_SECONDS
+        # At most one batch per FLUSH_SECONDS (or per FLUSH_EVENTS), counted from the previous write: an event
+        # after a quiet spell is written and published at once instead of waiting out a batch window, while a
+        # busy run still costs one write per window.
+        last_write = -FLUSH_SECONDS
         try:
             while True:
                 with self._condition:
                     while not self._closed and len(self._buffer) < FLUSH_EVENTS:
                         now = time.monotonic()
-                        deadline = self._first_buffered + FLUSH_SECONDS if self._buffer else next_poll
+                        deadline = last_write + FLUSH_SECONDS if self._buffer else next_poll
                         if deadline <= now:
                             break
                         self._condition.wait(deadline - now)
                     batch, self._buffer = self._buffer, []
                     closing = self._closed
                 if batch and self.error is None:
+                    last_write = time.monotonic()
                     self._write(batch)
                 if not closing and time.monotonic() >= next_poll:
                     next_poll = time.monotonic() + CANCEL_POLL_SECONDS

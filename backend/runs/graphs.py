@@ -88,6 +88,8 @@ def _parse(data: Any) -> Graph:
 
 
 def _is_json(value: Any) -> bool:
+    if value is None or type(value) in (str, int, bool):  # most constants: no round trip needed
+        return True
     try:
         return json.loads(json.dumps(value)) == value
     except (TypeError, ValueError):
