@@ -240,3 +240,63 @@ def test_history_diff_restore_and_tokens(person):
     page.once("dialog", lambda d: d.accept())
     row.get_by_role("button", name="Revoke").click()
     expect(page.get_by_text("No tokens yet")).to_be_visible()
+
+
+def tiny_png(width: int = 8, height: int = 6) -> bytes:
+    """A solid green RGB PNG, built by hand (no imaging library in the test)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x20\xc0\x40" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_upload_into_load_image_then_run(person):
+    me = person()
+    me.signup(unique("uploader"))
+    user = me.api("GET", "/api/auth/me")
+    doc = {
+        "graph": {
+            "nodes": {
+                "1": {"type": "LoadImage", "inputs": {"image": ""}},
+                "2": {"type": "PreviewImage", "inputs": {"images": ["1", 0]}},
+            }
+        },
+        "layout": {"nodes": {"1": {"x": 0, "y": 0}, "2": {"x": 360, "y": 0}}, "groups": []},
+    }
+    wf = me.api(
+        "POST", "/api/workflows", {"workspace": user["personal_workspace"]["id"], "name": "Upload me", **doc}
+    )
+    page = me.page
+    page.goto(f"/workflows/{wf['id']}")
+    load = node(page, "Load Image")
+    expect(load).to_be_visible()
+    # Upload through the widget: the select then names the file and a thumbnail shows.
+    load.get_by_label("Upload image").set_input_files(
+        {"name": "green.png", "mimeType": "image/png", "buffer": tiny_png()}
+    )
+    expect(load.get_by_label("image", exact=True)).to_have_value(re.compile(r"green.*\.png"))
+    expect(load.locator(".fy-thumb img")).to_be_visible()
+    page.locator(".react-flow__pane").click(position={"x": 500, "y": 600})
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_test_id("run-badge-2")).to_be_visible(timeout=30_000)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.react-flow__node')]
+                   .every((n) => /status-(succeeded|cached)/.test(n.outerHTML))""",
+        timeout=30_000,
+    )
+    image = node(page, "Preview Image").locator("img[src*='/outputs/']").first
+    expect(image).to_be_visible(timeout=30_000)
+    page.wait_for_function(
+        "(img) => img.complete && img.naturalWidth === 8", arg=image.element_handle(), timeout=15_000
+    )
+    assert not [e for e in me.errors if "pageerror" in e], me.errors
