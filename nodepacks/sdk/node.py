@@ -339,7 +339,9 @@ def build_schema(cls: type[Node]) -> NodeSchema:
     """Read a node class's declaration into a ``NodeSchema``; raise TypeError when it is malformed."""
     node_id = cls.id
     if not _NODE_ID.match(node_id):
-        raise TypeError(f"node id {node_id!r} must be letters, digits and underscores, dotted after a pack namespace")
+        raise TypeError(
+            f"node id {node_id!r} must be letters, digits and underscores, dotted after a pack namespace"
+        )
     if not (isinstance(cls.Inputs, type) and issubclass(cls.Inputs, Inputs)):
         raise TypeError(f"node {node_id}: Inputs must subclass nodepacks.sdk.Inputs")
     if not (isinstance(cls.Outputs, type) and issubclass(cls.Outputs, Outputs)):
