@@ -43,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 RunStatus = Literal["succeeded", "failed", "cancelled", "invalid"]
 
+# A node result that took at least this long to compute is flushed to the cache store at once, not batched.
+DURABLE_AFTER_SECONDS = 0.5
+
 
 @dataclass(slots=True)
 class RunResult:
@@ -359,6 +362,10 @@ class _Run:
             stored = CacheEntry(outputs, node.info.output_types, ui, entry.schema.id, estimate_size(outputs))
             try:
                 self.cache.put(self.keys[node.id], stored)
+                if duration >= DURABLE_AFTER_SECONDS:
+                    # Costly work is made durable at once (stores may batch index rows until the run ends):
+                    # if this worker dies later in the run, the worker that resumes it loads this result.
+                    self.cache.flush()
             except Exception:
                 logger.exception("could not store the result of node %s in the cache", node.id)
         return _Outcome(node.id, "executed", duration, outputs=outputs, ui=ui)

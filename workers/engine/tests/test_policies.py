@@ -239,14 +239,10 @@ class CountingCache(MemoryCache):
         self.flushes += 1
 
 
-def test_the_store_is_flushed_once_when_the_run_ends() -> None:
-    # Stores that batch writes make them durable on their own schedule (the shared store within 50 ms); the
-    # engine only marks the end of the run, before run_finished.
+def test_a_costly_result_is_flushed_to_the_store_at_once_and_cheap_ones_with_the_run() -> None:
     cache = CountingCache()
-    events: list[str] = []
-    Engine(registry, cache).run(
-        graph({"a": ("policy.Sleep", {"seconds": 0.0})}, outputs=["a"]),
-        on_event=lambda event: events.append(f"{event.type}@{cache.flushes}"),
-    )
-    assert cache.flushes == 1
-    assert events[-1] == "run_finished@1"
+    Engine(registry, cache).run(graph({"a": ("policy.Sleep", {"seconds": 0.0})}, outputs=["a"]))
+    assert cache.flushes == 1  # at the end of the run only
+    cache = CountingCache()
+    Engine(registry, cache).run(graph({"a": ("policy.Sleep", {"seconds": 0.6})}, outputs=["a"]))
+    assert cache.flushes == 2  # as soon as the costly node finished, and at the end
