@@ -20,13 +20,14 @@ from backend.registry import tasks as registry_tasks
 from backend.registry.models import NodePackVersion, Publisher
 from backend.registry.runtime import forget_loaded_packs
 from backend.registry.tests.conftest import make_cli_pack
-from backend.runs import dispatch, tasks
+from backend.runs import tasks
 from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.runs.tests.services import (
     PYTHON,
     Process,
     checked_redis_url,
     service_env,
+    submitting_through_celery,
     subprocess_database_url,
     wait_until,
 )
@@ -269,20 +270,8 @@ def celery_mode(settings, monkeypatch, worker):
     assert {tasks.execute_run_task.name, registry_tasks.validate_pack_version_task.name} <= set(
         celery_app.tasks
     )
-    settings.FLOWYARD_DISPATCHER = "celery"
-    settings.FLOWYARD_CPU_QUEUE = QUEUE
-    settings.CELERY_BROKER_URL = redis_url
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
-        }
-    }
-    monkeypatch.setattr(dispatch, "_dispatchers", {})
-    celery_app.close()
-    monkeypatch.setitem(celery_app.conf, "broker_url", redis_url)
-    yield worker
-    celery_app.close()
+    with submitting_through_celery(settings, monkeypatch, redis_url, QUEUE):
+        yield worker
 
 
 @pytest.mark.services

@@ -11,7 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,31 @@ def service_env(**overrides: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+@contextmanager
+def submitting_through_celery(settings, monkeypatch, redis_url: str, queue: str) -> Iterator[None]:
+    """Make this test process submit runs through Celery on ``queue`` and use the Redis channel layer, like a
+    web process of the production setup (the worker subprocess is the test's own fixture)."""
+    from backend.celery import app as celery_app
+    from backend.runs import dispatch
+    from backend.storage.blobs import get_blob_store
+
+    settings.FLOWYARD_DISPATCHER = "celery"
+    settings.FLOWYARD_CPU_QUEUE = queue
+    settings.CELERY_BROKER_URL = redis_url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
+        }
+    }
+    monkeypatch.setattr(dispatch, "_dispatchers", {})
+    get_blob_store.cache_clear()
+    celery_app.close()
+    monkeypatch.setitem(celery_app.conf, "broker_url", redis_url)
+    try:
+        yield
+    finally:
+        celery_app.close()
+        get_blob_store.cache_clear()

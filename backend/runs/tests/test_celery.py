@@ -16,7 +16,6 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from PIL import Image
 
-from backend.celery import app as celery_app
 from backend.runs import dispatch
 from backend.runs.models import NodeRun, Run, RunEvent
 from backend.runs.tasks import execute_run_task
@@ -26,10 +25,10 @@ from backend.runs.tests.services import (
     Process,
     checked_redis_url,
     service_env,
+    submitting_through_celery,
     subprocess_database_url,
     wait_until,
 )
-from backend.storage.blobs import get_blob_store
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
@@ -77,23 +76,9 @@ def worker(redis_url, blob_dir, tmp_path_factory, django_db_setup, django_db_blo
 @pytest.fixture
 def celery_mode(settings, monkeypatch, redis_url, blob_dir, worker):
     """This process submits through Celery and listens on the Redis channel layer, like a web process."""
-    settings.FLOWYARD_DISPATCHER = "celery"
-    settings.FLOWYARD_CPU_QUEUE = QUEUE
-    settings.CELERY_BROKER_URL = redis_url
     settings.FLOWYARD_BLOB_DIR = blob_dir
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
-        }
-    }
-    monkeypatch.setattr(dispatch, "_dispatchers", {})
-    get_blob_store.cache_clear()
-    celery_app.close()
-    monkeypatch.setitem(celery_app.conf, "broker_url", redis_url)
-    yield worker
-    celery_app.close()
-    get_blob_store.cache_clear()
+    with submitting_through_celery(settings, monkeypatch, redis_url, QUEUE):
+        yield worker
 
 
 def submit(client, body: dict) -> str:

@@ -14,18 +14,16 @@ import uuid
 
 import pytest
 
-from backend.celery import app as celery_app
-from backend.runs import dispatch
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 from backend.runs.tests.services import (
     PYTHON,
     Process,
     checked_redis_url,
     service_env,
+    submitting_through_celery,
     subprocess_database_url,
     wait_until,
 )
-from backend.storage.blobs import get_blob_store
 from backend.workers_registry.models import Worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
@@ -84,24 +82,10 @@ def cluster(tmp_path_factory, django_db_setup, django_db_blocker):
 def celery_mode(settings, monkeypatch, cluster):
     _, root = cluster
     redis_url = checked_redis_url()
-    settings.FLOWYARD_DISPATCHER = "celery"
-    settings.FLOWYARD_CPU_QUEUE = QUEUE
-    settings.CELERY_BROKER_URL = redis_url
     settings.FLOWYARD_BLOB_DIR = root / "blobs"
     settings.FLOWYARD_WORKER_LOST_SECONDS = float(LOST_SECONDS)
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
-        }
-    }
-    monkeypatch.setattr(dispatch, "_dispatchers", {})
-    get_blob_store.cache_clear()
-    celery_app.close()
-    monkeypatch.setitem(celery_app.conf, "broker_url", redis_url)
-    yield cluster
-    celery_app.close()
-    get_blob_store.cache_clear()
+    with submitting_through_celery(settings, monkeypatch, redis_url, QUEUE):
+        yield cluster
 
 
 def slow_graph(seed: int) -> dict:
