@@ -546,6 +546,16 @@ async def fan_out(client: Client, mode: str, sockets: int = 200) -> dict[str, An
     counts: list[int] = []
     connected: list[int] = []
     all_tried = asyncio.Event()
+    # Sockets stay open until every socket has had the run's last event: closing 200 sockets is not delivery,
+    # and on one machine the closing handshakes would delay the last frames of the sockets still receiving.
+    all_done = asyncio.Event()
+    done: list[int] = []
+
+    def finished() -> None:
+        done.append(1)
+        if len(done) == sockets:
+            all_done.set()
+
     # At most 20 handshakes at once: 200 at once overrun daphne's 5 s websocket connect timeout here (each
     # handshake authenticates and reads the run from the database on one thread), which is a finding of its own.
     gate = asyncio.Semaphore(HANDSHAKES_AT_ONCE)
@@ -557,7 +567,7 @@ async def fan_out(client: Client, mode: str, sockets: int = 200) -> dict[str, An
 
     handshakes: list[float] = []
 
-    async def watch() -> None:
+    async def watch(state: dict[str, bool]) -> None:
         url = client.ws_url(f"/ws/runs/{run_id}/?batch=1")
         try:
             async with gate:
@@ -578,15 +588,22 @@ async def fan_out(client: Client, mode: str, sockets: int = 200) -> dict[str, An
                         live += 1
                     if event["type"] == "run_finished":
                         counts.append(live)
+                        state["done"] = True
+                        finished()
+                        await asyncio.wait_for(all_done.wait(), 120)
                         return
 
     failures: list[str] = []
 
     async def watch_or_count() -> None:
+        state = {"done": False}
         try:
-            await watch()
+            await watch(state)
         except (TimeoutError, OSError, websockets.exceptions.WebSocketException) as exc:
             failures.append(type(exc).__name__)  # a socket the server could not take: reported, not fatal
+        finally:
+            if not state["done"]:
+                finished()
 
     async def release() -> None:
         await asyncio.wait_for(all_tried.wait(), 180)

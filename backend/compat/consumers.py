@@ -28,8 +28,9 @@ from backend.compat import history as comfy_history
 from backend.compat.auth import handshake_token
 from backend.compat.live import Preview, PromptTranslator, QueueStatus, status_message, user_group
 from backend.compat.models import ComfyPrompt
+from backend.core.live import LeanDispatchMixin, keep_listening
 from backend.runs.models import RunEvent, RunOutput
-from backend.runs.publish import run_group, use_loop_for_local_layer
+from backend.runs.publish import events_of, run_group, use_loop_for_local_layer
 from backend.uploads.handlers import max_upload_bytes
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -46,7 +47,7 @@ class _Followed:
     last_seq: int = 0
 
 
-class ComfyConsumer(AsyncWebsocketConsumer):
+class ComfyConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
     """One ComfyUI client connection."""
 
     user: Any = None
@@ -58,6 +59,7 @@ class ComfyConsumer(AsyncWebsocketConsumer):
         self.groups_joined: list[str] = []
         if isinstance(self.channel_layer, InMemoryChannelLayer):
             use_loop_for_local_layer(asyncio.get_running_loop())
+        await keep_listening(self.channel_layer)
         await self.accept()
         path_token = self.scope.get("url_route", {}).get("kwargs", {}).get("token")
         raw = handshake_token(self.scope, path_token)
@@ -167,7 +169,9 @@ class ComfyConsumer(AsyncWebsocketConsumer):
         followed = self.followed.get(str(message.get("run")))
         if followed is None:
             return
-        for event in message["events"]:
+        if message["last"] <= followed.last_seq:
+            return
+        for event in events_of(message):
             if followed.run_id not in self.followed:
                 return
             seq = event["seq"]

@@ -7,7 +7,8 @@ missed; it then forwards live batches, dropping events it already sent and filli
 
 ``?batch=1`` asks for one frame per published batch (a JSON array of events) instead of one frame per event:
 with 200 watchers of a run, one frame per batch per socket rather than one per event per socket. The batch's
-JSON is encoded once by the publisher (``frame``) and sent as is when the socket needs all of it.
+JSON is encoded once by the publisher (``frame``) and sent as is when the socket needs all of it; it is decoded
+only when the socket needs part of it or one frame per event.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.access import access_run
 from backend.accounts.models import Membership
 from backend.accounts.roles import Role
+from backend.core.live import LeanDispatchMixin, keep_listening
 from backend.runs.models import RunEvent
-from backend.runs.publish import run_group, use_loop_for_local_layer, workspace_group
+from backend.runs.publish import events_of, run_group, use_loop_for_local_layer, workspace_group
 
 # Close codes (sent after accepting, so that browsers see them; a refused handshake shows only "1006").
 CLOSE_BAD_REQUEST = 4400
@@ -35,13 +37,14 @@ CLOSE_NOT_FOUND = 4404  # missing and forbidden alike, as the HTTP API answers 4
 REPLAY_PAGE = 500
 
 
-class _Consumer(AsyncJsonWebsocketConsumer):
+class _Consumer(LeanDispatchMixin, AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
 
     async def connect(self) -> None:
         self.groups_joined = []
         if isinstance(self.channel_layer, InMemoryChannelLayer):
             use_loop_for_local_layer(asyncio.get_running_loop())
+        await keep_listening(self.channel_layer)
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -98,12 +101,12 @@ class RunConsumer(_Consumer):
             if len(events) < REPLAY_PAGE:
                 return
 
-    async def send_events(self, events: list[dict[str, Any]], frame: str | None = None) -> None:
-        """Send events in order: one frame each, or (``batch``) one array frame for all (``frame``: its JSON)."""
+    async def send_events(self, events: list[dict[str, Any]]) -> None:
+        """Send events in order: one frame each, or (``batch``) one array frame for all."""
         if not events:
             return
         if self.batch:
-            await self.send(text_data=frame if frame is not None else json.dumps(events))
+            await self.send(text_data=json.dumps(events))
         else:
             for event in events:
                 await self.send_json(event)
@@ -111,11 +114,14 @@ class RunConsumer(_Consumer):
 
     async def run_events(self, message: dict[str, Any]) -> None:
         """A batch the recorder stored and published: forward what the client has not had yet."""
-        events = message["events"]
-        if events and events[0]["seq"] == self.last_seq + 1:
+        if message["first"] == self.last_seq + 1 and self.batch:
             # The usual case: the batch follows what was sent, in order (the recorder numbers without gaps).
-            await self.send_events(events, message.get("frame"))
+            await self.send(text_data=message["frame"])
+            self.last_seq = message["last"]
             return
+        if message["last"] <= self.last_seq:
+            return  # already sent (replayed while the batch was on its way)
+        events = events_of(message)
         pending: list[dict[str, Any]] = []
         for event in events:
             seq = event["seq"]
@@ -167,7 +173,7 @@ class EventsConsumer(_Consumer):
 
 def _visible_run_id(user: Any, run_id: Any) -> Any:
     try:
-        return access_run(user, run_id).pk
+        return access_run(user, run_id, graphs=False).pk
     except NotFound:
         return None
 

@@ -2,9 +2,11 @@
 
 Two groups carry runs:
 
-- ``run.<run id>`` gets ``{"type": "run.events", "run": "<id>", "events": [event, ...], "frame": "<the events
-  as one JSON array>"}``, one message per batch the recorder stored, each event ``{"seq", "type", "node", "data", "time"}`` exactly as the events API
-  replays it;
+- ``run.<run id>`` gets ``{"type": "run.events", "run": "<id>", "first": <seq>, "last": <seq>, "frame": "<the
+  events as one JSON array>"}``, one message per batch the recorder stored, each event ``{"seq", "type", "node",
+  "data", "time"}`` exactly as the events API replays it. The batch travels as its JSON text only, encoded once
+  here: a socket that is up to date forwards it as is, and a channel layer copies or serializes one string
+  rather than a list of dicts per watching socket; ``events_of`` decodes it for the consumers that need to;
 - ``workspace.<workspace id>`` gets ``{"type": "run.status", "run": {...}, "private_to"}`` (``run_status``)
   whenever a run of the workspace is queued, starts, finishes or is cancelled, and ``{"type": "run.queue",
   "workspace", "runs": [{"id", "position", "private_to"}]}`` with the positions of its waiting runs.
@@ -72,14 +74,7 @@ def publish_run_events(run: Run, events_json: list[dict[str, Any]]) -> None:
     """Send one stored batch of ``run``'s events to its group, and its status to the workspace if it changed."""
     if not events_json:
         return
-    # ``frame``: the batch as one JSON array, encoded once here rather than once per watching socket.
-    frame = json.dumps(events_json)
-    messages = [
-        (
-            run_group(run.pk),
-            {"type": "run.events", "run": str(run.pk), "events": events_json, "frame": frame},
-        ),
-    ]
+    messages = [(run_group(run.pk), events_message(run.pk, events_json))]
     changes = [event["type"] for event in events_json if event["type"] in STATUS_EVENTS]
     if changes:
         status = _status_message(run)
@@ -91,6 +86,23 @@ def publish_run_events(run: Run, events_json: list[dict[str, Any]]) -> None:
     _send(messages)
     if len(messages) > 1:
         publish_queue(also=[run.workspace_id])
+
+
+def events_message(run_id: Any, events_json: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``run.events`` message of one stored batch (not empty) of a run's events."""
+    return {
+        "type": "run.events",
+        "run": str(run_id),
+        "first": events_json[0]["seq"],
+        "last": events_json[-1]["seq"],
+        "frame": json.dumps(events_json, separators=(",", ":")),
+    }
+
+
+def events_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events of a ``run.events`` message."""
+    events: list[dict[str, Any]] = json.loads(message["frame"])
+    return events
 
 
 def publish_run_status(run: Run) -> None:

@@ -28,7 +28,7 @@ def compat_environment(settings, tmp_path, monkeypatch):
     settings.FLOWYARD_BLOB_DIR = tmp_path / "blobs"
     settings.FLOWYARD_DISPATCHER = "local"
     settings.FLOWYARD_PARALLELISM = 2
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "backend.core.live.LocalChannelLayer"}}
     monkeypatch.setattr(engine, "_memory", None)
     testpack.executions.clear()
     yield

@@ -126,17 +126,13 @@ def submitting_through_celery(settings, monkeypatch, redis_url: str, queue: str)
     web process of the production setup (the worker subprocess is the test's own fixture)."""
     from backend.celery import app as celery_app
     from backend.runs import dispatch
+    from backend.settings import redis_channel_layers
     from backend.storage.blobs import get_blob_store
 
     settings.FLOWYARD_DISPATCHER = "celery"
     settings.FLOWYARD_CPU_QUEUE = queue
     settings.CELERY_BROKER_URL = redis_url
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": None}]},
-        }
-    }
+    settings.CHANNEL_LAYERS = redis_channel_layers(redis_url)
     monkeypatch.setattr(dispatch, "_dispatchers", {})
     get_blob_store.cache_clear()
     celery_app.close()

@@ -21,7 +21,7 @@ from backend.accounts.roles import Role
 from backend.asgi import websocket_application
 from backend.runs.actions import do_create_run
 from backend.runs.models import Run, RunEvent
-from backend.runs.publish import run_group
+from backend.runs.publish import events_message, run_group
 from backend.runs.tests.conftest import chain
 from backend.runs.tests.services import (
     PYTHON,
@@ -36,7 +36,7 @@ from backend.runs.tests.services import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 APP = websocket_application()
-IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+IN_MEMORY = {"default": {"BACKEND": "backend.core.live.LocalChannelLayer"}}
 
 
 @pytest.fixture(autouse=True)
@@ -206,8 +206,7 @@ def test_a_live_batch_after_a_gap_is_completed_from_the_database_and_repeats_are
     cookie = session_cookie(members[Role.RUNNER])
 
     async def publish(events):
-        message = {"type": "run.events", "run": str(run.pk), "events": events}
-        await get_channel_layer().group_send(run_group(run.pk), message)
+        await get_channel_layer().group_send(run_group(run.pk), events_message(run.pk, events))
 
     async def scenario():
         communicator = await open_socket(f"/ws/runs/{run.pk}/", cookie)
@@ -244,8 +243,7 @@ def test_batch_sockets_get_one_array_frame_per_replay_page_and_per_published_bat
     cookie = session_cookie(members[Role.RUNNER])
 
     async def publish(events):
-        message = {"type": "run.events", "run": str(run.pk), "events": events, "frame": json.dumps(events)}
-        await get_channel_layer().group_send(run_group(run.pk), message)
+        await get_channel_layer().group_send(run_group(run.pk), events_message(run.pk, events))
 
     async def scenario():
         communicator = await open_socket(f"/ws/runs/{run.pk}/?batch=1", cookie)

@@ -1,0 +1,94 @@
+"""Websocket plumbing shared by every consumer: the embedded channel layer and a lighter consumer dispatch.
+
+Both exist for fan-out: one run watched by hundreds of sockets in one web process. Channels' defaults cost,
+per published batch and per socket, a deep copy of the message, a sweep of every queue and group for expired
+entries, and a round trip to a worker thread; with 200 sockets that is 200 copies, 40,000 checks and 200
+serialized thread hops for every batch of events (benchmarks/api.py, ``api.ws_fanout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import weakref
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+
+CLEAN_EVERY_SECONDS = 1.0
+
+
+class LocalChannelLayer(InMemoryChannelLayer):
+    """The embedded default's channel layer (one process, the local dispatcher): Channels' in-memory layer with
+    shared messages and an occasional expiry sweep.
+
+    A message is put in every receiver's queue as is rather than deep-copied per receiver: receivers must treat
+    messages as read-only (ours do; publishers build a fresh message per send). Expired messages and group
+    memberships are swept at most once per ``CLEAN_EVERY_SECONDS`` instead of on every send and receive.
+    """
+
+    _cleaned = 0.0
+
+    def _clean_expired(self) -> None:
+        now = time.monotonic()
+        if now - self._cleaned < CLEAN_EVERY_SECONDS:
+            return
+        self._cleaned = now
+        super()._clean_expired()
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        assert "__asgi_channel__" not in message
+        queue = self.channels.setdefault(channel, asyncio.Queue(maxsize=self.get_capacity(channel)))
+        try:
+            queue.put_nowait((time.time() + self.expiry, message))
+        except asyncio.QueueFull:
+            raise ChannelFull(channel) from None
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        # Direct puts instead of one task per receiver; a full receiver misses the message, as in Channels.
+        for channel in list(self.groups.get(group, ())):
+            with contextlib.suppress(ChannelFull):
+                await self.send(channel, message)
+
+
+_listening: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+async def keep_listening(layer: Any) -> None:
+    """Keep a Redis pub/sub layer's receiver of this event loop awake between sockets.
+
+    channels-redis' pub/sub receiver sleeps 100 ms whenever it has no subscription at all, and a socket that
+    subscribes during that sleep gets nothing until it ends: on a quiet server the first events of a run came
+    up to 100 ms late. One channel per loop that nobody sends to keeps a subscription open for good.
+    """
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return
+    loop = asyncio.get_running_loop()
+    if loop not in _listening:
+        _listening.add(loop)
+        await layer.new_channel(prefix="flowyard.listening.")
+
+
+class LeanDispatchMixin:
+    """Dispatch channel-layer and websocket messages straight to their handlers.
+
+    Channels (4.2 and later) first runs ``close_old_connections`` through ``sync_to_async`` before every handler:
+    a round trip to the one thread that sync code shares, per message per socket. Our consumers reach the
+    database only through ``database_sync_to_async``, which closes stale connections around each call itself,
+    so the extra hop buys nothing and serializes fan-out behind that thread.
+    """
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
