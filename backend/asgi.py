@@ -11,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+# The web process pools its Postgres connections (settings.py, DB_POOL); DB_POOL=0 turns it off.
+os.environ.setdefault("DB_POOL", "1")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -9,6 +9,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -121,6 +122,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME", str(Path(tempfile.gettempdir()) / f"flowyard-test-{os.getpid()}.sqlite3")
     )
 
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL"):
+    # A pool of open connections (psycopg_pool) instead of a new connection per request and per websocket
+    # database call (~3 ms each here; a handshake makes three). The web process turns it on (asgi.py):
+    # Celery's prefork children must not inherit a parent's pool, so workers keep plain connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # pooled connections go back to the pool instead
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DB_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
+        "timeout": 10,
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -145,16 +157,26 @@ WHITENOISE_USE_FINDERS = True
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
-if REDIS_URL:
-    CHANNEL_LAYERS = {
+
+def redis_channel_layers(url: str) -> dict[str, Any]:
+    """The production channel layer: Redis pub/sub. A group message is one PUBLISH that each web process
+    receives once and hands to its local sockets, where the list-based layer pushes and pops one copy per
+    socket (200 round trips for a run watched by 200 sockets). Pub/sub delivers at most once, which is all the
+    run sockets need: events are stored before they are published, and a socket fills any gap from the
+    database (backend/runs/consumers.py)."""
+    return {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             # socket_timeout=None: channels-redis 4.3 with redis-py 8 drops idle sockets after ~5 s otherwise.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": None}]},
         }
     }
+
+
+if REDIS_URL:
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "backend.core.live.LocalChannelLayer"}}
 
 REST_FRAMEWORK = {
     # Bearer first: its WWW-Authenticate header makes anonymous API calls answer 401 rather than 403.

@@ -181,16 +181,19 @@ def visible_runs(user) -> QuerySet[Run]:
     )
 
 
-def access_run(user, run_id, need: Need = Need.VIEW) -> Run:
-    """Load a run the user may see; ``run.role`` holds the caller's role in its workspace."""
+def access_run(user, run_id, need: Need = Need.VIEW, *, graphs: bool = True) -> Run:
+    """Load a run the user may see; ``run.role`` holds the caller's role in its workspace.
+
+    ``graphs=False`` leaves the run's graph and its version's graph and layout unread (read later if used):
+    a websocket handshake needs only the access decision, and a 500-node graph is two large JSON decodes.
+    """
     from backend.runs.models import Run
 
+    runs = Run.objects.select_related("workspace", "workflow", "workflow_version", "created_by")
+    if not graphs:
+        runs = runs.defer("graph", "workflow_version__graph", "workflow_version__layout")
     try:
-        run = (
-            Run.objects.select_related("workspace", "workflow", "workflow_version", "created_by")
-            .annotate(member_role=role_subquery(user, "workspace"))
-            .get(pk=run_id)
-        )
+        run = runs.annotate(member_role=role_subquery(user, "workspace")).get(pk=run_id)
     except (Run.DoesNotExist, TypeError, ValueError, ValidationError):
         raise NotFound("No such run.") from None
     run.role = _as_role(run.member_role)

@@ -29,8 +29,8 @@ from django.conf import settings
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import Workspace
 from backend.registry.models import NodePackVersion, TeamPackInstall
-from workers.engine import GraphError, NodeRegistry, parse_graph
-from workers.engine.graph import GraphFormatError
+from workers.engine import GraphError, NodeRegistry
+from workers.engine.graph import Graph
 from workers.engine.registry import load_pack
 from workers.runtime.packhost import PackEnvironments, PackHostPool, default_pool, registry_with_packs
 from workers.runtime.packhost.remote import describe
@@ -181,17 +181,14 @@ def _record_schemas(versions: list[NodePackVersion], loaded: LoadedPacks) -> Non
 
 
 def check_packs(
-    workspace: Workspace, loaded: LoadedPacks, graph: Any, pinned: Mapping[str, str] | None
+    workspace: Workspace, loaded: LoadedPacks, graph: Graph, pinned: Mapping[str, str] | None
 ) -> None:
     """Raise ``ApiError`` (400) when nodes of ``graph`` come from packs the workspace lacks or cannot load.
 
     The detail names each pack; each error names its node, with ``code`` (``missing_pack`` or
     ``pack_unavailable``), ``pack`` and the ``install`` body a team admin POSTs to install it.
     """
-    try:
-        nodes = parse_graph(graph).nodes
-    except GraphFormatError:
-        return  # prepare_graph reports the shape's problems
+    nodes = graph.nodes
     builtin = set(loaded.registry.packs) - set(loaded.versions)  # the packs of FLOWYARD_NODE_PACKS
     errors: list[dict[str, Any]] = []
     summaries: dict[str, str] = {}

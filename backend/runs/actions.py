@@ -17,6 +17,8 @@ from backend.runs.models import NodeRun, Run
 from backend.runs.publish import publish_run_status
 from backend.runs.scheduling import dispatch_next
 from backend.workflows.models import WorkflowVersion
+from workers.engine import GraphFormatError, parse_graph
+from workers.engine.graph import Graph
 
 
 class RunConflict(ApiError):
@@ -50,9 +52,14 @@ def do_create_run(
     # Outside the transaction: the first run of a pack version builds its environment, which takes seconds.
     pinned = workflow_version.packs if workflow_version is not None else None
     packs = load_packs(workspace, pinned)
-    check_packs(workspace, packs, graph, pinned)
+    try:
+        parsed: Graph | Any = parse_graph(graph)  # once, for both checks
+    except GraphFormatError:
+        parsed = graph  # prepare_graph reports the shape's problems
+    else:
+        check_packs(workspace, packs, parsed, pinned)
     prepared = prepare_graph(
-        graph,
+        parsed,
         packs.registry,
         overrides=overrides,
         outputs=outputs,
@@ -81,6 +88,7 @@ def _queue_run(
         priority=priority,
         source=source,
         rerun_of=rerun_of,
+        requires_gpu=prepared.requires_gpu,
     )
     insert_node_runs(run, prepared.nodes)
     # The 201 answer lists them from memory (RunDetailSerializer): no second read of 500 rows.

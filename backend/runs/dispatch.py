@@ -115,17 +115,12 @@ class CeleryDispatcher(Dispatcher):
         app.control.revoke(str(run_id))
 
     def queue_for(self, run_id: Any) -> str:
-        """The queue of workers able to run it: the GPU queue if any of its node types requires a GPU."""
-        from backend.runs.engine import registry_for_workspace
+        """The queue of workers able to run it: the GPU queue if a node of it requires a GPU (``requires_gpu``,
+        decided when the run was submitted), else the CPU queue."""
         from backend.runs.models import Run
 
-        run = Run.objects.select_related("workspace").only("graph", "workspace").get(pk=run_id)
-        registry = registry_for_workspace(run.workspace)
-        for node in (run.graph.get("nodes") or {}).values():
-            entry = registry.get(node.get("type", "")) if isinstance(node, dict) else None
-            if entry is not None and entry.schema.requires_gpu:
-                return settings.FLOWYARD_GPU_QUEUE
-        return settings.FLOWYARD_CPU_QUEUE
+        requires_gpu = Run.objects.filter(pk=run_id).values_list("requires_gpu", flat=True).first()
+        return settings.FLOWYARD_GPU_QUEUE if requires_gpu else settings.FLOWYARD_CPU_QUEUE
 
 
 _dispatchers: dict[str, Dispatcher] = {}

@@ -40,9 +40,12 @@ from workers.engine import Engine, Event, parse_graph
 
 logger = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 0.05
+FLUSH_SECONDS = 0.02
 FLUSH_EVENTS = 200
 CANCEL_POLL_SECONDS = 0.5
+SAME_CHANGE_ROWS = (
+    8  # from this many nodes changed alike, one UPDATE ... WHERE id IN rather than a VALUES row each
+)
 PREVIEW_EVERY_SECONDS = 0.5  # at most one stored preview per node per interval; later ones are dropped
 PREVIEW_MAX_SIDE = 512
 TRACEBACK_CHARS = 20_000
@@ -236,7 +239,8 @@ class EventRecorder:
             self._seq = event.seq + self._offset
             if event.type == "run_finished":
                 self.finished = True
-            if len(self._buffer) >= FLUSH_EVENTS:
+                self._condition.notify()
+            elif len(self._buffer) >= FLUSH_EVENTS:
                 self._condition.notify()
 
     def synthesize(self, type: str, data: dict[str, Any], node: str | None = None) -> None:
@@ -261,12 +265,14 @@ class EventRecorder:
         next_poll = time.monotonic() + CANCEL_POLL_SECONDS
         # At most one batch per FLUSH_SECONDS (or per FLUSH_EVENTS), counted from the previous write: an event
         # after a quiet spell is written and published at once instead of waiting out a batch window, while a
-        # busy run still costs one write per window.
+        # busy run still costs one write per window. The run's last event does not wait: nothing follows it.
         last_write = -FLUSH_SECONDS
         try:
             while True:
                 with self._condition:
                     while not self._closed and len(self._buffer) < FLUSH_EVENTS:
+                        if self.finished and self._buffer:
+                            break
                         now = time.monotonic()
                         deadline = last_write + FLUSH_SECONDS if self._buffer else next_poll
                         if deadline <= now:
@@ -320,7 +326,7 @@ class EventRecorder:
         """Write one batch in one transaction; return the events as clients receive them."""
         offset = self._offset
         pending: list[_Pending] = []
-        dirty: dict[str, _NodeRow] = {}
+        dirty: dict[str, set[str]] = {}  # node id -> the fields this batch changed
         final: dict[str, Any] = {}
         for event in batch:
             row = RunEvent(
@@ -346,7 +352,7 @@ class EventRecorder:
                         item.row.data["preview"] = item.preview.to_ref()
             RunEvent.objects.bulk_create([item.row for item in pending], batch_size=1000)
             if dirty:
-                update_node_runs(list(dirty.values()))
+                self._write_nodes(dirty)
             last_seq = pending[-1].row.seq
             changes = {"last_seq": last_seq, **final}
             # Fenced by worker: a worker presumed lost (its run handed to another) must not write over it.
@@ -361,7 +367,7 @@ class EventRecorder:
         event: Event,
         row: RunEvent,
         item: _Pending,
-        dirty: dict[str, _NodeRow],
+        dirty: dict[str, set[str]],
         final: dict[str, Any],
     ) -> None:
         """Fold one event into the node rows (and the run's final state), and turn its UI into outputs."""
@@ -377,7 +383,7 @@ class EventRecorder:
                 return
             for name, value in fields.items():
                 setattr(node, name, value)
-            dirty[node.node_id] = node
+            dirty.setdefault(node.node_id, set()).update(fields)
 
         if kind == "run_started":
             planned = set(data.get("nodes", ()))
@@ -445,6 +451,29 @@ class EventRecorder:
                 if node.status in (Status.QUEUED, Status.RUNNING):
                     change(node_id, status=leftover, finished=at)
             final.update(status=status, finished=timezone.now(), error=self._summary(status, data))
+
+    def _write_nodes(self, dirty: dict[str, set[str]]) -> None:
+        """Write the node rows a batch changed: one ``UPDATE ... WHERE id IN`` per set of nodes that took the same
+        values (a cached run marks hundreds of nodes cached at one instant), one bulk update for the rest."""
+        alike: dict[tuple[tuple[str, ...], tuple[Any, ...]], list[_NodeRow]] = {}
+        rest: list[_NodeRow] = []
+        for node_id, changed in dirty.items():
+            node = self.node_runs[node_id]
+            names = tuple(sorted(changed))
+            values = tuple(getattr(node, name) for name in names)
+            if any(isinstance(value, (dict, list)) for value in values):
+                rest.append(node)  # outputs: not comparable cheaply, and unique to the node anyway
+            else:
+                alike.setdefault((names, values), []).append(node)
+        for (names, values), nodes in alike.items():
+            if len(nodes) < SAME_CHANGE_ROWS:
+                rest.extend(nodes)
+                continue
+            NodeRun.objects.filter(pk__in=[node.id for node in nodes]).update(
+                **dict(zip(names, values, strict=True))
+            )
+        if rest:
+            update_node_runs(rest)
 
     def _summary(self, status: str, data: dict[str, Any]) -> str:
         if status == Run.Status.SUCCEEDED:

@@ -32,10 +32,11 @@ class PreparedGraph:
     graph: dict[str, Any]
     outputs: list[str] | None
     nodes: list[tuple[str, str]]  # (node id, node type) in topological order
+    requires_gpu: bool = False  # a node that runs needs a GPU
 
 
 def prepare_graph(
-    data: Any,
+    data: Graph | Any,
     registry: NodeRegistry,
     *,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
@@ -46,8 +47,9 @@ def prepare_graph(
 
     ``overrides`` (``{node id: {input: value}}``) replace or add constant inputs before validation. The stored
     graph holds the constants as validation coerced them, so the worker runs it without validating again.
+    ``data`` is the graph's JSON, or a ``Graph`` parsed from it (changed in place).
     """
-    graph = _parse(data)
+    graph = data if isinstance(data, Graph) else _parse(data)
     if overrides:
         # Applied to the graph's JSON so that an override is read exactly as the same value in the graph.
         graph_json = graph.to_json()
@@ -77,7 +79,10 @@ def prepare_graph(
     requested = list(resolved.targets) if outputs is not None else None
     # A copy sharing nothing with ``graph`` (its constants are JSON): a JSON round trip is ~5x cheaper than
     # ``copy.deepcopy`` for a graph of hundreds of nodes.
-    return PreparedGraph(graph=json.loads(json.dumps(graph_json)), outputs=requested, nodes=nodes)
+    requires_gpu = any(node.entry.schema.requires_gpu for node in resolved.nodes.values())
+    return PreparedGraph(
+        graph=json.loads(json.dumps(graph_json)), outputs=requested, nodes=nodes, requires_gpu=requires_gpu
+    )
 
 
 def _parse(data: Any) -> Graph:

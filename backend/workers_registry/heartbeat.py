@@ -106,9 +106,18 @@ def available_models_here() -> list[dict[str, Any]]:
     return [model.to_json() for model in worker_models().available_models()]
 
 
+_reported_warm: dict[str, list[dict[str, Any]]] = {}  # worker name -> what this process last wrote there
+
+
 def record_warm_models(name: str) -> None:
-    """From a process that executed a run (a prefork child): replace its own entries in the worker's row."""
+    """From a process that executed a run (a prefork child): replace its own entries in the worker's row.
+
+    Nothing is written when they are what this process wrote last (a run that used no model): a locked row
+    read and an update after every run otherwise.
+    """
     warm = warm_models_here()
+    if _reported_warm.get(name) == warm:
+        return
     pid = os.getpid()
     with transaction.atomic():
         row = Worker.objects.select_for_update().filter(name=name).first()
@@ -116,6 +125,7 @@ def record_warm_models(name: str) -> None:
             return
         others = [model for model in row.warm_models if model.get("process") != pid]
         Worker.objects.filter(pk=row.pk).update(warm_models=others + warm)
+    _reported_warm[name] = warm
 
 
 class WorkerPresence:

@@ -17,6 +17,7 @@ from channels.testing import WebsocketCommunicator
 from PIL import Image
 
 from backend.runs import dispatch
+from backend.runs.actions import do_create_run
 from backend.runs.models import NodeRun, Run, RunEvent
 from backend.runs.tasks import execute_run_task
 from backend.runs.tests.conftest import chain
@@ -180,14 +181,18 @@ def test_health_sees_the_worker_and_the_redis_channel_layer(celery_mode, client)
     }
 
 
-def test_runs_that_need_a_gpu_go_to_the_gpu_queue(celery_mode, team, members, settings, monkeypatch):
-    from types import SimpleNamespace
-
-    from backend.runs import engine
-
-    run = Run.objects.create(workspace=team, graph=chain(1), created_by=members["runner"])
+def test_runs_that_need_a_gpu_go_to_the_gpu_queue(celery_mode, team, members, settings):
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0  # decide queues without sending anything to them
+    runner = members["runner"]
+    cpu = do_create_run(runner, workspace=team, graph=chain(1))
+    graph = {
+        "nodes": {
+            "1": {"type": "test.GpuInc", "inputs": {"value": 1}},
+            "2": {"type": "test.Show", "inputs": {"value": ["1", 0]}},
+        }
+    }
+    gpu = do_create_run(runner, workspace=team, graph=graph)
+    assert (cpu.requires_gpu, gpu.requires_gpu) == (False, True)
     dispatcher = dispatch.get_dispatcher()
-    assert dispatcher.queue_for(run.pk) == QUEUE
-    gpu = SimpleNamespace(schema=SimpleNamespace(requires_gpu=True))
-    monkeypatch.setattr(engine, "registry_for_workspace", lambda workspace: {"test.Show": gpu})
-    assert dispatcher.queue_for(run.pk) == settings.FLOWYARD_GPU_QUEUE == "flowyard.gpu"
+    assert dispatcher.queue_for(cpu.pk) == QUEUE
+    assert dispatcher.queue_for(gpu.pk) == settings.FLOWYARD_GPU_QUEUE == "flowyard.gpu"

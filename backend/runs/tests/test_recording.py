@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -13,7 +14,7 @@ from backend.runs import execution
 from backend.runs.actions import do_create_run
 from backend.runs.execution import execute_run
 from backend.runs.models import Run, RunEvent
-from backend.runs.publish import publish_run_events, run_group, workspace_group
+from backend.runs.publish import events_of, publish_run_events, run_group, workspace_group
 from backend.runs.tests.conftest import chain
 from workers.engine import MemoryCache
 
@@ -89,9 +90,63 @@ def test_publish_sends_one_message_per_batch_to_the_run_and_status_to_the_worksp
     assert message == {
         "type": "run.events",
         "run": str(run.pk),
-        "events": events,
-        "frame": json.dumps(events),
+        "first": 1,
+        "last": 2,
+        "frame": message["frame"],
     }
+    assert json.loads(message["frame"]) == events == events_of(message)
     status = async_to_sync(layer.receive)(workspace_channel)
     assert status["type"] == "run.status" and status["run"]["id"] == str(run.pk)
     assert status["run"]["status"] == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fully_cached_rerun_marks_its_nodes_cached_in_one_statement(team, as_role, wait_for_run, recorders):
+    made, published = recorders
+    client = as_role("runner")
+    graph = chain(200)
+    first = wait_for_run(
+        client.post("/api/runs", {"workspace": team.pk, "graph": graph}, format="json").json()["id"]
+    )
+    again = wait_for_run(
+        client.post("/api/runs", {"workspace": team.pk, "graph": graph}, format="json").json()["id"]
+    )
+    assert (first.status, again.status) == ("succeeded", "succeeded")
+    statuses = dict(again.node_runs.values_list("node_id", "status"))
+    # The output node comes from the cache too; every node upstream of it is not even needed.
+    assert set(statuses.values()) == {"cached"} and len(statuses) == 201
+    recorder = made[-1]
+    # Events, the 200 alike nodes in one UPDATE, the output node, the run: no statement per node.
+    assert recorder.queries <= 6 * recorder.flushes < 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_event_of_a_run_does_not_wait_out_the_batch_window(
+    team, members, recorders, monkeypatch, wait_for_run
+):
+    # A 60 s window, and closing the recorder (which writes what is left) held back until run_finished was
+    # published or 10 s passed: only a recorder that writes the last event at once publishes it before closing.
+    monkeypatch.setattr(execution, "FLUSH_SECONDS", 60.0)
+    made, published = recorders
+    published_before_close = []
+
+    def finished() -> bool:
+        return any(batch[-1]["type"] == "run_finished" for batch in published)
+
+    def close(self):
+        deadline = time.monotonic() + 10
+        while not finished() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        published_before_close.append(finished())
+        execution.EventRecorder.__mro__[1].close(self)
+
+    monkeypatch.setattr(execution.EventRecorder, "close", close)
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(3))
+    assert wait_for_run(run.pk, timeout=30).status == "succeeded"
+    deadline = time.monotonic() + 20
+    while not published_before_close and time.monotonic() < deadline:
+        time.sleep(0.01)  # the run is stored as finished before its recorder closes
+    assert published_before_close == [True]
+    assert (
+        len(published) == 2
+    )  # run_started at once (nothing written before it), then the rest with run_finished

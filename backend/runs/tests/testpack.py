@@ -115,8 +115,15 @@ class Slow(sdk.Node):
         return self.Outputs(value=inputs.value + inputs.steps)
 
 
+class GpuInc(Inc):
+    """``Inc``, declared as needing a GPU (runs of it go to the GPU queue)."""
+
+    id = "test.GpuInc"
+    requires_gpu = True
+
+
 pack = sdk.Pack(
     name="runs-test",
     version="1.0.0",
-    nodes=[Inc, Show, Fail, Flaky, Slow],
+    nodes=[Inc, Show, Fail, Flaky, Slow, GpuInc],
 )
