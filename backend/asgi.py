@@ -5,14 +5,31 @@ in the URL or ``Authorization: Bearer <token>`` on the handshake. A token, when 
 leaves the connection anonymous even if a session cookie came along.
 """
 
+import importlib
 import os
 from urllib.parse import parse_qs, urlsplit
 
+from django.apps import apps
 from django.core.asgi import get_asgi_application
 
+
+def _use_web_database_pool() -> None:
+    """Pool the web process's Postgres connections (the settings module's ``web_database_pool``)."""
+    from django.conf import settings
+
+    module = importlib.import_module(os.environ["DJANGO_SETTINGS_MODULE"])
+    pool = getattr(module, "web_database_pool", lambda: None)()
+    if pool is not None:
+        database = settings.DATABASES["default"]
+        database["CONN_MAX_AGE"] = 0  # a pooled connection goes back to the pool instead of closing
+        database.setdefault("OPTIONS", {})["pool"] = pool
+
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-# The web process pools its Postgres connections (settings.py, DB_POOL); DB_POOL=0 turns it off.
-os.environ.setdefault("DB_POOL", "1")
+if not apps.ready:
+    # This module starts the web process (daphne): nothing has connected yet. Imported by a process that is
+    # already running (a test), it leaves that process's connections alone.
+    _use_web_database_pool()
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -122,16 +122,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME", str(Path(tempfile.gettempdir()) / f"flowyard-test-{os.getpid()}.sqlite3")
     )
 
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL"):
-    # A pool of open connections (psycopg_pool) instead of a new connection per request and per websocket
-    # database call (~3 ms each here; a handshake makes three). The web process turns it on (asgi.py):
-    # Celery's prefork children must not inherit a parent's pool, so workers keep plain connections.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # pooled connections go back to the pool instead
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+
+def web_database_pool() -> dict[str, Any] | None:
+    """Pool options for the web process's Postgres connections (applied by asgi.py), or None.
+
+    A pool of open connections (psycopg_pool) instead of a new connection per request and per websocket
+    database call (~3 ms each here; a handshake makes three). Only the web process pools: Celery's prefork
+    children must not inherit a parent's pool, so workers, tests and management commands keep plain
+    connections. ``DB_POOL=0`` turns it off.
+    """
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" or not env_bool("DB_POOL", True):
+        return None
+    return {
         "min_size": int(os.environ.get("DB_POOL_MIN", "2")),
         "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
         "timeout": 10,
     }
+
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
