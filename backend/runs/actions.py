@@ -66,7 +66,9 @@ def do_create_run(
         option_sources=option_sources_for_workspace(workspace),
     )
     with transaction.atomic():
-        return _queue_run(user, workspace, workflow_version, prepared, priority, source, rerun_of)
+        return _queue_run(
+            user, workspace, workflow_version, prepared, packs.versions, priority, source, rerun_of
+        )
 
 
 def _queue_run(
@@ -74,6 +76,7 @@ def _queue_run(
     workspace: Workspace,
     workflow_version: WorkflowVersion | None,
     prepared: PreparedGraph,
+    packs: dict[str, str],
     priority: int,
     source: str,
     rerun_of: Run | None,
@@ -89,6 +92,7 @@ def _queue_run(
         source=source,
         rerun_of=rerun_of,
         requires_gpu=prepared.requires_gpu,
+        packs=packs,
     )
     insert_node_runs(run, prepared.nodes)
     # The 201 answer lists them from memory (RunDetailSerializer): no second read of 500 rows.

@@ -135,8 +135,9 @@ def _execute(run: Run, cancel: threading.Event) -> str:
     crash: str | None = None
     result = None
     try:
-        # A saved workflow version runs on the pack versions it was built with while they are available.
-        pinned = run.workflow_version.packs if run.workflow_version_id else None
+        # The pack versions the graph was validated with when it was submitted, even if the team upgraded
+        # since (a run recorded before runs kept them: its workflow version's, the ones it was built with).
+        pinned = run.packs or (run.workflow_version.packs if run.workflow_version_id else None)
         registry = registry_for_workspace(run.workspace, pinned)
         engine = Engine(
             registry,

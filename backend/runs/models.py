@@ -67,6 +67,11 @@ class Run(models.Model):
     )
     last_seq = models.PositiveIntegerField(default=0, help_text="Sequence number of the last stored event.")
     cancel_requested = models.BooleanField(default=False)
+    packs = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{pack name: version} of the installed packs the graph was validated with; the worker loads these.",
+    )
     requires_gpu = models.BooleanField(
         default=False,
         help_text="A node of the graph needs a GPU: dispatched to the GPU queue (decided on submit).",

@@ -172,7 +172,16 @@ class RunDetailSerializer(RunSerializer):
     results = serializers.SerializerMethodField()
 
     class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "graph", "outputs", "worker", "attempts", "nodes", "results"]
+        fields = [
+            *RunSerializer.Meta.fields,
+            "graph",
+            "outputs",
+            "packs",
+            "worker",
+            "attempts",
+            "nodes",
+            "results",
+        ]
 
     @extend_schema_field(NodeRunSerializer(many=True))
     def get_nodes(self, run: Run) -> list:

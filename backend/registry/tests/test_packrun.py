@@ -22,6 +22,7 @@ from backend.registry.runtime import forget_loaded_packs
 from backend.registry.tests.conftest import make_cli_pack
 from backend.runs import tasks
 from backend.runs.dispatch import LocalDispatcher, get_dispatcher
+from backend.runs.scheduling import dispatch_next
 from backend.runs.tests.services import (
     PYTHON,
     Process,
@@ -162,7 +163,7 @@ INVERTED = (0xFF - 0x10, 0xFF - 0x20, 0xFF - 0x30)
 
 def test_a_cli_pack_published_and_installed_runs_isolated_and_saved_workflows_keep_their_version(
     live_server, trusted, archives, upload, alice, team, members, as_role, client_for, wait_for_run,
-    tmp_path, monkeypatch, capsys,
+    tmp_path, monkeypatch, capsys, settings,
 ):  # fmt: skip
     owner = client_for(alice)
     token = owner.post("/api/tokens", {"name": "cli"}, format="json").json()["token"]
@@ -193,9 +194,20 @@ def test_a_cli_pack_published_and_installed_runs_isolated_and_saved_workflows_ke
     assert tint["pack"] == {"name": "demo", "version": "1.0.0"}
     assert [o["name"] for o in tint["outputs"]] == ["image", "version"]
 
+    assert detail["packs"] == {"demo": "1.0.0"}
+
+    # A run submitted before an upgrade runs on the version it was validated with, though it starts after.
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0  # it waits for a slot
+    waiting = runner.post("/api/runs", {"workspace": team.pk, "graph": DEMO_GRAPH}, format="json").json()
+    assert waiting["status"] == "queued" and waiting["packs"] == {"demo": "1.0.0"}
+
     # Upgrading the team to 1.1.0: the saved version keeps running on 1.0.0, new graphs and saves use 1.1.0.
     publish(upload, alice, archives["demo-1.1.0"])
     assert install(owner, team, "demo", "1.1.0")["version"] == "1.1.0"
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 2
+    dispatch_next()
+    detail = runner.get(f"/api/runs/{wait_for_run(waiting['id']).pk}").json()
+    assert detail["status"] == "succeeded" and texts(detail)["4"] == "1.0.0"
     _, detail = run_and_wait(runner, {"workflow": workflow["id"]}, wait_for_run)
     assert texts(detail)["4"] == "1.0.0"
     assert editor.get(f"/api/workflows/{workflow['id']}").json()["missing_packs"] == []
