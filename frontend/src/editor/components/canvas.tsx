@@ -20,7 +20,7 @@ import { layoutGraph } from "../auto-layout";
 import { checkConnection, compatibleNodeTypes, type ConnectionRequest } from "../connection-rules";
 import { GROUP_NODE_PREFIX, parseHandle, type AppEdge, type AppNode } from "../flow-types";
 import { estimateFitViewport, moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "../flow-sync";
-import type { Position } from "../graph-model";
+import type { Position, Viewport } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
 import type { EditorState } from "../store";
@@ -41,6 +41,14 @@ export interface EditorCanvasProps {
 }
 
 const nodeTypes = { ...schemaNodeTypes, flowgroup: GroupNode };
+
+// Props of <ReactFlow> that are objects or arrays are module constants: React Flow copies most of its props into
+// its store whenever they change identity (one store update per changed prop, and every node, edge, handle and
+// minimap node re-runs its selector on each update), and the canvas re-renders on every drag step.
+const FIT_VIEW_OPTIONS = { padding: 0.2, maxZoom: 1 } as const;
+const PRO_OPTIONS = { hideAttribution: true } as const;
+const MULTI_SELECTION_KEYS = ["Control", "Meta"];
+const DEFAULT_VIEWPORT = { x: 0, y: 0, zoom: 1 } as const;
 
 interface SearchState {
   screen: Position;
@@ -71,7 +79,8 @@ interface GroupDrag {
   members: Map<string, Position>;
 }
 
-function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
+/** The canvas without its ReactFlowProvider (exported for tests that read React Flow's store next to it). */
+export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
   const store = useEditorStoreApi();
   const catalog = useEditorStore(selectCatalog);
   const hasNodes = useEditorStore(selectHasNodes);
@@ -124,6 +133,39 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
   }, [store, readOnly]);
 
   const groupDrag = useRef<GroupDrag | null>(null);
+
+  const onNodeDragStart = useCallback(
+    (_: unknown, node: AppNode) => {
+      const s = store.getState();
+      if (node.id.startsWith(GROUP_NODE_PREFIX)) {
+        const groupId = node.id.slice(GROUP_NODE_PREFIX.length);
+        const group = s.graph.groups.find((g) => g.id === groupId);
+        groupDrag.current = group
+          ? {
+              groupId,
+              start: { x: group.x, y: group.y },
+              members: new Map(nodesInGroup(s.graph, group, s.measured).map((id) => [id, s.graph.nodes[id]!.position])),
+            }
+          : null;
+      }
+    },
+    [store],
+  );
+  const onNodeDragStop = useCallback(() => {
+    groupDrag.current = null;
+  }, []);
+  const onNodeContextMenu = useCallback(
+    (e: ReactMouseEvent, node: AppNode) => {
+      e.preventDefault();
+      const rect = wrapper.current?.getBoundingClientRect();
+      const s = store.getState();
+      if (!s.selectedNodes.includes(node.id)) s.select([node.id]);
+      setMenu({ nodeId: node.id, x: e.clientX - (rect?.left ?? 0), y: e.clientY - (rect?.top ?? 0) });
+    },
+    [store],
+  );
+  const onPaneClick = useCallback(() => setMenu(null), []);
+  const onMoveEnd = useCallback((_: unknown, viewport: Viewport) => store.getState().setViewport(viewport), [store]);
 
   const onNodesChange = useCallback(
     (changes: NodeChange<AppNode>[]) => {
@@ -371,48 +413,27 @@ function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
           nodeTypes={nodeTypes}
           onNodesChange={onNodesChange}
           onEdgesChange={onEdgesChange}
-          onNodeDragStart={(_, node) => {
-            const s = store.getState();
-            if (node.id.startsWith(GROUP_NODE_PREFIX)) {
-              const groupId = node.id.slice(GROUP_NODE_PREFIX.length);
-              const group = s.graph.groups.find((g) => g.id === groupId);
-              groupDrag.current = group
-                ? {
-                    groupId,
-                    start: { x: group.x, y: group.y },
-                    members: new Map(nodesInGroup(s.graph, group, s.measured).map((id) => [id, s.graph.nodes[id]!.position])),
-                  }
-                : null;
-            }
-          }}
-          onNodeDragStop={() => {
-            groupDrag.current = null;
-          }}
+          onNodeDragStart={onNodeDragStart}
+          onNodeDragStop={onNodeDragStop}
           nodesDraggable={!readOnly}
           nodesConnectable={!readOnly}
           elementsSelectable={!readOnly}
           onConnect={onConnect}
           onConnectEnd={onConnectEnd}
           isValidConnection={isValidConnection}
-          onNodeContextMenu={(e, node) => {
-            e.preventDefault();
-            const rect = wrapper.current?.getBoundingClientRect();
-            const s = store.getState();
-            if (!s.selectedNodes.includes(node.id)) s.select([node.id]);
-            setMenu({ nodeId: node.id, x: e.clientX - (rect?.left ?? 0), y: e.clientY - (rect?.top ?? 0) });
-          }}
-          onPaneClick={() => setMenu(null)}
-          onMoveEnd={(_, viewport) => store.getState().setViewport(viewport)}
+          onNodeContextMenu={onNodeContextMenu}
+          onPaneClick={onPaneClick}
+          onMoveEnd={onMoveEnd}
           deleteKeyCode={null}
           selectionKeyCode="Shift"
-          multiSelectionKeyCode={["Control", "Meta"]}
+          multiSelectionKeyCode={MULTI_SELECTION_KEYS}
           zoomOnDoubleClick={false}
-          defaultViewport={startViewport ?? { x: 0, y: 0, zoom: 1 }}
+          defaultViewport={startViewport ?? DEFAULT_VIEWPORT}
           minZoom={0.1}
           maxZoom={2.5}
           fitView={!initialViewport && hasNodes}
-          fitViewOptions={{ padding: 0.2, maxZoom: 1 }}
-          proOptions={{ hideAttribution: true }}
+          fitViewOptions={FIT_VIEW_OPTIONS}
+          proOptions={PRO_OPTIONS}
         >
           <Background gap={20} />
           <MiniMap pannable zoomable nodeStrokeWidth={3} bgColor="#1f2229" maskColor="#00000088" nodeColor="#4b5263" />

@@ -1,0 +1,52 @@
+// @vitest-environment jsdom
+import { act, cleanup, render } from "@testing-library/react";
+import { ReactFlowProvider, useStoreApi, type ReactFlowState } from "@xyflow/react";
+import { afterEach, describe, expect, it } from "vitest";
+import { sampleSchemas } from "../fixtures";
+import { addNode, createNode, emptyGraph } from "../graph-model";
+import { createEditorStore } from "../store";
+import { EditorStoreProvider } from "../store-context";
+import { CanvasInner } from "./canvas";
+
+afterEach(cleanup);
+
+function renderCanvas() {
+  const schema = sampleSchemas.find((s) => s.type === "ImageBlur")!;
+  let graph = emptyGraph();
+  for (let i = 1; i <= 3; i++) graph = addNode(graph, createNode(schema, String(i), { x: i * 300, y: 0 }));
+  const store = createEditorStore({ schemas: sampleSchemas, graph });
+  let flowStore: ReturnType<typeof useStoreApi> | null = null;
+  function Spy() {
+    flowStore = useStoreApi();
+    return null;
+  }
+  render(
+    <EditorStoreProvider store={store}>
+      <ReactFlowProvider>
+        <div style={{ width: 800, height: 600 }}>
+          <CanvasInner />
+        </div>
+        <Spy />
+      </ReactFlowProvider>
+    </EditorStoreProvider>,
+  );
+  return { store, flow: flowStore! };
+}
+
+describe("editor canvas", () => {
+  it("sends React Flow only the changed nodes when it re-renders (a drag step re-renders it)", () => {
+    const { store, flow } = renderCanvas();
+    // Every store update of React Flow runs the selectors of all nodes, edges, handles and minimap nodes: a
+    // re-render must not hand it new callbacks or option objects (each would be one more update).
+    const updates: (keyof ReactFlowState)[][] = [];
+    const unsubscribe = flow.subscribe((next, prev) => {
+      updates.push((Object.keys(next) as (keyof ReactFlowState)[]).filter((k) => next[k] !== prev[k]));
+    });
+    act(() => store.getState().select(["2"]));
+    unsubscribe();
+    expect(updates.length).toBeGreaterThan(0);
+    const tracked = ["onNodeDragStart", "onNodeDragStop", "onMoveEnd", "fitViewOptions", "onNodesChange", "onEdgesChange", "onConnect", "onConnectEnd", "isValidConnection"] as const;
+    for (const changed of updates) for (const key of tracked) expect(changed).not.toContain(key);
+    expect(updates.some((changed) => changed.includes("nodes"))).toBe(true);
+  });
+});
