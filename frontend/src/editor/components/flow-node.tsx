@@ -11,8 +11,10 @@ import { isListType, typeColor } from "../type-colors";
 import { InputIssue, NodeRunBadge, NodeRunDetails, useNodeRunClass } from "../../runs/editor-runs";
 import { Widget } from "./widgets";
 
-function handleStyle(type: string) {
-  return { background: typeColor(type), borderRadius: isListType(type) ? 2 : "50%" };
+/** A handle's colour and shape; `faint` (the handle of an input shown as a widget) mixes the colour 70 % in. */
+function handleStyle(type: string, faint = false) {
+  const colour = typeColor(type);
+  return { background: faint ? `color-mix(in srgb, ${colour} 70%, transparent)` : colour, borderRadius: isListType(type) ? 2 : "50%" };
 }
 
 /**
@@ -58,7 +60,7 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, 
           position={Position.Left}
           id={inHandle(spec.name)}
           className={socket ? "fy-handle" : "fy-handle fy-handle-small"}
-          style={handleStyle(spec.type)}
+          style={handleStyle(spec.type, !socket)}
           title={spec.type}
         />
       )}
