@@ -150,7 +150,12 @@ const STATUS_TEXT: Record<string, string> = {
 export function NodeRunBadge({ nodeId }: { nodeId: string }) {
   const state = useNodeRunState(nodeId);
   if (!state || state.status === "pending") return null;
-  const label = state.status === "succeeded" && state.duration !== null ? seconds(state.duration) : STATUS_TEXT[state.status];
+  const label =
+    state.status === "succeeded" && state.duration !== null
+      ? seconds(state.duration)
+      : state.status === "running" && state.retry
+        ? `retry ${state.retry.attempt}/${state.retry.attempts}`
+        : STATUS_TEXT[state.status];
   return (
     <span className={`fy-run-badge status-${state.status}`} title={`This node: ${state.status}`} data-testid={`run-badge-${nodeId}`}>
       {label}
@@ -194,6 +199,11 @@ export function NodeRunDetails({ nodeId }: { nodeId: string }) {
               {Math.round(progress.value)}/{Math.round(progress.max)}
             </span>
           )}
+        </div>
+      )}
+      {state?.status === "running" && state.retry && (
+        <div className="fy-node-retry" role="status">
+          {state.retry.outOfMemory ? "Out of memory; models freed. " : ""}Attempt {state.retry.attempt} of {state.retry.attempts} after: {state.retry.error}
         </div>
       )}
       {preview?.url && <img className="fy-node-preview" src={preview.url} alt="live preview" />}

@@ -7,7 +7,7 @@ import { useSession } from "../app/session";
 import { ErrorState, Loading } from "../app/status-views";
 import { RunTimeline } from "./run-timeline";
 import { FINISHED } from "./run-schemas";
-import { isFinished, type NodeState } from "./run-state";
+import { isFinished, type NodeState, type Requeue } from "./run-state";
 import { runsApi } from "./runs-api";
 import { queuePosition, refreshRun, useFeed, useLiveRun, useWorkspaceFeed } from "./runs-store";
 import { formatSeconds, timelineInputs } from "./timeline";
@@ -30,6 +30,11 @@ function NodeRow({ node }: { node: NodeState }) {
       <td>{node.duration !== null ? formatSeconds(node.duration) : "—"}</td>
       <td>{node.status === "cached" ? "yes" : ""}</td>
       <td>
+        {node.retry && node.status === "running" && (
+          <span className="fy-node-retry">
+            retrying (attempt {node.retry.attempt} of {node.retry.attempts}) after {node.retry.error}
+          </span>
+        )}
         {node.error && (
           <>
             <strong>{node.errorType || "Error"}:</strong> {node.error}
@@ -45,6 +50,21 @@ function NodeRow({ node }: { node: NodeState }) {
       </td>
     </tr>
   );
+}
+
+const REQUEUE_REASONS: Record<string, string> = {
+  worker_lost: "its worker stopped answering",
+  worker_stopped: "its worker shut down",
+  stalled: "it stopped making progress",
+};
+
+/** Why and how often a run was put back in the queue (`run_requeued`, or `attempts` after a reload). */
+export function describeAttempts(requeued: Requeue | null, attempts: number): string {
+  if (!requeued) return `${attempts}: its worker was lost and it resumed from the shared cache`;
+  const of = requeued.maxAttempts ? ` of ${requeued.maxAttempts}` : "";
+  const why = REQUEUE_REASONS[requeued.reason] ?? requeued.reason;
+  const where = requeued.worker ? `taken over by ${requeued.worker}` : "back in the queue";
+  return `${requeued.attempt}${of}: ${why}${requeued.previousWorker ? ` (${requeued.previousWorker})` : ""}, ${where}; finished nodes come from the shared cache`;
 }
 
 export function RunDetailPage() {
@@ -155,6 +175,12 @@ export function RunDetailPage() {
             <dd>
               <Link to={`/runs/${detail.rerun_of}`}>{detail.rerun_of.slice(0, 8)}</Link>
             </dd>
+          </>
+        )}
+        {(state.requeued || detail.attempts > 1) && (
+          <>
+            <dt>Attempts</dt>
+            <dd data-testid="run-attempts">{describeAttempts(state.requeued, detail.attempts)}</dd>
           </>
         )}
         {(state.error || detail.error) && (

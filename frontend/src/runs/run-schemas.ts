@@ -152,6 +152,33 @@ export const runEventSchema = z.discriminatedUnion("type", [
   }),
   z.object({
     ...base,
+    type: z.literal("node_retry"),
+    node: z.string(),
+    data: z.object({
+      type: z.string(),
+      attempt: z.number(),
+      attempts: z.number(),
+      error: z.string().default(""),
+      error_type: z.string().nullish(),
+      delay: z.number().nullish(),
+      reason: z.string().nullish(),
+      models_freed: z.number().nullish(),
+    }),
+  }),
+  z.object({
+    ...base,
+    type: z.literal("run_requeued"),
+    node: z.null(),
+    data: z.object({
+      attempt: z.number(),
+      max_attempts: z.number().nullish(),
+      reason: z.string().default("worker_lost"),
+      previous_worker: z.string().nullish(),
+      worker: z.string().nullish(),
+    }),
+  }),
+  z.object({
+    ...base,
     type: z.literal("run_finished"),
     node: z.null(),
     data: z.object({

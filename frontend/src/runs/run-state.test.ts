@@ -64,6 +64,40 @@ describe("events → per-node state", () => {
     expect(s.nodes["c"]!.status).toBe("cancelled");
     expect(s.status).toBe("cancelled");
   });
+
+  it("shows a node being retried, and clears the retry when it finishes", () => {
+    const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
+    let s = applyEvents(emptyRunState("r"), [
+      mk(1, "run_started", null, { nodes: ["a"], targets: ["a"] }),
+      mk(2, "node_started", "a", { type: "Flaky" }),
+      mk(3, "node_retry", "a", { type: "Flaky", attempt: 2, attempts: 3, error: "NodeError: busy", error_type: "NodeError", delay: 0.5 }),
+    ]).state;
+    expect(s.nodes["a"]).toMatchObject({ status: "running", retry: { attempt: 2, attempts: 3, error: "NodeError: busy", outOfMemory: false } });
+    s = applyEvents(s, [mk(4, "node_finished", "a", { type: "Flaky", duration: 1.5, cached: false, outputs: [] })]).state;
+    expect(s.nodes["a"]).toMatchObject({ status: "succeeded", retry: null });
+  });
+
+  it("puts a run whose worker was lost back in the queue, its running nodes with it", () => {
+    const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
+    let s = applyEvents(emptyRunState("q"), [
+      mk(1, "run_started", null, { nodes: ["a", "b"], targets: ["b"] }),
+      mk(2, "node_started", "a", { type: "Slow" }),
+      mk(3, "node_finished", "a", { type: "Slow", duration: 1, cached: false, outputs: [] }),
+      mk(4, "node_started", "b", { type: "Slow" }),
+      mk(5, "run_requeued", null, { attempt: 2, max_attempts: 3, reason: "worker_lost", previous_worker: "w1" }),
+    ]).state;
+    expect(s.status).toBe("queued");
+    expect(s.requeued).toEqual({ attempt: 2, maxAttempts: 3, reason: "worker_lost", previousWorker: "w1", worker: null });
+    expect(s.nodes["a"]!.status).toBe("succeeded");
+    expect(s.nodes["b"]!.status).toBe("queued");
+    // Taken over at once by another worker: it stays running; the resumed attempt starts again.
+    s = applyEvents(s, [
+      mk(6, "run_requeued", null, { attempt: 3, max_attempts: 3, reason: "worker_stopped", previous_worker: "w2", worker: "w3" }),
+      mk(7, "run_started", null, { nodes: ["b"], targets: ["b"] }),
+    ]).state;
+    expect(s.requeued?.worker).toBe("w3");
+    expect(s.status).toBe("running");
+  });
 });
 
 describe("replay + live merge", () => {

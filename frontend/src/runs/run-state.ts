@@ -30,6 +30,18 @@ export interface NodeState {
   traceback: string;
   outputs: OutputSummary[];
   results: RunResult[];
+  /** The node failed and is being tried again (`node_retry`): which attempt comes next, after what error. */
+  retry: { attempt: number; attempts: number; error: string; outOfMemory: boolean } | null;
+}
+
+/** The run went back to the queue because its worker was lost (`run_requeued`); it resumes from the cache. */
+export interface Requeue {
+  attempt: number;
+  maxAttempts: number | null;
+  reason: string;
+  previousWorker: string | null;
+  /** The worker that took it over at once, if one did. */
+  worker: string | null;
 }
 
 export interface RunState {
@@ -44,6 +56,8 @@ export interface RunState {
   finished: number | null;
   error: string;
   summary: { executed: number; cached: number; failed: string[]; duration: number | null } | null;
+  /** The last time the run was put back in the queue after losing its worker, if it was. */
+  requeued: Requeue | null;
   /** Events that arrived ahead of a gap, waiting for the missing ones (keyed by seq). */
   pending: Record<number, AnyRunEvent>;
 }
@@ -69,11 +83,24 @@ function blankNode(id: string, type = ""): NodeState {
     traceback: "",
     outputs: [],
     results: [],
+    retry: null,
   };
 }
 
 export function emptyRunState(runId: string, status: RunStatus = "queued"): RunState {
-  return { runId, status, lastSeq: 0, order: [], nodes: {}, started: null, finished: null, error: "", summary: null, pending: {} };
+  return {
+    runId,
+    status,
+    lastSeq: 0,
+    order: [],
+    nodes: {},
+    started: null,
+    finished: null,
+    error: "",
+    summary: null,
+    requeued: null,
+    pending: {},
+  };
 }
 
 /** The state a run detail describes, as of its `last_seq`. */
@@ -109,6 +136,7 @@ export function stateFromDetail(detail: RunDetail): RunState {
     finished: toMillis(detail.finished),
     error: detail.error,
     summary: null,
+    requeued: null,
     pending: {},
   };
 }
@@ -143,6 +171,38 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
       return patchMany(state, event.data.nodes, (n) => ({ ...n, status: "cached", progress: null, finished: n.finished ?? at }));
     case "node_started":
       return patchNode(state, event.node, (n) => ({ ...n, type: event.data.type, status: "running", started: at, progress: null }));
+    case "node_retry":
+      // The attempt failed and the node runs again (after `delay` seconds): still running, the error shown.
+      return patchNode(state, event.node, (n) => ({
+        ...n,
+        type: event.data.type,
+        status: "running",
+        progress: null,
+        preview: null,
+        retry: {
+          attempt: event.data.attempt,
+          attempts: event.data.attempts,
+          error: event.data.error,
+          outOfMemory: event.data.reason === "out_of_memory",
+        },
+      }));
+    case "run_requeued": {
+      // The worker was lost: what it was executing starts again elsewhere (finished nodes come from the cache).
+      let s = state;
+      for (const id of state.order) {
+        if (state.nodes[id]?.status === "running") {
+          s = patchNode(s, id, (n) => ({ ...n, status: "queued", progress: null, preview: null, retry: null }));
+        }
+      }
+      const requeued: Requeue = {
+        attempt: event.data.attempt,
+        maxAttempts: event.data.max_attempts ?? null,
+        reason: event.data.reason,
+        previousWorker: event.data.previous_worker ?? null,
+        worker: event.data.worker ?? null,
+      };
+      return { ...s, status: requeued.worker ? s.status : "queued", requeued };
+    }
     case "progress":
       return patchNode(state, event.node, (n) => ({
         ...n,
@@ -160,6 +220,7 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
         progress: null,
         preview: null,
         outputs: event.data.outputs,
+        retry: null,
         // Results replace, never append: a replay of an already applied node yields the same list.
         results: event.data.results.length ? event.data.results : n.results,
       }));
@@ -175,6 +236,7 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
         error: event.data.error,
         errorType: event.data.error_type ?? "",
         traceback: event.data.traceback ?? "",
+        retry: null,
       }));
     case "nodes_skipped": {
       const status: NodeRunStatus = event.data.reason === "cancelled" ? "cancelled" : "skipped";
