@@ -43,9 +43,8 @@ logger = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.02
 FLUSH_EVENTS = 200
 CANCEL_POLL_SECONDS = 0.5
-SAME_CHANGE_ROWS = (
-    8  # from this many nodes changed alike, one UPDATE ... WHERE id IN rather than a VALUES row each
-)
+# From this many nodes changed alike in one batch: one UPDATE ... WHERE id IN rather than a VALUES row each.
+SAME_CHANGE_ROWS = 8
 PREVIEW_EVERY_SECONDS = 0.5  # at most one stored preview per node per interval; later ones are dropped
 PREVIEW_MAX_SIDE = 512
 TRACEBACK_CHARS = 20_000
