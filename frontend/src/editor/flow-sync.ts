@@ -208,7 +208,8 @@ const ESTIMATED_NODE = { width: 240, height: 160 };
 /**
  * A viewport that fits the graph in a `width` × `height` canvas, estimated from positions before any node is
  * measured. React Flow's `fitView` only runs after measuring every node; starting from zoom 1 meant rendering
- * full nodes first and then compact ones (see COMPACT_ZOOM), so a large graph was laid out twice on open.
+ * full nodes first and then compact ones (see COMPACT_ZOOM in node-look.ts), so a large graph was laid out twice on
+ * open.
  */
 export function estimateFitViewport(graph: EditorGraph, width: number, height: number, padding = 0.2, minZoom = 0.1, maxZoom = 1): Viewport | null {
   const nodes = Object.values(graph.nodes);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { sampleSchemas } from "../fixtures";
 import { addNode, createNode, emptyGraph } from "../graph-model";
 import { createEditorStore } from "../store";
+import { OVERVIEW_ZOOM } from "../node-look";
 import { EditorStoreProvider } from "../store-context";
 import { CanvasInner } from "./canvas";
 
@@ -20,7 +21,7 @@ function renderCanvas() {
     flowStore = useStoreApi();
     return null;
   }
-  render(
+  const view = render(
     <EditorStoreProvider store={store}>
       <ReactFlowProvider>
         <div style={{ width: 800, height: 600 }}>
@@ -30,7 +31,7 @@ function renderCanvas() {
       </ReactFlowProvider>
     </EditorStoreProvider>,
   );
-  return { store, flow: flowStore! };
+  return { store, flow: flowStore!, view };
 }
 
 describe("editor canvas", () => {
@@ -48,5 +49,22 @@ describe("editor canvas", () => {
     const tracked = ["onNodeDragStart", "onNodeDragStop", "onMoveEnd", "fitViewOptions", "onNodesChange", "onEdgesChange", "onConnect", "onConnectEnd", "isValidConnection"] as const;
     for (const changed of updates) for (const key of tracked) expect(changed).not.toContain(key);
     expect(updates.some((changed) => changed.includes("nodes"))).toBe(true);
+  });
+
+  it("marks the canvas as an overview below OVERVIEW_ZOOM, without re-rendering the nodes", () => {
+    const { flow, view } = renderCanvas();
+    const canvas = () => view.container.querySelector(".react-flow")!;
+    const node = () => view.container.querySelector("[data-testid='node-1']");
+    act(() => flow.setState({ transform: [0, 0, 1] }));
+    expect(canvas().classList.contains("fy-overview")).toBe(false);
+    const before = node();
+    expect(before).toBeTruthy();
+    act(() => flow.setState({ transform: [0, 0, OVERVIEW_ZOOM - 0.05] }));
+    expect(canvas().classList.contains("fy-overview")).toBe(true);
+    act(() => flow.setState({ transform: [0, 0, OVERVIEW_ZOOM + 0.05] }));
+    expect(canvas().classList.contains("fy-overview")).toBe(false);
+    // Hidden by CSS, not re-rendered: the node's DOM and handles stay (edges keep their anchors).
+    expect(node()).toBe(before);
+    expect(view.container.querySelector("[data-testid='node-1'] [data-handleid='out:0']")).toBeTruthy();
   });
 });

@@ -7,11 +7,13 @@ import {
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
+  useStore as useFlowStore,
   type Connection,
   type EdgeChange,
   type FinalConnectionState,
   type IsValidConnection,
   type NodeChange,
+  type ReactFlowState,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent as ReactMouseEvent } from "react";
@@ -22,6 +24,7 @@ import { GROUP_NODE_PREFIX, parseHandle, type AppEdge, type AppNode } from "../f
 import { estimateFitViewport, moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "../flow-sync";
 import type { Position, Viewport } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
+import { nodeLook } from "../node-look";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
 import type { EditorState } from "../store";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
@@ -79,11 +82,15 @@ interface GroupDrag {
   members: Map<string, Position>;
 }
 
+/** Whether the zoom draws nodes as boxes (node-look.ts): one subscription for the canvas's class, not one per node. */
+const selectOverview = (s: ReactFlowState) => nodeLook(s.transform[2]) === "overview";
+
 /** The canvas without its ReactFlowProvider (exported for tests that read React Flow's store next to it). */
 export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
   const store = useEditorStoreApi();
   const catalog = useEditorStore(selectCatalog);
   const hasNodes = useEditorStore(selectHasNodes);
+  const overview = useFlowStore(selectOverview);
   const flow = useReactFlow<AppNode, AppEdge>();
   const wrapper = useRef<HTMLDivElement>(null);
   const pointer = useRef<Position | null>(null);
@@ -434,6 +441,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
           fitView={!initialViewport && hasNodes}
           fitViewOptions={FIT_VIEW_OPTIONS}
           proOptions={PRO_OPTIONS}
+          className={overview ? "fy-overview" : undefined}
         >
           <Background gap={20} />
           <MiniMap pannable zoomable nodeStrokeWidth={3} bgColor="#1f2229" maskColor="#00000088" nodeColor="#4b5263" />

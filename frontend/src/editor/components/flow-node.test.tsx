@@ -59,7 +59,7 @@ describe("schema node component", () => {
   });
 
   it("draws widget values as text when zoomed out, keeping the handles", () => {
-    const { view } = renderNode("NoiseImage", undefined, 0.2);
+    const { view } = renderNode("NoiseImage", undefined, 0.4);
     expect(screen.getByText("Noise Image")).toBeTruthy();
     expect(view.container.querySelector("input, select, textarea")).toBeNull();
     expect(screen.getByText("uniform")).toBeTruthy();

@@ -7,6 +7,7 @@ import { linkedInputsOf } from "../flow-sync";
 import { inHandle, outHandle, type MissingFlowNode, type SchemaFlowNode } from "../flow-types";
 import { isSocket, showsWidget } from "../graph-model";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
+import { nodeLook } from "../node-look";
 import { isListType, typeColor } from "../type-colors";
 import { InputIssue, NodeRunBadge, NodeRunDetails, useNodeRunClass } from "../../runs/editor-runs";
 import { Widget } from "./widgets";
@@ -17,13 +18,8 @@ function handleStyle(type: string, faint = false) {
   return { background: faint ? `color-mix(in srgb, ${colour} 70%, transparent)` : colour, borderRadius: isListType(type) ? 2 : "50%" };
 }
 
-/**
- * Below this zoom, nodes draw their widget values as text instead of form controls (LiteGraph's low-quality
- * mode): at a fifth of their size controls cannot be used anyway, and 500 nodes' worth of inputs and selects were
- * most of the time it took to open a large workflow. Zooming in brings the controls back.
- */
-export const COMPACT_ZOOM = 0.5;
-const selectCompact = (s: ReactFlowState) => s.transform[2] < COMPACT_ZOOM;
+/** Compact nodes (below COMPACT_ZOOM, node-look.ts) draw widget values as text instead of form controls. */
+const selectCompact = (s: ReactFlowState) => nodeLook(s.transform[2]) !== "full";
 
 /** A widget's value as plain text (compact nodes). */
 function widgetText(spec: InputSpec, value: unknown, seedControl: SeedControl | undefined): string {
