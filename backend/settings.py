@@ -222,6 +222,8 @@ FLOWYARD_PACK_VERDICT_WAIT = float(os.environ.get("FLOWYARD_PACK_VERDICT_WAIT", 
 # Installed packs run in one environment per pack version under this folder (built on first use, shared by
 # the processes of one machine); see docs/node-packs.md "Installed packs at run time".
 FLOWYARD_PACK_ENV_ROOT = Path(os.environ.get("FLOWYARD_PACK_ENV_ROOT", VAR_DIR / "packs"))
+# How often each worker removes its machine's environments of pack versions nothing may run (0: never).
+FLOWYARD_PACK_ENV_GC_SECONDS = float(os.environ.get("FLOWYARD_PACK_ENV_GC_SECONDS", str(6 * 3600)))
 
 # Celery (FLOWYARD_DISPATCHER=celery): Redis is the broker; the database row, not a result backend, is the truth.
 # acks_late + reject_on_worker_lost: a worker that dies mid-run gives the message back, and the run's

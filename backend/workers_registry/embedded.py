@@ -32,7 +32,7 @@ def start_embedded_worker() -> bool:
         _started = True
     from backend.runs.dispatch import get_dispatcher
     from backend.runs.recovery import sweep
-    from backend.workers_registry.heartbeat import WorkerPresence
+    from backend.workers_registry.heartbeat import Periodic, WorkerPresence, collect_pack_environments_every
     from backend.workers_registry.models import Worker
 
     dispatcher = get_dispatcher()
@@ -42,8 +42,10 @@ def start_embedded_worker() -> bool:
         kind=Worker.Kind.LOCAL,
         queues=["local"],
         concurrency=settings.FLOWYARD_LOCAL_WORKERS,
-        also=_sweep_logged(sweep),
-        also_every=settings.FLOWYARD_SWEEP_SECONDS,
+        periodic=[
+            Periodic(_sweep_logged(sweep), settings.FLOWYARD_SWEEP_SECONDS),
+            collect_pack_environments_every(),
+        ],
     )
     try:
         presence.start()  # the thread's first pass sweeps right away

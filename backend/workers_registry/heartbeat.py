@@ -15,7 +15,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -128,6 +129,26 @@ def record_warm_models(name: str) -> None:
     _reported_warm[name] = warm
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """Work a worker's heartbeat thread does every ``every`` seconds (0: never), first at start or after one
+    interval."""
+
+    run: Callable[[], None]
+    every: float
+    at_start: bool = True
+
+
+def collect_pack_environments_every() -> Periodic:
+    """This machine's unused pack environments, removed every ``FLOWYARD_PACK_ENV_GC_SECONDS`` (not at start)."""
+    from backend.registry.envgc import collect_pack_environments
+
+    def collect() -> None:
+        collect_pack_environments()
+
+    return Periodic(collect, settings.FLOWYARD_PACK_ENV_GC_SECONDS, at_start=False)
+
+
 class WorkerPresence:
     """Registers a worker, keeps its heartbeat going on a daemon thread, and says goodbye at shutdown."""
 
@@ -139,8 +160,7 @@ class WorkerPresence:
         queues: list[str] | None = None,
         concurrency: int = 1,
         report_warm_models: bool = True,
-        also: Callable[[], None] | None = None,
-        also_every: float = 0.0,
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         self.name = name
         self.kind = kind
@@ -148,8 +168,7 @@ class WorkerPresence:
         self.concurrency = concurrency
         self.report_warm_models = report_warm_models
         self.interval = settings.FLOWYARD_WORKER_HEARTBEAT_SECONDS
-        self._also = also
-        self._also_every = also_every
+        self._periodic = list(periodic)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"flowyard-heartbeat-{name}", daemon=True)
         self.beats = 0
@@ -211,7 +230,8 @@ class WorkerPresence:
             logger.exception("could not mark worker %s %s", self.name, status)
 
     def _loop(self) -> None:
-        next_also = time.monotonic()
+        start = time.monotonic()
+        due = [start if task.at_start else start + task.every for task in self._periodic]
         try:
             while True:
                 try:
@@ -219,10 +239,12 @@ class WorkerPresence:
                 except Exception:
                     logger.exception("heartbeat of worker %s failed", self.name)
                     connection.close()  # a broken connection: the next beat opens a new one
-                if self._also is not None and time.monotonic() >= next_also:
-                    next_also = time.monotonic() + self._also_every
+                for index, task in enumerate(self._periodic):
+                    if task.every <= 0 or time.monotonic() < due[index]:
+                        continue
+                    due[index] = time.monotonic() + task.every
                     try:
-                        self._also()
+                        task.run()
                     except Exception:
                         logger.exception("periodic task of worker %s failed", self.name)
                         connection.close()

@@ -23,7 +23,7 @@ def _name_worker(sender=None, **kwargs) -> None:
 @signals.worker_ready.connect
 def _register_worker(sender=None, **kwargs) -> None:
     global _presence
-    from backend.workers_registry.heartbeat import WorkerPresence
+    from backend.workers_registry.heartbeat import WorkerPresence, collect_pack_environments_every
 
     name = identity.worker_name()
     if name is None:  # worker_init did not run (an embedded test worker): name it now
@@ -35,7 +35,11 @@ def _register_worker(sender=None, **kwargs) -> None:
     # A prefork pool executes runs in children: they report their warm models themselves after each run.
     pool = type(getattr(controller, "pool", None)).__module__
     _presence = WorkerPresence(
-        name, queues=queues, concurrency=concurrency, report_warm_models="prefork" not in pool
+        name,
+        queues=queues,
+        concurrency=concurrency,
+        report_warm_models="prefork" not in pool,
+        periodic=[collect_pack_environments_every()],
     )
     try:
         _presence.start()

@@ -453,6 +453,7 @@ class PackEnvironments:
     def collect(self, keep: Iterable[PackEnv | str]) -> list[str]:
         """Remove every environment (and unused layer) not in ``keep`` (envs or sha256s) and not in use."""
         kept = {item.sha256 if isinstance(item, PackEnv) else item.lower() for item in keep}
+        (self.root / ".locks").mkdir(exist_ok=True)
         removed = []
         for folder in sorted(self.root.iterdir()):
             if folder.name.startswith((".tmp-", ".trash-")) and time.time() - folder.stat().st_mtime > 3600:
