@@ -15,40 +15,15 @@ from PIL import Image
 from backend.accounts.actions import do_create_token
 from backend.compat.models import ComfyPrompt
 from backend.compat.tests.conftest import png_bytes
-from backend.runs.tests.services import (
-    PYTHON,
-    Process,
-    free_port,
-    port_open,
-    service_env,
-    subprocess_database_url,
-    wait_until,
-)
+from backend.runs.tests.services import daphne_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def server(tmp_path):
-    port = free_port()
-    env = service_env(
-        DATABASE_URL=subprocess_database_url(),
-        FLOWYARD_COMFY_AT_ROOT="1",
-        FLOWYARD_DISPATCHER="local",
-        FLOWYARD_NODE_PACKS="nodepacks.core,backend.runs.tests.testpack",
-        FLOWYARD_VAR_DIR=str(tmp_path / "var"),
-        FLOWYARD_BLOB_DIR=str(tmp_path / "blobs"),
-    )
-    process = Process(
-        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"],
-        env,
-        tmp_path / "daphne.log",
-    )
-    try:
-        wait_until(lambda: process.check_alive() or port_open(port), 30, "daphne to listen")
-        yield f"http://127.0.0.1:{port}", process
-    finally:
-        process.stop()
+    with daphne_server(tmp_path, FLOWYARD_COMFY_AT_ROOT="1") as started:
+        yield started
 
 
 def test_comfy_api_simplified_uploads_runs_streams_and_downloads(server, alice, tmp_path):

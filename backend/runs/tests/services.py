@@ -121,6 +121,32 @@ PYTHON = sys.executable
 
 
 @contextmanager
+def daphne_server(tmp_path: Path, **env: str) -> Iterator[tuple[str, Process]]:
+    """A web process (daphne, the local dispatcher, the test pack) on a free port, on this test's database;
+    yields its base URL and process. Logs in ``tmp_path / "daphne.log"``."""
+    port = free_port()
+    environment = service_env(
+        DATABASE_URL=subprocess_database_url(),
+        SECRET_KEY="daphne-tests",
+        FLOWYARD_VAR_DIR=str(tmp_path / "var"),
+        FLOWYARD_BLOB_DIR=str(tmp_path / "blobs"),
+        FLOWYARD_DISPATCHER="local",
+        FLOWYARD_NODE_PACKS="nodepacks.core,backend.runs.tests.testpack",
+        **env,
+    )
+    process = Process(
+        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"],
+        environment,
+        tmp_path / "daphne.log",
+    )
+    try:
+        wait_until(lambda: process.check_alive() or port_open(port), 30, "daphne to listen")
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        process.stop()
+
+
+@contextmanager
 def submitting_through_celery(settings, monkeypatch, redis_url: str, queue: str) -> Iterator[None]:
     """Make this test process submit runs through Celery on ``queue`` and use the Redis channel layer, like a
     web process of the production setup (the worker subprocess is the test's own fixture)."""

@@ -23,15 +23,7 @@ from backend.runs.actions import do_create_run
 from backend.runs.models import Run, RunEvent
 from backend.runs.publish import events_message, run_group
 from backend.runs.tests.conftest import chain
-from backend.runs.tests.services import (
-    PYTHON,
-    Process,
-    free_port,
-    port_open,
-    service_env,
-    subprocess_database_url,
-    wait_until,
-)
+from backend.runs.tests.services import daphne_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -355,24 +347,9 @@ def test_a_run_watched_through_daphne_with_a_websocket_client(team, members, tmp
 
     rita = members[Role.RUNNER]
     token = bearer(rita)
-    port = free_port()
-    env = service_env(
-        DATABASE_URL=subprocess_database_url(),
-        SECRET_KEY="live-tests",
-        FLOWYARD_VAR_DIR=str(tmp_path / "var"),
-        FLOWYARD_BLOB_DIR=str(tmp_path / "blobs"),
-        FLOWYARD_DISPATCHER="local",
-        FLOWYARD_NODE_PACKS="nodepacks.core,backend.runs.tests.testpack",
-    )
-    server = Process(
-        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"],
-        env,
-        tmp_path / "daphne.log",
-    )
-    try:
-        wait_until(lambda: server.check_alive() or port_open(port), 30, "daphne to listen")
+    with daphne_server(tmp_path) as (base, _):
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/runs",
+            f"{base}/api/runs",
             data=json.dumps({"workspace": team.pk, "graph": slow(steps=30)}).encode(),
             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
@@ -381,7 +358,7 @@ def test_a_run_watched_through_daphne_with_a_websocket_client(team, members, tmp
             run_id = json.loads(response.read())["id"]
 
         async def watch():
-            url = f"ws://127.0.0.1:{port}/ws/runs/{run_id}/?after=0"
+            url = f"{base.replace('http', 'ws', 1)}/ws/runs/{run_id}/?after=0"
             events = []
             async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as socket:
                 while not events or not finished(events[-1]):
@@ -394,8 +371,6 @@ def test_a_run_watched_through_daphne_with_a_websocket_client(team, members, tmp
             raise AssertionError("an anonymous socket was not closed")
 
         events, anonymous_code = asyncio.run(watch())
-    finally:
-        server.stop()
     assert anonymous_code == 4401
     assert events[-1]["data"]["status"] == "succeeded"
     assert events == stored(run_id)
