@@ -177,6 +177,20 @@ export function RunDetailPage() {
             </dd>
           </>
         )}
+        {Object.keys(detail.packs).length > 0 && (
+          <>
+            <dt>Node packs</dt>
+            <dd data-testid="run-packs">
+              {Object.entries(detail.packs)
+                .sort(([a], [b]) => a.localeCompare(b))
+                .map(([name, version]) => (
+                  <Link key={name} to={`/packs/${name}`} className="fy-run-pack">
+                    {name} {version}
+                  </Link>
+                ))}
+            </dd>
+          </>
+        )}
         {(state.requeued || detail.attempts > 1) && (
           <>
             <dt>Attempts</dt>

@@ -61,6 +61,13 @@ describe("REST payloads recorded from the backend", () => {
     expect(page.events[0]!.seq).toBe(4);
   });
 
+  it("reads the pack versions a run was validated with (none recorded: empty)", () => {
+    expect(runDetailSchema.parse(samples.run_detail).packs).toEqual({});
+    const withPacks = runDetailSchema.parse({ ...samples.run_detail, packs: { demo: "1.0.0" } });
+    expect(withPacks.packs).toEqual({ demo: "1.0.0" });
+    expect(runDetailSchema.safeParse({ ...samples.run_detail, packs: { demo: 1 } }).success).toBe(false);
+  });
+
   it("parses a graph validation error naming the node", () => {
     const body = apiErrorBodySchema.parse(samples.validation_error.body);
     expect(body.errors?.[0]).toMatchObject({ node: "2", code: "unknown_node_type" });

@@ -69,6 +69,8 @@ export type RunResult = z.infer<typeof runResultSchema>;
 export const runDetailSchema = runSchema.extend({
   graph: z.unknown(),
   outputs: z.array(z.string()).nullable(),
+  /** {pack name: version} of the installed node packs the graph was validated with (and runs with). */
+  packs: z.record(z.string(), z.string()).default({}),
   worker: z.string().nullish(),
   attempts: z.number().default(0),
   nodes: z.array(nodeRunSchema),
