@@ -173,7 +173,7 @@ def redis_channel_layers(url: str) -> dict[str, Any]:
     database (backend/runs/consumers.py)."""
     return {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "backend.core.live.RedisLayer",
             # socket_timeout=None: channels-redis 4.3 with redis-py 8 drops idle sockets after ~5 s otherwise.
             "CONFIG": {"hosts": [{"address": url, "socket_timeout": None}]},
         }

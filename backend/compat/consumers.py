@@ -11,7 +11,6 @@ translated once, in order (``live.PromptTranslator``). Progress previews go out 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import struct
 import uuid
@@ -21,16 +20,15 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import InMemoryChannelLayer
 
 from backend.accounts.authentication import authenticate_token
 from backend.compat import history as comfy_history
 from backend.compat.auth import handshake_token
 from backend.compat.live import Preview, PromptTranslator, QueueStatus, status_message, user_group
 from backend.compat.models import ComfyPrompt
-from backend.core.live import LeanDispatchMixin, keep_listening
+from backend.core.live import LiveConsumerMixin
 from backend.runs.models import RunEvent, RunOutput
-from backend.runs.publish import events_of, run_group, use_loop_for_local_layer
+from backend.runs.publish import events_of, run_group
 from backend.uploads.handlers import max_upload_bytes
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -47,7 +45,7 @@ class _Followed:
     last_seq: int = 0
 
 
-class ComfyConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
+class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
     """One ComfyUI client connection."""
 
     user: Any = None
@@ -56,10 +54,6 @@ class ComfyConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.followed: dict[str, _Followed] = {}
-        self.groups_joined: list[str] = []
-        if isinstance(self.channel_layer, InMemoryChannelLayer):
-            use_loop_for_local_layer(asyncio.get_running_loop())
-        await keep_listening(self.channel_layer)
         await self.accept()
         path_token = self.scope.get("url_route", {}).get("kwargs", {}).get("token")
         raw = handshake_token(self.scope, path_token)
@@ -77,14 +71,6 @@ class ComfyConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
         await self.send_status(sid=self.sid)
         for prompt_id, run_id in await database_sync_to_async(_active_prompts)(self.user):
             await self.follow(prompt_id, run_id)
-
-    async def join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined.append(group)
-
-    async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not text_data or self.user is None:
@@ -137,10 +123,7 @@ class ComfyConsumer(LeanDispatchMixin, AsyncWebsocketConsumer):
                 await self.send_json(message)
         if followed.translator.finished:
             self.followed.pop(followed.run_id, None)
-            group = run_group(followed.run_id)
-            await self.channel_layer.group_discard(group, self.channel_name)
-            if group in self.groups_joined:
-                self.groups_joined.remove(group)
+            await self.leave(run_group(followed.run_id))
 
     async def send_preview(self, prompt_id: str, preview: Preview) -> None:
         image = await database_sync_to_async(_preview_bytes)(preview.output_id)

@@ -1,9 +1,9 @@
-"""Websocket plumbing shared by every consumer: the embedded channel layer and a lighter consumer dispatch.
+"""Websocket plumbing shared by every consumer: the two channel layers and the consumers' common part.
 
-Both exist for fan-out: one run watched by hundreds of sockets in one web process. Channels' defaults cost,
-per published batch and per socket, a deep copy of the message, a sweep of every queue and group for expired
-entries, and a round trip to a worker thread; with 200 sockets that is 200 copies, 40,000 checks and 200
-serialized thread hops for every batch of events (benchmarks/api.py, ``api.ws_fanout``).
+All of it exists for fan-out: one run watched by hundreds of sockets in one web process. Channels' defaults
+cost, per published batch and per socket, a deep copy of the message, a sweep of every queue and group for
+expired entries, and a round trip to a worker thread; with 200 sockets that is 200 copies, 40,000 checks and
+200 serialized thread hops for every batch of events (benchmarks/api.py, ``api.ws_fanout``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,14 @@ class LocalChannelLayer(InMemoryChannelLayer):
     """
 
     _cleaned = 0.0
+    # The loop the consumers wait on (set when they make their channels): publishers on other threads put
+    # messages in through it, since the layer's queues wake only that loop (backend/runs/publish.py).
+    loop: asyncio.AbstractEventLoop | None = None
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        self.loop = asyncio.get_running_loop()
+        channel: str = await super().new_channel(prefix)
+        return channel
 
     def _clean_expired(self) -> None:
         now = time.monotonic()
@@ -60,32 +68,58 @@ class LocalChannelLayer(InMemoryChannelLayer):
                 await self.send(channel, message)
 
 
-_listening: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+class RedisLayer(RedisPubSubChannelLayer):
+    """The production channel layer: channels-redis' pub/sub layer, kept listening between sockets.
 
-
-async def keep_listening(layer: Any) -> None:
-    """Keep a Redis pub/sub layer's receiver of this event loop awake between sockets.
-
-    channels-redis' pub/sub receiver sleeps 100 ms whenever it has no subscription at all, and a socket that
-    subscribes during that sleep gets nothing until it ends: on a quiet server the first events of a run came
-    up to 100 ms late. One channel per loop that nobody sends to keeps a subscription open for good.
+    Its receiver sleeps 100 ms whenever it has no subscription at all, and a socket that subscribes during that
+    sleep gets nothing until it ends: on a quiet server the first events of a run came up to 100 ms late. The
+    first channel made on an event loop is preceded by one that nobody sends to, which keeps a subscription
+    open for good.
     """
-    if not isinstance(layer, RedisPubSubChannelLayer):
-        return
-    loop = asyncio.get_running_loop()
-    if loop not in _listening:
-        _listening.add(loop)
-        await layer.new_channel(prefix="flowyard.listening.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._listening: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        layer = self._get_layer()
+        loop = asyncio.get_running_loop()
+        if loop not in self._listening:
+            self._listening.add(loop)
+            await layer.new_channel(prefix="flowyard.listening.")
+        channel: str = await layer.new_channel(prefix)
+        return channel
 
 
-class LeanDispatchMixin:
-    """Dispatch channel-layer and websocket messages straight to their handlers.
+class LiveConsumerMixin:
+    """What every Flowyard websocket consumer shares: group membership left on disconnect, and dispatch straight
+    to the handlers.
 
     Channels (4.2 and later) first runs ``close_old_connections`` through ``sync_to_async`` before every handler:
     a round trip to the one thread that sync code shares, per message per socket. Our consumers reach the
     database only through ``database_sync_to_async``, which closes stale connections around each call itself,
     so the extra hop buys nothing and serializes fan-out behind that thread.
     """
+
+    channel_layer: Any
+    channel_name: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.groups_joined: list[str] = []
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def leave(self, group: str) -> None:
+        await self.channel_layer.group_discard(group, self.channel_name)
+        if group in self.groups_joined:
+            self.groups_joined.remove(group)
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)

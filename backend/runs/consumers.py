@@ -13,22 +13,20 @@ only when the socket needs part of it or one frame per event.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import InMemoryChannelLayer
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.access import access_run
 from backend.accounts.models import Membership
 from backend.accounts.roles import Role
-from backend.core.live import LeanDispatchMixin, keep_listening
+from backend.core.live import LiveConsumerMixin
 from backend.runs.models import RunEvent
-from backend.runs.publish import events_of, run_group, use_loop_for_local_layer, workspace_group
+from backend.runs.publish import events_of, run_group, workspace_group
 
 # Close codes (sent after accepting, so that browsers see them; a refused handshake shows only "1006").
 CLOSE_BAD_REQUEST = 4400
@@ -37,14 +35,8 @@ CLOSE_NOT_FOUND = 4404  # missing and forbidden alike, as the HTTP API answers 4
 REPLAY_PAGE = 500
 
 
-class _Consumer(LeanDispatchMixin, AsyncJsonWebsocketConsumer):
-    groups_joined: list[str]
-
+class _Consumer(LiveConsumerMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        self.groups_joined = []
-        if isinstance(self.channel_layer, InMemoryChannelLayer):
-            use_loop_for_local_layer(asyncio.get_running_loop())
-        await keep_listening(self.channel_layer)
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -54,14 +46,6 @@ class _Consumer(LeanDispatchMixin, AsyncJsonWebsocketConsumer):
 
     async def start(self, user: Any) -> None:
         raise NotImplementedError
-
-    async def join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined.append(group)
-
-    async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
 
     def query(self, name: str) -> str | None:
         values = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get(name)

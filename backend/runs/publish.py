@@ -18,7 +18,7 @@ Events are stored before they are published, so a client that misses a message r
 Every send of a process goes through one long-lived event loop on a background thread (``_PublishLoop``): a
 recorder's batch then costs one ``group_send`` (~0.3 ms on Redis) rather than a fresh loop and connection per
 call (~6 ms with ``async_to_sync``). With the in-memory layer (one process, the local dispatcher) the sends run
-on the loop that serves the websockets instead, which the consumers register.
+on the loop that serves the websockets instead (the layer remembers it: ``backend/core/live.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.layers import get_channel_layer
+
+from backend.core.live import LocalChannelLayer
 
 if TYPE_CHECKING:
     from backend.runs.models import Run
@@ -143,16 +145,6 @@ def publish_queue(also: Iterable[int] = ()) -> None:
     )
 
 
-def use_loop_for_local_layer(loop: asyncio.AbstractEventLoop) -> None:
-    """Deliver in-memory channel layer messages on ``loop`` (the one serving this process's websockets).
-
-    The in-memory layer's queues belong to the loop its consumers wait on; putting into them from another
-    thread's loop would not wake that loop up. Redis layers are unaffected.
-    """
-    global _local_layer_loop
-    _local_layer_loop = loop
-
-
 class _PublishLoop:
     """An event loop on a daemon thread of this process: every publish goes through it, so a batch costs one
     ``group_send`` on a warm connection instead of a new loop and connection per call (``async_to_sync``)."""
@@ -166,15 +158,13 @@ class _PublishLoop:
 
 _publish_loop: _PublishLoop | None = None
 _publish_loop_lock = threading.Lock()
-_local_layer_loop: asyncio.AbstractEventLoop | None = None
 _background: set[asyncio.Future[Any]] = set()
 
 
 def _loop_for(layer: Any) -> asyncio.AbstractEventLoop:
     global _publish_loop
-    local = _local_layer_loop
-    if isinstance(layer, InMemoryChannelLayer) and local is not None and local.is_running():
-        return local
+    if isinstance(layer, LocalChannelLayer) and layer.loop is not None and layer.loop.is_running():
+        return layer.loop  # the loop its consumers wait on
     with _publish_loop_lock:
         # A forked process (a Celery prefork child) has the parent's object but not its thread.
         if _publish_loop is None or _publish_loop.pid != os.getpid():

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from backend.core import live
-from backend.core.live import LocalChannelLayer, keep_listening
+from backend.core.live import LocalChannelLayer, RedisLayer
 from backend.runs.tests.services import checked_redis_url
 
 
@@ -52,15 +51,13 @@ def test_the_local_layer_still_expires_old_messages_and_memberships(monkeypatch)
 
 
 @pytest.mark.django_db
-def test_keep_listening_leaves_the_pubsub_receiver_a_subscription_when_every_socket_is_gone():
+def test_the_redis_layer_keeps_its_receiver_subscribed_when_every_socket_is_gone():
     url = checked_redis_url()
 
     async def scenario():
-        layer = RedisPubSubChannelLayer(hosts=[{"address": url, "socket_timeout": None}])
+        layer = RedisLayer(hosts=[{"address": url, "socket_timeout": None}])
         try:
-            await keep_listening(layer)
-            await keep_listening(layer)  # once per event loop
-            channel = await layer.new_channel()
+            channel = await layer.new_channel()  # a socket's channel: the first on this loop
             await layer.group_add("run.x", channel)
             await layer.group_discard("run.x", channel)
             loop_layer = layer._get_layer()
@@ -69,7 +66,10 @@ def test_keep_listening_leaves_the_pubsub_receiver_a_subscription_when_every_soc
             await asyncio.sleep(0.5)  # the receiver reads Redis' confirmations of the unsubscriptions
             # Without the listening channel the receiver would now sleep 100 ms between checks.
             assert shard._pubsub.subscribed
-            assert [name for name in loop_layer.channels if "flowyard.listening." in name] != []
+            listening = [name for name in loop_layer.channels if "flowyard.listening." in name]
+            assert len(listening) == 1
+            await layer.new_channel()  # one listening channel per loop, not per socket
+            assert [name for name in loop_layer.channels if "flowyard.listening." in name] == listening
             # A socket that subscribes now gets its message.
             late = await layer.new_channel()
             await layer.group_add("run.y", late)
@@ -79,3 +79,17 @@ def test_keep_listening_leaves_the_pubsub_receiver_a_subscription_when_every_soc
             await layer.flush()
 
     asyncio.run(scenario())
+
+
+def test_the_local_layer_remembers_the_loop_its_consumers_wait_on():
+    layer = LocalChannelLayer()
+
+    async def make_channel():
+        await layer.new_channel()
+        return asyncio.get_running_loop()
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(make_channel()) is layer.loop is loop
+    finally:
+        loop.close()

@@ -27,6 +27,16 @@ from backend.runs.tests.services import daphne_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+def store_progress(run, *seqs: int) -> list[dict]:
+    """Store progress events with these numbers for ``run``; return them as clients receive them."""
+    rows = [
+        RunEvent(run=run, seq=s, type="progress", node="1", data={"value": s}, time=float(s)) for s in seqs
+    ]
+    RunEvent.objects.bulk_create(rows)
+    return [row.to_json() for row in rows]
+
+
 APP = websocket_application()
 IN_MEMORY = {"default": {"BACKEND": "backend.core.live.LocalChannelLayer"}}
 
@@ -187,12 +197,7 @@ def test_a_live_batch_after_a_gap_is_completed_from_the_database_and_repeats_are
     run = Run.objects.create(workspace=team, graph={"nodes": {}}, created_by=members[Role.RUNNER])
 
     def store(*seqs):
-        rows = [
-            RunEvent(run=run, seq=s, type="progress", node="1", data={"value": s}, time=float(s))
-            for s in seqs
-        ]
-        RunEvent.objects.bulk_create(rows)
-        return [row.to_json() for row in rows]
+        return store_progress(run, *seqs)
 
     store(1, 2, 3)
     cookie = session_cookie(members[Role.RUNNER])
@@ -224,12 +229,7 @@ def test_batch_sockets_get_one_array_frame_per_replay_page_and_per_published_bat
     run = Run.objects.create(workspace=team, graph={"nodes": {}}, created_by=members[Role.RUNNER])
 
     def store(*seqs):
-        rows = [
-            RunEvent(run=run, seq=s, type="progress", node="1", data={"value": s}, time=float(s))
-            for s in seqs
-        ]
-        RunEvent.objects.bulk_create(rows)
-        return [row.to_json() for row in rows]
+        return store_progress(run, *seqs)
 
     first = store(1, 2, 3)
     cookie = session_cookie(members[Role.RUNNER])
