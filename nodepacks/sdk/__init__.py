@@ -19,7 +19,7 @@ class Invert(sdk.Node):
 
 from nodepacks.sdk import types
 from nodepacks.sdk.context import Cancelled, Context, FileProvider, ModelProvider, NodeError, NodeTimeout
-from nodepacks.sdk.inputs import color, link, number, output, seed, select, text, toggle, upload
+from nodepacks.sdk.inputs import color, link, model_file, number, output, seed, select, text, toggle, upload
 from nodepacks.sdk.node import UI, Inputs, InputSpec, Node, NodeSchema, Outputs, OutputSpec, Result, Retry
 from nodepacks.sdk.pack import API_VERSION, Pack, PackError, is_semver
 from nodepacks.sdk.types import (
@@ -69,6 +69,7 @@ __all__ = [
     "define_type",
     "is_semver",
     "link",
+    "model_file",
     "number",
     "output",
     "seed",

@@ -39,10 +39,29 @@ class FileProvider(Protocol):
 
 
 class ModelProvider(Protocol):
-    """Hands out loaded models; nodes never load models themselves."""
+    """Hands out loaded models; nodes never load models themselves.
+
+    Two kinds of models: ModelScope models by id and revision (``get``), and files of the site's model library in
+    ComfyUI's folder layout (``file``/``sha256``: kind is the folder, e.g. ``checkpoints``, ``loras``, ``vae``),
+    whose loaded form a node keeps warm with ``cached``.
+    """
 
     def get(self, model_id: str, revision: str | None = None, **options: Any) -> Any:
         """Return a loaded, warm model for ``model_id`` at ``revision``."""
+        ...
+
+    def file(self, kind: str, name: str) -> Path:
+        """The path of model file ``name`` (relative, as listed) in the library folder ``kind``; raises
+        ``NodeError`` naming the file and the folders searched when it is not there."""
+        ...
+
+    def sha256(self, kind: str, name: str) -> str:
+        """The content hash of a library file (remembered by path, size and modification time)."""
+        ...
+
+    def cached(self, key: str, load: Callable[[], Any], *, size_bytes: int | None = None) -> Any:
+        """Return the warm object stored under ``key``, calling ``load()`` once on a miss (concurrent callers wait
+        for that one load); the object is kept in the manager's LRU within its memory budgets."""
         ...
 
 
@@ -61,6 +80,15 @@ class NoModels:
 
     def get(self, model_id: str, revision: str | None = None, **options: Any) -> Any:
         raise NodeError(f"model {model_id!r} is not available: this runtime has no model manager")
+
+    def file(self, kind: str, name: str) -> Path:
+        raise NodeError(f"model file {kind}/{name} is not available: this runtime has no model library")
+
+    def sha256(self, kind: str, name: str) -> str:
+        raise NodeError(f"model file {kind}/{name} is not available: this runtime has no model library")
+
+    def cached(self, key: str, load: Callable[[], Any], *, size_bytes: int | None = None) -> Any:
+        return load()
 
 
 ProgressCallback = Callable[[str, float, float | None, np.ndarray | None], None]

@@ -90,6 +90,22 @@ def select(
     return _field(PydanticUndefined if default is None else default, spec=spec)
 
 
+MODEL_FILE_SOURCE = "modelfiles."
+"""``select(source="modelfiles.<kind>")``: a file of the model library folder ``kind`` (ComfyUI's layout)."""
+
+
+def model_file(kind: str, *, default: str | None = None, tooltip: str = "", optional: bool = False) -> Any:
+    """A picker of files in the model library folder ``kind`` (``checkpoints``, ``loras``, ``vae``, ``clip``,
+    ``unet``/``diffusion_models``, ``upscale_models``...). The value is the file's name relative to that folder,
+    as ComfyUI writes it; the engine folds the file's content hash, not its name, into cache keys."""
+    return select(
+        default if default is not None else "",
+        source=f"{MODEL_FILE_SOURCE}{kind}",
+        tooltip=tooltip,
+        optional=optional,
+    )
+
+
 def text(
     default: str | None = "",
     *,
