@@ -179,10 +179,7 @@ class ModelSampling:
         """The noisy starting point for ``latent`` at ``sigma``."""
         if self.prediction == "flow":
             return sigma * noise + (1.0 - sigma) * latent
-        if max_denoise:
-            noise = noise * (sigma**2 + 1.0) ** 0.5
-        else:
-            noise = noise * sigma
+        noise = noise * (sigma**2 + 1.0) ** 0.5 if max_denoise else noise * sigma
         return latent + noise
 
     def inverse_noise_scaling(self, sigma: torch.Tensor, latent: torch.Tensor) -> torch.Tensor:
