@@ -194,6 +194,14 @@ class NodeSchema:
     has_fingerprint: bool
     retry: Retry | None = None
     timeout_seconds: float | None = None
+    device: str = "cpu"  # cpu | gpu (prefers a GPU, runs on a CPU slowly) | gpu-only
+
+    def __post_init__(self) -> None:
+        # ``requires_gpu`` is the older spelling of "gpu-only": keep the two in step whichever was given.
+        if self.requires_gpu and self.device == "cpu":
+            object.__setattr__(self, "device", "gpu-only")
+        elif self.device == "gpu-only" and not self.requires_gpu:
+            object.__setattr__(self, "requires_gpu", True)
 
     def input(self, name: str) -> InputSpec | None:
         """Return the input named ``name``, or None."""
@@ -214,6 +222,7 @@ class NodeSchema:
             "deprecated": self.deprecated,
             "non_deterministic": self.non_deterministic,
             "requires_gpu": self.requires_gpu,
+            "device": self.device,
             "memory_mb": self.memory_mb,
             "inputs": [spec.to_json() for spec in self.inputs],
             "outputs": [spec.to_json() for spec in self.outputs],
@@ -231,6 +240,9 @@ class Node:
     output_node: ClassVar[bool] = False
     deprecated: ClassVar[str | None] = None
     non_deterministic: ClassVar[bool] = False
+    # Where it runs: "cpu", "gpu" (prefers a GPU, can run on a CPU slowly) or "gpu-only"; ``requires_gpu = True``
+    # is the older spelling of "gpu-only".
+    device: ClassVar[str] = "cpu"
     requires_gpu: ClassVar[bool] = False
     memory_mb: ClassVar[int] = 0
     # Execution policy: retry transient failures; fail a node that runs longer than this (checked when the node
@@ -375,6 +387,7 @@ def build_schema(cls: type[Node]) -> NodeSchema:
         has_fingerprint=cls.fingerprint.__func__ is not Node.fingerprint.__func__,  # type: ignore[attr-defined]
         retry=_retry_of(node_id, cls.retry),
         timeout_seconds=_timeout_of(node_id, cls.timeout_seconds),
+        device=_device_of(node_id, cls.device, cls.requires_gpu),
     )
 
 
@@ -382,6 +395,17 @@ def _retry_of(node_id: str, retry: Any) -> Retry | None:
     if retry is None or isinstance(retry, Retry):
         return retry
     raise TypeError(f"node {node_id}: retry must be an sdk.Retry(...) or None")
+
+
+DEVICES = ("cpu", "gpu", "gpu-only")
+
+
+def _device_of(node_id: str, device: Any, requires_gpu: bool) -> str:
+    if device not in DEVICES:
+        raise TypeError(f"node {node_id}: device must be one of {', '.join(DEVICES)}, not {device!r}")
+    if requires_gpu and device == "gpu":
+        raise TypeError(f'node {node_id}: requires_gpu = True means device = "gpu-only", not "gpu"')
+    return "gpu-only" if requires_gpu else str(device)
 
 
 def _timeout_of(node_id: str, timeout: Any) -> float | None:
