@@ -230,6 +230,10 @@ FLOWYARD_PACK_ENV_GC_SECONDS = float(os.environ.get("FLOWYARD_PACK_ENV_GC_SECOND
 # conditional claim makes a redelivery harmless. Our own queue names: see backend/celery.py.
 FLOWYARD_CPU_QUEUE = os.environ.get("FLOWYARD_CPU_QUEUE", "flowyard.cpu")
 FLOWYARD_GPU_QUEUE = os.environ.get("FLOWYARD_GPU_QUEUE", "flowyard.gpu")
+# A run with nodes that prefer a GPU (device "gpu") while no GPU worker is live: run it on a CPU (slowly) rather
+# than refuse it at submit. On by default in embedded mode (one machine, whatever it has); "gpu-only" nodes are
+# refused without a GPU whatever this says.
+FLOWYARD_GPU_FALLBACK_TO_CPU = env_bool("FLOWYARD_GPU_FALLBACK_TO_CPU", FLOWYARD_DISPATCHER == "local")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

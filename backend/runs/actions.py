@@ -11,8 +11,9 @@ from django.utils import timezone
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
 from backend.registry.runtime import check_packs, load_packs
+from backend.runs.dispatch import gpu_route
 from backend.runs.engine import option_sources_for_workspace
-from backend.runs.graphs import PreparedGraph, prepare_graph
+from backend.runs.graphs import PreparedGraph, flatten_subgraphs, prepare_graph
 from backend.runs.models import NodeRun, Run
 from backend.runs.publish import publish_run_status
 from backend.runs.scheduling import dispatch_next
@@ -49,6 +50,7 @@ def do_create_run(
         if workflow_version is None:
             raise ValueError("a run needs a workflow version or a graph")
         graph = workflow_version.graph
+    graph, origins = flatten_subgraphs(graph)  # inner nodes run under path ids ("12:34")
     # Outside the transaction: the first run of a pack version builds its environment, which takes seconds.
     pinned = workflow_version.packs if workflow_version is not None else None
     packs = load_packs(workspace, pinned)
@@ -65,9 +67,10 @@ def do_create_run(
         outputs=outputs,
         option_sources=option_sources_for_workspace(workspace),
     )
+    gpu = gpu_route(prepared)  # refuses a run no worker can execute
     with transaction.atomic():
         return _queue_run(
-            user, workspace, workflow_version, prepared, packs.versions, priority, source, rerun_of
+            user, workspace, workflow_version, prepared, packs.versions, priority, source, rerun_of, gpu
         )
 
 
@@ -80,6 +83,7 @@ def _queue_run(
     priority: int,
     source: str,
     rerun_of: Run | None,
+    gpu: bool,
 ) -> Run:
     run = Run.objects.create(
         workspace=workspace,
@@ -91,7 +95,7 @@ def _queue_run(
         priority=priority,
         source=source,
         rerun_of=rerun_of,
-        requires_gpu=prepared.requires_gpu,
+        requires_gpu=gpu,
         packs=packs,
     )
     insert_node_runs(run, prepared.nodes)

@@ -8,6 +8,7 @@ may start; a dispatcher only carries ids to ``execute_run``.
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import os
 import socket
@@ -21,6 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 from backend.runs.execution import cancel_local, execute_run
+from backend.runs.graphs import GraphRejected, PreparedGraph
+from workers.engine import GraphError
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +124,51 @@ class CeleryDispatcher(Dispatcher):
 
         requires_gpu = Run.objects.filter(pk=run_id).values_list("requires_gpu", flat=True).first()
         return settings.FLOWYARD_GPU_QUEUE if requires_gpu else settings.FLOWYARD_CPU_QUEUE
+
+
+def gpu_route(prepared: PreparedGraph) -> bool:
+    """Decide on submit where a run goes: True for the GPU queue, False for the CPU queue (or in-process).
+
+    A run with a node of device "gpu" or "gpu-only" goes to the GPU queue while a live worker serves it. With
+    none, "gpu" nodes run on a CPU if ``FLOWYARD_GPU_FALLBACK_TO_CPU`` allows, and "gpu-only" nodes never do:
+    raise ``GraphRejected`` naming the first node that cannot run. The embedded dispatcher runs everything in
+    this process, so there "a GPU" means this machine's.
+    """
+    if not prepared.gpu_nodes:
+        return False
+    embedded = settings.FLOWYARD_DISPATCHER == "local"
+    if local_gpus() if embedded else gpu_workers_live():
+        return True
+    where = "this machine has no GPU" if embedded else "no GPU worker is online"
+    for node_id, node_type, device in prepared.gpu_nodes:
+        if device == "gpu-only":
+            message = f"{node_type} runs only on a GPU and {where}."
+            raise GraphRejected([GraphError("gpu_unavailable", message, node=node_id)])
+    if settings.FLOWYARD_GPU_FALLBACK_TO_CPU:
+        return False
+    node_id, node_type, _ = prepared.gpu_nodes[0]
+    message = (
+        f"{node_type} needs a GPU and {where}; running it on a CPU is not allowed on this site "
+        "(an admin may allow it: FLOWYARD_GPU_FALLBACK_TO_CPU)."
+    )
+    raise GraphRejected([GraphError("gpu_unavailable", message, node=node_id)])
+
+
+def gpu_workers_live() -> bool:
+    """True when a live worker consumes ``FLOWYARD_GPU_QUEUE`` (the registry's heartbeats say who is alive)."""
+    from backend.workers_registry.catalog import live_workers
+
+    queue = settings.FLOWYARD_GPU_QUEUE
+    # A handful of rows: filtering the JSON list here works on every database.
+    return any(queue in (queues or ()) for queues in live_workers().values_list("queues", flat=True))
+
+
+@functools.cache
+def local_gpus() -> int:
+    """How many GPUs this process sees (asked once: it may import torch, which costs seconds)."""
+    from backend.workers_registry.heartbeat import _gpus  # what a worker reports in its capabilities
+
+    return len(_gpus())
 
 
 _dispatchers: dict[str, Dispatcher] = {}

@@ -10,6 +10,7 @@ from typing import Any
 from backend.accounts.exceptions import ApiError
 from workers.engine import GraphError, GraphFormatError, NodeRegistry, parse_graph
 from workers.engine.graph import Graph, Link
+from workers.engine.subgraphs import flatten, has_subgraphs
 from workers.engine.validation import OptionSources, resolve_graph
 
 
@@ -32,7 +33,9 @@ class PreparedGraph:
     graph: dict[str, Any]
     outputs: list[str] | None
     nodes: list[tuple[str, str]]  # (node id, node type) in topological order
-    requires_gpu: bool = False  # a node that runs needs a GPU
+    requires_gpu: bool = False  # a node that runs would go to a GPU (device "gpu" or "gpu-only")
+    # (node id, node type, device) of each node that runs with device "gpu" or "gpu-only", in topological order
+    gpu_nodes: tuple[tuple[str, str, str], ...] = ()
 
 
 def prepare_graph(
@@ -42,12 +45,14 @@ def prepare_graph(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     outputs: list[str] | None = None,
     option_sources: OptionSources | None = None,
+    origins: Mapping[tuple[str, str], tuple[str, str]] | None = None,
 ) -> PreparedGraph:
     """Return the graph ready to run, or raise ``GraphRejected`` listing every problem.
 
     ``overrides`` (``{node id: {input: value}}``) replace or add constant inputs before validation. The stored
     graph holds the constants as validation coerced them, so the worker runs it without validating again.
-    ``data`` is the graph's JSON, or a ``Graph`` parsed from it (changed in place).
+    ``data`` is the graph's JSON, or a ``Graph`` parsed from it (changed in place). ``origins`` comes from
+    ``flatten_subgraphs``: a missing input it lists is reported on the subgraph instance that leaves it open.
     """
     graph = data if isinstance(data, Graph) else _parse(data)
     if overrides:
@@ -66,7 +71,7 @@ def prepare_graph(
         graph = _parse(graph_json)
     resolved = resolve_graph(graph, registry, outputs=outputs, option_sources=option_sources)
     if resolved.errors:
-        raise GraphRejected(resolved.errors)
+        raise GraphRejected([_on_instance(error, origins or {}) for error in resolved.errors])
     for node_id, node in resolved.nodes.items():
         inputs = graph.nodes[node_id].inputs
         for name, value in node.constants.items():
@@ -79,10 +84,39 @@ def prepare_graph(
     requested = list(resolved.targets) if outputs is not None else None
     # A copy sharing nothing with ``graph`` (its constants are JSON): a JSON round trip is ~5x cheaper than
     # ``copy.deepcopy`` for a graph of hundreds of nodes.
-    requires_gpu = any(node.entry.schema.requires_gpu for node in resolved.nodes.values())
-    return PreparedGraph(
-        graph=json.loads(json.dumps(graph_json)), outputs=requested, nodes=nodes, requires_gpu=requires_gpu
+    gpu_nodes = tuple(
+        (node_id, node_type, device)
+        for node_id, node_type in nodes
+        if (device := resolved.nodes[node_id].entry.schema.device) != "cpu"
     )
+    return PreparedGraph(
+        graph=json.loads(json.dumps(graph_json)),
+        outputs=requested,
+        nodes=nodes,
+        requires_gpu=bool(gpu_nodes),
+        gpu_nodes=gpu_nodes,
+    )
+
+
+def flatten_subgraphs(data: Any) -> tuple[Any, dict[tuple[str, str], tuple[str, str]]]:
+    """Graph JSON with its subgraph instances replaced by their inner nodes (path ids such as ``"12:34"``),
+    and the ``origins`` for ``prepare_graph``; raise ``GraphRejected`` naming the instance at fault."""
+    if not has_subgraphs(data):
+        return data, {}
+    origins: dict[tuple[str, str], tuple[str, str]] = {}
+    try:
+        return flatten(data, origins=origins), origins
+    except GraphFormatError as exc:
+        raise GraphRejected(exc.errors) from None
+
+
+def _on_instance(error: GraphError, origins: Mapping[tuple[str, str], tuple[str, str]]) -> GraphError:
+    origin = origins.get((error.node or "", error.input or "")) if error.code == "missing_input" else None
+    if origin is None:
+        return error
+    instance, name = origin
+    message = f"subgraph input {name!r} is not connected (node {error.node} needs it for {error.input!r})"
+    return GraphError("missing_input", message, instance, name)
 
 
 def _parse(data: Any) -> Graph:

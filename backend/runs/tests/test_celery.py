@@ -182,7 +182,10 @@ def test_health_sees_the_worker_and_the_redis_channel_layer(celery_mode, client)
 
 
 def test_runs_that_need_a_gpu_go_to_the_gpu_queue(celery_mode, team, members, settings):
+    from backend.workers_registry.models import Worker
+
     settings.FLOWYARD_MAX_RUNNING_PER_USER = 0  # decide queues without sending anything to them
+    Worker.objects.create(name="gpu-worker", hostname="gpu", queues=[settings.FLOWYARD_GPU_QUEUE])
     runner = members["runner"]
     cpu = do_create_run(runner, workspace=team, graph=chain(1))
     graph = {

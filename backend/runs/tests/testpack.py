@@ -122,8 +122,84 @@ class GpuInc(Inc):
     requires_gpu = True
 
 
+class PrefersGpuInc(Inc):
+    """``Inc``, declared as preferring a GPU but able to run on a CPU."""
+
+    id = "test.PrefersGpuInc"
+    device = "gpu"
+
+
+# Steps a test.Sampler has finished, and whether it ran to the end, per node id (cancel tests read them).
+sampler_steps: dict[str, int] = {}
+sampler_done: dict[str, bool] = {}
+
+
+class Sampler(sdk.Node):
+    """A fake sampler: ``steps`` steps of ``step_seconds``, each reporting progress with a preview image, as the
+    diffusion pack's samplers do. Returns IMAGE (the last preview)."""
+
+    id = "test.Sampler"
+    category = "test"
+    device = "gpu"
+
+    class Inputs(sdk.Inputs):
+        steps: int = sdk.number(4, min=1)
+        step_seconds: float = sdk.number(0.0, min=0)
+        width: int = sdk.number(64, min=1)
+        height: int = sdk.number(48, min=1)
+
+    class Outputs(sdk.Outputs):
+        image: sdk.Image
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        _count(self.id)
+        sampler_done[ctx.node_id] = False
+        rng = np.random.default_rng(0)
+        image = np.zeros((1, inputs.height, inputs.width, 3), dtype=np.float32)
+        for step in range(1, inputs.steps + 1):
+            time.sleep(inputs.step_seconds)
+            # Smooth, like a decoded latent: a gradient with a little noise (pure noise would not compress).
+            ramp = np.linspace(0.0, 1.0, inputs.width, dtype=np.float32)[None, None, :, None]
+            image = np.clip(ramp * step / inputs.steps + rng.normal(0, 0.02, image.shape), 0, 1).astype(
+                np.float32
+            )
+            sampler_steps[ctx.node_id] = step
+            ctx.progress(step, inputs.steps, preview=image)
+        sampler_done[ctx.node_id] = True
+        return self.Outputs(image=image)
+
+
+class FakeCudaOutOfMemory(RuntimeError):
+    """What torch raises when CUDA memory runs out (``torch.cuda.OutOfMemoryError``), without importing torch."""
+
+
+FakeCudaOutOfMemory.__name__ = "OutOfMemoryError"
+FakeCudaOutOfMemory.__qualname__ = "OutOfMemoryError"
+
+
+class OutOfMemory(sdk.Node):
+    """Runs out of GPU memory every time, as torch reports it."""
+
+    id = "test.OutOfMemory"
+    category = "test"
+    device = "gpu"
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.number(0)
+
+    class Outputs(sdk.Outputs):
+        value: int
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        _count(self.id)
+        raise FakeCudaOutOfMemory(
+            "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 7.79 GiB of which "
+            "1.03 GiB is free."
+        )
+
+
 pack = sdk.Pack(
     name="runs-test",
     version="1.0.0",
-    nodes=[Inc, Show, Fail, Flaky, Slow, GpuInc],
+    nodes=[Inc, Show, Fail, Flaky, Slow, GpuInc, PrefersGpuInc, Sampler, OutOfMemory],
 )

@@ -112,6 +112,7 @@ def remote_node_class(env: PackEnv, pool: PackHostPool, data: dict[str, Any]) ->
         inputs=inputs,
         outputs=outputs,
         has_fingerprint=False,
+        device=str(data.get("device") or "cpu"),
     )
     namespace = {
         "__doc__": schema.description,
@@ -127,7 +128,15 @@ def remote_node_class(env: PackEnv, pool: PackHostPool, data: dict[str, Any]) ->
     )  # id is empty here: the SDK does not rebuild the schema
     cls.id = schema.id
     cls._schema = schema
-    for attr in ("display_name", "category", "version", "output_node", "non_deterministic", "requires_gpu"):
+    for attr in (
+        "display_name",
+        "category",
+        "version",
+        "output_node",
+        "non_deterministic",
+        "requires_gpu",
+        "device",
+    ):
         setattr(cls, attr, getattr(schema, attr))
     return cls
 
