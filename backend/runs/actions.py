@@ -66,6 +66,7 @@ def do_create_run(
         overrides=overrides,
         outputs=outputs,
         option_sources=option_sources_for_workspace(workspace),
+        origins=origins,
     )
     gpu = gpu_route(prepared)  # refuses a run no worker can execute
     with transaction.atomic():

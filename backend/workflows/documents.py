@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from backend.accounts.exceptions import ApiError
 from workers.engine.graph import Graph, GraphFormatError, Link, parse_graph
 from workers.engine.registry import default_registry
+from workers.engine.subgraphs import parse_subgraphs, subgraphs_to_json
 
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Size = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=0)]
@@ -53,12 +54,20 @@ class Viewport(_Strict):
     zoom: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 
 
+class SubgraphLayout(_Strict):
+    """Where the editor draws the nodes inside one subgraph definition."""
+
+    nodes: dict[str, NodeLayout] = Field(default_factory=dict)
+    groups: list[GroupLayout] = Field(default_factory=list)
+
+
 class Layout(_Strict):
     """Where the editor draws each node, the groups and the viewport; nothing here affects a run."""
 
     nodes: dict[str, NodeLayout] = Field(default_factory=dict)
     groups: list[GroupLayout] = Field(default_factory=list)
     viewport: Viewport | None = None
+    subgraphs: dict[str, SubgraphLayout] | None = None
 
 
 def canonical_json(data: Any) -> bytes:
@@ -89,6 +98,9 @@ def parse_document(graph: Any, layout: Any = None) -> Document:
         raise ApiError(message, [{"field": "graph", "message": message}], status_code=413)
     try:
         parsed = parse_graph(graph)
+        # Subgraph definitions travel inside the graph (docs/architecture.md); their nodes have the graph shape.
+        subgraphs = parse_subgraphs(graph.get("subgraphs") if isinstance(graph, dict) else None)
+        inner = {sub_id: parse_graph({"nodes": sub.nodes}) for sub_id, sub in subgraphs.items()}
     except GraphFormatError as exc:
         count = len(exc.errors)
         raise ApiError(
@@ -106,9 +118,15 @@ def parse_document(graph: Any, layout: Any = None) -> Document:
             f"The layout is invalid: {errors[0]['field']}: {errors[0]['message']}", errors
         ) from None
     graph_json = parsed.to_json()
+    packs = default_registry().packs_used(parsed)
+    if subgraphs:
+        for sub_id, sub in subgraphs.items():
+            sub.nodes = inner[sub_id].to_json()["nodes"]
+            packs.update(default_registry().packs_used(inner[sub_id]))
+        graph_json["subgraphs"] = subgraphs_to_json(subgraphs)
     layout_json = checked.model_dump(mode="json", exclude_none=True)
     digest = hashlib.sha256(canonical_json({"graph": graph_json, "layout": layout_json})).hexdigest()
-    return Document(graph_json, layout_json, digest, default_registry().packs_used(parsed))
+    return Document(graph_json, layout_json, digest, dict(sorted(packs.items())))
 
 
 def _input_key(value: Any) -> bytes:
