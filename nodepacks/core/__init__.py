@@ -11,6 +11,8 @@ from nodepacks.core import (
     preview,
     primitives,
     text,
+    utility,
+    video_audio,
 )
 from nodepacks.sdk import Pack
 
@@ -30,6 +32,8 @@ pack = Pack(
         *image_ops.NODES,
         *image_edit.NODES,
         *mask.NODES,
+        *utility.NODES,
+        *video_audio.NODES,
     ],
     builtin=True,
 )

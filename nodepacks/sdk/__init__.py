@@ -20,7 +20,18 @@ class Invert(sdk.Node):
 from nodepacks.sdk import types
 from nodepacks.sdk.context import Cancelled, Context, FileProvider, ModelProvider, NodeError, NodeTimeout
 from nodepacks.sdk.inputs import color, link, model_file, number, output, seed, select, text, toggle, upload
-from nodepacks.sdk.node import UI, Inputs, InputSpec, Node, NodeSchema, Outputs, OutputSpec, Result, Retry
+from nodepacks.sdk.node import (
+    UI,
+    Inputs,
+    InputSpec,
+    MediaFile,
+    Node,
+    NodeSchema,
+    Outputs,
+    OutputSpec,
+    Result,
+    Retry,
+)
 from nodepacks.sdk.pack import API_VERSION, Pack, PackError, is_semver
 from nodepacks.sdk.types import (
     AnyValue,
@@ -50,6 +61,7 @@ __all__ = [
     "Inputs",
     "JSONValue",
     "Mask",
+    "MediaFile",
     "Mesh",
     "MeshValue",
     "ModelProvider",

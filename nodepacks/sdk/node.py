@@ -39,11 +39,34 @@ class Outputs(BaseModel):
     )
 
 
+MEDIA_KINDS = ("video", "audio", "image", "file")
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """An encoded file a node shows or saves (a video, audio, an animated image, a text file).
+
+    ``format`` is the file extension (``mp4``, ``webm``, ``flac``, ``webp``, ``txt``...); ``kind`` says how
+    clients show it: ``video`` and ``audio`` play, ``image`` is shown as a picture, ``file`` is downloaded.
+    """
+
+    data: bytes
+    format: str
+    kind: str = "file"
+
+    def __post_init__(self) -> None:
+        if self.kind not in MEDIA_KINDS:
+            raise ValueError(f"MediaFile.kind must be one of {', '.join(MEDIA_KINDS)}, not {self.kind!r}")
+        if not isinstance(self.data, bytes):
+            raise TypeError("MediaFile.data must be bytes")
+
+
 @dataclass
 class UI:
-    """What a node shows in the editor besides its outputs: image previews, text, small JSON data.
+    """What a node shows in the editor besides its outputs: image previews, text, small JSON data, and encoded
+    files (``files``: videos and audio to play, animated images, text files).
 
-    ``saved=True`` marks images as results to keep (SaveImage) rather than temporary previews.
+    ``saved=True`` marks images and files as results to keep (SaveImage) rather than temporary previews.
     """
 
     images: Sequence[np.ndarray] = ()
@@ -51,10 +74,11 @@ class UI:
     data: Mapping[str, Any] = field(default_factory=dict)
     saved: bool = False
     filename_prefix: str = "flowyard"
+    files: Sequence[MediaFile] = ()
 
     def is_empty(self) -> bool:
         """True when there is nothing to show."""
-        return not self.images and not self.text and not self.data
+        return not self.images and not self.text and not self.data and not self.files
 
 
 @dataclass
