@@ -7,6 +7,10 @@ topological order: linear in the size of the graph.
 
 Non-deterministic nodes, constants that have no canonical form and fingerprints that fail get a fresh random
 nonce, so they and everything downstream re-run every time; such keys are *volatile* and not worth storing.
+
+A model library file (a select whose source is ``modelfiles.<kind>``) enters the key as its content hash, not its
+name: renaming a checkpoint keeps the cache, replacing its weights does not. A file that is missing makes the node
+volatile; it then fails when it runs, with the library's message.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from nodepacks.sdk import FileProvider
-from nodepacks.sdk.context import NoFiles
+from nodepacks.sdk import FileProvider, ModelProvider
+from nodepacks.sdk.context import NoFiles, NoModels
+from nodepacks.sdk.inputs import MODEL_FILE_SOURCE
 from workers.engine.graph import Graph, GraphFormatError
 from workers.engine.registry import NodeEntry, NodeRegistry
 from workers.engine.validation import ResolvedGraph, resolve_graph
@@ -58,12 +63,27 @@ def _type_prefix(entry: NodeEntry) -> str:
     return _encode([entry.schema.id, entry.pack.name, entry.pack.version, entry.schema.version])
 
 
-def keys_for(resolved: ResolvedGraph, files: FileProvider | None = None) -> CacheKeys:
-    """Return the cache key of every resolved node (``resolved`` must be free of errors)."""
+def _model_file_inputs(entry: NodeEntry) -> tuple[tuple[str, str], ...]:
+    """(input name, library kind) of the inputs whose widget picks a model library file."""
+    found = []
+    for spec in entry.schema.inputs:
+        source = (spec.widget or {}).get("source")
+        if isinstance(source, str) and source.startswith(MODEL_FILE_SOURCE):
+            found.append((spec.name, source.removeprefix(MODEL_FILE_SOURCE)))
+    return tuple(found)
+
+
+def keys_for(
+    resolved: ResolvedGraph, files: FileProvider | None = None, models: ModelProvider | None = None
+) -> CacheKeys:
+    """Return the cache key of every resolved node (``resolved`` must be free of errors); ``models`` hashes the
+    model library files that nodes name."""
     files = files or NoFiles()
+    models = models or NoModels()
     keys: dict[str, str] = {}
     volatile: set[str] = set()
     prefixes: dict[str, str] = {}
+    model_inputs: dict[str, tuple[tuple[str, str], ...]] = {}
     sha256 = hashlib.sha256
     nodes = resolved.nodes
     for node_id in resolved.order:
@@ -74,8 +94,25 @@ def keys_for(resolved: ResolvedGraph, files: FileProvider | None = None) -> Cach
         if prefix is None:
             prefix = prefixes[schema.id] = _type_prefix(entry)
         fresh = schema.non_deterministic
+        constants = node.constants
+        picks = model_inputs.get(schema.id)
+        if picks is None:
+            picks = model_inputs[schema.id] = _model_file_inputs(entry)
+        if picks:
+            constants = dict(constants)
+            for name, kind in picks:
+                value = constants.get(name)
+                if not isinstance(value, str) or not value:
+                    continue
+                try:
+                    constants[name] = {"model_sha256": models.sha256(kind, value)}
+                except Exception as exc:
+                    logger.info(
+                        "node %s: model file %s/%s: %s; the node will re-run", node_id, kind, value, exc
+                    )
+                    fresh = True
         try:
-            material = prefix + _encode(node.constants)
+            material = prefix + _encode(constants)
         except (_NoCanonicalForm, ValueError):
             material = prefix
             fresh = True
@@ -106,9 +143,10 @@ def compute_cache_keys(
     *,
     outputs: list[str] | None = None,
     files: FileProvider | None = None,
+    models: ModelProvider | None = None,
 ) -> dict[str, str]:
     """Return the cache key of every node the outputs need; raise ``GraphFormatError`` if the graph is invalid."""
     resolved = resolve_graph(graph, registry, outputs=outputs)
     if resolved.errors:
         raise GraphFormatError(resolved.errors)
-    return keys_for(resolved, files).keys
+    return keys_for(resolved, files, models).keys

@@ -13,6 +13,7 @@ running again resumes from the failure.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import shutil
 import tempfile
@@ -190,7 +191,7 @@ class _Run:
         self.scratch_root = (engine.scratch_root or Path(tempfile.gettempdir())) / (
             f"flowyard-run-{secrets.token_hex(6)}"
         )
-        cache_keys = keys_for(resolved, engine.files)
+        cache_keys = keys_for(resolved, engine.files, engine.models)
         self.keys = cache_keys.keys
         self.volatile = cache_keys.volatile
         stable = [key for node_id, key in self.keys.items() if node_id not in cache_keys.volatile]
@@ -349,6 +350,14 @@ class _Run:
                 node.id, "failed", time.perf_counter() - began, error=str(exc), error_type=error_type
             )
         except Exception as exc:
+            if _out_of_memory(exc):  # still out of memory after freeing the warm models: say what to do
+                return _Outcome(
+                    node.id,
+                    "failed",
+                    time.perf_counter() - began,
+                    error=out_of_memory_message(exc),
+                    error_type="OutOfMemory",
+                )
             return _Outcome(
                 node.id,
                 "failed",
@@ -580,6 +589,27 @@ class _Run:
 def _out_of_memory(error: BaseException) -> bool:
     """MemoryError, or torch's OutOfMemoryError (told by name: the engine does not import torch)."""
     return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+
+
+_GPU_INDEX = re.compile(r"\bGPU (\d+)\b")
+
+
+def out_of_memory_message(error: BaseException) -> str:
+    """What a node that ran out of memory tells the user: where, what to try, and the library's own words."""
+    if isinstance(error, MemoryError):
+        device = "the CPU (RAM)"
+    else:
+        text = str(error)
+        index = _GPU_INDEX.search(text)
+        if "MPS" in text:
+            device = "the GPU (MPS)"
+        elif index is not None:
+            device = f"GPU {index.group(1)}"
+        else:
+            device = "the GPU"
+    detail = (str(error).strip().splitlines() or [""])[0][:300]
+    message = f"out of memory on {device}: try a smaller size or batch"
+    return f"{message} ({detail})" if detail else message
 
 
 def _free_models(models: Any) -> int | None:

@@ -23,16 +23,19 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from nodepacks.sdk import NodeError
+from workers.runtime.model_library import ModelLibrary
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "MODELSCOPE_CACHE"
 MEMORY_ENV = "FLOWYARD_MODEL_MEMORY_BYTES"
+VRAM_ENV = "FLOWYARD_MODEL_VRAM_BYTES"
+DEFAULT_VRAM_SHARE = 0.9
 DEFAULT_REVISION = "master"
 DEFAULT_MEMORY_BUDGET = 4 << 30
 CONFIGURATION_FILE = "configuration.json"
@@ -78,23 +81,37 @@ class LocalModel:
 
 @dataclass(frozen=True)
 class WarmModel:
-    """A model loaded in memory: what it is, what it costs and when it was last used."""
+    """A model or warm object in memory: what it is, where it lives, what it costs and when it was last used.
+
+    ``kind`` is ``modelscope`` (a ModelScope model by id, ``get``) or ``object`` (anything a node keeps warm with
+    ``cached``: a diffusion network, a text encoder, a VAE...; ``model_id`` is then its cache key).
+    """
 
     model_id: str
     revision: str
     task: str | None
-    path: Path
+    path: Path | None
     size_bytes: int
     load_seconds: float
     last_used: float
+    kind: str = "modelscope"
+    device: str = "cpu"
+
+    @property
+    def key(self) -> str:
+        """The name the manager holds it under: ``model_id@revision``, or the ``cached`` key."""
+        return self.model_id if self.kind == "object" else f"{self.model_id}@{self.revision}"
 
     def to_json(self) -> dict[str, Any]:
         """The warm model as reported in worker heartbeats."""
         return {
+            "kind": self.kind,
+            "key": self.key,
+            "device": self.device,
             "model_id": self.model_id,
             "revision": self.revision,
             "task": self.task,
-            "path": str(self.path),
+            "path": None if self.path is None else str(self.path),
             "size_bytes": self.size_bytes,
             "load_seconds": round(self.load_seconds, 4),
             "last_used": self.last_used,
@@ -392,24 +409,110 @@ class _Key:
     options: str
 
 
+@dataclass(frozen=True)
+class _ObjectKey:
+    key: str
+
+
 @dataclass
 class _Entry:
     model: Any
     info: WarmModel
+    home: str | None = (
+        None  # the torch device a warm object was loaded on; it can be offloaded and brought back
+    )
 
 
 @dataclass
 class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
-    error: Exception | None = None
+    error: BaseException | None = None
+
+
+def vram_budget_from_env() -> int | None:
+    """The warm-object GPU memory budget: ``FLOWYARD_MODEL_VRAM_BYTES``, else None (90% of the device's memory,
+    decided once a GPU is in use)."""
+    raw = os.environ.get(VRAM_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{VRAM_ENV}={raw!r} is not a whole number of bytes") from None
+    if value < 0:
+        raise ValueError(f"{VRAM_ENV}={raw!r} must not be negative")
+    return value
+
+
+def _default_vram_budget() -> int:
+    # Only asked once something sits on a GPU, so torch is imported already (asking costs nothing then).
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return 0
+    return int(
+        torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory * DEFAULT_VRAM_SHARE
+    )
+
+
+def torch_modules_of(value: Any) -> list[Any]:
+    """The torch modules ``value`` is or directly holds (attributes, list/tuple/dict items), without duplicates."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return []
+    module_type = torch.nn.Module
+    if isinstance(value, module_type):
+        return [value]
+    children: list[Any] = list(_candidate_modules(value)[1:])
+    if isinstance(value, list | tuple):
+        children.extend(value)
+    elif isinstance(value, dict):
+        children.extend(value.values())
+    else:
+        with contextlib.suppress(TypeError):
+            children.extend(vars(value).values())
+    found: dict[int, Any] = {}
+    for child in children:
+        if isinstance(child, module_type):
+            found.setdefault(id(child), child)
+    return list(found.values())
+
+
+def _to_device(modules: list[Any], device: str) -> None:
+    for module in modules:
+        module.to(device)
+
+
+def _device_of(modules: list[Any]) -> str:
+    for module in modules:
+        for tensor in (*module.parameters(), *module.buffers()):
+            return str(tensor.device)
+    return "cpu"
+
+
+def _object_bytes(value: Any, modules: list[Any]) -> int:
+    if modules:
+        tensors: dict[int, Any] = {}
+        for module in modules:
+            for tensor in (*module.parameters(), *module.buffers()):
+                tensors[id(tensor)] = tensor
+        return sum(t.numel() * t.element_size() for t in tensors.values())
+    nbytes = getattr(value, "nbytes", None)  # numpy arrays, tensors
+    return int(nbytes) if isinstance(nbytes, int) else 0
+
+
+def _on_gpu(device: str) -> bool:
+    return device.startswith("cuda")
 
 
 class ModelManager:
-    """Hands out warm ModelScope models (the SDK's ``ModelProvider``): resolve locally, load once, keep an LRU.
+    """Hands out warm models (the SDK's ``ModelProvider``): ModelScope models by id (``get``), model library files
+    (``file``/``sha256``) and any warm object a node builds from them (``cached``), in one LRU.
 
-    ``get`` is thread-safe: concurrent requests for one model wait for a single load, different models load in
-    parallel. Options other than ``task`` are passed to modelscope's loader (e.g. ``device="cpu"``) and are part
-    of the model's identity in the warm set.
+    Thread-safe: concurrent requests for one model or key wait for a single load, different ones load in
+    parallel. Two budgets: RAM (``memory_budget_bytes``) for what sits on the CPU, VRAM (``vram_budget_bytes``)
+    for what sits on a GPU. When VRAM is short the least recently used torch modules are moved to the CPU (and
+    moved back when asked for again); what does not fit in RAM either is dropped. For ``get``, options other
+    than ``task`` are passed to modelscope's loader (e.g. ``device="cpu"``) and are part of the model's identity.
     """
 
     def __init__(
@@ -417,8 +520,10 @@ class ModelManager:
         cache_dir: Path | None = None,
         *,
         memory_budget_bytes: int | None = None,
+        vram_budget_bytes: int | None = None,
         allow_fetch: bool = False,
         loader: Loader | None = None,
+        library: ModelLibrary | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.memory_budget_bytes = (
@@ -426,16 +531,176 @@ class ModelManager:
         )
         if self.memory_budget_bytes < 0:
             raise ValueError("memory_budget_bytes must not be negative")
+        self._vram_budget = vram_budget_from_env() if vram_budget_bytes is None else int(vram_budget_bytes)
+        if self._vram_budget is not None and self._vram_budget < 0:
+            raise ValueError("vram_budget_bytes must not be negative")
         self.allow_fetch = allow_fetch
         self._loader: Loader = loader or load_modelscope_model
+        self._library = library
         self._lock = threading.Lock()
-        self._warm: OrderedDict[_Key, _Entry] = OrderedDict()
-        self._loading: dict[_Key, _Pending] = {}
+        self._warm: OrderedDict[_Key | _ObjectKey, _Entry] = OrderedDict()
+        self._loading: dict[_Key | _ObjectKey, _Pending] = {}
 
     @classmethod
-    def from_env(cls, *, allow_fetch: bool = False) -> ModelManager:
-        """A manager configured by ``MODELSCOPE_CACHE`` and ``FLOWYARD_MODEL_MEMORY_BYTES``."""
-        return cls(allow_fetch=allow_fetch)
+    def from_env(cls, *, allow_fetch: bool = False, library: ModelLibrary | None = None) -> ModelManager:
+        """A manager configured by ``MODELSCOPE_CACHE``, ``FLOWYARD_MODEL_MEMORY_BYTES``,
+        ``FLOWYARD_MODEL_VRAM_BYTES`` and (for the library) ``FLOWYARD_MODELS_DIR``/``FLOWYARD_EXTRA_MODEL_PATHS``."""
+        return cls(allow_fetch=allow_fetch, library=library)
+
+    @property
+    def library(self) -> ModelLibrary:
+        """The model library ``file``/``sha256`` read (``ModelLibrary.from_env()`` unless one was given)."""
+        if self._library is None:
+            self._library = ModelLibrary.from_env()
+        return self._library
+
+    @property
+    def vram_budget_bytes(self) -> int:
+        """Bytes warm objects may hold on GPUs (default: 90% of the device's memory; 0 without a GPU)."""
+        if self._vram_budget is None:
+            self._vram_budget = _default_vram_budget()
+        return self._vram_budget
+
+    # -- the model library ----------------------------------------------------------------------------------
+
+    def file(self, kind: str, name: str) -> Path:
+        """The path of library file ``name`` in folder ``kind``; raises ``NodeError`` naming the folders searched."""
+        return self.library.path(kind, name)
+
+    def sha256(self, kind: str, name: str) -> str:
+        """The content hash of library file ``name`` (remembered by path, size and modification time)."""
+        return self.library.sha256(kind, name)
+
+    def available_files(self) -> dict[str, list[dict[str, Any]]]:
+        """The library's entries by kind (for heartbeats and ``/api/models``)."""
+        return self.library.listing()
+
+    # -- warm objects ---------------------------------------------------------------------------------------
+
+    def cached(self, key: str, load: Callable[[], Any], *, size_bytes: int | None = None) -> Any:
+        """Return the warm object under ``key``, calling ``load()`` once on a miss (concurrent callers wait for
+        it). Its size is ``size_bytes``, else its torch modules' parameters and buffers."""
+        slot = _ObjectKey(key)
+        while True:
+            with self._lock:
+                entry = self._hit(slot)
+                if entry is not None:
+                    return entry.model
+                pending = self._loading.get(slot)
+                owner = pending is None
+                if pending is None:
+                    pending = self._loading[slot] = _Pending()
+            if owner:
+                return self._load_object(slot, pending, load, size_bytes)
+            self._wait(pending)
+
+    def _load_object(
+        self, slot: _ObjectKey, pending: _Pending, load: Callable[[], Any], size_bytes: int | None
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            value = load()
+            modules = torch_modules_of(value)
+            size = int(size_bytes) if size_bytes is not None else _object_bytes(value, modules)
+            device = _device_of(modules) if modules else "cpu"
+        except BaseException as exc:
+            with self._lock:
+                pending.error = exc
+                del self._loading[slot]
+            pending.done.set()
+            raise
+        seconds = time.perf_counter() - started
+        info = WarmModel(slot.key, "", None, None, size, seconds, time.time(), kind="object", device=device)
+        entry = _Entry(value, info, home=device if modules else None)
+        self._store(slot, pending, entry)
+        log.info("loaded warm object %s on %s in %.2fs, %d bytes", slot.key, device, seconds, size)
+        return value
+
+    def _hit(self, slot: _Key | _ObjectKey) -> _Entry | None:
+        # Under the lock. An offloaded object goes back to the device it was loaded on (and may offload others).
+        entry = self._warm.get(slot)
+        if entry is None:
+            return None
+        self._warm.move_to_end(slot)
+        if entry.home is not None and entry.info.device != entry.home:
+            self._move(entry, entry.home)
+            self._settle(keep=slot)
+        entry.info = replace(entry.info, last_used=time.time())
+        return entry
+
+    def _wait(self, pending: _Pending) -> None:
+        pending.done.wait()
+        error = pending.error
+        if error is None:
+            return  # loaded (and perhaps already evicted again): look again
+        try:
+            copy = type(error)(*error.args)
+        except Exception:
+            raise error from None
+        raise copy from error
+
+    def _store(self, slot: _Key | _ObjectKey, pending: _Pending, entry: _Entry) -> None:
+        with self._lock:
+            self._warm[slot] = entry
+            dropped = self._settle(keep=slot)
+            del self._loading[slot]
+        pending.done.set()
+        if dropped:
+            log.info(
+                "unloaded %s to stay within %d bytes of RAM and %d of VRAM",
+                ", ".join(dropped),
+                self.memory_budget_bytes,
+                self._vram_budget or 0,
+            )
+            _release_memory()
+
+    def _move(self, entry: _Entry, device: str) -> None:
+        _to_device(torch_modules_of(entry.model), device)
+        entry.info = replace(entry.info, device=device)
+
+    def _settle(self, keep: _Key | _ObjectKey) -> list[str]:
+        """Offload and drop least recently used entries until both budgets hold; return what was dropped."""
+        dropped: list[str] = []
+        if any(_on_gpu(entry.info.device) for entry in self._warm.values()):
+            budget = self.vram_budget_bytes
+            while self._bytes(gpu=True) > budget:
+                victim = next(
+                    (k for k, e in self._warm.items() if k != keep and _on_gpu(e.info.device)), None
+                )
+                if victim is None:
+                    log.warning(
+                        "%s needs more than the whole VRAM budget (%d bytes); keeping it alone on the GPU",
+                        self._warm[keep].info.key,
+                        budget,
+                    )
+                    break
+                entry = self._warm[victim]
+                if entry.home is not None:
+                    log.info("offloading %s to the CPU: VRAM budget %d bytes", entry.info.key, budget)
+                    self._move(entry, "cpu")
+                else:
+                    del self._warm[victim]
+                    dropped.append(entry.info.key)
+        while self._bytes(gpu=False) > self.memory_budget_bytes:
+            victim = next(
+                (k for k, e in self._warm.items() if k != keep and not _on_gpu(e.info.device)), None
+            )
+            if victim is None:
+                if keep in self._warm and not _on_gpu(self._warm[keep].info.device):
+                    log.warning(
+                        "%s needs %d bytes, more than the whole model memory budget (%d bytes); keeping it alone",
+                        self._warm[keep].info.key,
+                        self._warm[keep].info.size_bytes,
+                        self.memory_budget_bytes,
+                    )
+                break
+            dropped.append(self._warm.pop(victim).info.key)
+        return dropped
+
+    def _bytes(self, *, gpu: bool) -> int:
+        return sum(e.info.size_bytes for e in self._warm.values() if _on_gpu(e.info.device) == gpu)
+
+    # -- ModelScope models ----------------------------------------------------------------------------------
 
     def resolve(self, model_id: str, revision: str | None = None) -> Path:
         """The local directory of ``model_id`` at ``revision``; raises ``ModelNotAvailable``."""
@@ -448,10 +713,8 @@ class ModelManager:
         key = _Key(model_id, str(path), task, json.dumps(options, sort_keys=True, default=repr))
         while True:
             with self._lock:
-                entry = self._warm.get(key)
+                entry = self._hit(key)
                 if entry is not None:
-                    self._warm.move_to_end(key)
-                    entry.info = _touched(entry.info)
                     return entry.model
                 pending = self._loading.get(key)
                 owner = pending is None
@@ -459,10 +722,7 @@ class ModelManager:
                     pending = self._loading[key] = _Pending()
             if owner:
                 return self._load(key, pending, model_id, _revision_of(path, revision), task, options)
-            pending.done.wait()
-            if pending.error is not None:
-                raise type(pending.error)(*pending.error.args)
-            # Loaded (and perhaps already evicted again): look again.
+            self._wait(pending)
 
     def _load(
         self,
@@ -478,59 +738,37 @@ class ModelManager:
         try:
             model = self._loader(path, task, options)
             size = estimate_model_bytes(model, path)
+            device = _device_of(torch_modules_of(model))
         except BaseException as exc:
             error = (
                 exc
-                if isinstance(exc, NodeError)
+                if isinstance(exc, NodeError) or not isinstance(exc, Exception)
                 else ModelLoadError(_load_failure(model_id, revision, path, exc))
             )
             with self._lock:
                 pending.error = error
                 del self._loading[key]
             pending.done.set()
-            if error is exc or not isinstance(exc, Exception):
+            if error is exc:
                 raise
             raise error from exc
         seconds = time.perf_counter() - started
-        info = WarmModel(model_id, revision, task, path, size, seconds, time.time())
-        with self._lock:
-            self._warm[key] = _Entry(model, info)
-            evicted = self._evict_over_budget(keep=key)
-            del self._loading[key]
-        pending.done.set()
+        # A pipeline keeps its own idea of its device: ModelScope models are dropped, never offloaded.
+        info = WarmModel(model_id, revision, task, path, size, seconds, time.time(), device=device)
+        self._store(key, pending, _Entry(model, info))
         log.info("loaded %s@%s (%s) in %.2fs, %d bytes", model_id, revision, task or "model", seconds, size)
-        if evicted:
-            log.info("unloaded %s to stay within %d bytes", ", ".join(evicted), self.memory_budget_bytes)
-            _release_memory()
         return model
 
-    def _evict_over_budget(self, keep: _Key) -> list[str]:
-        evicted = []
-        while self._warm_bytes() > self.memory_budget_bytes:
-            victim = next((key for key in self._warm if key != keep), None)
-            if victim is None:
-                log.warning(
-                    "%s needs %d bytes, more than the whole model memory budget (%d bytes); keeping it alone",
-                    keep.model_id,
-                    self._warm[keep].info.size_bytes,
-                    self.memory_budget_bytes,
-                )
-                break
-            entry = self._warm.pop(victim)
-            evicted.append(f"{entry.info.model_id}@{entry.info.revision}")
-        return evicted
-
-    def _warm_bytes(self) -> int:
-        return sum(entry.info.size_bytes for entry in self._warm.values())
+    # -- what is warm, and letting go -----------------------------------------------------------------------
 
     @property
     def warm_bytes(self) -> int:
-        """Estimated bytes held by the warm models."""
+        """Estimated bytes held by the warm models and objects (RAM and VRAM together)."""
         with self._lock:
-            return self._warm_bytes()
+            return sum(entry.info.size_bytes for entry in self._warm.values())
 
     def warm_models(self) -> list[WarmModel]:
-        """The loaded models, least recently used first."""
+        """The loaded models and warm objects, least recently used first."""
         with self._lock:
             return [entry.info for entry in self._warm.values()]
 
@@ -544,7 +782,9 @@ class ModelManager:
             victims = [
                 key
                 for key, entry in self._warm.items()
-                if key.model_id == model_id and (revision is None or entry.info.revision == revision)
+                if isinstance(key, _Key)
+                and key.model_id == model_id
+                and (revision is None or entry.info.revision == revision)
             ]
             for key in victims:
                 del self._warm[key]
@@ -553,18 +793,12 @@ class ModelManager:
         return len(victims)
 
     def free_all(self) -> int:
-        """Unload every warm model (out-of-memory recovery); return how many were dropped."""
+        """Unload every warm model and object (out-of-memory recovery); return how many were dropped."""
         with self._lock:
             count = len(self._warm)
             self._warm.clear()
         _release_memory(collect=True)
         return count
-
-
-def _touched(info: WarmModel) -> WarmModel:
-    return WarmModel(
-        info.model_id, info.revision, info.task, info.path, info.size_bytes, info.load_seconds, time.time()
-    )
 
 
 def _revision_of(path: Path, requested: str | None) -> str:
