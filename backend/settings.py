@@ -215,6 +215,13 @@ FLOWYARD_PARALLELISM = int(os.environ.get("FLOWYARD_PARALLELISM", "4"))
 # nodepacks.modelscope is built in: it imports in ~40 ms and loads neither torch nor modelscope until a node runs.
 FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core,nodepacks.modelscope")
 FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
+# The model library (docs/models.md "Model library"): weight files in ComfyUI's folder layout under this folder,
+# plus the folders of ComfyUI extra_model_paths.yaml file(s) (os.pathsep-separated) to use an existing ComfyUI
+# models folder as it is. Warm-model budgets: FLOWYARD_MODEL_MEMORY_BYTES (RAM) and FLOWYARD_MODEL_VRAM_BYTES.
+FLOWYARD_MODELS_DIR = Path(os.environ.get("FLOWYARD_MODELS_DIR") or VAR_DIR / "models")
+FLOWYARD_EXTRA_MODEL_PATHS = [
+    p for p in os.environ.get("FLOWYARD_EXTRA_MODEL_PATHS", "").split(os.pathsep) if p.strip()
+]
 # Node-pack uploads: the import check runs pack code, so it stays off until it runs inside the pack host sandbox;
 # an upload waits this many seconds for its verdict before answering 202 (then poll /api/packs/versions/<id>).
 FLOWYARD_PACK_IMPORT_CHECK = env_bool("FLOWYARD_PACK_IMPORT_CHECK", False)
