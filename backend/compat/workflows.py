@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from backend.accounts.exceptions import ApiError
 from backend.compat.schemas import is_seed_like, widget_inputs
-from workers.engine import NodeRegistry
+from workers.engine import GraphFormatError, NodeRegistry
+from workers.engine.subgraphs import PATH_SEPARATOR, flatten, has_subgraphs, subgraph_id
 
 CONTROL_VALUES = {"fixed", "increment", "decrement", "randomize"}
 NOTE_TYPES = {"Note", "MarkdownNote"}
@@ -99,107 +101,200 @@ def _import_api(prompt: Mapping[str, Any], registry: NodeRegistry) -> dict[str, 
 
 
 def _import_ui(data: Mapping[str, Any], registry: NodeRegistry) -> dict[str, Any]:
-    links = _links(data)
-    ui_nodes = {str(node.get("id")): node for node in data["nodes"] if isinstance(node, Mapping)}
+    definitions = {
+        str(sub["id"]): sub
+        for sub in ((data.get("definitions") or {}).get("subgraphs") or [])
+        if isinstance(sub, Mapping) and sub.get("id") and isinstance(sub.get("nodes"), list)
+    }
     warnings: list[dict[str, Any]] = []
     missing: dict[str, Any] = {}
+    top = _Level(data, registry, definitions, warnings, missing, "")
+    graph: dict[str, Any] = {"nodes": top.graph}
+    layout: dict[str, Any] = {"nodes": top.layout, "groups": top.groups}
+    if definitions:
+        graph["subgraphs"], layout["subgraphs"] = {}, {}
+    for sub_id, sub in definitions.items():
+        name = str(sub.get("name") or sub_id)
+        inner = _Level(sub, registry, definitions, warnings, missing, f"{name} › ")
+        inputs = []
+        for index, slot in enumerate(sub.get("inputs") or []):
+            entry: dict[str, Any] = {
+                "name": str(slot.get("name") or f"input_{index}"),
+                "type": str(slot.get("type") or "*"),
+            }
+            entry["targets"] = [list(target) for target in inner.targets.get(index, [])]
+            if isinstance(slot.get("label"), str) and slot["label"] and slot["label"] != entry["name"]:
+                entry["label"] = slot["label"][:200]
+            inputs.append(entry)
+        outputs = []
+        for index, slot in enumerate(sub.get("outputs") or []):
+            entry = {
+                "name": str(slot.get("name") or f"output_{index}"),
+                "type": str(slot.get("type") or "*"),
+            }
+            source = next((inner.origin(link) for link in slot.get("linkIds") or []), None)
+            if source is None or (source[0] not in inner.graph and source[0] != BOUNDARY_IN):
+                entry["source"] = None
+            elif source[0] == BOUNDARY_IN:
+                names = [item["name"] for item in inputs]
+                entry["source"] = {"input": names[source[1]]} if source[1] < len(names) else None
+            else:
+                entry["source"] = [source[0], source[1]]
+            outputs.append(entry)
+        graph["subgraphs"][sub_id] = {
+            "name": name,
+            "inputs": inputs,
+            "outputs": outputs,
+            "nodes": inner.graph,
+        }
+        layout["subgraphs"][sub_id] = {"nodes": inner.layout, "groups": inner.groups}
+    return {"document": {"graph": graph, "layout": layout}, "warnings": warnings, "missing": missing}
 
-    def origin(link_id: Any) -> tuple[str, int] | None:
+
+BOUNDARY_IN, BOUNDARY_OUT = "-10", "-20"  # ComfyUI's subgraph input and output nodes
+
+
+class _Level:
+    """One ComfyUI graph (the workflow, or one subgraph definition) imported: ``graph`` nodes, ``layout``
+    nodes, ``groups``, and ``targets``: subgraph input slot -> the inner ``(node, input)`` it feeds."""
+
+    def __init__(self, data: Mapping[str, Any], registry: NodeRegistry, definitions: Mapping[str, Any],
+                 warnings: list[dict[str, Any]], missing: dict[str, Any], where: str) -> None:  # fmt: skip
+        self.links = _links(data)
+        self.ui_nodes = {str(node.get("id")): node for node in data["nodes"] if isinstance(node, Mapping)}
+        self.graph: dict[str, Any] = {}
+        self.layout: dict[str, Any] = {}
+        self.targets: dict[int, list[tuple[str, str]]] = {}
+        primitive_values: dict[str, Any] = {}
+
+        def warn(node_id: str, message: str) -> None:
+            warnings.append({"node": f"{where}{node_id}" if where else node_id, "message": message})
+
+        for node_id, node in self.ui_nodes.items():
+            node_type = str(node.get("type", ""))
+            values = (
+                list(node.get("widgets_values") or []) if isinstance(node.get("widgets_values"), list) else []
+            )
+            if node_type == "Reroute":
+                continue
+            if node_type in NOTE_TYPES:
+                text = values[0] if values else ""
+                warn(node_id, f"{node_type} dropped (Flowyard has no notes): {text}")
+                continue
+            if node_type == "PrimitiveNode":
+                outputs = node.get("outputs") or []
+                kind = str(outputs[0].get("type", "")) if outputs else ""
+                if kind in PRIMITIVE_FOR_TYPE and values:
+                    self.graph[node_id] = {"type": PRIMITIVE_FOR_TYPE[kind], "inputs": {"value": values[0]}}
+                else:
+                    primitive_values[node_id] = values[0] if values else None
+                    warn(node_id, "Primitive node inlined into the inputs it fed.")
+                    continue
+            elif node_type in definitions:
+                self.graph[node_id] = {
+                    "type": f"subgraph:{node_type}",
+                    "inputs": _instance_widgets(node, definitions[node_type], values),
+                }
+            else:
+                entry = registry.get(node_type)
+                inputs: dict[str, Any] = {}
+                if entry is None:
+                    missing[f"{where}{node_id}" if where else node_id] = dict(node)
+                    if values:
+                        inputs["widgets_values"] = {"__value__": values}
+                    warn(node_id, f"Unknown node type {node_type!r}: kept as a missing node.")
+                else:
+                    node_warnings: list[dict[str, Any]] = []
+                    inputs.update(_name_widgets(entry.schema, values, node_id, node_warnings))
+                    for item in node_warnings:
+                        warn(node_id, item["message"])
+                self.graph[node_id] = {"type": node_type, "inputs": inputs}
+            self.layout[node_id] = _place(node)
+        for node_id, node in self.ui_nodes.items():
+            if node_id not in self.graph:
+                continue
+            slots = [slot for slot in node.get("inputs") or [] if isinstance(slot, Mapping)]
+            instance_of = definitions.get(str(node.get("type", "")))
+            for index, slot in enumerate(slots):
+                if slot.get("link") is None:
+                    continue
+                name = str(slot.get("name") or (slot.get("widget") or {}).get("name") or "")
+                if instance_of is not None:
+                    declared = instance_of.get("inputs") or []
+                    if index < len(declared) and declared[index].get("name"):
+                        name = str(declared[index]["name"])
+                source = self.origin(slot["link"])
+                if not name or source is None:
+                    continue
+                if source[0] == BOUNDARY_IN:
+                    # Fed from the subgraph's input: the node keeps its own value as the fallback.
+                    self.targets.setdefault(source[1], []).append((node_id, name))
+                elif source[0] in primitive_values:
+                    self.graph[node_id]["inputs"][name] = primitive_values[source[0]]
+                elif source[0] in self.graph:
+                    self.graph[node_id]["inputs"][name] = [source[0], source[1]]
+        self.groups = [_group(group, index) for index, group in enumerate(data.get("groups") or [])]
+
+    def origin(self, link_id: Any) -> tuple[str, int] | None:
         """Where a link really comes from, through Reroute nodes."""
         seen = set()
-        while link_id is not None and int(link_id) in links and link_id not in seen:
+        while link_id is not None and int(link_id) in self.links and link_id not in seen:
             seen.add(link_id)
-            source, slot = links[int(link_id)][:2]
-            node = ui_nodes.get(source)
+            source, slot = self.links[int(link_id)][:2]
+            node = self.ui_nodes.get(source)
             if node is None or node.get("type") != "Reroute":
                 return source, slot
             inputs = node.get("inputs") or []
             link_id = inputs[0].get("link") if inputs else None
         return None
 
-    graph: dict[str, Any] = {}
-    layout_nodes: dict[str, Any] = {}
-    primitive_values: dict[str, Any] = {}
-    for node_id, node in ui_nodes.items():
-        node_type = str(node.get("type", ""))
-        values = (
-            list(node.get("widgets_values") or []) if isinstance(node.get("widgets_values"), list) else []
-        )
-        if node_type == "Reroute":
-            continue
-        if node_type in NOTE_TYPES:
-            text = values[0] if values else ""
-            warnings.append(
-                {"node": node_id, "message": f"{node_type} dropped (Flowyard has no notes): {text}"}
-            )
-            continue
-        if node_type == "PrimitiveNode":
-            outputs = node.get("outputs") or []
-            kind = str(outputs[0].get("type", "")) if outputs else ""
-            if kind in PRIMITIVE_FOR_TYPE and values:
-                graph[node_id] = {"type": PRIMITIVE_FOR_TYPE[kind], "inputs": {"value": values[0]}}
-            else:
-                primitive_values[node_id] = values[0] if values else None
-                warnings.append(
-                    {"node": node_id, "message": "Primitive node inlined into the inputs it fed."}
-                )
-                continue
-        else:
-            entry = registry.get(node_type)
-            inputs: dict[str, Any] = {}
-            if entry is None:
-                missing[node_id] = dict(node)
-                if values:
-                    inputs["widgets_values"] = {"__value__": values}
-                warnings.append(
-                    {"node": node_id, "message": f"Unknown node type {node_type!r}: kept as a missing node."}
-                )
-            else:
-                inputs.update(_name_widgets(entry.schema, values, node_id, warnings))
-            graph[node_id] = {"type": node_type, "inputs": inputs}
-        x, y = _pair(node.get("pos"))
-        place: dict[str, Any] = {"x": x, "y": y}
-        if node.get("size") is not None:
-            width, height = _pair(node.get("size"), (0.0, 0.0))
-            if width > 0 and height > 0:
-                place.update(width=width, height=height)
-        if isinstance(node.get("title"), str) and node["title"]:
-            place["title"] = node["title"][:200]
-        if (node.get("flags") or {}).get("collapsed"):
-            place["collapsed"] = True
-        if node.get("mode") in MODES:
-            place["mode"] = MODES[node["mode"]]
-        layout_nodes[node_id] = place
-    for node_id, node in ui_nodes.items():
-        if node_id not in graph:
-            continue
-        for slot in node.get("inputs") or []:
-            if not isinstance(slot, Mapping) or slot.get("link") is None:
-                continue
-            name = str(slot.get("name") or (slot.get("widget") or {}).get("name") or "")
-            source = origin(slot["link"])
-            if not name or source is None:
-                continue
-            if source[0] in primitive_values:
-                graph[node_id]["inputs"][name] = primitive_values[source[0]]
-            elif source[0] in graph:
-                graph[node_id]["inputs"][name] = [source[0], source[1]]
-    groups = []
-    for index, group in enumerate(data.get("groups") or []):
-        bounding = list(group.get("bounding") or [0, 0, 0, 0]) + [0, 0, 0, 0]
-        entry = {
-            "id": str(group.get("id", f"g{index + 1}")),
-            "title": str(group.get("title", ""))[:200],
-            "x": float(bounding[0]),
-            "y": float(bounding[1]),
-            "width": max(0.0, float(bounding[2])),
-            "height": max(0.0, float(bounding[3])),
-        }
-        if group.get("color"):
-            entry["color"] = str(group["color"])[:50]
-        groups.append(entry)
-    document = {"graph": {"nodes": graph}, "layout": {"nodes": layout_nodes, "groups": groups}}
-    return {"document": document, "warnings": warnings, "missing": missing}
+
+def _instance_widgets(
+    node: Mapping[str, Any], definition: Mapping[str, Any], values: list[Any]
+) -> dict[str, Any]:
+    """An instance's own widget values, named by its inputs, when ComfyUI stored one per widget input (with
+    ``proxyWidgets`` the values live in the inner nodes, which is where we keep them anyway)."""
+    declared = [str(item.get("name")) for item in definition.get("inputs") or [] if isinstance(item, Mapping)]
+    slots = [slot for slot in node.get("inputs") or [] if isinstance(slot, Mapping)]
+    widget_slots = [(index, slot) for index, slot in enumerate(slots) if slot.get("widget")]
+    if not widget_slots or len(widget_slots) != len(values):
+        return {}
+    named: dict[str, Any] = {}
+    for (index, _slot), value in zip(widget_slots, values, strict=True):
+        if index < len(declared) and value is not None:  # a linked one keeps it as its fallback
+            named[declared[index]] = value
+    return named
+
+
+def _place(node: Mapping[str, Any]) -> dict[str, Any]:
+    x, y = _pair(node.get("pos"))
+    place: dict[str, Any] = {"x": x, "y": y}
+    if node.get("size") is not None:
+        width, height = _pair(node.get("size"), (0.0, 0.0))
+        if width > 0 and height > 0:
+            place.update(width=width, height=height)
+    if isinstance(node.get("title"), str) and node["title"]:
+        place["title"] = node["title"][:200]
+    if (node.get("flags") or {}).get("collapsed"):
+        place["collapsed"] = True
+    if node.get("mode") in MODES:
+        place["mode"] = MODES[node["mode"]]
+    return place
+
+
+def _group(group: Mapping[str, Any], index: int) -> dict[str, Any]:
+    bounding = list(group.get("bounding") or [0, 0, 0, 0]) + [0, 0, 0, 0]
+    entry = {
+        "id": str(group.get("id", f"g{index + 1}")),
+        "title": str(group.get("title", ""))[:200],
+        "x": float(bounding[0]),
+        "y": float(bounding[1]),
+        "width": max(0.0, float(bounding[2])),
+        "height": max(0.0, float(bounding[3])),
+    }
+    if group.get("color"):
+        entry["color"] = str(group["color"])[:50]
+    return entry
 
 
 def _name_widgets(schema, values: list[Any], node_id: str, warnings: list[dict[str, Any]]) -> dict[str, Any]:
@@ -225,10 +320,20 @@ def _name_widgets(schema, values: list[Any], node_id: str, warnings: list[dict[s
 
 
 def export_comfy(graph: Mapping[str, Any], layout: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A document's graph as ComfyUI's API format."""
-    nodes = graph.get("nodes") or {}
+    """A document's graph as ComfyUI's API format (subgraphs flattened: inner nodes get ids ``"12:34"``)."""
     places = (layout or {}).get("nodes") or {}
-    modes = {node_id: (places.get(node_id) or {}).get("mode") for node_id in nodes}
+    if has_subgraphs(graph):
+        try:
+            flat = flatten(graph)
+        except GraphFormatError as exc:
+            raise ApiError(
+                f"The graph cannot be exported: {exc}", [e.to_json() for e in exc.errors]
+            ) from None
+        modes = _flat_modes(graph, layout or {}, flat["nodes"])
+        graph = flat
+    else:
+        modes = {node_id: (places.get(node_id) or {}).get("mode") for node_id in graph.get("nodes") or {}}
+    nodes = graph.get("nodes") or {}
 
     def resolve(value: Any, seen: frozenset[str] = frozenset()) -> Any:
         """A link, routed around bypassed nodes (to their first linked input); None when it cannot be."""
@@ -259,6 +364,28 @@ def export_comfy(graph: Mapping[str, Any], layout: Mapping[str, Any] | None = No
         title = (places.get(node_id) or {}).get("title") or node.get("type")
         prompt[node_id] = {"class_type": node.get("type"), "inputs": inputs, "_meta": {"title": title}}
     return prompt
+
+
+def _flat_modes(graph: Mapping[str, Any], layout: Mapping[str, Any], flat_ids: Any) -> dict[str, Any]:
+    """Mute/bypass of each flattened node: muted if it or an instance around it is muted, else bypassed if
+    it or one around it is."""
+    layouts: dict[str | None, Any] = {None: layout.get("nodes") or {}}
+    layouts.update(
+        {sub_id: (sub or {}).get("nodes") or {} for sub_id, sub in (layout.get("subgraphs") or {}).items()}
+    )
+    nodes_of: dict[str | None, Any] = {None: graph.get("nodes") or {}}
+    nodes_of.update(
+        {sub_id: (sub or {}).get("nodes") or {} for sub_id, sub in (graph.get("subgraphs") or {}).items()}
+    )
+    modes: dict[str, Any] = {}
+    for flat_id in flat_ids:
+        level: str | None = None
+        found: set[Any] = set()
+        for part in flat_id.split(PATH_SEPARATOR):
+            found.add((layouts.get(level, {}).get(part) or {}).get("mode"))
+            level = subgraph_id(str((nodes_of.get(level, {}).get(part) or {}).get("type", ""))) or level
+        modes[flat_id] = "mute" if "mute" in found else "bypass" if "bypass" in found else None
+    return modes
 
 
 def _is_link(value: Any) -> bool:

@@ -214,7 +214,12 @@ class _Flattener:
                 else:
                     flat_inputs[name] = value
             for (target_node, target_input), item in bound.items():
-                if target_node == local_id and target_input not in flat_inputs and instance is not None:
+                if target_node != local_id or target_input in flat_inputs or instance is None:
+                    continue
+                value = boundary.get(item.name, _MISSING)
+                if value is not _MISSING:
+                    flat_inputs[target_input] = value
+                else:
                     # Nothing reaches it: if the node needs it, validation's error is put on the instance.
                     self.origins[(prefix + local_id, target_input)] = (instance, item.name)
             self.nodes[prefix + local_id] = {"type": node_type, "inputs": flat_inputs}

@@ -13,6 +13,12 @@ ADD_TEN: dict[str, Any] = {
     "outputs": [{"name": "sum", "type": "INT", "source": ["1", 0]}],
     "nodes": {"1": {"type": "test.Add", "inputs": {"a": 5, "b": 10}}},
 }
+# Shows its input "v", which the inner node only gets through the boundary (no value of its own).
+SHOW_IT: dict[str, Any] = {
+    "name": "Show it",
+    "inputs": [{"name": "v", "type": "INT", "targets": [["1", "value"]]}],
+    "nodes": {"1": {"type": "test.Show", "inputs": {}}},
+}
 
 
 def run(graph: dict[str, Any]) -> Any:
@@ -38,6 +44,18 @@ def test_an_instance_becomes_its_inner_nodes_with_path_ids() -> None:
     assert result.status == "succeeded"
     assert result.ui["show"].text == ["13"]
     assert instance_of("12:1") == "12"
+
+
+def test_an_input_only_the_boundary_feeds_reaches_the_inner_node() -> None:
+    graph = {
+        "nodes": {
+            "1": {"type": "test.Const", "inputs": {"value": 8}},
+            "2": {"type": "subgraph:show", "inputs": {"v": ["1", 0]}},
+        },
+        "subgraphs": {"show": SHOW_IT},
+    }
+    assert flatten(graph)["nodes"]["2:1"] == {"type": "test.Show", "inputs": {"value": ["1", 0]}}
+    assert run(graph).ui["2:1"].text == ["8"]
 
 
 def test_an_unconnected_input_falls_back_to_the_inner_widget_and_a_constant_overrides_it() -> None:
