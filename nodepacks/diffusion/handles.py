@@ -234,6 +234,7 @@ class DiffusionModel:
     latent_format: LatentFormat
     patches: tuple[Patch, ...] = ()
     options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    weights: WeightsSource | None = None  # what the runtime loads; None only for hand-built test handles
 
     def with_patches(self, *patches: Patch) -> DiffusionModel:
         return replace(self, patches=self.patches + tuple(patches))
@@ -249,3 +250,79 @@ class DiffusionModel:
 
 class DiffusionError(sdk.NodeError):
     """A user-facing failure in the diffusion nodes (bad weights, wrong family, out of memory...)."""
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a component's weights live: a single ``.safetensors`` file or a diffusers folder.
+
+    ``layout`` says what the file holds: ``checkpoint`` (a whole single-file checkpoint in the original key layout:
+    diffusion model, text encoders and VAE), ``diffusion_model`` (the network alone, ComfyUI's ``unet`` folder),
+    ``text_encoder``, ``vae``, or ``diffusers`` (a pipeline folder with ``model_index.json``). ``role`` names the
+    text encoder a file holds (``clip_l``, ``clip_g``, ``t5``) when a loader was given separate files.
+    """
+
+    path: str
+    layout: Literal["checkpoint", "diffusion_model", "text_encoder", "vae", "diffusers"]
+    sha256: str
+    role: str = ""
+
+    @property
+    def identity(self) -> str:
+        return f"{self.layout}:{self.role}:{self.sha256}"
+
+
+@dataclass(frozen=True)
+class TextEncoder:
+    """``CLIP``: a family's text encoder(s), where their weights are, and the layer whose output is used.
+
+    ``layer`` is ComfyUI's ``stop_at_clip_layer`` (-1 the last layer, -2 the penultimate...) or None for the
+    family's default (SD1.x: last; SDXL/SD3: penultimate)."""
+
+    family: str
+    sources: tuple[WeightsSource, ...]
+    layer: int | None = None
+    patches: tuple[Patch, ...] = ()
+
+    def with_layer(self, layer: int) -> TextEncoder:
+        return replace(self, layer=int(layer))
+
+    def with_patches(self, *patches: Patch) -> TextEncoder:
+        return replace(self, patches=self.patches + tuple(patches))
+
+    @property
+    def key(self) -> str:
+        """The warm-cache key of the (patched) text encoder stack."""
+        parts = [
+            f"text:{self.family}",
+            *(s.identity for s in self.sources),
+            *(p.identity for p in self.patches),
+        ]
+        return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class VAEModel:
+    """``VAE``: a family's autoencoder and the latent format it produces."""
+
+    family: str
+    source: WeightsSource
+    latent_format: LatentFormat
+
+    @property
+    def key(self) -> str:
+        return f"vae:{self.family}:{self.source.identity}"
+
+
+@dataclass(frozen=True)
+class UpscaleModel:
+    """``UPSCALE_MODEL``: a spandrel-loadable super-resolution network file."""
+
+    path: str
+    sha256: str
+    scale: int
+    architecture: str
+
+    @property
+    def key(self) -> str:
+        return f"upscale:{self.sha256}"

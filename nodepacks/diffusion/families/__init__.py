@@ -1,0 +1,166 @@
+"""The model-family registry: which families the pack knows, and which one a weights file or folder belongs to.
+
+A family (SD1.x, SDXL, SD3...) knows how to recognise its weights from a single-file checkpoint's keys or a
+diffusers folder's ``model_index.json``, how to build its networks with ``diffusers``/``transformers`` classes,
+how to turn text into conditioning and how to call its denoising network. A third-party pack adds one with::
+
+    from nodepacks.diffusion.families import Family, register_family
+
+    class MyFamily(Family):
+        name = "myfamily"
+        ...
+
+    register_family(MyFamily())
+
+Families are tried in registration order, most specific first is the caller's job: ``register_family`` puts a
+new family ahead of the built-in ones so a pack can claim files that a built-in family would also match.
+Nothing here imports torch at module level.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nodepacks.diffusion.handles import (
+    Cond,
+    DiffusionError,
+    LatentFormat,
+    ModelSampling,
+    TextEncoder,
+    WeightsSource,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+class Family:
+    """A model family: detection, loading and the network call. Subclasses set the class attributes."""
+
+    name: str = ""
+    display_name: str = ""
+    latent_format: LatentFormat = LatentFormat(channels=4, scale_factor=0.18215)
+    clip_roles: tuple[str, ...] = ("clip_l",)  # the text encoders this family conditions on, in loader order
+    optional_roles: tuple[str, ...] = ()  # roles that may be missing (SD3's t5)
+
+    def default_sampling(self) -> ModelSampling:
+        """The noise schedule the family was trained with."""
+        raise NotImplementedError
+
+    # -- detection ----------------------------------------------------------------------------------------------
+
+    def detect_keys(self, keys: Collection[str]) -> bool:
+        """True when a single file's keys hold this family's diffusion model (with or without the
+        ``model.diffusion_model.`` prefix of a full checkpoint)."""
+        raise NotImplementedError
+
+    def detect_diffusers(self, model_index: dict[str, Any]) -> bool:
+        """True when a diffusers folder's ``model_index.json`` is a pipeline of this family."""
+        raise NotImplementedError
+
+    # -- loading (torch) ----------------------------------------------------------------------------------------
+
+    def load_diffusion_model(self, source: WeightsSource, device: str, dtype: torch.dtype) -> torch.nn.Module:
+        """Build the denoising network and load its weights."""
+        raise NotImplementedError
+
+    def load_text_encoders(self, clip: TextEncoder, device: str, dtype: torch.dtype) -> Any:
+        """Build the text encoder stack the family's ``encode_text`` uses."""
+        raise NotImplementedError
+
+    def load_vae(self, source: WeightsSource, device: str, dtype: torch.dtype) -> torch.nn.Module:
+        """Build the autoencoder (a diffusers ``AutoencoderKL``) and load its weights."""
+        raise NotImplementedError
+
+    # -- running ------------------------------------------------------------------------------------------------
+
+    def encode_text(self, stack: Any, text: str, layer: int | None) -> Cond:
+        """Text -> one conditioning entry (numpy float32 arrays)."""
+        raise NotImplementedError
+
+    def predict(
+        self, network: torch.nn.Module, x: torch.Tensor, timestep: torch.Tensor, cond: dict[str, Any]
+    ) -> torch.Tensor:
+        """The raw network output (eps, v or velocity) for the scaled input ``x`` at ``timestep``; ``cond`` holds
+        the conditioning as tensors on the network's device, already repeated to ``x``'s batch."""
+        raise NotImplementedError
+
+
+_FAMILIES: list[Family] = []
+
+
+def register_family(family: Family, *, first: bool = True) -> None:
+    """Add a family; a family of the same name is replaced. ``first`` tries it before the families already known."""
+    if not family.name:
+        raise ValueError(f"{family!r} has no name")
+    _FAMILIES[:] = [known for known in _FAMILIES if known.name != family.name]
+    if first:
+        _FAMILIES.insert(0, family)
+    else:
+        _FAMILIES.append(family)
+
+
+def known_families() -> list[str]:
+    """The names of the registered families."""
+    _ensure_builtin()
+    return [family.name for family in _FAMILIES]
+
+
+def get_family(name: str) -> Family:
+    """The registered family called ``name``."""
+    _ensure_builtin()
+    for family in _FAMILIES:
+        if family.name == name:
+            return family
+    raise DiffusionError(f"unknown model family {name!r}; known families: {', '.join(known_families())}")
+
+
+def detect_family(keys: Collection[str], *, source: str = "") -> Family:
+    """The family whose diffusion model a single file's keys hold; ``DiffusionError`` naming ``source`` and the
+    known families when none claims it."""
+    _ensure_builtin()
+    key_set = keys if isinstance(keys, set | frozenset) else frozenset(keys)
+    for family in _FAMILIES:
+        if family.detect_keys(key_set):
+            return family
+    raise DiffusionError(
+        f"{source or 'the weights'}: not a model of a known family (known: {', '.join(known_families())})"
+    )
+
+
+def detect_diffusers_family(folder: Path) -> Family:
+    """The family of a diffusers pipeline folder, read from its ``model_index.json``."""
+    _ensure_builtin()
+    index_path = folder / "model_index.json"
+    try:
+        model_index = json.loads(index_path.read_text())
+    except FileNotFoundError:
+        raise DiffusionError(f"{folder}: not a diffusers folder (no model_index.json)") from None
+    except (OSError, ValueError) as exc:
+        raise DiffusionError(f"{index_path}: cannot be read ({exc})") from None
+    for family in _FAMILIES:
+        if family.detect_diffusers(model_index):
+            return family
+    pipeline = model_index.get("_class_name", "?")
+    raise DiffusionError(
+        f"{folder}: diffusers pipeline {pipeline} is not of a known family (known: {', '.join(known_families())})"
+    )
+
+
+_builtin_loaded = False
+
+
+def _ensure_builtin() -> None:
+    global _builtin_loaded
+    if _builtin_loaded:
+        return
+    _builtin_loaded = True
+    from nodepacks.diffusion.families import sd1, sd3, sdxl
+
+    # Appended after any family a pack registered first; SD3 and SDXL before SD1, whose test is the loosest.
+    for family in (sd3.SD3Family(), sdxl.SDXLFamily(), sd1.SD1Family()):
+        if all(known.name != family.name for known in _FAMILIES):
+            register_family(family, first=False)

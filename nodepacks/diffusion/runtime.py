@@ -1,0 +1,202 @@
+"""Loading warm networks through the model provider, and the one denoiser interface every sampler calls.
+
+``prepare_denoiser(model, ctx.models)`` returns a :class:`Denoiser`: ``denoiser(x, sigma, conds)`` takes noisy
+latents in denoiser space (batch, channels, h, w), one sigma per batch item and a CONDITIONING list, and returns
+the predicted clean latent (same shape, float32). CFG is the sampler's job: call it once with the positive and
+once with the negative conditioning (or once with both batched by the caller).
+
+Conditioning entries are applied the way ComfyUI does: each entry whose ``start_percent``/``end_percent`` range
+holds the current sigma is run and the predictions are averaged, weighted by ``strength`` (and ``mask``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nodepacks import sdk
+from nodepacks.diffusion.families import Family, get_family
+from nodepacks.diffusion.handles import (
+    Cond,
+    DiffusionError,
+    DiffusionModel,
+    LatentFormat,
+    ModelSampling,
+    TextEncoder,
+    VAEModel,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+def pick_device() -> tuple[str, torch.dtype]:
+    """cuda with bf16 (fp16 where the card has no bf16) when a GPU is there, else cpu with fp32."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return "cpu", torch.float32
+
+
+def _size_of(module: Any) -> int | None:
+    try:
+        return sum(p.numel() * p.element_size() for p in module.parameters())
+    except AttributeError:
+        return None
+
+
+def load_diffusion_network(model: DiffusionModel, models: sdk.ModelProvider) -> Any:
+    """The warm network of ``model`` (its patches applied), loaded once per ``model.key``."""
+    from nodepacks.diffusion import lora
+
+    family = get_family(model.family)
+    device, dtype = pick_device()
+    if model.weights is None:
+        raise DiffusionError(f"model {model.source}: no weights to load")
+    weights = model.weights
+
+    def load_base() -> Any:
+        network = family.load_diffusion_model(weights, device, dtype)
+        return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+
+    base_key = model.key.split("|", 1)[0]
+    if not model.patches:
+        return _cached(models, base_key, load_base)
+
+    def load_patched() -> Any:
+        base = _cached(models, base_key, load_base)
+        network = copy.deepcopy(base)
+        for patch in model.patches:
+            lora.apply_to_diffusion_model(network, family, patch)
+        return network
+
+    return _cached(models, model.key, load_patched)
+
+
+def load_text_stack(clip: TextEncoder, models: sdk.ModelProvider) -> Any:
+    """The warm text encoder stack of ``clip`` (LoRA patches applied)."""
+    from nodepacks.diffusion import lora
+
+    family = get_family(clip.family)
+    device, dtype = pick_device()
+
+    def load() -> Any:
+        stack = family.load_text_encoders(clip, device, dtype)
+        for patch in clip.patches:
+            lora.apply_to_text_encoders(stack, family, patch)
+        return stack
+
+    return _cached(models, clip.key, load)
+
+
+def load_vae_network(vae: VAEModel, models: sdk.ModelProvider) -> Any:
+    """The warm autoencoder of ``vae``."""
+    family = get_family(vae.family)
+    device, dtype = pick_device()
+
+    def load() -> Any:
+        network = family.load_vae(vae.source, device, dtype)
+        return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+
+    return _cached(models, vae.key, load)
+
+
+def _cached(models: sdk.ModelProvider, key: str, load: Any) -> Any:
+    return models.cached(key, load)
+
+
+class Denoiser:
+    """``denoiser(x, sigma, conds)`` -> predicted clean latent; ``sampling``/``latent_format``/``device``/``dtype``
+    tell the sampler the schedule, the latent space and where tensors should live."""
+
+    def __init__(self, model: DiffusionModel, family: Family, network: Any, device: str, dtype: torch.dtype):
+        self.model = model
+        self.family = family
+        self.network = network
+        self.sampling: ModelSampling = model.sampling
+        self.latent_format: LatentFormat = model.latent_format
+        self.device = device
+        self.dtype = dtype
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor, conds: Sequence[Cond]) -> torch.Tensor:
+        import torch
+
+        if x.shape[1] != self.latent_format.channels:
+            raise DiffusionError(
+                f"latent has {x.shape[1]} channels but a {self.model.family} model works on "
+                f"{self.latent_format.channels}: the latent comes from another model family"
+            )
+        if not conds:
+            raise DiffusionError("conditioning is empty")
+        x = x.to(self.device, torch.float32)
+        sigma = sigma.to(self.device, torch.float32).reshape(-1)
+        if sigma.numel() == 1 and x.shape[0] > 1:
+            sigma = sigma.expand(x.shape[0])
+        sigma_b = sigma.reshape(-1, 1, 1, 1)
+        active = self._active(conds, float(sigma.max()))
+        x_in = self.sampling.model_input(sigma_b, x).to(self.dtype)
+        timestep = self.sampling.timestep(sigma).to(
+            self.dtype if self.dtype != torch.float16 else torch.float32
+        )
+        total: torch.Tensor | None = None
+        weights: torch.Tensor | None = None
+        with torch.inference_mode():
+            for cond in active:
+                tensors = self._tensors(cond, x.shape[0])
+                output = self.family.predict(self.network, x_in, timestep, tensors).float()
+                weight = torch.full_like(output[:, :1], float(cond.get("strength", 1.0)))
+                mask = cond.get("mask")
+                if mask is not None:
+                    weight = weight * self._mask(mask, output)
+                total = output * weight if total is None else total + output * weight
+                weights = weight if weights is None else weights + weight
+        assert total is not None and weights is not None
+        output = total / weights.clamp(min=1e-8)
+        return self.sampling.denoised(sigma_b, output, x)
+
+    def _active(self, conds: Sequence[Cond], sigma: float) -> list[Cond]:
+        active = []
+        for cond in conds:
+            start = self.sampling.percent_to_sigma(float(cond.get("start_percent", 0.0)))
+            end = self.sampling.percent_to_sigma(float(cond.get("end_percent", 1.0)))
+            if end <= sigma <= start:
+                active.append(cond)
+        return active or list(conds)
+
+    def _tensors(self, cond: Cond, batch: int) -> dict[str, Any]:
+        import torch
+
+        out: dict[str, Any] = {}
+        for name, value in cond.items():
+            if isinstance(value, np.ndarray) and name != "mask":
+                tensor = torch.from_numpy(np.ascontiguousarray(value)).to(self.device, self.dtype)
+                if tensor.shape[0] != batch:
+                    tensor = tensor[:1].expand(batch, *tensor.shape[1:])
+                out[name] = tensor
+            else:
+                out[name] = value
+        return out
+
+    def _mask(self, mask: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        tensor = torch.from_numpy(np.asarray(mask, dtype=np.float32)).to(like.device)
+        if tensor.ndim == 2:
+            tensor = tensor[None]
+        tensor = tensor[:, None] if tensor.ndim == 3 else tensor
+        tensor = torch.nn.functional.interpolate(tensor, size=like.shape[-2:], mode="bilinear")
+        if tensor.shape[0] != like.shape[0]:
+            tensor = tensor[:1].expand(like.shape[0], -1, -1, -1)
+        return tensor
+
+
+def prepare_denoiser(model: DiffusionModel, models: sdk.ModelProvider) -> Denoiser:
+    """The warm network of ``model`` wrapped in the denoiser interface."""
+    family = get_family(model.family)
+    device, dtype = pick_device()
+    network = load_diffusion_network(model, models)
+    return Denoiser(model, family, network, device, dtype)

@@ -1,0 +1,471 @@
+"""Tiny random-weight models in the real file formats, for tests, benchmarks and template runs.
+
+``make_tiny_checkpoint(family, path)`` writes a single-file checkpoint in the original (LDM / MMDiT) key layout,
+``make_tiny_diffusers_folder(family, folder)`` a diffusers pipeline folder written with ``save_pretrained``,
+``make_tiny_lora(family, path)`` a kohya-style LoRA and ``make_tiny_upscaler(path)`` a 2x ESRGAN. The networks are
+real diffusers/transformers classes with a few channels; the original layout is produced by the inverse of
+diffusers' single-file conversion, so loading a tiny checkpoint runs the same conversion code as a real one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+FAMILIES = ("sd1", "sdxl", "sd3")
+
+_CLIP_L = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "hidden_act": "quick_gelu"}
+_CLIP_G = {"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "hidden_act": "gelu"}
+
+
+def _seed(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
+
+
+def _clip(settings: dict[str, Any], *, projection: bool) -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    config = CLIPTextConfig(
+        vocab_size=49408,
+        max_position_embeddings=77,
+        num_attention_heads=1,
+        projection_dim=32,
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=49407,
+        **settings,
+    )
+    cls = CLIPTextModelWithProjection if projection else CLIPTextModel
+    return cls(config).eval()
+
+
+def _vae(family: str) -> Any:
+    from diffusers import AutoencoderKL
+
+    flow = family == "sd3"
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(32, 32, 32, 32),
+        layers_per_block=1,
+        latent_channels=16 if flow else 4,
+        norm_num_groups=32,
+        sample_size=64,
+        scaling_factor={"sd1": 0.18215, "sdxl": 0.13025, "sd3": 1.5305}[family],
+        shift_factor=0.0609 if flow else None,
+        use_quant_conv=not flow,
+        use_post_quant_conv=not flow,
+    ).eval()
+
+
+def _denoiser(family: str) -> Any:
+    from diffusers import SD3Transformer2DModel, UNet2DConditionModel
+
+    if family == "sd1":
+        return UNet2DConditionModel(
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            cross_attention_dim=32,
+            attention_head_dim=8,
+            norm_num_groups=32,
+        ).eval()
+    if family == "sdxl":
+        return UNet2DConditionModel(
+            sample_size=32,
+            in_channels=4,
+            out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            cross_attention_dim=_CLIP_L["hidden_size"] + _CLIP_G["hidden_size"],
+            attention_head_dim=(1, 1),
+            transformer_layers_per_block=(1, 1),
+            use_linear_projection=True,
+            addition_embed_type="text_time",
+            addition_time_embed_dim=256,
+            projection_class_embeddings_input_dim=32 + 6 * 256,
+            norm_num_groups=32,
+        ).eval()
+    if family == "sd3":
+        return SD3Transformer2DModel(
+            sample_size=32,
+            patch_size=2,
+            in_channels=16,
+            num_layers=1,
+            attention_head_dim=32,
+            num_attention_heads=1,
+            joint_attention_dim=96,
+            caption_projection_dim=32,
+            pooled_projection_dim=64,
+            out_channels=16,
+            pos_embed_max_size=32,
+        ).eval()
+    raise ValueError(f"no tiny model for family {family!r}; tiny families: {', '.join(FAMILIES)}")
+
+
+def tiny_components(family: str, seed: int = 0) -> dict[str, Any]:
+    """The tiny networks of ``family`` in diffusers/transformers form: denoiser, vae and text encoders by role."""
+    _seed(seed)
+    parts: dict[str, Any] = {"denoiser": _denoiser(family), "vae": _vae(family)}
+    if family == "sd1":
+        parts["clip_l"] = _clip(_CLIP_L, projection=False)
+    else:
+        parts["clip_l"] = _clip(_CLIP_L, projection=family == "sd3")
+        parts["clip_g"] = _clip(_CLIP_G, projection=True)
+    return parts
+
+
+# -- diffusers -> original layout ------------------------------------------------------------------------------
+
+_RESNET = (
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+)
+
+
+def _renamed(rest: str, table: tuple[tuple[str, str], ...]) -> str:
+    head, _, tail = rest.rpartition(".")
+    for new, old in table:
+        if head == new:
+            return f"{old}.{tail}"
+    return rest
+
+
+def unet_to_original(state: dict[str, Any], config: Any) -> dict[str, Any]:
+    """A diffusers UNet2DConditionModel state dict in the original LDM layout (no prefix)."""
+    step = config["layers_per_block"] + 1
+    attn_levels = {i for i, kind in enumerate(config["up_block_types"]) if kind.startswith("CrossAttn")}
+    fixed = {
+        "time_embedding.linear_1": "time_embed.0",
+        "time_embedding.linear_2": "time_embed.2",
+        "add_embedding.linear_1": "label_emb.0.0",
+        "add_embedding.linear_2": "label_emb.0.2",
+        "conv_in": "input_blocks.0.0",
+        "conv_norm_out": "out.0",
+        "conv_out": "out.2",
+    }
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        module, _, tail = key.rpartition(".")
+        if module in fixed:
+            out[f"{fixed[module]}.{tail}"] = value
+            continue
+        if m := re.match(r"down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+            i, j, rest = int(m[1]), int(m[2]), m[3]
+            out[f"input_blocks.{step * i + j + 1}.0.{_renamed(rest, _RESNET)}"] = value
+        elif m := re.match(r"down_blocks\.(\d+)\.attentions\.(\d+)\.(.*)", key):
+            out[f"input_blocks.{step * int(m[1]) + int(m[2]) + 1}.1.{m[3]}"] = value
+        elif m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", key):
+            out[f"input_blocks.{step * (int(m[1]) + 1)}.0.op.{m[2]}"] = value
+        elif m := re.match(r"mid_block\.resnets\.(\d+)\.(.*)", key):
+            out[f"middle_block.{2 * int(m[1])}.{_renamed(m[2], _RESNET)}"] = value
+        elif m := re.match(r"mid_block\.attentions\.0\.(.*)", key):
+            out[f"middle_block.1.{m[1]}"] = value
+        elif m := re.match(r"up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+            out[f"output_blocks.{step * int(m[1]) + int(m[2])}.0.{_renamed(m[3], _RESNET)}"] = value
+        elif m := re.match(r"up_blocks\.(\d+)\.attentions\.(\d+)\.(.*)", key):
+            out[f"output_blocks.{step * int(m[1]) + int(m[2])}.1.{m[3]}"] = value
+        elif m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)", key):
+            level = int(m[1])
+            slot = 2 if level in attn_levels else 1
+            out[f"output_blocks.{step * level + step - 1}.{slot}.conv.{m[2]}"] = value
+        else:
+            raise KeyError(f"no original-layout name for UNet key {key}")
+    return out
+
+
+_VAE_ATTN = (("group_norm", "norm"), ("to_q", "q"), ("to_k", "k"), ("to_v", "v"), ("to_out.0", "proj_out"))
+
+
+def vae_to_original(state: dict[str, Any], levels: int) -> dict[str, Any]:
+    """A diffusers AutoencoderKL state dict in the original layout (no prefix)."""
+    resnet = (("conv_shortcut", "nin_shortcut"),)
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if m := re.match(r"encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+            out[f"encoder.down.{m[1]}.block.{m[2]}.{_renamed(m[3], resnet)}"] = value
+        elif m := re.match(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", key):
+            out[f"encoder.down.{m[1]}.downsample.conv.{m[2]}"] = value
+        elif m := re.match(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
+            out[f"decoder.up.{levels - 1 - int(m[1])}.block.{m[2]}.{_renamed(m[3], resnet)}"] = value
+        elif m := re.match(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)", key):
+            out[f"decoder.up.{levels - 1 - int(m[1])}.upsample.conv.{m[2]}"] = value
+        elif m := re.match(r"(encoder|decoder)\.mid_block\.resnets\.(\d+)\.(.*)", key):
+            out[f"{m[1]}.mid.block_{int(m[2]) + 1}.{_renamed(m[3], resnet)}"] = value
+        elif m := re.match(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)", key):
+            renamed = _renamed(m[2], _VAE_ATTN)
+            if value.ndim == 2:  # linear -> 1x1 conv, as the original VAE stores attention projections
+                value = value[:, :, None, None]
+            out[f"{m[1]}.mid.attn_1.{renamed}"] = value
+        else:
+            out[key.replace("conv_norm_out", "norm_out")] = value
+    return out
+
+
+def open_clip_from_hf(state: dict[str, Any]) -> dict[str, Any]:
+    """HF CLIPTextModelWithProjection weights in OpenCLIP's layout (SDXL checkpoints hold CLIP-G this way)."""
+    import torch
+
+    out: dict[str, Any] = {}
+    layers: dict[int, dict[str, Any]] = {}
+    for key, value in state.items():
+        if key == "text_model.embeddings.token_embedding.weight":
+            out["token_embedding.weight"] = value
+        elif key == "text_model.embeddings.position_embedding.weight":
+            out["positional_embedding"] = value
+        elif key.startswith("text_model.final_layer_norm."):
+            out["ln_final." + key.rsplit(".", 1)[1]] = value
+        elif key == "text_projection.weight":
+            out["text_projection"] = value.T.contiguous()
+        elif m := re.match(r"text_model\.encoder\.layers\.(\d+)\.(.*)", key):
+            layers.setdefault(int(m[1]), {})[m[2]] = value
+    names = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj"}
+    for index, parts in layers.items():
+        prefix = f"transformer.resblocks.{index}."
+        for kind in ("weight", "bias"):
+            qkv = [parts[f"self_attn.{p}_proj.{kind}"] for p in "qkv"]
+            out[f"{prefix}attn.in_proj_{kind}"] = torch.cat(qkv, dim=0)
+            out[f"{prefix}attn.out_proj.{kind}"] = parts[f"self_attn.out_proj.{kind}"]
+            for new, old in names.items():
+                out[f"{prefix}{old}.{kind}"] = parts[f"{new}.{kind}"]
+    return out
+
+
+def hf_clip_state(model: Any) -> dict[str, Any]:
+    """A transformers CLIP text model's weights with the ``text_model.`` names that CLIP files use."""
+    out = {}
+    for key, value in model.state_dict().items():
+        if key.endswith("position_ids"):
+            continue
+        if not key.startswith(("text_model.", "text_projection")):
+            key = f"text_model.{key}"
+        out[key] = value
+    return out
+
+
+def _swap_halves(value: Any) -> Any:
+    import torch
+
+    first, second = value.chunk(2, dim=0)
+    return torch.cat([second, first], dim=0)
+
+
+def sd3_to_original(state: dict[str, Any], num_layers: int) -> dict[str, Any]:
+    """A diffusers SD3Transformer2DModel state dict in the original MMDiT layout (no prefix)."""
+    import torch
+
+    fixed = {
+        "pos_embed.proj": "x_embedder.proj",
+        "time_text_embed.timestep_embedder.linear_1": "t_embedder.mlp.0",
+        "time_text_embed.timestep_embedder.linear_2": "t_embedder.mlp.2",
+        "time_text_embed.text_embedder.linear_1": "y_embedder.mlp.0",
+        "time_text_embed.text_embedder.linear_2": "y_embedder.mlp.2",
+        "context_embedder": "context_embedder",
+        "proj_out": "final_layer.linear",
+    }
+    block = {
+        "attn.norm_q": "x_block.attn.ln_q",
+        "attn.norm_k": "x_block.attn.ln_k",
+        "attn.norm_added_q": "context_block.attn.ln_q",
+        "attn.norm_added_k": "context_block.attn.ln_k",
+        "attn.to_out.0": "x_block.attn.proj",
+        "attn.to_add_out": "context_block.attn.proj",
+        "norm1.linear": "x_block.adaLN_modulation.1",
+        "norm1_context.linear": "context_block.adaLN_modulation.1",
+        "ff.net.0.proj": "x_block.mlp.fc1",
+        "ff.net.2": "x_block.mlp.fc2",
+        "ff_context.net.0.proj": "context_block.mlp.fc1",
+        "ff_context.net.2": "context_block.mlp.fc2",
+    }
+    out: dict[str, Any] = {"pos_embed": state["pos_embed.pos_embed"]}
+    for key, value in state.items():
+        module, _, tail = key.rpartition(".")
+        if module in fixed:
+            out[f"{fixed[module]}.{tail}"] = value
+        elif module == "norm_out.linear":
+            out[f"final_layer.adaLN_modulation.1.{tail}"] = _swap_halves(value)
+        elif m := re.match(r"transformer_blocks\.(\d+)\.(.*)", module):
+            index, inner = int(m[1]), m[2]
+            if inner in block:
+                last = index == num_layers - 1
+                if inner == "norm1_context.linear" and last:
+                    value = _swap_halves(value)
+                out[f"joint_blocks.{index}.{block[inner]}.{tail}"] = value
+    for index in range(num_layers):
+        for side, names in (
+            ("x_block", ("to_q", "to_k", "to_v")),
+            ("context_block", ("add_q_proj", "add_k_proj", "add_v_proj")),
+        ):
+            for tail in ("weight", "bias"):
+                parts = [state[f"transformer_blocks.{index}.attn.{name}.{tail}"] for name in names]
+                out[f"joint_blocks.{index}.{side}.attn.qkv.{tail}"] = torch.cat(parts, dim=0)
+    return out
+
+
+def original_state_dict(family: str, parts: dict[str, Any]) -> dict[str, Any]:
+    """A whole single-file checkpoint of ``family`` (every component under its original prefix)."""
+    unet, vae = parts["denoiser"], parts["vae"]
+    out: dict[str, Any] = {}
+    if family == "sd3":
+        body = sd3_to_original(unet.state_dict(), unet.config.num_layers)
+    else:
+        body = unet_to_original(unet.state_dict(), unet.config)
+    out.update({f"model.diffusion_model.{k}": v for k, v in body.items()})
+    levels = len(vae.config.block_out_channels)
+    out.update({f"first_stage_model.{k}": v for k, v in vae_to_original(vae.state_dict(), levels).items()})
+    clip_l = hf_clip_state(parts["clip_l"])
+    if family == "sd1":
+        out.update({f"cond_stage_model.transformer.{k}": v for k, v in clip_l.items()})
+    elif family == "sdxl":
+        out.update({f"conditioner.embedders.0.transformer.{k}": v for k, v in clip_l.items()})
+        g = open_clip_from_hf(hf_clip_state(parts["clip_g"]))
+        out.update({f"conditioner.embedders.1.model.{k}": v for k, v in g.items()})
+    else:
+        out.update({f"text_encoders.clip_l.transformer.{k}": v for k, v in clip_l.items()})
+        g = hf_clip_state(parts["clip_g"])
+        out.update({f"text_encoders.clip_g.transformer.{k}": v for k, v in g.items()})
+    return {k: v.contiguous() for k, v in out.items() if not k.endswith("position_ids")}
+
+
+def _save(state: dict[str, Any], path: Path, metadata: dict[str, str] | None = None) -> Path:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata=metadata)
+    return path
+
+
+def make_tiny_checkpoint(family: str, path: str | Path, seed: int = 0) -> Path:
+    """Write a tiny single-file checkpoint of ``family`` in the original key layout; returns its path."""
+    return _save(original_state_dict(family, tiny_components(family, seed)), Path(path))
+
+
+def make_tiny_component_files(family: str, folder: str | Path, seed: int = 0) -> dict[str, Path]:
+    """Separate tiny files as ComfyUI's folders hold them: ``diffusion_model`` (original layout, no prefix),
+    ``vae`` (original layout), ``clip_l``/``clip_g`` (HF layout)."""
+    folder = Path(folder)
+    parts = tiny_components(family, seed)
+    unet = parts["denoiser"]
+    if family == "sd3":
+        body = sd3_to_original(unet.state_dict(), unet.config.num_layers)
+    else:
+        body = unet_to_original(unet.state_dict(), unet.config)
+    files = {
+        "diffusion_model": _save(body, folder / f"tiny-{family}-unet.safetensors"),
+        "vae": _save(
+            vae_to_original(parts["vae"].state_dict(), len(parts["vae"].config.block_out_channels)),
+            folder / f"tiny-{family}-vae.safetensors",
+        ),
+    }
+    for role in ("clip_l", "clip_g"):
+        if role in parts:
+            state = hf_clip_state(parts[role])
+            files[role] = _save(state, folder / f"tiny-{family}-{role}.safetensors")
+    return files
+
+
+_PIPELINES = {
+    "sd1": "StableDiffusionPipeline",
+    "sdxl": "StableDiffusionXLPipeline",
+    "sd3": "StableDiffusion3Pipeline",
+}
+
+
+def make_tiny_diffusers_folder(family: str, folder: str | Path, seed: int = 0) -> Path:
+    """Write a tiny diffusers pipeline folder of ``family`` (``save_pretrained`` per component)."""
+    folder = Path(folder)
+    parts = tiny_components(family, seed)
+    names = {"denoiser": "transformer" if family == "sd3" else "unet", "vae": "vae", "clip_l": "text_encoder"}
+    names["clip_g"] = "text_encoder_2"
+    index: dict[str, Any] = {"_class_name": _PIPELINES[family], "_diffusers_version": "0.0.0"}
+    for role, model in parts.items():
+        model.save_pretrained(str(folder / names[role]), safe_serialization=True)
+        library = "transformers" if role.startswith("clip") else "diffusers"
+        index[names[role]] = [library, type(model).__name__]
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    return folder
+
+
+_LORA_TARGETS = {
+    # family -> (lora key prefix, module name regex of the denoiser, text encoder prefixes)
+    "sd1": ("lora_unet_", r".*attn[12]\.to_[qkv]$", ("lora_te_",)),
+    "sdxl": ("lora_unet_", r".*attn[12]\.to_[qkv]$", ("lora_te1_", "lora_te2_")),
+    "sd3": ("lora_unet_", r"transformer_blocks\.\d+\.attn\.(to_[qkv]|add_[qkv]_proj)$", ()),
+}
+_LORA_ARCH = {
+    "sd1": "stable-diffusion-v1/lora",
+    "sdxl": "stable-diffusion-xl-v1-base/lora",
+    "sd3": "stable-diffusion-v3-medium/lora",
+}
+
+
+def make_tiny_lora(family: str, path: str | Path, *, rank: int = 4, seed: int = 1) -> Path:
+    """Write a kohya-style LoRA (``lora_unet_*``/``lora_te*_*`` with ``lora_down``/``lora_up``/``alpha``) for the
+    tiny ``family`` networks, targeting the attention projections."""
+    import torch
+
+    parts = tiny_components(family, 0)
+    _seed(seed)
+    prefix, pattern, te_prefixes = _LORA_TARGETS[family]
+    state: dict[str, Any] = {}
+
+    def add(name: str, module: Any) -> None:
+        down = torch.randn(rank, module.in_features) * 0.5
+        up = torch.randn(module.out_features, rank) * 0.5
+        state[f"{name}.lora_down.weight"] = down
+        state[f"{name}.lora_up.weight"] = up
+        state[f"{name}.alpha"] = torch.tensor(float(rank))
+
+    for module_name, module in parts["denoiser"].named_modules():
+        if re.match(pattern, module_name) and isinstance(module, torch.nn.Linear):
+            add(prefix + module_name.replace(".", "_"), module)
+    for te_prefix, role in zip(te_prefixes, ("clip_l", "clip_g"), strict=False):
+        for module_name, module in parts[role].named_modules():
+            if re.match(r"text_model\.encoder\.layers\.\d+\.self_attn\.[qv]_proj$", module_name):
+                add(te_prefix + module_name.replace(".", "_"), module)
+    return _save(state, Path(path), metadata={"modelspec.architecture": _LORA_ARCH[family]})
+
+
+def make_tiny_upscaler(path: str | Path, *, scale: int = 2, seed: int = 0) -> Path:
+    """Write a tiny ESRGAN (RRDBNet, old original key layout) with ``scale`` 2 or 4 that spandrel loads."""
+    import torch
+
+    _seed(seed)
+    features, growth, blocks = 8, 4, 1
+    state: dict[str, Any] = {}
+
+    def conv(name: str, cin: int, cout: int) -> None:
+        state[f"{name}.weight"] = torch.randn(cout, cin, 3, 3) * 0.05
+        state[f"{name}.bias"] = torch.zeros(cout)
+
+    conv("model.0", 3, features)
+    for block in range(blocks):
+        for rdb in range(1, 4):
+            for layer in range(1, 6):
+                cin = features + (layer - 1) * growth
+                cout = growth if layer < 5 else features
+                conv(f"model.1.sub.{block}.RDB{rdb}.conv{layer}.0", cin, cout)
+    conv(f"model.1.sub.{blocks}", features, features)
+    index = 3
+    for _ in range({2: 1, 4: 2}[scale]):
+        conv(f"model.{index}", features, features)
+        index += 3
+    conv(f"model.{index - 1}", features, features)
+    conv(f"model.{index + 1}", features, 3)
+    return _save(state, Path(path))
