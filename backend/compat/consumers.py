@@ -5,8 +5,9 @@ prompt of the user that is queued or running, and each one the user submits whil
 ``client_id``: a socket opened after submitting still gets the prompt's events, stored ones first). For each
 followed run it joins the run's channel-layer group and replays stored events first, so every event is
 translated once, in order (``live.PromptTranslator``). Progress previews go out as ComfyUI's binary frames:
-``uint32 1`` (PREVIEW_IMAGE), ``uint32 2`` (PNG), the bytes; or, to clients that sent ``feature_flags`` with
-``supports_preview_metadata``, ``uint32 4``, ``uint32`` JSON length, the JSON metadata, the bytes.
+``uint32 1`` (PREVIEW_IMAGE), ``uint32 1`` (JPEG; 2 for PNG), the bytes; or, to clients that sent
+``feature_flags`` with ``supports_preview_metadata``, ``uint32 4``, ``uint32`` JSON length, the JSON metadata, the
+bytes (``preview_frame``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ CLOSE_UNAUTHENTICATED = 4401
 REPLAY_PAGE = 500
 PREVIEW_IMAGE = 1
 PREVIEW_IMAGE_WITH_METADATA = 4
+JPEG = 1
 PNG = 2
 
 
@@ -126,24 +128,14 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
             await self.leave(run_group(followed.run_id))
 
     async def send_preview(self, prompt_id: str, preview: Preview) -> None:
-        image = await database_sync_to_async(_preview_bytes)(preview.output_id)
-        if image is None:
-            return
-        if self.supports_metadata:
-            metadata = json.dumps(
-                {
-                    "node_id": preview.node,
-                    "prompt_id": prompt_id,
-                    "display_node_id": preview.node,
-                    "parent_node_id": None,
-                    "real_node_id": preview.node,
-                    "image_type": "image/png",
-                }
-            ).encode()
-            header = struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(metadata)) + metadata
-        else:
-            header = struct.pack(">II", PREVIEW_IMAGE, PNG)
-        await self.send(bytes_data=header + image)
+        found = await database_sync_to_async(_preview_bytes)(preview.output_id)
+        if found is None:
+            return  # replaced by a newer preview of the node since (only the latest is kept)
+        image, content_type = found
+        frame = preview_frame(
+            image, content_type, prompt_id=prompt_id, node=preview.node, metadata=self.supports_metadata
+        )
+        await self.send(bytes_data=frame)
 
     # Channel-layer messages
 
@@ -173,6 +165,23 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         await self.send_status()
 
 
+def preview_frame(image: bytes, content_type: str, *, prompt_id: str, node: str, metadata: bool) -> bytes:
+    """ComfyUI's binary preview frame for ``image`` (what a socket sends; its ``len`` is the preview's cost)."""
+    if metadata:
+        meta = json.dumps(
+            {
+                "node_id": node,
+                "prompt_id": prompt_id,
+                "display_node_id": node,
+                "parent_node_id": None,
+                "real_node_id": node,
+                "image_type": content_type,
+            }
+        ).encode()
+        return struct.pack(">II", PREVIEW_IMAGE_WITH_METADATA, len(meta)) + meta + image
+    return struct.pack(">II", PREVIEW_IMAGE, PNG if content_type == "image/png" else JPEG) + image
+
+
 def _active_prompts(user: Any) -> list[tuple[str, str]]:
     rows = ComfyPrompt.objects.filter(user=user, run__status__in=comfy_history.ACTIVE).order_by("created")
     return [(prompt_id, str(run_id)) for prompt_id, run_id in rows.values_list("prompt_id", "run_id")]
@@ -190,14 +199,14 @@ def _stored_events(run_id: str, after: int, before: int | None) -> list[dict[str
     return [event.to_json() for event in events.order_by("seq")[:REPLAY_PAGE]]
 
 
-def _preview_bytes(output_id: int) -> bytes | None:
+def _preview_bytes(output_id: int) -> tuple[bytes, str] | None:
     from backend.storage.blobs import BlobNotFound, get_blob_store
 
-    sha = RunOutput.objects.filter(pk=output_id).values_list("blob_sha", flat=True).first()
-    if not sha:
+    row = RunOutput.objects.filter(pk=output_id).values_list("blob_sha", "content_type").first()
+    if row is None or not row[0]:
         return None
     try:
-        with get_blob_store().open(sha) as handle:
-            return handle.read()
+        with get_blob_store().open(row[0]) as handle:
+            return handle.read(), row[1] or "image/png"
     except BlobNotFound:
         return None

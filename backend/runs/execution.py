@@ -12,9 +12,11 @@ publishes the batch with one call. The same thread polls ``cancel_requested`` ev
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -45,8 +47,9 @@ FLUSH_EVENTS = 200
 CANCEL_POLL_SECONDS = 0.5
 # From this many nodes changed alike in one batch: one UPDATE ... WHERE id IN rather than a VALUES row each.
 SAME_CHANGE_ROWS = 8
-PREVIEW_EVERY_SECONDS = 0.5  # at most one stored preview per node per interval; later ones are dropped
+PREVIEW_EVERY_SECONDS = 0.25  # at most one stored preview per node per interval; later ones are dropped
 PREVIEW_MAX_SIDE = 512
+PREVIEW_JPEG_QUALITY = 90
 TRACEBACK_CHARS = 20_000
 ERROR_SUMMARY_CHARS = 2_000
 
@@ -107,9 +110,27 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
     finally:
         with _active_lock:
             _active.pop(str(run.pk), None)
+    if status != Run.Status.SUCCEEDED:
+        release_gpu_memory()
     dispatch_next()
     freeze_after_first_run()  # the first run loaded the node packs: keep full collections off them
     return status
+
+
+def release_gpu_memory() -> bool:
+    """Give the GPU memory a cancelled or failed run left cached back to the device; True if there was CUDA.
+
+    A cancelled sampler's tensors die with its frames, but torch's allocator keeps their blocks for reuse:
+    other processes on the GPU (and ``nvidia-smi``) would see the memory as taken. Only when torch is already
+    imported and CUDA started: a run that never touched torch must not pay seconds to import it.
+    """
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    if cuda is None or not cuda.is_initialized():
+        return False
+    gc.collect()  # tensors held by reference cycles (a traceback's frames) are freed only by the collector
+    cuda.empty_cache()
+    return True
 
 
 def _claim(run_id: Any, worker_name: str) -> bool:
@@ -157,6 +178,9 @@ def _execute(run: Run, cancel: threading.Event) -> str:
         if not recorder.finished:
             recorder.synthesize("run_finished", {"status": "failed", "error": crash or "The engine stopped."})
         recorder.close()
+        if recorder.previews:
+            # What each watching socket received for previews (a binary frame adds 8 bytes, or the metadata).
+            logger.info("run %s: %d previews, %d bytes", run.pk, recorder.previews, recorder.preview_bytes)
     if result is not None and result.status == "invalid":
         error = "; ".join(str(error) for error in result.errors)
         Run.objects.filter(pk=run.pk).update(error=f"The graph cannot run: {error}"[:ERROR_SUMMARY_CHARS])
@@ -215,6 +239,9 @@ class EventRecorder:
         self._seq = run.last_seq
         self._failures: list[str] = []
         self._last_preview: dict[str, float] = {}
+        self._previewed: set[str] = set()  # nodes with a stored preview
+        self.previews = 0  # previews stored, and their bytes (what each live client receives, once)
+        self.preview_bytes = 0
         # A resumed run (an earlier attempt's worker was lost): nodes whose results were stored then are not
         # stored twice when the engine reports them again from the cache.
         self._has_results: set[str] = set()
@@ -224,6 +251,11 @@ class EventRecorder:
                 .exclude(kind=RunOutput.Kind.PREVIEW)
                 .values_list("node_id", flat=True)
                 .distinct()
+            )
+            self._previewed = set(
+                RunOutput.objects.filter(run=run, kind=RunOutput.Kind.PREVIEW).values_list(
+                    "node_id", flat=True
+                )
             )
         self._thread = threading.Thread(target=self._loop, name=f"flowyard-recorder-{run.pk}", daemon=True)
 
@@ -341,8 +373,9 @@ class EventRecorder:
             self._apply(event, row, item, dirty, final)
             pending.append(item)
         outputs = [output for item in pending for output in item.outputs]
-        outputs += [item.preview for item in pending if item.preview is not None]
         with transaction.atomic():
+            previews, replaced = self._drop_older_previews(pending)
+            outputs += previews
             if outputs:
                 RunOutput.objects.bulk_create(outputs, batch_size=500)
                 for item in pending:
@@ -360,7 +393,43 @@ class EventRecorder:
                 raise Run.DoesNotExist(f"run {self.run.pk} no longer exists or another worker took it over")
         for name, value in changes.items():
             setattr(self.run, name, value)
+        if replaced:
+            self._collect(replaced)
         return [item.row.to_json() for item in pending]
+
+    def _drop_older_previews(self, pending: list[_Pending]) -> tuple[list[RunOutput], set[str]]:
+        """Keep only the latest preview of each node (a 1,000-step sampler must not leave 1,000 images): return
+        this batch's previews to store, one per node, having deleted the stored ones they replace, and the blobs
+        of what was dropped."""
+        latest: dict[str, _Pending] = {}
+        dropped: set[str] = set()
+        for item in pending:
+            if item.preview is None:
+                continue
+            earlier = latest.get(item.preview.node_id)
+            if earlier is not None and earlier.preview is not None:  # two in one batch: the later one wins
+                dropped.add(earlier.preview.blob_sha or "")
+                earlier.preview = None
+            latest[item.preview.node_id] = item
+        nodes = set(latest)
+        if nodes & self._previewed:
+            older = RunOutput.objects.filter(
+                run_id=self.run.pk, kind=RunOutput.Kind.PREVIEW, node_id__in=nodes & self._previewed
+            )
+            dropped.update(older.exclude(blob_sha=None).values_list("blob_sha", flat=True))
+            older.delete()
+        self._previewed |= nodes
+        dropped.discard("")
+        return [item.preview for item in latest.values() if item.preview is not None], dropped
+
+    def _collect(self, shas: set[str]) -> None:
+        """Delete the replaced previews' blobs now unless something else refers to them."""
+        from backend.storage.references import collect_unreferenced_blobs
+
+        try:
+            collect_unreferenced_blobs(shas, grace_seconds=0)
+        except Exception:
+            logger.exception("could not delete the replaced previews of run %s", self.run.pk)
 
     def _apply(
         self,
@@ -543,7 +612,7 @@ class EventRecorder:
         return outputs
 
     def _preview(self, node_id: str, preview: np.ndarray) -> RunOutput | None:
-        """A small PNG of a progress preview, or None when too soon after the last one or too big."""
+        """A small JPEG of a progress preview, or None when too soon after the last one or too big."""
         now = time.monotonic()
         if now - self._last_preview.get(node_id, -PREVIEW_EVERY_SECONDS) < PREVIEW_EVERY_SECONDS:
             return None
@@ -552,22 +621,24 @@ class EventRecorder:
 
         try:
             frame = image_frames(np.asarray(preview))[0]
-            png = _small_png(frame)
+            jpeg = encode_preview(frame)
         except Exception:
             logger.warning("run %s node %s sent a preview that is not an image", self.run.pk, node_id)
             return None
-        if len(png) > settings.FLOWYARD_MAX_PREVIEW_BYTES:
+        if len(jpeg) > settings.FLOWYARD_MAX_PREVIEW_BYTES:
             return None
         self._last_preview[node_id] = now
+        self.previews += 1
+        self.preview_bytes += len(jpeg)
         return RunOutput(
             run_id=self.run.pk,
             node_id=node_id,
             index=0,
             kind=RunOutput.Kind.PREVIEW,
-            blob_sha=get_blob_store().put(png),
-            filename=f"preview-{node_id}-{uuid.uuid4().hex[:8]}.png",
-            content_type="image/png",
-            size=len(png),
+            blob_sha=get_blob_store().put(jpeg),
+            filename=f"preview-{node_id}-{uuid.uuid4().hex[:8]}.jpg",
+            content_type="image/jpeg",
+            size=len(jpeg),
         )
 
 
@@ -616,12 +687,18 @@ def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 10
             )
 
 
-def _small_png(frame: np.ndarray) -> bytes:
+def encode_preview(frame: np.ndarray) -> bytes:
+    """A progress preview as sent to clients: JPEG (quality 90), at most ``PREVIEW_MAX_SIDE`` px on the long side,
+    from one ``(H, W, C)`` float frame in 0..1. ``len()`` of it is what a preview costs each watching socket."""
     from PIL import Image as PILImage
 
     data = np.clip(np.asarray(frame, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[:, :, 0]
     image = PILImage.fromarray(data)
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")  # JPEG has no alpha
     image.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE))
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=4)
+    image.save(buffer, format="JPEG", quality=PREVIEW_JPEG_QUALITY)
     return buffer.getvalue()

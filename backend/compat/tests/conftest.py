@@ -27,6 +27,7 @@ def compat_environment(settings, tmp_path, monkeypatch):
     settings.FLOWYARD_NODE_PACKS = ["nodepacks.core", "backend.runs.tests.testpack"]
     settings.FLOWYARD_BLOB_DIR = tmp_path / "blobs"
     settings.FLOWYARD_DISPATCHER = "local"
+    settings.FLOWYARD_GPU_FALLBACK_TO_CPU = True  # the embedded default, whatever the environment says
     settings.FLOWYARD_PARALLELISM = 2
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "backend.core.live.LocalChannelLayer"}}
     monkeypatch.setattr(engine, "_memory", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import io
 import json
 import struct
 import time
@@ -13,6 +14,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from PIL import Image
 
 from backend.asgi import websocket_application
 from backend.compat.tests.conftest import IMAGE_PROMPT
@@ -131,7 +133,7 @@ def test_a_socket_opened_after_submitting_gets_progress_previews_and_text_output
     previews = [frame for frame in frames if isinstance(frame, bytes)]
     assert previews, "the Slow node's preview should arrive as a binary frame"
     event, image_type = struct.unpack(">II", previews[0][:8])
-    assert (event, image_type) == (1, 2) and previews[0][8:].startswith(b"\x89PNG")
+    assert (event, image_type) == (1, 1) and previews[0][8:].startswith(b"\xff\xd8")  # JPEG
     (executed,) = [
         frame["data"] for frame in frames if isinstance(frame, dict) and frame["type"] == "executed"
     ]
@@ -157,7 +159,7 @@ def test_preview_metadata_frames_for_clients_that_ask(alice, comfy_client, token
     event, length = struct.unpack(">II", preview[:8])
     metadata = json.loads(preview[8 : 8 + length])
     assert event == 4 and metadata["node_id"] == "1" and metadata["prompt_id"] == prompt_id
-    assert metadata["image_type"] == "image/png" and preview[8 + length :].startswith(b"\x89PNG")
+    assert metadata["image_type"] == "image/jpeg" and preview[8 + length :].startswith(b"\xff\xd8")
 
 
 def test_failures_and_interrupts_send_comfyuis_error_messages(alice, comfy_client, token_for):
@@ -218,3 +220,35 @@ def test_sockets_get_only_their_users_prompts_and_need_a_token(alice, oscar, com
     assert nothing
     assert closed == {"type": "websocket.close", "code": 4401}
     assert closed_wrong == {"type": "websocket.close", "code": 4401}
+
+
+def test_a_sampler_streams_progress_per_step_and_few_small_jpeg_previews(alice, comfy_client, token_for):
+    """Each step's ``progress``; previews throttled to one per 0.25 s, JPEG, 512 px at most; their bytes counted
+    (what each watching socket pays for previews)."""
+    client, token = comfy_client(alice), token_for(alice)
+    steps = 12
+    prompt = {"1": {"class_type": "test.Sampler", "inputs": {"steps": steps, "step_seconds": 0.05,
+                                                            "width": 1024, "height": 768}},
+              "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}  # fmt: skip
+
+    async def scenario():
+        socket = await open_socket(f"/comfy/ws?clientId=tab&token={token}")
+        await socket.receive_json_from(timeout=5)
+        body = await post(client, prompt, client_id="tab")
+        frames = await receive_until(socket, end_of(body["prompt_id"]))
+        await socket.disconnect()
+        return body["prompt_id"], frames
+
+    prompt_id, frames = async_to_sync(scenario)()
+    progress = [frame["data"] for frame in frames if isinstance(frame, dict) and frame["type"] == "progress"]
+    assert progress == [
+        {"value": float(step), "max": float(steps), "prompt_id": prompt_id, "node": "1"}
+        for step in range(1, steps + 1)
+    ]
+    previews = [frame for frame in frames if isinstance(frame, bytes)]
+    assert 1 <= len(previews) < steps
+    for frame in previews:
+        assert struct.unpack(">II", frame[:8]) == (1, 1)  # PREVIEW_IMAGE, JPEG
+        assert Image.open(io.BytesIO(frame[8:])).size == (512, 384)
+    preview_bytes = sum(len(frame) for frame in previews)
+    assert preview_bytes < 60_000 * len(previews), preview_bytes

@@ -38,6 +38,7 @@ def runs_environment(settings, tmp_path, monkeypatch):
     settings.FLOWYARD_NODE_PACKS = ["nodepacks.core", "backend.runs.tests.testpack"]
     settings.FLOWYARD_BLOB_DIR = tmp_path / "blobs"
     settings.FLOWYARD_DISPATCHER = "local"
+    settings.FLOWYARD_GPU_FALLBACK_TO_CPU = True  # the embedded default, whatever the environment says
     settings.FLOWYARD_PARALLELISM = 2
     monkeypatch.setattr(engine, "_memory", None)
     testpack.flaky_state["fail"] = True

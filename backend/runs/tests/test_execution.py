@@ -146,7 +146,7 @@ def test_cancel_stops_a_running_run(team, as_role, wait_for_run):
     statuses = dict(done.node_runs.values_list("node_id", "status"))
     assert statuses == {"slow": "cancelled", "show": "cancelled"}
     assert client.post(f"/api/runs/{run['id']}/cancel").status_code == 409
-    # The progress preview the slow node sent was stored as a small PNG.
+    # The progress preview the slow node sent was stored as a small JPEG.
     [preview] = RunOutput.objects.filter(run=done, kind="preview")
     assert client.get(preview.url()).status_code == 200
 

@@ -154,14 +154,14 @@ class Sampler(sdk.Node):
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
         _count(self.id)
         sampler_done[ctx.node_id] = False
-        rng = np.random.default_rng(0)
         image = np.zeros((1, inputs.height, inputs.width, 3), dtype=np.float32)
+        # Smooth, like a decoded latent: horizontal ramps brightening with each step, and vertical waves.
+        ramp = np.linspace(0.0, 1.0, inputs.width, dtype=np.float32)[None, None, :, None]
+        waves = 0.1 * np.sin(np.arange(inputs.height, dtype=np.float32) / 7.0)[None, :, None, None]
         for step in range(1, inputs.steps + 1):
             time.sleep(inputs.step_seconds)
-            # Smooth, like a decoded latent: a gradient with a little noise (pure noise would not compress).
-            ramp = np.linspace(0.0, 1.0, inputs.width, dtype=np.float32)[None, None, :, None]
-            image = np.clip(ramp * step / inputs.steps + rng.normal(0, 0.02, image.shape), 0, 1).astype(
-                np.float32
+            image = np.clip(ramp * (step / inputs.steps) + waves + 0.2, 0, 1) * np.ones(
+                image.shape, np.float32
             )
             sampler_steps[ctx.node_id] = step
             ctx.progress(step, inputs.steps, preview=image)
