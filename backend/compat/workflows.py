@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from backend.accounts.exceptions import ApiError
 from backend.compat.schemas import is_seed_like, widget_inputs
 from workers.engine import GraphFormatError, NodeRegistry
 from workers.engine.subgraphs import PATH_SEPARATOR, flatten, has_subgraphs, subgraph_id
@@ -308,6 +307,7 @@ def _name_widgets(schema, values: list[Any], node_id: str, warnings: list[dict[s
         position += 1
         if (
             position < len(values)
+            and isinstance(values[position], str)
             and values[position] in CONTROL_VALUES
             and (is_seed_like(spec) or spec.type == "INT")
         ):
@@ -326,6 +326,8 @@ def export_comfy(graph: Mapping[str, Any], layout: Mapping[str, Any] | None = No
         try:
             flat = flatten(graph)
         except GraphFormatError as exc:
+            from backend.accounts.exceptions import ApiError  # here: import stays usable without Django
+
             raise ApiError(
                 f"The graph cannot be exported: {exc}", [e.to_json() for e in exc.errors]
             ) from None

@@ -115,7 +115,7 @@ def _on_instance(error: GraphError, origins: Mapping[tuple[str, str], tuple[str,
     if origin is None:
         return error
     instance, name = origin
-    message = f"subgraph input {name!r} is not connected (node {error.node} needs it for {error.input!r})"
+    message = f"{name!r} of this subgraph is not connected (node {error.node} needs it for {error.input!r})"
     return GraphError("missing_input", message, instance, name)
 
 

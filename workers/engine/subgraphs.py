@@ -296,8 +296,7 @@ class _Flattener:
             else:
                 value = _MISSING
             if value is _MISSING:
-                message = f"output {output.name!r} of subgraph {definition.name!r} is not connected inside it"
-                value = _Unconnected(flat_id, output.name, message)
+                value = _Unconnected(flat_id, output.name)
             outputs.append(value)
         self.expanded[key] = outputs
         return outputs
@@ -326,7 +325,6 @@ class _Level:
 class _Unconnected:
     node: str
     output: str
-    message: str
 
 
 def flatten(
@@ -338,9 +336,10 @@ def flatten(
     """Graph JSON with every subgraph instance replaced by its inner nodes (path ids); raise ``GraphFormatError``.
 
     ``subgraphs`` defaults to the graph's own ``subgraphs``. ``origins``, when given, is filled with
-    ``{(flat node, input): (instance id, subgraph input)}`` for inner inputs bound to an instance input that
-    nothing reaches, so a missing-input error there can be reported on the instance. ``outputs`` naming an
-    instance are replaced by its inner nodes.
+    ``{(flat node, input): (instance id, subgraph input or output name)}`` for inputs left empty because an
+    instance input nothing reaches feeds them, or an instance output not connected inside: a missing-input
+    error there can be reported on the instance. ``outputs`` naming an instance are replaced by its inner
+    nodes.
     """
     if not isinstance(graph, Mapping) or not isinstance(graph.get("nodes"), Mapping):
         return dict(graph) if isinstance(graph, Mapping) else graph
@@ -354,9 +353,8 @@ def flatten(
             kept: dict[str, Any] = {}
             for name, value in inputs.items():
                 if isinstance(value, _Unconnected):
-                    flattener.errors.append(
-                        GraphError("missing_input", value.message, value.node, value.output)
-                    )
+                    # Left out: validation reports it if the node is needed, and on the instance (origins).
+                    flattener.origins[(node_id, str(name))] = (value.node, value.output)
                 else:
                     kept[name] = value
             node = {**node, "inputs": kept}

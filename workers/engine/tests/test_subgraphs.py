@@ -132,11 +132,14 @@ def test_errors_name_the_instance_and_what_is_missing() -> None:
     with pytest.raises(GraphFormatError) as caught:
         flatten(graph)
     found = {(e.code, e.node, e.input) for e in caught.value.errors}
-    assert found == {
-        ("unknown_input", "12", "nope"),
-        ("unknown_subgraph", "13", None),
-        ("missing_input", "12", "sum"),
-    }
+    assert found == {("unknown_input", "12", "nope"), ("unknown_subgraph", "13", None)}
+    # An output not connected inside: the consumer's input stays empty, and origins name the instance.
+    del graph["nodes"]["13"]
+    graph["nodes"]["12"]["inputs"] = {}
+    origins: dict[tuple[str, str], tuple[str, str]] = {}
+    flat = flatten(graph, origins=origins)
+    assert flat["nodes"]["show"]["inputs"] == {}
+    assert origins[("show", "value")] == ("12", "sum")
 
 
 def test_a_subgraph_that_contains_itself_is_an_error() -> None:
