@@ -1,0 +1,366 @@
+"""The sampler algorithms, in k-diffusion's formulation (Karras et al. 2022): ``x`` is the noisy latent in sigma
+space and ``model(x, sigma) -> denoised`` the predicted clean latent. ComfyUI's sampler names and semantics.
+
+Each sampler is ``fn(model, x, sigmas, run) -> x`` where ``sigmas`` is a list of Python floats (the step
+coefficients stay Python floats, so a step on a GPU launches only the tensor math and never synchronises) and
+``run`` carries the per-step callback, the noise sampler and the model's schedule. Flow families (SD3, Flux)
+take the rectified-flow variants where ComfyUI does (ancestral steps re-noise with ``1 - sigma`` scaling, SDE
+samplers work in the flow half-log-SNR).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from nodepacks.diffusion.handles import ModelSampling
+from nodepacks.diffusion.sampling.noise import NoiseSampler
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+ModelFn = Callable[["torch.Tensor", float], "torch.Tensor"]
+StepCallback = Callable[[int, "torch.Tensor", "torch.Tensor"], None]  # (step index, x, denoised)
+
+
+@dataclass
+class SamplerRun:
+    """What a sampler needs besides the model and the sigmas."""
+
+    sampling: ModelSampling
+    callback: StepCallback
+    noise: NoiseSampler | None = None
+    eta: float = 1.0
+    s_noise: float = 1.0
+
+    @property
+    def is_flow(self) -> bool:
+        return self.sampling.prediction == "flow"
+
+
+def _ancestral_step(sigma: float, sigma_next: float, eta: float) -> tuple[float, float]:
+    """(sigma_down, sigma_up): the sigma to step down to deterministically and the noise to add back."""
+    if not eta:
+        return sigma_next, 0.0
+    up = min(sigma_next, eta * (sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2) ** 0.5)
+    return (sigma_next**2 - up**2) ** 0.5, up
+
+
+def _half_log_snr(sampling: ModelSampling, sigma: float) -> float:
+    """log(alpha / sigma): flow ``log((1 - s) / s)``, otherwise ``-log(s)``."""
+    if sampling.prediction == "flow":
+        return math.log((1.0 - sigma) / sigma)
+    return -math.log(sigma)
+
+
+def _sigma_of_half_log_snr(sampling: ModelSampling, lam: float) -> float:
+    if sampling.prediction == "flow":
+        return 1.0 / (1.0 + math.exp(lam))
+    return math.exp(-lam)
+
+
+def _offset_first_sigma(sampling: ModelSampling, sigmas: list[float]) -> list[float]:
+    # A flow schedule starting at sigma 1 has an infinite log-SNR there; ComfyUI starts a hair below it.
+    if sampling.prediction == "flow" and len(sigmas) > 1 and sigmas[0] >= 1.0:
+        return [sampling.percent_to_sigma(1e-4), *sigmas[1:]]
+    return sigmas
+
+
+def _noise(run: SamplerRun) -> NoiseSampler:
+    if run.noise is None:
+        raise ValueError("this sampler needs a noise sampler")
+    return run.noise
+
+
+# -- first-order and ancestral ----------------------------------------------------------------------------------
+
+
+def euler(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """Euler steps on the probability-flow ODE (deterministic)."""
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        x = x + (x - denoised) * ((sigma_next - sigma) / sigma)
+    return x
+
+
+def euler_ancestral(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """Euler steps down to ``sigma_down`` then fresh noise up to the next sigma."""
+    if run.is_flow:
+        return _euler_ancestral_flow(model, x, sigmas, run)
+    noise = _noise(run)
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        down, up = _ancestral_step(sigma, sigma_next, run.eta)
+        if down == 0:
+            x = denoised
+        else:
+            x = x + (x - denoised) * ((down - sigma) / sigma) + noise(sigma, sigma_next) * (run.s_noise * up)
+    return x
+
+
+def _euler_ancestral_flow(
+    model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun
+) -> torch.Tensor:
+    noise = _noise(run)
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        if sigma_next == 0:
+            x = denoised
+            continue
+        down = sigma_next * (1 + (sigma_next / sigma - 1) * run.eta)
+        alpha_next, alpha_down = 1 - sigma_next, 1 - down
+        renoise = (sigma_next**2 - down**2 * alpha_next**2 / alpha_down**2) ** 0.5
+        ratio = down / sigma
+        x = torch_lerp(denoised, x, ratio)
+        if run.eta > 0:
+            x = x * (alpha_next / alpha_down) + noise(sigma, sigma_next) * (run.s_noise * renoise)
+    return x
+
+
+def lcm(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """Latent-consistency sampling: jump to the prediction, then re-noise it to the next sigma."""
+    noise = _noise(run)
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        x = denoised
+        if sigma_next > 0:
+            x = run.sampling.noise_scaling(sigma_next, noise(sigma, sigma_next), x)  # type: ignore[arg-type]
+    return x
+
+
+# -- second order ------------------------------------------------------------------------------------------------
+
+
+def heun(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """Heun's method (Karras et al. Algorithm 1): an Euler step corrected by the slope at its end."""
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        d = (x - denoised) / sigma
+        dt = sigma_next - sigma
+        if sigma_next == 0:
+            x = x + d * dt
+        else:
+            x_2 = x + d * dt
+            denoised_2 = model(x_2, sigma_next)
+            d_2 = (x_2 - denoised_2) / sigma_next
+            x = x + (d + d_2) * (dt / 2)
+    return x
+
+
+def dpm_2(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """DPM-Solver-2 style midpoint steps (the slope at the log-midpoint sigma)."""
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        d = (x - denoised) / sigma
+        if sigma_next == 0:
+            x = x + d * (sigma_next - sigma)
+        else:
+            sigma_mid = math.exp(0.5 * (math.log(sigma) + math.log(sigma_next)))
+            x_2 = x + d * (sigma_mid - sigma)
+            denoised_2 = model(x_2, sigma_mid)
+            x = x + (x_2 - denoised_2) * ((sigma_next - sigma) / sigma_mid)
+    return x
+
+
+def dpmpp_2m(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """DPM-Solver++(2M): a multistep second-order solver reusing the previous step's prediction."""
+    old_denoised = None
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        if sigma_next == 0:
+            x = denoised
+        else:
+            t, t_next = -math.log(sigma), -math.log(sigma_next)
+            h = t_next - t
+            scale, coef = sigma_next / sigma, -math.expm1(-h)
+            if old_denoised is None:
+                x = x * scale + denoised * coef
+            else:
+                r = (t - -math.log(sigmas[i - 1])) / h
+                mixed = denoised * (1 + 1 / (2 * r)) - old_denoised * (1 / (2 * r))
+                x = x * scale + mixed * coef
+        old_denoised = denoised
+    return x
+
+
+# -- SDE ---------------------------------------------------------------------------------------------------------
+
+
+def dpmpp_sde(
+    model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun, r: float = 0.5
+) -> torch.Tensor:
+    """DPM-Solver++ (stochastic): a two-stage step with Brownian-tree noise in both stages."""
+    noise = _noise(run)
+    sampling, eta, s_noise = run.sampling, run.eta, run.s_noise
+    sigmas = _offset_first_sigma(sampling, sigmas)
+    fac = 1 / (2 * r)
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        if sigma_next == 0:
+            x = denoised
+            continue
+        lam_s, lam_t = _half_log_snr(sampling, sigma), _half_log_snr(sampling, sigma_next)
+        h = lam_t - lam_s
+        lam_mid = lam_s + r * h
+        sigma_mid = _sigma_of_half_log_snr(sampling, lam_mid)
+        alpha_s = sigma * math.exp(lam_s)
+        alpha_mid = sigma_mid * math.exp(lam_mid)
+        alpha_t = sigma_next * math.exp(lam_t)
+
+        down, up = _ancestral_step(math.exp(-lam_s), math.exp(-lam_mid), eta)
+        h_ = -math.log(down) - lam_s
+        x_2 = x * ((alpha_mid / alpha_s) * math.exp(-h_)) - denoised * (alpha_mid * math.expm1(-h_))
+        if eta > 0 and s_noise > 0:
+            x_2 = x_2 + noise(sigma, sigma_mid) * (alpha_mid * s_noise * up)
+        denoised_2 = model(x_2, sigma_mid)
+
+        down, up = _ancestral_step(math.exp(-lam_s), math.exp(-lam_t), eta)
+        h_ = -math.log(down) - lam_s
+        mixed = denoised * (1 - fac) + denoised_2 * fac
+        x = x * ((alpha_t / alpha_s) * math.exp(-h_)) - mixed * (alpha_t * math.expm1(-h_))
+        if eta > 0 and s_noise > 0:
+            x = x + noise(sigma, sigma_next) * (alpha_t * s_noise * up)
+    return x
+
+
+def dpmpp_2m_sde(
+    model: ModelFn,
+    x: torch.Tensor,
+    sigmas: list[float],
+    run: SamplerRun,
+    solver: Literal["midpoint", "heun"] = "midpoint",
+) -> torch.Tensor:
+    """DPM-Solver++(2M) SDE: the multistep solver with noise injected at each step."""
+    noise = _noise(run)
+    sampling, eta, s_noise = run.sampling, run.eta, run.s_noise
+    sigmas = _offset_first_sigma(sampling, sigmas)
+    old_denoised = None
+    h_last = 0.0
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        if sigma_next == 0:
+            x = denoised
+        else:
+            lam_s, lam_t = _half_log_snr(sampling, sigma), _half_log_snr(sampling, sigma_next)
+            h = lam_t - lam_s
+            h_eta = h * (eta + 1)
+            alpha_t = sigma_next * math.exp(lam_t)
+            coef = alpha_t * -math.expm1(-h_eta)
+            x = x * (sigma_next / sigma * math.exp(-h * eta)) + denoised * coef
+            if old_denoised is not None:
+                r = h_last / h
+                if solver == "heun":
+                    correction = alpha_t * (-math.expm1(-h_eta) / -h_eta + 1) / r
+                else:
+                    correction = 0.5 * coef / r
+                x = x + (denoised - old_denoised) * correction
+            if eta > 0 and s_noise > 0:
+                x = x + noise(sigma, sigma_next) * (sigma_next * (-math.expm1(-2 * h * eta)) ** 0.5 * s_noise)
+            h_last = h
+        old_denoised = denoised
+    return x
+
+
+def dpmpp_3m_sde(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """DPM-Solver++(3M) SDE: third-order multistep with noise injected at each step."""
+    noise = _noise(run)
+    sampling, eta, s_noise = run.sampling, run.eta, run.s_noise
+    sigmas = _offset_first_sigma(sampling, sigmas)
+    denoised_1 = denoised_2 = None
+    h_1 = h_2 = 0.0
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        h = 0.0
+        if sigma_next == 0:
+            x = denoised
+        else:
+            lam_s, lam_t = _half_log_snr(sampling, sigma), _half_log_snr(sampling, sigma_next)
+            h = lam_t - lam_s
+            h_eta = h * (eta + 1)
+            alpha_t = sigma_next * math.exp(lam_t)
+            x = x * (sigma_next / sigma * math.exp(-h * eta)) + denoised * (alpha_t * -math.expm1(-h_eta))
+            phi_2 = math.expm1(-h_eta) / h_eta + 1
+            if denoised_2 is not None and denoised_1 is not None:
+                r0, r1 = h_1 / h, h_2 / h
+                d1_0 = (denoised - denoised_1) / r0
+                d1_1 = (denoised_1 - denoised_2) / r1
+                d1 = d1_0 + (d1_0 - d1_1) * (r0 / (r0 + r1))
+                d2 = (d1_0 - d1_1) / (r0 + r1)
+                phi_3 = phi_2 / h_eta - 0.5
+                x = x + d1 * (alpha_t * phi_2) - d2 * (alpha_t * phi_3)
+            elif denoised_1 is not None:
+                x = x + (denoised - denoised_1) * (alpha_t * phi_2 / (h_1 / h))
+            if eta > 0 and s_noise > 0:
+                x = x + noise(sigma, sigma_next) * (sigma_next * (-math.expm1(-2 * h * eta)) ** 0.5 * s_noise)
+        denoised_1, denoised_2 = denoised, denoised_1
+        h_1, h_2 = h, h_1
+    return x
+
+
+def torch_lerp(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
+    """``start + weight * (end - start)`` in one kernel."""
+    import torch
+
+    return torch.lerp(start, end, weight)
+
+
+# -- the registry ------------------------------------------------------------------------------------------------
+
+NoiseKind = Literal["none", "gaussian", "brownian", "brownian_device"]
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A sampler name's algorithm, the noise it draws, and ComfyUI's inpainting quirk for it."""
+
+    function: Callable[..., torch.Tensor]
+    noise: NoiseKind = "none"
+    inpaint_random_noise: bool = False  # ddim: masked-out areas are re-noised with their own seeded noise
+    options: tuple[tuple[str, str], ...] = ()
+
+
+SAMPLERS: dict[str, SamplerSpec] = {
+    "euler": SamplerSpec(euler),
+    "euler_ancestral": SamplerSpec(euler_ancestral, noise="gaussian"),
+    "heun": SamplerSpec(heun),
+    "dpm_2": SamplerSpec(dpm_2),
+    "dpmpp_sde": SamplerSpec(dpmpp_sde, noise="brownian"),
+    "dpmpp_sde_gpu": SamplerSpec(dpmpp_sde, noise="brownian_device"),
+    "dpmpp_2m": SamplerSpec(dpmpp_2m),
+    "dpmpp_2m_sde": SamplerSpec(dpmpp_2m_sde, noise="brownian"),
+    "dpmpp_2m_sde_gpu": SamplerSpec(dpmpp_2m_sde, noise="brownian_device"),
+    "dpmpp_2m_sde_heun": SamplerSpec(dpmpp_2m_sde, noise="brownian", options=(("solver", "heun"),)),
+    "dpmpp_2m_sde_heun_gpu": SamplerSpec(
+        dpmpp_2m_sde, noise="brownian_device", options=(("solver", "heun"),)
+    ),
+    "dpmpp_3m_sde": SamplerSpec(dpmpp_3m_sde, noise="brownian"),
+    "dpmpp_3m_sde_gpu": SamplerSpec(dpmpp_3m_sde, noise="brownian_device"),
+    "lcm": SamplerSpec(lcm, noise="gaussian"),
+    # ComfyUI's ddim is Euler (deterministic DDIM is Euler on the probability-flow ODE) with its inpaint noise.
+    "ddim": SamplerSpec(euler, inpaint_random_noise=True),
+}
+
+SAMPLER_NAMES = tuple(SAMPLERS)
+"""The sampler names this pack runs (ComfyUI's names; the first is the KSampler default)."""
