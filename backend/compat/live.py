@@ -69,12 +69,23 @@ Message = dict[str, Any] | Preview | QueueStatus
 
 
 def output_images(results: Iterable[Mapping[str, Any]], prompt_id: str) -> dict[str, Any]:
-    """ComfyUI's ``output`` of a node from our result references (images, text, data)."""
+    """ComfyUI's ``output`` of a node from our result references (images, videos, audio, text, data).
+
+    As in ComfyUI, videos and animated images are listed under ``images`` with ``animated: [true]``, and audio
+    under ``audio``.
+    """
     output: dict[str, Any] = {}
     for ref in results:
         kind = ref.get("kind")
         if kind == "image":
             output.setdefault("images", []).append(image_ref(ref, prompt_id))
+            if ref.get("content_type") == "image/webp":
+                output["animated"] = [True]
+        elif kind == "video":
+            output.setdefault("images", []).append(image_ref(ref, prompt_id))
+            output["animated"] = [True]
+        elif kind == "audio":
+            output.setdefault("audio", []).append(image_ref(ref, prompt_id))
         elif kind == "text":
             output.setdefault("text", []).append(ref.get("text", ""))
         elif kind == "json" and isinstance(ref.get("data"), Mapping):

@@ -561,9 +561,10 @@ class EventRecorder:
         return summary[:ERROR_SUMMARY_CHARS]
 
     def _ui_outputs(self, node_id: str, ui: UI) -> list[RunOutput]:
-        """Store each image frame as a PNG blob; return output rows for images, text and data (unsaved)."""
+        """Store each image frame as a PNG blob and each encoded file (video, audio...) as it is; return output rows
+        for them, text and data (unsaved)."""
         from backend.storage.blobs import get_blob_store
-        from workers.runtime.media import frame_to_png, image_frames
+        from workers.runtime.media import content_type_for, frame_to_png, image_frames
 
         store = get_blob_store()
         outputs: list[RunOutput] = []
@@ -588,6 +589,24 @@ class EventRecorder:
                     )
                 )
                 frame_index += 1
+        counts: dict[str, int] = {"image": frame_index}  # the RunOutput.Kind values of MediaFile kinds
+        for file in ui.files:
+            kind = file.kind if file.kind in ("video", "audio", "image") else "file"
+            index = counts.get(kind, 0)
+            counts[kind] = index + 1
+            outputs.append(
+                RunOutput(
+                    run_id=self.run.pk,
+                    node_id=node_id,
+                    index=index,
+                    kind=kind,
+                    blob_sha=store.put(file.data),
+                    filename=f"{prefix}_{index + 1:05d}.{file.format}",
+                    content_type=content_type_for(file.format),
+                    size=len(file.data),
+                    saved=ui.saved,
+                )
+            )
         for index, text in enumerate(ui.text):
             outputs.append(
                 RunOutput(

@@ -191,13 +191,17 @@ class RunEvent(models.Model):
 
 
 class RunOutput(models.Model):
-    """Something a node showed or saved: an image (a PNG blob), text, or JSON data; or a progress preview."""
+    """Something a node showed or saved: an image (a PNG or animated WebP blob), a video or audio file, another
+    file, text, or JSON data; or a progress preview."""
 
     class Kind(models.TextChoices):
         IMAGE = "image", "Image"
         TEXT = "text", "Text"
         JSON = "json", "JSON"
         PREVIEW = "preview", "Progress preview"  # a small PNG a node sent while running; not a result
+        VIDEO = "video", "Video"
+        AUDIO = "audio", "Audio"
+        FILE = "file", "File"  # any other encoded file a node kept (a text file, a 16-bit PNG is an image)
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="run_outputs")
     node_id = models.CharField(max_length=200)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nodepacks.sdk import UI
+from nodepacks.sdk import UI, MediaFile
 from nodepacks.sdk.types import Audio, Mesh, Video
 from workers.runtime.media import frame_to_png, image_frames
 
@@ -77,7 +77,8 @@ def decode_value(encoded: EncodedValue | Mapping[str, Any], read_blob: ReadBlob)
 
 
 def encode_ui(ui: UI) -> EncodedValue:
-    """Encode a node's UI: each image batch as lossless ``.npy`` plus one PNG per frame for serving."""
+    """Encode a node's UI: each image batch as lossless ``.npy`` plus one PNG per frame for serving; each
+    encoded file (video, audio...) as a blob with its format and kind."""
     encoder = _Encoder()
     images = []
     for batch in ui.images:
@@ -93,6 +94,11 @@ def encode_ui(ui: UI) -> EncodedValue:
         "saved": bool(ui.saved),
         "filename_prefix": str(ui.filename_prefix),
     }
+    if ui.files:
+        data["files"] = [
+            {"sha": encoder.add_blob(file.data), "format": file.format, "kind": file.kind}
+            for file in ui.files
+        ]
     return EncodedValue(data, encoder.blobs)
 
 
@@ -105,6 +111,10 @@ def decode_ui(encoded: EncodedValue | Mapping[str, Any], read_blob: ReadBlob) ->
         data=_decode(data["data"], read_blob),
         saved=bool(data["saved"]),
         filename_prefix=str(data["filename_prefix"]),
+        files=[
+            MediaFile(read_blob(file["sha"]), str(file["format"]), str(file["kind"]))
+            for file in data.get("files", ())
+        ],
     )
 
 

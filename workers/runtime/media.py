@@ -21,3 +21,30 @@ def frame_to_png(frame: np.ndarray, *, compress_level: int = 4) -> bytes:
     buffer = io.BytesIO()
     PILImage.fromarray(data).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+CONTENT_TYPES = {
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "mkv": "video/x-matroska",
+    "mov": "video/quicktime",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "txt": "text/plain; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "json": "application/json",
+}
+
+
+def content_type_for(file_format: str) -> str:
+    """The MIME type of a file extension (``mp4``, ``flac``, ``webp``...); unknown ones are octet streams."""
+    return CONTENT_TYPES.get(file_format.lower().lstrip("."), "application/octet-stream")
