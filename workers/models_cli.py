@@ -3,6 +3,8 @@
 flowyard models list [--json] [--cache DIR]
 flowyard models register DIR OWNER/NAME [--revision REV] [--hardlink] [--overwrite] [--cache DIR]
 flowyard models fetch OWNER/NAME [--revision REV] [--cache DIR]      (needs a network that reaches the hub)
+flowyard models files [KIND] [--json]                                  (the model library: FLOWYARD_MODELS_DIR ...)
+flowyard models fetch-file OWNER/NAME [FILE] --kind KIND --revision REV [--name NAME] [--local-files-only]
 
 Run it as ``python -m workers.models_cli ...``, or hook it into ``flowyard`` with ``add_parser(sub)``.
 """
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from workers.runtime.model_library import KIND_ALIASES, KIND_FOLDERS, ModelLibrary
 from workers.runtime.models import (
     DEFAULT_REVISION,
     ModelNotAvailable,
@@ -79,6 +82,46 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_files(args: argparse.Namespace) -> int:
+    """Print the model library's files by kind."""
+    library = ModelLibrary.from_env()
+    listing = library.listing([args.kind] if args.kind else None)
+    if args.json:
+        print(json.dumps({"roots": [str(r) for r in library.roots], "files": listing}, indent=2))
+        return EXIT_OK
+    if not listing:
+        print(f"no model files in {', '.join(str(r) for r in library.roots)} (or the extra model paths)")
+    for kind, entries in listing.items():
+        for entry in entries:
+            print(
+                f"{kind:<18} {entry['name']:<48} {entry['size_bytes'] / 1e6:>10.1f} MB  {entry['sha256'] or '-'}"
+            )
+    return EXIT_OK
+
+
+def cmd_fetch_file(args: argparse.Namespace) -> int:
+    """Fetch a ModelScope file (or whole repo) into the model library, recording its hash and source."""
+    try:
+        fetched = ModelLibrary.from_env().fetch_file(
+            args.model_id,
+            args.file,
+            args.kind,
+            revision=args.revision,
+            name=args.name,
+            cache_dir=Path(args.cache) if args.cache else None,
+            overwrite=args.overwrite,
+            local_files_only=args.local_files_only,
+        )
+    except Exception as exc:  # hub, network and file errors come in many types; all end the command alike
+        print(
+            f"error: could not fetch {args.model_id}@{args.revision} {args.file or ''}: {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    print(f"fetched {fetched.kind}/{fetched.name} (sha256 {fetched.sha256}) to {fetched.path}")
+    return EXIT_OK
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``models`` command (with list/register/fetch) to a ``flowyard`` sub-parser set."""
     models = sub.add_parser("models", help="list, register and fetch models in the local model cache")
@@ -106,6 +149,24 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     fetch.add_argument("--revision", default=DEFAULT_REVISION, help="default: %(default)s")
     fetch.add_argument("--cache", help=cache_help)
     fetch.set_defaults(func=cmd_fetch)
+
+    files = actions.add_parser(
+        "files", help="list the model library (FLOWYARD_MODELS_DIR and extra model paths)"
+    )
+    files.add_argument("kind", nargs="?", choices=sorted([*KIND_FOLDERS, *KIND_ALIASES]))
+    files.add_argument("--json", action="store_true", help="print JSON")
+    files.set_defaults(func=cmd_files)
+
+    fetch_file = actions.add_parser("fetch-file", help="fetch a ModelScope file into the model library")
+    fetch_file.add_argument("model_id", help="owner/name")
+    fetch_file.add_argument("file", nargs="?", help="the file in the repo; leave out for the whole repo")
+    fetch_file.add_argument("--kind", required=True, choices=sorted([*KIND_FOLDERS, *KIND_ALIASES]))
+    fetch_file.add_argument("--revision", required=True, help="a tag or commit: what the library records")
+    fetch_file.add_argument("--name", help="the name in the kind folder (default: the file's own name)")
+    fetch_file.add_argument("--overwrite", action="store_true", help="replace a file of that name")
+    fetch_file.add_argument("--local-files-only", action="store_true", help="from the ModelScope cache only")
+    fetch_file.add_argument("--cache", help=cache_help)
+    fetch_file.set_defaults(func=cmd_fetch_file)
     return models
 
 

@@ -10,8 +10,10 @@ from django.conf import settings
 
 from backend.accounts.models import Workspace
 from backend.runs.files import upload_options
+from nodepacks.sdk.inputs import MODEL_FILE_SOURCE
 from workers.engine import CacheStore, MemoryCache, NodeRegistry
 from workers.engine.validation import OptionSources
+from workers.runtime.model_library import ModelLibrary
 from workers.runtime.models import ModelManager
 
 _memory_lock = threading.Lock()
@@ -42,6 +44,8 @@ def option_sources_for_workspace(workspace: Workspace) -> OptionSources:
             return upload_options(workspace, source.removeprefix("uploads."))
         if source.startswith("models."):
             return model_options(source.removeprefix("models."))
+        if source.startswith(MODEL_FILE_SOURCE):
+            return model_file_options(source.removeprefix(MODEL_FILE_SOURCE))
         return None
 
     return options
@@ -66,13 +70,19 @@ def cache_store_for_worker(registry: NodeRegistry | None = None) -> CacheStore:
     return TieredCacheStore(worker_memory_cache(), DatabaseCacheStore(registry=registry, flush_rows=200))
 
 
+def model_library() -> ModelLibrary:
+    """This machine's model library: ``FLOWYARD_MODELS_DIR`` plus ``FLOWYARD_EXTRA_MODEL_PATHS``."""
+    return ModelLibrary([settings.FLOWYARD_MODELS_DIR], extra_paths=settings.FLOWYARD_EXTRA_MODEL_PATHS)
+
+
 def worker_models() -> ModelManager:
-    """This process's model manager (``MODELSCOPE_CACHE``, ``FLOWYARD_MODEL_MEMORY_BYTES``): built once, so
-    models stay warm across the runs the process executes."""
+    """This process's model manager (``MODELSCOPE_CACHE``, ``FLOWYARD_MODEL_MEMORY_BYTES``,
+    ``FLOWYARD_MODEL_VRAM_BYTES``, the model library): built once, so models stay warm across the runs the process
+    executes."""
     global _models
     with _models_lock:
         if _models is None:
-            _models = ModelManager.from_env()
+            _models = ModelManager.from_env(library=model_library())
         return _models
 
 
@@ -97,3 +107,11 @@ def model_options(task: str) -> list[str] | None:
     if not models:
         return None
     return sorted({model["model_id"] for model in models if not task or model.get("task") == task})
+
+
+def model_file_options(kind: str) -> list[str] | None:
+    """The names a ``modelfiles.<kind>`` select may hold: what any live worker's (or, embedded, this process's)
+    model library lists in that folder; None when nothing reports a library, so validation cannot tell."""
+    from backend.workers_registry.catalog import model_file_names
+
+    return model_file_names(kind)

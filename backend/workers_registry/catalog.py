@@ -1,5 +1,5 @@
 """Which models the installation can load: what live workers report in their heartbeats, plus (embedded mode)
-this process's own local model cache."""
+this process's own local model cache and model library."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ LOCAL_SCAN_SECONDS = 10.0  # the local cache is a directory walk: look again at 
 
 _local_lock = threading.Lock()
 _local: tuple[float, list[dict[str, Any]]] | None = None
+_local_files: tuple[float, dict[str, list[dict[str, Any]]]] | None = None
 
 
 def live_workers():
@@ -39,11 +40,26 @@ def local_models() -> list[dict[str, Any]]:
     return models
 
 
+def local_model_files() -> dict[str, list[dict[str, Any]]]:
+    """This process's model library by kind (embedded mode runs here), rescanned at most every few seconds."""
+    global _local_files
+    from backend.runs.engine import worker_models
+
+    with _local_lock:
+        if _local_files is not None and time.monotonic() - _local_files[0] < LOCAL_SCAN_SECONDS:
+            return _local_files[1]
+    files = worker_models().available_files()
+    with _local_lock:
+        _local_files = (time.monotonic(), files)
+    return files
+
+
 def forget_local_models() -> None:
-    """Drop the remembered scan (after registering or fetching a model here)."""
-    global _local
+    """Drop the remembered scans (after registering or fetching a model here)."""
+    global _local, _local_files
     with _local_lock:
         _local = None
+        _local_files = None
 
 
 def embedded() -> bool:
@@ -87,3 +103,65 @@ def models_overview() -> list[dict[str, Any]]:
         for model in local_models():
             add(model, "local")
     return sorted(found.values(), key=lambda entry: (entry["model_id"], entry["revision"]))
+
+
+def files_overview(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The model library files live workers (and, embedded, this process) list: ``{kind: [{name, size_bytes,
+    sha256, source, folder, workers}]}``, only ``kind`` when given (aliases such as ``unet`` accepted)."""
+    wanted = _canonical(kind) if kind else None
+    if kind and wanted is None:
+        return {}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def add(listing: Any, where: str) -> None:
+        if not isinstance(listing, dict):
+            return
+        for folder, entries in listing.items():
+            if wanted is not None and folder != wanted:
+                continue
+            for item in entries if isinstance(entries, list) else []:
+                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                    continue
+                entry = found.setdefault(folder, {}).get(item["name"])
+                if entry is None:
+                    entry = found[folder][item["name"]] = {
+                        "name": item["name"],
+                        "size_bytes": item.get("size_bytes"),
+                        "sha256": item.get("sha256"),
+                        "source": item.get("source"),
+                        "folder": bool(item.get("folder")),
+                        "workers": [],
+                    }
+                for field in ("sha256", "source"):
+                    if entry[field] is None and item.get(field) is not None:
+                        entry[field] = item[field]
+                if where not in entry["workers"]:
+                    entry["workers"].append(where)
+
+    for name, listing in live_workers().values_list("name", "model_files"):
+        add(listing, name)
+    if embedded():
+        add(local_model_files(), "local")
+    return {folder: [entries[n] for n in sorted(entries)] for folder, entries in sorted(found.items())}
+
+
+def model_file_names(kind: str) -> list[str] | None:
+    """The names a ``modelfiles.<kind>`` select may hold; None when no one lists any library file (or the kind is
+    not a model folder), so validation cannot tell and the run says which file is missing."""
+    wanted = _canonical(kind)
+    if wanted is None:
+        return None
+    listing = files_overview()
+    if not any(listing.values()):
+        return None
+    return [entry["name"] for entry in listing.get(wanted, [])]
+
+
+def _canonical(kind: str) -> str | None:
+    from nodepacks.sdk import NodeError
+    from workers.runtime.model_library import canonical_kind
+
+    try:
+        return canonical_kind(kind)
+    except NodeError:
+        return None

@@ -3,7 +3,7 @@
 ``WorkerPresence(name, ...)`` is started once per worker process (the Celery worker's main process, or the web
 process in embedded mode). Every ``FLOWYARD_WORKER_HEARTBEAT_SECONDS`` it writes ``last_heartbeat``, the runs
 the worker is executing (read back from the run rows: the database is the truth), its warm models and, less
-often, the models its local cache holds. Embedded mode also runs the sweep from this thread.
+often, the models its local cache and its model library hold. Embedded mode also runs the sweep from this thread.
 """
 
 from __future__ import annotations
@@ -105,6 +105,13 @@ def available_models_here() -> list[dict[str, Any]]:
     from backend.runs.engine import worker_models
 
     return [model.to_json() for model in worker_models().available_models()]
+
+
+def model_files_here() -> dict[str, list[dict[str, Any]]]:
+    """This machine's model library by kind (names, sizes, hashes already known; nothing is hashed here)."""
+    from backend.runs.engine import worker_models
+
+    return worker_models().available_files()
 
 
 _reported_warm: dict[str, list[dict[str, Any]]] = {}  # worker name -> what this process last wrote there
@@ -213,6 +220,10 @@ class WorkerPresence:
                 fields["available_models"] = available_models_here()
             except Exception:
                 logger.exception("could not list the local model cache")
+            try:
+                fields["model_files"] = model_files_here()
+            except Exception:
+                logger.exception("could not list the model library")
         self.beats += 1
         if not Worker.objects.filter(name=self.name).update(**fields):
             # The row was deleted (an admin cleaned up): register again.

@@ -38,6 +38,10 @@ class Worker(models.Model):
     )
     warm_models = models.JSONField(default=list)
     available_models = models.JSONField(default=list, help_text="What the worker's local model cache holds.")
+    model_files = models.JSONField(
+        default=dict,
+        help_text="The worker's model library: {kind: [{name, size_bytes, sha256, source, folder}]}.",
+    )
     current_runs = models.JSONField(default=list, help_text="Ids of the runs it is executing.")
     started = models.DateTimeField(default=timezone.now)
     last_heartbeat = models.DateTimeField(default=timezone.now)

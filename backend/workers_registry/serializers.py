@@ -48,6 +48,7 @@ class StaffWorkerSerializer(WorkerSerializer):
             "current_runs",
             "warm_models",
             "available_models",
+            "model_files",
             "started",
         ]
 
@@ -65,3 +66,22 @@ class ModelSerializer(serializers.Serializer):
     size_bytes = serializers.IntegerField(allow_null=True)
     workers = serializers.ListField(child=serializers.CharField())
     warm_on = serializers.ListField(child=serializers.CharField())
+
+
+class ModelFileSerializer(serializers.Serializer):
+    """A model library file (or diffusers folder) some worker lists."""
+
+    name = serializers.CharField()
+    size_bytes = serializers.IntegerField(allow_null=True)
+    sha256 = serializers.CharField(allow_null=True)
+    source = serializers.DictField(allow_null=True)
+    folder = serializers.BooleanField()
+    workers = serializers.ListField(child=serializers.CharField())
+
+
+class ModelListSerializer(serializers.Serializer):
+    """``/api/models``: ModelScope models (paged-list shape, all on one page) and library files by kind."""
+
+    count = serializers.IntegerField()
+    results = ModelSerializer(many=True)
+    files = serializers.DictField(child=ModelFileSerializer(many=True))

@@ -7,9 +7,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.workers_registry.catalog import models_overview
+from backend.workers_registry.catalog import files_overview, models_overview
 from backend.workers_registry.models import Worker
-from backend.workers_registry.serializers import ModelSerializer, StaffWorkerSerializer, WorkerSerializer
+from backend.workers_registry.serializers import (
+    ModelListSerializer,
+    ModelSerializer,
+    StaffWorkerSerializer,
+    WorkerSerializer,
+)
 
 
 class WorkerListView(APIView):
@@ -27,8 +32,19 @@ class WorkerListView(APIView):
 
 
 class ModelListView(APIView):
-    @extend_schema(responses=ModelSerializer(many=True))
+    """ModelScope models (``results``, ``?task=``) and model library files by kind (``files``, ``?kind=``);
+    models are site-wide, so any signed-in user may list them."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("task", str), OpenApiParameter("kind", str)],
+        responses=ModelListSerializer,
+    )
     def get(self, request):
         task = request.query_params.get("task")
+        kind = request.query_params.get("kind")
         models = [model for model in models_overview() if not task or model["task"] == task]
-        return Response(ModelSerializer(models, many=True).data)
+        files = files_overview(kind or None)
+        if kind:  # under the name asked for, also when that is an alias (unet, clip) or the folder is empty
+            files = {kind: next(iter(files.values()), [])}
+        data = {"count": len(models), "results": ModelSerializer(models, many=True).data, "files": files}
+        return Response(ModelListSerializer(data).data)

@@ -256,6 +256,11 @@ def _check_constant(
 def _unavailable(value: Any, source: str) -> str:
     if source.startswith("uploads."):
         return f"{value!r} is not an uploaded file in this workspace"
+    if source.startswith("modelfiles."):
+        kind = source.removeprefix("modelfiles.")
+        if not value:
+            return f"no model file chosen from the {kind} folder"
+        return f"{value!r} is not in the {kind} model folder of any live worker (models/{kind}/)"
     return f"{value!r} is not available ({source})"
 
 

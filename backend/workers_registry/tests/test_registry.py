@@ -114,17 +114,17 @@ def test_models_come_from_live_workers_heartbeats_and_the_local_cache(
     call_command("register_model", str(a_model_dir(tmp_path, "text-classification")), "me/classifier")
 
     settings.FLOWYARD_DISPATCHER = "local"
-    listed = as_role("viewer").get("/api/models").json()
+    listed = as_role("viewer").get("/api/models").json()["results"]
     assert [(m["model_id"], m["workers"], m["warm_on"]) for m in listed] == [
         ("damo/enhance", ["w1@h:1"], ["w1@h:1"]),
         ("me/classifier", ["local"], []),
     ]
     assert "path" not in listed[0]
-    only = as_role("viewer").get("/api/models", {"task": "text-classification"}).json()
+    only = as_role("viewer").get("/api/models", {"task": "text-classification"}).json()["results"]
     assert [m["model_id"] for m in only] == ["me/classifier"]
 
     settings.FLOWYARD_DISPATCHER = "celery"  # the web process runs nothing: its own cache does not count
-    assert [m["model_id"] for m in as_role("viewer").get("/api/models").json()] == ["damo/enhance"]
+    assert [m["model_id"] for m in as_role("viewer").get("/api/models").json()["results"]] == ["damo/enhance"]
 
 
 def test_a_model_select_accepts_only_models_a_worker_can_load(team, as_role, model_cache, settings):
