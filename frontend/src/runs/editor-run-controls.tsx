@@ -7,6 +7,7 @@ import type { WorkflowDetail } from "../api/schemas";
 import { useSession } from "../app/session";
 import { useEditorStoreApi } from "../editor/store-context";
 import { createEditorRunsStore, queueRun, useEditorRuns, useEditorRunsStore, type EditorRunsStore } from "./editor-runs";
+import { MediaOutput } from "./media-output";
 import { imagesOf, stateFromDetail } from "./run-state";
 import { FINISHED, type Run, type RunResult } from "./run-schemas";
 import { runsApi } from "./runs-api";
@@ -220,11 +221,19 @@ function Gallery({ workflowId }: { workflowId: number | null }) {
         <p className="fy-muted">{workflowId === null ? "Images of this session's runs show here." : "No images from this workflow's runs yet."}</p>
       ) : (
         <div className="fy-gallery">
-          {all.slice(0, 24).map((img) => (
-            <Link key={`${img.runId}-${img.id}`} to={`/runs/${img.runId}`} title={`${img.filename ?? ""} (run ${img.runId.slice(0, 8)})`}>
-              <img src={img.url!} alt={img.filename ?? "output"} loading="lazy" />
-            </Link>
-          ))}
+          {all.slice(0, 24).map((img) =>
+            img.kind === "image" ? (
+              <Link key={`${img.runId}-${img.id}`} to={`/runs/${img.runId}`} title={`${img.filename ?? ""} (run ${img.runId.slice(0, 8)})`}>
+                <MediaOutput result={img} />
+              </Link>
+            ) : (
+              // a player inside a link would navigate on every click: the link goes below it
+              <figure key={`${img.runId}-${img.id}`} className={`fy-gallery-${img.kind}`}>
+                <MediaOutput result={img} />
+                <Link to={`/runs/${img.runId}`}>{img.filename ?? `run ${img.runId.slice(0, 8)}`}</Link>
+              </figure>
+            ),
+          )}
         </div>
       )}
     </section>

@@ -10,6 +10,7 @@ import type { EditorStore } from "../editor/store";
 import { buildRunRequest, type RunTarget } from "./run-request";
 import { runsApi } from "./runs-api";
 import { useRunNode } from "./runs-store";
+import { FileOutput, isShownMedia, isTextual, MediaOutput } from "./media-output";
 import type { NodeState } from "./run-state";
 
 export interface ValidationIssue {
@@ -85,7 +86,7 @@ export async function queueRun(editor: EditorStore, runs: EditorRunsStore, targe
     s.notify("info", "Add some nodes first: the graph is empty.");
     return null;
   }
-  const body = buildRunRequest(s.graph, s.savedGraph, s.catalog, target);
+  const body = buildRunRequest(s.graphToSave(), s.savedGraph, s.catalog, target); // the root, also inside a subgraph
   runs.setState((r) => ({ submitting: r.submitting + 1 }));
   try {
     const run = await runsApi.create(body);
@@ -182,7 +183,9 @@ export function NodeRunDetails({ nodeId }: { nodeId: string }) {
   if (!state && !issues.length) return null;
   const progress = state?.status === "running" ? state.progress : null;
   const images = state?.results.filter((r) => r.kind === "image" && r.url) ?? [];
-  const texts = state?.results.filter((r) => r.kind !== "image") ?? [];
+  const players = state?.results.filter((r) => r.kind !== "image" && isShownMedia(r)) ?? [];
+  const files = state?.results.filter((r) => r.kind === "file" && r.url) ?? [];
+  const texts = state?.results.filter(isTextual) ?? [];
   const preview = state?.status === "running" ? state.preview : null;
   return (
     <div className="fy-node-run nodrag nowheel">
@@ -228,6 +231,12 @@ export function NodeRunDetails({ nodeId }: { nodeId: string }) {
           {images.length > 8 && <span className="fy-more">+{images.length - 8}</span>}
         </div>
       )}
+      {players.map((r) => (
+        <MediaOutput key={r.id} result={r} className={`fy-node-${r.kind}`} />
+      ))}
+      {files.map((r) => (
+        <FileOutput key={r.id} result={r} />
+      ))}
       {open && (
         <a href={open} target="_blank" rel="noreferrer" className="fy-node-image-large">
           <img src={open} alt="output, large" />

@@ -5,6 +5,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { errorMessage } from "../api/client";
 import { useSession } from "../app/session";
 import { ErrorState, Loading } from "../app/status-views";
+import { FileOutput, isShownMedia, isTextual, MediaOutput } from "./media-output";
 import { RunTimeline } from "./run-timeline";
 import { FINISHED } from "./run-schemas";
 import { isFinished, type NodeState, type Requeue } from "./run-state";
@@ -94,8 +95,9 @@ export function RunDetailPage() {
   const finished = isFinished(state);
   const nodes = state.order.map((n) => state.nodes[n]!).filter(Boolean);
   const results = nodes.flatMap((n) => n.results);
-  const images = results.filter((r) => r.kind === "image" && r.url);
-  const texts = results.filter((r) => r.kind !== "image");
+  const images = results.filter(isShownMedia);
+  const files = results.filter((r) => r.kind === "file" && r.url);
+  const texts = results.filter(isTextual);
   const logs = nodes.filter((n) => n.error || n.traceback);
   const canResume = state.status === "failed" || state.status === "cancelled";
 
@@ -228,21 +230,31 @@ export function RunDetailPage() {
       </table>
 
       <h2>Outputs</h2>
-      {images.length === 0 && texts.length === 0 ? (
+      {images.length === 0 && texts.length === 0 && files.length === 0 ? (
         <p className="fy-muted">{finished ? "This run produced no outputs." : "Outputs appear as nodes finish."}</p>
       ) : (
         <div className="fy-run-outputs">
           {images.map((r) => (
             <figure key={r.id}>
-              <a href={r.url!} target="_blank" rel="noreferrer">
-                <img src={r.url!} alt={r.filename ?? "output"} loading="lazy" />
-              </a>
+              {r.kind === "image" ? (
+                <a href={r.url!} target="_blank" rel="noreferrer">
+                  <MediaOutput result={r} />
+                </a>
+              ) : (
+                <MediaOutput result={r} />
+              )}
               <figcaption>
                 <span title={`node #${r.node_id}`}>{r.filename}</span>
                 <a href={r.url!} download={r.filename ?? true}>
                   Download
                 </a>
               </figcaption>
+            </figure>
+          ))}
+          {files.map((r) => (
+            <figure key={r.id}>
+              <FileOutput result={r} />
+              <figcaption>node #{r.node_id}</figcaption>
             </figure>
           ))}
           {texts.map((r) => (

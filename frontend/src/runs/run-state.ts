@@ -314,8 +314,9 @@ export function isFinished(state: Pick<RunState, "status">): boolean {
   return FINISHED.has(state.status);
 }
 
-/** The images a run produced so far, saved ones first (for galleries). */
+/** The images, videos and audio a run produced so far, saved ones first (for galleries). */
 export function imagesOf(state: RunState): RunResult[] {
-  const all = state.order.flatMap((id) => state.nodes[id]?.results ?? []).filter((r) => r.kind === "image" && r.url);
+  const shown = new Set(["image", "video", "audio"]);
+  const all = state.order.flatMap((id) => state.nodes[id]?.results ?? []).filter((r) => shown.has(r.kind) && r.url);
   return [...all.filter((r) => r.saved), ...all.filter((r) => !r.saved)];
 }
