@@ -3,7 +3,9 @@ import { memo, useState, type ChangeEvent } from "react";
 import type { InputSpec, NumberWidget, SeedControl, SelectWidget } from "../../api/schemas";
 import { kindOfSource } from "../../uploads/uploads-api";
 import { UploadField, UploadSelect } from "../../uploads/upload-widgets";
+import { modelKindOfSource } from "../model-files";
 import { useEditorStoreApi } from "../store-context";
+import { ModelFileSelect } from "./model-file-select";
 
 export interface WidgetProps {
   nodeId: string;
@@ -76,6 +78,10 @@ function SelectField({ nodeId, spec, value, widget, disabled }: WidgetProps & { 
   const current = value == null ? "" : String(value);
   if (!widget.options && kindOfSource(widget.source)) {
     return <UploadSelect nodeId={nodeId} spec={spec} value={value} disabled={disabled} source={widget.source!} />;
+  }
+  const modelKind = widget.options ? null : modelKindOfSource(widget.source);
+  if (modelKind) {
+    return <ModelFileSelect nodeId={nodeId} spec={spec} value={value} disabled={disabled} kind={modelKind} />;
   }
   if (!widget.options) {
     // Options the server supplies (uploads, models): listed once the options API exists.
