@@ -65,9 +65,22 @@ export const graphNodeSchema = z.object({
   type: z.string(),
   inputs: z.record(z.string(), z.unknown()).default({}),
 });
+/** A subgraph definition (docs/architecture.md): instances are nodes of type `subgraph:<id>`. */
+export const subgraphJsonSchema = z.object({
+  name: z.string(),
+  inputs: z
+    .array(z.object({ name: z.string(), type: z.string(), targets: z.array(z.tuple([z.string(), z.string()])).default([]), label: z.string().optional() }))
+    .default([]),
+  outputs: z
+    .array(z.object({ name: z.string(), type: z.string(), source: z.union([graphLinkSchema, z.object({ input: z.string() }), z.null()]).default(null) }))
+    .default([]),
+  nodes: z.record(z.string(), graphNodeSchema).default({}),
+});
+export type SubgraphJson = z.infer<typeof subgraphJsonSchema>;
 export const graphSchema = z.object({
   nodes: z.record(z.string(), graphNodeSchema),
   outputs: z.array(z.string()).optional(),
+  subgraphs: z.record(z.string(), subgraphJsonSchema).optional(),
 });
 export type GraphJson = z.infer<typeof graphSchema>;
 
@@ -97,6 +110,10 @@ export const layoutSchema = z.object({
   nodes: z.record(z.string(), layoutNodeSchema).default({}),
   groups: z.array(layoutGroupSchema).default([]),
   viewport: viewportSchema.optional(),
+  /** Where the nodes inside each subgraph definition are drawn. */
+  subgraphs: z
+    .record(z.string(), z.object({ nodes: z.record(z.string(), layoutNodeSchema).default({}), groups: z.array(layoutGroupSchema).default([]) }))
+    .optional(),
 });
 export type LayoutJson = z.infer<typeof layoutSchema>;
 export const workflowDocumentSchema = z.object({

@@ -1,6 +1,7 @@
 // The editor's graph model: nodes with widget values, links between typed sockets, per-node mode and title.
 // Every function is pure: it returns a new graph and never mutates its argument (history keeps snapshots).
 import type { InputSpec, LayoutGroup, NodeSchema, SeedControl } from "../api/schemas";
+import type { EditorSubgraph } from "./subgraphs";
 
 export type NodeMode = "normal" | "bypass" | "mute";
 
@@ -48,6 +49,8 @@ export interface EditorGraph {
   viewport?: Viewport;
   /** The graph JSON's optional `outputs` (node ids a run must compute), kept as loaded. */
   outputs?: string[];
+  /** Subgraph definitions by id (root graph; an open subgraph's view carries them too). See subgraphs.ts. */
+  subgraphs?: Record<string, EditorSubgraph>;
 }
 
 export type Catalog = ReadonlyMap<string, NodeSchema>;

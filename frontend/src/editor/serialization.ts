@@ -9,6 +9,7 @@ import {
   type EditorGraph,
   type EditorNode,
 } from "./graph-model";
+import { withSubgraphCatalog, type EditorSubgraph } from "./subgraphs";
 import { isCompatibleSafe } from "./type-compat";
 
 /** `[node_id, output_index]` with a string and an integer: how graph JSON writes a link. */
@@ -65,7 +66,8 @@ function nodeInputs(node: EditorNode, graph: EditorGraph, catalog: Catalog, link
 }
 
 /** The workflow document the editor saves. Bypass/mute, titles and positions live in the layout. */
-export function toDocument(graph: EditorGraph, catalog: Catalog): { graph: GraphJson; layout: LayoutJson } {
+export function toDocument(graph: EditorGraph, baseCatalog: Catalog): { graph: GraphJson; layout: LayoutJson } {
+  const catalog = withSubgraphCatalog(baseCatalog, graph.subgraphs);
   const nodes: GraphJson["nodes"] = {};
   const layoutNodes: Record<string, LayoutNode> = {};
   for (const node of Object.values(graph.nodes)) {
@@ -84,12 +86,33 @@ export function toDocument(graph: EditorGraph, catalog: Catalog): { graph: Graph
   const graphJson: GraphJson = graph.outputs ? { nodes, outputs: [...graph.outputs] } : { nodes };
   const layout: LayoutJson = { nodes: layoutNodes, groups: graph.groups.map((g) => ({ ...g })) };
   if (graph.viewport) layout.viewport = { ...graph.viewport };
+  if (graph.subgraphs && Object.keys(graph.subgraphs).length) {
+    graphJson.subgraphs = {};
+    layout.subgraphs = {};
+    for (const [id, def] of Object.entries(graph.subgraphs)) {
+      const inner = toDocument(def.graph, catalog);
+      graphJson.subgraphs[id] = {
+        name: def.name,
+        inputs: def.inputs.map((i) => ({ name: i.name, type: i.type, targets: i.targets.map(([n, x]): [string, string] => [n, x]), ...(i.label ? { label: i.label } : {}) })),
+        outputs: def.outputs.map((o) => ({ name: o.name, type: o.type, source: o.source })),
+        nodes: inner.graph.nodes,
+      };
+      layout.subgraphs[id] = { nodes: inner.layout.nodes, groups: inner.layout.groups };
+    }
+  }
   return { graph: graphJson, layout };
 }
 
 /** Load a workflow document. Nodes missing from the layout are placed on a grid. */
-export function fromDocument(doc: WorkflowDocument, catalog: Catalog): EditorGraph {
+export function fromDocument(doc: WorkflowDocument, baseCatalog: Catalog): EditorGraph {
   const graph = emptyGraph();
+  const defs = subgraphsFromDocument(doc);
+  const catalog = withSubgraphCatalog(baseCatalog, defs);
+  for (const [id, def] of Object.entries(defs ?? {})) {
+    const layout = doc.layout?.subgraphs?.[id];
+    def.graph = fromDocument({ graph: { nodes: doc.graph.subgraphs?.[id]?.nodes ?? {} }, layout: { nodes: layout?.nodes ?? {}, groups: layout?.groups ?? [] } }, catalog);
+  }
+  if (defs) graph.subgraphs = defs;
   const layout = doc.layout;
   const edges: EditorEdge[] = [];
   let unplaced = 0;
@@ -131,12 +154,29 @@ export function fromDocument(doc: WorkflowDocument, catalog: Catalog): EditorGra
   return graph;
 }
 
+/** The document's subgraph definitions with empty insides (fromDocument fills them). */
+function subgraphsFromDocument(doc: WorkflowDocument): Record<string, EditorSubgraph> | undefined {
+  const json = doc.graph.subgraphs;
+  if (!json || !Object.keys(json).length) return undefined;
+  const defs: Record<string, EditorSubgraph> = {};
+  for (const [id, def] of Object.entries(json)) {
+    defs[id] = {
+      name: def.name,
+      inputs: def.inputs.map((i) => ({ name: i.name, type: i.type, targets: i.targets.map(([n, x]): [string, string] => [n, x]), ...(i.label ? { label: i.label } : {}) })),
+      outputs: def.outputs.map((o) => ({ name: o.name, type: o.type, source: o.source })),
+      graph: emptyGraph(),
+    };
+  }
+  return defs;
+}
+
 /**
  * The graph JSON to run. The engine knows nothing of bypass and mute: muted nodes are dropped (links from
  * them disappear), and bypassed nodes are dropped with each of their outputs fed straight through by the
  * first linked input whose type is compatible with that output (ComfyUI's rule); no such input drops the link.
  */
-export function exportGraphForRun(graph: EditorGraph, catalog: Catalog): GraphJson {
+export function exportGraphForRun(graph: EditorGraph, baseCatalog: Catalog): GraphJson {
+  const catalog = withSubgraphCatalog(baseCatalog, graph.subgraphs);
   const resolve = (source: string, output: number, seen: Set<string>): [string, number] | null => {
     const node = graph.nodes[source];
     if (!node || node.mode === "mute" || seen.has(source)) return null;
@@ -159,6 +199,21 @@ export function exportGraphForRun(graph: EditorGraph, catalog: Catalog): GraphJs
       inputs: nodeInputs(node, graph, catalog, (e) => resolve(e.source, e.sourceOutput, new Set())),
     };
   }
-  if (!graph.outputs) return { nodes };
-  return { nodes, outputs: graph.outputs.filter((id) => id in nodes) };
+  const result: GraphJson = graph.outputs ? { nodes, outputs: graph.outputs.filter((id) => id in nodes) } : { nodes };
+  if (graph.subgraphs && Object.keys(graph.subgraphs).length) {
+    // Each definition with its own muted and bypassed nodes applied; its layout stays behind.
+    const saved = toDocument({ ...emptyGraph(), subgraphs: graph.subgraphs }, catalog).graph.subgraphs ?? {};
+    result.subgraphs = {};
+    for (const [id, def] of Object.entries(graph.subgraphs)) {
+      const inner = exportGraphForRun(def.graph, catalog).nodes;
+      const json = saved[id]!;
+      result.subgraphs[id] = {
+        ...json,
+        inputs: json.inputs.map((i) => ({ ...i, targets: i.targets.filter(([n]) => n in inner) })),
+        outputs: json.outputs.map((o) => ({ ...o, source: Array.isArray(o.source) && !(o.source[0] in inner) ? null : o.source })),
+        nodes: inner,
+      };
+    }
+  }
+  return result;
 }

@@ -27,6 +27,7 @@ import {
   type Position,
   type Viewport,
 } from "./graph-model";
+import { closeView, convertToSubgraph, foldFrames, openView, subgraphIdOf, withSubgraphCatalog, type SubgraphFrame } from "./subgraphs";
 
 export const HISTORY_LIMIT = 100;
 /** Edits with the same key within this window are one undo step (typing in a text widget). */
@@ -55,6 +56,10 @@ export interface EditorState {
   /** The node whose title is being edited. */
   renaming: string | null;
   lastCoalesce: { key: string; at: number } | null;
+  /** The node catalog as loaded; `catalog` adds the schemas of the graph's subgraphs. */
+  baseCatalog: Catalog;
+  /** The subgraphs open, outermost first; empty at the root. */
+  subgraphPath: SubgraphFrame[];
 
   // ---- catalog and document ----
   setCatalog(schemas: readonly NodeSchema[]): void;
@@ -102,6 +107,13 @@ export interface EditorState {
   setViewport(viewport: Viewport): void;
   /** The graph to save: the current graph with the current viewport. */
   graphToSave(): EditorGraph;
+  // ---- subgraphs (subgraphs.ts) ----
+  /** Show the inside of subgraph instance `nodeId`; false when it is not one. */
+  openSubgraph(nodeId: string): boolean;
+  /** Go back out to `depth` open levels (0: the root). */
+  closeSubgraph(depth?: number): void;
+  /** Replace the selected nodes by an instance of a new subgraph holding them; returns the instance id. */
+  convertSelectionToSubgraph(name?: string): string | null;
   notify(kind: Notice["kind"], text: string): void;
   dismissNotice(): void;
 }
@@ -113,9 +125,11 @@ export function createEditorStore(
 ): StoreApi<EditorState> {
   const now = initial.now ?? (() => Date.now());
   const graph0 = initial.graph ?? emptyGraph();
-  return createStore<EditorState>()((set, get) => ({
+  const store = createStore<EditorState>()((set, get) => ({
     graph: graph0,
-    catalog: makeCatalog(initial.schemas ?? []),
+    baseCatalog: makeCatalog(initial.schemas ?? []),
+    subgraphPath: [],
+    catalog: withSubgraphCatalog(makeCatalog(initial.schemas ?? []), graph0.subgraphs),
     selectedNodes: [],
     selectedEdges: [],
     measured: {},
@@ -127,9 +141,9 @@ export function createEditorStore(
     viewport: graph0.viewport ?? null,
     lastCoalesce: null,
 
-    setCatalog: (schemas) => set({ catalog: makeCatalog(schemas) }),
+    setCatalog: (schemas) => set({ baseCatalog: makeCatalog(schemas) }),
     load: (graph) =>
-      set({ graph, viewport: graph.viewport ?? null, savedGraph: graph, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null }),
+      set({ graph, viewport: graph.viewport ?? null, savedGraph: graph, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null, subgraphPath: [] }),
     markSaved: (graph) => set((s) => ({ savedGraph: graph ?? s.graph })),
     isDirty: () => get().graph !== get().savedGraph,
 
@@ -257,12 +271,55 @@ export function createEditorStore(
     setRenaming: (id) => set({ renaming: id }),
     setViewport: (viewport) => set({ viewport }),
     graphToSave: () => {
-      const { graph, viewport } = get();
+      const { graph, viewport, subgraphPath } = get();
+      if (subgraphPath.length) {
+        const root = foldFrames(graph, subgraphPath);
+        return root.viewport || !viewport ? root : { ...root, viewport };
+      }
       return viewport ? { ...graph, viewport } : graph;
+    },
+    openSubgraph: (nodeId) => {
+      const s = get();
+      const node = s.graph.nodes[nodeId];
+      const id = node && subgraphIdOf(node.type);
+      if (!id || !s.graph.subgraphs?.[id]) return false;
+      const parent = s.subgraphPath.length ? s.graph : { ...s.graph, ...(s.viewport ? { viewport: s.viewport } : {}) };
+      const view = openView(s.graph.subgraphs, id, s.catalog);
+      // Undo history is per level: going in or out starts a fresh one.
+      set({ graph: view, subgraphPath: [...s.subgraphPath, { id, instance: nodeId, parent }], past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null });
+      return true;
+    },
+    closeSubgraph: (depth = 0) => {
+      const s = get();
+      if (depth >= s.subgraphPath.length) return;
+      let graph = s.graph;
+      for (let i = s.subgraphPath.length - 1; i >= depth; i -= 1) {
+        const frame = s.subgraphPath[i]!;
+        graph = { ...frame.parent, subgraphs: closeView(graph, frame.id) };
+      }
+      const path = s.subgraphPath.slice(0, depth);
+      const atRoot = !path.length;
+      const unchanged = atRoot && JSON.stringify(graph) === JSON.stringify(s.savedGraph);
+      set({ graph: unchanged ? s.savedGraph : graph, subgraphPath: path, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null });
+    },
+    convertSelectionToSubgraph: (name) => {
+      const s = get();
+      const result = convertToSubgraph(s.graph, s.catalog, s.selectedNodes, name ? { name } : {});
+      if (!result) return null;
+      get().change(() => result.graph);
+      set({ selectedNodes: [result.instance], selectedEdges: [] });
+      return result.instance;
     },
     notify: (kind, text) => set({ notice: { id: ++noticeCounter, kind, text } }),
     dismissNotice: () => set({ notice: null }),
   }));
+  // The catalog follows the subgraph definitions (their instances and boundary nodes are node types too).
+  store.subscribe((s, p) => {
+    if (s.graph.subgraphs !== p.graph.subgraphs || s.baseCatalog !== p.baseCatalog) {
+      store.setState({ catalog: withSubgraphCatalog(s.baseCatalog, s.graph.subgraphs) });
+    }
+  });
+  return store;
 }
 
 export type EditorStore = StoreApi<EditorState>;

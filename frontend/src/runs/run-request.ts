@@ -22,6 +22,7 @@ export function constantOverrides(saved: GraphJson, current: GraphJson): Record<
   const ids = Object.keys(current.nodes);
   if (ids.length !== Object.keys(saved.nodes).length) return null;
   if (!same(saved.outputs ?? null, current.outputs ?? null)) return null;
+  if (!same(saved.subgraphs ?? null, current.subgraphs ?? null)) return null; // a changed definition runs as a graph
   const overrides: Record<string, Record<string, unknown>> = {};
   for (const id of ids) {
     const a = saved.nodes[id];
