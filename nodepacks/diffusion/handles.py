@@ -326,3 +326,12 @@ class UpscaleModel:
     @property
     def key(self) -> str:
         return f"upscale:{self.sha256}"
+
+
+# The socket types, with ComfyUI's names; any module of the pack annotates inputs and outputs with these.
+Model = sdk.define_type("MODEL", DiffusionModel)
+Clip = sdk.define_type("CLIP", TextEncoder)
+Vae = sdk.define_type("VAE", VAEModel)
+Conditioning = sdk.define_type("CONDITIONING", list)
+Latent = sdk.define_type("LATENT", dict)
+UpscaleModelType = sdk.define_type("UPSCALE_MODEL", UpscaleModel)

@@ -200,3 +200,107 @@ def prepare_denoiser(model: DiffusionModel, models: sdk.ModelProvider) -> Denois
     device, dtype = pick_device()
     network = load_diffusion_network(model, models)
     return Denoiser(model, family, network, device, dtype)
+
+
+def encode_text(clip: TextEncoder, models: sdk.ModelProvider, text: str) -> Cond:
+    """``text`` -> one conditioning entry with the family's text encoders."""
+    family = get_family(clip.family)
+    stack = load_text_stack(clip, models)
+    return family.encode_text(stack, text, clip.layer)
+
+
+def _check_latent(vae: VAEModel, samples: np.ndarray) -> None:
+    if samples.ndim != 4:
+        raise DiffusionError(f"samples: a latent batch has 4 dimensions, this one has shape {samples.shape}")
+    if samples.shape[1] != vae.latent_format.channels:
+        raise DiffusionError(
+            f"samples: the latent has {samples.shape[1]} channels but this {vae.family} VAE works on "
+            f"{vae.latent_format.channels}: the latent comes from another model family"
+        )
+
+
+def vae_decode(
+    vae: VAEModel, models: sdk.ModelProvider, samples: np.ndarray, tile: int | None = None, overlap: int = 0
+) -> np.ndarray:
+    """Latents (b, c, h, w) -> images (b, 8h, 8w, 3) float32 in [0, 1]; ``tile``/``overlap`` in latent pixels."""
+    import torch
+
+    _check_latent(vae, samples)
+    network = load_vae_network(vae, models)
+    device, dtype = pick_device()
+    latent = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).to(device, dtype)
+
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        return network.decode(z).sample.float()
+
+    with torch.inference_mode():
+        images = []
+        for index in range(latent.shape[0]):
+            one = latent[index : index + 1]
+            if tile and (one.shape[-1] > tile or one.shape[-2] > tile):
+                images.append(_tiled(decode, one, tile, overlap))
+            else:
+                images.append(decode(one))
+        image = torch.cat(images)
+    image = ((image + 1.0) / 2.0).clamp(0, 1)
+    return image.permute(0, 2, 3, 1).cpu().numpy().astype(np.float32)
+
+
+def _tiled(decode: Any, latent: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+    """Decode ``latent`` tile by tile, blending overlaps with linear ramps."""
+    import torch
+
+    height, width = latent.shape[-2:]
+    stride = max(1, tile - overlap)
+    scale = None
+    out = weight = None
+    for top in _starts(height, tile, stride):
+        for left in _starts(width, tile, stride):
+            part = decode(latent[..., top : top + tile, left : left + tile])
+            if scale is None:
+                scale = part.shape[-1] // min(tile, width)
+                out = torch.zeros(1, part.shape[1], height * scale, width * scale, device=part.device)
+                weight = torch.zeros_like(out[:, :1])
+            ramp = _ramp(part.shape[-2], part.shape[-1], overlap * scale, part.device)
+            rows = slice(top * scale, top * scale + part.shape[-2])
+            cols = slice(left * scale, left * scale + part.shape[-1])
+            out[..., rows, cols] += part * ramp
+            weight[..., rows, cols] += ramp
+    assert out is not None and weight is not None
+    return out / weight.clamp(min=1e-6)
+
+
+def _starts(size: int, tile: int, stride: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile, stride))
+    return [*starts, size - tile]
+
+
+def _ramp(height: int, width: int, overlap: int, device: Any) -> torch.Tensor:
+    import torch
+
+    def axis(n: int) -> torch.Tensor:
+        values = torch.ones(n, device=device)
+        if overlap > 0:
+            edge = torch.linspace(0.05, 1.0, min(overlap, n // 2) or 1, device=device)
+            values[: edge.shape[0]] = edge
+            values[n - edge.shape[0] :] = edge.flip(0)
+        return values
+
+    return (axis(height)[:, None] * axis(width)[None, :])[None, None]
+
+
+def vae_encode(vae: VAEModel, models: sdk.ModelProvider, pixels: np.ndarray) -> np.ndarray:
+    """Images (b, h, w, 3) in [0, 1] (h, w multiples of 8) -> latents (b, c, h/8, w/8) float32 (the mode)."""
+    import torch
+
+    network = load_vae_network(vae, models)
+    device, dtype = pick_device()
+    image = torch.from_numpy(np.ascontiguousarray(pixels[..., :3], dtype=np.float32)).to(device)
+    image = (image.permute(0, 3, 1, 2) * 2.0 - 1.0).to(dtype)
+    with torch.inference_mode():
+        latent = torch.cat(
+            [network.encode(image[i : i + 1]).latent_dist.mode() for i in range(image.shape[0])]
+        )
+    return latent.float().cpu().numpy()

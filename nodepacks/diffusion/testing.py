@@ -437,6 +437,8 @@ def make_tiny_lora(family: str, path: str | Path, *, rank: int = 4, seed: int = 
             add(prefix + module_name.replace(".", "_"), module)
     for te_prefix, role in zip(te_prefixes, ("clip_l", "clip_g"), strict=False):
         for module_name, module in parts[role].named_modules():
+            if not module_name.startswith("text_model."):  # kohya names the modules as the files do
+                module_name = f"text_model.{module_name}"
             if re.match(r"text_model\.encoder\.layers\.\d+\.self_attn\.[qv]_proj$", module_name):
                 add(te_prefix + module_name.replace(".", "_"), module)
     return _save(state, Path(path), metadata={"modelspec.architecture": _LORA_ARCH[family]})
@@ -447,7 +449,7 @@ def make_tiny_upscaler(path: str | Path, *, scale: int = 2, seed: int = 0) -> Pa
     import torch
 
     _seed(seed)
-    features, growth, blocks = 8, 4, 1
+    features, growth, blocks = 8, 32, 1  # spandrel reads ESRGAN with its fixed growth of 32
     state: dict[str, Any] = {}
 
     def conv(name: str, cin: int, cout: int) -> None:
