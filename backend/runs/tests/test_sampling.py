@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from backend.runs import execution
+from backend.runs.dispatch import get_dispatcher
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 from backend.runs.tests import testpack
-from backend.storage.blobs import BlobNotFound, get_blob_store
+from backend.storage.blobs import get_blob_store
 from workers.engine.executor import out_of_memory_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,12 +37,9 @@ def submit(client, workspace, graph: dict, outputs=("s",)) -> str:
     return response.json()["id"]
 
 
-def blob_exists(sha: str) -> bool:
-    try:
-        with get_blob_store().open(sha):
-            return True
-    except BlobNotFound:
-        return False
+def executed() -> None:
+    """Wait until the worker thread is done with the run (its status is written before it cleans up)."""
+    assert get_dispatcher().wait_idle(5)
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +52,9 @@ def fresh_sampler():
 def fake_cuda(monkeypatch):
     """A stand-in for an imported torch whose CUDA has started: counts ``empty_cache`` calls."""
     calls = []
-    cuda = types.SimpleNamespace(is_initialized=lambda: True, empty_cache=lambda: calls.append(1))
+    cuda = types.SimpleNamespace(
+        is_initialized=lambda: True, is_available=lambda: True, empty_cache=lambda: calls.append(1)
+    )
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
     return calls
 
@@ -105,6 +105,7 @@ def test_cancel_stops_a_sampler_within_a_step_and_gives_the_gpu_memory_back(
     run = wait_for_run(run_id, timeout=5)
     took = time.monotonic() - asked
     assert run.status == Run.Status.CANCELLED and took < 1.0, took
+    executed()
     assert testpack.sampler_done["s"] is False and testpack.sampler_steps["s"] < 1000
     assert NodeRun.objects.get(run=run, node_id="s").status == NodeRun.Status.CANCELLED
     assert fake_cuda, "the cancelled run's cached GPU memory should have been emptied"
@@ -114,6 +115,7 @@ def test_a_succeeded_run_leaves_the_allocator_alone_and_no_run_imports_torch(tea
                                                                             fake_cuda, monkeypatch):  # fmt: skip
     run_id = submit(as_role("runner"), team, sampler(2, 0.0))
     assert wait_for_run(run_id).status == Run.Status.SUCCEEDED
+    executed()
     assert not fake_cuda
     monkeypatch.delitem(sys.modules, "torch")
     assert execution.release_gpu_memory() is False
@@ -121,18 +123,22 @@ def test_a_succeeded_run_leaves_the_allocator_alone_and_no_run_imports_torch(tea
 
 
 def test_out_of_memory_twice_fails_the_node_with_a_clear_message_and_no_traceback(
-    team, as_role, wait_for_run, fake_cuda
+    team, as_role, wait_for_run, fake_cuda, monkeypatch
 ):
+    released = []
+    real = execution.release_gpu_memory
+    monkeypatch.setattr(execution, "release_gpu_memory", lambda: released.append(real()))
     graph = {"nodes": {"oom": {"type": "test.OutOfMemory", "inputs": {"value": 1}}}}
     run = wait_for_run(submit(as_role("runner"), team, graph, outputs=["oom"]))
     assert run.status == Run.Status.FAILED
+    executed()
     node = NodeRun.objects.get(run=run, node_id="oom")
     assert node.error.startswith("out of memory on GPU 0: try a smaller size or batch (CUDA out of memory.")
     assert (node.error_type, node.traceback) == ("OutOfMemory", "")
     assert testpack.executions["test.OutOfMemory"] == 2  # freed the warm models and tried once more
     [retry] = RunEvent.objects.filter(run=run, type="node_retry")
     assert retry.data["reason"] == "out_of_memory"
-    assert fake_cuda  # a failed run gives its cached GPU memory back too
+    assert released == [True]  # the failed run gave its cached GPU memory back
 
 
 def test_out_of_memory_names_the_device():
