@@ -166,7 +166,7 @@ def test_denoise_zero_and_an_empty_step_window_return_the_latent(denoiser):
 
 
 def test_two_advanced_passes_with_leftover_noise_equal_one_full_run(denoiser):
-    common = {
+    common: dict[str, Any] = {
         "model": MODEL,
         "noise_seed": 4,
         "steps": 8,
