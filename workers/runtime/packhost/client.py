@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import select
 import shutil
 import signal
@@ -24,13 +25,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nodepacks.sdk import UI, Cancelled, Context, NodeError
+from nodepacks.sdk import UI, Cancelled, Context, MediaFile, NodeError
+from nodepacks.sdk.node import MEDIA_KINDS
 from workers.runtime.packhost import sandbox
 from workers.runtime.packhost.envs import BOOTSTRAP_PACKAGE, PackEnv
 from workers.runtime.packhost.hostside import wire
 
 logger = logging.getLogger(__name__)
 STDERR_TAIL = 8192
+_FILE_FORMAT = re.compile(r"[A-Za-z0-9]{1,16}")
+"""A UI file's format becomes its output file's extension: letters and digits only, never a path."""
 
 
 class PackHostError(NodeError):
@@ -350,8 +354,24 @@ class PackHost:
                 data=decoder.decode(data["data"]),
                 saved=bool(data["saved"]),
                 filename_prefix=str(data["filename_prefix"]),
+                files=[PackHost._decode_file(file, decoder) for file in data.get("files") or ()],
             )
         return outputs, ui
+
+    @staticmethod
+    def _decode_file(entry: Any, decoder: wire.Decoder) -> MediaFile:
+        """One ``UI.files`` entry from the host, checked here (the host runs the pack's code: trust nothing)."""
+        if not isinstance(entry, dict) or not isinstance(entry.get("data"), dict):
+            raise NodeError("the node's UI file is malformed")
+        content = decoder.decode(entry["data"])
+        file_format, kind = entry.get("format"), entry.get("kind")
+        if type(content) is not bytes:
+            raise NodeError("a UI file's data must be bytes")
+        if not isinstance(file_format, str) or not _FILE_FORMAT.fullmatch(file_format):
+            raise NodeError(f"a UI file's format must be a short extension like 'mp4', not {file_format!r}")
+        if kind not in MEDIA_KINDS:
+            raise NodeError(f"a UI file's kind must be one of {', '.join(MEDIA_KINDS)}, not {kind!r}")
+        return MediaFile(content, file_format.lower(), kind)
 
 
 class PackHostPool:

@@ -11,6 +11,10 @@ SOCK_SEQPACKET socket ``N``:
 - host -> parent while a node runs: ``progress``, ``log``, ``file`` (a ``ctx.files`` request), then one of
   ``result`` (outputs in socket order + UI), ``error`` or ``cancelled``.
 
+A UI's image arrays and encoded files (``UI.files``: bytes, format, kind) ride the message's sealed memfd like
+any other large buffer, so they are bounded the same way: by the host's rlimits (``HostLimits.file_bytes``
+caps the memfd, ``memory_bytes`` what the host can hold).
+
 One node runs at a time, on a worker thread, so the main thread keeps reading (cancel, file replies).
 """
 
@@ -199,6 +203,15 @@ class Host:
                 "saved": bool(ui.saved),
                 "filename_prefix": str(ui.filename_prefix),
             }
+            if ui.files:
+                encoded_ui["files"] = [
+                    {
+                        "data": encoder.encode(bytes(file.data)),
+                        "format": str(file.format),
+                        "kind": str(file.kind),
+                    }
+                    for file in ui.files
+                ]
         return {"op": "result", "id": call_id, "outputs": encoded_outputs, "ui": encoded_ui}, encoder
 
     def serve(self) -> None:

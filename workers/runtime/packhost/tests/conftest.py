@@ -210,10 +210,28 @@ class ReadUpload(sdk.Node):
             return self.Outputs(text=handle.read().decode() + ":" + ctx.files.sha256(inputs.ref))
 
 
+class Clip(sdk.Node):
+    id = "{name}.Clip"
+
+    class Inputs(sdk.Inputs):
+        size: int = sdk.number(100_000)
+        format: str = sdk.text("mp4")
+
+    class Outputs(sdk.Outputs):
+        size: int
+
+    def execute(self, inputs, ctx):
+        video = bytes(i % 251 for i in range(inputs.size))
+        files = [sdk.MediaFile(video, inputs.format, "video"), sdk.MediaFile(b"RIFF-wav", "wav", "audio")]
+        return sdk.Result(self.Outputs(size=len(video)), sdk.UI(files=files, saved=True, filename_prefix="clip"))
+
+
 pack = sdk.Pack(
     name="{name}",
     version="{version}",
-    nodes=[Version, Add, Environ, Where, Write, Shell, Connect, Crash, Fail, Sleep, Invert, Echo, ReadUpload],
+    nodes=[
+        Version, Add, Environ, Where, Write, Shell, Connect, Crash, Fail, Sleep, Invert, Echo, ReadUpload, Clip
+    ],
 )
 '''
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nodepacks.sdk import Context, NodeError
+from nodepacks.sdk import Context, MediaFile, NodeError
 from workers.engine import Engine, MemoryCache, parse_graph
 from workers.runtime.packhost import (
     PackEnv,
@@ -227,6 +227,24 @@ def test_image_round_trip_through_shared_memory(pool, envs):
     echoed["f"][0, 0] = 7  # received arrays are private copy-on-write mappings
     huge = call(pool, envs["sixa"], "Echo", value="x" * 200_000)[0]
     assert huge == "x" * 200_000
+
+
+def test_ui_files_come_back_from_the_host(pool, envs):
+    # 100 kB goes through the sealed memfd, the 8-byte audio inline as base64.
+    outputs, ui = pool.execute(envs["sixa"], "sixa.Clip", {"size": 100_000, "format": "MP4"}, Context("c"))
+    assert outputs == [100_000]
+    assert ui is not None and ui.saved and ui.filename_prefix == "clip"
+    video, audio = ui.files
+    assert video == MediaFile(bytes(i % 251 for i in range(100_000)), "mp4", "video")
+    assert type(video.data) is bytes
+    assert audio == MediaFile(b"RIFF-wav", "wav", "audio")
+
+
+@pytest.mark.parametrize("bad_format", ["../../etc/x", "", "mp4.exe", "a" * 17])
+def test_a_ui_file_format_that_is_not_an_extension_is_refused(pool, envs, bad_format):
+    with pytest.raises(NodeError, match="format must be a short extension"):
+        pool.execute(envs["sixa"], "sixa.Clip", {"size": 10, "format": bad_format}, Context("c"))
+    assert call(pool, envs["sixa"], "Add", a=2, b=3) == [5]  # the host is still fine
 
 
 def test_files_are_read_through_the_parent(pool, envs):
