@@ -89,7 +89,7 @@ class ConditioningZeroOut(sdk.Node):
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
         out = []
         for cond in inputs.conditioning:
-            zeroed = Cond(**cond)  # type: ignore[typeddict-item]
+            zeroed = Cond(**cond)
             zeroed["cross_attn"] = np.zeros_like(cond["cross_attn"])
             if cond.get("pooled_output") is not None:
                 zeroed["pooled_output"] = np.zeros_like(cond["pooled_output"])
@@ -112,7 +112,7 @@ class FluxGuidance(sdk.Node):
         CONDITIONING: Conditioning
 
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
-        out = [Cond(**{**cond, "guidance": float(inputs.guidance)}) for cond in inputs.conditioning]  # type: ignore[typeddict-item]
+        out = [Cond(**{**cond, "guidance": float(inputs.guidance)}) for cond in inputs.conditioning]
         return self.Outputs(CONDITIONING=out)
 
 

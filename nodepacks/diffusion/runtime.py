@@ -151,7 +151,7 @@ class Denoiser:
                 weight = torch.full_like(output[:, :1], float(cond.get("strength", 1.0)))
                 mask = cond.get("mask")
                 if mask is not None:
-                    weight = weight * self._mask(mask, output)
+                    weight = weight * self._mask(np.asarray(mask), output)
                 total = output * weight if total is None else total + output * weight
                 weights = weight if weights is None else weights + weight
         assert total is not None and weights is not None
@@ -261,6 +261,7 @@ def _tiled(decode: Any, latent: torch.Tensor, tile: int, overlap: int) -> torch.
                 scale = part.shape[-1] // min(tile, width)
                 out = torch.zeros(1, part.shape[1], height * scale, width * scale, device=part.device)
                 weight = torch.zeros_like(out[:, :1])
+            assert out is not None and weight is not None
             ramp = _ramp(part.shape[-2], part.shape[-1], overlap * scale, part.device)
             rows = slice(top * scale, top * scale + part.shape[-2])
             cols = slice(left * scale, left * scale + part.shape[-1])

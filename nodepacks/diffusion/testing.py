@@ -16,8 +16,18 @@ from typing import Any
 
 FAMILIES = ("sd1", "sdxl", "sd3")
 
-_CLIP_L = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "hidden_act": "quick_gelu"}
-_CLIP_G = {"hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2, "hidden_act": "gelu"}
+_CLIP_L: dict[str, Any] = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "hidden_act": "quick_gelu",
+}
+_CLIP_G: dict[str, Any] = {
+    "hidden_size": 48,
+    "intermediate_size": 96,
+    "num_hidden_layers": 2,
+    "hidden_act": "gelu",
+}
 
 
 def _seed(seed: int) -> None:
@@ -40,7 +50,7 @@ def _clip(settings: dict[str, Any], *, projection: bool) -> Any:
         **settings,
     )
     cls = CLIPTextModelWithProjection if projection else CLIPTextModel
-    return cls(config).eval()
+    return cls(config)
 
 
 def _vae(family: str) -> Any:
@@ -61,7 +71,7 @@ def _vae(family: str) -> Any:
         shift_factor=0.0609 if flow else None,
         use_quant_conv=not flow,
         use_post_quant_conv=not flow,
-    ).eval()
+    )
 
 
 def _denoiser(family: str) -> Any:
@@ -79,7 +89,7 @@ def _denoiser(family: str) -> Any:
             cross_attention_dim=32,
             attention_head_dim=8,
             norm_num_groups=32,
-        ).eval()
+        )
     if family == "sdxl":
         return UNet2DConditionModel(
             sample_size=32,
@@ -97,7 +107,7 @@ def _denoiser(family: str) -> Any:
             addition_time_embed_dim=256,
             projection_class_embeddings_input_dim=32 + 6 * 256,
             norm_num_groups=32,
-        ).eval()
+        )
     if family == "sd3":
         return SD3Transformer2DModel(
             sample_size=32,
@@ -111,7 +121,7 @@ def _denoiser(family: str) -> Any:
             pooled_projection_dim=64,
             out_channels=16,
             pos_embed_max_size=32,
-        ).eval()
+        )
     raise ValueError(f"no tiny model for family {family!r}; tiny families: {', '.join(FAMILIES)}")
 
 
@@ -124,7 +134,7 @@ def tiny_components(family: str, seed: int = 0) -> dict[str, Any]:
     else:
         parts["clip_l"] = _clip(_CLIP_L, projection=family == "sd3")
         parts["clip_g"] = _clip(_CLIP_G, projection=True)
-    return parts
+    return {role: model.eval() for role, model in parts.items()}
 
 
 # -- diffusers -> original layout ------------------------------------------------------------------------------

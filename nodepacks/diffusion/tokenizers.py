@@ -53,7 +53,7 @@ def clip_tokenizer() -> Any:
     from transformers import CLIPTokenizer
 
     vocab, merges = _vocab()
-    return CLIPTokenizer(vocab=vocab, merges=merges)
+    return CLIPTokenizer(vocab=vocab, merges=merges)  # type: ignore[arg-type]  # tokenizers takes pairs
 
 
 def clip_token_chunks(text: str, *, pad_token: int = EOS) -> list[list[int]]:

@@ -28,7 +28,7 @@ class SD1Family(Family):
     name = "sd1"
     display_name = "Stable Diffusion 1.x"
     latent_format = LatentFormat(channels=4, scale_factor=0.18215, rgb_factors=SD1_RGB)
-    clip_roles = ("clip_l",)
+    clip_roles: tuple[str, ...] = ("clip_l",)
     config_dir = "sd1"
     pipelines: tuple[str, ...] = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline")
     checkpoint_clip_prefixes = {"clip_l": "cond_stage_model.transformer."}
