@@ -147,14 +147,30 @@ def files_overview(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
 
 def model_file_names(kind: str) -> list[str] | None:
     """The names a ``modelfiles.<kind>`` select may hold; None when no one lists any library file (or the kind is
-    not a model folder), so validation cannot tell and the run says which file is missing."""
+    not a model folder), so validation cannot tell and the run says which file is missing.
+
+    In embedded mode this process's ``kind`` folders are walked afresh: a file just dropped in is accepted at once.
+    """
     wanted = _canonical(kind)
     if wanted is None:
         return None
-    listing = files_overview()
-    if not any(listing.values()):
-        return None
-    return [entry["name"] for entry in listing.get(wanted, [])]
+    names: set[str] = set()
+    reported = False
+    for listing in live_workers().values_list("model_files", flat=True):
+        if not isinstance(listing, dict) or not any(listing.values()):
+            continue
+        reported = True
+        entries = listing.get(wanted)
+        names.update(
+            e["name"] for e in entries or [] if isinstance(e, dict) and isinstance(e.get("name"), str)
+        )
+    if embedded():
+        from backend.runs.engine import worker_models
+
+        fresh = worker_models().library.list(wanted)
+        names.update(fresh)
+        reported = reported or bool(fresh) or any(local_model_files().values())
+    return sorted(names) if reported else None
 
 
 def _canonical(kind: str) -> str | None:

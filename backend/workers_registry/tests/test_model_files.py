@@ -172,3 +172,17 @@ def test_fetch_model_file_copies_from_the_modelscope_cache_and_records_hash_and_
             "other.safetensors",
             "--local-files-only",
         )
+
+
+def test_embedded_a_file_just_dropped_into_the_library_is_accepted_at_once(team, library, settings):
+    settings.FLOWYARD_DISPATCHER = "local"
+    options = engine.option_sources_for_workspace(team)
+    put(library, "checkpoints", "first.safetensors")
+    assert options("modelfiles.checkpoints") == ["first.safetensors"]
+    catalog.local_model_files()  # a remembered scan that does not know the next file
+    put(library, "checkpoints", "second.safetensors")
+    assert engine.option_sources_for_workspace(team)("modelfiles.checkpoints") == [
+        "first.safetensors",
+        "second.safetensors",
+    ]
+    assert engine.option_sources_for_workspace(team)("modelfiles.loras") == []
