@@ -3,8 +3,10 @@
 Models are named by ModelScope model id (``owner/name``) and revision (a branch, tag or commit; ``master`` by
 default). They are resolved through modelscope's own ``snapshot_download`` against the local cache
 (``MODELSCOPE_CACHE``, laid out as ``models/<owner>--<name>/snapshots/<revision>/``), offline unless the
-manager may fetch. Loaded models stay warm in an LRU bounded by a memory budget. Plain Python: no Django, no
-Celery; modelscope and torch are imported only when a model is resolved or loaded.
+manager may fetch. The manager also serves the model library's files (``file``/``sha256``, see model_library.py)
+and keeps any warm object a node builds from them (``cached``). Everything loaded stays warm in one LRU bounded by
+a RAM and a VRAM budget (docs/models.md "Memory"). Plain Python: no Django, no Celery; modelscope and torch are
+imported only when a model is resolved or loaded.
 """
 
 from __future__ import annotations
