@@ -56,7 +56,7 @@ def test_comfy_api_simplified_uploads_runs_streams_and_downloads(server, alice, 
         "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
     }
     prompt_id, previews = asyncio.run(api.queue_prompt_and_wait(slow))
-    assert previews and previews[0].startswith(b"\x89PNG")
+    assert previews and previews[0].startswith(b"\xff\xd8")  # JPEG, as ComfyUI sends
     history = api.get_history(prompt_id)
     assert history[prompt_id]["outputs"]["2"] == {"text": ["20"]}
     assert history[prompt_id]["status"]["completed"] is True
