@@ -212,8 +212,11 @@ SPECTACULAR_SETTINGS = {
 # Execution
 FLOWYARD_DISPATCHER = os.environ.get("FLOWYARD_DISPATCHER", "local")  # local | celery
 FLOWYARD_PARALLELISM = int(os.environ.get("FLOWYARD_PARALLELISM", "4"))
-# nodepacks.modelscope is built in: it imports in ~40 ms and loads neither torch nor modelscope until a node runs.
-FLOWYARD_NODE_PACKS = env_list("FLOWYARD_NODE_PACKS", "nodepacks.core,nodepacks.modelscope")
+# nodepacks.modelscope and nodepacks.diffusion are built in: they import in tens of ms and load neither torch, diffusers
+# nor modelscope until a node runs.
+FLOWYARD_NODE_PACKS = env_list(
+    "FLOWYARD_NODE_PACKS", "nodepacks.core,nodepacks.diffusion,nodepacks.modelscope"
+)
 FLOWYARD_BLOB_DIR = Path(os.environ.get("FLOWYARD_BLOB_DIR", VAR_DIR / "blobs"))
 # The model library (docs/models.md "Model library"): weight files in ComfyUI's folder layout under this folder,
 # plus the folders of ComfyUI extra_model_paths.yaml file(s) (os.pathsep-separated) to use an existing ComfyUI

@@ -13,7 +13,7 @@ from typing import Any
 from nodepacks.sdk import API_VERSION, Node, NodeSchema, Pack, PackError
 from workers.engine.graph import Graph
 
-DEFAULT_PACK_MODULES = ("nodepacks.core",)
+DEFAULT_PACK_MODULES = ("nodepacks.core", "nodepacks.diffusion")
 
 
 class RegistryError(ValueError):
