@@ -4,6 +4,7 @@ custom-sampling chain, determinism, cancel and wrong-family latents, through the
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,14 @@ def encode(models, clip, text: str):
 
 
 def ksample(models, model, positive, negative, latent, *, ctx=None, **values):
-    args = {"seed": 3, "steps": 3, "cfg": 6.0, "sampler_name": "euler", "scheduler": "karras", "denoise": 1.0}
+    args: dict[str, Any] = {
+        "seed": 3,
+        "steps": 3,
+        "cfg": 6.0,
+        "sampler_name": "euler",
+        "scheduler": "karras",
+        "denoise": 1.0,
+    }
     args.update(values)
     outcome = run_node(
         sampling_nodes.KSampler,
@@ -47,7 +55,8 @@ def test_txt2img_is_reproducible_and_decodes(models):
     seen = []
     ctx = sdk.Context("k", models=models, on_progress=lambda node, v, t, preview: seen.append((v, preview)))
     first = ksample(models, model, positive, negative, empty, ctx=ctx, sampler_name="dpmpp_2m_sde")
-    assert [v for v, _ in seen] == [1.0, 2.0, 3.0] and seen[0][1].shape == (8, 8, 3)
+    assert [v for v, _ in seen] == [1.0, 2.0, 3.0]
+    assert seen[0][1] is not None and seen[0][1].shape == (8, 8, 3)
     again = ksample(models, model, positive, negative, empty, sampler_name="dpmpp_2m_sde")
     other = ksample(models, model, positive, negative, empty, sampler_name="dpmpp_2m_sde", seed=4)
     assert np.array_equal(first["samples"], again["samples"])
