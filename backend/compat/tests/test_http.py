@@ -306,3 +306,22 @@ def test_at_root_only_comfyuis_exact_paths_are_taken(alice, comfy_client):
     assert resolve("/workflows/new").url_name == "spa"
     assert resolve("/history-of-art").url_name == "spa"
     assert comfy_client(alice).get("/prompt").json() == {"exec_info": {"queue_remaining": 0}}
+
+
+def test_a_gpu_only_node_without_a_gpu_is_a_node_error_naming_it(alice, comfy_client, monkeypatch):
+    from backend.runs import dispatch
+
+    monkeypatch.setattr(dispatch, "local_gpus", lambda: 0)
+    prompt = {
+        "1": {"class_type": "test.GpuInc", "inputs": {"value": 1}},
+        "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
+    }
+    answer = submit(comfy_client(alice), prompt)
+    assert answer.status_code == 400
+    entry = answer.json()["node_errors"]["1"]
+    assert entry["class_type"] == "test.GpuInc" and entry["dependent_outputs"] == ["2"]
+    assert (
+        "runs only on a GPU and this machine has no GPU"
+        in entry["errors"][0]["details"] + entry["errors"][0]["message"]
+    )
+    assert not ComfyPrompt.objects.exists()
