@@ -165,21 +165,45 @@ class ProgressPrinter:
         self.stream.flush()
 
 
+def _extension(file_format: str) -> str:
+    """A file format as a safe extension: ASCII letters and digits only (``bin`` when none are left)."""
+    return "".join(ch for ch in file_format if ch.isascii() and ch.isalnum())[:16].lower() or "bin"
+
+
+def _output_path(out_dir: Path, prefix: str, node_id: str, index: int, extension: str) -> Path:
+    """``out_dir/<prefix>_<node>_<index>.<ext>``; a prefix with folders (``video/ComfyUI``) makes them, one that
+    would leave ``out_dir`` keeps only its last part."""
+    root = out_dir.resolve()
+    path = out_dir / f"{prefix}_{node_id}_{index:03d}.{extension}"
+    if not path.resolve().is_relative_to(root):
+        path = out_dir / f"{Path(prefix).name or 'output'}_{node_id}_{index:03d}.{extension}"
+    if not path.resolve().is_relative_to(root):  # a node id with slashes
+        path = out_dir / f"output_{index:03d}.{extension}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def write_outputs(result_ui: dict[str, Any], out_dir: Path, stream: TextIO) -> list[Path]:
-    """Save every image a node showed as PNG under ``out_dir`` and print its text; return the files."""
+    """Save every image a node showed as PNG and every encoded file (video, audio, animated WebP...) as it is
+    under ``out_dir``, and print its text; return the files. Files are numbered per extension and node."""
     written: list[Path] = []
     for node_id, ui in result_ui.items():
         for text in ui.text:
             stream.write(f"{node_id}: {text}\n")
-        index = 0
+        prefix = ui.filename_prefix if ui.saved else "preview"
+        counts: dict[str, int] = {}
         for batch in ui.images:
             for frame in image_frames(batch):
-                out_dir.mkdir(parents=True, exist_ok=True)
-                prefix = ui.filename_prefix if ui.saved else "preview"
-                path = out_dir / f"{prefix}_{node_id}_{index:03d}.png"
+                path = _output_path(out_dir, prefix, node_id, counts.get("png", 0), "png")
+                counts["png"] = counts.get("png", 0) + 1
                 path.write_bytes(frame_to_png(frame))
                 written.append(path)
-                index += 1
+        for file in ui.files:
+            extension = _extension(file.format)
+            path = _output_path(out_dir, prefix, node_id, counts.get(extension, 0), extension)
+            counts[extension] = counts.get(extension, 0) + 1
+            path.write_bytes(file.data)
+            written.append(path)
     return written
 
 
@@ -271,7 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a graph and save its outputs")
     add_graph_options(run)
-    run.add_argument("--out", default="out", help="directory for images (default: ./out)")
+    run.add_argument(
+        "--out",
+        default="out",
+        help="directory for images, videos, audio and other saved files (default: ./out)",
+    )
     run.add_argument("--output", action="append", metavar="NODE", help="compute only these nodes")
     run.add_argument("--parallelism", type=int, default=4, help="nodes run at once (default 4)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -1,14 +1,17 @@
 """The flowyard command on the example graphs: real runs, real files, checked pixels and text."""
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image
 
-from workers.cli import main
+from nodepacks import sdk
+from workers.cli import main, write_outputs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -108,3 +111,54 @@ def test_console_script_is_installed():
     done = subprocess.run([str(script), "nodes"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
     assert "ImageBlur" in done.stdout
+
+
+def test_saved_videos_and_animated_webp_are_written_as_files(tmp_path, capsys):
+    graph = {
+        "nodes": {
+            "1": {
+                "type": "EmptyImage",
+                "inputs": {"width": 32, "height": 32, "batch_size": 4, "color": 0xFF8000},
+            },
+            "2": {"type": "CreateVideo", "inputs": {"images": ["1", 0], "fps": 8.0}},
+            "3": {"type": "SaveVideo", "inputs": {"video": ["2", 0], "filename_prefix": "video/clip"}},
+            "4": {"type": "SaveAnimatedWEBP", "inputs": {"images": ["1", 0], "filename_prefix": "anim"}},
+        }
+    }
+    path = tmp_path / "video.json"
+    path.write_text(json.dumps(graph))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    video, webp = out / "video" / "clip_3_000.mp4", out / "anim_4_000.webp"
+    assert sorted(report["files"]) == sorted([str(video), str(webp)])
+    with av.open(str(video)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(frames) == 4 and frames[0].shape == (32, 32, 3)
+    assert np.abs(frames[0][16, 16].astype(int) - [255, 128, 0]).max() < 12  # orange after yuv420
+    with Image.open(webp) as image:
+        assert image.format == "WEBP"  # identical frames may merge into one longer frame
+        assert image.convert("RGB").getpixel((5, 5)) == (255, 128, 0)  # lossless
+
+
+def test_files_are_numbered_per_extension_and_stay_inside_the_output_folder(tmp_path):
+    ui = sdk.UI(
+        images=[np.zeros((1, 4, 4, 3), np.float32)],
+        files=[
+            sdk.MediaFile(b"one", "wav", "audio"),
+            sdk.MediaFile(b"two", "WAV", "audio"),
+            sdk.MediaFile(b"three", "../../evil", "file"),
+        ],
+        saved=True,
+        filename_prefix="../../sound",
+    )
+    out = tmp_path / "out"
+    written = write_outputs({"7": ui}, out, io.StringIO())
+    assert [p.relative_to(out).as_posix() for p in written] == [
+        "sound_7_000.png",
+        "sound_7_000.wav",
+        "sound_7_001.wav",
+        "sound_7_000.evil",
+    ]
+    assert [p.read_bytes() for p in written[1:]] == [b"one", b"two", b"three"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
