@@ -32,6 +32,24 @@ describe("summarizeImport", () => {
     expect(s.items.map((i) => `${i.kind}:${i.label}`)).toEqual(["missing:X", "missing:X", "changed:Soft", "general:workflow"]);
   });
 
+  it("names nodes inside subgraphs by the subgraph and counts the subgraphs", () => {
+    const result = comfyImportSchema.parse({
+      document: {
+        graph: {
+          nodes: { "12": { type: "subgraph:s1", inputs: {} } },
+          subgraphs: { s1: { name: "Upscale", inputs: [], outputs: [], nodes: { "7": { type: "Nope", inputs: {} } } } },
+        },
+        layout: { nodes: {}, groups: [], subgraphs: { s1: { nodes: {}, groups: [] } } },
+      },
+      warnings: [{ node: "Upscale › 7", message: "Unknown node type 'Nope': kept as a missing node." }],
+      missing: { "Upscale › 7": { type: "Nope" } },
+    });
+    const s = summarizeImport(result, "sub.json");
+    expect(s.items.map((i) => `${i.kind}:${i.label}`)).toEqual(["missing:Upscale › 7"]);
+    expect(s.missingTypes).toEqual([{ type: "Nope", nodes: ["Upscale › 7"] }]);
+    expect(s.headline).toContain("1 subgraph (double-click one to open it)");
+  });
+
   it("a clean import has a short headline", () => {
     const s = summarizeImport({ document: { graph: { nodes: { "1": { type: "A", inputs: {} } } } }, warnings: [], missing: {} }, "a.json");
     expect(s.headline).toBe("Imported 1 node from a.json.");

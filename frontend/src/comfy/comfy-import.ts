@@ -60,7 +60,9 @@ export function summarizeImport(result: ComfyImport, fileName: string): ImportSu
     const node = w.node;
     const inGraph = node !== null && node in graph.nodes;
     const kind: WarningKind = node === null ? "general" : node in result.missing ? "missing" : inGraph ? "changed" : "dropped";
-    const label = node === null ? "workflow" : (layout?.nodes[node]?.title ?? graph.nodes[node]?.type ?? `node ${node}`);
+    // Nodes inside a subgraph are named "<subgraph name> › <node id>" by the server.
+    const label =
+      node === null ? "workflow" : (layout?.nodes[node]?.title ?? graph.nodes[node]?.type ?? (node.includes(" › ") ? node : `node ${node}`));
     return { node, label, kind, message: w.message };
   });
   // Missing nodes the server did not warn about still get a line.
@@ -79,6 +81,8 @@ export function summarizeImport(result: ComfyImport, fileName: string): ImportSu
     parts.push(`${missingCount} of unknown type${missingTypes.length ? ` (${missingTypes.map((t) => t.type).join(", ")})` : ""}, shown in red`);
   }
   if (dropped) parts.push(`${dropped} dropped`);
+  const subgraphs = Object.keys(graph.subgraphs ?? {}).length;
+  if (subgraphs) parts.push(`${subgraphs} subgraph${subgraphs === 1 ? "" : "s"} (double-click one to open it)`);
   return { fileName, nodeCount, missingTypes, items, headline: parts.join("; ") + "." };
 }
 

@@ -1,7 +1,7 @@
 // Running from the editor: the Run action (button and Ctrl+Enter), validation errors pinned to nodes and inputs,
 // and the live state of the run on the canvas. One small store per editor, provided through context; node
 // components read it with `useNodeRun*` hooks, which render nothing outside a provider (tests, public view).
-import { createContext, useCallback, useContext, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { createStore, type StoreApi } from "zustand/vanilla";
 import { useStore } from "zustand";
 import { ApiError, errorMessage } from "../api/client";
@@ -9,7 +9,7 @@ import { applySeedControls } from "../editor/graph-model";
 import type { EditorStore } from "../editor/store";
 import { buildRunRequest, type RunTarget } from "./run-request";
 import { runsApi } from "./runs-api";
-import { useRunNode } from "./runs-store";
+import { useRunInstanceStatus, useRunNode } from "./runs-store";
 import { FileOutput, isShownMedia, isTextual, MediaOutput } from "./media-output";
 import type { NodeState } from "./run-state";
 
@@ -115,7 +115,17 @@ export async function queueRun(editor: EditorStore, runs: EditorRunsStore, targe
 
 export function useNodeRunState(nodeId: string): NodeState | null {
   const runId = useEditorRuns((s) => s.activeRunId);
-  return useRunNode(runId, nodeId);
+  const own = useRunNode(runId, nodeId);
+  // A subgraph instance runs as its inner nodes ("12:34"): it shows their combined state.
+  const inner = useRunInstanceStatus(runId, nodeId);
+  return useMemo(() => own ?? (inner ? instanceState(nodeId, inner) : null), [own, inner, nodeId]);
+}
+
+function instanceState(id: string, status: string): NodeState {
+  return {
+    id, type: "", status: status as NodeState["status"], started: null, finished: null, duration: null, progress: null,
+    preview: null, error: "", errorType: "", traceback: "", outputs: [], results: [], retry: null,
+  };
 }
 
 const EMPTY: ValidationIssue[] = [];

@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useSyncExternalStore } from "react";
 import { createStore } from "zustand/vanilla";
 import { useStore } from "zustand";
+import { instanceStatus } from "../editor/subgraphs";
 import { LiveRun, type LiveRunSnapshot } from "./live-run";
 import type { NodeState } from "./run-state";
 import { ReconnectingSocket, wsUrl, type ConnectionState } from "./reconnecting-socket";
@@ -158,4 +159,23 @@ export function useRunNode(runId: string | null, nodeId: string): NodeState | nu
     [runId],
   );
   return useSyncExternalStore(subscribe, () => (runId ? live.get(runId)?.run.getSnapshot().state?.nodes[nodeId] ?? null : null));
+}
+
+/** The run state a subgraph instance shows, from its inner nodes ("12:34"); null when it has none. */
+export function useRunInstanceStatus(runId: string | null, nodeId: string): string | null {
+  const subscribe = useCallback(
+    (cb: () => void) => {
+      if (!runId) return () => undefined;
+      const unsubscribe = acquire(runId).subscribe(cb);
+      return () => {
+        unsubscribe();
+        release(runId);
+      };
+    },
+    [runId],
+  );
+  return useSyncExternalStore(subscribe, () => {
+    const nodes = runId ? live.get(runId)?.run.getSnapshot().state?.nodes : undefined;
+    return nodes ? instanceStatus(nodes, nodeId) : null;
+  });
 }

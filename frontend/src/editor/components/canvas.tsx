@@ -1,4 +1,5 @@
 // The React Flow canvas: renders the store's graph, turns gestures into store actions, hosts the popups.
+import { SubgraphBreadcrumb, SubgraphButtons } from "./subgraph-bar";
 import {
   applyNodeChanges,
   Background,
@@ -299,6 +300,14 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
     s.change((g) => addGroup(g, group));
   }, [store]);
 
+  // Double-clicking a subgraph instance opens its inside (the breadcrumb leads back out).
+  const onNodeDoubleClick = useCallback(
+    (_: ReactMouseEvent, node: { id: string }) => {
+      if (!readOnly && store.getState().openSubgraph(node.id)) void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 });
+    },
+    [flow, readOnly, store],
+  );
+
   const onDoubleClick = useCallback(
     (e: ReactMouseEvent) => {
       const target = e.target as Element;
@@ -415,6 +424,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
         }}
       >
         <ReactFlow<AppNode, AppEdge>
+          onNodeDoubleClick={onNodeDoubleClick}
           nodes={nodes}
           edges={edges}
           nodeTypes={nodeTypes}
@@ -447,6 +457,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
           <MiniMap pannable zoomable nodeStrokeWidth={3} bgColor="#1f2229" maskColor="#00000088" nodeColor="#4b5263" />
           <Controls showInteractive={false} />
         </ReactFlow>
+        <SubgraphBreadcrumb />
         <div className="fy-canvas-toolbar">
           {!readOnly && (
             <>
@@ -459,6 +470,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
               <button type="button" onClick={groupSelection} title="Draw a titled group around the selected nodes">
                 Group selection
               </button>
+              <SubgraphButtons />
             </>
           )}
           <button type="button" onClick={() => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 })} title="Fit view (F)">

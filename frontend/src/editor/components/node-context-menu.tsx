@@ -1,5 +1,7 @@
-// Right-click menu of a node: rename, bypass, mute, collapse, convert widgets ⇄ sockets, duplicate, delete.
+// Right-click menu of a node: rename, bypass, mute, collapse, convert widgets ⇄ sockets, open/convert to a
+// subgraph, duplicate, delete.
 import { useEditorStore, useEditorStoreApi } from "../store-context";
+import { subgraphIdOf } from "../subgraphs";
 
 export interface MenuState {
   nodeId: string;
@@ -39,6 +41,14 @@ export function NodeContextMenu({ menu, onClose }: { menu: MenuState; onClose():
             </button>
           );
         })}
+      {subgraphIdOf(node.type) && (
+        <button role="menuitem" onClick={act(() => s().openSubgraph(node.id))}>
+          Open subgraph <kbd>double-click</kbd>
+        </button>
+      )}
+      <button role="menuitem" onClick={act(() => s().convertSelectionToSubgraph())}>
+        Convert to subgraph
+      </button>
       <button role="menuitem" onClick={act(() => s().duplicateSelection())}>
         Duplicate <kbd>Ctrl+D</kbd>
       </button>
