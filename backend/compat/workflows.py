@@ -305,11 +305,14 @@ def _name_widgets(schema, values: list[Any], node_id: str, warnings: list[dict[s
             break
         named[spec.name] = values[position]
         position += 1
-        if (
-            position < len(values)
-            and isinstance(values[position], str)
-            and values[position] in CONTROL_VALUES
-            and (is_seed_like(spec) or spec.type == "INT")
+        if position < len(values) and (
+            (
+                isinstance(values[position], str)
+                and values[position] in CONTROL_VALUES
+                and (is_seed_like(spec) or spec.type == "INT")
+            )
+            # Older ComfyUI saved control_after_generate as a boolean (ComfyUI's own default.json holds `true`).
+            or (isinstance(values[position], bool) and is_seed_like(spec))
         ):
             position += 1  # the editor's control_after_generate value, not an input
     if position < len(values):
