@@ -297,6 +297,8 @@ FLOWYARD_S3_PREFIX = os.environ.get("FLOWYARD_S3_PREFIX", "blobs/")
 AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
 # Presigned download URLs are signed for this address when browsers reach S3 elsewhere than the workers do.
 FLOWYARD_S3_PUBLIC_ENDPOINT_URL = os.environ.get("FLOWYARD_S3_PUBLIC_ENDPOINT_URL") or None
+# Off: the server streams blobs from S3 itself (with byte ranges) instead of redirecting browsers to the bucket.
+FLOWYARD_S3_PRESIGNED_DOWNLOADS = env_bool("FLOWYARD_S3_PRESIGNED_DOWNLOADS", True)
 AWS_DEFAULT_REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
 AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None

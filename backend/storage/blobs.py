@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 CHUNK = 1024 * 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
@@ -56,6 +57,21 @@ class BlobStore(abc.ABC):
         with self.open(sha) as handle:
             return handle.read()
 
+    def open_range(self, sha: str, first: int, last: int) -> BinaryIO:
+        """Return a readable binary file of bytes ``first..last`` (inclusive, within the blob) of the blob; raise
+        ``BlobNotFound`` if it is not stored. This default opens the blob and seeks (or skips) to ``first``."""
+        handle = self.open(sha)
+        if handle.seekable():
+            handle.seek(first)
+        else:
+            skip = first
+            while skip > 0:
+                chunk = handle.read(min(skip, CHUNK))
+                if not chunk:
+                    break
+                skip -= len(chunk)
+        return cast(BinaryIO, LimitedReader(handle, last - first + 1))
+
     @abc.abstractmethod
     def exists(self, sha: str) -> bool:
         """True when the blob is stored."""
@@ -86,6 +102,33 @@ class BlobStore(abc.ABC):
     def presigned_url(self, sha: str, filename: str, content_type: str, expires: int = 300) -> str | None:
         """Return a time-limited URL a browser may fetch the blob from, or None when the server must stream it."""
         return None
+
+
+class LimitedReader(io.RawIOBase):
+    """At most ``limit`` bytes of ``handle`` (which it closes when closed)."""
+
+    def __init__(self, handle: BinaryIO, limit: int) -> None:
+        self.handle, self.remaining = handle, max(0, limit)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0 or size > self.remaining:
+            size = self.remaining
+        data = self.handle.read(size) if size else b""
+        self.remaining -= len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.handle.close()
+        super().close()
 
 
 class LocalBlobStore(BlobStore):
@@ -235,8 +278,10 @@ class S3BlobStore(BlobStore):
         secret_access_key: str | None = None,
         public_endpoint_url: str | None = None,
         client: Any = None,
+        presigned_downloads: bool = True,
     ) -> None:
         self.bucket = bucket
+        self.presigned_downloads = presigned_downloads
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         options = {
             "region_name": region,
@@ -345,6 +390,20 @@ class S3BlobStore(BlobStore):
         body: BinaryIO = response["Body"]
         return body
 
+    def open_range(self, sha: str, first: int, last: int) -> BinaryIO:
+        """Only the bytes asked for leave the bucket (``GetObject`` with ``Range``)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self.key(sha), Range=f"bytes={first}-{last}"
+            )
+        except ClientError as exc:
+            if _status(exc) == 404:
+                raise BlobNotFound(sha) from None
+            raise
+        return cast(BinaryIO, LimitedReader(response["Body"], last - first + 1))
+
     def read(self, sha: str) -> bytes:
         handle = self.open(sha)
         try:
@@ -395,6 +454,8 @@ class S3BlobStore(BlobStore):
     def presigned_url(self, sha: str, filename: str, content_type: str, expires: int = 300) -> str | None:
         from django.utils.http import content_disposition_header
 
+        if not self.presigned_downloads:
+            return None
         params = {
             "Bucket": self.bucket,
             "Key": self.key(sha),
@@ -445,6 +506,7 @@ def blob_store_from_settings() -> BlobStore:
             access_key_id=settings.AWS_ACCESS_KEY_ID,
             secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
             public_endpoint_url=settings.FLOWYARD_S3_PUBLIC_ENDPOINT_URL,
+            presigned_downloads=settings.FLOWYARD_S3_PRESIGNED_DOWNLOADS,
         )
     raise ImproperlyConfigured(f"FLOWYARD_BLOB_BACKEND must be 'local' or 's3', not {backend!r}")
 
