@@ -54,7 +54,7 @@ def builtin_pack_modules() -> list[str]:
 def templates_dir() -> Path:
     """The installed templates package's ``templates`` folder."""
     package = importlib.import_module("comfyui_workflow_templates_json")
-    return Path(package.__file__).resolve().parent / "templates"
+    return Path(str(package.__file__)).resolve().parent / "templates"
 
 
 def ui_workflows(folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from backend.compat.workflows import export_comfy, import_comfy
+from backend.runs.models import NodeRun
 from workers.engine import NodeRegistry, parse_graph, validate_graph
 from workers.engine.subgraphs import flatten
 
@@ -113,3 +116,19 @@ def test_an_unconnected_instance_input_keeps_the_inner_value_and_export_flattens
     assert sorted(prompt) == ["1", "12:34:5", "3"]
     assert prompt["3"]["inputs"]["images"] == ["12:34:5", 0]
     assert prompt["12:34:5"]["class_type"] == "ImageScale"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_import_endpoint_and_a_flattened_api_prompt_with_path_ids_run(
+    alice, client_for, comfy_client, wait_prompt
+):
+    answer = client_for(alice).post("/api/import/comfy", WORKFLOW, format="json")
+    assert answer.status_code == 200, answer.content
+    assert set(answer.json()["document"]["graph"]["subgraphs"]) == {SCALE, OUTER}
+    # What ComfyUI's frontend posts for it: already flattened, inner nodes under "12:34:5"-style ids.
+    prompt = export_comfy(answer.json()["document"]["graph"], answer.json()["document"]["layout"])
+    response = comfy_client(alice).post("/comfy/prompt", {"prompt": prompt}, format="json")
+    assert response.status_code == 200, response.json()
+    run = wait_prompt(response.json()["prompt_id"])
+    assert run.status == "succeeded", run.error
+    assert set(NodeRun.objects.filter(run=run).values_list("node_id", flat=True)) == {"1", "12:34:5", "3"}
