@@ -39,6 +39,7 @@ class SubgraphInput:
     name: str
     type: str
     targets: tuple[tuple[str, str], ...] = ()
+    label: str | None = None  # what the editor shows, when not the name
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +120,9 @@ def parse_subgraphs(data: Any) -> dict[str, Subgraph]:
                     errors.append(
                         GraphError("invalid_subgraph", f"{where}: input {item['name']!r} has a bad target")
                     )
-            definition.inputs.append(
-                SubgraphInput(item["name"], str(item.get("type") or "*"), tuple(targets))
-            )
+            label = item["label"] if isinstance(item.get("label"), str) and item["label"] else None
+            kind = str(item.get("type") or "*")
+            definition.inputs.append(SubgraphInput(item["name"], kind, tuple(targets), label))
         for item in raw.get("outputs") or []:
             if not isinstance(item, Mapping) or not isinstance(item.get("name"), str) or not item["name"]:
                 errors.append(GraphError("invalid_subgraph", f"{where}: an output needs a 'name'"))
@@ -159,6 +160,7 @@ def subgraphs_to_json(subgraphs: Mapping[str, Subgraph]) -> dict[str, Any]:
             "name": definition.name,
             "inputs": [
                 {"name": item.name, "type": item.type, "targets": [list(target) for target in item.targets]}
+                | ({"label": item.label} if item.label else {})
                 for item in definition.inputs
             ],
             "outputs": outputs,

@@ -7,6 +7,7 @@ import { useStore } from "zustand";
 import { ApiError, errorMessage } from "../api/client";
 import { applySeedControls } from "../editor/graph-model";
 import type { EditorStore } from "../editor/store";
+import { useEditorStore } from "../editor/store-context";
 import { buildRunRequest, type RunTarget } from "./run-request";
 import { runsApi } from "./runs-api";
 import { useRunInstanceStatus, useRunNode } from "./runs-store";
@@ -115,10 +116,12 @@ export async function queueRun(editor: EditorStore, runs: EditorRunsStore, targe
 
 export function useNodeRunState(nodeId: string): NodeState | null {
   const runId = useEditorRuns((s) => s.activeRunId);
-  const own = useRunNode(runId, nodeId);
+  // Inside an open subgraph, node 34 of instance 12 ran as "12:34".
+  const runNodeId = useEditorStore((s) => s.subgraphPath.map((f) => `${f.instance}:`).join("")) + nodeId;
+  const own = useRunNode(runId, runNodeId);
   // A subgraph instance runs as its inner nodes ("12:34"): it shows their combined state.
-  const inner = useRunInstanceStatus(runId, nodeId);
-  return useMemo(() => own ?? (inner ? instanceState(nodeId, inner) : null), [own, inner, nodeId]);
+  const inner = useRunInstanceStatus(runId, runNodeId);
+  return useMemo(() => own ?? (inner ? instanceState(runNodeId, inner) : null), [own, inner, runNodeId]);
 }
 
 function instanceState(id: string, status: string): NodeState {
