@@ -7,7 +7,8 @@ ComfyUI's types with ComfyUI's names, so that its workflows wire the same way:
 - ``VAE``: a :class:`VAEModel`;
 - ``CONDITIONING``: a list of :class:`Cond` dicts (plain numpy, so it is stored in the shared cache);
 - ``LATENT``: a dict ``{"samples": float32 array (batch, channels, height/8, width/8), "noise_mask"?: float32
-  array (batch, 1, h, w) in [0, 1], "batch_index"?: list[int]}`` in the model's *latent space as the VAE gives it*
+  array (batch, 1, h, w) in [0, 1], "batch_index"?: list[int], "concat_latent"?: float32 array (the masked
+  image's latent that VAEEncodeForInpaint made, for inpainting models)}`` in the model's *latent space as the VAE gives it*
   (ComfyUI's convention: the family's scale/shift is applied by :meth:`LatentFormat.process_in` inside sampling);
 - ``SAMPLER``, ``SIGMAS``, ``NOISE``, ``GUIDER``: the custom-sampling family (see ``sampling``).
 
@@ -45,6 +46,8 @@ class Cond(TypedDict, total=False):
     strength: float
     start_percent: float
     end_percent: float
+    concat_latent_image: np.ndarray  # inpainting models: the masked image's latent (VAE space, b, c, h, w)
+    concat_mask: np.ndarray  # inpainting models: the mask (b, 1, h, w), 1 = regenerate
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def open_checkpoint(path: Path, sha256: str, input_name: str) -> tuple[Family, W
         if path.is_dir():
             return detect_diffusers_family(path), WeightsSource(str(path), "diffusers", sha256)
         keys = read_keys(path)
-        family = detect_family(keys, source=path.name)
+        family = detect_family(keys, source=path.name, path=path)
     except DiffusionError as exc:
         raise DiffusionError(f"{input_name}: {exc}") from None
     return family, WeightsSource(str(path), "checkpoint", sha256)
@@ -43,7 +43,7 @@ def model_handle(family: Family, source: WeightsSource) -> DiffusionModel:
         family=family.name,
         identity=source.sha256,
         source=Path(source.path).name,
-        sampling=family.default_sampling(),
+        sampling=family.sampling_for(source),
         latent_format=family.latent_format,
         weights=source,
     )

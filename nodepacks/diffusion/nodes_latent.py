@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from nodepacks import sdk
@@ -12,6 +14,7 @@ from nodepacks.diffusion.handles import (
     Conditioning,
     DiffusionError,
     Latent,
+    Model,
     UpscaleModelType,
     Vae,
 )
@@ -277,7 +280,88 @@ class VAEEncodeForInpaint(sdk.Node):
             keep = np.broadcast_to(keep[:1], (pixels.shape[0], *keep.shape[1:]))
         greyed = (pixels[..., :3] - 0.5) * keep + 0.5
         latent = runtime.vae_encode(inputs.vae, ctx.models, greyed.astype(np.float32))
-        return self.Outputs(LATENT={"samples": latent, "noise_mask": grown[:, None].astype(np.float32)})
+        # concat_latent: the masked image an inpainting model is conditioned on, kept apart from the samples
+        # that sampling replaces (a second pass over the result still sees the masked original).
+        out = {"samples": latent, "noise_mask": grown[:, None].astype(np.float32), "concat_latent": latent}
+        return self.Outputs(LATENT=out)
+
+
+class InpaintModelConditioning(sdk.Node):
+    """Condition an inpainting model on an image and a mask: the masked image's latent and the mask go into
+    both conditionings, the unmasked image's latent (with the mask as noise mask) is the LATENT to sample.
+    Returns positive, negative and latent."""
+
+    id = "InpaintModelConditioning"
+    display_name = "InpaintModelConditioning"
+    category = "conditioning/inpaint"
+    device = "gpu"
+
+    class Inputs(sdk.Inputs):
+        positive: Conditioning = sdk.link()
+        negative: Conditioning = sdk.link()
+        vae: Vae = sdk.link()
+        pixels: sdk.Image = sdk.link()
+        mask: sdk.Mask = sdk.link()
+        noise_mask: bool = sdk.toggle(
+            True,
+            tooltip="Add the mask to the latent as its noise mask, so only the masked area changes",
+        )
+
+    class Outputs(sdk.Outputs):
+        positive: Conditioning
+        negative: Conditioning
+        latent: Latent
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        pixels = _crop_to_8(inputs.pixels)[..., :3].astype(np.float32)
+        height, width = pixels.shape[1:3]
+        mask = np.clip(_resize_mask(inputs.mask, height, width), 0.0, 1.0).astype(np.float32)
+        keep = (1.0 - np.round(mask))[..., None]
+        if keep.shape[0] != pixels.shape[0]:
+            keep = np.broadcast_to(keep[:1], (pixels.shape[0], *keep.shape[1:]))
+        greyed = ((pixels - 0.5) * keep + 0.5).astype(np.float32)
+        concat = runtime.vae_encode(inputs.vae, ctx.models, greyed)
+        original = runtime.vae_encode(inputs.vae, ctx.models, pixels)
+        mask4 = mask[:, None]
+        latent: dict = {"samples": original}
+        if inputs.noise_mask:
+            latent["noise_mask"] = mask4
+
+        def conditioned(conds: list) -> list:
+            return [Cond(**c, concat_latent_image=concat, concat_mask=mask4) for c in conds]
+
+        return self.Outputs(
+            positive=conditioned(inputs.positive), negative=conditioned(inputs.negative), latent=latent
+        )
+
+
+class ModelSamplingDiscrete(sdk.Node):
+    """Set what a discrete-schedule model (SD1.x, SD2.x, SDXL) predicts: eps or v. Returns MODEL."""
+
+    id = "ModelSamplingDiscrete"
+    display_name = "ModelSamplingDiscrete"
+    category = "advanced/model"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        sampling: str = sdk.select(options=["eps", "v_prediction", "lcm", "x0", "img_to_img"])
+        zsnr: bool = sdk.toggle(False)
+
+    class Outputs(sdk.Outputs):
+        MODEL: Model
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        model = inputs.model
+        if model.sampling.prediction == "flow":
+            raise DiffusionError(
+                f"model: {model.source} is a flow-matching model, not a discrete-schedule one"
+            )
+        if inputs.sampling not in ("eps", "v_prediction"):
+            raise DiffusionError(f"sampling: {inputs.sampling!r} is not supported (eps and v_prediction are)")
+        if inputs.zsnr:
+            raise DiffusionError("zsnr: zero-terminal-SNR rescaling is not supported")
+        prediction = "v" if inputs.sampling == "v_prediction" else "eps"
+        return self.Outputs(MODEL=model.with_sampling(replace(model.sampling, prediction=prediction)))
 
 
 class SetLatentNoiseMask(sdk.Node):
@@ -442,6 +526,8 @@ NODES = [
     VAEEncode,
     VAEEncodeForInpaint,
     SetLatentNoiseMask,
+    InpaintModelConditioning,
+    ModelSamplingDiscrete,
     LatentUpscale,
     LatentUpscaleBy,
     RepeatLatentBatch,

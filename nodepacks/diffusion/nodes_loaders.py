@@ -76,7 +76,7 @@ class UNETLoader(sdk.Node):
             family, source = library.open_checkpoint(path, sha256, "unet_name")
         else:
             try:
-                family = library.detect_family(read_keys(path), source=path.name)
+                family = library.detect_family(read_keys(path), source=path.name, path=path)
             except DiffusionError as exc:
                 raise DiffusionError(f"unet_name: {exc}") from None
             source = WeightsSource(str(path), "diffusion_model", sha256)

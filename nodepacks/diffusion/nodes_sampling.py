@@ -114,6 +114,9 @@ def run_sampling(
         unchanged = dict(latent, samples=samples)
         return unchanged, unchanged
     denoiser = denoiser_for(model, ctx)
+    from nodepacks.diffusion.runtime import inpaint_conds  # an inpainting model reads the latent's mask
+
+    positive, negative = inpaint_conds(denoiser, latent, positive, negative)
     progress = Progress(ctx.progress, model.latent_format)
     result = sample(
         denoiser,

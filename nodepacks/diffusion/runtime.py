@@ -121,6 +121,10 @@ class Denoiser:
         self.latent_format: LatentFormat = model.latent_format
         self.device = device
         self.dtype = dtype
+        channels = self.latent_format.channels
+        wanted = getattr(getattr(network, "config", None), "in_channels", channels)
+        # Inpainting UNets take [noisy latent, mask (1), masked image latent (channels)] (ComfyUI's c_concat).
+        self.concat_channels = int(wanted if isinstance(wanted, int) else channels) - channels
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor, conds: Sequence[Cond]) -> torch.Tensor:
         import torch
@@ -147,7 +151,10 @@ class Denoiser:
         with torch.inference_mode():
             for cond in active:
                 tensors = self._tensors(cond, x.shape[0])
-                output = self.family.predict(self.network, x_in, timestep, tensors).float()
+                model_in = x_in
+                if self.concat_channels:
+                    model_in = torch.cat([x_in, self._inpaint_concat(tensors, x_in)], dim=1)
+                output = self.family.predict(self.network, model_in, timestep, tensors).float()
                 weight = torch.full_like(output[:, :1], float(cond.get("strength", 1.0)))
                 mask = cond.get("mask")
                 if mask is not None:
@@ -157,6 +164,50 @@ class Denoiser:
         assert total is not None and weights is not None
         output = total / weights.clamp(min=1e-8)
         return self.sampling.denoised(sigma_b, output, x)
+
+    def _inpaint_concat(self, cond: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+        """The extra input channels of an inpainting model: the mask (1 = regenerate) and the masked image's
+        latent in denoiser space; without a mask, all of it regenerates (a full mask, a grey image)."""
+        import torch
+
+        channels = self.latent_format.channels
+        if self.concat_channels != 1 + channels:
+            raise DiffusionError(
+                f"{self.model.source}: the model takes {channels + self.concat_channels} input channels, "
+                f"{self.concat_channels} beyond the {channels}-channel latent; only inpainting models "
+                f"(a mask and a masked image latent: {1 + channels} extra channels) are supported"
+            )
+        batch, _, height, width = x.shape
+        mask, image = cond.get("concat_mask"), cond.get("concat_latent_image")
+        if mask is None:
+            if image is not None:
+                raise DiffusionError(
+                    "conditioning: concat_latent_image without concat_mask; an inpainting model needs both "
+                    "(use InpaintModelConditioning)"
+                )
+            grey = _GREY_LATENT.get(self.model.family, (0.0,) * channels)
+            blank = torch.tensor(grey, device=x.device, dtype=x.dtype).reshape(1, channels, 1, 1)
+            ones = torch.ones(batch, 1, height, width, device=x.device, dtype=x.dtype)
+            return torch.cat([ones, blank.expand(batch, -1, height, width)], dim=1)
+        if image is None:
+            raise DiffusionError(
+                f"{self.model.source} is an inpainting model and the mask came without the masked image's "
+                "latent: encode the image with VAEEncodeForInpaint or InpaintModelConditioning"
+            )
+        mask_t = torch.as_tensor(mask).to(x.device, torch.float32)
+        mask_t = mask_t.reshape(-1, 1, *mask_t.shape[-2:])
+        mask_t = torch.nn.functional.interpolate(mask_t, size=(height, width), mode="bilinear").round()
+        image_t = torch.as_tensor(image).to(x.device, torch.float32)
+        if image_t.ndim != 4 or image_t.shape[1] != channels:
+            raise DiffusionError(
+                f"the inpainting image latent has shape {tuple(image_t.shape)} but this {self.model.family} "
+                f"model works on {channels}-channel latents: encode the image with this model's VAE"
+            )
+        if image_t.shape[-2:] != (height, width):
+            image_t = torch.nn.functional.interpolate(image_t, size=(height, width), mode="bilinear")
+        image_t = self.latent_format.process_in(image_t)
+        parts = [_to_batch(mask_t, batch), _to_batch(image_t, batch)]
+        return torch.cat(parts, dim=1).to(x.dtype)
 
     def _active(self, conds: Sequence[Cond], sigma: float) -> list[Cond]:
         active = []
@@ -192,6 +243,43 @@ class Denoiser:
         if tensor.shape[0] != like.shape[0]:
             tensor = tensor[:1].expand(like.shape[0], -1, -1, -1)
         return tensor
+
+
+# The SD VAE's latent of a uniform mid-grey image, in denoiser space: what an inpainting UNet sees as the
+# "masked image" where everything is masked (its training masked pixels to grey).
+_GREY_LATENT: dict[str, tuple[float, ...]] = {
+    "sd1": (0.8223, -0.6876, 0.6364, 0.1380),
+    "sd2": (0.8223, -0.6876, 0.6364, 0.1380),
+}
+
+
+def _to_batch(tensor: torch.Tensor, batch: int) -> torch.Tensor:
+    if tensor.shape[0] == batch:
+        return tensor
+    reps = -(-batch // tensor.shape[0])
+    return tensor.repeat(reps, *([1] * (tensor.ndim - 1)))[:batch]
+
+
+def inpaint_conds(
+    denoiser: Any, latent: dict[str, Any], positive: list[Any], negative: list[Any] | None
+) -> tuple[list[Any], list[Any] | None]:
+    """The conditionings with a LATENT's inpainting data for an inpainting model: its ``noise_mask`` and the
+    masked image's latent (``concat_latent`` from VAEEncodeForInpaint, else the samples, as ComfyUI does) as
+    ``concat_mask``/``concat_latent_image``, on entries that have none yet (InpaintModelConditioning's keep
+    theirs). Unchanged for a model without extra input channels or a latent without a noise mask."""
+    noise_mask = latent.get("noise_mask")
+    if not getattr(denoiser, "concat_channels", 0) or noise_mask is None:
+        return positive, negative
+    mask = np.asarray(noise_mask, dtype=np.float32)
+    mask = mask.reshape(-1, 1, *mask.shape[-2:])
+    image = np.asarray(latent.get("concat_latent", latent["samples"]), dtype=np.float32)
+
+    def add(conds: list[Any]) -> list[Any]:
+        return [
+            c if "concat_mask" in c else Cond(**c, concat_mask=mask, concat_latent_image=image) for c in conds
+        ]
+
+    return add(positive), None if negative is None else add(negative)
 
 
 def prepare_denoiser(model: DiffusionModel, models: sdk.ModelProvider) -> Denoiser:

@@ -14,13 +14,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("sd1", "sdxl", "sd3")
+FAMILIES = ("sd1", "sdxl", "sd3", "sd2")
 
 _CLIP_L: dict[str, Any] = {
     "hidden_size": 32,
     "intermediate_size": 64,
     "num_hidden_layers": 2,
     "hidden_act": "quick_gelu",
+}
+_CLIP_H: dict[str, Any] = {  # SD2's OpenCLIP ViT-H, narrowed
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "hidden_act": "gelu",
 }
 _CLIP_G: dict[str, Any] = {
     "hidden_size": 48,
@@ -54,6 +60,7 @@ def _clip(settings: dict[str, Any], *, projection: bool) -> Any:
 
 
 def _vae(family: str) -> Any:
+    family = "sd1" if family == "sd2" else family
     from diffusers import AutoencoderKL
 
     flow = family == "sd3"
@@ -74,13 +81,27 @@ def _vae(family: str) -> Any:
     )
 
 
-def _denoiser(family: str) -> Any:
+def _denoiser(family: str, in_channels: int = 4) -> Any:
     from diffusers import SD3Transformer2DModel, UNet2DConditionModel
 
+    if family == "sd2":  # 64-channel heads (one head at these widths), linear projections
+        return UNet2DConditionModel(
+            sample_size=32,
+            in_channels=in_channels,
+            out_channels=4,
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            block_out_channels=(32, 64),
+            layers_per_block=1,
+            cross_attention_dim=_CLIP_H["hidden_size"],
+            attention_head_dim=(1, 1),
+            use_linear_projection=True,
+            norm_num_groups=32,
+        )
     if family == "sd1":
         return UNet2DConditionModel(
             sample_size=32,
-            in_channels=4,
+            in_channels=in_channels,
             out_channels=4,
             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
@@ -125,11 +146,16 @@ def _denoiser(family: str) -> Any:
     raise ValueError(f"no tiny model for family {family!r}; tiny families: {', '.join(FAMILIES)}")
 
 
-def tiny_components(family: str, seed: int = 0) -> dict[str, Any]:
-    """The tiny networks of ``family`` in diffusers/transformers form: denoiser, vae and text encoders by role."""
+def tiny_components(family: str, seed: int = 0, *, inpainting: bool = False) -> dict[str, Any]:
+    """The tiny networks of ``family`` in diffusers/transformers form: denoiser, vae and text encoders by role.
+    ``inpainting`` (sd1, sd2): a UNet with 9 input channels (latent, mask, masked image latent)."""
+    if inpainting and family not in ("sd1", "sd2"):
+        raise ValueError(f"no tiny inpainting model for family {family!r} (sd1 and sd2 have one)")
     _seed(seed)
-    parts: dict[str, Any] = {"denoiser": _denoiser(family), "vae": _vae(family)}
-    if family == "sd1":
+    parts: dict[str, Any] = {"denoiser": _denoiser(family, 9 if inpainting else 4), "vae": _vae(family)}
+    if family == "sd2":
+        parts["clip_h"] = _clip(_CLIP_H, projection=True)
+    elif family == "sd1":
         parts["clip_l"] = _clip(_CLIP_L, projection=False)
     else:
         parts["clip_l"] = _clip(_CLIP_L, projection=family == "sd3")
@@ -339,8 +365,11 @@ def original_state_dict(family: str, parts: dict[str, Any]) -> dict[str, Any]:
     out.update({f"model.diffusion_model.{k}": v for k, v in body.items()})
     levels = len(vae.config.block_out_channels)
     out.update({f"first_stage_model.{k}": v for k, v in vae_to_original(vae.state_dict(), levels).items()})
-    clip_l = hf_clip_state(parts["clip_l"])
-    if family == "sd1":
+    clip_l = hf_clip_state(parts["clip_l"]) if "clip_l" in parts else {}
+    if family == "sd2":
+        h = open_clip_from_hf(hf_clip_state(parts["clip_h"]))
+        out.update({f"cond_stage_model.model.{k}": v for k, v in h.items()})
+    elif family == "sd1":
         out.update({f"cond_stage_model.transformer.{k}": v for k, v in clip_l.items()})
     elif family == "sdxl":
         out.update({f"conditioner.embedders.0.transformer.{k}": v for k, v in clip_l.items()})
@@ -361,9 +390,18 @@ def _save(state: dict[str, Any], path: Path, metadata: dict[str, str] | None = N
     return path
 
 
-def make_tiny_checkpoint(family: str, path: str | Path, seed: int = 0) -> Path:
-    """Write a tiny single-file checkpoint of ``family`` in the original key layout; returns its path."""
-    return _save(original_state_dict(family, tiny_components(family, seed)), Path(path))
+def make_tiny_checkpoint(
+    family: str,
+    path: str | Path,
+    seed: int = 0,
+    *,
+    inpainting: bool = False,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """Write a tiny single-file checkpoint of ``family`` in the original key layout; returns its path.
+    ``inpainting``: a 9-input-channel UNet (sd1, sd2); ``metadata``: safetensors metadata to store."""
+    parts = tiny_components(family, seed, inpainting=inpainting)
+    return _save(original_state_dict(family, parts), Path(path), metadata=metadata)
 
 
 def make_tiny_component_files(family: str, folder: str | Path, seed: int = 0) -> dict[str, Path]:
@@ -383,7 +421,7 @@ def make_tiny_component_files(family: str, folder: str | Path, seed: int = 0) ->
             folder / f"tiny-{family}-vae.safetensors",
         ),
     }
-    for role in ("clip_l", "clip_g"):
+    for role in ("clip_l", "clip_g", "clip_h"):
         if role in parts:
             state = hf_clip_state(parts[role])
             files[role] = _save(state, folder / f"tiny-{family}-{role}.safetensors")

@@ -61,6 +61,19 @@ class Family:
         """True when a diffusers folder's ``model_index.json`` is a pipeline of this family."""
         raise NotImplementedError
 
+    def detect_file(self, keys: Collection[str], path: Path | None) -> bool:
+        """``detect_keys`` with the file at hand, for families that tell themselves apart by tensor shapes (a
+        bare SD2 UNet has SD1's key names); ``path`` is None when only the keys are known."""
+        return self.detect_keys(keys)
+
+    def detect_diffusers_folder(self, folder: Path, model_index: dict[str, Any]) -> bool:
+        """``detect_diffusers`` with the folder at hand (SD1 and SD2 share a pipeline class)."""
+        return self.detect_diffusers(model_index)
+
+    def sampling_for(self, source: WeightsSource) -> ModelSampling:
+        """The noise schedule of one weights source (a family whose files differ, eps or v, reads it here)."""
+        return self.default_sampling()
+
     # -- loading (torch) ----------------------------------------------------------------------------------------
 
     def load_diffusion_model(self, source: WeightsSource, device: str, dtype: torch.dtype) -> torch.nn.Module:
@@ -118,13 +131,14 @@ def get_family(name: str) -> Family:
     raise DiffusionError(f"unknown model family {name!r}; known families: {', '.join(known_families())}")
 
 
-def detect_family(keys: Collection[str], *, source: str = "") -> Family:
+def detect_family(keys: Collection[str], *, source: str = "", path: str | Path | None = None) -> Family:
     """The family whose diffusion model a single file's keys hold; ``DiffusionError`` naming ``source`` and the
-    known families when none claims it."""
+    known families when none claims it. ``path`` (the file) lets a family look at tensor shapes."""
     _ensure_builtin()
     key_set = keys if isinstance(keys, set | frozenset) else frozenset(keys)
+    file = Path(path) if path is not None else None
     for family in _FAMILIES:
-        if family.detect_keys(key_set):
+        if family.detect_file(key_set, file):
             return family
     raise DiffusionError(
         f"{source or 'the weights'}: not a model of a known family (known: {', '.join(known_families())})"
@@ -142,7 +156,7 @@ def detect_diffusers_family(folder: Path) -> Family:
     except (OSError, ValueError) as exc:
         raise DiffusionError(f"{index_path}: cannot be read ({exc})") from None
     for family in _FAMILIES:
-        if family.detect_diffusers(model_index):
+        if family.detect_diffusers_folder(folder, model_index):
             return family
     pipeline = model_index.get("_class_name", "?")
     raise DiffusionError(
@@ -158,9 +172,9 @@ def _ensure_builtin() -> None:
     if _builtin_loaded:
         return
     _builtin_loaded = True
-    from nodepacks.diffusion.families import sd1, sd3, sdxl
+    from nodepacks.diffusion.families import sd1, sd2, sd3, sdxl
 
-    # Appended after any family a pack registered first; SD3 and SDXL before SD1, whose test is the loosest.
-    for family in (sd3.SD3Family(), sdxl.SDXLFamily(), sd1.SD1Family()):
+    # Appended after any family a pack registered first; SD3, SDXL and SD2 before SD1, whose test is the loosest.
+    for family in (sd3.SD3Family(), sdxl.SDXLFamily(), sd2.SD2Family(), sd1.SD1Family()):
         if all(known.name != family.name for known in _FAMILIES):
             register_family(family, first=False)
