@@ -3,8 +3,9 @@
 Uploads plug in here (``backend/uploads/files.py``). ``files_for_workspace`` returns the ``FileProvider`` the
 engine hands to nodes: ``open(ref)`` and ``sha256(ref)`` over the workspace's uploads by name, raising
 ``FileNotFoundError`` for anything else, each name pinned to its content for the whole run. ``upload_options``
-returns the names an upload widget of a kind (``image`` or ``file``) may hold, which validation at submit checks
-graphs against (None: the kind is unknown, so validation cannot tell and leaves the value alone).
+returns the names an upload widget of a kind (``image``, ``video``, ``audio`` or ``file``) may hold, which
+validation at submit checks graphs against (None: the kind is unknown, so validation cannot tell and leaves the
+value alone).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from backend.storage.blobs import get_blob_store
 from backend.uploads.handlers import max_upload_bytes, upload_too_large
 from backend.uploads.models import Thumbnail, Upload
 from backend.uploads.names import clash_filter, sanitize_name, unique_name
-from backend.uploads.sniffing import IMAGE_EXTENSIONS, ImageTooLarge, NotAnImage, Sniffed, sniff
+from backend.uploads.sniffing import IMAGE_EXTENSIONS, ImageTooLarge, NotAnImage, NotMedia, Sniffed, sniff
 from backend.uploads.thumbnails import render_thumbnail
 
 
@@ -30,7 +30,8 @@ def inspect_upload(
     fileobj: BinaryIO, name: str, *, kind: str | None = None, client_content_type: str = ""
 ) -> Sniffed:
     """Decide what the file is from its bytes; raise a 400 ``ApiError`` naming ``file`` when it claims to be
-    an image (``kind``, the name's extension or the client's content type) and is not one we can read."""
+    an image (``kind``, the name's extension or the client's content type) and is not one we can read, or was
+    uploaded as ``video`` or ``audio`` and is not that."""
     claims_image = (
         kind == Upload.Kind.IMAGE
         or client_content_type.lower().startswith("image/")
@@ -43,6 +44,8 @@ def inspect_upload(
         raise _file_error(f"{name!r} looks like an image but {exc}.{hint}") from None
     except ImageTooLarge as exc:
         raise _file_error(f"{name!r} is refused: {exc}.") from None
+    except NotMedia as exc:
+        raise _file_error(f"{name!r} was uploaded as {kind} but {exc}.") from None
 
 
 def do_upload(

@@ -65,13 +65,13 @@ class WorkspaceFiles:
 def upload_names(workspace: Workspace | int, kind: str) -> list[str] | None:
     """The names an upload widget accepting ``kind`` may hold in ``workspace``, sorted.
 
-    ``image``: uploads that are images; ``file``: every upload (an image is a file too); other kinds: None
-    ("cannot tell").
+    ``image``, ``video``, ``audio``: uploads of that kind; ``file``: every upload (an image is a file too);
+    other kinds: None ("cannot tell").
     """
     workspace_id = workspace.pk if isinstance(workspace, Workspace) else int(workspace)
     uploads = Upload.objects.filter(workspace_id=workspace_id)
-    if kind == Upload.Kind.IMAGE:
-        uploads = uploads.filter(kind=Upload.Kind.IMAGE)
+    if kind in (Upload.Kind.IMAGE, Upload.Kind.VIDEO, Upload.Kind.AUDIO):
+        uploads = uploads.filter(kind=kind)
     elif kind != Upload.Kind.FILE:
         return None
     return list(uploads.order_by("name").values_list("name", flat=True))

@@ -21,6 +21,8 @@ class Upload(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "image", "Image"  # Pillow opened it: width and height are known
         FILE = "file", "File"
+        VIDEO = "video", "Video"  # PyAV found a video stream (width and height known); maybe audio too
+        AUDIO = "audio", "Audio"  # PyAV found an audio stream (and no video, or it was uploaded as audio)
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="uploads")
     name = models.CharField(max_length=NAME_MAX_LENGTH)

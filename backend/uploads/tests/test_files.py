@@ -103,7 +103,8 @@ def test_upload_names_by_kind(team, alice):
     put(alice.personal_workspace, png_bytes(color=(5, 5, 5)), "elsewhere.png")
     assert upload_names(team, "image") == ["b.png"]
     assert upload_names(team, "file") == ["a.txt", "b.png"]
-    assert upload_names(team.pk, "video") is None
+    assert upload_names(team, "video") == [] and upload_names(team, "audio") == []
+    assert upload_names(team.pk, "mesh") is None
     assert WorkspaceFiles(team).names("image") == ["b.png"]
 
 
