@@ -58,7 +58,9 @@ def input_config(spec: InputSpec, options_for: OptionsFor | None = None) -> list
         if options is None:
             found = options_for(source) if (options_for and source) else None
             options = sorted(found) if found is not None else []
-        if kind == "upload" or (source or "").startswith("uploads.image"):
+        if source in ("uploads.video", "uploads.audio"):
+            extra[f"{source.removeprefix('uploads.')}_upload"] = True  # ComfyUI's LoadVideo/LoadAudio pickers
+        elif kind == "upload" or (source or "").startswith("uploads.image"):
             extra["image_upload"] = True
         return [list(options), extra]
     if kind in ("number", "seed"):

@@ -271,7 +271,7 @@ def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
         workspace,
         file,
         file.name or "image.png",
-        kind=Upload.Kind.IMAGE,
+        kind=_comfy_upload_kind(file.name or "", file.content_type or ""),
         client_content_type=file.content_type or "",
         overwrite=overwrite,
     )
@@ -282,6 +282,16 @@ def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
             "type": request.POST.get("type") or "input",
         }
     )
+
+
+def _comfy_upload_kind(name: str, content_type: str) -> str:
+    """ComfyUI's frontend sends videos and audio (LoadVideo, LoadAudio) to /upload/image too."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if content_type.startswith("video/") or extension in ("mp4", "webm", "mkv", "mov", "avi"):
+        return str(Upload.Kind.VIDEO)
+    if content_type.startswith("audio/") or extension in ("wav", "flac", "mp3", "ogg", "m4a", "opus"):
+        return str(Upload.Kind.AUDIO)
+    return str(Upload.Kind.IMAGE)
 
 
 # Catalog and server information

@@ -218,7 +218,7 @@ class LoadVideo(sdk.Node):
     category = "video"
 
     class Inputs(sdk.Inputs):
-        file: str = sdk.upload(accept="file", tooltip="An uploaded video file (mp4, webm, mkv, mov...)")
+        file: str = sdk.upload(accept="video", tooltip="An uploaded video file (mp4, webm, mkv, mov...)")
 
     class Outputs(sdk.Outputs):
         video: sdk.VideoValue
@@ -366,7 +366,7 @@ class LoadAudio(sdk.Node):
     category = "audio"
 
     class Inputs(sdk.Inputs):
-        audio: str = sdk.upload(accept="file", tooltip="An uploaded audio file (wav, flac, mp3, ogg...)")
+        audio: str = sdk.upload(accept="audio", tooltip="An uploaded audio file (wav, flac, mp3, ogg...)")
 
     class Outputs(sdk.Outputs):
         audio: sdk.AudioValue

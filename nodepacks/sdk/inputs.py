@@ -142,8 +142,11 @@ def color(default: str = "#000000", *, tooltip: str = "", mode: Mode = "both") -
     return _field(default, spec=spec, pattern=r"^#[0-9a-fA-F]{6}$")
 
 
-def upload(*, accept: Literal["image", "file"] = "image", tooltip: str = "", optional: bool = False) -> Any:
-    """A file chooser with upload: the value names an uploaded file the caller may read."""
+def upload(
+    *, accept: Literal["image", "video", "audio", "file"] = "image", tooltip: str = "", optional: bool = False
+) -> Any:
+    """A file chooser with upload: the value names an uploaded file the caller may read (of the ``accept``
+    kind: ``file`` is any upload)."""
     widget = {"kind": "upload", "accept": accept, "source": f"uploads.{accept}"}
     spec = {"mode": "widget", "widget": widget, "tooltip": tooltip, "optional": optional, "type": None}
     return _field(PydanticUndefined, spec=spec)
