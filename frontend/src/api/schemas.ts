@@ -246,7 +246,7 @@ const seedWidgetSchema = z.object({
 });
 const uploadWidgetSchema = z.object({
   kind: z.literal("upload"),
-  accept: z.enum(["image", "file"]).optional().default("image"),
+  accept: z.enum(["image", "video", "audio", "file"]).optional().default("image"),
   source: z.string().nullish(),
 });
 const colorWidgetSchema = z.object({ kind: z.literal("color") });

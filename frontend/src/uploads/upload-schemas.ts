@@ -5,7 +5,7 @@ export const uploadSchema = z.object({
   id: z.number(),
   workspace: z.number(),
   name: z.string(),
-  kind: z.enum(["image", "file"]),
+  kind: z.enum(["image", "video", "audio", "file"]),
   content_type: z.string(),
   size: z.number(),
   sha256: z.string(),

@@ -1,11 +1,11 @@
 // Upload widgets of the editor: pick an uploaded file by name or upload a new one (thumbnail shown), and
-// selects whose options are the workspace's uploads (`source: uploads.image | uploads.file`).
+// selects whose options are the workspace's uploads (`source: uploads.image | video | audio | file`).
 import { useState, type ChangeEvent } from "react";
 import { errorMessage } from "../api/client";
 import type { InputSpec } from "../api/schemas";
 import { useEditorStoreApi } from "../editor/store-context";
 import { useEditorRuns } from "../runs/editor-runs";
-import { kindOfSource, thumbnailUrl, uploadsApi } from "./uploads-api";
+import { kindOfSource, thumbnailUrl, uploadsApi, uploadWidgetKind } from "./uploads-api";
 import { refreshUploads, useUploads } from "./use-uploads";
 
 interface Props {
@@ -52,8 +52,8 @@ export function UploadField({ nodeId, spec, value, disabled }: Props) {
   const store = useEditorStoreApi();
   const workspace = useEditorRuns((s) => s.workspaceId);
   const widget = spec.widget?.kind === "upload" ? spec.widget : null;
-  const imagesOnly = widget?.accept !== "file";
-  const { uploads } = useUploads(workspace, imagesOnly ? "image" : "all");
+  const accepted = uploadWidgetKind(widget?.accept);
+  const { uploads } = useUploads(workspace, accepted.list);
   const [busy, setBusy] = useState(false);
   const current = value == null ? "" : String(value);
   const selected = uploads?.find((u) => u.name === current) ?? null;
@@ -65,7 +65,7 @@ export function UploadField({ nodeId, spec, value, disabled }: Props) {
     }
     setBusy(true);
     try {
-      const created = await uploadsApi.upload(workspace, file, imagesOnly ? "image" : undefined);
+      const created = await uploadsApi.upload(workspace, file, accepted.kind);
       store.getState().setWidgetValue(nodeId, spec.name, created.name);
       refreshUploads(workspace);
       if (created.name !== file.name) store.getState().notify("info", `Uploaded as "${created.name}".`);
@@ -99,7 +99,7 @@ export function UploadField({ nodeId, spec, value, disabled }: Props) {
             type="file"
             hidden
             aria-label={`Upload ${spec.name}`}
-            accept={imagesOnly ? "image/*" : undefined}
+            accept={accepted.fileTypes}
             disabled={disabled || busy}
             onChange={(e) => {
               const file = e.target.files?.[0];

@@ -1,15 +1,28 @@
 // Uploads API: multipart upload (the JSON client does not do multipart) and the per-workspace lists that feed
-// upload and select widgets (`source: uploads.image | uploads.file`).
+// upload and select widgets (`source: uploads.image | uploads.video | uploads.audio | uploads.file`).
 import { apiRequest, ApiError, readCookie, toApiError } from "../api/client";
 import { uploadListSchema, uploadSchema, type Upload } from "./upload-schemas";
 
-export type UploadKind = "image" | "file";
+export type UploadKind = "image" | "video" | "audio" | "file";
 
-/** `uploads.image` → image, `uploads.file` → every upload; other sources are not uploads. */
+/** `uploads.image|video|audio` → that kind, `uploads.file` → every upload; other sources are not uploads. */
 export function kindOfSource(source: string | null | undefined): UploadKind | "all" | null {
-  if (source === "uploads.image") return "image";
+  if (source === "uploads.image" || source === "uploads.video" || source === "uploads.audio") {
+    return source.slice("uploads.".length) as UploadKind;
+  }
   if (source === "uploads.file") return "all";
   return null;
+}
+
+/** What an upload widget accepting `accept` lists, asks the server to store, and lets the file dialog pick. */
+export function uploadWidgetKind(accept: UploadKind | undefined): {
+  list: UploadKind | "all";
+  kind: UploadKind | undefined;
+  fileTypes: string | undefined;
+} {
+  const kind = accept ?? "image";
+  if (kind === "file") return { list: "all", kind: undefined, fileTypes: undefined };
+  return { list: kind, kind, fileTypes: `${kind}/*` };
 }
 
 export const uploadsApi = {
