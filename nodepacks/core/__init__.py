@@ -1,6 +1,8 @@
 """The built-in core pack: primitives, math, text, logic, JSON and image nodes."""
 
 from nodepacks.core import (
+    audio_extras,
+    extras,
     image_edit,
     image_io,
     image_ops,
@@ -34,6 +36,8 @@ pack = Pack(
         *mask.NODES,
         *utility.NODES,
         *video_audio.NODES,
+        *extras.NODES,
+        *audio_extras.NODES,
     ],
     builtin=True,
 )

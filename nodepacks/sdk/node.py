@@ -19,8 +19,9 @@ from nodepacks.sdk import types as t
 from nodepacks.sdk.context import Context, FileProvider
 from nodepacks.sdk.inputs import SPEC_KEY
 
-# Namespaces may hold hyphens, since pack names do ("color-grade.Curves"); the last part is a plain name.
-_NODE_ID = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]*\.)*[A-Za-z][A-Za-z0-9_]*$")
+# Namespaces may hold hyphens, since pack names do ("color-grade.Curves"); the last part is a plain name,
+# or one of ComfyUI's legacy ids with inner spaces or a trailing "+" ("Video Slice", "ImageRemoveAlpha+").
+_NODE_ID = re.compile(r"^(?:[A-Za-z][A-Za-z0-9_-]*\.)*[A-Za-z][A-Za-z0-9_]*(?: [A-Za-z0-9_]+)*\+?$")
 
 
 class Inputs(BaseModel):
