@@ -90,13 +90,19 @@ class Guided:
         cfg: float,
         batch: int,
         check_cancelled: Callable[[], None] | None = None,
+        *,
+        options: Mapping[str, Any] | None = None,
+        dual: DualCFG | None = None,
     ):
         self.denoiser = denoiser
+        self.options = dict(options or {})
+        self.dual = dual
+        self.middle = [] if dual is None else [_Entry(c, denoiser, batch) for c in dual.middle]
         self.cfg = float(cfg)
         self.batch = batch
         self.check_cancelled = check_cancelled
         self.positive = [_Entry(c, denoiser, batch) for c in positive]
-        skip_negative = negative is None or math.isclose(self.cfg, 1.0)
+        skip_negative = negative is None or (math.isclose(self.cfg, 1.0) and dual is None)
         self.negative = [] if skip_negative else [_Entry(c, denoiser, batch) for c in negative or ()]
         self.uses_negative = not skip_negative
         self._sigma_batches: dict[tuple[float, int], torch.Tensor] = {}
@@ -139,14 +145,29 @@ class Guided:
         positive, negative, merged = self._plan(sigma)
         n = x.shape[0]
         if not self.uses_negative:
-            return self._side(x, sigma, positive)
+            cond = self._side(x, sigma, positive)
+            if not self.options.get("post_cfg"):
+                return cond
+            return _post_cfg(self.options["post_cfg"], x, cond, torch.zeros_like(cond), cond, self.cfg)
         if merged is not None:
             both = self.denoiser(torch.cat([x, x]), self.sigma_batch(sigma, 2 * n), [merged])
             cond, uncond = both[:n], both[n:]
         else:
             cond = self._side(x, sigma, positive)
             uncond = self._side(x, sigma, negative)
-        return torch.lerp(uncond, cond, self.cfg)
+        if self.dual is not None:
+            middle = self._side(x, sigma, [e.fields for e in self.middle if e.active(sigma)])
+            denoised = self.dual.combine(cond, middle, uncond, self.cfg)
+            uncond_for_post = uncond
+        elif "rescale_cfg" in self.options:
+            denoised = rescale_cfg(x, sigma, cond, uncond, self.cfg, float(self.options["rescale_cfg"]))
+            uncond_for_post = uncond
+        else:
+            denoised = torch.lerp(uncond, cond, self.cfg)
+            uncond_for_post = uncond
+        if self.options.get("post_cfg"):
+            denoised = _post_cfg(self.options["post_cfg"], x, cond, uncond_for_post, denoised, self.cfg)
+        return denoised
 
     def _side(self, x: torch.Tensor, sigma: float, conds: list[dict[str, Any]]) -> torch.Tensor:
         if not conds:  # no entry active at this sigma: ComfyUI's prediction is zero
@@ -154,3 +175,76 @@ class Guided:
 
             return torch.zeros_like(x)
         return self.denoiser(x, self.sigma_batch(sigma, x.shape[0]), conds)
+
+
+# -- guider variants and model patches (ComfyUI's DualCFGGuider, RescaleCFG, CFGNorm, CFGZeroStar) -------------
+
+
+class DualCFG:
+    """ComfyUI's DualCFGGuider: ``cond1`` (the positive), ``cond2`` (the middle) and the negative, with
+    ``regular``: ``neg + cfg2 (cond2 - neg) + cfg1 (cond1 - cond2)`` or ``nested``:
+    ``neg + cfg2 ((cond2 + cfg1 (cond1 - cond2)) - neg)``; ``cfg1`` is the run's cfg."""
+
+    def __init__(self, middle: Sequence[Mapping[str, Any]], cfg2: float, style: str = "regular"):
+        if style not in ("regular", "nested"):
+            raise ValueError(f"unknown DualCFGGuider style {style!r}: regular or nested")
+        self.middle = list(middle)
+        self.cfg2 = float(cfg2)
+        self.style = style
+
+    def combine(
+        self, cond1: torch.Tensor, cond2: torch.Tensor, negative: torch.Tensor, cfg1: float
+    ) -> torch.Tensor:
+        if self.style == "nested":
+            inner = cond2 + (cond1 - cond2) * cfg1
+            return negative + (inner - negative) * self.cfg2
+        return negative + (cond2 - negative) * self.cfg2 + (cond1 - cond2) * cfg1
+
+
+def rescale_cfg(
+    x: torch.Tensor, sigma: float, cond: torch.Tensor, uncond: torch.Tensor, cfg: float, multiplier: float
+) -> torch.Tensor:
+    """RescaleCFG (Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed"): CFG on the
+    v-predictions, whose per-item standard deviation is then matched to the positive prediction's and blended
+    with plain CFG by ``multiplier``; back to a denoised prediction. (ComfyUI applies the same eps/v
+    conversion to every family.)"""
+    scale = (sigma**2 + 1.0) ** 0.5
+    x_in = x / (sigma**2 + 1.0)
+
+    def to_v(denoised: torch.Tensor) -> torch.Tensor:
+        return (x_in - denoised) * (scale / sigma)
+
+    v_cond, v_uncond = to_v(cond), to_v(uncond)
+    v_cfg = v_uncond + (v_cond - v_uncond) * cfg
+    dims = tuple(range(1, v_cfg.ndim))
+    ratio = v_cond.std(dim=dims, keepdim=True) / v_cfg.std(dim=dims, keepdim=True)
+    v_final = v_cfg * (ratio * multiplier + (1.0 - multiplier))
+    return x_in - v_final * (sigma / scale)
+
+
+def _post_cfg(
+    functions: Sequence[tuple[Any, ...]],
+    x: torch.Tensor,
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    denoised: torch.Tensor,
+    cfg: float,
+) -> torch.Tensor:
+    """The model's post-CFG patches, in the order they were added (each sees the previous one's result)."""
+    for kind, *args in functions:
+        if kind == "cfg_norm":
+            # CFGNorm: shrink the guided prediction's per-pixel channel norm to at most the positive one's.
+            cond_norm = cond.norm(dim=1, keepdim=True)
+            guided_norm = denoised.norm(dim=1, keepdim=True)
+            denoised = denoised * (cond_norm / (guided_norm + 1e-8)).clamp(0.0, 1.0) * float(args[0])
+        elif kind == "cfg_zero_star":
+            # CFG-Zero*: scale the negative by the least-squares fit of the positive's noise onto the
+            # negative's, i.e. alpha * uncond + cfg * (cond - alpha * uncond).
+            pos = (x - cond).reshape(x.shape[0], -1)
+            neg = (x - uncond).reshape(x.shape[0], -1)
+            alpha = (pos * neg).sum(dim=1) / ((neg**2).sum(dim=1) + 1e-8)
+            alpha = alpha.reshape(-1, *([1] * (x.ndim - 1)))
+            denoised = denoised + uncond * (alpha - 1.0) + uncond * (cfg * (1.0 - alpha))
+        else:
+            raise ValueError(f"unknown post-CFG patch {kind!r}")
+    return denoised

@@ -18,7 +18,7 @@ import numpy as np
 
 from nodepacks.diffusion.handles import LatentFormat
 from nodepacks.diffusion.sampling.denoiser import Denoiser
-from nodepacks.diffusion.sampling.guidance import Guided
+from nodepacks.diffusion.sampling.guidance import DualCFG, Guided
 from nodepacks.diffusion.sampling.noise import NoiseSampler, brownian_noise_sampler, gaussian_noise_sampler
 from nodepacks.diffusion.sampling.samplers import SAMPLERS, SamplerRun
 
@@ -75,11 +75,14 @@ def sample(
     noise_mask: Any = None,
     check_cancelled: Callable[[], None] | None = None,
     sampler_options: Mapping[str, Any] | None = None,
+    model_options: Mapping[str, Any] | None = None,
+    dual: DualCFG | None = None,
 ) -> torch.Tensor:
     """Sample ``latent`` (VAE latent space, (batch, channels, h, w)) along ``sigmas`` and return the result in the
     same space as a float32 CPU tensor. ``noise`` is the starting noise (``prepare_noise``; zeros to add none),
     ``seed`` seeds the per-step noise of ancestral/SDE samplers. ``check_cancelled`` runs before every model
-    call and may raise to stop the run."""
+    call and may raise to stop the run. ``model_options`` are the MODEL's patches (``DiffusionModel.options``:
+    RescaleCFG, CFGNorm, CFGZeroStar, DifferentialDiffusion); ``dual`` makes the guidance DualCFGGuider's."""
     import torch
 
     if sampler_name not in SAMPLERS:
@@ -97,6 +100,7 @@ def sample(
             return _run(
                 denoiser, latent_in, _as_tensor(noise), steps, spec, positive, negative, cfg, callback, seed,
                 noise_mask, check_cancelled, dict(spec.options) | dict(sampler_options or {}), device, fmt, sampling,
+                dict(model_options or {}), dual,
             )  # fmt: skip
     except BaseException as error:
         # The traceback's frames hold the run's tensors (x, denoised, noise...): clear them so the memory is
@@ -124,6 +128,8 @@ def _run(
     device: torch.device,
     fmt: LatentFormat,
     sampling: Any,
+    model_options: dict[str, Any],
+    dual: DualCFG | None,
 ) -> torch.Tensor:
     import torch
 
@@ -132,7 +138,9 @@ def _run(
         latent = fmt.process_in(latent)
     noise = noise.to(device=device, dtype=torch.float32)
     batch = latent.shape[0]
-    guided = Guided(denoiser, positive, negative, cfg, batch, check_cancelled)
+    guided = Guided(
+        denoiser, positive, negative, cfg, batch, check_cancelled, options=model_options, dual=dual
+    )
     model: Callable[[torch.Tensor, float], torch.Tensor] = guided
 
     if noise_mask is not None:
@@ -143,9 +151,15 @@ def _run(
             generator = torch.Generator(device="cpu").manual_seed(int(seed) + 1)
             inpaint_noise = torch.randn(tuple(noise.shape), generator=generator).to(device)
         kept_latent = latent * keep
+        mask_at = _denoise_mask_function(model_options.get("denoise_mask_function"), sampling, sigmas)
 
         def inpainting(x: torch.Tensor, sigma: float) -> torch.Tensor:
             # The masked-out area is the input latent noised to this sigma, the prediction there the input.
+            if mask_at is not None:
+                step_mask = mask_at(mask, sigma)
+                step_keep = 1.0 - step_mask
+                known = sampling.noise_scaling(sigma, inpaint_noise, latent) * step_keep
+                return guided(x * step_mask + known, sigma) * step_mask + latent * step_keep
             known = sampling.noise_scaling(sigma, inpaint_noise, latent) * keep
             return guided(x * mask + known, sigma) * mask + kept_latent
 
@@ -161,9 +175,43 @@ def _run(
     max_denoise = math.isclose(max_sigma, sigmas[0], rel_tol=1e-5) or sigmas[0] > max_sigma
     x = sampling.noise_scaling(sigmas[0], noise, latent, max_denoise)
     run = SamplerRun(sampling, on_step, _noise_sampler(spec.noise, x, sigmas, seed))
+    if "eta" in options:
+        run.eta = float(options.pop("eta"))
+    if "s_noise" in options:
+        run.s_noise = float(options.pop("s_noise"))
     x = spec.function(model, x, sigmas, run, **options)
     x = sampling.inverse_noise_scaling(sigmas[-1], x)
     return fmt.process_out(x.float()).cpu()
+
+
+def _denoise_mask_function(
+    spec: Any, sampling: Any, sigmas: list[float]
+) -> Callable[[torch.Tensor, float], torch.Tensor] | None:
+    """DifferentialDiffusion's per-step mask: a latent pixel is regenerated once the run's progress, measured in
+    model timesteps from the first sigma to the last (at least ``sigma_min``), passes ``1 - mask``; so a soft
+    mask says how late each pixel starts to change. ``strength`` < 1 blends the binary mask with the soft one."""
+    if spec is None:
+        return None
+    kind, strength = spec
+    if kind != "differential_diffusion":
+        raise ValueError(f"unknown denoise mask function {kind!r}")
+    import torch
+
+    def timestep(sigma: float) -> float:
+        return float(sampling.timestep(torch.tensor([sigma], dtype=torch.float32))[0])
+
+    sigma_to = max(sampling.sigma_min, sigmas[-1])
+    ts_from, ts_to = timestep(sigmas[0]), timestep(sigma_to)
+
+    def mask_at(mask: torch.Tensor, sigma: float) -> torch.Tensor:
+        span = ts_from - ts_to
+        threshold = (timestep(sigma) - ts_to) / span if span else 0.0
+        binary = (mask >= threshold).to(mask.dtype)
+        if strength and strength < 1:
+            return binary * strength + mask * (1 - strength)
+        return binary
+
+    return mask_at
 
 
 class Progress:

@@ -319,6 +319,183 @@ def dpmpp_3m_sde(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: Samp
     return x
 
 
+# -- more of ComfyUI's samplers -----------------------------------------------------------------------------------
+
+
+def _alpha(sampling: ModelSampling, sigma: float) -> float:
+    """The signal scale of ``x`` at ``sigma``: 1 in k-diffusion's VE space, ``1 - sigma`` for flow."""
+    return 1.0 - sigma if sampling.prediction == "flow" else 1.0
+
+
+def dpm_2_ancestral(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """DPM-Solver-2 midpoint steps down to ``sigma_down``, then fresh noise up to the next sigma (flow: the
+    rectified-flow down step and re-noise, as ComfyUI's RF variant)."""
+    noise = _noise(run)
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        if run.is_flow:
+            down = sigma_next * (1 + (sigma_next / sigma - 1) * run.eta)
+            up = 0.0
+            if down > 0:
+                up = max(sigma_next**2 - down**2 * (1 - sigma_next) ** 2 / (1 - down) ** 2, 0.0) ** 0.5
+        else:
+            down, up = _ancestral_step(sigma, sigma_next, run.eta)
+        d = (x - denoised) / sigma
+        if down == 0:
+            x = x + d * (down - sigma)
+            continue
+        sigma_mid = math.exp(0.5 * (math.log(sigma) + math.log(down)))
+        x_2 = x + d * (sigma_mid - sigma)
+        denoised_2 = model(x_2, sigma_mid)
+        x = x + (x_2 - denoised_2) * ((down - sigma) / sigma_mid)
+        if run.is_flow:
+            x = x * ((1 - sigma_next) / (1 - down))
+        if up > 0:
+            x = x + noise(sigma, sigma_next) * (run.s_noise * up)
+    return x
+
+
+def ddpm(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """Ancestral sampling from the DDPM posterior q(x_next | x, x0 = denoised) at each step."""
+    noise = _noise(run)
+    sampling = run.sampling
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        if sigma_next == 0:
+            x = denoised
+            continue
+        # x_t = a_t x0 + s_t n; the transition x_next -> x has scale a_t / a_next and variance s_t^2 - ...
+        a_t, a_s = _alpha(sampling, sigma), _alpha(sampling, sigma_next)
+        ratio = a_t / a_s
+        var_ts = sigma**2 - ratio**2 * sigma_next**2
+        x = x * (ratio * sigma_next**2 / sigma**2) + denoised * (a_s * var_ts / sigma**2)
+        x = x + noise(sigma, sigma_next) * (max(var_ts, 0.0) ** 0.5 * sigma_next / sigma)
+    return x
+
+
+def res_multistep(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
+    """RES multistep (Zhang & Chen's exponential integrator, arXiv 2308.02157): second order from the
+    previous step's prediction, with the phi functions of the log-SNR step."""
+    sampling = run.sampling
+    sigmas = _offset_first_sigma(sampling, sigmas)
+    old_denoised = None
+    for i in range(len(sigmas) - 1):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = model(x, sigma)
+        run.callback(i, x, denoised)
+        if sigma_next == 0 or old_denoised is None:
+            if sigma_next == 0:
+                x = denoised
+            else:
+                lam, lam_next = _half_log_snr(sampling, sigma), _half_log_snr(sampling, sigma_next)
+                h = lam_next - lam
+                x = x * (sigma_next / sigma) - denoised * (_alpha(sampling, sigma_next) * math.expm1(-h))
+        else:
+            lam, lam_next = _half_log_snr(sampling, sigma), _half_log_snr(sampling, sigma_next)
+            lam_prev = _half_log_snr(sampling, sigmas[i - 1])
+            h = lam_next - lam
+            c2 = (lam_prev - lam) / h
+            phi1 = math.expm1(-h) / -h
+            phi2 = (phi1 - 1.0) / -h
+            b2 = phi2 / c2
+            b1 = phi1 - b2
+            coef = _alpha(sampling, sigma_next) * h
+            x = x * (sigma_next / sigma) + denoised * (coef * b1) + old_denoised * (coef * b2)
+        old_denoised = denoised
+    return x
+
+
+def _unipc_coefficients(
+    h: float, rks: list[float], order: int, variant: str
+) -> tuple[float, float, list[float] | None, list[float] | None]:
+    """(h_phi_1, B(h), predictor weights, corrector weights) of one UniPC step of ``order``."""
+    import numpy as np
+
+    hh = -h  # data prediction
+    h_phi_1 = math.expm1(hh)
+    b_h = hh if variant == "bh1" else math.expm1(hh)
+    h_phi_k = h_phi_1 / hh - 1.0
+    factorial = 1
+    rows, rhs = [], []
+    for k in range(1, order + 1):
+        rows.append([r ** (k - 1) for r in rks])
+        rhs.append(h_phi_k * factorial / b_h)
+        factorial *= k + 1
+        h_phi_k = h_phi_k / hh - 1.0 / factorial
+    matrix, vector = np.asarray(rows, dtype=np.float64), np.asarray(rhs, dtype=np.float64)
+    predictor = None
+    if order >= 2:
+        predictor = [0.5] if order == 2 else np.linalg.solve(matrix[:-1, :-1], vector[:-1]).tolist()
+    corrector = [0.5] if order == 1 else np.linalg.solve(matrix, vector).tolist()
+    return h_phi_1, b_h, predictor, corrector
+
+
+def uni_pc(
+    model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun, variant: str = "bh1"
+) -> torch.Tensor:
+    """UniPC (Zhao et al. 2023): multistep UniP predictor of order up to 3 plus the UniC corrector, which
+    reuses the next step's model call, in data prediction with ``B(h) = h`` (bh1) or ``e^h - 1`` (bh2).
+
+    As in ComfyUI the order is ``min(3, steps - 1)``, lowered for the warm-up and the final steps, the last step
+    has no corrector, and a final sigma of 0 becomes 0.001 (the log-SNR must stay finite)."""
+    sampling = run.sampling
+    sigmas = _offset_first_sigma(sampling, list(sigmas))
+    if sigmas[-1] == 0:
+        sigmas[-1] = 0.001
+    steps = len(sigmas) - 1
+    order = max(1, min(3, steps - 1))
+    lams = [_half_log_snr(sampling, s) for s in sigmas]
+    history: list[tuple[int, torch.Tensor]] = []  # (sigma index, data prediction) of recent points
+
+    def step(
+        x: torch.Tensor, index: int, this_order: int, corrector: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        prev_index, m0 = history[-1]
+        h = lams[index] - lams[prev_index]
+        rks, d1s = [], []
+        for k in range(1, this_order):
+            k_index, mk = history[-(k + 1)]
+            rk = (lams[k_index] - lams[prev_index]) / h
+            rks.append(rk)
+            d1s.append((mk - m0) / rk)
+        rks.append(1.0)
+        h_phi_1, b_h, rhos_p, rhos_c = _unipc_coefficients(h, rks, this_order, variant)
+        sigma_t, alpha_t = sigmas[index], _alpha(sampling, sigmas[index])
+        x_base = x * (sigma_t / sigmas[prev_index]) - m0 * (alpha_t * h_phi_1)
+        x_t = x_base
+        if d1s and rhos_p is not None:
+            x_t = x_base - sum(d * rho for d, rho in zip(d1s, rhos_p, strict=False)) * (alpha_t * b_h)
+        if not corrector:
+            return x_t, None
+        model_t = model(x_t, sigma_t)
+        correction = (model_t - m0) * rhos_c[-1]  # type: ignore[index]
+        for d, rho in zip(d1s, rhos_c or (), strict=False):
+            correction = correction + d * rho
+        return x_base - correction * (alpha_t * b_h), model_t
+
+    denoised = model(x, sigmas[0])
+    run.callback(0, x, denoised)
+    history.append((0, denoised))
+    for index in range(1, steps + 1):
+        this_order = min(order, index, steps + 1 - index)
+        last = index == steps
+        x, model_x = step(x, index, this_order, corrector=not last)
+        if last:
+            break
+        if model_x is None:  # pragma: no cover - the corrector always evaluates the model
+            model_x = model(x, sigmas[index])
+        run.callback(index, x, model_x)
+        history.append((index, model_x))
+        del history[: max(len(history) - order, 0)]
+    if sampling.prediction == "flow":
+        x = x / (1.0 - sigmas[-1])
+    return x
+
+
 def torch_lerp(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
     """``start + weight * (end - start)`` in one kernel."""
     import torch
@@ -358,6 +535,11 @@ SAMPLERS: dict[str, SamplerSpec] = {
     "dpmpp_3m_sde": SamplerSpec(dpmpp_3m_sde, noise="brownian"),
     "dpmpp_3m_sde_gpu": SamplerSpec(dpmpp_3m_sde, noise="brownian_device"),
     "lcm": SamplerSpec(lcm, noise="gaussian"),
+    "dpm_2_ancestral": SamplerSpec(dpm_2_ancestral, noise="gaussian"),
+    "ddpm": SamplerSpec(ddpm, noise="gaussian"),
+    "res_multistep": SamplerSpec(res_multistep),
+    "uni_pc": SamplerSpec(uni_pc),
+    "uni_pc_bh2": SamplerSpec(uni_pc, options=(("variant", "bh2"),)),
     # ComfyUI's ddim is Euler (deterministic DDIM is Euler on the probability-flow ODE) with its inpaint noise.
     "ddim": SamplerSpec(euler, inpaint_random_noise=True),
 }

@@ -185,6 +185,62 @@ def ksampler_sigmas(
     return full(int(steps / denoise))[-(steps + 1) :].copy()
 
 
+def beta_sigmas(sampling: ModelSampling, steps: int, alpha: float, beta: float) -> np.ndarray:
+    """BetaSamplingScheduler: the ``beta`` schedule with its distribution's ``alpha``/``beta`` chosen."""
+    if steps <= 0:
+        return np.zeros(0, dtype=np.float32)
+    return np.asarray(_beta(sampling, int(steps), alpha, beta), dtype=np.float32)
+
+
+def sd_turbo_sigmas(sampling: ModelSampling, steps: int, denoise: float) -> np.ndarray:
+    """SDTurboScheduler: ``steps`` of the ten timesteps 999, 899, ..., 99 (from the ``denoise`` point on),
+    then 0."""
+    start = 10 - int(10 * denoise)
+    timesteps = [999 - 100 * i for i in range(10)][start : start + steps]
+    return np.asarray([*(_sigma_at(sampling, float(t)) for t in timesteps), 0.0], dtype=np.float32)
+
+
+def flux2_empirical_mu(image_seq_len: float, steps: int) -> float:
+    """FLUX.2's resolution- and step-dependent time shift (log of the shift), fitted by Black Forest Labs:
+    linear in the token count, interpolated between its fits at 10 and 200 steps below 4300 tokens."""
+    slope_10, intercept_10 = 8.73809524e-05, 1.89833333
+    slope_200, intercept_200 = 0.00016927, 0.45666666
+    mu_200 = slope_200 * image_seq_len + intercept_200
+    if image_seq_len > 4300:
+        return float(mu_200)
+    mu_10 = slope_10 * image_seq_len + intercept_10
+    per_step = (mu_200 - mu_10) / 190.0
+    return float(mu_200 + per_step * (steps - 200))
+
+
+def flux2_sigmas(steps: int, width: int, height: int) -> np.ndarray:
+    """Flux2Scheduler: ``steps + 1`` evenly spaced times from 1 to 0, shifted by ``exp(mu)`` for a
+    ``width`` x ``height`` image (one token per 16x16 pixels)."""
+    mu = flux2_empirical_mu(width * height / (16 * 16), steps)
+    times = np.linspace(1.0, 0.0, steps + 1, dtype=np.float64)
+    shift = math.exp(mu)
+    with np.errstate(divide="ignore"):
+        sigmas = np.where(times > 0, shift / (shift + (1.0 / np.maximum(times, 1e-300) - 1.0)), 0.0)
+    return sigmas.astype(np.float32)
+
+
+def split_sigmas(sigmas: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """SplitSigmas: (the first ``step + 1`` sigmas, the sigmas from ``step`` on): both share sigma ``step``."""
+    sigmas = np.asarray(sigmas, dtype=np.float32)
+    return sigmas[: step + 1].copy(), sigmas[step:].copy()
+
+
+def split_sigmas_denoise(sigmas: np.ndarray, denoise: float) -> tuple[np.ndarray, np.ndarray]:
+    """SplitSigmasDenoise: the last ``round(steps * denoise)`` steps go to the low half, the rest to the high
+    half (which keeps the shared sigma at the split)."""
+    sigmas = np.asarray(sigmas, dtype=np.float32)
+    steps = max(len(sigmas) - 1, 0)
+    low_steps = round(steps * denoise)
+    if low_steps <= 0:  # as ComfyUI's slicing: nothing high, the last sigma low
+        return sigmas[:0].copy(), sigmas[-1:].copy()
+    return sigmas[:-low_steps].copy(), sigmas[-(low_steps + 1) :].copy()
+
+
 def trim_sigmas(
     sigmas: np.ndarray, start_step: int | None, last_step: int | None, force_full_denoise: bool
 ) -> np.ndarray | None:
