@@ -8,13 +8,14 @@ cache like any other value; GUIDER holds the MODEL handle and is recomputed when
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nodepacks import sdk
-from nodepacks.diffusion.handles import DiffusionError, DiffusionModel
+from nodepacks.diffusion.handles import DiffusionError, DiffusionModel, ModelSampling
 from nodepacks.diffusion.sampling import (
     SAMPLER_NAMES,
     SCHEDULER_NAMES,
@@ -25,6 +26,14 @@ from nodepacks.diffusion.sampling import (
     prepare_noise,
     sample,
     trim_sigmas,
+)
+from nodepacks.diffusion.sampling.guidance import DualCFG
+from nodepacks.diffusion.sampling.schedulers import (
+    beta_sigmas,
+    flux2_sigmas,
+    sd_turbo_sigmas,
+    split_sigmas,
+    split_sigmas_denoise,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,6 +50,12 @@ class GuiderValue:
     positive: list[Any]
     negative: list[Any] | None
     cfg: float
+    middle: list[Any] | None = None  # DualCFGGuider's cond2
+    cfg2: float = 1.0  # DualCFGGuider's cfg_cond2_negative
+    style: str = "regular"
+
+    def dual(self) -> DualCFG | None:
+        return None if self.middle is None else DualCFG(self.middle, self.cfg2, self.style)
 
 
 if TYPE_CHECKING:  # the python types, for mypy; at run time the annotations carry ComfyUI's type names
@@ -107,6 +122,7 @@ def run_sampling(
     positive: list[Any],
     negative: list[Any] | None,
     cfg: float,
+    dual: DualCFG | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Sample one LATENT; returns (output, denoised output) LATENTs the way ComfyUI's nodes build them."""
     samples = latent_samples(latent, model, input_name)
@@ -117,6 +133,8 @@ def run_sampling(
     from nodepacks.diffusion.runtime import inpaint_conds  # an inpainting model reads the latent's mask
 
     positive, negative = inpaint_conds(denoiser, latent, positive, negative)
+    if dual is not None:
+        dual = DualCFG(inpaint_conds(denoiser, latent, dual.middle, None)[0], dual.cfg2, dual.style)
     progress = Progress(ctx.progress, model.latent_format)
     result = sample(
         denoiser,
@@ -132,6 +150,8 @@ def run_sampling(
         noise_mask=latent.get("noise_mask"),
         check_cancelled=ctx.check_cancelled,
         sampler_options=sampler.get("options"),
+        model_options=model.options,
+        dual=dual,
     )
     out = dict(latent, samples=result.numpy())
     denoised = out
@@ -324,6 +344,7 @@ class SamplerCustomAdvanced(sdk.Node):
             guider.positive,
             guider.negative,
             guider.cfg,
+            guider.dual(),
         )
         return self.Outputs(output=out, denoised_output=denoised)
 
@@ -450,6 +471,309 @@ class CFGGuider(sdk.Node):
         return self.Outputs(guider=value)
 
 
+# -- samplers with options ------------------------------------------------------------------------------------------
+
+
+class SamplerEulerAncestral(sdk.Node):
+    """Euler ancestral with its noise settings. Returns a SAMPLER."""
+
+    id = "SamplerEulerAncestral"
+    category = "sampling/custom_sampling/samplers"
+
+    class Inputs(sdk.Inputs):
+        eta: float = sdk.number(1.0, min=0.0, max=100.0, step=0.01)
+        s_noise: float = sdk.number(1.0, min=0.0, max=100.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        sampler: Sampler
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        options = {"eta": inputs.eta, "s_noise": inputs.s_noise}
+        return self.Outputs(sampler={"sampler_name": "euler_ancestral", "options": options})
+
+
+class SamplerDPMPP_2M_SDE(sdk.Node):  # noqa: N801 - ComfyUI's class name
+    """DPM-Solver++(2M) SDE with its solver, noise settings and noise device. Returns a SAMPLER."""
+
+    id = "SamplerDPMPP_2M_SDE"
+    category = "sampling/custom_sampling/samplers"
+
+    class Inputs(sdk.Inputs):
+        solver_type: str = sdk.select("midpoint", options=["midpoint", "heun"])
+        eta: float = sdk.number(1.0, min=0.0, max=100.0, step=0.01)
+        s_noise: float = sdk.number(1.0, min=0.0, max=100.0, step=0.01)
+        noise_device: str = sdk.select("gpu", options=["gpu", "cpu"])
+
+    class Outputs(sdk.Outputs):
+        sampler: Sampler
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        name = "dpmpp_2m_sde" + ("_heun" if inputs.solver_type == "heun" else "")
+        if inputs.noise_device == "gpu":
+            name += "_gpu"
+        options = {"eta": inputs.eta, "s_noise": inputs.s_noise}
+        return self.Outputs(sampler={"sampler_name": name, "options": options})
+
+
+# -- sigmas -------------------------------------------------------------------------------------------------------
+
+
+class SplitSigmas(sdk.Node):
+    """Split a schedule at a step: the high sigmas up to it and the low sigmas from it (both hold it)."""
+
+    id = "SplitSigmas"
+    category = "sampling/custom_sampling/sigmas"
+
+    class Inputs(sdk.Inputs):
+        sigmas: Sigmas = sdk.link()
+        step: int = sdk.number(0, min=0, max=10000)
+
+    class Outputs(sdk.Outputs):
+        high_sigmas: Sigmas
+        low_sigmas: Sigmas
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        high, low = split_sigmas(inputs.sigmas, inputs.step)
+        return self.Outputs(high_sigmas=high, low_sigmas=low)
+
+
+class SplitSigmasDenoise(sdk.Node):
+    """Split a schedule so that the low sigmas are the last ``denoise`` fraction of its steps."""
+
+    id = "SplitSigmasDenoise"
+    category = "sampling/custom_sampling/sigmas"
+
+    class Inputs(sdk.Inputs):
+        sigmas: Sigmas = sdk.link()
+        denoise: float = sdk.number(1.0, min=0.0, max=1.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        high_sigmas: Sigmas
+        low_sigmas: Sigmas
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        high, low = split_sigmas_denoise(inputs.sigmas, inputs.denoise)
+        return self.Outputs(high_sigmas=high, low_sigmas=low)
+
+
+class SetFirstSigma(sdk.Node):
+    """Replace the first (noisiest) sigma of a schedule. Returns SIGMAS."""
+
+    id = "SetFirstSigma"
+    category = "sampling/custom_sampling/sigmas"
+
+    class Inputs(sdk.Inputs):
+        sigmas: Sigmas = sdk.link()
+        sigma: float = sdk.number(136.0, min=0.0, max=20000.0, step=0.001)
+
+    class Outputs(sdk.Outputs):
+        sigmas: Sigmas
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        sigmas = np.array(inputs.sigmas, dtype=np.float32, copy=True)
+        if len(sigmas):
+            sigmas[0] = inputs.sigma
+        return self.Outputs(sigmas=sigmas)
+
+
+class SDTurboScheduler(sdk.Node):
+    """SD-Turbo's schedule: a few of the timesteps 999, 899, ..., 99 for the model. Returns SIGMAS."""
+
+    id = "SDTurboScheduler"
+    category = "sampling/custom_sampling/schedulers"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        steps: int = sdk.number(1, min=1, max=10)
+        denoise: float = sdk.number(1.0, min=0.0, max=1.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        sigmas: Sigmas
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        return self.Outputs(sigmas=sd_turbo_sigmas(inputs.model.sampling, inputs.steps, inputs.denoise))
+
+
+class BetaSamplingScheduler(sdk.Node):
+    """The beta schedule with the beta distribution's alpha and beta chosen. Returns SIGMAS."""
+
+    id = "BetaSamplingScheduler"
+    category = "sampling/custom_sampling/schedulers"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        steps: int = sdk.number(20, min=1, max=10000)
+        alpha: float = sdk.number(0.6, min=0.0, max=50.0, step=0.01)
+        beta: float = sdk.number(0.6, min=0.0, max=50.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        sigmas: Sigmas
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        sigmas = beta_sigmas(inputs.model.sampling, inputs.steps, inputs.alpha, inputs.beta)
+        return self.Outputs(sigmas=sigmas)
+
+
+class Flux2Scheduler(sdk.Node):
+    """FLUX.2's schedule: evenly spaced times shifted by an amount fitted to the image size and step count.
+    Returns SIGMAS."""
+
+    id = "Flux2Scheduler"
+    category = "sampling/custom_sampling/schedulers"
+
+    class Inputs(sdk.Inputs):
+        steps: int = sdk.number(20, min=1, max=4096)
+        width: int = sdk.number(1024, min=16, max=16384, step=1)
+        height: int = sdk.number(1024, min=16, max=16384, step=1)
+
+    class Outputs(sdk.Outputs):
+        sigmas: Sigmas
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        return self.Outputs(sigmas=flux2_sigmas(inputs.steps, round(inputs.width), round(inputs.height)))
+
+
+# -- guiders ------------------------------------------------------------------------------------------------------
+
+
+class DualCFGGuider(sdk.Node):
+    """CFG with two positive conditionings: cond2 against the negative, cond1 against cond2. Returns GUIDER."""
+
+    id = "DualCFGGuider"
+    category = "sampling/custom_sampling/guiders"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        cond1: Conditioning = sdk.link()
+        cond2: Conditioning = sdk.link()
+        negative: Conditioning = sdk.link()
+        cfg_conds: float = sdk.number(8.0, min=0.0, max=100.0, step=0.1, round=0.01)
+        cfg_cond2_negative: float = sdk.number(8.0, min=0.0, max=100.0, step=0.1, round=0.01)
+        style: str = sdk.select("regular", options=["regular", "nested"])
+
+    class Outputs(sdk.Outputs):
+        guider: Guider
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        value = GuiderValue(
+            inputs.model,
+            list(inputs.cond1),
+            list(inputs.negative),
+            inputs.cfg_conds,
+            middle=list(inputs.cond2),
+            cfg2=inputs.cfg_cond2_negative,
+            style=inputs.style,
+        )
+        return self.Outputs(guider=value)
+
+
+# -- model patches (options the guidance applies) ------------------------------------------------------------------
+
+
+def with_option(model: DiffusionModel, **options: Any) -> DiffusionModel:
+    """A copy of ``model`` with ``options`` set (the original handle is left as it was)."""
+    return replace(model, options={**model.options, **options})
+
+
+def with_post_cfg(model: DiffusionModel, *patch: Any) -> DiffusionModel:
+    return with_option(model, post_cfg=(*model.options.get("post_cfg", ()), tuple(patch)))
+
+
+class ModelSamplingAuraFlow(sdk.Node):
+    """Make the model a rectified-flow model with a time shift and timesteps equal to sigma (AuraFlow, Lumina,
+    HunyuanImage 3D, Chroma, Qwen-Image...). Returns MODEL."""
+
+    id = "ModelSamplingAuraFlow"
+    display_name = "ModelSamplingAuraFlow"
+    category = "advanced/model"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        shift: float = sdk.number(1.73, min=0.0, max=100.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        MODEL: Model
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        sampling = ModelSampling.flow(shift=inputs.shift, multiplier=1.0)
+        return self.Outputs(MODEL=inputs.model.with_sampling(sampling))
+
+
+class RescaleCFG(sdk.Node):
+    """Rescale the CFG result to the positive prediction's spread (against over-saturation with v-prediction /
+    zero-SNR models). Returns MODEL."""
+
+    id = "RescaleCFG"
+    category = "advanced/model"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        multiplier: float = sdk.number(0.7, min=0.0, max=1.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        MODEL: Model
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        return self.Outputs(MODEL=with_option(inputs.model, rescale_cfg=float(inputs.multiplier)))
+
+
+class CFGNorm(sdk.Node):
+    """Cap the guided prediction's per-pixel norm at the positive prediction's, times ``strength``. Returns
+    MODEL."""
+
+    id = "CFGNorm"
+    category = "advanced/guidance"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        strength: float = sdk.number(1.0, min=0.0, max=100.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        patched_model: Model
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        return self.Outputs(patched_model=with_post_cfg(inputs.model, "cfg_norm", float(inputs.strength)))
+
+
+class CFGZeroStar(sdk.Node):
+    """CFG-Zero*: scale the negative prediction by its least-squares fit to the positive one before guiding.
+    Returns MODEL."""
+
+    id = "CFGZeroStar"
+    category = "advanced/guidance"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+
+    class Outputs(sdk.Outputs):
+        patched_model: Model
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        return self.Outputs(patched_model=with_post_cfg(inputs.model, "cfg_zero_star"))
+
+
+class DifferentialDiffusion(sdk.Node):
+    """Inpaint with a soft mask: each latent pixel starts changing once the run has gone past ``1 - mask``, so
+    grey mask values give gradual edits. Returns MODEL."""
+
+    id = "DifferentialDiffusion"
+    display_name = "Differential Diffusion"
+    category = "_for_testing"
+
+    class Inputs(sdk.Inputs):
+        model: Model = sdk.link()
+        strength: float = sdk.number(1.0, min=0.0, max=1.0, step=0.01)
+
+    class Outputs(sdk.Outputs):
+        MODEL: Model
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        if not math.isfinite(inputs.strength):
+            raise DiffusionError("strength must be a number")
+        spec = ("differential_diffusion", float(inputs.strength))
+        return self.Outputs(MODEL=with_option(inputs.model, denoise_mask_function=spec))
+
+
 NODES: list[type[sdk.Node]] = [
     KSampler,
     KSamplerAdvanced,
@@ -462,4 +786,18 @@ NODES: list[type[sdk.Node]] = [
     DisableNoise,
     BasicGuider,
     CFGGuider,
+    SamplerEulerAncestral,
+    SamplerDPMPP_2M_SDE,
+    SplitSigmas,
+    SplitSigmasDenoise,
+    SetFirstSigma,
+    SDTurboScheduler,
+    BetaSamplingScheduler,
+    Flux2Scheduler,
+    DualCFGGuider,
+    ModelSamplingAuraFlow,
+    RescaleCFG,
+    CFGNorm,
+    CFGZeroStar,
+    DifferentialDiffusion,
 ]
