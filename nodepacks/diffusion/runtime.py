@@ -12,6 +12,7 @@ holds the current sigma is run and the predictions are averaged, weighted by ``s
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,12 @@ from nodepacks.diffusion.handles import (
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+BUILD_LOCK = threading.RLock()
+"""Held while a network is constructed. diffusers (through accelerate's ``init_empty_weights``) builds models by
+patching ``torch.nn.Module.register_parameter`` for the whole process, so a network another thread builds at the
+same moment (a spandrel upscaler, a second UNet) would get parameters on the meta device. Never hold it while
+waiting for the model manager: take it inside a load, around the construction only."""
 
 
 def pick_device() -> tuple[str, torch.dtype]:
@@ -60,8 +67,9 @@ def load_diffusion_network(model: DiffusionModel, models: sdk.ModelProvider) -> 
     weights = model.weights
 
     def load_base() -> Any:
-        network = family.load_diffusion_model(weights, device, dtype)
-        return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        with BUILD_LOCK:
+            network = family.load_diffusion_model(weights, device, dtype)
+            return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
     base_key = model.key.split("|", 1)[0]
     if not model.patches:
@@ -69,10 +77,11 @@ def load_diffusion_network(model: DiffusionModel, models: sdk.ModelProvider) -> 
 
     def load_patched() -> Any:
         base = _cached(models, base_key, load_base)
-        network = copy.deepcopy(base)
-        for patch in model.patches:
-            lora.apply_to_diffusion_model(network, family, patch)
-        return network
+        with BUILD_LOCK:
+            network = copy.deepcopy(base)
+            for patch in model.patches:
+                lora.apply_to_diffusion_model(network, family, patch)
+            return network
 
     return _cached(models, model.key, load_patched)
 
@@ -85,10 +94,11 @@ def load_text_stack(clip: TextEncoder, models: sdk.ModelProvider) -> Any:
     device, dtype = pick_device()
 
     def load() -> Any:
-        stack = family.load_text_encoders(clip, device, dtype)
-        for patch in clip.patches:
-            lora.apply_to_text_encoders(stack, family, patch)
-        return stack
+        with BUILD_LOCK:
+            stack = family.load_text_encoders(clip, device, dtype)
+            for patch in clip.patches:
+                lora.apply_to_text_encoders(stack, family, patch)
+            return stack
 
     return _cached(models, clip.key, load)
 
@@ -99,8 +109,9 @@ def load_vae_network(vae: VAEModel, models: sdk.ModelProvider) -> Any:
     device, dtype = pick_device()
 
     def load() -> Any:
-        network = family.load_vae(vae.source, device, dtype)
-        return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        with BUILD_LOCK:
+            network = family.load_vae(vae.source, device, dtype)
+            return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
     return _cached(models, vae.key, load)
 

@@ -15,9 +15,12 @@ def load_descriptor(path: str, input_name: str) -> Any:
     """spandrel's ImageModelDescriptor for a weights file, or a ``DiffusionError`` naming the input."""
     import spandrel
 
+    from nodepacks.diffusion.runtime import BUILD_LOCK
+
     state = load_tensors(path)
     try:
-        descriptor = spandrel.ModelLoader().load_from_state_dict(state)
+        with BUILD_LOCK:  # not while diffusers builds a network on the meta device in another thread
+            descriptor = spandrel.ModelLoader().load_from_state_dict(state)
     except Exception as exc:  # spandrel raises UnsupportedModelError and architecture-specific errors
         raise DiffusionError(f"{input_name}: not an upscale model spandrel knows ({exc})") from None
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
