@@ -1,0 +1,145 @@
+"""ComfyUI's own classic SD1.x templates, imported and run as a user would, on tiny models of the same family.
+
+The workflows come from the ``comfyui-workflow-templates`` 0.1.51 package (the last release that ships ComfyUI's
+default txt2img, image2image, LoRA and ESRGAN workflows). Each is imported through ``POST /api/import/comfy``,
+run through ``POST /api/runs`` on the embedded dispatcher, and checked by its saved image. The checkpoint, LoRA and
+upscaler files the templates name are tiny random-weight models written in the original single-file layout into
+a model library folder, and loaded by the real loading code (nodepacks.diffusion, workers.runtime.models).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from backend.runs import engine
+from backend.runs.models import Run, RunOutput
+from backend.storage.blobs import get_blob_store
+from nodepacks.diffusion.testing import make_tiny_checkpoint, make_tiny_lora, make_tiny_upscaler
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+TEMPLATES = resources.files("comfyui_workflow_templates") / "templates"
+MODEL_FILES = {
+    "checkpoints/v1-5-pruned-emaonly-fp16.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=0),
+    "checkpoints/dreamshaper_8.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=1),
+    "checkpoints/DreamShaper_8_pruned.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=2),
+    "loras/MoXinV1.safetensors": lambda p: make_tiny_lora("sd1", p, seed=3),
+    "loras/blindbox_v1_mix.safetensors": lambda p: make_tiny_lora("sd1", p, seed=4),
+    "upscale_models/RealESRGAN_x4plus.safetensors": lambda p: make_tiny_upscaler(p, scale=4),
+}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    for name, make in MODEL_FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        make(root / name)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def diffusion_site(settings, model_dir, monkeypatch):
+    settings.FLOWYARD_NODE_PACKS = ["nodepacks.core", "nodepacks.diffusion"]
+    settings.FLOWYARD_MODELS_DIR = model_dir
+    settings.FLOWYARD_EXTRA_MODEL_PATHS = []
+    monkeypatch.setattr(
+        engine, "_models", None
+    )  # a manager over this library, warm across this module's runs
+
+
+def template(name: str) -> dict:
+    return json.loads((TEMPLATES / f"{name}.json").read_text())
+
+
+def png(size: tuple[int, int]) -> bytes:
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def smaller(graph: dict, side: int = 128) -> None:
+    """The template as it is, but 3 sampling steps and ``side`` pixels instead of 512-768 (CPU test time): the
+    samplers, schedulers, cfg, seeds, prompts, strengths and wiring stay the template's own."""
+    for node in graph["nodes"].values():
+        if node["type"] in ("KSampler", "KSamplerAdvanced"):
+            node["inputs"]["steps"] = 3
+        elif node["type"] == "EmptyLatentImage":
+            node["inputs"].update(width=side, height=side)
+        elif node["type"] == "ImageScaleToTotalPixels":
+            node["inputs"]["megapixels"] = 0.02
+
+
+def import_and_run(client, workspace, workflow: dict, wait_for_run, overrides: dict | None = None) -> Run:
+    imported = client.post("/api/import/comfy", workflow, format="json")
+    assert imported.status_code == 200, imported.content
+    assert not imported.json()["missing"]
+    graph = imported.json()["document"]["graph"]
+    smaller(graph)
+    for node_id, values in (overrides or {}).items():
+        graph["nodes"][node_id]["inputs"].update(values)
+    response = client.post("/api/runs", {"workspace": workspace.pk, "graph": graph}, format="json")
+    assert response.status_code == 201, response.content
+    run = wait_for_run(response.json()["id"], timeout=240)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    return run
+
+
+def saved_images(run: Run) -> list[np.ndarray]:
+    store = get_blob_store()
+    rows = RunOutput.objects.filter(run=run, kind=RunOutput.Kind.IMAGE).exclude(
+        filename__startswith="preview-"
+    )
+    return [np.asarray(Image.open(io.BytesIO(store.read(row.blob_sha))).convert("RGB")) for row in rows]
+
+
+def assert_real_image(image: np.ndarray, size: tuple[int, int]) -> None:
+    assert image.shape == (size[1], size[0], 3)
+    assert image.std() > 1.0, "the decoded image is flat: nothing was generated"
+
+
+def test_default_txt2img_template(alice, team, client_for, wait_for_run):
+    run = import_and_run(client_for(alice), team, template("default"), wait_for_run)
+    (image,) = saved_images(run)
+    assert_real_image(image, (128, 128))
+
+
+def test_image2image_template(alice, team, client_for, wait_for_run):
+    client = client_for(alice)
+    body = {"file": io.BytesIO(png((128, 96))), "workspace": team.pk}
+    body["file"].name = "example.png"
+    assert client.post("/api/uploads", body, format="multipart").status_code == 201
+    run = import_and_run(client, team, template("image2image"), wait_for_run)
+    (image,) = saved_images(run)
+    # ImageScaleToTotalPixels keeps 4:3; the VAE round trip crops to a multiple of 8.
+    assert image.shape[2] == 3 and abs(image.shape[1] / image.shape[0] - 4 / 3) < 0.05
+    assert image.shape[0] % 8 == 0 and image.shape[1] % 8 == 0
+    assert image.std() > 1.0
+
+
+def test_lora_template_and_the_loras_change_the_image(alice, team, client_for, wait_for_run):
+    workflow = template("lora")
+    client = client_for(alice)
+    with_loras = saved_images(import_and_run(client, team, workflow, wait_for_run))[0]
+    assert_real_image(with_loras, (128, 128))
+    lora_nodes = [str(node["id"]) for node in workflow["nodes"] if node["type"] == "LoraLoader"]
+    off = {node_id: {"strength_model": 0.0, "strength_clip": 0.0} for node_id in lora_nodes}
+    without = saved_images(import_and_run(client, team, workflow, wait_for_run, overrides=off))[0]
+    assert np.abs(with_loras.astype(int) - without.astype(int)).mean() > 0.5
+
+
+def test_esrgan_upscale_template(alice, team, client_for, wait_for_run):
+    run = import_and_run(client_for(alice), team, template("esrgan_example"), wait_for_run)
+    sizes = sorted(image.shape for image in saved_images(run))
+    assert sizes == [(128, 128, 3), (512, 512, 3)], (
+        sizes
+    )  # the preview of the generated image, and 4x upscaled
