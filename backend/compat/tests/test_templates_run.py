@@ -26,6 +26,7 @@ from nodepacks.diffusion.testing import make_tiny_checkpoint, make_tiny_lora, ma
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 TEMPLATES = resources.files("comfyui_workflow_templates") / "templates"
+CURRENT_TEMPLATES = resources.files("comfyui_workflow_templates_json") / "templates"
 MODEL_FILES = {
     "checkpoints/v1-5-pruned-emaonly-fp16.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=0),
     "checkpoints/dreamshaper_8.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=1),
@@ -33,6 +34,8 @@ MODEL_FILES = {
     "loras/MoXinV1.safetensors": lambda p: make_tiny_lora("sd1", p, seed=3),
     "loras/blindbox_v1_mix.safetensors": lambda p: make_tiny_lora("sd1", p, seed=4),
     "upscale_models/RealESRGAN_x4plus.safetensors": lambda p: make_tiny_upscaler(p, scale=4),
+    "checkpoints/sd_xl_base_1.0.safetensors": lambda p: make_tiny_checkpoint("sdxl", p, seed=5),
+    "checkpoints/sd3.5_large_fp8_scaled.safetensors": lambda p: make_tiny_checkpoint("sd3", p, seed=6),
 }
 
 
@@ -55,8 +58,8 @@ def diffusion_site(settings, model_dir, monkeypatch):
     )  # a manager over this library, warm across this module's runs
 
 
-def template(name: str) -> dict:
-    return json.loads((TEMPLATES / f"{name}.json").read_text())
+def template(name: str, folder=TEMPLATES) -> dict:
+    return json.loads((folder / f"{name}.json").read_text())
 
 
 def png(size: tuple[int, int]) -> bytes:
@@ -73,7 +76,7 @@ def smaller(graph: dict, side: int = 128) -> None:
     for node in graph["nodes"].values():
         if node["type"] in ("KSampler", "KSamplerAdvanced"):
             node["inputs"]["steps"] = 3
-        elif node["type"] == "EmptyLatentImage":
+        elif node["type"] in ("EmptyLatentImage", "EmptySD3LatentImage"):
             node["inputs"].update(width=side, height=side)
         elif node["type"] == "ImageScaleToTotalPixels":
             node["inputs"]["megapixels"] = 0.02
@@ -143,3 +146,11 @@ def test_esrgan_upscale_template(alice, team, client_for, wait_for_run):
     assert sizes == [(128, 128, 3), (512, 512, 3)], (
         sizes
     )  # the preview of the generated image, and 4x upscaled
+
+
+@pytest.mark.parametrize("name", ["image_sdxl_simple", "sd3.5_simple_example"])
+def test_current_sdxl_and_sd3_templates(name, alice, team, client_for, wait_for_run):
+    """Today's SDXL (dpmpp_2m, karras) and SD3.5 (flow matching, sgm_uniform) txt2img templates."""
+    run = import_and_run(client_for(alice), team, template(name, CURRENT_TEMPLATES), wait_for_run)
+    (image,) = saved_images(run)
+    assert_real_image(image, (128, 128))
