@@ -1,7 +1,8 @@
-"""ComfyUI's own classic SD1.x templates, imported and run as a user would, on tiny models of the same family.
+"""ComfyUI's own templates, imported and run as a user would, on tiny models of the same family.
 
-The workflows come from the ``comfyui-workflow-templates`` 0.1.51 package (the last release that ships ComfyUI's
-default txt2img, image2image, LoRA and ESRGAN workflows). Each is imported through ``POST /api/import/comfy``,
+The classic workflows come from the ``comfyui-workflow-templates`` 0.1.51 package (the last release that ships
+ComfyUI's default txt2img, image2image, inpaint (SD2 inpainting), LoRA and ESRGAN workflows); the SDXL and SD3.5
+ones from today's ``comfyui-workflow-templates-json``. Each is imported through ``POST /api/import/comfy``,
 run through ``POST /api/runs`` on the embedded dispatcher, and checked by its saved image. The checkpoint, LoRA and
 upscaler files the templates name are tiny random-weight models written in the original single-file layout into
 a model library folder, and loaded by the real loading code (nodepacks.diffusion, workers.runtime.models).
@@ -34,6 +35,9 @@ MODEL_FILES = {
     "loras/MoXinV1.safetensors": lambda p: make_tiny_lora("sd1", p, seed=3),
     "loras/blindbox_v1_mix.safetensors": lambda p: make_tiny_lora("sd1", p, seed=4),
     "upscale_models/RealESRGAN_x4plus.safetensors": lambda p: make_tiny_upscaler(p, scale=4),
+    "checkpoints/512-inpainting-ema.safetensors": lambda p: make_tiny_checkpoint(
+        "sd2", p, seed=7, inpainting=True
+    ),
     "checkpoints/sd_xl_base_1.0.safetensors": lambda p: make_tiny_checkpoint("sdxl", p, seed=5),
     "checkpoints/sd3.5_large_fp8_scaled.safetensors": lambda p: make_tiny_checkpoint("sd3", p, seed=6),
 }
@@ -62,12 +66,23 @@ def template(name: str, folder=TEMPLATES) -> dict:
     return json.loads((folder / f"{name}.json").read_text())
 
 
-def png(size: tuple[int, int]) -> bytes:
+def png(size: tuple[int, int], *, hole: bool = False) -> bytes:
+    """Random RGB pixels; with ``hole``, an RGBA image whose transparent centre is LoadImage's mask."""
     rng = np.random.default_rng(7)
-    pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    pixels = rng.integers(0, 255, (size[1], size[0], 4 if hole else 3), dtype=np.uint8)
+    if hole:
+        pixels[..., 3] = 255
+        pixels[size[1] // 4 : size[1] * 3 // 4, size[0] // 4 : size[0] * 3 // 4, 3] = 0
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def upload(client, workspace, name: str, data: bytes) -> None:
+    body = {"file": io.BytesIO(data), "workspace": workspace.pk}
+    body["file"].name = name
+    response = client.post("/api/uploads", body, format="multipart")
+    assert response.status_code == 201, response.content
 
 
 def smaller(graph: dict, side: int = 128) -> None:
@@ -118,15 +133,23 @@ def test_default_txt2img_template(alice, team, client_for, wait_for_run):
 
 def test_image2image_template(alice, team, client_for, wait_for_run):
     client = client_for(alice)
-    body = {"file": io.BytesIO(png((128, 96))), "workspace": team.pk}
-    body["file"].name = "example.png"
-    assert client.post("/api/uploads", body, format="multipart").status_code == 201
+    upload(client, team, "example.png", png((128, 96)))
     run = import_and_run(client, team, template("image2image"), wait_for_run)
     (image,) = saved_images(run)
     # ImageScaleToTotalPixels keeps 4:3; the VAE round trip crops to a multiple of 8.
     assert image.shape[2] == 3 and abs(image.shape[1] / image.shape[0] - 4 / 3) < 0.05
     assert image.shape[0] % 8 == 0 and image.shape[1] % 8 == 0
     assert image.std() > 1.0
+
+
+def test_inpaint_template_on_a_9_channel_sd2_inpainting_model(alice, team, client_for, wait_for_run):
+    """SD2 inpainting checkpoint (OpenCLIP-H text encoder, UNet with mask + masked-image channels), LoadImage's
+    alpha as the mask, VAEEncodeForInpaint growing it by 6 px, and ComfyUI's uni_pc_bh2 sampler."""
+    client = client_for(alice)
+    upload(client, team, "input.png", png((128, 96), hole=True))
+    run = import_and_run(client, team, template("inpaint_example"), wait_for_run)
+    (image,) = saved_images(run)
+    assert abs(image.shape[1] / image.shape[0] - 4 / 3) < 0.05 and image.std() > 1.0
 
 
 def test_lora_template_and_the_loras_change_the_image(alice, team, client_for, wait_for_run):
