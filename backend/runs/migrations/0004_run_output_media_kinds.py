@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('runs', '0003_run_packs'),
+        ("runs", "0003_run_packs"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='runoutput',
-            name='kind',
-            field=models.CharField(choices=[('image', 'Image'), ('text', 'Text'), ('json', 'JSON'), ('preview', 'Progress preview'), ('video', 'Video'), ('audio', 'Audio'), ('file', 'File')], max_length=16),
+            model_name="runoutput",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("image", "Image"),
+                    ("text", "Text"),
+                    ("json", "JSON"),
+                    ("preview", "Progress preview"),
+                    ("video", "Video"),
+                    ("audio", "Audio"),
+                    ("file", "File"),
+                ],
+                max_length=16,
+            ),
         ),
     ]

@@ -1,5 +1,6 @@
 import struct
 import zlib
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,6 +27,11 @@ from nodepacks.core.utility import (
 from nodepacks.sdk.testing import run_node
 
 
+def grouped(values: dict[str, Any]) -> dict[str, Any]:
+    """ComfyUI's grouped inputs (``images.image0``) are not Python names: pass them as a typed dict."""
+    return values
+
+
 def test_switch_picks_by_the_boolean_and_falls_back_to_the_only_input():
     assert run_node(ComfySwitchNode, switch=True, on_false=1, on_true=2)["output"] == 2
     assert run_node(ComfySwitchNode, switch=False, on_false=1, on_true=2)["output"] == 1
@@ -37,7 +43,7 @@ def test_switch_picks_by_the_boolean_and_falls_back_to_the_only_input():
 def test_batch_images_pads_channels_and_matches_the_first_size():
     first = solid(4, 6, (1, 0, 0))
     rgba = np.concatenate([solid(8, 12, (0, 1, 0), batch=2), np.full((2, 8, 12, 1), 0.5, np.float32)], -1)
-    out = run_node(BatchImagesNode, **{"images.image0": first, "images.image2": rgba})["image"]
+    out = run_node(BatchImagesNode, **grouped({"images.image0": first, "images.image2": rgba}))["image"]
     assert out.shape == (3, 4, 6, 4)
     np.testing.assert_allclose(out[0, ..., 3], 1.0)  # RGB gained an opaque alpha
     np.testing.assert_allclose(out[1, ..., :3], [[(0, 1, 0)] * 6] * 4, atol=1e-6)
@@ -81,7 +87,7 @@ def _png_header(data: bytes) -> tuple[int, int, int, int]:
 
 def test_save_image_advanced_writes_real_16_bit_pngs():
     image = gradient(3, 5, batch=2)
-    outcome = run_node(SaveImageAdvanced, images=image, **{"format.bit_depth": "16-bit"})
+    outcome = run_node(SaveImageAdvanced, images=image, **grouped({"format.bit_depth": "16-bit"}))
     assert [f.format for f in outcome.ui.files] == ["png", "png"]
     data = outcome.ui.files[1].data
     assert _png_header(data) == (5, 3, 16, 2)
@@ -115,9 +121,9 @@ def test_resize_image_mask_modes():
 
 
 def test_math_expression_evaluates_safely():
-    out = run_node(ComfyMathExpression, expression="max(5, round(a * 24)) % 17", **{"values.a": 1.5})
+    out = run_node(ComfyMathExpression, expression="max(5, round(a * 24)) % 17", **grouped({"values.a": 1.5}))
     assert (out["FLOAT"], out["INT"], out["BOOL"]) == (2.0, 2, True)
-    assert run_node(ComfyMathExpression, expression="a & -8", **{"values.a": 1023})["INT"] == 1016
+    assert run_node(ComfyMathExpression, expression="a & -8", **grouped({"values.a": 1023}))["INT"] == 1016
     assert evaluate_expression("a // b + -c ** 2 if a > b else 0", {"a": 7, "b": 2, "c": 3}) == -6
     assert evaluate_expression("sqrt(16) + floor(2.7) + ceil(0.2) + abs(-1)", {}) == 8
     assert evaluate_expression("1 < a <= 3 and not b", {"a": 3, "b": False}) is True
@@ -139,7 +145,7 @@ def test_math_expression_evaluates_safely():
 )
 def test_math_expression_refuses_what_it_does_not_allow(expression, reason):
     with pytest.raises(sdk.NodeError, match=reason):
-        run_node(ComfyMathExpression, expression=expression, **{"values.a": 1, "values.b": 2})
+        run_node(ComfyMathExpression, expression=expression, **grouped({"values.a": 1, "values.b": 2}))
 
 
 def test_image_stitch_directions_spacing_and_matching():

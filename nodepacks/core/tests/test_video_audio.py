@@ -144,7 +144,7 @@ def test_animated_webp_holds_every_frame_at_the_frame_rate():
     file = _saved_file(outcome)
     assert (file.kind, file.format) == ("image", "webp")
     webp = PILImage.open(io.BytesIO(file.data))
-    assert webp.n_frames == 5
+    assert getattr(webp, "n_frames", 1) == 5
     webp.seek(2)
     webp.load()
     assert webp.info["duration"] == 250

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,15 @@ class RecordingModels:
     def get(self, model_id: str, revision: str | None = None, **options: Any) -> Any:
         self.requests.append((model_id, revision, options))
         return self.model
+
+    def file(self, kind: str, name: str) -> Path:
+        raise AssertionError("the modelscope nodes use no model library files")
+
+    def sha256(self, kind: str, name: str) -> str:
+        raise AssertionError("the modelscope nodes use no model library files")
+
+    def cached(self, key: str, load: Callable[[], Any], *, size_bytes: int | None = None) -> Any:
+        return load()
 
 
 def test_nodes_ask_the_model_provider_for_their_models() -> None:

@@ -170,7 +170,10 @@ def test_an_input_nothing_reaches_is_reported_through_origins_and_validation_kee
 
 def test_definitions_round_trip_and_plain_graphs_pass_unchanged() -> None:
     assert subgraphs_to_json(parse_subgraphs({"ten": ADD_TEN}))["ten"]["outputs"] == ADD_TEN["outputs"]
-    labelled = {"name": "L", "inputs": [{"name": "a", "type": "INT", "label": "Alpha", "targets": [["1", "x"]]}]}
+    labelled = {
+        "name": "L",
+        "inputs": [{"name": "a", "type": "INT", "label": "Alpha", "targets": [["1", "x"]]}],
+    }
     assert subgraphs_to_json(parse_subgraphs({"l": labelled}))["l"]["inputs"] == labelled["inputs"]
     plain = {"nodes": {"1": {"type": "test.Const", "inputs": {"value": 1}}}}
     assert not has_subgraphs(plain)
