@@ -24,6 +24,8 @@ from workers.engine.graph import GraphError, Link, parse_graph
 from workers.engine.registry import DEFAULT_PACK_MODULES, load_pack
 from workers.runtime.files import LocalFiles
 from workers.runtime.media import frame_to_png, image_frames
+from workers.runtime.model_library import ModelLibrary
+from workers.runtime.models import ModelManager
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -218,7 +220,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         for error in errors:
             print(f"error: {format_error(error, graph)}", file=sys.stderr)
         return EXIT_INVALID
-    engine = Engine(registry, MemoryCache(), parallelism=args.parallelism, files=files)
+    library = (
+        ModelLibrary([Path(args.models)], extra_paths=args.extra_model_paths or [])
+        if args.models
+        else ModelLibrary.from_env()
+    )
+    models = ModelManager.from_env(library=library)
+    engine = Engine(registry, MemoryCache(), parallelism=args.parallelism, files=files, models=models)
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
@@ -302,6 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--output", action="append", metavar="NODE", help="compute only these nodes")
     run.add_argument("--parallelism", type=int, default=4, help="nodes run at once (default 4)")
+    run.add_argument(
+        "--models",
+        metavar="DIR",
+        help="model library in ComfyUI's layout (checkpoints/, loras/, vae/...; default $FLOWYARD_MODELS_DIR or var/models)",
+    )
+    run.add_argument(
+        "--extra-model-paths",
+        action="append",
+        metavar="YAML",
+        help="a ComfyUI extra_model_paths.yaml whose folders to use too (repeatable)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     run.set_defaults(func=cmd_run)

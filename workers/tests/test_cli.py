@@ -162,3 +162,28 @@ def test_files_are_numbered_per_extension_and_stay_inside_the_output_folder(tmp_
     ]
     assert [p.read_bytes() for p in written[1:]] == [b"one", b"two", b"three"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_txt2img_example_runs_on_a_model_library(tmp_path, capsys):
+    from nodepacks.diffusion.testing import make_tiny_checkpoint
+
+    library = tmp_path / "models"
+    make_tiny_checkpoint("sd1", library / "checkpoints" / "v1-5-pruned-emaonly-fp16.safetensors")
+    args = ["run", str(EXAMPLES / "txt2img.json"), "--models", str(library), "--out", str(tmp_path / "out")]
+    args += ["--set", "5.width=64", "--set", "5.height=64", "--set", "3.steps=2", "--quiet"]
+    assert main(args) == 0
+    image = read_png(tmp_path / "out" / "txt2img_9_000.png")
+    assert image.shape == (64, 64, 3) and image.std() > 1.0
+    missing = [
+        "run",
+        str(EXAMPLES / "txt2img.json"),
+        "--models",
+        str(tmp_path / "empty"),
+        "--out",
+        str(tmp_path),
+    ]
+    capsys.readouterr()
+    assert main(missing) != 0
+    assert (
+        "v1-5-pruned-emaonly-fp16.safetensors" in capsys.readouterr().err
+    )  # the failed loader names the file
