@@ -204,3 +204,43 @@ IMAGE_DOC = {
         "groups": [],
     },
 }
+
+
+# ---- a server with a model library (test_generative.py) ----
+
+# ComfyUI's default txt2img template names this checkpoint; the library holds a tiny random-weight SD1 model
+# under that name (nodepacks.diffusion.testing writes it in the original single-file layout).
+TEMPLATE_CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
+
+
+@pytest.fixture(scope="session")
+def model_library(tmp_path_factory) -> Path:
+    """A FLOWYARD_MODELS_DIR in ComfyUI's layout with one tiny SD1 checkpoint."""
+    from nodepacks.diffusion.testing import make_tiny_checkpoint
+
+    root = tmp_path_factory.mktemp("models")
+    (root / "checkpoints").mkdir()
+    make_tiny_checkpoint("sd1", root / "checkpoints" / TEMPLATE_CHECKPOINT)
+    return root
+
+
+@pytest.fixture(scope="session")
+def models_server(model_library: Path) -> Iterator[str]:
+    """The embedded default (diffusion pack included, GPU nodes fall back to the CPU) over ``model_library``."""
+    with run_server({"FLOWYARD_MODELS_DIR": str(model_library), "FLOWYARD_EXTRA_MODEL_PATHS": ""}) as base:
+        yield base
+
+
+@pytest.fixture
+def models_person(browser, models_server):
+    """Like ``person``, on the server with the model library."""
+    made: list[Session] = []
+
+    def make() -> Session:
+        s = Session(browser, models_server)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.close()
