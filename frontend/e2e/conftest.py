@@ -18,8 +18,9 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,7 +215,7 @@ TEMPLATE_CHECKPOINT = "v1-5-pruned-emaonly-fp16.safetensors"
 
 
 @pytest.fixture(scope="session")
-def model_library(tmp_path_factory) -> Path:
+def model_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A FLOWYARD_MODELS_DIR in ComfyUI's layout with one tiny SD1 checkpoint."""
     from nodepacks.diffusion.testing import make_tiny_checkpoint
 
@@ -232,7 +233,7 @@ def models_server(model_library: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def models_person(browser, models_server):
+def models_person(browser: Any, models_server: str) -> Iterator[Callable[[], Session]]:
     """Like ``person``, on the server with the model library."""
     made: list[Session] = []
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
 from conftest import IMAGE_DOC, ROOT, TEMPLATE_CHECKPOINT, Session, unique
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 DEFAULT_TEMPLATE = resources.files("comfyui_workflow_templates") / "templates" / "default.json"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -44,7 +45,7 @@ WATCH_NODE = """(id) => {
 }"""
 
 
-def node(page: Page, node_id: str):
+def node(page: Page, node_id: str) -> Locator:
     return page.get_by_test_id(f"node-{node_id}")
 
 
@@ -84,7 +85,9 @@ def no_page_errors(me: Session) -> None:
     assert not [e for e in me.errors if "pageerror" in e], me.errors
 
 
-def test_comfy_default_template_imports_and_runs_txt2img_with_live_preview(models_person):
+def test_comfy_default_template_imports_and_runs_txt2img_with_live_preview(
+    models_person: Callable[[], Session],
+) -> None:
     me = models_person()
     me.signup(unique("painter"))
     page = me.page
@@ -140,7 +143,9 @@ def test_comfy_default_template_imports_and_runs_txt2img_with_live_preview(model
     no_page_errors(me)
 
 
-def test_a_checkpoint_missing_from_the_library_is_marked_and_refused(models_person):
+def test_a_checkpoint_missing_from_the_library_is_marked_and_refused(
+    models_person: Callable[[], Session],
+) -> None:
     me = models_person()
     me.signup(unique("nockpt"))
     imported = me.api("POST", "/api/import/comfy", json.loads(Path(str(DEFAULT_TEMPLATE)).read_text()))
@@ -172,7 +177,7 @@ def test_a_checkpoint_missing_from_the_library_is_marked_and_refused(models_pers
     no_page_errors(me)
 
 
-def test_convert_open_and_run_a_subgraph(models_person):
+def test_convert_open_and_run_a_subgraph(models_person: Callable[[], Session]) -> None:
     me = models_person()
     me.signup(unique("nester"))
     wf = new_workflow(me, "Nested blur", IMAGE_DOC)
@@ -270,7 +275,7 @@ VIDEO_STATE = """async (video) => {
 }"""
 
 
-def test_a_saved_video_plays_in_the_node_and_the_gallery(models_person):
+def test_a_saved_video_plays_in_the_node_and_the_gallery(models_person: Callable[[], Session]) -> None:
     me = models_person()
     me.signup(unique("director"))
     wf = new_workflow(me, "Two-colour clip", VIDEO_DOC)
