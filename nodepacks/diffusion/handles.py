@@ -30,7 +30,7 @@ from nodepacks import sdk
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-Prediction = Literal["eps", "v", "flow"]
+Prediction = Literal["eps", "v", "flow", "lcm", "x0"]
 
 
 class Cond(TypedDict, total=False):
@@ -82,6 +82,12 @@ class LatentFormat:
         return np.clip((rgb + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
 
 
+# The zero-terminal-SNR schedule's last alpha_bar (ComfyUI's value), and LCM's boundary-condition constants.
+ZSNR_LAST_ALPHA_BAR = 4.8973451890853435e-08
+LCM_SIGMA_DATA = 0.5
+LCM_TIMESTEP_SCALING = 10.0
+
+
 @dataclass(frozen=True)
 class ModelSampling:
     """A family's noise schedule in k-diffusion's sigma space, and how the network's output becomes ``denoised``.
@@ -91,6 +97,10 @@ class ModelSampling:
     - ``flow`` (rectified flow: SD3, Flux): ``sigma`` in [0, 1], ``x = (1 - sigma) * x0 + sigma * noise``; the
       network predicts the velocity ``noise - x0`` at timestep ``sigma * multiplier``; ``shift`` is ComfyUI's
       ModelSamplingSD3/ModelSamplingFlux shift: ``sigma' = shift * s / (1 + (shift - 1) * s)``.
+    - ``lcm`` (latent consistency, discrete): an eps network whose clean-latent estimate is blended with the input
+      by LCM's boundary-condition scalings ``c_skip``/``c_out`` of the timestep; its schedule is ``distilled``
+      (every ``timestep_stride``-th training sigma, the network seeing ``index * stride + stride - 1``).
+    - ``x0`` (discrete): the network predicts the clean latent itself.
     """
 
     prediction: Prediction
@@ -98,6 +108,8 @@ class ModelSampling:
     shift: float = 1.0
     multiplier: float = 1000.0
     timesteps: int = 1000
+    # > 1: a distilled schedule (LCM); ``sigmas`` holds every stride-th training sigma.
+    timestep_stride: int = 1
 
     @staticmethod
     def discrete(
@@ -117,6 +129,26 @@ class ModelSampling:
     def flow(shift: float = 1.0, multiplier: float = 1000.0, timesteps: int = 1000) -> ModelSampling:
         """A rectified-flow schedule with ComfyUI's time shift."""
         return ModelSampling("flow", (), shift=shift, multiplier=multiplier, timesteps=timesteps)
+
+    def distilled(self, original_steps: int = 50) -> ModelSampling:
+        """The schedule an LCM was distilled on (ComfyUI's ModelSamplingDiscreteDistilled): every
+        ``timesteps // original_steps``-th training sigma, ending at the last."""
+        stride = max(1, len(self.sigmas) // original_steps)
+        kept = self.sigmas[stride - 1 :: stride]
+        return replace(self, sigmas=tuple(kept), timestep_stride=stride * self.timestep_stride)
+
+    def zero_terminal_snr(self) -> ModelSampling:
+        """The schedule rescaled to zero terminal SNR (Lin et al. 2023, "Common Diffusion Noise Schedules and
+        Sample Steps are Flawed"): sqrt(alpha_bar) shifted so the last timestep's is 0 and scaled so the first
+        keeps its value; the last alpha_bar is then set to a tiny positive number so its sigma stays finite."""
+        sigmas = np.asarray(self.sigmas, dtype=np.float64)
+        root = (1.0 / (sigmas**2 + 1.0)) ** 0.5
+        first, last = root[0], root[-1]
+        root = (root - last) * (first / (first - last))
+        alpha_bar = root**2
+        alpha_bar[-1] = ZSNR_LAST_ALPHA_BAR
+        rescaled = ((1.0 - alpha_bar) / alpha_bar) ** 0.5
+        return replace(self, sigmas=tuple(float(v) for v in rescaled))
 
     def with_shift(self, shift: float) -> ModelSampling:
         """The same schedule with another flow shift (ModelSamplingSD3 / ModelSamplingFlux)."""
@@ -153,6 +185,10 @@ class ModelSampling:
             return sigma * self.multiplier
         log_sigmas = torch.tensor(self.sigmas, dtype=torch.float32, device=sigma.device).log()
         log_sigma = sigma.float().log()
+        if self.timestep_stride > 1:  # distilled: the nearest kept sigma's training timestep
+            nearest = (log_sigma.reshape(-1, 1) - log_sigmas.reshape(1, -1)).abs().argmin(dim=1)
+            stride = self.timestep_stride
+            return (nearest * stride + (stride - 1)).to(torch.float32).reshape(sigma.shape)
         dists = log_sigma.reshape(-1, 1) - log_sigmas.reshape(1, -1)
         low = dists.ge(0).cumsum(dim=1).argmax(dim=1).clamp(max=log_sigmas.shape[0] - 2)
         high = low + 1
@@ -203,6 +239,15 @@ class ModelSampling:
             return x - output * sigma
         if self.prediction == "v":
             return x * 1.0 / (sigma**2 + 1.0) - output * sigma / (sigma**2 + 1.0) ** 0.5
+        if self.prediction == "x0":
+            return output
+        if self.prediction == "lcm":
+            # LCM's boundary condition: c_skip -> 1 and c_out -> 0 as the (scaled) timestep goes to 0.
+            t = self.timestep(sigma.reshape(-1)).reshape(sigma.shape).to(x.dtype) * LCM_TIMESTEP_SCALING
+            data = LCM_SIGMA_DATA**2
+            c_skip = data / (t**2 + data)
+            c_out = t / (t**2 + data) ** 0.5
+            return c_out * (x - output * sigma) + c_skip * x
         return x - output * sigma
 
 

@@ -15,6 +15,7 @@ from nodepacks.diffusion.handles import (
     DiffusionError,
     Latent,
     Model,
+    Prediction,
     UpscaleModelType,
     Vae,
 )
@@ -336,7 +337,12 @@ class InpaintModelConditioning(sdk.Node):
 
 
 class ModelSamplingDiscrete(sdk.Node):
-    """Set what a discrete-schedule model (SD1.x, SD2.x, SDXL) predicts: eps or v. Returns MODEL."""
+    """Set what a discrete-schedule model (SD1.x, SD2.x, SDXL) predicts and its schedule. Returns MODEL.
+
+    ``eps``/``v_prediction``: noise / velocity; ``lcm``: a latent consistency model (eps with LCM's
+    c_skip/c_out boundary scalings on the 50-step distilled schedule); ``x0``: the clean latent itself. ``zsnr``
+    rescales the schedule to zero terminal SNR. The schedule is rebuilt from the family's, as ComfyUI rebuilds
+    it from the model config, so chained overrides do not compound."""
 
     id = "ModelSamplingDiscrete"
     display_name = "ModelSamplingDiscrete"
@@ -351,17 +357,27 @@ class ModelSamplingDiscrete(sdk.Node):
         MODEL: Model
 
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        from nodepacks.diffusion.families import get_family
+
         model = inputs.model
         if model.sampling.prediction == "flow":
             raise DiffusionError(
                 f"model: {model.source} is a flow-matching model, not a discrete-schedule one"
             )
-        if inputs.sampling not in ("eps", "v_prediction"):
-            raise DiffusionError(f"sampling: {inputs.sampling!r} is not supported (eps and v_prediction are)")
+        predictions: dict[str, Prediction] = {"eps": "eps", "v_prediction": "v", "lcm": "lcm", "x0": "x0"}
+        if inputs.sampling not in predictions:
+            raise DiffusionError(
+                f"sampling: {inputs.sampling!r} is not supported (known: {', '.join(predictions)})"
+            )
+        base = get_family(model.family).default_sampling()
+        if base.prediction == "flow" or not base.sigmas:
+            base = model.sampling
+        sampling = replace(base, prediction=predictions[inputs.sampling])
+        if inputs.sampling == "lcm":
+            sampling = sampling.distilled()
         if inputs.zsnr:
-            raise DiffusionError("zsnr: zero-terminal-SNR rescaling is not supported")
-        prediction = "v" if inputs.sampling == "v_prediction" else "eps"
-        return self.Outputs(MODEL=model.with_sampling(replace(model.sampling, prediction=prediction)))
+            sampling = sampling.zero_terminal_snr()
+        return self.Outputs(MODEL=model.with_sampling(sampling))
 
 
 class SetLatentNoiseMask(sdk.Node):

@@ -515,6 +515,39 @@ class SamplerDPMPP_2M_SDE(sdk.Node):  # noqa: N801 - ComfyUI's class name
         return self.Outputs(sampler={"sampler_name": name, "options": options})
 
 
+class SamplerLCM(sdk.Node):
+    """Latent-consistency sampling with its per-step noise settings. Returns a SAMPLER."""
+
+    id = "SamplerLCM"
+    category = "sampling/custom_sampling/samplers"
+
+    class Inputs(sdk.Inputs):
+        s_noise: float = sdk.number(
+            1.0,
+            min=0.0,
+            max=64.0,
+            step=0.01,
+            tooltip="Per-step noise multiplier at the first step (1 = training)",
+        )
+        s_noise_end: float = sdk.number(
+            1.0, min=0.0, max=64.0, step=0.01, tooltip="Per-step noise multiplier at the last step"
+        )
+        noise_clip_std: float = sdk.number(
+            0.0, min=0.0, max=10.0, step=0.01, tooltip="Clamp the per-step noise to +/- N std; 0 disables"
+        )
+
+    class Outputs(sdk.Outputs):
+        sampler: Sampler
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        options = {
+            "s_noise": float(inputs.s_noise),
+            "s_noise_end": float(inputs.s_noise_end),
+            "noise_clip_std": float(inputs.noise_clip_std),
+        }
+        return self.Outputs(sampler={"sampler_name": "lcm", "options": options})
+
+
 # -- sigmas -------------------------------------------------------------------------------------------------------
 
 
@@ -788,6 +821,7 @@ NODES: list[type[sdk.Node]] = [
     CFGGuider,
     SamplerEulerAncestral,
     SamplerDPMPP_2M_SDE,
+    SamplerLCM,
     SplitSigmas,
     SplitSigmasDenoise,
     SetFirstSigma,

@@ -125,16 +125,37 @@ def _euler_ancestral_flow(
     return x
 
 
-def lcm(model: ModelFn, x: torch.Tensor, sigmas: list[float], run: SamplerRun) -> torch.Tensor:
-    """Latent-consistency sampling: jump to the prediction, then re-noise it to the next sigma."""
+def lcm(
+    model: ModelFn,
+    x: torch.Tensor,
+    sigmas: list[float],
+    run: SamplerRun,
+    s_noise_end: float | None = None,
+    noise_clip_std: float = 0.0,
+) -> torch.Tensor:
+    """Latent-consistency sampling: jump to the prediction, then re-noise it to the next sigma.
+
+    SamplerLCM's options: the fresh noise is multiplied by a factor going linearly from ``run.s_noise`` at the
+    first step to ``s_noise_end`` at the last, after being clamped to +/- ``noise_clip_std`` times its own
+    standard deviation (0: no clamp)."""
     noise = _noise(run)
-    for i in range(len(sigmas) - 1):
+    steps = len(sigmas) - 1
+    start = run.s_noise
+    end = start if s_noise_end is None else float(s_noise_end)
+    for i in range(steps):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
         denoised = model(x, sigma)
         run.callback(i, x, denoised)
         x = denoised
         if sigma_next > 0:
-            x = run.sampling.noise_scaling(sigma_next, noise(sigma, sigma_next), x)  # type: ignore[arg-type]
+            fresh = noise(sigma, sigma_next)
+            if noise_clip_std > 0:
+                limit = float(noise_clip_std) * float(fresh.std())
+                fresh = fresh.clamp(-limit, limit)
+            factor = start + (end - start) * (i / (steps - 1) if steps > 1 else 0.0)
+            if factor != 1.0:
+                fresh = fresh * factor
+            x = run.sampling.noise_scaling(sigma_next, fresh, x)  # type: ignore[arg-type]
     return x
 
 

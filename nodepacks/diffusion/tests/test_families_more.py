@@ -123,8 +123,10 @@ def test_v_prediction_from_metadata_weights_and_the_override_node(models) -> Non
     as_v = prepare_denoiser(meta_v, models)(x, sigma, cond)
     assert torch.count_nonzero(as_eps) > 0
     torch.testing.assert_close(as_v, as_eps / (1.5**2 + 1) ** 0.5, atol=1e-5, rtol=1e-5)
-    with pytest.raises(DiffusionError, match="zsnr"):
-        run_node(latent_nodes.ModelSamplingDiscrete, model=eps, sampling="v_prediction", zsnr=True)
+    zsnr = run_node(latent_nodes.ModelSamplingDiscrete, model=eps, sampling="v_prediction", zsnr=True)[
+        "MODEL"
+    ]
+    assert zsnr.sampling.prediction == "v" and zsnr.sampling.sigma_max > 1000  # zero terminal SNR (test_gaps)
 
 
 def _pixels_and_mask() -> tuple[np.ndarray, np.ndarray]:
