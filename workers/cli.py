@@ -220,9 +220,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         for error in errors:
             print(f"error: {format_error(error, graph)}", file=sys.stderr)
         return EXIT_INVALID
+    models_dir = getattr(args, "models", None)  # `flowyard pack run` builds its own namespace
     library = (
-        ModelLibrary([Path(args.models)], extra_paths=args.extra_model_paths or [])
-        if args.models
+        ModelLibrary([Path(models_dir)], extra_paths=getattr(args, "extra_model_paths", None) or [])
+        if models_dir
         else ModelLibrary.from_env()
     )
     models = ModelManager.from_env(library=library)
