@@ -130,18 +130,24 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "modelscope").expanduser()
 
 
-def memory_budget_from_env(default: int = DEFAULT_MEMORY_BUDGET) -> int:
-    """The warm-model memory budget in bytes: ``FLOWYARD_MODEL_MEMORY_BYTES``, else ``default``."""
-    raw = os.environ.get(MEMORY_ENV, "").strip()
+def _bytes_from_env(name: str) -> int | None:
+    """A byte count from the environment variable ``name``, or None when it is unset or empty."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return default
+        return None
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{MEMORY_ENV}={raw!r} is not a whole number of bytes") from None
+        raise ValueError(f"{name}={raw!r} is not a whole number of bytes") from None
     if value < 0:
-        raise ValueError(f"{MEMORY_ENV}={raw!r} must not be negative")
+        raise ValueError(f"{name}={raw!r} must not be negative")
     return value
+
+
+def memory_budget_from_env(default: int = DEFAULT_MEMORY_BUDGET) -> int:
+    """The warm-model memory budget in bytes: ``FLOWYARD_MODEL_MEMORY_BYTES``, else ``default``."""
+    value = _bytes_from_env(MEMORY_ENV)
+    return default if value is None else value
 
 
 def check_model_name(model_id: str, revision: str | None = None) -> None:
@@ -434,16 +440,7 @@ class _Pending:
 def vram_budget_from_env() -> int | None:
     """The warm-object GPU memory budget: ``FLOWYARD_MODEL_VRAM_BYTES``, else None (90% of the device's memory,
     decided once a GPU is in use)."""
-    raw = os.environ.get(VRAM_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{VRAM_ENV}={raw!r} is not a whole number of bytes") from None
-    if value < 0:
-        raise ValueError(f"{VRAM_ENV}={raw!r} must not be negative")
-    return value
+    return _bytes_from_env(VRAM_ENV)
 
 
 def _default_vram_budget() -> int:
