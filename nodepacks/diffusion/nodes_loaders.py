@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nodepacks import sdk
 from nodepacks.diffusion import library
-from nodepacks.diffusion.families import get_family
+from nodepacks.diffusion.families import Family, get_family
 from nodepacks.diffusion.handles import (
     Clip,
     DiffusionError,
@@ -24,8 +24,8 @@ from nodepacks.diffusion.handles import (
 from nodepacks.diffusion.weights import read_keys
 
 CLIP_TYPES = ("stable_diffusion", "sd3", "sdxl")  # CLIPLoader types this pack knows
-DUAL_CLIP_TYPES = ("sdxl", "sd3")
-_CLIP_TYPE_FAMILY = {"stable_diffusion": "sd1", "sdxl": "sdxl", "sd3": "sd3"}
+DUAL_CLIP_TYPES = ("sdxl", "sd3", "flux")
+_CLIP_TYPE_FAMILY = {"stable_diffusion": "sd1", "sdxl": "sdxl", "sd3": "sd3", "flux": "flux"}
 
 
 class CheckpointLoaderSimple(sdk.Node):
@@ -48,7 +48,7 @@ class CheckpointLoaderSimple(sdk.Node):
         family, source = library.open_checkpoint(path, sha256, "ckpt_name")
         return self.Outputs(
             MODEL=library.model_handle(family, source),
-            CLIP=library.clip_handle(family, source),
+            CLIP=library.clip_handle(family, *_text_sources(ctx, family, source)),
             VAE=library.vae_handle(family, source),
         )
 
@@ -101,6 +101,24 @@ def _text_width(path: Path) -> int:
     raise DiffusionError(f"{path.name}: not a text encoder file")
 
 
+def _text_sources(ctx: sdk.Context, family: Family, *sources: WeightsSource) -> tuple[WeightsSource, ...]:
+    try:
+        return family.text_sources(ctx.models, sources)
+    except DiffusionError as exc:
+        raise DiffusionError(f"clip: {exc}") from None
+
+
+def _clip_l_and_t5(first: tuple[Path, str], second: tuple[Path, str]) -> list[tuple[Path, str]]:
+    # Told apart by T5's block names, not width: tiny test encoders can be equally wide.
+    from nodepacks.diffusion.families.flux import t5_prefix
+
+    is_t5 = [t5_prefix(read_keys(path)) is not None for path, _ in (first, second)]
+    if is_t5.count(True) != 1:
+        names = f"{first[0].name} and {second[0].name}"
+        raise DiffusionError(f"type flux needs one CLIP-L and one T5-XXL file; {names} are not that pair")
+    return [second, first] if is_t5[0] else [first, second]
+
+
 class CLIPLoader(sdk.Node):
     """Load one text encoder file for a model type. Returns CLIP."""
 
@@ -129,7 +147,8 @@ class CLIPLoader(sdk.Node):
 
 
 class DualCLIPLoader(sdk.Node):
-    """Load two text encoder files (CLIP-L and CLIP-G, in either order). Returns CLIP."""
+    """Load two text encoder files (CLIP-L and CLIP-G, or CLIP-L and T5-XXL for flux; either order). Returns
+    CLIP."""
 
     id = "DualCLIPLoader"
     display_name = "DualCLIPLoader"
@@ -151,11 +170,14 @@ class DualCLIPLoader(sdk.Node):
         # CLIP-G is the wider of the two (1280 against CLIP-L's 768).
         widths = [_text_width(first[0]), _text_width(second[0])]
         ordered = [first, second] if widths[0] <= widths[1] else [second, first]
+        roles = ("clip_l", "clip_g")
+        if family.name == "flux":
+            ordered, roles = _clip_l_and_t5(first, second), ("clip_l", "t5")
         sources = [
             WeightsSource(str(path), "text_encoder", sha256, role=role)
-            for (path, sha256), role in zip(ordered, ("clip_l", "clip_g"), strict=True)
+            for (path, sha256), role in zip(ordered, roles, strict=True)
         ]
-        return self.Outputs(CLIP=library.clip_handle(family, *sources))
+        return self.Outputs(CLIP=library.clip_handle(family, *_text_sources(ctx, family, *sources)))
 
 
 class VAELoader(sdk.Node):
@@ -331,7 +353,10 @@ class ModelSamplingFlux(sdk.Node):
         slope = (inputs.max_shift - inputs.base_shift) / (4096 - 256)
         mu = inputs.width * inputs.height / (8 * 8 * 2 * 2) * slope + inputs.base_shift - slope * 256
         # Flux's exp(mu)/(exp(mu) + (1/t - 1)) is ModelSampling's shift formula with shift = exp(mu).
-        sampling = ModelSampling.flow(shift=math.exp(mu), multiplier=inputs.model.sampling.multiplier)
+        # ComfyUI's ModelSamplingFlux tabulates 10000 timesteps (the "simple" scheduler picks from that table).
+        sampling = ModelSampling.flow(
+            shift=math.exp(mu), multiplier=inputs.model.sampling.multiplier, timesteps=10000
+        )
         return self.Outputs(MODEL=inputs.model.with_sampling(sampling))
 
 

@@ -134,6 +134,8 @@ class Denoiser:
         self.dtype = dtype
         channels = self.latent_format.channels
         wanted = getattr(getattr(network, "config", None), "in_channels", channels)
+        if isinstance(wanted, int):
+            wanted //= family.input_packing  # Flux's input features are 2x2 latent pixels
         # Inpainting UNets take [noisy latent, mask (1), masked image latent (channels)] (ComfyUI's c_concat).
         self.concat_channels = int(wanted if isinstance(wanted, int) else channels) - channels
 

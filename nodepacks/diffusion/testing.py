@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-FAMILIES = ("sd1", "sdxl", "sd3", "sd2")
+FAMILIES = ("sd1", "sdxl", "sd3", "sd2")  # flux has tiny models too, made only where a test asks
 
 _CLIP_L: dict[str, Any] = {
     "hidden_size": 32,
@@ -34,6 +34,14 @@ _CLIP_G: dict[str, Any] = {
     "num_hidden_layers": 2,
     "hidden_act": "gelu",
 }
+
+_T5: dict[str, Any] = {"d_model": 32, "d_kv": 16, "d_ff": 64, "num_layers": 1, "num_heads": 2}
+# The tiny T5 tokenizer's words (ids 3...); anything else is <unk> (2). 0 is <pad>, 1 is </s> as in T5.
+_T5_WORDS = (  # noqa: SIM905 (a sentence reads better than a column of words)
+    "a photo of the cat dog bottle with beautiful rainbow galaxy inside it on top wooden table in middle modern "
+    "kitchen plate vegetables and mushrooms glass that contains planet earth apple pie portrait light"
+).split()
+T5_TINY_VOCAB = 64
 
 
 def _seed(seed: int) -> None:
@@ -59,11 +67,45 @@ def _clip(settings: dict[str, Any], *, projection: bool) -> Any:
     return cls(config)
 
 
+def _t5() -> Any:
+    from transformers import T5Config, T5EncoderModel
+
+    config = T5Config(
+        vocab_size=T5_TINY_VOCAB,
+        feed_forward_proj="gated-gelu",
+        is_encoder_decoder=False,
+        use_cache=False,
+        pad_token_id=0,
+        eos_token_id=1,
+        **_T5,
+    )
+    return T5EncoderModel(config)
+
+
+def make_tiny_t5_tokenizer(path: str | Path) -> Path:
+    """Write a tiny T5-style ``tokenizer.json`` (word level: <pad> 0, </s> 1, <unk> 2, a few prompt words, and the
+    end token appended as T5's tokenizer does) for the tiny T5 encoder; returns its path."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    for word in _T5_WORDS:
+        vocab.setdefault(word, len(vocab))
+    assert len(vocab) <= T5_TINY_VOCAB
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(path))
+    return path
+
+
 def _vae(family: str) -> Any:
     family = "sd1" if family == "sd2" else family
     from diffusers import AutoencoderKL
 
-    flow = family == "sd3"
+    flow = family in ("sd3", "flux")
     return AutoencoderKL(
         in_channels=3,
         out_channels=3,
@@ -74,14 +116,14 @@ def _vae(family: str) -> Any:
         latent_channels=16 if flow else 4,
         norm_num_groups=32,
         sample_size=64,
-        scaling_factor={"sd1": 0.18215, "sdxl": 0.13025, "sd3": 1.5305}[family],
-        shift_factor=0.0609 if flow else None,
+        scaling_factor={"sd1": 0.18215, "sdxl": 0.13025, "sd3": 1.5305, "flux": 0.3611}[family],
+        shift_factor={"sd3": 0.0609, "flux": 0.1159}.get(family),
         use_quant_conv=not flow,
         use_post_quant_conv=not flow,
     )
 
 
-def _denoiser(family: str, in_channels: int = 4) -> Any:
+def _denoiser(family: str, in_channels: int = 4, *, guidance: bool = True) -> Any:
     from diffusers import SD3Transformer2DModel, UNet2DConditionModel
 
     if family == "sd2":  # 64-channel heads (one head at these widths), linear projections
@@ -129,6 +171,21 @@ def _denoiser(family: str, in_channels: int = 4) -> Any:
             projection_class_embeddings_input_dim=32 + 6 * 256,
             norm_num_groups=32,
         )
+    if family == "flux":
+        from diffusers import FluxTransformer2DModel
+
+        return FluxTransformer2DModel(
+            patch_size=1,
+            in_channels=64,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=32,
+            num_attention_heads=2,
+            joint_attention_dim=_T5["d_model"],
+            pooled_projection_dim=_CLIP_L["hidden_size"],
+            guidance_embeds=guidance,
+            axes_dims_rope=(4, 14, 14),
+        )
     if family == "sd3":
         return SD3Transformer2DModel(
             sample_size=32,
@@ -146,14 +203,21 @@ def _denoiser(family: str, in_channels: int = 4) -> Any:
     raise ValueError(f"no tiny model for family {family!r}; tiny families: {', '.join(FAMILIES)}")
 
 
-def tiny_components(family: str, seed: int = 0, *, inpainting: bool = False) -> dict[str, Any]:
+def tiny_components(
+    family: str, seed: int = 0, *, inpainting: bool = False, guidance: bool = True
+) -> dict[str, Any]:
     """The tiny networks of ``family`` in diffusers/transformers form: denoiser, vae and text encoders by role.
-    ``inpainting`` (sd1, sd2): a UNet with 9 input channels (latent, mask, masked image latent)."""
+    ``inpainting`` (sd1, sd2): a UNet with 9 input channels (latent, mask, masked image latent); ``guidance``
+    (flux): a dev-like transformer with guidance embedding, else schnell-like."""
     if inpainting and family not in ("sd1", "sd2"):
         raise ValueError(f"no tiny inpainting model for family {family!r} (sd1 and sd2 have one)")
     _seed(seed)
-    parts: dict[str, Any] = {"denoiser": _denoiser(family, 9 if inpainting else 4), "vae": _vae(family)}
-    if family == "sd2":
+    denoiser = _denoiser(family, 9 if inpainting else 4, guidance=guidance)
+    parts: dict[str, Any] = {"denoiser": denoiser, "vae": _vae(family)}
+    if family == "flux":
+        parts["clip_l"] = _clip(_CLIP_L, projection=False)
+        parts["t5"] = _t5()
+    elif family == "sd2":
         parts["clip_h"] = _clip(_CLIP_H, projection=True)
     elif family == "sd1":
         parts["clip_l"] = _clip(_CLIP_L, projection=False)
@@ -354,19 +418,107 @@ def sd3_to_original(state: dict[str, Any], num_layers: int) -> dict[str, Any]:
     return out
 
 
+_FLUX_FIXED = {
+    "time_text_embed.timestep_embedder.linear_1": "time_in.in_layer",
+    "time_text_embed.timestep_embedder.linear_2": "time_in.out_layer",
+    "time_text_embed.text_embedder.linear_1": "vector_in.in_layer",
+    "time_text_embed.text_embedder.linear_2": "vector_in.out_layer",
+    "time_text_embed.guidance_embedder.linear_1": "guidance_in.in_layer",
+    "time_text_embed.guidance_embedder.linear_2": "guidance_in.out_layer",
+    "context_embedder": "txt_in",
+    "x_embedder": "img_in",
+    "proj_out": "final_layer.linear",
+}
+_FLUX_DOUBLE = {
+    "norm1.linear": "img_mod.lin",
+    "norm1_context.linear": "txt_mod.lin",
+    "attn.to_out.0": "img_attn.proj",
+    "attn.to_add_out": "txt_attn.proj",
+    "ff.net.0.proj": "img_mlp.0",
+    "ff.net.2": "img_mlp.2",
+    "ff_context.net.0.proj": "txt_mlp.0",
+    "ff_context.net.2": "txt_mlp.2",
+}
+_FLUX_NORMS = {
+    "attn.norm_q": "img_attn.norm.query_norm",
+    "attn.norm_k": "img_attn.norm.key_norm",
+    "attn.norm_added_q": "txt_attn.norm.query_norm",
+    "attn.norm_added_k": "txt_attn.norm.key_norm",
+}
+
+
+def flux_to_original(state: dict[str, Any]) -> dict[str, Any]:
+    """A diffusers FluxTransformer2DModel state dict in Black Forest Labs' original layout (no prefix)."""
+    import torch
+
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        module, _, tail = key.rpartition(".")
+        if module in _FLUX_FIXED:
+            out[f"{_FLUX_FIXED[module]}.{tail}"] = value
+        elif module == "norm_out.linear":
+            out[f"final_layer.adaLN_modulation.1.{tail}"] = _swap_halves(value)
+        elif m := re.match(r"transformer_blocks\.(\d+)\.(.*)", module):
+            index, inner = m[1], m[2]
+            if inner in _FLUX_DOUBLE:
+                out[f"double_blocks.{index}.{_FLUX_DOUBLE[inner]}.{tail}"] = value
+            elif inner in _FLUX_NORMS:
+                out[f"double_blocks.{index}.{_FLUX_NORMS[inner]}.scale"] = value
+            # attn.to_q/k/v and attn.add_q/k/v_proj are fused into qkv below
+        elif m := re.match(r"single_transformer_blocks\.(\d+)\.(.*)", module):
+            index, inner = m[1], m[2]
+            if inner == "norm.linear":
+                out[f"single_blocks.{index}.modulation.lin.{tail}"] = value
+            elif inner in ("attn.norm_q", "attn.norm_k"):
+                which = "query_norm" if inner == "attn.norm_q" else "key_norm"
+                out[f"single_blocks.{index}.norm.{which}.scale"] = value
+            elif inner == "proj_out":
+                out[f"single_blocks.{index}.linear2.{tail}"] = value
+        else:
+            raise KeyError(f"no original-layout name for Flux key {key}")
+    for index in {int(m[1]) for key in state if (m := re.match(r"transformer_blocks\.(\d+)\.", key))}:
+        for side, names in (
+            ("img_attn", ("to_q", "to_k", "to_v")),
+            ("txt_attn", ("add_q_proj", "add_k_proj", "add_v_proj")),
+        ):
+            for tail in ("weight", "bias"):
+                parts = [state[f"transformer_blocks.{index}.attn.{name}.{tail}"] for name in names]
+                out[f"double_blocks.{index}.{side}.qkv.{tail}"] = torch.cat(parts, dim=0)
+    for index in {int(m[1]) for key in state if (m := re.match(r"single_transformer_blocks\.(\d+)\.", key))}:
+        for tail in ("weight", "bias"):
+            pieces = ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp")
+            parts = [state[f"single_transformer_blocks.{index}.{name}.{tail}"] for name in pieces]
+            out[f"single_blocks.{index}.linear1.{tail}"] = torch.cat(parts, dim=0)
+    return out
+
+
+def t5_state(model: Any) -> dict[str, Any]:
+    """A T5EncoderModel's weights as T5-XXL files hold them (``shared.weight``, ``encoder.*``)."""
+    return {k: v for k, v in model.state_dict().items() if k != "encoder.embed_tokens.weight"}
+
+
+def _denoiser_original(family: str, network: Any) -> dict[str, Any]:
+    if family == "sd3":
+        return sd3_to_original(network.state_dict(), network.config.num_layers)
+    if family == "flux":
+        return flux_to_original(network.state_dict())
+    return unet_to_original(network.state_dict(), network.config)
+
+
 def original_state_dict(family: str, parts: dict[str, Any]) -> dict[str, Any]:
     """A whole single-file checkpoint of ``family`` (every component under its original prefix)."""
     unet, vae = parts["denoiser"], parts["vae"]
     out: dict[str, Any] = {}
-    if family == "sd3":
-        body = sd3_to_original(unet.state_dict(), unet.config.num_layers)
-    else:
-        body = unet_to_original(unet.state_dict(), unet.config)
+    body = _denoiser_original(family, unet)
     out.update({f"model.diffusion_model.{k}": v for k, v in body.items()})
     levels = len(vae.config.block_out_channels)
-    out.update({f"first_stage_model.{k}": v for k, v in vae_to_original(vae.state_dict(), levels).items()})
+    vae_prefix = "vae." if family == "flux" else "first_stage_model."  # ComfyUI's Flux checkpoints say vae.
+    out.update({f"{vae_prefix}{k}": v for k, v in vae_to_original(vae.state_dict(), levels).items()})
     clip_l = hf_clip_state(parts["clip_l"]) if "clip_l" in parts else {}
-    if family == "sd2":
+    if family == "flux":
+        out.update({f"text_encoders.clip_l.transformer.{k}": v for k, v in clip_l.items()})
+        out.update({f"text_encoders.t5xxl.transformer.{k}": v for k, v in t5_state(parts["t5"]).items()})
+    elif family == "sd2":
         h = open_clip_from_hf(hf_clip_state(parts["clip_h"]))
         out.update({f"cond_stage_model.model.{k}": v for k, v in h.items()})
     elif family == "sd1":
@@ -397,23 +549,24 @@ def make_tiny_checkpoint(
     *,
     inpainting: bool = False,
     metadata: dict[str, str] | None = None,
+    guidance: bool = True,
 ) -> Path:
     """Write a tiny single-file checkpoint of ``family`` in the original key layout; returns its path.
-    ``inpainting``: a 9-input-channel UNet (sd1, sd2); ``metadata``: safetensors metadata to store."""
-    parts = tiny_components(family, seed, inpainting=inpainting)
+    ``inpainting``: a 9-input-channel UNet (sd1, sd2); ``metadata``: safetensors metadata to store; ``guidance``
+    (flux): dev-like with a guidance embedding, else schnell-like. A flux checkpoint's T5 needs a tokenizer
+    beside it or in text_encoders/t5_tokenizer/ (``make_tiny_t5_tokenizer``)."""
+    parts = tiny_components(family, seed, inpainting=inpainting, guidance=guidance)
     return _save(original_state_dict(family, parts), Path(path), metadata=metadata)
 
 
-def make_tiny_component_files(family: str, folder: str | Path, seed: int = 0) -> dict[str, Path]:
+def make_tiny_component_files(
+    family: str, folder: str | Path, seed: int = 0, *, guidance: bool = True
+) -> dict[str, Path]:
     """Separate tiny files as ComfyUI's folders hold them: ``diffusion_model`` (original layout, no prefix),
-    ``vae`` (original layout), ``clip_l``/``clip_g`` (HF layout)."""
+    ``vae`` (original layout), ``clip_l``/``clip_g`` (HF layout), ``t5`` (flux: T5-XXL's file layout)."""
     folder = Path(folder)
-    parts = tiny_components(family, seed)
-    unet = parts["denoiser"]
-    if family == "sd3":
-        body = sd3_to_original(unet.state_dict(), unet.config.num_layers)
-    else:
-        body = unet_to_original(unet.state_dict(), unet.config)
+    parts = tiny_components(family, seed, guidance=guidance)
+    body = _denoiser_original(family, parts["denoiser"])
     files = {
         "diffusion_model": _save(body, folder / f"tiny-{family}-unet.safetensors"),
         "vae": _save(
@@ -425,6 +578,8 @@ def make_tiny_component_files(family: str, folder: str | Path, seed: int = 0) ->
         if role in parts:
             state = hf_clip_state(parts[role])
             files[role] = _save(state, folder / f"tiny-{family}-{role}.safetensors")
+    if "t5" in parts:
+        files["t5"] = _save(t5_state(parts["t5"]), folder / f"tiny-{family}-t5.safetensors")
     return files
 
 
@@ -432,6 +587,7 @@ _PIPELINES = {
     "sd1": "StableDiffusionPipeline",
     "sdxl": "StableDiffusionXLPipeline",
     "sd3": "StableDiffusion3Pipeline",
+    "flux": "FluxPipeline",
 }
 
 
@@ -439,13 +595,15 @@ def make_tiny_diffusers_folder(family: str, folder: str | Path, seed: int = 0) -
     """Write a tiny diffusers pipeline folder of ``family`` (``save_pretrained`` per component)."""
     folder = Path(folder)
     parts = tiny_components(family, seed)
-    names = {"denoiser": "transformer" if family == "sd3" else "unet", "vae": "vae", "clip_l": "text_encoder"}
-    names["clip_g"] = "text_encoder_2"
+    names = {"denoiser": "transformer" if family in ("sd3", "flux") else "unet", "vae": "vae"}
+    names.update(clip_l="text_encoder", clip_g="text_encoder_2", t5="text_encoder_2")
     index: dict[str, Any] = {"_class_name": _PIPELINES[family], "_diffusers_version": "0.0.0"}
     for role, model in parts.items():
         model.save_pretrained(str(folder / names[role]), safe_serialization=True)
-        library = "transformers" if role.startswith("clip") else "diffusers"
+        library = "transformers" if role.startswith("clip") or role == "t5" else "diffusers"
         index[names[role]] = [library, type(model).__name__]
+    if family == "flux":
+        make_tiny_t5_tokenizer(folder / "tokenizer_2" / "tokenizer.json")
     (folder / "model_index.json").write_text(json.dumps(index, indent=2))
     return folder
 
@@ -519,3 +677,88 @@ def make_tiny_upscaler(path: str | Path, *, scale: int = 2, seed: int = 0) -> Pa
     conv(f"model.{index - 1}", features, features)
     conv(f"model.{index + 1}", features, 3)
     return _save(state, Path(path))
+
+
+# -- the SDXL refiner --------------------------------------------------------------------------------------------
+
+_REFINER_CLIP_G = {**_CLIP_G, "projection_dim": _CLIP_G["hidden_size"]}  # pooled as wide as the context
+
+
+def tiny_refiner_components(seed: int = 0) -> dict[str, Any]:
+    """The tiny SDXL refiner in diffusers/transformers form: a 4-level UNet (its first and last levels without
+    attention, as the refiner's) with 5 time ids, the SDXL VAE and an OpenCLIP-G-like text encoder."""
+    from diffusers import UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
+
+    _seed(seed)
+    width = _REFINER_CLIP_G["hidden_size"]
+    unet = UNet2DConditionModel(
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        block_out_channels=(32, 32, 64, 64),
+        layers_per_block=1,
+        cross_attention_dim=width,
+        attention_head_dim=(1, 1, 1, 1),
+        transformer_layers_per_block=(1, 1, 1, 1),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=256,
+        projection_class_embeddings_input_dim=width + 5 * 256,
+        norm_num_groups=32,
+    )
+    config = CLIPTextConfig(
+        vocab_size=49408,
+        max_position_embeddings=77,
+        num_attention_heads=1,
+        bos_token_id=49406,
+        eos_token_id=49407,
+        pad_token_id=49407,
+        **_REFINER_CLIP_G,
+    )
+    parts = {"denoiser": unet, "vae": _vae("sdxl"), "clip_g": CLIPTextModelWithProjection(config)}
+    return {role: model.eval() for role, model in parts.items()}
+
+
+def refiner_state_dict(parts: dict[str, Any]) -> dict[str, Any]:
+    """A whole SDXL refiner single-file checkpoint: UNet, VAE and OpenCLIP-G at ``conditioner.embedders.0``."""
+    unet, vae = parts["denoiser"], parts["vae"]
+    out = {f"model.diffusion_model.{k}": v for k, v in unet_to_original(unet.state_dict(), unet.config).items()}
+    levels = len(vae.config.block_out_channels)
+    out.update({f"first_stage_model.{k}": v for k, v in vae_to_original(vae.state_dict(), levels).items()})
+    g = open_clip_from_hf(hf_clip_state(parts["clip_g"]))
+    out.update({f"conditioner.embedders.0.model.{k}": v for k, v in g.items()})
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+def make_tiny_refiner_checkpoint(path: str | Path, seed: int = 0) -> Path:
+    """Write a tiny SDXL refiner single-file checkpoint (sd_xl_refiner_1.0's layout); returns its path."""
+    return _save(refiner_state_dict(tiny_refiner_components(seed)), Path(path))
+
+
+def make_tiny_refiner_unet(path: str | Path, seed: int = 0) -> Path:
+    """Write the tiny refiner's UNet alone (original layout, no prefix), as ComfyUI's unet folder holds it."""
+    unet = tiny_refiner_components(seed)["denoiser"]
+    return _save(unet_to_original(unet.state_dict(), unet.config), Path(path))
+
+
+def make_tiny_refiner_diffusers_folder(folder: str | Path, seed: int = 0) -> Path:
+    """Write a tiny SDXL refiner diffusers folder (an img2img pipeline without ``text_encoder``)."""
+    folder = Path(folder)
+    parts = tiny_refiner_components(seed)
+    names = {"denoiser": "unet", "vae": "vae", "clip_g": "text_encoder_2"}
+    index: dict[str, Any] = {
+        "_class_name": "StableDiffusionXLImg2ImgPipeline",
+        "_diffusers_version": "0.0.0",
+        "requires_aesthetics_score": True,
+        "force_zeros_for_empty_prompt": False,
+        "text_encoder": [None, None],
+        "tokenizer": [None, None],
+    }
+    for role, model in parts.items():
+        model.save_pretrained(str(folder / names[role]), safe_serialization=True)
+        index[names[role]] = ["transformers" if role == "clip_g" else "diffusers", type(model).__name__]
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    return folder

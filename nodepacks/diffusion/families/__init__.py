@@ -45,6 +45,7 @@ class Family:
     latent_format: LatentFormat = LatentFormat(channels=4, scale_factor=0.18215)
     clip_roles: tuple[str, ...] = ("clip_l",)  # the text encoders this family conditions on, in loader order
     optional_roles: tuple[str, ...] = ()  # roles that may be missing (SD3's t5)
+    input_packing: int = 1  # latent pixels per network input vector (Flux packs 2x2 patches: 4)
 
     def default_sampling(self) -> ModelSampling:
         """The noise schedule the family was trained with."""
@@ -73,6 +74,11 @@ class Family:
     def sampling_for(self, source: WeightsSource) -> ModelSampling:
         """The noise schedule of one weights source (a family whose files differ, eps or v, reads it here)."""
         return self.default_sampling()
+
+    def text_sources(self, models: Any, sources: tuple[WeightsSource, ...]) -> tuple[WeightsSource, ...]:
+        """``sources`` of a CLIP handle plus the files the text encoders also need (Flux's T5 tokenizer), found
+        by the loader through ``models`` (the model library); ``DiffusionError`` when one is missing."""
+        return sources
 
     # -- loading (torch) ----------------------------------------------------------------------------------------
 
@@ -172,9 +178,9 @@ def _ensure_builtin() -> None:
     if _builtin_loaded:
         return
     _builtin_loaded = True
-    from nodepacks.diffusion.families import sd1, sd2, sd3, sdxl
+    from nodepacks.diffusion.families import flux, sd1, sd2, sd3, sdxl, sdxl_refiner
 
     # Appended after any family a pack registered first; SD3, SDXL and SD2 before SD1, whose test is the loosest.
-    for family in (sd3.SD3Family(), sdxl.SDXLFamily(), sd2.SD2Family(), sd1.SD1Family()):
+    for family in (flux.FluxFamily(), sd3.SD3Family(), sdxl_refiner.SDXLRefinerFamily(), sdxl.SDXLFamily(), sd2.SD2Family(), sd1.SD1Family()):
         if all(known.name != family.name for known in _FAMILIES):
             register_family(family, first=False)

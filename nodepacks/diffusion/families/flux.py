@@ -1,0 +1,407 @@
+"""FLUX.1 (dev, schnell): a rectified-flow transformer on 16-channel latents packed 2x2 into tokens, CLIP-L's pooled
+output + T5-XXL's sequence as text, and for dev a distilled guidance value from the conditioning.
+
+The network is diffusers' ``FluxTransformer2DModel``; original-layout weights (``double_blocks.*``/``single_blocks.*``,
+bare or under ``model.diffusion_model.``) are converted with diffusers' single-file converter. The T5 encoder is
+transformers' ``T5EncoderModel`` with its architecture read from the weights. No T5 tokenizer ships with the pack:
+the loaders find ``tokenizer.json`` or ``spiece.model`` next to the T5 weights or in the model library's
+``text_encoders/t5_tokenizer/`` folder (a diffusers folder has its own in ``tokenizer_2/``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nodepacks import sdk
+from nodepacks.diffusion.families import Family
+from nodepacks.diffusion.families import _common as common
+from nodepacks.diffusion.families._common import _count
+from nodepacks.diffusion.handles import (
+    Cond,
+    DiffusionError,
+    LatentFormat,
+    ModelSampling,
+    TextEncoder,
+    WeightsSource,
+)
+from nodepacks.diffusion.tokenizers import EOS, clip_token_chunks
+from nodepacks.diffusion.weights import (
+    DIFFUSION_MODEL_PREFIX,
+    load_tensors,
+    read_keys,
+    shipped_config,
+    strip_prefix,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+FLUX_DETECT_KEY = "double_blocks.0.img_attn.qkv.weight"
+GUIDANCE_KEY = "guidance_in.in_layer.weight"
+T5_DETECT_SUFFIX = "block.0.layer.0.SelfAttention.q.weight"
+T5_TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
+T5_TOKENIZER_FOLDER = "t5_tokenizer"  # in the library's text_encoders folder
+T5_MIN_TOKENS = 256  # ComfyUI pads Flux's T5 prompt to 256 tokens (id 0) after its end token
+T5_PAD, T5_END = 0, 1
+DEFAULT_GUIDANCE = 3.5  # ComfyUI's value when no FluxGuidance set one
+# ComfyUI's ModelSamplingFlux: mu 1.15 for dev, 1.0 for schnell (the shift is exp(mu)), 10000 timesteps.
+DEV_MU, SCHNELL_MU = 1.15, 1.0
+FLUX_TIMESTEPS = 10000
+_REAL_WIDTH = 3072  # FLUX.1's width, which diffusers' converter assumes when it splits single blocks
+
+
+def flux_sampling(mu: float) -> ModelSampling:
+    """Flux's flow schedule for time shift ``mu`` (ComfyUI's ``shift``): timestep = sigma, 10000 steps."""
+    return ModelSampling.flow(shift=math.exp(mu), multiplier=1.0, timesteps=FLUX_TIMESTEPS)
+
+
+def transformer_config_from_original(state: dict[str, torch.Tensor], base: dict[str, Any]) -> dict[str, Any]:
+    """A diffusers FluxTransformer2DModel config for original-layout Flux weights (prefix removed)."""
+    config = {k: v for k, v in base.items() if not k.startswith("_")}
+    width, in_channels = state["img_in.weight"].shape
+    head_dim = int(state["double_blocks.0.img_attn.norm.query_norm.scale"].shape[0])
+    axes = config.get("axes_dims_rope", [16, 56, 56])
+    if sum(axes) != head_dim:
+        # Only the positional split is not in the weights; FLUX.1 gives 1/8 to the index axis and halves the rest.
+        first = head_dim // 8
+        axes = [first, (head_dim - first) // 2, (head_dim - first) // 2]
+    config.update(
+        in_channels=int(in_channels),
+        out_channels=int(state["final_layer.linear.weight"].shape[0]),
+        num_layers=_count(state, r"double_blocks\.(\d+)\."),
+        num_single_layers=_count(state, r"single_blocks\.(\d+)\."),
+        attention_head_dim=head_dim,
+        num_attention_heads=int(width) // head_dim,
+        joint_attention_dim=int(state["txt_in.weight"].shape[1]),
+        pooled_projection_dim=int(state["vector_in.in_layer.weight"].shape[1]),
+        guidance_embeds=GUIDANCE_KEY in state,
+        axes_dims_rope=axes,
+    )
+    return config
+
+
+def convert_original(state: dict[str, torch.Tensor], config: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Original Flux weights -> diffusers names with diffusers' converter.
+
+    The converter splits each single block's fused ``linear1`` (q, k, v, mlp) at FLUX.1's width of 3072; at another
+    width (the tests' tiny models) those four tensors are split here and the converter gets same-sized stand-ins."""
+    import torch
+    from diffusers.loaders.single_file_utils import convert_flux_transformer_checkpoint_to_diffusers
+
+    width = int(config["num_attention_heads"]) * int(config["attention_head_dim"])
+    state = dict(state)
+    own: dict[str, torch.Tensor] = {}
+    if width != _REAL_WIDTH:
+        fused_rows = 3 * _REAL_WIDTH + 4 * _REAL_WIDTH
+        for index in range(int(config["num_single_layers"])):
+            prefix = f"single_blocks.{index}.linear1."
+            for tail in ("weight", "bias"):
+                fused = state[prefix + tail]
+                q, k, v, mlp = torch.split(fused, [width, width, width, fused.shape[0] - 3 * width], dim=0)
+                for name, part in (("attn.to_q", q), ("attn.to_k", k), ("attn.to_v", v), ("proj_mlp", mlp)):
+                    own[f"single_transformer_blocks.{index}.{name}.{tail}"] = part
+                shape = (fused_rows,) if tail == "bias" else (fused_rows, 1)
+                state[prefix + tail] = torch.zeros((), dtype=fused.dtype).expand(shape)
+    converted = convert_flux_transformer_checkpoint_to_diffusers(state)
+    converted.update(own)
+    return converted
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_t5_tokenizer(models: sdk.ModelProvider, weights: Path) -> WeightsSource:
+    """The T5 tokenizer file for T5 weights at ``weights`` (a text encoder file or a whole checkpoint): a
+    ``tokenizer.json`` or ``spiece.model`` next to it, else in the library's ``text_encoders/t5_tokenizer/``."""
+    for name in T5_TOKENIZER_FILES:
+        beside = weights.parent / name
+        if beside.is_file():
+            return WeightsSource(str(beside), "text_encoder", _file_sha256(beside), role="t5_tokenizer")
+    for name in T5_TOKENIZER_FILES:
+        try:
+            path = Path(models.file("text_encoders", f"{T5_TOKENIZER_FOLDER}/{name}"))
+            sha256 = models.sha256("text_encoders", f"{T5_TOKENIZER_FOLDER}/{name}")
+        except (sdk.NodeError, OSError):
+            continue
+        return WeightsSource(str(path), "text_encoder", sha256, role="t5_tokenizer")
+    raise DiffusionError(
+        f"no T5 tokenizer for {weights.name}: put tokenizer.json or spiece.model (the tokenizer of "
+        f"google/t5-v1_1-xxl) next to it in {weights.parent} or in the model library's "
+        f"text_encoders/{T5_TOKENIZER_FOLDER}/ folder"
+    )
+
+
+class T5Tokens:
+    """Text -> T5 ids ending with the end token, padded with 0 to 256, from a tokenizer.json or spiece.model."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            if path.suffix == ".json":
+                from tokenizers import Tokenizer
+
+                self._fast: Any = Tokenizer.from_file(str(path))
+                self._spm: Any = None
+            else:
+                import sentencepiece
+
+                self._fast = None
+                self._spm = sentencepiece.SentencePieceProcessor(model_file=str(path))
+        except Exception as exc:  # both libraries raise their own error types for bad files
+            raise DiffusionError(f"{path}: not a readable T5 tokenizer ({exc})") from None
+
+    def __call__(self, text: str) -> list[int]:
+        ids = list(self._fast.encode(text).ids) if self._fast is not None else list(self._spm.encode(text))
+        while ids and ids[-1] in (T5_END, T5_PAD):  # the tokenizer's own end token, if it adds one
+            ids.pop()
+        ids.append(T5_END)
+        return ids + [T5_PAD] * max(0, T5_MIN_TOKENS - len(ids))
+
+
+def t5_config_from_weights(state: dict[str, torch.Tensor], base: dict[str, Any]) -> Any:
+    """A transformers T5Config for T5 encoder weights in HF names (``shared``/``encoder.block.*``)."""
+    from transformers import T5Config
+
+    vocab, width = state["shared.weight"].shape
+    inner = int(state["encoder.block.0.layer.0.SelfAttention.q.weight"].shape[0])
+    heads = int(state["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"].shape[1])
+    values = {k: v for k, v in base.items() if k != "architectures"}
+    gated = "encoder.block.0.layer.1.DenseReluDense.wi_0.weight" in state
+    ff_key = "wi_0" if gated else "wi"
+    values.update(
+        vocab_size=int(vocab),
+        d_model=int(width),
+        num_heads=heads,
+        d_kv=inner // heads,
+        d_ff=int(state[f"encoder.block.0.layer.1.DenseReluDense.{ff_key}.weight"].shape[0]),
+        num_layers=_count(state, r"encoder\.block\.(\d+)\."),
+        relative_attention_num_buckets=int(
+            state["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"].shape[0]
+        ),
+        feed_forward_proj=base.get("feed_forward_proj", "gated-gelu") if gated else "relu",
+    )
+    return T5Config(**values)
+
+
+def load_t5_state(state: dict[str, torch.Tensor], base: dict[str, Any], name: str) -> Any:
+    """A T5EncoderModel from HF-named T5 weights (the embedding under ``shared`` or ``encoder.embed_tokens``)."""
+    from transformers import T5EncoderModel
+
+    state = dict(state)
+    embedding = state.get("shared.weight", state.get("encoder.embed_tokens.weight"))
+    if embedding is None or "encoder.block.0.layer.0.SelfAttention.q.weight" not in state:
+        raise DiffusionError(f"{name}: holds no T5 text encoder")
+    state["shared.weight"] = state["encoder.embed_tokens.weight"] = embedding
+    model = common.build(T5EncoderModel, t5_config_from_weights(state, base), state, name, "text encoder t5")
+    model.encoder.embed_tokens = model.shared
+    return model
+
+
+def t5_prefix(keys: Collection[str]) -> str | None:
+    """The prefix under which a file holds T5 encoder weights, None when it holds none."""
+    for key in keys:
+        if key.endswith(T5_DETECT_SUFFIX) and ".encoder." in f".{key}":
+            return key[: key.index("encoder.block.")]
+    return None
+
+
+class FluxFamily(Family):
+    """FLUX.1 dev (guidance-distilled) and schnell (timestep-distilled)."""
+
+    name = "flux"
+    display_name = "FLUX.1"
+    latent_format = LatentFormat(channels=16, scale_factor=0.3611, shift_factor=0.1159)
+    input_packing = 4
+    clip_roles = ("clip_l", "t5")
+    config_dir = "flux"
+    pipelines = ("FluxPipeline", "FluxImg2ImgPipeline")
+    checkpoint_clip_prefixes = {
+        "clip_l": "text_encoders.clip_l.transformer.",
+        "t5": "text_encoders.t5xxl.transformer.",
+    }
+    diffusers_clip_folders = {"clip_l": "text_encoder", "t5": "text_encoder_2"}
+
+    def default_sampling(self) -> ModelSampling:
+        return flux_sampling(DEV_MU)
+
+    def detect_keys(self, keys: Collection[str]) -> bool:
+        return FLUX_DETECT_KEY in strip_prefix(set(keys), DIFFUSION_MODEL_PREFIX)
+
+    def detect_diffusers(self, model_index: dict[str, Any]) -> bool:
+        return model_index.get("_class_name") in self.pipelines
+
+    def sampling_for(self, source: WeightsSource) -> ModelSampling:
+        return flux_sampling(DEV_MU if self.has_guidance(source) else SCHNELL_MU)
+
+    def has_guidance(self, source: WeightsSource) -> bool:
+        """True for a guidance-distilled (dev-like) transformer, False for schnell-like."""
+        if source.layout == "diffusers":
+            config = Path(source.path) / "transformer" / "config.json"
+            try:
+                return bool(json.loads(config.read_text()).get("guidance_embeds", False))
+            except (OSError, ValueError):
+                return True
+        return GUIDANCE_KEY in strip_prefix(set(read_keys(source.path)), DIFFUSION_MODEL_PREFIX)
+
+    def text_sources(
+        self, models: sdk.ModelProvider, sources: tuple[WeightsSource, ...]
+    ) -> tuple[WeightsSource, ...]:
+        """``sources`` and the T5 tokenizer they need (a diffusers folder brings its own)."""
+        if any(s.layout == "diffusers" or s.role == "t5_tokenizer" for s in sources):
+            return sources
+        t5 = next((s for s in sources if s.layout == "checkpoint" or s.role == "t5"), None)
+        if t5 is None:
+            return sources
+        return (*sources, find_t5_tokenizer(models, Path(t5.path)))
+
+    # -- loading ------------------------------------------------------------------------------------------------
+
+    def load_diffusion_model(self, source: WeightsSource, device: str, dtype: torch.dtype) -> Any:
+        from diffusers import FluxTransformer2DModel
+
+        if source.layout == "diffusers":
+            return common.load_diffusers_component(FluxTransformer2DModel, source.path, "transformer")
+        prefixes = (
+            (DIFFUSION_MODEL_PREFIX,) if source.layout == "checkpoint" else (DIFFUSION_MODEL_PREFIX, "")
+        )
+        state = load_tensors(source.path, prefixes)
+        name = Path(source.path).name
+        if FLUX_DETECT_KEY not in state:
+            raise DiffusionError(f"{name}: holds no Flux transformer in the original layout")
+        config = transformer_config_from_original(state, shipped_config(self.config_dir, "transformer.json"))
+        converted = convert_original(state, config)
+        return common.build(FluxTransformer2DModel, config, converted, name, "Flux transformer")
+
+    def load_vae(self, source: WeightsSource, device: str, dtype: torch.dtype) -> Any:
+        return common.load_vae(source, shipped_config(self.config_dir, "vae.json"))
+
+    def load_text_encoders(self, clip: TextEncoder, device: str, dtype: torch.dtype) -> Any:
+        from transformers import CLIPTextModel, CLIPTextModelWithProjection, T5EncoderModel
+
+        stack: dict[str, Any] = {}
+        main = next((s for s in clip.sources if s.layout in ("checkpoint", "diffusers")), None)
+        if main is not None and main.layout == "diffusers":
+            folder = Path(main.path)
+            clip_config = (folder / "text_encoder" / "config.json").read_text()
+            clip_cls = CLIPTextModelWithProjection if "WithProjection" in clip_config else CLIPTextModel
+            stack["clip_l"] = common.load_diffusers_component(clip_cls, main.path, "text_encoder")
+            stack["t5"] = common.load_diffusers_component(T5EncoderModel, main.path, "text_encoder_2")
+            tokenizer = next(
+                (
+                    folder / "tokenizer_2" / n
+                    for n in T5_TOKENIZER_FILES
+                    if (folder / "tokenizer_2" / n).is_file()
+                ),
+                None,
+            )
+            if tokenizer is None:
+                raise DiffusionError(
+                    f"{folder}: diffusers folder has no tokenizer_2/tokenizer.json or spiece.model"
+                )
+        else:
+            clip_source = main or self._role(clip, "clip_l")
+            state = common.clip_state_for_role(clip_source, "clip_l", self.checkpoint_clip_prefixes)
+            base = shipped_config(self.config_dir, "clip_l.json")
+            stack["clip_l"] = common.load_clip_state(state, base, Path(clip_source.path).name, "clip_l")
+            t5_source = main or self._role(clip, "t5")
+            stack["t5"] = load_t5_state(
+                self._t5_state(t5_source),
+                shipped_config(self.config_dir, "t5xxl.json"),
+                Path(t5_source.path).name,
+            )
+            tokenizer = Path(self._role(clip, "t5_tokenizer").path)
+        models = {
+            role: model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            for role, model in stack.items()
+        }
+        return {**models, "t5_tokens": T5Tokens(tokenizer)}
+
+    def _role(self, clip: TextEncoder, role: str) -> WeightsSource:
+        for source in clip.sources:
+            if source.role == role:
+                return source
+        if role == "t5_tokenizer":
+            raise DiffusionError(
+                "the Flux text encoder has no T5 tokenizer: load it with DualCLIPLoader (type flux) or a "
+                f"checkpoint loader, with tokenizer.json or spiece.model in text_encoders/{T5_TOKENIZER_FOLDER}/"
+            )
+        raise DiffusionError(f"the flux text encoder needs a {role} model, none was given")
+
+    def _t5_state(self, source: WeightsSource) -> dict[str, torch.Tensor]:
+        name = Path(source.path).name
+        if source.layout == "checkpoint":
+            state = load_tensors(source.path, (self.checkpoint_clip_prefixes["t5"],))
+            if not state:
+                raise DiffusionError(f"{name}: the checkpoint holds no T5 text encoder")
+            return state
+        prefix = t5_prefix(read_keys(source.path))
+        if prefix is None:
+            raise DiffusionError(f"{name}: not a T5 text encoder file")
+        return load_tensors(source.path, (prefix,)) if prefix else load_tensors(source.path)
+
+    # -- running ------------------------------------------------------------------------------------------------
+
+    def encode_text(self, stack: Any, text: str, layer: int | None) -> Cond:
+        import torch
+
+        clip, t5 = stack["clip_l"], stack["t5"]
+        ids = clip_token_chunks(text)[0]
+        with torch.inference_mode():
+            # CLIP-L's pooled output without projection: the final hidden state at the first end token.
+            hidden = clip(input_ids=torch.tensor([ids], device=clip.device), output_hidden_states=True)
+            last = hidden.last_hidden_state
+            pooled = last[:, ids.index(EOS) if EOS in ids else len(ids) - 1]
+            tokens = torch.tensor([stack["t5_tokens"](text)], device=t5.device)
+            if int(tokens.max()) >= t5.config.vocab_size:
+                raise DiffusionError(
+                    f"the T5 tokenizer gives ids up to {int(tokens.max())} but the T5 weights have "
+                    f"{t5.config.vocab_size}: the tokenizer is not this model's"
+                )
+            sequence = t5(input_ids=tokens).last_hidden_state
+        return Cond(
+            cross_attn=sequence.float().cpu().numpy(),
+            pooled_output=pooled.float().cpu().numpy(),
+        )
+
+    def predict(
+        self, network: Any, x: torch.Tensor, timestep: torch.Tensor, cond: dict[str, Any]
+    ) -> torch.Tensor:
+        import torch
+
+        batch, channels, height, width = x.shape
+        pad_h, pad_w = height % 2, width % 2
+        if pad_h or pad_w:
+            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        rows, cols = x.shape[-2] // 2, x.shape[-1] // 2
+        tokens = x.reshape(batch, channels, rows, 2, cols, 2).permute(0, 2, 4, 1, 3, 5)
+        tokens = tokens.reshape(batch, rows * cols, channels * 4)
+        img_ids = torch.zeros(rows, cols, 3, device=x.device, dtype=x.dtype)
+        img_ids[..., 1] = torch.arange(rows, device=x.device, dtype=x.dtype)[:, None]
+        img_ids[..., 2] = torch.arange(cols, device=x.device, dtype=x.dtype)[None, :]
+        context = cond["cross_attn"]
+        txt_ids = torch.zeros(context.shape[1], 3, device=x.device, dtype=x.dtype)
+        guidance = None
+        if network.config.guidance_embeds:
+            value = float(cond.get("guidance", DEFAULT_GUIDANCE))
+            guidance = torch.full((batch,), value, device=x.device, dtype=torch.float32)
+        out = network(
+            hidden_states=tokens,
+            encoder_hidden_states=context,
+            pooled_projections=cond["pooled_output"],
+            timestep=timestep.reshape(-1).expand(batch),
+            img_ids=img_ids.reshape(-1, 3),
+            txt_ids=txt_ids,
+            guidance=guidance,
+        ).sample
+        out = out.reshape(batch, rows, cols, channels, 2, 2).permute(0, 3, 1, 4, 2, 5)
+        return out.reshape(batch, channels, rows * 2, cols * 2)[..., :height, :width]
