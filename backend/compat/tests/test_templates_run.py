@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -22,9 +24,26 @@ from PIL import Image
 from backend.runs import engine
 from backend.runs.models import Run, RunOutput
 from backend.storage.blobs import get_blob_store
-from nodepacks.diffusion.testing import make_tiny_checkpoint, make_tiny_lora, make_tiny_upscaler
+from nodepacks.diffusion.testing import (
+    make_tiny_checkpoint,
+    make_tiny_component_files,
+    make_tiny_lora,
+    make_tiny_t5_tokenizer,
+    make_tiny_upscaler,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def flux_part(role: str):
+    """Writes one of the tiny flux component files (same seed, so they belong together) at the given path."""
+
+    def make(path: Path) -> None:
+        with tempfile.TemporaryDirectory() as folder:
+            shutil.move(make_tiny_component_files("flux", folder, seed=9)[role], path)
+
+    return make
+
 
 TEMPLATES = resources.files("comfyui_workflow_templates") / "templates"
 CURRENT_TEMPLATES = resources.files("comfyui_workflow_templates_json") / "templates"
@@ -40,6 +59,15 @@ MODEL_FILES = {
     ),
     "checkpoints/sd_xl_base_1.0.safetensors": lambda p: make_tiny_checkpoint("sdxl", p, seed=5),
     "checkpoints/sd3.5_large_fp8_scaled.safetensors": lambda p: make_tiny_checkpoint("sd3", p, seed=6),
+    "checkpoints/flux1-schnell-fp8.safetensors": lambda p: make_tiny_checkpoint(
+        "flux", p, seed=8, guidance=False
+    ),
+    "diffusion_models/flux1-dev.safetensors": flux_part("diffusion_model"),
+    "text_encoders/clip_l.safetensors": flux_part("clip_l"),
+    "text_encoders/t5xxl_fp16.safetensors": flux_part("t5"),
+    "vae/ae.safetensors": flux_part("vae"),
+    # Where the flux loaders look for the T5 tokenizer (none ships with the pack; ComfyUI bundles its own).
+    "text_encoders/t5_tokenizer/tokenizer.json": make_tiny_t5_tokenizer,
 }
 
 
@@ -88,7 +116,10 @@ def upload(client, workspace, name: str, data: bytes) -> None:
 def smaller(graph: dict, side: int = 128) -> None:
     """The template as it is, but 3 sampling steps and ``side`` pixels instead of 512-768 (CPU test time): the
     samplers, schedulers, cfg, seeds, prompts, strengths and wiring stay the template's own."""
-    for node in graph["nodes"].values():
+    subgraphs = (graph.get("subgraphs") or {}).values()
+    for node in [
+        node for nodes in (graph["nodes"], *(s["nodes"] for s in subgraphs)) for node in nodes.values()
+    ]:
         if node["type"] in ("KSampler", "KSamplerAdvanced"):
             node["inputs"]["steps"] = 3
         elif node["type"] in ("EmptyLatentImage", "EmptySD3LatentImage"):
@@ -174,6 +205,16 @@ def test_esrgan_upscale_template(alice, team, client_for, wait_for_run):
 @pytest.mark.parametrize("name", ["image_sdxl_simple", "sd3.5_simple_example"])
 def test_current_sdxl_and_sd3_templates(name, alice, team, client_for, wait_for_run):
     """Today's SDXL (dpmpp_2m, karras) and SD3.5 (flow matching, sgm_uniform) txt2img templates."""
+    run = import_and_run(client_for(alice), team, template(name, CURRENT_TEMPLATES), wait_for_run)
+    (image,) = saved_images(run)
+    assert_real_image(image, (128, 128))
+
+
+@pytest.mark.parametrize("name", ["flux_schnell", "flux_dev_checkpoint_example"])
+def test_flux_templates(name, alice, team, client_for, wait_for_run):
+    """FLUX.1 schnell from a whole fp8-named checkpoint (CLIP-L, T5-XXL and VAE inside), and FLUX.1 dev from
+    UNETLoader + DualCLIPLoader (type flux) + VAELoader inside a subgraph, ConditioningZeroOut as the negative;
+    both KSampler euler/simple at cfg 1, the T5 tokenizer from text_encoders/t5_tokenizer/."""
     run = import_and_run(client_for(alice), team, template(name, CURRENT_TEMPLATES), wait_for_run)
     (image,) = saved_images(run)
     assert_real_image(image, (128, 128))
