@@ -38,6 +38,7 @@ __all__ = [
     "access_run",
     "access_run_to_manage",
     "check_need",
+    "check_site_admin",
     "role_in",
     "role_subquery",
     "manageable_publishers",
@@ -268,6 +269,13 @@ def manageable_publishers(user) -> QuerySet:
 
 def _is_site_admin(user) -> bool:
     return bool(user is not None and user.is_authenticated and getattr(user, "is_site_admin", False))
+
+
+def check_site_admin(user, action: str) -> None:
+    """Raise 403 unless the user is a site admin; ``action`` says what was refused (site-wide things, such as
+    the model library, have no workspace role to check)."""
+    if not _is_site_admin(user):
+        raise PermissionDenied(f"Only site admins may {action}.")
 
 
 def visible_packs(user) -> QuerySet:

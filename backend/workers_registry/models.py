@@ -73,3 +73,49 @@ def lost_after() -> timedelta:
 def worker_of_run(run_worker: str) -> str:
     """The registry name inside a run's ``worker`` field (``name`` or ``name/child-pid`` for prefork children)."""
     return run_worker.split("/", 1)[0]
+
+
+class ModelFetch(models.Model):
+    """One fetch of a ModelScope file (or whole repo) into the model library, asked for by a site admin.
+
+    The fetch runs where the library lives: a thread of the web process in embedded mode, a Celery task on a
+    worker's queue otherwise (``backend.workers_registry.fetching``). The row is the truth a page polls.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    repo_id = models.CharField(max_length=200, help_text="ModelScope owner/name.")
+    file = models.CharField(
+        max_length=500, blank=True, help_text="The file in the repo; blank: the whole repo."
+    )
+    kind = models.CharField(max_length=64, help_text="The library kind folder (checkpoints, loras, vae...).")
+    revision = models.CharField(max_length=200, help_text="The pinned tag or commit.")
+    local_files_only = models.BooleanField(
+        default=False, help_text="From the ModelScope cache only, never the hub."
+    )
+    overwrite = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    name = models.CharField(max_length=500, blank=True, help_text="The name it got in the kind folder.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="Who ran it (a worker name, or local).")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.repo_id}@{self.revision} {self.file or '(repo)'} -> {self.kind} ({self.status})"
+
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

@@ -4,17 +4,24 @@ see hosts, processes, run ids and model paths (docs/permissions.md)."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.access import check_site_admin
 from backend.workers_registry.catalog import files_overview, models_overview
-from backend.workers_registry.models import Worker
+from backend.workers_registry.fetching import do_request_fetch
+from backend.workers_registry.models import ModelFetch, Worker
 from backend.workers_registry.serializers import (
+    ModelFetchRequestSerializer,
+    ModelFetchSerializer,
     ModelListSerializer,
     ModelSerializer,
     StaffWorkerSerializer,
     WorkerSerializer,
 )
+
+FETCHES_LISTED = 50
 
 
 class WorkerListView(APIView):
@@ -48,3 +55,26 @@ class ModelListView(APIView):
             files = {kind: next(iter(files.values()), [])}
         data = {"count": len(models), "results": ModelSerializer(models, many=True).data, "files": files}
         return Response(ModelListSerializer(data).data)
+
+
+class ModelFetchView(APIView):
+    """``POST /api/models/fetch``: site admins fetch a ModelScope file (revision pinned) into the model library;
+    answers 202 with the queued job, which a worker (or, embedded, this process) then runs."""
+
+    @extend_schema(request=ModelFetchRequestSerializer, responses={202: ModelFetchSerializer})
+    def post(self, request):
+        check_site_admin(request.user, "fetch models into the library")
+        serializer = ModelFetchRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = do_request_fetch(request.user, **serializer.validated_data)
+        return Response(ModelFetchSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ModelFetchListView(APIView):
+    """``GET /api/models/fetches``: the latest fetch jobs, newest first (site admins)."""
+
+    @extend_schema(responses=ModelFetchSerializer(many=True))
+    def get(self, request):
+        check_site_admin(request.user, "see model fetches")
+        jobs = ModelFetch.objects.select_related("requested_by")[:FETCHES_LISTED]
+        return Response(ModelFetchSerializer(jobs, many=True).data)
