@@ -59,6 +59,85 @@ class CLIPTextEncode(sdk.Node):
         return self.Outputs(CONDITIONING=[runtime.encode_text(inputs.clip, ctx.models, inputs.text)])
 
 
+class CLIPTextEncodeSDXLRefiner(sdk.Node):
+    """Encode a prompt for the SDXL refiner with its aesthetic score and image size. Returns CONDITIONING."""
+
+    id = "CLIPTextEncodeSDXLRefiner"
+    display_name = "CLIPTextEncodeSDXLRefiner"
+    category = "advanced/conditioning"
+    device = "gpu"
+
+    class Inputs(sdk.Inputs):
+        ascore: float = sdk.number(
+            6.0, min=0.0, max=1000.0, step=0.01, tooltip="The aesthetic score to ask for"
+        )
+        width: int = sdk.number(1024, min=0, max=MAX_RESOLUTION)
+        height: int = sdk.number(1024, min=0, max=MAX_RESOLUTION)
+        text: str = sdk.text("", multiline=True)
+        clip: Clip = sdk.link()
+
+    class Outputs(sdk.Outputs):
+        CONDITIONING: Conditioning
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        if inputs.clip is None:
+            raise DiffusionError("clip: no CLIP model (a checkpoint without a text encoder?)")
+        cond = runtime.encode_text(inputs.clip, ctx.models, inputs.text)
+        extra = {
+            "aesthetic_score": float(inputs.ascore),
+            "width": int(inputs.width),
+            "height": int(inputs.height),
+        }
+        return self.Outputs(CONDITIONING=[Cond(**cond, **extra)])  # type: ignore[typeddict-item]
+
+
+class CLIPTextEncodeSDXL(sdk.Node):
+    """Encode a prompt for SDXL: one text for CLIP-G and one for CLIP-L, with the size and crop time ids.
+    Returns CONDITIONING."""
+
+    id = "CLIPTextEncodeSDXL"
+    display_name = "CLIPTextEncodeSDXL"
+    category = "advanced/conditioning"
+    device = "gpu"
+
+    class Inputs(sdk.Inputs):
+        clip: Clip = sdk.link()
+        width: int = sdk.number(1024, min=0, max=MAX_RESOLUTION)
+        height: int = sdk.number(1024, min=0, max=MAX_RESOLUTION)
+        crop_w: int = sdk.number(0, min=0, max=MAX_RESOLUTION)
+        crop_h: int = sdk.number(0, min=0, max=MAX_RESOLUTION)
+        target_width: int = sdk.number(1024, min=0, max=MAX_RESOLUTION)
+        target_height: int = sdk.number(1024, min=0, max=MAX_RESOLUTION)
+        text_g: str = sdk.text("", multiline=True)
+        text_l: str = sdk.text("", multiline=True)
+
+    class Outputs(sdk.Outputs):
+        CONDITIONING: Conditioning
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        from nodepacks.diffusion.families import get_family
+
+        if inputs.clip is None:
+            raise DiffusionError("clip: no CLIP model (a checkpoint without a text encoder?)")
+        family = get_family(inputs.clip.family)
+        encode_lg = getattr(family, "encode_text_lg", None)
+        if encode_lg is None or "clip_l" not in family.clip_roles:
+            raise DiffusionError(
+                f"clip: CLIPTextEncodeSDXL needs an SDXL CLIP (CLIP-L and CLIP-G), this one is {family.name}"
+            )
+        stack = runtime.load_text_stack(inputs.clip, ctx.models)
+        cond = encode_lg(stack, inputs.text_l, inputs.text_g, inputs.clip.layer)
+        extra = {
+            "width": int(inputs.width),
+            "height": int(inputs.height),
+            "crop_w": int(inputs.crop_w),
+            "crop_h": int(inputs.crop_h),
+            "target_width": int(inputs.target_width),
+            "target_height": int(inputs.target_height),
+        }
+        return self.Outputs(CONDITIONING=[Cond(**cond, **extra)])  # type: ignore[typeddict-item]
+
+
 class ConditioningCombine(sdk.Node):
     """Both conditionings, applied together (their predictions averaged). Returns CONDITIONING."""
 
@@ -532,6 +611,8 @@ class ImageUpscaleWithModel(sdk.Node):
 
 NODES = [
     CLIPTextEncode,
+    CLIPTextEncodeSDXL,
+    CLIPTextEncodeSDXLRefiner,
     ConditioningCombine,
     ConditioningZeroOut,
     FluxGuidance,

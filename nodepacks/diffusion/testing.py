@@ -725,7 +725,9 @@ def tiny_refiner_components(seed: int = 0) -> dict[str, Any]:
 def refiner_state_dict(parts: dict[str, Any]) -> dict[str, Any]:
     """A whole SDXL refiner single-file checkpoint: UNet, VAE and OpenCLIP-G at ``conditioner.embedders.0``."""
     unet, vae = parts["denoiser"], parts["vae"]
-    out = {f"model.diffusion_model.{k}": v for k, v in unet_to_original(unet.state_dict(), unet.config).items()}
+    out = {
+        f"model.diffusion_model.{k}": v for k, v in unet_to_original(unet.state_dict(), unet.config).items()
+    }
     levels = len(vae.config.block_out_channels)
     out.update({f"first_stage_model.{k}": v for k, v in vae_to_original(vae.state_dict(), levels).items()})
     g = open_clip_from_hf(hf_clip_state(parts["clip_g"]))

@@ -181,6 +181,13 @@ def _ensure_builtin() -> None:
     from nodepacks.diffusion.families import flux, sd1, sd2, sd3, sdxl, sdxl_refiner
 
     # Appended after any family a pack registered first; SD3, SDXL and SD2 before SD1, whose test is the loosest.
-    for family in (flux.FluxFamily(), sd3.SD3Family(), sdxl_refiner.SDXLRefinerFamily(), sdxl.SDXLFamily(), sd2.SD2Family(), sd1.SD1Family()):
+    for family in (
+        flux.FluxFamily(),
+        sd3.SD3Family(),
+        sdxl_refiner.SDXLRefinerFamily(),
+        sdxl.SDXLFamily(),
+        sd2.SD2Family(),
+        sd1.SD1Family(),
+    ):
         if all(known.name != family.name for known in _FAMILIES):
             register_family(family, first=False)

@@ -24,14 +24,14 @@ SDXL_RGB = (
 
 
 class SDXLFamily(SD1Family):
-    """SDXL base (eps prediction); the refiner is not supported."""
+    """SDXL base (eps prediction); the refiner is the ``sdxl_refiner`` family."""
 
     name = "sdxl"
     display_name = "Stable Diffusion XL"
     latent_format = LatentFormat(
         channels=4, scale_factor=0.13025, rgb_factors=SDXL_RGB, rgb_bias=(0.1084, -0.0175, -0.0011)
     )
-    clip_roles = ("clip_l", "clip_g")
+    clip_roles: tuple[str, ...] = ("clip_l", "clip_g")
     config_dir = "sdxl"
     pipelines = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
     checkpoint_clip_prefixes = {
@@ -58,6 +58,24 @@ class SDXLFamily(SD1Family):
         chosen = -2 if layer is None else layer
         hidden_l, _ = common.encode_clip(stack["clip_l"], text, chosen, final_norm=False)
         hidden_g, pooled_g = common.encode_clip(stack["clip_g"], text, chosen, final_norm=False, pad_token=0)
+        return Cond(cross_attn=np.concatenate([hidden_l, hidden_g], axis=-1), pooled_output=pooled_g)
+
+    def encode_text_lg(self, stack: Any, text_l: str, text_g: str, layer: int | None) -> Cond:
+        """CLIPTextEncodeSDXL: CLIP-L reads ``text_l`` and CLIP-G ``text_g``; the shorter is padded with empty-prompt
+        chunks to the other's length (as ComfyUI does), the pooled output is CLIP-G's."""
+        chosen = -2 if layer is None else layer
+        hidden_l, _ = common.encode_clip(stack["clip_l"], text_l, chosen, final_norm=False)
+        hidden_g, pooled_g = common.encode_clip(
+            stack["clip_g"], text_g, chosen, final_norm=False, pad_token=0
+        )
+        if hidden_l.shape[1] < hidden_g.shape[1]:
+            empty, _ = common.encode_clip(stack["clip_l"], "", chosen, final_norm=False)
+            repeats = (hidden_g.shape[1] - hidden_l.shape[1]) // empty.shape[1]
+            hidden_l = np.concatenate([hidden_l, *([empty] * repeats)], axis=1)
+        elif hidden_g.shape[1] < hidden_l.shape[1]:
+            empty, _ = common.encode_clip(stack["clip_g"], "", chosen, final_norm=False, pad_token=0)
+            repeats = (hidden_l.shape[1] - hidden_g.shape[1]) // empty.shape[1]
+            hidden_g = np.concatenate([hidden_g, *([empty] * repeats)], axis=1)
         return Cond(cross_attn=np.concatenate([hidden_l, hidden_g], axis=-1), pooled_output=pooled_g)
 
     def predict(

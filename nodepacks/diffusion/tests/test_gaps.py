@@ -25,6 +25,10 @@ from workers.runtime.models import ModelManager
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gap_models")
     testing.make_tiny_checkpoint("sd1", root / "checkpoints" / "sd1.safetensors")
+    testing.make_tiny_checkpoint("sdxl", root / "checkpoints" / "sdxl.safetensors")
+    testing.make_tiny_refiner_checkpoint(root / "checkpoints" / "refiner.safetensors")
+    testing.make_tiny_refiner_diffusers_folder(root / "checkpoints" / "refiner-diffusers")
+    testing.make_tiny_refiner_unet(root / "diffusion_models" / "refiner-unet.safetensors")
     return root
 
 
@@ -162,3 +166,95 @@ def test_sampler_lcm_node_options_reach_the_sampler(models) -> None:
     )
     assert np.allclose(plain, same, atol=1e-6) and np.isfinite(quiet).all()
     assert not np.allclose(plain, quiet, atol=1e-4)
+
+
+# -- the SDXL refiner --------------------------------------------------------------------------------------------
+
+
+def test_refiner_is_told_apart_from_the_base_in_every_layout(root: Path, tmp_path: Path) -> None:
+    from nodepacks.diffusion.families import detect_diffusers_family, detect_family
+    from nodepacks.diffusion.weights import read_keys
+
+    def family_of(path: Path) -> str:
+        return detect_family(read_keys(path), path=path).name
+
+    assert family_of(root / "checkpoints" / "refiner.safetensors") == "sdxl_refiner"
+    assert family_of(root / "checkpoints" / "sdxl.safetensors") == "sdxl"
+    assert family_of(root / "diffusion_models" / "refiner-unet.safetensors") == "sdxl_refiner"
+    base_unet = testing.make_tiny_component_files("sdxl", tmp_path / "base")["diffusion_model"]
+    assert family_of(base_unet) == "sdxl"
+    assert detect_diffusers_family(root / "checkpoints" / "refiner-diffusers").name == "sdxl_refiner"
+    base_folder = testing.make_tiny_diffusers_folder("sdxl", tmp_path / "base-diffusers")
+    assert detect_diffusers_family(base_folder).name == "sdxl"
+
+
+def test_shipped_refiner_config_is_sd_xl_refiner_1_0() -> None:
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+
+    from nodepacks.diffusion.weights import shipped_config
+
+    config = shipped_config("sdxl_refiner", "unet.json")
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(config)
+    assert unet.add_embedding.linear_1.in_features == 1280 + 5 * 256
+    assert list(unet.config.block_out_channels) == [384, 768, 1536, 1536]
+    assert unet.config.cross_attention_dim == 1280
+
+
+def test_refiner_loads_from_a_file_and_a_folder_and_reads_the_aesthetic_score(models) -> None:
+    from nodepacks.diffusion.runtime import prepare_denoiser
+
+    model, clip, vae = load(models, "refiner.safetensors")
+    folder_model, folder_clip, _ = load(models, "refiner-diffusers")
+    assert model.family == folder_model.family == clip.family == vae.family == "sdxl_refiner"
+
+    def encode(clip, ascore: float) -> list:
+        values = {"ascore": ascore, "width": 64, "height": 64, "text": "a cat", "clip": clip}
+        return run_node(latent_nodes.CLIPTextEncodeSDXLRefiner, models=models, **values)["CONDITIONING"]
+
+    good, bad = encode(clip, 6.0), encode(clip, 2.5)
+    assert good[0]["cross_attn"].shape == (1, 77, 48) and good[0]["pooled_output"].shape == (1, 48)
+    assert good[0]["aesthetic_score"] == 6.0 and good[0]["width"] == 64
+    np.testing.assert_allclose(encode(folder_clip, 6.0)[0]["cross_attn"], good[0]["cross_attn"], atol=1e-5)
+    x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    sigma = torch.tensor([2.0])
+    denoiser = prepare_denoiser(model, models)
+    out_good, out_bad = denoiser(x, sigma, good), denoiser(x, sigma, bad)
+    assert not torch.allclose(out_good, out_bad, atol=1e-6)  # the score is a time id the network sees
+    torch.testing.assert_close(
+        prepare_denoiser(folder_model, models)(x, sigma, good), out_good, atol=1e-4, rtol=1e-3
+    )
+    unet_only = run_node(
+        loaders.UNETLoader, models=models, unet_name="refiner-unet.safetensors", weight_dtype="default"
+    )
+    torch.testing.assert_close(
+        prepare_denoiser(unet_only["MODEL"], models)(x, sigma, good), out_good, atol=1e-4, rtol=1e-3
+    )
+
+
+def test_clip_text_encode_sdxl_gives_each_encoder_its_text(models) -> None:
+    from nodepacks.diffusion.families import get_family
+    from nodepacks.diffusion.runtime import load_text_stack
+
+    _, clip, _ = load(models, "sdxl.safetensors")
+    long_g = " ".join(["a red cat on a table"] * 20)  # more than one 77-token chunk
+    values = {"clip": clip, "width": 1024, "height": 768, "crop_w": 8, "crop_h": 16}
+    values |= {"target_width": 512, "target_height": 256, "text_g": long_g, "text_l": "a dog"}
+    cond = run_node(latent_nodes.CLIPTextEncodeSDXL, models=models, **values)["CONDITIONING"][0]
+    assert cond["cross_attn"].shape == (1, 154, 32 + 48)
+    assert (cond["crop_w"], cond["crop_h"], cond["target_width"], cond["target_height"]) == (8, 16, 512, 256)
+    stack = load_text_stack(clip, models)
+    family = get_family("sdxl")
+    dog = family.encode_text(stack, "a dog", None)
+    long = family.encode_text(stack, long_g, None)
+    empty = family.encode_text(stack, "", None)
+    np.testing.assert_allclose(cond["cross_attn"][:, :77, :32], dog["cross_attn"][:, :, :32], atol=1e-5)
+    np.testing.assert_allclose(cond["cross_attn"][:, 77:, :32], empty["cross_attn"][:, :, :32], atol=1e-5)
+    np.testing.assert_allclose(cond["cross_attn"][:, :, 32:], long["cross_attn"][:, :, 32:], atol=1e-5)
+    np.testing.assert_allclose(cond["pooled_output"], np.asarray(long["pooled_output"]), atol=1e-5)
+    _, refiner_clip, _ = load(models, "refiner.safetensors")
+    from nodepacks.diffusion.handles import DiffusionError
+
+    with pytest.raises(DiffusionError, match="SDXL CLIP"):
+        run_node(latent_nodes.CLIPTextEncodeSDXL, models=models, **(values | {"clip": refiner_clip}))
