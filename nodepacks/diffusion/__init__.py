@@ -1,8 +1,8 @@
 """The built-in diffusion pack: ComfyUI's model loaders, conditioning, latent, VAE, LoRA, upscale and sampling
-nodes over diffusers/transformers networks (families: SD1.x, SDXL, SD3/3.5; packs add more with
+nodes over diffusers/transformers networks (families: SD1.x, SD2.x, SDXL, SD3/3.5, FLUX.1; packs add more with
 ``nodepacks.diffusion.families.register_family``). Importing the pack does not import torch."""
 
-from nodepacks.diffusion import nodes_latent, nodes_latent_extra, nodes_loaders
+from nodepacks.diffusion import nodes_flux, nodes_latent, nodes_latent_extra, nodes_loaders
 from nodepacks.sdk import Pack
 
 try:
@@ -15,6 +15,12 @@ pack = Pack(
     version="0.1.0",
     display_name="Diffusion",
     description="Stable Diffusion family models: loaders, text encoding, latents, VAE, LoRA, upscaling, sampling.",
-    nodes=[*nodes_loaders.NODES, *nodes_latent.NODES, *nodes_latent_extra.NODES, *SAMPLING_NODES],
+    nodes=[
+        *nodes_loaders.NODES,
+        *nodes_latent.NODES,
+        *nodes_latent_extra.NODES,
+        *nodes_flux.NODES,
+        *SAMPLING_NODES,
+    ],
     builtin=True,
 )

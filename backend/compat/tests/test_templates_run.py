@@ -35,12 +35,14 @@ from nodepacks.diffusion.testing import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def flux_part(role: str):
-    """Writes one of the tiny flux component files (same seed, so they belong together) at the given path."""
+def flux_part(role: str, *, guidance: bool = True):
+    """Writes one of the tiny flux component files (same seed, so they belong together) at the given path;
+    ``guidance=False``: of a schnell-like model."""
 
     def make(path: Path) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            shutil.move(make_tiny_component_files("flux", folder, seed=9)[role], path)
+            files = make_tiny_component_files("flux", folder, seed=9, guidance=guidance)
+            shutil.move(files[role], path)
 
     return make
 
@@ -63,6 +65,7 @@ MODEL_FILES = {
         "flux", p, seed=8, guidance=False
     ),
     "diffusion_models/flux1-dev.safetensors": flux_part("diffusion_model"),
+    "diffusion_models/flux1-schnell.safetensors": flux_part("diffusion_model", guidance=False),
     "text_encoders/clip_l.safetensors": flux_part("clip_l"),
     "text_encoders/t5xxl_fp16.safetensors": flux_part("t5"),
     "vae/ae.safetensors": flux_part("vae"),
@@ -210,11 +213,20 @@ def test_current_sdxl_and_sd3_templates(name, alice, team, client_for, wait_for_
     assert_real_image(image, (128, 128))
 
 
-@pytest.mark.parametrize("name", ["flux_schnell", "flux_dev_checkpoint_example"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "flux_schnell",
+        "flux_dev_checkpoint_example",
+        "flux_dev_full_text_to_image",
+        "flux_schnell_full_text_to_image",
+    ],
+)
 def test_flux_templates(name, alice, team, client_for, wait_for_run):
-    """FLUX.1 schnell from a whole fp8-named checkpoint (CLIP-L, T5-XXL and VAE inside), and FLUX.1 dev from
-    UNETLoader + DualCLIPLoader (type flux) + VAELoader inside a subgraph, ConditioningZeroOut as the negative;
-    both KSampler euler/simple at cfg 1, the T5 tokenizer from text_encoders/t5_tokenizer/."""
+    """FLUX.1 schnell from a whole fp8-named checkpoint (CLIP-L, T5-XXL and VAE inside); FLUX.1 dev and schnell
+    from UNETLoader + DualCLIPLoader (type flux) + VAELoader (dev's inside a subgraph), ConditioningZeroOut as the
+    negative, schnell's prompt from CLIPTextEncodeFlux; all KSampler euler/simple at cfg 1, the T5 tokenizer from
+    text_encoders/t5_tokenizer/."""
     run = import_and_run(client_for(alice), team, template(name, CURRENT_TEMPLATES), wait_for_run)
     (image,) = saved_images(run)
     assert_real_image(image, (128, 128))

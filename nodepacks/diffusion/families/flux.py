@@ -352,16 +352,20 @@ class FluxFamily(Family):
     # -- running ------------------------------------------------------------------------------------------------
 
     def encode_text(self, stack: Any, text: str, layer: int | None) -> Cond:
+        return self.encode_pair(stack, text, text)
+
+    def encode_pair(self, stack: Any, clip_text: str, t5_text: str) -> Cond:
+        """CLIP-L's pooled output of ``clip_text`` and T5's sequence of ``t5_text`` (CLIPTextEncodeFlux)."""
         import torch
 
         clip, t5 = stack["clip_l"], stack["t5"]
-        ids = clip_token_chunks(text)[0]
+        ids = clip_token_chunks(clip_text)[0]
         with torch.inference_mode():
             # CLIP-L's pooled output without projection: the final hidden state at the first end token.
             hidden = clip(input_ids=torch.tensor([ids], device=clip.device), output_hidden_states=True)
             last = hidden.last_hidden_state
             pooled = last[:, ids.index(EOS) if EOS in ids else len(ids) - 1]
-            tokens = torch.tensor([stack["t5_tokens"](text)], device=t5.device)
+            tokens = torch.tensor([stack["t5_tokens"](t5_text)], device=t5.device)
             if int(tokens.max()) >= t5.config.vocab_size:
                 raise DiffusionError(
                     f"the T5 tokenizer gives ids up to {int(tokens.max())} but the T5 weights have "

@@ -225,3 +225,23 @@ def test_missing_t5_tokenizer_names_both_places(root: Path, tmp_path: Path) -> N
         device="default",
     )
     assert encode(models, dual["CLIP"])[0]["cross_attn"].shape == (1, 256, 32)
+
+
+def test_clip_text_encode_flux_takes_separate_prompts_and_the_guidance(models) -> None:
+    from nodepacks.diffusion.nodes_flux import CLIPTextEncodeFlux
+
+    _, clip, _ = load(models, "flux-dev.safetensors")
+
+    def flux_encode(clip_l: str, t5xxl: str):
+        inputs = {"clip_l": clip_l, "t5xxl": t5xxl, "guidance": 2.5}
+        return run_node(CLIPTextEncodeFlux, models=models, clip=clip, **inputs)["CONDITIONING"][0]
+
+    same = flux_encode("a cat", "a cat")
+    plain = encode(models, clip, "a cat")[0]
+    np.testing.assert_allclose(same["cross_attn"], plain["cross_attn"])
+    assert same["guidance"] == 2.5
+    other_clip, other_t5 = flux_encode("a dog", "a cat"), flux_encode("a cat", "a dog")
+    np.testing.assert_allclose(other_clip["cross_attn"], same["cross_attn"])
+    assert not np.allclose(other_clip["pooled_output"], same["pooled_output"])
+    np.testing.assert_allclose(other_t5["pooled_output"], same["pooled_output"])
+    assert not np.allclose(other_t5["cross_attn"], same["cross_attn"])
