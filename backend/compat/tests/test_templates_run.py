@@ -28,6 +28,7 @@ from nodepacks.diffusion.testing import (
     make_tiny_checkpoint,
     make_tiny_component_files,
     make_tiny_lora,
+    make_tiny_refiner_checkpoint,
     make_tiny_t5_tokenizer,
     make_tiny_upscaler,
 )
@@ -60,6 +61,7 @@ MODEL_FILES = {
         "sd2", p, seed=7, inpainting=True
     ),
     "checkpoints/sd_xl_base_1.0.safetensors": lambda p: make_tiny_checkpoint("sdxl", p, seed=5),
+    "checkpoints/sd_xl_refiner_1.0.safetensors": lambda p: make_tiny_refiner_checkpoint(p, seed=10),
     "checkpoints/sd3.5_large_fp8_scaled.safetensors": lambda p: make_tiny_checkpoint("sd3", p, seed=6),
     "checkpoints/flux1-schnell-fp8.safetensors": lambda p: make_tiny_checkpoint(
         "flux", p, seed=8, guidance=False
@@ -230,3 +232,38 @@ def test_flux_templates(name, alice, team, client_for, wait_for_run):
     run = import_and_run(client_for(alice), team, template(name, CURRENT_TEMPLATES), wait_for_run)
     (image,) = saved_images(run)
     assert_real_image(image, (128, 128))
+
+
+@pytest.mark.parametrize("name", ["sdxl_simple_example", "sdxl_refiner_prompt_example"])
+def test_sdxl_base_and_refiner_templates(name, alice, team, client_for, wait_for_run):
+    """SDXL base then refiner: two KSamplerAdvanced sharing one schedule, the base returning its leftover noise at
+    the switch step and the refiner (OpenCLIP-G only, aesthetic-score time ids) finishing without adding noise.
+    The switch moves from step 20 of 25 to step 1 of 3 so that the refiner has most of the denoising (on tiny
+    random models the last step of three changes too little to tell); the refiner's share is checked to change
+    the image against a run where it has none."""
+    client = client_for(alice)
+    imported = client.post("/api/import/comfy", template(name, CURRENT_TEMPLATES), format="json")
+    assert imported.status_code == 200, imported.content
+    assert not imported.json()["missing"]
+    graph = imported.json()["document"]["graph"]
+    smaller(graph)
+    samplers = [node for node in graph["nodes"].values() if node["type"] == "KSamplerAdvanced"]
+    base = next(node for node in samplers if node["inputs"].get("add_noise") == "enable")
+    refiner = next(node for node in samplers if node["inputs"].get("add_noise") == "disable")
+    base["inputs"].update(steps=3, end_at_step=1)
+    refiner["inputs"].update(steps=3, start_at_step=1)
+
+    def run_graph() -> np.ndarray:
+        response = client.post("/api/runs", {"workspace": team.pk, "graph": graph}, format="json")
+        assert response.status_code == 201, response.content
+        run = wait_for_run(response.json()["id"], timeout=240)
+        assert run.status == Run.Status.SUCCEEDED, run.error
+        (image,) = saved_images(run)
+        return image
+
+    image = run_graph()
+    assert_real_image(image, (128, 128))
+    refiner["inputs"].update(
+        start_at_step=3
+    )  # the refiner's share empty: the base's leftover noise is decoded
+    assert np.abs(run_graph().astype(float) - image.astype(float)).mean() > 1.0
