@@ -19,6 +19,7 @@ export function AppShell() {
             <Link to="/runs">Runs</Link>
             <Link to="/packs">Marketplace</Link>
             <Link to="/workers">Workers</Link>
+            <Link to="/models">Models</Link>
             {session.user.is_site_admin && <Link to="/packs/review">Review</Link>}
             <Link to="/settings/tokens">API tokens</Link>
             <span className="fy-user">{session.user.username}</span>

@@ -14,6 +14,7 @@ import { PublisherPage } from "../packs/publisher-page";
 import { ReviewPage } from "../packs/review-page";
 import { UploadPage } from "../packs/upload-page";
 import { WorkersPage } from "../workers/workers-page";
+import { ModelsPage } from "../models/models-page";
 import { AppShell } from "./app-shell";
 import { NotFound } from "./not-found";
 import { SessionProvider } from "./session";
@@ -39,6 +40,7 @@ const router = createBrowserRouter([
       { path: "/publishers/:slug", element: <PublisherPage /> },
       { path: "/packs/review", element: <ReviewPage /> }, // not /admin/...: Django admin owns that prefix
       { path: "/workers", element: <WorkersPage /> },
+      { path: "/models", element: <ModelsPage /> },
       { path: "*", element: <NotFound /> },
     ],
   },
