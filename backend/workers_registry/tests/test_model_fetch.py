@@ -6,7 +6,9 @@ workers' queue. No hub in tests: repos are registered into a temporary ModelScop
 from __future__ import annotations
 
 import hashlib
+import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,8 @@ from backend.workers_registry.tasks import fetch_model_file_task
 from workers.runtime.models import register_local_model
 
 WEIGHTS = b"tiny weights"
+# The payloads the models page's tests replay (frontend/src/models/models-page.test.tsx).
+FRONTEND_SAMPLES = Path(__file__).parents[3] / "frontend/src/models/__fixtures__/models-samples.json"
 
 
 @pytest.fixture
@@ -79,6 +83,10 @@ def test_an_admin_fetch_runs_embedded_and_the_listing_shows_the_file_with_its_ha
 
     (listed,) = admin.get("/api/models/fetches").json()
     assert listed["id"] == queued["id"] and listed["status"] == "done" and listed["sha256"] == job.sha256
+
+    samples = json.loads(FRONTEND_SAMPLES.read_text())  # the page's fixtures keep the API's shape
+    assert set(samples["fetch_done"]) == set(listed) and set(samples["fetch_queued"]) == set(queued)
+    assert set(samples["models"]["files"]["checkpoints"][0]) == set(entry)
 
 
 @pytest.mark.django_db(transaction=True)
