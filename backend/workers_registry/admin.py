@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from backend.workers_registry.models import Worker
+from backend.workers_registry.models import ModelFetch, Worker
 
 
 @admin.register(Worker)
@@ -11,3 +11,13 @@ class WorkerAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["name", "hostname"]
     readonly_fields = [field.name for field in Worker._meta.fields]
+
+
+@admin.register(ModelFetch)
+class ModelFetchAdmin(admin.ModelAdmin):
+    """Read-only: jobs are asked for through the API and written by whoever runs them."""
+
+    list_display = ["repo_id", "file", "kind", "revision", "status", "requested_by", "created"]
+    list_filter = ["status", "kind"]
+    search_fields = ["repo_id", "file", "name", "sha256"]
+    readonly_fields = [field.name for field in ModelFetch._meta.fields]
