@@ -300,11 +300,18 @@ def _name_widgets(schema, values: list[Any], node_id: str, warnings: list[dict[s
     """Positional ``widgets_values`` as named inputs."""
     named: dict[str, Any] = {}
     position = 0
+    hidden: set[str] = set()  # inputs of a dynamic combo's other options: not in widgets_values
     for spec in widget_inputs(schema):
+        if spec.name in hidden:
+            continue
         if position >= len(values):
             break
         named[spec.name] = values[position]
         position += 1
+        shows = (spec.widget or {}).get("shows")
+        if shows:
+            chosen = set(shows.get(named[spec.name], ()))
+            hidden |= {name for names in shows.values() for name in names} - chosen
         if position < len(values) and (
             (
                 isinstance(values[position], str)

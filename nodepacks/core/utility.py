@@ -284,7 +284,23 @@ _ResizeInputs: type[sdk.Inputs] = create_model(  # type: ignore[call-overload]
     "Inputs",
     __base__=sdk.Inputs,
     input=(Any, sdk.link(type="IMAGE|MASK", tooltip="The image or mask to resize")),
-    resize_type=(str, sdk.select(options=list(RESIZE_TYPES))),
+    resize_type=(
+        str,
+        sdk.select(
+            options=list(RESIZE_TYPES),
+            shows={
+                "scale dimensions": ["resize_type.width", "resize_type.height", "resize_type.crop"],
+                "scale by multiplier": ["resize_type.multiplier"],
+                "scale longer dimension": ["resize_type.longer_size"],
+                "scale shorter dimension": ["resize_type.shorter_size"],
+                "scale width": ["resize_type.width"],
+                "scale height": ["resize_type.height"],
+                "scale total pixels": ["resize_type.megapixels"],
+                "match size": ["resize_type.match"],
+                "scale to multiple": ["resize_type.multiple"],
+            },
+        ),
+    ),
     **{
         "resize_type.width": (int, sdk.number(512, min=0, max=MAX_RESOLUTION, tooltip="0: from the height")),
         "resize_type.height": (int, sdk.number(512, min=0, max=MAX_RESOLUTION, tooltip="0: from the width")),

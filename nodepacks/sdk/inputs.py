@@ -9,7 +9,7 @@ Each helper returns a pydantic ``Field`` so that ``Inputs`` classes stay plain, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
@@ -75,17 +75,21 @@ def select(
     tooltip: str = "",
     optional: bool = False,
     mode: Mode = "both",
+    shows: Mapping[str, Sequence[str]] | None = None,
 ) -> Any:
     """A drop-down list: static ``options``, or ``source`` naming options the server supplies at run time.
 
-    Sources: ``uploads.image``, ``uploads.file``, ``models.<task>``.
+    Sources: ``uploads.image``, ``uploads.file``, ``models.<task>``. ``shows`` maps an option to the inputs that
+    belong to it (ComfyUI's dynamic combo: a workflow file stores only the chosen option's values after it).
     """
     if options is None and source is None:
         raise ValueError("select() needs options or a source")
     options = list(options) if options is not None else None
     if default is None and options:
         default = options[0]
-    widget = {"kind": "select", "options": options, "source": source}
+    widget: dict[str, Any] = {"kind": "select", "options": options, "source": source}
+    if shows is not None:
+        widget["shows"] = {str(option): list(names) for option, names in shows.items()}
     spec = {"mode": mode, "widget": widget, "tooltip": tooltip, "optional": optional, "type": None}
     return _field(PydanticUndefined if default is None else default, spec=spec)
 

@@ -225,6 +225,8 @@ const selectWidgetSchema = z.object({
   kind: z.literal("select"),
   options: z.array(z.string()).nullish(),
   source: z.string().nullish(),
+  /** A dynamic combo: the inputs each option shows (the other options' inputs are hidden). */
+  shows: z.record(z.string(), z.array(z.string())).nullish(),
 });
 const textWidgetSchema = z.object({
   kind: z.literal("text"),

@@ -7,6 +7,7 @@ import {
   createNode,
   emptyGraph,
   extractFragment,
+  hiddenByChoice,
   insertFragment,
   moveNodes,
   nextNodeId,
@@ -150,5 +151,26 @@ describe("graph model", () => {
     expect(next.nodes["2"]!.values.seed).toBe(11);
     expect(next.nodes["3"]!.values.seed).toBe(9007199254740991); // wraps below min
     expect(next.nodes["4"]!.values.seed).toBe(0);
+  });
+});
+
+describe("dynamic combos", () => {
+  const schema = {
+    inputs: [
+      { name: "resize_type", type: "STRING", required: true, mode: "both", default: "scale dimensions", has_default: true, tooltip: "",
+        widget: { kind: "select", options: ["scale dimensions", "scale by multiplier"], source: null,
+                  shows: { "scale dimensions": ["resize_type.width", "resize_type.height"], "scale by multiplier": ["resize_type.multiplier"] } } },
+      { name: "resize_type.width", type: "INT", required: true, mode: "both", default: 512, has_default: true, tooltip: "", widget: null },
+      { name: "resize_type.height", type: "INT", required: true, mode: "both", default: 512, has_default: true, tooltip: "", widget: null },
+      { name: "resize_type.multiplier", type: "FLOAT", required: true, mode: "both", default: 1, has_default: true, tooltip: "", widget: null },
+    ],
+  } as unknown as Parameters<typeof hiddenByChoice>[0];
+
+  it("hides the inputs of the options that are not chosen", () => {
+    expect([...hiddenByChoice(schema, {})]).toEqual(["resize_type.multiplier"]);
+    expect([...hiddenByChoice(schema, { resize_type: "scale by multiplier" }).values()].sort()).toEqual([
+      "resize_type.height",
+      "resize_type.width",
+    ]);
   });
 });

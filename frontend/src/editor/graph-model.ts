@@ -120,6 +120,22 @@ export function isSocket(spec: InputSpec, node: Pick<EditorNode, "sockets">): bo
   return spec.mode === "socket" || (spec.mode === "both" && node.sockets.includes(spec.name));
 }
 
+/**
+ * Inputs a dynamic combo hides on this node: those that belong to its other options (ComfyUI's DynamicCombo,
+ * e.g. ResizeImageMaskNode's resize_type shows width/height/crop only for "scale dimensions").
+ */
+export function hiddenByChoice(schema: Pick<NodeSchema, "inputs">, values: Record<string, unknown>): Set<string> {
+  const hidden = new Set<string>();
+  for (const spec of schema.inputs) {
+    const widget = spec.widget;
+    if (widget?.kind !== "select" || !widget.shows) continue;
+    const chosen = String(values[spec.name] ?? spec.default ?? "");
+    const shown = new Set(widget.shows[chosen] ?? []);
+    for (const names of Object.values(widget.shows)) for (const name of names) if (!shown.has(name)) hidden.add(name);
+  }
+  return hidden;
+}
+
 /** True when the input shows its widget on this node. */
 export function showsWidget(spec: InputSpec, node: Pick<EditorNode, "sockets">): boolean {
   return Boolean(spec.widget) && spec.mode !== "socket" && !node.sockets.includes(spec.name);

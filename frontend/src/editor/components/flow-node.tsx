@@ -5,7 +5,7 @@ import { useShallow } from "zustand/react/shallow";
 import type { InputSpec, SeedControl } from "../../api/schemas";
 import { linkedInputsOf } from "../flow-sync";
 import { inHandle, outHandle, type MissingFlowNode, type SchemaFlowNode } from "../flow-types";
-import { isSocket, showsWidget } from "../graph-model";
+import { hiddenByChoice, isSocket, showsWidget } from "../graph-model";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { nodeLook } from "../node-look";
 import { isListType, typeColor } from "../type-colors";
@@ -107,6 +107,7 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
   const runClass = useNodeRunClass(id);
   const compact = useFlowStore(selectCompact);
   if (!node || !schema) return null;
+  const hidden = hiddenByChoice(schema, node.values);
   const title = node.title ?? schema.display_name;
   const modeClass = node.mode === "normal" ? "" : ` mode-${node.mode}`;
   return (
@@ -153,6 +154,7 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
         {schema.inputs.map((spec) => {
           const socket = isSocket(spec, node) || !showsWidget(spec, node);
           if (node.collapsed && !socket) return null;
+          if (hidden.has(spec.name) && !linkedInputs.includes(spec.name)) return null;
           return [
             <InputRow
               compact={compact}
