@@ -110,13 +110,26 @@ def test_malformed_declarations_fail_at_class_definition():
         class NoExecute(sdk.Node):
             id = "test.NoExecute"
 
-    with pytest.raises(TypeError, match="node id"):
+    for bad in ("bad/id", "bad  id", " bad", "bad id ", "9lives", "bad.id+more"):
+        with pytest.raises(TypeError, match="node id"):
 
-        class BadId(sdk.Node):
-            id = "bad id"
+            class BadId(sdk.Node):
+                id = bad
+
+                def execute(self, inputs, ctx):
+                    return None
+
+
+def test_comfyui_legacy_ids_with_inner_spaces_or_a_trailing_plus_are_accepted():
+    for legacy in ("Video Slice", "ImageRemoveAlpha+"):
+
+        class Legacy(sdk.Node):
+            id = legacy
 
             def execute(self, inputs, ctx):
                 return None
+
+        assert Legacy.schema().id == legacy
 
 
 def test_node_ids_may_carry_a_hyphenated_pack_namespace():
