@@ -28,6 +28,8 @@ _ARCHITECTURES = (
     ("stable-diffusion-v3", "sd3"),
     ("sd3", "sd3"),
     ("flux", "flux"),
+    ("stable-diffusion-v2", "sd2"),
+    ("sd_v2", "sd2"),
     ("stable-diffusion-v1", "sd1"),
     ("sd_v1", "sd1"),
 )
@@ -161,6 +163,7 @@ def apply_to_diffusion_model(network: Any, family: Family, patch: Patch) -> None
 _TEXT_PREFIXES = {
     "clip_l": ("lora_te_", "lora_te1_", "text_encoder."),
     "clip_g": ("lora_te2_", "text_encoder_2."),
+    "clip_h": ("lora_te_", "text_encoder."),  # SD2's OpenCLIP-H, named as HF CLIP by kohya and diffusers
 }
 
 

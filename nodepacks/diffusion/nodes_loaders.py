@@ -4,6 +4,7 @@ safetensors headers); the networks load when a node first needs them, through ``
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from nodepacks.diffusion.handles import (
 from nodepacks.diffusion.weights import read_keys
 
 CLIP_TYPES = ("stable_diffusion", "sd3", "sdxl")  # CLIPLoader types this pack knows
+SD2_TEXT_WIDTH = 1024  # a "stable_diffusion" text encoder this wide is SD2's OpenCLIP-H
+_log = logging.getLogger(__name__)
 DUAL_CLIP_TYPES = ("sdxl", "sd3", "flux")
 _CLIP_TYPE_FAMILY = {"stable_diffusion": "sd1", "sdxl": "sdxl", "sd3": "sd3", "flux": "flux"}
 
@@ -141,9 +144,68 @@ class CLIPLoader(sdk.Node):
             raise DiffusionError(
                 f"type: {inputs.type} needs {' and '.join(family.clip_roles)}: use DualCLIPLoader"
             )
-        _text_width(path)  # a readable text encoder file, or a clear error now rather than at encode time
+        width = _text_width(
+            path
+        )  # a readable text encoder file, or a clear error now rather than at encode time
+        if inputs.type == "stable_diffusion" and width >= SD2_TEXT_WIDTH:
+            family = get_family("sd2")  # OpenCLIP-H (1024 wide), not SD1's CLIP-L (768)
         source = WeightsSource(str(path), "text_encoder", sha256, role=family.clip_roles[0])
         return self.Outputs(CLIP=library.clip_handle(family, source))
+
+
+def _is_t5(path: Path) -> bool:
+    keys = read_keys(path)
+    return any(k.endswith("shared.weight") or ".block.0.layer.0.SelfAttention." in k for k in keys)
+
+
+class TripleCLIPLoader(sdk.Node):
+    """Load SD3's three text encoders: CLIP-L, CLIP-G and T5-XXL, in any order. Returns CLIP.
+
+    SD3 conditions on CLIP-L/G alone where no T5 is loaded (ComfyUI's behaviour without T5); this pack's sd3 family
+    does that always. The T5 file is accepted and checked, and the node's text says that T5 is not used, and why:
+    no T5 tokenizer next to its weights (none ships with the pack), or T5 support not yet in the sd3 family."""
+
+    id = "TripleCLIPLoader"
+    display_name = "TripleCLIPLoader"
+    category = "advanced/loaders"
+
+    class Inputs(sdk.Inputs):
+        clip_name1: str = sdk.model_file("text_encoders")
+        clip_name2: str = sdk.model_file("text_encoders")
+        clip_name3: str = sdk.model_file("text_encoders")
+
+    class Outputs(sdk.Outputs):
+        CLIP: Clip
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> sdk.Result:
+        files = [
+            library.resolve(ctx.models, "text_encoders", name, f"clip_name{index}")
+            for index, name in enumerate((inputs.clip_name1, inputs.clip_name2, inputs.clip_name3), start=1)
+        ]
+        t5 = [entry for entry in files if _is_t5(entry[0])]
+        clips = [entry for entry in files if entry not in t5]
+        if len(clips) != 2 or len(t5) != 1:
+            raise DiffusionError(
+                f"clip_name1..3: SD3 needs CLIP-L, CLIP-G and T5-XXL, got {len(clips)} CLIP and {len(t5)} T5 files"
+            )
+        widths = [_text_width(path) for path, _ in clips]
+        ordered = clips if widths[0] <= widths[1] else clips[::-1]  # CLIP-G is the wider
+        sources = [
+            WeightsSource(str(path), "text_encoder", sha256, role=role)
+            for (path, sha256), role in zip(ordered, ("clip_l", "clip_g"), strict=True)
+        ]
+        t5_path = t5[0][0]
+        beside = [t5_path.parent / name for name in ("tokenizer.json", "spiece.model")]
+        if any(path.exists() for path in beside):
+            note = f"T5 ({t5_path.name}) is not used: the sd3 family conditions on CLIP-L and CLIP-G only"
+        else:
+            note = (
+                f"T5 ({t5_path.name}) is not used: no T5 tokenizer (tokenizer.json or spiece.model) next to it; "
+                "SD3 runs on CLIP-L and CLIP-G alone"
+            )
+        _log.info("TripleCLIPLoader: %s", note)
+        clip = library.clip_handle(get_family("sd3"), *sources)
+        return sdk.Result(outputs=self.Outputs(CLIP=clip), ui=sdk.UI(text=[note]))
 
 
 class DualCLIPLoader(sdk.Node):
@@ -365,6 +427,7 @@ NODES = [
     UNETLoader,
     CLIPLoader,
     DualCLIPLoader,
+    TripleCLIPLoader,
     VAELoader,
     LoraLoader,
     LoraLoaderModelOnly,

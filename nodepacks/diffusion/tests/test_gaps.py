@@ -4,6 +4,7 @@ encoder loaders (TripleCLIPLoader, CLIPLoader for SD2) and SD2 LoRA text-encoder
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,6 +30,14 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     testing.make_tiny_refiner_checkpoint(root / "checkpoints" / "refiner.safetensors")
     testing.make_tiny_refiner_diffusers_folder(root / "checkpoints" / "refiner-diffusers")
     testing.make_tiny_refiner_unet(root / "diffusion_models" / "refiner-unet.safetensors")
+    testing.make_tiny_checkpoint("sd2", root / "checkpoints" / "sd2.safetensors")
+    encoders = root / "text_encoders"
+    encoders.mkdir()
+    sd3 = testing.make_tiny_component_files("sd3", root / "sd3-parts")
+    for role in ("clip_l", "clip_g"):
+        sd3[role].rename(encoders / f"sd3-{role}.safetensors")
+    flux = testing.make_tiny_component_files("flux", root / "flux-parts")
+    flux["t5"].rename(encoders / "t5xxl.safetensors")
     return root
 
 
@@ -239,7 +248,7 @@ def test_clip_text_encode_sdxl_gives_each_encoder_its_text(models) -> None:
 
     _, clip, _ = load(models, "sdxl.safetensors")
     long_g = " ".join(["a red cat on a table"] * 20)  # more than one 77-token chunk
-    values = {"clip": clip, "width": 1024, "height": 768, "crop_w": 8, "crop_h": 16}
+    values: dict[str, Any] = {"clip": clip, "width": 1024, "height": 768, "crop_w": 8, "crop_h": 16}
     values |= {"target_width": 512, "target_height": 256, "text_g": long_g, "text_l": "a dog"}
     cond = run_node(latent_nodes.CLIPTextEncodeSDXL, models=models, **values)["CONDITIONING"][0]
     assert cond["cross_attn"].shape == (1, 154, 32 + 48)
@@ -258,3 +267,97 @@ def test_clip_text_encode_sdxl_gives_each_encoder_its_text(models) -> None:
 
     with pytest.raises(DiffusionError, match="SDXL CLIP"):
         run_node(latent_nodes.CLIPTextEncodeSDXL, models=models, **(values | {"clip": refiner_clip}))
+
+
+# -- text encoder loaders and SD2 LoRA text keys -----------------------------------------------------------------
+
+
+def test_triple_clip_loader_takes_clip_l_g_and_t5_in_any_order_and_says_t5_is_unused(
+    models, root: Path
+) -> None:
+    values: dict[str, Any] = {"clip_name1": "t5xxl.safetensors", "clip_name2": "sd3-clip_g.safetensors"}
+    values["clip_name3"] = "sd3-clip_l.safetensors"
+    outcome = run_node(loaders.TripleCLIPLoader, models=models, **values)
+    clip = outcome["CLIP"]
+    assert clip.family == "sd3" and [s.role for s in clip.sources] == ["clip_l", "clip_g"]
+    assert "no T5 tokenizer" in outcome.ui.text[0]
+    cond = encode_text(clip, models, "a cat")
+    assert cond["cross_attn"].shape == (1, 77, 32 + 48)  # CLIP-L and CLIP-G features, no T5 tokens
+    (root / "text_encoders" / "tokenizer.json").write_text("{}")
+    try:
+        found = run_node(loaders.TripleCLIPLoader, models=models, **values)
+        assert "conditions on CLIP-L and CLIP-G only" in found.ui.text[0]
+    finally:
+        (root / "text_encoders" / "tokenizer.json").unlink()
+    from nodepacks.diffusion.handles import DiffusionError
+
+    with pytest.raises(DiffusionError, match="2 CLIP and 1 T5|3 CLIP and 0 T5"):
+        run_node(
+            loaders.TripleCLIPLoader, models=models, **(values | {"clip_name1": "sd3-clip_l.safetensors"})
+        )
+
+
+def test_clip_loader_stable_diffusion_with_a_1024_wide_encoder_is_sd2(models, root: Path) -> None:
+    from safetensors.torch import save_file
+
+    # Only the header is read: a token embedding 1024 wide (OpenCLIP-H's width) with a short vocabulary.
+    wide = {"text_model.embeddings.token_embedding.weight": torch.zeros(4, 1024)}
+    save_file(wide, str(root / "text_encoders" / "open_clip_h.safetensors"))
+    clip = run_node(
+        loaders.CLIPLoader,
+        models=models,
+        clip_name="open_clip_h.safetensors",
+        type="stable_diffusion",
+        device="default",
+    )["CLIP"]
+    assert clip.family == "sd2" and clip.sources[0].role == "clip_h"
+    narrow = run_node(
+        loaders.CLIPLoader,
+        models=models,
+        clip_name="sd3-clip_l.safetensors",
+        type="stable_diffusion",
+        device="default",
+    )["CLIP"]
+    assert narrow.family == "sd1" and narrow.sources[0].role == "clip_l"
+
+
+def _sd2_text_lora(path: Path, metadata: dict[str, str]) -> None:
+    from safetensors.torch import save_file
+
+    clip_h = testing.tiny_components("sd2")["clip_h"]
+    state = {}
+    generator = torch.Generator().manual_seed(4)
+    for name, module in clip_h.named_modules():
+        name = name if name.startswith("text_model.") else f"text_model.{name}"
+        if name.endswith(("self_attn.q_proj", "self_attn.v_proj")):
+            key = "lora_te_" + name.replace(".", "_")
+            state[f"{key}.lora_down.weight"] = torch.randn(2, module.in_features, generator=generator)
+            state[f"{key}.lora_up.weight"] = torch.randn(module.out_features, 2, generator=generator)
+            state[f"{key}.alpha"] = torch.tensor(2.0)
+    save_file(state, str(path), metadata=metadata)
+
+
+def test_sd2_lora_text_encoder_keys_patch_open_clip_h(models, root: Path) -> None:
+    from nodepacks.diffusion import lora
+    from nodepacks.diffusion.handles import DiffusionError
+
+    (root / "loras").mkdir(exist_ok=True)
+    _sd2_text_lora(
+        root / "loras" / "sd2-te.safetensors", {"modelspec.architecture": "stable-diffusion-v2-768-v/lora"}
+    )
+    assert lora.guess_family(root / "loras" / "sd2-te.safetensors") == "sd2"
+    model, clip, _ = load(models, "sd2.safetensors")
+    values: dict[str, Any] = {"model": model, "clip": clip, "lora_name": "sd2-te.safetensors"}
+    values["strength_model"] = 0.0
+    patched = run_node(loaders.LoraLoader, models=models, strength_clip=1.0, **values)["CLIP"]
+    plain = encode_text(clip, models, "a cat")["cross_attn"]
+    changed = encode_text(patched, models, "a cat")["cross_attn"]
+    assert np.abs(changed - plain).max() > 1e-3
+    sd1_model, sd1_clip, _ = load(models, "sd1.safetensors")
+    with pytest.raises(DiffusionError, match="sd2 LoRA"):
+        run_node(
+            loaders.LoraLoader,
+            models=models,
+            **(values | {"model": sd1_model, "clip": sd1_clip}),
+            strength_clip=1.0,
+        )
