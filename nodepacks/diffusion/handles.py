@@ -48,6 +48,8 @@ class Cond(TypedDict, total=False):
     end_percent: float
     concat_latent_image: np.ndarray  # inpainting models: the masked image's latent (VAE space, b, c, h, w)
     concat_mask: np.ndarray  # inpainting models: the mask (b, 1, h, w), 1 = regenerate
+    reference_latents: list[np.ndarray]  # edit models (Flux Kontext): VAE-space latents (b, c, h, w)
+    reference_latents_method: str  # how their positions are laid out: offset, index, uxo
 
 
 @dataclass(frozen=True)

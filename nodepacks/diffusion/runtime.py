@@ -163,10 +163,14 @@ class Denoiser:
         weights: torch.Tensor | None = None
         with torch.inference_mode():
             for cond in active:
+                self._check_reference_latents(cond)
                 tensors = self._tensors(cond, x.shape[0])
                 model_in = x_in
                 if self.concat_channels:
-                    model_in = torch.cat([x_in, self._inpaint_concat(tensors, x_in)], dim=1)
+                    extra = self.family.concat_input(tensors, x_in, self.concat_channels)
+                    if extra is None:
+                        extra = self._inpaint_concat(tensors, x_in)
+                    model_in = torch.cat([x_in, extra.to(x_in.dtype)], dim=1)
                 output = self.family.predict(self.network, model_in, timestep, tensors).float()
                 weight = torch.full_like(output[:, :1], float(cond.get("strength", 1.0)))
                 mask = cond.get("mask")
@@ -177,6 +181,15 @@ class Denoiser:
         assert total is not None and weights is not None
         output = total / weights.clamp(min=1e-8)
         return self.sampling.denoised(sigma_b, output, x)
+
+    def _check_reference_latents(self, cond: Cond) -> None:
+        """Reference latents (ReferenceLatent) reach only a family that reads them; never silently ignored."""
+        if len(cond.get("reference_latents") or ()) and not self.family.reference_latents:
+            raise DiffusionError(
+                f"conditioning: reference latents (ReferenceLatent) are for edit models such as Flux Kontext; "
+                f"this {self.family.display_name or self.family.name} model ({self.model.source}) does not use "
+                "them: remove the ReferenceLatent node"
+            )
 
     def _inpaint_concat(self, cond: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
         """The extra input channels of an inpainting model: the mask (1 = regenerate) and the masked image's

@@ -46,6 +46,9 @@ class Family:
     clip_roles: tuple[str, ...] = ("clip_l",)  # the text encoders this family conditions on, in loader order
     optional_roles: tuple[str, ...] = ()  # roles that may be missing (SD3's t5)
     input_packing: int = 1  # latent pixels per network input vector (Flux packs 2x2 patches: 4)
+    # True when ``predict`` reads the conditioning's ``reference_latents`` (Flux Kontext); the denoiser refuses
+    # them for any other family rather than ignore them.
+    reference_latents: bool = False
 
     def default_sampling(self) -> ModelSampling:
         """The noise schedule the family was trained with."""
@@ -95,6 +98,12 @@ class Family:
         raise NotImplementedError
 
     # -- running ------------------------------------------------------------------------------------------------
+
+    def concat_input(self, cond: dict[str, Any], x: torch.Tensor, extra_channels: int) -> torch.Tensor | None:
+        """The ``extra_channels`` input channels a network takes beyond the latent's (its ``in_channels`` say so),
+        from the conditioning's ``concat_mask``/``concat_latent_image``, for the scaled input ``x``; None: the
+        denoiser's own (an SD inpainting UNet's mask + masked image latent)."""
+        return None
 
     def encode_text(self, stack: Any, text: str, layer: int | None) -> Cond:
         """Text -> one conditioning entry (numpy float32 arrays)."""

@@ -53,6 +53,9 @@ DEFAULT_GUIDANCE = 3.5  # ComfyUI's value when no FluxGuidance set one
 DEV_MU, SCHNELL_MU = 1.15, 1.0
 FLUX_TIMESTEPS = 10000
 _REAL_WIDTH = 3072  # FLUX.1's width, which diffusers' converter assumes when it splits single blocks
+MASK_BLOCK = 8  # Fill: the pixel mask enters as 8x8 blocks, one channel per pixel of a latent pixel
+# How reference latents' positions are laid out (ComfyUI's FluxKontextMultiReferenceLatentMethod; uxo/uno -> uxo).
+REFERENCE_METHODS = ("offset", "index", "uxo")
 
 
 def flux_sampling(mu: float) -> ModelSampling:
@@ -216,12 +219,14 @@ def t5_prefix(keys: Collection[str]) -> str | None:
 
 
 class FluxFamily(Family):
-    """FLUX.1 dev (guidance-distilled) and schnell (timestep-distilled)."""
+    """FLUX.1 dev (guidance-distilled), schnell (timestep-distilled), Kontext (reference latents as extra image
+    tokens) and Fill (mask and masked image latent as 320 extra input features)."""
 
     name = "flux"
     display_name = "FLUX.1"
     latent_format = LatentFormat(channels=16, scale_factor=0.3611, shift_factor=0.1159)
     input_packing = 4
+    reference_latents = True
     clip_roles = ("clip_l", "t5")
     config_dir = "flux"
     pipelines = ("FluxPipeline", "FluxImg2ImgPipeline")
@@ -377,23 +382,67 @@ class FluxFamily(Family):
             pooled_output=pooled.float().cpu().numpy(),
         )
 
+    def concat_input(self, cond: dict[str, Any], x: torch.Tensor, extra_channels: int) -> torch.Tensor | None:
+        """FLUX.1 Fill's 80 extra channels (ComfyUI's order): the masked image's latent (16, denoiser space) and
+        the pixel mask cut into 8x8 blocks (64 channels, one per pixel of a latent pixel); a 16-channel model
+        (Canny/Depth) takes the image latent alone. Without a mask all of it regenerates (ones), without an image
+        latent a zero latent is used, as ComfyUI does."""
+        import torch
+
+        channels = self.latent_format.channels
+        if extra_channels not in (channels, channels + MASK_BLOCK * MASK_BLOCK):
+            raise DiffusionError(
+                f"this Flux transformer takes {extra_channels} input channels beyond the {channels}-channel "
+                f"latent; only Fill ({channels} + {MASK_BLOCK * MASK_BLOCK}) and Canny/Depth ({channels}) "
+                "models are supported"
+            )
+        batch, _, height, width = x.shape
+        image = cond.get("concat_latent_image")
+        if image is None:
+            image_t = torch.zeros(batch, channels, height, width, device=x.device, dtype=torch.float32)
+        else:
+            image_t = torch.as_tensor(image).to(x.device, torch.float32)
+            if image_t.ndim != 4 or image_t.shape[1] != channels:
+                raise DiffusionError(
+                    f"the conditioning's image latent has shape {tuple(image_t.shape)} but Flux works on "
+                    f"{channels}-channel latents: encode the image with the Flux VAE"
+                )
+            if image_t.shape[-2:] != (height, width):
+                image_t = torch.nn.functional.interpolate(image_t, size=(height, width), mode="bilinear")
+        parts = [_to_batch(self.latent_format.process_in(image_t), batch)]
+        if extra_channels > channels:
+            mask = cond.get("concat_mask")
+            size = (height * MASK_BLOCK, width * MASK_BLOCK)
+            if mask is None:
+                mask_t = torch.ones(batch, 1, *size, device=x.device, dtype=torch.float32)
+            else:
+                mask_t = torch.as_tensor(mask).to(x.device, torch.float32)
+                if mask_t.ndim == 2:  # (h, w)
+                    mask_t = mask_t[None]
+                if mask_t.ndim == 3:  # (b, h, w)
+                    mask_t = mask_t[:, None]
+                mask_t = mask_t.mean(dim=1, keepdim=True)
+                if tuple(mask_t.shape[-2:]) != size:
+                    mask_t = torch.nn.functional.interpolate(mask_t, size=size, mode="bilinear")
+            blocks = mask_t.reshape(-1, height, MASK_BLOCK, width, MASK_BLOCK).permute(0, 2, 4, 1, 3)
+            parts.append(_to_batch(blocks.reshape(-1, MASK_BLOCK * MASK_BLOCK, height, width), batch))
+        return torch.cat(parts, dim=1)
+
     def predict(
         self, network: Any, x: torch.Tensor, timestep: torch.Tensor, cond: dict[str, Any]
     ) -> torch.Tensor:
         import torch
 
-        batch, channels, height, width = x.shape
-        pad_h, pad_w = height % 2, width % 2
-        if pad_h or pad_w:
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        rows, cols = x.shape[-2] // 2, x.shape[-1] // 2
-        tokens = x.reshape(batch, channels, rows, 2, cols, 2).permute(0, 2, 4, 1, 3, 5)
-        tokens = tokens.reshape(batch, rows * cols, channels * 4)
-        img_ids = torch.zeros(rows, cols, 3, device=x.device, dtype=x.dtype)
-        img_ids[..., 1] = torch.arange(rows, device=x.device, dtype=x.dtype)[:, None]
-        img_ids[..., 2] = torch.arange(cols, device=x.device, dtype=x.dtype)[None, :]
+        batch, _, height, width = x.shape
+        tokens, rows, cols = _pack(x)
+        img_ids = _positions(rows, cols, x.device)
+        references = cond.get("reference_latents") or ()
+        if len(references):
+            ref_tokens, ref_ids = self._reference_tokens(network, references, cond, batch, rows, cols, x)
+            tokens = torch.cat([tokens, *ref_tokens], dim=1)
+            img_ids = torch.cat([img_ids, *ref_ids], dim=0)
         context = cond["cross_attn"]
-        txt_ids = torch.zeros(context.shape[1], 3, device=x.device, dtype=x.dtype)
+        txt_ids = torch.zeros(context.shape[1], 3, device=x.device, dtype=torch.float32)
         guidance = None
         if network.config.guidance_embeds:
             value = float(cond.get("guidance", DEFAULT_GUIDANCE))
@@ -403,9 +452,109 @@ class FluxFamily(Family):
             encoder_hidden_states=context,
             pooled_projections=cond["pooled_output"],
             timestep=timestep.reshape(-1).expand(batch),
-            img_ids=img_ids.reshape(-1, 3),
+            img_ids=img_ids,
             txt_ids=txt_ids,
             guidance=guidance,
         ).sample
-        out = out.reshape(batch, rows, cols, channels, 2, 2).permute(0, 3, 1, 4, 2, 5)
-        return out.reshape(batch, channels, rows * 2, cols * 2)[..., :height, :width]
+        out = out[:, : rows * cols]  # the reference tokens' outputs are not part of the prediction
+        out_channels = out.shape[-1] // 4
+        out = out.reshape(batch, rows, cols, out_channels, 2, 2).permute(0, 3, 1, 4, 2, 5)
+        return out.reshape(batch, out_channels, rows * 2, cols * 2)[..., :height, :width]
+
+    def _reference_tokens(
+        self,
+        network: Any,
+        references: Any,
+        cond: dict[str, Any],
+        batch: int,
+        rows: int,
+        cols: int,
+        x: torch.Tensor,
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Flux Kontext: each reference latent packed into extra image tokens, with positions laid out by the
+        conditioning's ``reference_latents_method`` (ComfyUI's): ``offset`` (the default) gives them index 1 and
+        places each beside or below the previous ones, ``index`` gives the n-th reference index n at the origin,
+        ``uxo`` index 0 past the noisy latent's bottom-right corner and each after the previous one."""
+        import torch
+
+        method = str(cond.get("reference_latents_method") or "offset")
+        if method not in REFERENCE_METHODS:
+            raise DiffusionError(
+                f"reference_latents_method {method!r} is not supported by Flux; use one of "
+                f"{', '.join(REFERENCE_METHODS)}"
+                + (
+                    " (index_timestep_zero needs a per-token timestep the Flux transformer here does not take)"
+                    if method == "index_timestep_zero"
+                    else ""
+                )
+            )
+        features = int(network.config.in_channels)
+        channels = self.latent_format.channels
+        if features != channels * 4:
+            raise DiffusionError(
+                f"reference latents are for Flux Kontext (a {channels * 4}-feature transformer); this Flux "
+                f"transformer takes {features} input features (a Fill or Canny/Depth model)"
+            )
+        tokens: list[torch.Tensor] = []
+        ids: list[torch.Tensor] = []
+        h = w = 0  # the extent taken by the previous references, in latent pixels
+        index = 0
+        for reference in references:
+            ref = torch.as_tensor(reference).to(x.device, torch.float32)
+            if ref.ndim != 4 or ref.shape[1] != channels:
+                raise DiffusionError(
+                    f"a reference latent has shape {tuple(ref.shape)} but Flux works on {channels}-channel "
+                    "latents: encode the reference image with the Flux VAE"
+                )
+            ref_h, ref_w = int(ref.shape[-2]), int(ref.shape[-1])
+            if method == "index":
+                index, h_offset, w_offset = index + 1, 0, 0
+            elif method == "uxo":
+                index, h_offset, w_offset = 0, rows * 2 + h, cols * 2 + w
+                h, w = h + ref_h, w + ref_w
+            else:
+                index, h_offset, w_offset = 1, 0, 0
+                if ref_h + h > ref_w + w:
+                    w_offset = w
+                else:
+                    h_offset = h
+                h, w = max(h, ref_h + h_offset), max(w, ref_w + w_offset)
+            packed, ref_rows, ref_cols = _pack(self.latent_format.process_in(ref).to(x.dtype))
+            tokens.append(_to_batch(packed, batch))
+            ids.append(
+                _positions(ref_rows, ref_cols, x.device, index, (h_offset + 1) // 2, (w_offset + 1) // 2)
+            )
+        return tokens, ids
+
+
+def _pack(x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """(b, c, h, w) -> (b, rows * cols, c * 4) tokens of 2x2 patches (an odd side padded by replication)."""
+    import torch
+
+    batch, channels, height, width = x.shape
+    pad_h, pad_w = height % 2, width % 2
+    if pad_h or pad_w:
+        x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+    rows, cols = x.shape[-2] // 2, x.shape[-1] // 2
+    tokens = x.reshape(batch, channels, rows, 2, cols, 2).permute(0, 2, 4, 1, 3, 5)
+    return tokens.reshape(batch, rows * cols, channels * 4), rows, cols
+
+
+def _positions(
+    rows: int, cols: int, device: Any, index: int = 0, row_offset: int = 0, col_offset: int = 0
+) -> torch.Tensor:
+    """The (rows * cols, 3) rotary positions of packed tokens: (index, row, column), float32."""
+    import torch
+
+    ids = torch.zeros(rows, cols, 3, device=device, dtype=torch.float32)
+    ids[..., 0] = float(index)
+    ids[..., 1] = torch.arange(row_offset, row_offset + rows, device=device, dtype=torch.float32)[:, None]
+    ids[..., 2] = torch.arange(col_offset, col_offset + cols, device=device, dtype=torch.float32)[None, :]
+    return ids.reshape(-1, 3)
+
+
+def _to_batch(tensor: torch.Tensor, batch: int) -> torch.Tensor:
+    if tensor.shape[0] == batch:
+        return tensor
+    reps = -(-batch // tensor.shape[0])
+    return tensor.repeat(reps, *([1] * (tensor.ndim - 1)))[:batch]

@@ -62,9 +62,29 @@ class _Entry:
             if hasattr(value, "shape") or hasattr(theirs, "shape"):
                 if getattr(value, "shape", None) != getattr(theirs, "shape", None):
                     return False
+            elif isinstance(value, list | tuple) or isinstance(theirs, list | tuple):
+                if not _same_items(value, theirs):  # reference latents: one copy serves both halves
+                    return False
             elif value != theirs:
                 return False
         return True
+
+
+def _same_items(first: Any, second: Any) -> bool:
+    """True when two list fields (arrays among them) hold the same values."""
+    if not isinstance(first, list | tuple) or not isinstance(second, list | tuple):
+        return False
+    if len(first) != len(second):
+        return False
+    for a, b in zip(first, second, strict=True):
+        if a is b:
+            continue
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)):
+                return False
+        elif a != b:
+            return False
+    return True
 
 
 def _merge(first: _Entry, second: _Entry) -> dict[str, Any]:
