@@ -174,9 +174,10 @@ def _denoiser(family: str, in_channels: int = 4, *, guidance: bool = True) -> An
     if family == "flux":
         from diffusers import FluxTransformer2DModel
 
-        return FluxTransformer2DModel(
+        return FluxTransformer2DModel(  # in_channels: packed 2x2 features; Fill adds 4 x (16 + 64)
             patch_size=1,
-            in_channels=64,
+            in_channels=64 if in_channels == 4 else in_channels,
+            out_channels=64,
             num_layers=1,
             num_single_layers=1,
             attention_head_dim=32,
@@ -207,12 +208,14 @@ def tiny_components(
     family: str, seed: int = 0, *, inpainting: bool = False, guidance: bool = True
 ) -> dict[str, Any]:
     """The tiny networks of ``family`` in diffusers/transformers form: denoiser, vae and text encoders by role.
-    ``inpainting`` (sd1, sd2): a UNet with 9 input channels (latent, mask, masked image latent); ``guidance``
-    (flux): a dev-like transformer with guidance embedding, else schnell-like."""
-    if inpainting and family not in ("sd1", "sd2"):
-        raise ValueError(f"no tiny inpainting model for family {family!r} (sd1 and sd2 have one)")
+    ``inpainting`` (sd1, sd2): a UNet with 9 input channels (latent, mask, masked image latent); (flux): a
+    FLUX.1 Fill-like transformer with 384 input features (noisy latent, masked image latent, 8x8 mask blocks);
+    ``guidance`` (flux): a dev-like transformer with guidance embedding, else schnell-like."""
+    if inpainting and family not in ("sd1", "sd2", "flux"):
+        raise ValueError(f"no tiny inpainting model for family {family!r} (sd1, sd2 and flux have one)")
     _seed(seed)
-    denoiser = _denoiser(family, 9 if inpainting else 4, guidance=guidance)
+    channels = (384 if family == "flux" else 9) if inpainting else 4
+    denoiser = _denoiser(family, channels, guidance=guidance)
     parts: dict[str, Any] = {"denoiser": denoiser, "vae": _vae(family)}
     if family == "flux":
         parts["clip_l"] = _clip(_CLIP_L, projection=False)
@@ -560,12 +563,13 @@ def make_tiny_checkpoint(
 
 
 def make_tiny_component_files(
-    family: str, folder: str | Path, seed: int = 0, *, guidance: bool = True
+    family: str, folder: str | Path, seed: int = 0, *, guidance: bool = True, inpainting: bool = False
 ) -> dict[str, Path]:
     """Separate tiny files as ComfyUI's folders hold them: ``diffusion_model`` (original layout, no prefix),
-    ``vae`` (original layout), ``clip_l``/``clip_g`` (HF layout), ``t5`` (flux: T5-XXL's file layout)."""
+    ``vae`` (original layout), ``clip_l``/``clip_g`` (HF layout), ``t5`` (flux: T5-XXL's file layout);
+    ``inpainting`` as in ``tiny_components`` (flux: a Fill transformer)."""
     folder = Path(folder)
-    parts = tiny_components(family, seed, guidance=guidance)
+    parts = tiny_components(family, seed, guidance=guidance, inpainting=inpainting)
     body = _denoiser_original(family, parts["denoiser"])
     files = {
         "diffusion_model": _save(body, folder / f"tiny-{family}-unet.safetensors"),
@@ -764,3 +768,65 @@ def make_tiny_refiner_diffusers_folder(folder: str | Path, seed: int = 0) -> Pat
         index[names[role]] = ["transformers" if role == "clip_g" else "diffusers", type(model).__name__]
     (folder / "model_index.json").write_text(json.dumps(index, indent=2))
     return folder
+
+
+# -- ControlNets ---------------------------------------------------------------------------------------------------
+
+
+def tiny_controlnet(family: str, seed: int = 0) -> Any:
+    """A ControlNetModel made from the tiny ``family`` UNet of the same seed (diffusers' ``from_unet``), its
+    zero-initialised output convolutions filled with small random weights so that it changes the result."""
+    import torch
+    from diffusers import ControlNetModel
+
+    if family not in ("sd1", "sd2", "sdxl"):
+        raise ValueError(f"no tiny ControlNet for family {family!r} (sd1, sd2 and sdxl have one)")
+    _seed(seed)
+    unet = _denoiser(family)
+    net = ControlNetModel.from_unet(unet)
+    generator = torch.Generator().manual_seed(seed + 1)
+    zeroed = [*net.controlnet_down_blocks, net.controlnet_mid_block, net.controlnet_cond_embedding.conv_out]
+    with torch.no_grad():
+        for module in zeroed:
+            for param in module.parameters():
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.1)
+    return net.eval()
+
+
+def controlnet_to_original(state: dict[str, Any], config: Any) -> dict[str, Any]:
+    """A diffusers ControlNetModel state dict in the original ControlNet layout (no ``control_model.`` prefix)."""
+    blocks = len({k.split(".")[2] for k in state if k.startswith("controlnet_cond_embedding.blocks.")})
+    hint = {"conv_in": 0, "conv_out": 2 * (blocks + 1)}
+    out: dict[str, Any] = {}
+    body: dict[str, Any] = {}
+    for key, value in state.items():
+        if m := re.match(r"controlnet_down_blocks\.(\d+)\.(.*)", key):
+            out[f"zero_convs.{m[1]}.0.{m[2]}"] = value
+        elif m := re.match(r"controlnet_mid_block\.(.*)", key):
+            out[f"middle_block_out.0.{m[1]}"] = value
+        elif m := re.match(r"controlnet_cond_embedding\.blocks\.(\d+)\.(.*)", key):
+            out[f"input_hint_block.{2 * (int(m[1]) + 1)}.{m[2]}"] = value
+        elif m := re.match(r"controlnet_cond_embedding\.(conv_in|conv_out)\.(.*)", key):
+            out[f"input_hint_block.{hint[m[1]]}.{m[2]}"] = value
+        else:
+            body[key] = value
+    out.update(unet_to_original(body, {"layers_per_block": config["layers_per_block"], "up_block_types": []}))
+    return out
+
+
+def make_tiny_controlnet(family: str, path: str | Path, seed: int = 0, *, layout: str = "original") -> Path:
+    """Write a tiny ControlNet for the tiny ``family`` checkpoint: ``original`` (a single file with
+    ``control_model.*`` keys, as lllyasviel's ControlNet-v1-1 files), ``diffusers_keys`` (a single file in
+    diffusers' names, as controlnet-canny-sdxl-1.0's weights) or ``diffusers`` (a folder, ``save_pretrained``)."""
+    net = tiny_controlnet(family, seed)
+    path = Path(path)
+    if layout == "diffusers":
+        net.save_pretrained(str(path), safe_serialization=True)
+        return path
+    state = net.state_dict()
+    if layout == "original":
+        body = controlnet_to_original(state, net.config)
+        return _save({f"control_model.{k}": v for k, v in body.items()}, path)
+    if layout == "diffusers_keys":
+        return _save(dict(state), path)
+    raise ValueError(f"unknown ControlNet layout {layout!r}: original, diffusers_keys or diffusers")
