@@ -36,13 +36,13 @@ from nodepacks.diffusion.testing import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def flux_part(role: str, *, guidance: bool = True):
+def flux_part(role: str, *, guidance: bool = True, fill: bool = False):
     """Writes one of the tiny flux component files (same seed, so they belong together) at the given path;
-    ``guidance=False``: of a schnell-like model."""
+    ``guidance=False``: of a schnell-like model; ``fill``: a FLUX.1 Fill transformer (384 input features)."""
 
     def make(path: Path) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            files = make_tiny_component_files("flux", folder, seed=9, guidance=guidance)
+            files = make_tiny_component_files("flux", folder, seed=9, guidance=guidance, inpainting=fill)
             shutil.move(files[role], path)
 
     return make
@@ -71,6 +71,10 @@ MODEL_FILES = {
     "text_encoders/clip_l.safetensors": flux_part("clip_l"),
     "text_encoders/t5xxl_fp16.safetensors": flux_part("t5"),
     "vae/ae.safetensors": flux_part("vae"),
+    # FLUX.1 Kontext dev is FLUX.1 dev's architecture (the reference image enters as extra tokens).
+    "diffusion_models/flux1-dev-kontext_fp8_scaled.safetensors": flux_part("diffusion_model"),
+    "text_encoders/t5xxl_fp8_e4m3fn_scaled.safetensors": flux_part("t5"),
+    "diffusion_models/flux1-fill-dev.safetensors": flux_part("diffusion_model", fill=True),
     # Where the flux loaders look for the T5 tokenizer (none ships with the pack; ComfyUI bundles its own).
     "text_encoders/t5_tokenizer/tokenizer.json": make_tiny_t5_tokenizer,
 }
@@ -267,3 +271,34 @@ def test_sdxl_base_and_refiner_templates(name, alice, team, client_for, wait_for
         start_at_step=3
     )  # the refiner's share empty: the base's leftover noise is decoded
     assert np.abs(run_graph().astype(float) - image.astype(float)).mean() > 1.0
+
+
+def jpeg(size: tuple[int, int]) -> bytes:
+    rng = np.random.default_rng(11)
+    pixels = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_flux_kontext_template(alice, team, client_for, wait_for_run):
+    """FLUX.1 Kontext dev image editing inside a subgraph: two LoadImage inputs joined by ImageStitch, resized by
+    FluxKontextImageScale to the preferred resolution of their aspect ratio (128x64 -> 1456x720), encoded and
+    added to the prompt by ReferenceLatent (the same latent is KSampler's input), FluxGuidance 2.5, the
+    conditioning zeroed as the negative, euler/simple at cfg 1."""
+    client = client_for(alice)
+    upload(client, team, "flux_kontext_dev_basic_input_image.jpg", jpeg((64, 64)))
+    run = import_and_run(client, team, template("flux_kontext_dev_basic", CURRENT_TEMPLATES), wait_for_run)
+    (image,) = saved_images(run)
+    assert_real_image(image, (1456, 720))
+
+
+def test_flux_fill_inpaint_template(alice, team, client_for, wait_for_run):
+    """FLUX.1 Fill dev inpainting inside a subgraph: LoadImage's alpha as the mask, InpaintModelConditioning
+    giving the fill transformer its masked-image latent and 8x8-blocked mask channels (384 input features),
+    DifferentialDiffusion, FluxGuidance 30, euler/normal at cfg 1; the unmasked border comes back unchanged."""
+    client = client_for(alice)
+    upload(client, team, "flux_fill_inpaint_example_input_image.png", png((128, 96), hole=True))
+    run = import_and_run(client, team, template("flux_fill_inpaint_example", CURRENT_TEMPLATES), wait_for_run)
+    (image,) = saved_images(run)
+    assert abs(image.shape[1] / image.shape[0] - 4 / 3) < 0.05 and image.std() > 1.0
