@@ -2,7 +2,7 @@
 nodes over diffusers/transformers networks (families: SD1.x, SD2.x, SDXL, SD3/3.5, FLUX.1; packs add more with
 ``nodepacks.diffusion.families.register_family``). Importing the pack does not import torch."""
 
-from nodepacks.diffusion import nodes_flux, nodes_latent, nodes_latent_extra, nodes_loaders
+from nodepacks.diffusion import nodes_controlnet, nodes_flux, nodes_latent, nodes_latent_extra, nodes_loaders
 from nodepacks.sdk import Pack
 
 try:
@@ -20,6 +20,7 @@ pack = Pack(
         *nodes_latent.NODES,
         *nodes_latent_extra.NODES,
         *nodes_flux.NODES,
+        *nodes_controlnet.NODES,
         *SAMPLING_NODES,
     ],
     builtin=True,

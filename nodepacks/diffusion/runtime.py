@@ -124,8 +124,17 @@ class Denoiser:
     """``denoiser(x, sigma, conds)`` -> predicted clean latent; ``sampling``/``latent_format``/``device``/``dtype``
     tell the sampler the schedule, the latent space and where tensors should live."""
 
-    def __init__(self, model: DiffusionModel, family: Family, network: Any, device: str, dtype: torch.dtype):
+    def __init__(
+        self,
+        model: DiffusionModel,
+        family: Family,
+        network: Any,
+        device: str,
+        dtype: torch.dtype,
+        models: sdk.ModelProvider | None = None,
+    ):
         self.model = model
+        self.models = models  # resolves the ControlNets conditioning entries refer to
         self.family = family
         self.network = network
         self.sampling: ModelSampling = model.sampling
@@ -171,7 +180,12 @@ class Denoiser:
                     if extra is None:
                         extra = self._inpaint_concat(tensors, x_in)
                     model_in = torch.cat([x_in, extra.to(x_in.dtype)], dim=1)
-                output = self.family.predict(self.network, model_in, timestep, tensors).float()
+                network = self.network
+                if tensors.get("control"):
+                    from nodepacks.diffusion import controlnet
+
+                    network = controlnet.controlled(self, network, tensors["control"], float(sigma.max()))
+                output = self.family.predict(network, model_in, timestep, tensors).float()
                 weight = torch.full_like(output[:, :1], float(cond.get("strength", 1.0)))
                 mask = cond.get("mask")
                 if mask is not None:
@@ -313,7 +327,7 @@ def prepare_denoiser(model: DiffusionModel, models: sdk.ModelProvider) -> Denois
     family = get_family(model.family)
     device, dtype = pick_device()
     network = load_diffusion_network(model, models)
-    return Denoiser(model, family, network, device, dtype)
+    return Denoiser(model, family, network, device, dtype, models)
 
 
 def encode_text(clip: TextEncoder, models: sdk.ModelProvider, text: str) -> Cond:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nodepacks.diffusion.controlnet import share_with_uncond
 from nodepacks.diffusion.sampling.denoiser import Denoiser
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,6 +83,9 @@ def _same_items(first: Any, second: Any) -> bool:
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
             if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)):
                 return False
+        elif isinstance(a, dict) and isinstance(b, dict):  # a ControlNet of the chain: its hint is an array
+            if a.keys() != b.keys() or not _same_items(list(a.values()), list(b.values())):
+                return False
         elif a != b:
             return False
     return True
@@ -122,6 +126,8 @@ class Guided:
         self.batch = batch
         self.check_cancelled = check_cancelled
         self.positive = [_Entry(c, denoiser, batch) for c in positive]
+        if negative is not None:  # the old ControlNetApply's control also steers the negative prompt
+            negative = share_with_uncond(positive, negative)
         skip_negative = negative is None or (math.isclose(self.cfg, 1.0) and dual is None)
         self.negative = [] if skip_negative else [_Entry(c, denoiser, batch) for c in negative or ()]
         self.uses_negative = not skip_negative
