@@ -27,6 +27,7 @@ from backend.storage.blobs import get_blob_store
 from nodepacks.diffusion.testing import (
     make_tiny_checkpoint,
     make_tiny_component_files,
+    make_tiny_controlnet,
     make_tiny_lora,
     make_tiny_refiner_checkpoint,
     make_tiny_t5_tokenizer,
@@ -75,6 +76,21 @@ MODEL_FILES = {
     "diffusion_models/flux1-dev-kontext_fp8_scaled.safetensors": flux_part("diffusion_model"),
     "text_encoders/t5xxl_fp8_e4m3fn_scaled.safetensors": flux_part("t5"),
     "diffusion_models/flux1-fill-dev.safetensors": flux_part("diffusion_model", fill=True),
+    # ComfyUI's classic SD1.5 ControlNet examples: the checkpoints and ControlNets of the same tiny SD1 UNet.
+    "checkpoints/architecturerealmix_v11.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=11),
+    "checkpoints/awpainting_v14.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=12),
+    "controlnet/control_v11f1p_sd15_depth_fp16.safetensors": lambda p: make_tiny_controlnet(
+        "sd1", p, seed=11
+    ),
+    "controlnet/control_v11p_sd15_scribble_fp16.safetensors": lambda p: make_tiny_controlnet(
+        "sd1", p, seed=12
+    ),
+    "controlnet/control_v11p_sd15_openpose_fp16.safetensors": lambda p: make_tiny_controlnet(
+        "sd1", p, seed=13, layout="diffusers_keys"
+    ),
+    "vae/vae-ft-mse-840000-ema-pruned.safetensors": lambda p: shutil.move(
+        make_tiny_component_files("sd1", p.parent / "sd1-parts", seed=12)["vae"], p
+    ),
     # Where the flux loaders look for the T5 tokenizer (none ships with the pack; ComfyUI bundles its own).
     "text_encoders/t5_tokenizer/tokenizer.json": make_tiny_t5_tokenizer,
 }
@@ -302,3 +318,33 @@ def test_flux_fill_inpaint_template(alice, team, client_for, wait_for_run):
     run = import_and_run(client, team, template("flux_fill_inpaint_example", CURRENT_TEMPLATES), wait_for_run)
     (image,) = saved_images(run)
     assert abs(image.shape[1] / image.shape[0] - 4 / 3) < 0.05 and image.std() > 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "images"),
+    [
+        ("depth_controlnet", ["depth_input (1).png"]),
+        ("mixing_controlnets", ["image (72).png", "image (70).png"]),
+    ],
+)
+def test_sd15_controlnet_templates(name, images, alice, team, client_for, wait_for_run):
+    """ComfyUI's SD1.5 ControlNet examples: ControlNetLoader + ControlNetApplyAdvanced (two chained in
+    mixing_controlnets, one file in diffusers' key layout) steering KSampler with the uploaded hint images."""
+    client = client_for(alice)
+    for number, image_name in enumerate(images):  # distinct pixels: an identical upload is deduplicated
+        upload(client, team, image_name, png((96 + 8 * number, 128)))
+    run = import_and_run(client, team, template(name), wait_for_run)
+    (image,) = saved_images(run)
+    assert_real_image(image, (128, 128))
+
+
+def test_flux_fill_outpaint_template(alice, team, client_for, wait_for_run):
+    """FLUX.1 Fill dev outpainting: ImagePadForOutpaint adds 400 px left, right and below (feathered 24 px) and
+    its mask tells InpaintModelConditioning (noise_mask off) where the fill transformer paints."""
+    client = client_for(alice)
+    upload(client, team, "flux_fill_outpaint_example_input_image.png", png((128, 96)))
+    run = import_and_run(
+        client, team, template("flux_fill_outpaint_example", CURRENT_TEMPLATES), wait_for_run
+    )
+    (image,) = saved_images(run)
+    assert_real_image(image, (128 + 800, 96 + 400))
