@@ -87,6 +87,7 @@ bench: install chromium frontend
 	$(PY) -m benchmarks.editor
 	$(PY) -m benchmarks.packhost
 	$(PY) -m benchmarks.comfy
+	$(PY) -m benchmarks.diffusion
 	@scripts/ensure-services.sh
 	$(PY) -m benchmarks.cluster
 	$(PY) -m benchmarks.api
