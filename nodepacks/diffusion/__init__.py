@@ -2,7 +2,15 @@
 nodes over diffusers/transformers networks (families: SD1.x, SD2.x, SDXL, SD3/3.5, FLUX.1; packs add more with
 ``nodepacks.diffusion.families.register_family``). Importing the pack does not import torch."""
 
-from nodepacks.diffusion import nodes_controlnet, nodes_flux, nodes_latent, nodes_latent_extra, nodes_loaders
+from nodepacks.diffusion import (
+    nodes_clip_vision,
+    nodes_controlnet,
+    nodes_flux,
+    nodes_ip2p,
+    nodes_latent,
+    nodes_latent_extra,
+    nodes_loaders,
+)
 from nodepacks.sdk import Pack
 
 try:
@@ -21,6 +29,8 @@ pack = Pack(
         *nodes_latent_extra.NODES,
         *nodes_flux.NODES,
         *nodes_controlnet.NODES,
+        *nodes_clip_vision.NODES,
+        *nodes_ip2p.NODES,
         *SAMPLING_NODES,
     ],
     builtin=True,

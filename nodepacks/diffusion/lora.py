@@ -46,10 +46,11 @@ def guess_family(path: str | Path) -> str | None:
     keys = read_keys(path)
     if any(k.startswith(("lora_te2_", "text_encoder_2.")) for k in keys):
         return "sdxl"
+    # Flux first: its double blocks have SD3's add_*_proj names too, but SD3 has no single blocks.
+    if any(re.search(r"(double|single)_blocks|single_transformer_blocks", k) for k in keys):
+        return "flux"
     if any("joint_blocks" in k or re.search(r"transformer_blocks[._]\d+[._]attn[._]add_", k) for k in keys):
         return "sd3"
-    if any("double_blocks" in k or "single_transformer_blocks" in k for k in keys):
-        return "flux"
     return None
 
 
@@ -157,7 +158,94 @@ def apply_to_diffusion_model(network: Any, family: Family, patch: Patch) -> None
     }
     if not pairs:
         raise DiffusionError(f"{source}: the LoRA has no diffusion model layers")
-    _apply(pairs, _lookup(network), patch.strength, source, f"{family.name} diffusion model")
+    lookup = _lookup(network)
+    if family.name == "flux":
+        pairs = _merge_flux_original(pairs, lookup, patch.strength, source)
+    if pairs:
+        _apply(pairs, lookup, patch.strength, source, f"{family.name} diffusion model")
+
+
+# Flux LoRAs in Black Forest Labs' original module names (kohya's ``lora_unet_double_blocks_0_img_attn_qkv`` or
+# ComfyUI's dotted ``double_blocks.0.img_attn.qkv``) -> the diffusers modules they cover, in row order: fused
+# projections (double blocks' qkv, single blocks' linear1 = q, k, v, mlp) are split by the modules' own widths.
+_FLUX_ORIGINAL: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (r"double_blocks_(\d+)_img_attn_qkv", ("attn.to_q", "attn.to_k", "attn.to_v")),
+    (r"double_blocks_(\d+)_txt_attn_qkv", ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj")),
+    (r"double_blocks_(\d+)_img_attn_proj", ("attn.to_out.0",)),
+    (r"double_blocks_(\d+)_txt_attn_proj", ("attn.to_add_out",)),
+    (r"double_blocks_(\d+)_img_mlp_0", ("ff.net.0.proj",)),
+    (r"double_blocks_(\d+)_img_mlp_2", ("ff.net.2",)),
+    (r"double_blocks_(\d+)_txt_mlp_0", ("ff_context.net.0.proj",)),
+    (r"double_blocks_(\d+)_txt_mlp_2", ("ff_context.net.2",)),
+    (r"double_blocks_(\d+)_img_mod_lin", ("norm1.linear",)),
+    (r"double_blocks_(\d+)_txt_mod_lin", ("norm1_context.linear",)),
+    (r"single_blocks_(\d+)_linear1", ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp")),
+    (r"single_blocks_(\d+)_linear2", ("proj_out",)),
+    (r"single_blocks_(\d+)_modulation_lin", ("norm.linear",)),
+    (r"img_in", ("x_embedder",)),
+    (r"txt_in", ("context_embedder",)),
+    (r"time_in_in_layer", ("time_text_embed.timestep_embedder.linear_1",)),
+    (r"time_in_out_layer", ("time_text_embed.timestep_embedder.linear_2",)),
+    (r"vector_in_in_layer", ("time_text_embed.text_embedder.linear_1",)),
+    (r"vector_in_out_layer", ("time_text_embed.text_embedder.linear_2",)),
+    (r"guidance_in_in_layer", ("time_text_embed.guidance_embedder.linear_1",)),
+    (r"guidance_in_out_layer", ("time_text_embed.guidance_embedder.linear_2",)),
+    (r"final_layer_linear", ("proj_out",)),
+    (r"final_layer_adaLN_modulation_1", ("norm_out.linear",)),  # (shift, scale) -> diffusers' (scale, shift)
+)
+
+
+def _flux_targets(name: str) -> tuple[str, ...] | None:
+    flat = name.replace(".", "_")
+    for pattern, modules in _FLUX_ORIGINAL:
+        match = re.fullmatch(pattern, flat)
+        if match is None:
+            continue
+        if not match.groups():
+            return modules
+        block = "transformer_blocks" if flat.startswith("double") else "single_transformer_blocks"
+        return tuple(f"{block}.{match[1]}.{module}" for module in modules)
+    return None
+
+
+def _merge_flux_original(
+    pairs: dict[str, _Pair], lookup: dict[str, Any], strength: float, source: str
+) -> dict[str, _Pair]:
+    """Merge the original-layout Flux layers of ``pairs`` (splitting fused projections); returns the others."""
+    import torch
+
+    rest: dict[str, _Pair] = {}
+    for name, pair in pairs.items():
+        targets = _flux_targets(name)
+        if targets is None:
+            rest[name] = pair
+            continue
+        missing = [t for t in targets if t not in lookup]
+        if missing:
+            raise DiffusionError(
+                f"{source}: LoRA layer {name} maps to {missing[0]}, which the Flux transformer does not have: "
+                "the LoRA is for another model"
+            )
+        modules = [lookup[t] for t in targets]
+        assert pair.down is not None and pair.up is not None
+        device = modules[0].weight.device
+        down = pair.down.to(device, torch.float32).flatten(1)
+        up = pair.up.to(device, torch.float32).flatten(1)
+        scale = strength * ((pair.alpha / down.shape[0]) if pair.alpha is not None else 1.0)
+        delta = up @ down
+        rows = [int(m.weight.shape[0]) for m in modules]
+        if delta.shape[0] != sum(rows) or any(m.weight.shape[1:].numel() != delta.shape[1] for m in modules):
+            raise DiffusionError(
+                f"{source}: LoRA layer {name} ({tuple(delta.shape)}) does not fit the Flux transformer's "
+                f"{', '.join(targets)} ({sum(rows)} rows): the LoRA is for another model"
+            )
+        if name.replace(".", "_").startswith("final_layer_adaLN"):
+            shift, scale_rows = delta.chunk(2, dim=0)
+            delta = torch.cat([scale_rows, shift], dim=0)
+        with torch.no_grad():
+            for module, part in zip(modules, torch.split(delta, rows, dim=0), strict=True):
+                module.weight.add_((part.reshape(module.weight.shape) * scale).to(module.weight.dtype))
+    return rest
 
 
 _TEXT_PREFIXES = {

@@ -173,6 +173,11 @@ class Denoiser:
         with torch.inference_mode():
             for cond in active:
                 self._check_reference_latents(cond)
+                if cond.get("unclip_conditioning"):
+                    from nodepacks.diffusion import clip_vision
+
+                    label = self.family.display_name or self.family.name
+                    clip_vision.check_unclip(self.family.name, label, self.model.source, cond)
                 tensors = self._tensors(cond, x.shape[0])
                 model_in = x_in
                 if self.concat_channels:
@@ -211,11 +216,14 @@ class Denoiser:
         import torch
 
         channels = self.latent_format.channels
+        if self.concat_channels == channels:
+            return self._image_concat(cond, x)
         if self.concat_channels != 1 + channels:
             raise DiffusionError(
                 f"{self.model.source}: the model takes {channels + self.concat_channels} input channels, "
                 f"{self.concat_channels} beyond the {channels}-channel latent; only inpainting models "
-                f"(a mask and a masked image latent: {1 + channels} extra channels) are supported"
+                f"(a mask and a masked image latent: {1 + channels} extra channels) and instruct-pix2pix "
+                f"models (an image latent: {channels}) are supported"
             )
         batch, _, height, width = x.shape
         mask, image = cond.get("concat_mask"), cond.get("concat_latent_image")
@@ -248,6 +256,27 @@ class Denoiser:
         image_t = self.latent_format.process_in(image_t)
         parts = [_to_batch(mask_t, batch), _to_batch(image_t, batch)]
         return torch.cat(parts, dim=1).to(x.dtype)
+
+    def _image_concat(self, cond: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
+        """The extra input channels of an instruct-pix2pix model: the image latent alone (InstructPixToPix-
+        Conditioning's ``concat_latent_image``) in denoiser space; without one, a zero latent; a mask is not an input
+        of these models and is ignored, as ComfyUI does."""
+        import torch
+
+        channels = self.latent_format.channels
+        batch, _, height, width = x.shape
+        image = cond.get("concat_latent_image")
+        if image is None:
+            return torch.zeros(batch, channels, height, width, device=x.device, dtype=x.dtype)
+        image_t = torch.as_tensor(image).to(x.device, torch.float32)
+        if image_t.ndim != 4 or image_t.shape[1] != channels:
+            raise DiffusionError(
+                f"the conditioning's image latent has shape {tuple(image_t.shape)} but this {self.model.family} "
+                f"model works on {channels}-channel latents: encode the image with this model's VAE"
+            )
+        if image_t.shape[-2:] != (height, width):
+            image_t = torch.nn.functional.interpolate(image_t, size=(height, width), mode="bilinear")
+        return _to_batch(self.latent_format.process_in(image_t), batch).to(x.dtype)
 
     def _active(self, conds: Sequence[Cond], sigma: float) -> list[Cond]:
         active = []

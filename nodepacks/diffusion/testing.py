@@ -205,16 +205,22 @@ def _denoiser(family: str, in_channels: int = 4, *, guidance: bool = True) -> An
 
 
 def tiny_components(
-    family: str, seed: int = 0, *, inpainting: bool = False, guidance: bool = True
+    family: str, seed: int = 0, *, inpainting: bool = False, guidance: bool = True, image_concat: bool = False
 ) -> dict[str, Any]:
     """The tiny networks of ``family`` in diffusers/transformers form: denoiser, vae and text encoders by role.
     ``inpainting`` (sd1, sd2): a UNet with 9 input channels (latent, mask, masked image latent); (flux): a
     FLUX.1 Fill-like transformer with 384 input features (noisy latent, masked image latent, 8x8 mask blocks);
-    ``guidance`` (flux): a dev-like transformer with guidance embedding, else schnell-like."""
+    ``guidance`` (flux): a dev-like transformer with guidance embedding, else schnell-like; ``image_concat``: a
+    model that takes an image latent beside the noisy one (sd1: an instruct-pix2pix UNet with 8 input channels;
+    flux: a FLUX.1 Canny/Depth-like transformer with 128 input features)."""
     if inpainting and family not in ("sd1", "sd2", "flux"):
         raise ValueError(f"no tiny inpainting model for family {family!r} (sd1, sd2 and flux have one)")
+    if image_concat and family not in ("sd1", "flux"):
+        raise ValueError(f"no tiny image-concat model for family {family!r} (sd1 and flux have one)")
     _seed(seed)
     channels = (384 if family == "flux" else 9) if inpainting else 4
+    if image_concat:
+        channels = 128 if family == "flux" else 8
     denoiser = _denoiser(family, channels, guidance=guidance)
     parts: dict[str, Any] = {"denoiser": denoiser, "vae": _vae(family)}
     if family == "flux":
@@ -553,23 +559,30 @@ def make_tiny_checkpoint(
     inpainting: bool = False,
     metadata: dict[str, str] | None = None,
     guidance: bool = True,
+    image_concat: bool = False,
 ) -> Path:
     """Write a tiny single-file checkpoint of ``family`` in the original key layout; returns its path.
     ``inpainting``: a 9-input-channel UNet (sd1, sd2); ``metadata``: safetensors metadata to store; ``guidance``
     (flux): dev-like with a guidance embedding, else schnell-like. A flux checkpoint's T5 needs a tokenizer
     beside it or in text_encoders/t5_tokenizer/ (``make_tiny_t5_tokenizer``)."""
-    parts = tiny_components(family, seed, inpainting=inpainting, guidance=guidance)
+    parts = tiny_components(family, seed, inpainting=inpainting, guidance=guidance, image_concat=image_concat)
     return _save(original_state_dict(family, parts), Path(path), metadata=metadata)
 
 
 def make_tiny_component_files(
-    family: str, folder: str | Path, seed: int = 0, *, guidance: bool = True, inpainting: bool = False
+    family: str,
+    folder: str | Path,
+    seed: int = 0,
+    *,
+    guidance: bool = True,
+    inpainting: bool = False,
+    image_concat: bool = False,
 ) -> dict[str, Path]:
     """Separate tiny files as ComfyUI's folders hold them: ``diffusion_model`` (original layout, no prefix),
     ``vae`` (original layout), ``clip_l``/``clip_g`` (HF layout), ``t5`` (flux: T5-XXL's file layout);
     ``inpainting`` as in ``tiny_components`` (flux: a Fill transformer)."""
     folder = Path(folder)
-    parts = tiny_components(family, seed, guidance=guidance, inpainting=inpainting)
+    parts = tiny_components(family, seed, guidance=guidance, inpainting=inpainting, image_concat=image_concat)
     body = _denoiser_original(family, parts["denoiser"])
     files = {
         "diffusion_model": _save(body, folder / f"tiny-{family}-unet.safetensors"),
@@ -625,13 +638,19 @@ _LORA_ARCH = {
 }
 
 
-def make_tiny_lora(family: str, path: str | Path, *, rank: int = 4, seed: int = 1) -> Path:
+def make_tiny_lora(
+    family: str, path: str | Path, *, rank: int = 4, seed: int = 1, layout: str = "kohya"
+) -> Path:
     """Write a kohya-style LoRA (``lora_unet_*``/``lora_te*_*`` with ``lora_down``/``lora_up``/``alpha``) for the
-    tiny ``family`` networks, targeting the attention projections."""
+    tiny ``family`` networks, targeting the attention projections. For flux, ``layout`` ``kohya`` names Black
+    Forest Labs' modules (fused qkv, single blocks' linear1/linear2), ``peft`` diffusers' own
+    (``transformer.<module>.lora_A``/``lora_B``, no alpha)."""
     import torch
 
     parts = tiny_components(family, 0)
     _seed(seed)
+    if family == "flux":
+        return _save(_flux_lora(parts["denoiser"], rank, layout), Path(path))
     prefix, pattern, te_prefixes = _LORA_TARGETS[family]
     state: dict[str, Any] = {}
 
@@ -652,6 +671,31 @@ def make_tiny_lora(family: str, path: str | Path, *, rank: int = 4, seed: int = 
             if re.match(r"text_model\.encoder\.layers\.\d+\.self_attn\.[qv]_proj$", module_name):
                 add(te_prefix + module_name.replace(".", "_"), module)
     return _save(state, Path(path), metadata={"modelspec.architecture": _LORA_ARCH[family]})
+
+
+def _flux_lora(network: Any, rank: int, layout: str) -> dict[str, Any]:
+    import torch
+
+    state: dict[str, Any] = {}
+    if layout == "kohya":
+        original = flux_to_original(network.state_dict())
+        wanted = r"(double_blocks\.\d+\.(img_attn\.qkv|txt_attn\.qkv|img_attn\.proj|img_mlp\.0)|single_blocks\.\d+\.linear[12])"
+        for key, value in original.items():
+            module, _, tail = key.rpartition(".")
+            if tail == "weight" and re.fullmatch(wanted, module):
+                name = "lora_unet_" + module.replace(".", "_")
+                state[f"{name}.lora_down.weight"] = torch.randn(rank, value.shape[1]) * 0.5
+                state[f"{name}.lora_up.weight"] = torch.randn(value.shape[0], rank) * 0.5
+                state[f"{name}.alpha"] = torch.tensor(float(rank) / 2)
+        return state
+    if layout != "peft":
+        raise ValueError(f"layout {layout!r}: kohya or peft")
+    wanted = r"(transformer_blocks\.\d+\.attn\.(to_[qkv]|add_[qkv]_proj)|single_transformer_blocks\.\d+\.(attn\.to_[qkv]|proj_mlp|proj_out))"
+    for module_name, module in network.named_modules():
+        if re.fullmatch(wanted, module_name) and isinstance(module, torch.nn.Linear):
+            state[f"transformer.{module_name}.lora_A.weight"] = torch.randn(rank, module.in_features) * 0.5
+            state[f"transformer.{module_name}.lora_B.weight"] = torch.randn(module.out_features, rank) * 0.5
+    return state
 
 
 def make_tiny_upscaler(path: str | Path, *, scale: int = 2, seed: int = 0) -> Path:
