@@ -81,9 +81,29 @@ def write_checkpoint(root: Path, kind: str) -> None:
 
         make_tiny_checkpoint("sd1", target, seed=0)
     else:
-        from nodepacks.diffusion.testing import make_full_checkpoint  # type: ignore[attr-defined]
+        make_full_sd15_checkpoint(target, seed=0)
 
-        make_full_checkpoint("sd1", target, seed=0)
+
+def make_full_sd15_checkpoint(path: Path, seed: int = 0) -> Path:
+    """SD1.5's full architecture (the pack's shipped configs: UNet 860 M parameters, CLIP-L, the KL VAE) with random
+    weights, written as one original-layout single file (about 4 GB in fp32): for timing on a GPU machine."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from nodepacks.diffusion.testing import original_state_dict
+
+    configs = Path(__file__).resolve().parents[1] / "nodepacks" / "diffusion" / "configs" / "sd1"
+    torch.manual_seed(seed)
+    parts = {
+        "denoiser": UNet2DConditionModel.from_config(json.loads((configs / "unet.json").read_text())),
+        "vae": AutoencoderKL.from_config(json.loads((configs / "vae.json").read_text())),
+        "clip_l": CLIPTextModel(CLIPTextConfig.from_json_file(str(configs / "clip_l.json"))),
+    }
+    state = {key: value.contiguous() for key, value in original_state_dict("sd1", parts).items()}
+    save_file(state, str(path))
+    return path
 
 
 def manager(root: Path) -> ModelManager:
