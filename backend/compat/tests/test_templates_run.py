@@ -37,13 +37,16 @@ from nodepacks.diffusion.testing import (
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def flux_part(role: str, *, guidance: bool = True, fill: bool = False):
+def flux_part(role: str, *, guidance: bool = True, fill: bool = False, image_concat: bool = False):
     """Writes one of the tiny flux component files (same seed, so they belong together) at the given path;
-    ``guidance=False``: of a schnell-like model; ``fill``: a FLUX.1 Fill transformer (384 input features)."""
+    ``guidance=False``: of a schnell-like model; ``fill``: a FLUX.1 Fill transformer (384 input features);
+    ``image_concat``: a FLUX.1 Canny/Depth transformer (128 input features)."""
 
     def make(path: Path) -> None:
         with tempfile.TemporaryDirectory() as folder:
-            files = make_tiny_component_files("flux", folder, seed=9, guidance=guidance, inpainting=fill)
+            files = make_tiny_component_files(
+                "flux", folder, seed=9, guidance=guidance, inpainting=fill, image_concat=image_concat
+            )
             shutil.move(files[role], path)
 
     return make
@@ -76,6 +79,7 @@ MODEL_FILES = {
     "diffusion_models/flux1-dev-kontext_fp8_scaled.safetensors": flux_part("diffusion_model"),
     "text_encoders/t5xxl_fp8_e4m3fn_scaled.safetensors": flux_part("t5"),
     "diffusion_models/flux1-fill-dev.safetensors": flux_part("diffusion_model", fill=True),
+    "diffusion_models/flux1-canny-dev.safetensors": flux_part("diffusion_model", image_concat=True),
     # ComfyUI's classic SD1.5 ControlNet examples: the checkpoints and ControlNets of the same tiny SD1 UNet.
     "checkpoints/architecturerealmix_v11.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=11),
     "checkpoints/awpainting_v14.safetensors": lambda p: make_tiny_checkpoint("sd1", p, seed=12),
@@ -348,3 +352,17 @@ def test_flux_fill_outpaint_template(alice, team, client_for, wait_for_run):
     )
     (image,) = saved_images(run)
     assert_real_image(image, (128 + 800, 96 + 400))
+
+
+def test_flux_canny_template(alice, team, client_for, wait_for_run):
+    """FLUX.1 Canny dev: LoadImage -> Canny edges -> InstructPixToPixConditioning, whose edge-image latent enters
+    the Canny transformer as 16 extra channels (128 input features) and whose empty latent of the image's size is
+    KSampler's input; FluxGuidance 30, the conditioning zeroed as the negative, euler/normal at cfg 1."""
+    client = client_for(alice)
+    upload(client, team, "flux_canny_model_example_input_image.png", png((128, 96)))
+    run = import_and_run(client, team, template("flux_canny_model_example", CURRENT_TEMPLATES), wait_for_run)
+    # PreviewImage of the Canny edges (black and white) and SaveImage's generated image.
+    edges, image = sorted(saved_images(run), key=lambda found: len(np.unique(found)))
+    assert set(np.unique(edges)) <= {0, 255}  # Canny's black and white edge map
+    assert_real_image(image, (128, 96))
+    assert len(np.unique(image)) > 2

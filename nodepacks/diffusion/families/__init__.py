@@ -20,6 +20,7 @@ Nothing here imports torch at module level.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,13 +181,20 @@ def detect_diffusers_family(folder: Path) -> Family:
 
 
 _builtin_loaded = False
+_builtin_lock = threading.RLock()  # loader nodes of one run look families up from several threads at once
 
 
 def _ensure_builtin() -> None:
     global _builtin_loaded
     if _builtin_loaded:
         return
-    _builtin_loaded = True
+    with _builtin_lock:
+        if not _builtin_loaded:
+            _register_builtin()
+            _builtin_loaded = True
+
+
+def _register_builtin() -> None:
     from nodepacks.diffusion.families import flux, sd1, sd2, sd3, sdxl, sdxl_refiner
 
     # Appended after any family a pack registered first; SD3, SDXL and SD2 before SD1, whose test is the loosest.
