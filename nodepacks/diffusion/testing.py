@@ -874,3 +874,112 @@ def make_tiny_controlnet(family: str, path: str | Path, seed: int = 0, *, layout
     if layout == "diffusers_keys":
         return _save(dict(state), path)
     raise ValueError(f"unknown ControlNet layout {layout!r}: original, diffusers_keys or diffusers")
+
+
+# -- CLIP vision and Flux Redux --------------------------------------------------------------------------------
+
+_VISION: dict[str, Any] = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 16,  # the real towers' count, which the loader takes from its shipped configs
+    "patch_size": 14,
+    "image_size": 28,
+}
+
+
+def tiny_clip_vision(
+    kind: str = "clip", seed: int = 0, *, projection_dim: int = 32, head: bool = True
+) -> Any:
+    """A tiny random vision tower: ``clip`` (CLIPVisionModelWithProjection, GELU as OpenCLIP's ViT-G/H) or
+    ``siglip`` (SiglipVisionModel, with its attention-pooling head when ``head``)."""
+    from transformers import (
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+        SiglipVisionConfig,
+        SiglipVisionModel,
+    )
+
+    _seed(seed)
+    if kind == "siglip":
+        config = SiglipVisionConfig(**_VISION, hidden_act="gelu_pytorch_tanh", vision_use_head=head)
+        return SiglipVisionModel(config).eval()
+    clip_config = CLIPVisionConfig(**_VISION, hidden_act="gelu", projection_dim=projection_dim)
+    return CLIPVisionModelWithProjection(clip_config).eval()
+
+
+def clip_vision_to_open_clip(state: dict[str, Any]) -> dict[str, Any]:
+    """transformers' CLIP vision names -> OpenCLIP's ``visual.*`` layout (the inverse of the loader's conversion)."""
+    import torch
+
+    top = {
+        "vision_model.embeddings.class_embedding": "class_embedding",
+        "vision_model.embeddings.patch_embedding.weight": "conv1.weight",
+        "vision_model.embeddings.position_embedding.weight": "positional_embedding",
+        "vision_model.pre_layrnorm.weight": "ln_pre.weight",
+        "vision_model.pre_layrnorm.bias": "ln_pre.bias",
+        "vision_model.post_layernorm.weight": "ln_post.weight",
+        "vision_model.post_layernorm.bias": "ln_post.bias",
+    }
+    block = {
+        "layer_norm1": "ln_1",
+        "layer_norm2": "ln_2",
+        "self_attn.out_proj": "attn.out_proj",
+        "mlp.fc1": "mlp.c_fc",
+        "mlp.fc2": "mlp.c_proj",
+    }
+    out: dict[str, Any] = {}
+    layers = {int(m[1]) for k in state if (m := re.match(r"vision_model\.encoder\.layers\.(\d+)\.", k))}
+    for name, value in state.items():
+        if name in top:
+            out[f"visual.{top[name]}"] = value
+        elif name == "visual_projection.weight":
+            out["visual.proj"] = value.t().contiguous()
+    for index in sorted(layers):
+        old = f"vision_model.encoder.layers.{index}."
+        new = f"visual.transformer.resblocks.{index}."
+        for source, target in block.items():
+            for tail in ("weight", "bias"):
+                out[f"{new}{target}.{tail}"] = state[f"{old}{source}.{tail}"]
+        for tail in ("weight", "bias"):
+            parts = [state[f"{old}self_attn.{p}_proj.{tail}"] for p in "qkv"]
+            out[f"{new}attn.in_proj_{tail}"] = torch.cat(parts, dim=0)
+    return out
+
+
+def make_tiny_clip_vision(
+    path: str | Path, kind: str = "clip", seed: int = 0, *, layout: str = "hf", projection_dim: int = 32
+) -> Path:
+    """Write a tiny CLIP vision file in ComfyUI's layouts: ``hf`` (``vision_model.*`` + ``visual_projection``, as
+    clip_vision_g / clip_vision_h; for ``siglip``: sigclip_vision_patch14_384's ``vision_model.*``) or
+    ``open_clip`` (``visual.*``, CLIP only)."""
+    model = tiny_clip_vision(kind, seed, projection_dim=projection_dim)
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+    if kind == "siglip":  # transformers 5 names SiglipVisionModel's weights without the file's prefix
+        state = {k if k.startswith("vision_model.") else f"vision_model.{k}": v for k, v in state.items()}
+    if layout == "open_clip":
+        if kind != "clip":
+            raise ValueError("the OpenCLIP layout is for CLIP vision towers")
+        state = clip_vision_to_open_clip(state)
+    elif layout != "hf":
+        raise ValueError(f"unknown CLIP vision layout {layout!r}: hf or open_clip")
+    return _save(state, Path(path))
+
+
+def make_tiny_redux(
+    path: str | Path, seed: int = 0, *, in_features: int = 32, out_features: int = 32
+) -> Path:
+    """Write a tiny Flux Redux style model (``redux_up``: in -> 3 x out, ``redux_down``: 3 x out -> out) for the tiny
+    SigLIP (``in_features``) and the tiny Flux text width (``out_features``, the tiny T5's)."""
+    import torch
+
+    _seed(seed)
+    up = torch.nn.Linear(in_features, out_features * 3)
+    down = torch.nn.Linear(out_features * 3, out_features)
+    state = {
+        "redux_up.weight": up.weight.detach(),
+        "redux_up.bias": up.bias.detach(),
+        "redux_down.weight": down.weight.detach(),
+        "redux_down.bias": down.bias.detach(),
+    }
+    return _save(state, Path(path))

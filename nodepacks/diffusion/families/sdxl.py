@@ -89,5 +89,10 @@ class SDXLFamily(SD1Family):
         ids = [height, width, float(cond.get("crop_h", 0)), float(cond.get("crop_w", 0))]
         ids += [float(cond.get("target_height", height)), float(cond.get("target_width", width))]
         time_ids = torch.tensor([ids], device=x.device, dtype=x.dtype).expand(x.shape[0], -1)
-        added = {"text_embeds": cond["pooled_output"], "time_ids": time_ids}
+        pooled = cond["pooled_output"]
+        if cond.get("unclip_conditioning"):  # revision: the image embeddings replace the pooled text
+            from nodepacks.diffusion.clip_vision import unclip_pooled
+
+            pooled = unclip_pooled(cond["unclip_conditioning"], int(pooled.shape[-1]), pooled)
+        added = {"text_embeds": pooled, "time_ids": time_ids}
         return network(x, timestep, encoder_hidden_states=cond["cross_attn"], added_cond_kwargs=added).sample
