@@ -1,3 +1,5 @@
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -6,16 +8,23 @@ from nodepacks.core import extras
 from nodepacks.sdk.testing import run_node
 
 
+def grouped(values: dict[str, Any]) -> dict[str, Any]:
+    """ComfyUI's grouped inputs (``values.a``) are not Python names: pass them as a typed dict."""
+    return values
+
+
 def test_string_format_uses_connected_values_and_format_specs():
     out = run_node(
-        extras.StringFormat, f_string="{a}:{b:.2f} {c}", **{"values.a": "x", "values.b": 1.5, "values.c": 3}
+        extras.StringFormat,
+        f_string="{a}:{b:.2f} {c}",
+        **grouped({"values.a": "x", "values.b": 1.5, "values.c": 3}),
     )
     assert out["STRING"] == "x:1.50 3"
 
 
 def test_string_format_names_a_missing_value():
     with pytest.raises(sdk.NodeError, match=r"\{b\}"):
-        run_node(extras.StringFormat, f_string="{a} {b}", **{"values.a": 1})
+        run_node(extras.StringFormat, f_string="{a} {b}", **grouped({"values.a": 1}))
 
 
 def test_json_extract_string_reads_the_first_object_inside_prose():
@@ -39,7 +48,9 @@ def test_color_to_rgb_int():
 
 
 def test_create_list_and_get_item_round_trip():
-    items = run_node(extras.CreateList, **{"inputs.input0": "a", "inputs.input2": ["b", "c"]})["list"]
+    items = run_node(extras.CreateList, **grouped({"inputs.input0": "a", "inputs.input2": ["b", "c"]}))[
+        "list"
+    ]
     assert items == ["a", "b", "c"]
     assert run_node(extras.GetItemFromList, list=items, index=-1)["item"] == "c"
     with pytest.raises(sdk.NodeError):
@@ -104,7 +115,9 @@ def test_resize_by_longer_edge_keeps_aspect():
 def test_batch_masks_resizes_to_the_first():
     out = run_node(
         extras.BatchMasksNode,
-        **{"masks.mask0": np.zeros((1, 8, 8), np.float32), "masks.mask1": np.ones((2, 4, 4), np.float32)},
+        **grouped(
+            {"masks.mask0": np.zeros((1, 8, 8), np.float32), "masks.mask1": np.ones((2, 4, 4), np.float32)}
+        ),
     )["MASK"]
     assert out.shape == (3, 8, 8) and np.allclose(out[1:], 1.0)
 

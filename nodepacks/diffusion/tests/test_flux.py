@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -233,7 +234,7 @@ def test_clip_text_encode_flux_takes_separate_prompts_and_the_guidance(models) -
     _, clip, _ = load(models, "flux-dev.safetensors")
 
     def flux_encode(clip_l: str, t5xxl: str):
-        inputs = {"clip_l": clip_l, "t5xxl": t5xxl, "guidance": 2.5}
+        inputs: dict[str, Any] = {"clip_l": clip_l, "t5xxl": t5xxl, "guidance": 2.5}
         return run_node(CLIPTextEncodeFlux, models=models, clip=clip, **inputs)["CONDITIONING"][0]
 
     same = flux_encode("a cat", "a cat")
