@@ -26,9 +26,11 @@ from backend.runs.models import Run, RunOutput
 from backend.storage.blobs import get_blob_store
 from nodepacks.diffusion.testing import (
     make_tiny_checkpoint,
+    make_tiny_clip_vision,
     make_tiny_component_files,
     make_tiny_controlnet,
     make_tiny_lora,
+    make_tiny_redux,
     make_tiny_refiner_checkpoint,
     make_tiny_t5_tokenizer,
     make_tiny_upscaler,
@@ -95,6 +97,12 @@ MODEL_FILES = {
     "vae/vae-ft-mse-840000-ema-pruned.safetensors": lambda p: shutil.move(
         make_tiny_component_files("sd1", p.parent / "sd1-parts", seed=12)["vae"], p
     ),
+    # SDXL revision's OpenCLIP ViT-G (projected to the tiny SDXL's pooled width) and Flux Redux's SigLIP + Redux.
+    "clip_vision/clip_vision_g.safetensors": lambda p: make_tiny_clip_vision(p, "clip", seed=14),
+    "clip_vision/sigclip_vision_patch14_384.safetensors": lambda p: make_tiny_clip_vision(
+        p, "siglip", seed=15
+    ),
+    "style_models/flux1-redux-dev.safetensors": lambda p: make_tiny_redux(p, seed=16),
     # Where the flux loaders look for the T5 tokenizer (none ships with the pack; ComfyUI bundles its own).
     "text_encoders/t5_tokenizer/tokenizer.json": make_tiny_t5_tokenizer,
 }
@@ -366,3 +374,30 @@ def test_flux_canny_template(alice, team, client_for, wait_for_run):
     assert set(np.unique(edges)) <= {0, 255}  # Canny's black and white edge map
     assert_real_image(image, (128, 96))
     assert len(np.unique(image)) > 2
+
+
+def test_sdxl_revision_template(alice, team, client_for, wait_for_run):
+    """SDXL revision: two LoadImage references encoded by CLIPVisionEncode (clip_vision_g, center crop) and
+    chained through unCLIPConditioning (strength 0.75) onto the text prompt, whose pooled input they replace;
+    KSampler dpmpp_3m_sde_gpu/exponential at cfg 8."""
+    client = client_for(alice)
+    upload(client, team, "sdxl_revision_text_prompts_ref_image1.png", png((96, 64)))
+    upload(client, team, "sdxl_revision_text_prompts_ref_image2.png", png((64, 64)))
+    run = import_and_run(
+        client, team, template("sdxl_revision_text_prompts", CURRENT_TEMPLATES), wait_for_run
+    )
+    (image,) = saved_images(run)
+    assert_real_image(image, (128, 128))
+
+
+def test_flux_redux_template(alice, team, client_for, wait_for_run):
+    """Flux Redux: two reference images encoded by the SigLIP vision model, turned into text-width tokens by the
+    Redux style model and appended to the prompt by two chained StyleModelApply (multiply, strength 1);
+    FluxGuidance, BasicGuider, SamplerCustomAdvanced (BasicScheduler's steps cut to 3) and ModelSamplingFlux."""
+    client = client_for(alice)
+    upload(client, team, "flux_redux_model_example_reference_image_1.png", png((64, 96)))
+    upload(client, team, "flux_redux_model_example_reference_image_2.png", png((80, 80)))
+    workflow = template("flux_redux_model_example", CURRENT_TEMPLATES)
+    run = import_and_run(client, team, workflow, wait_for_run, overrides={"17": {"steps": 3}})
+    (image,) = saved_images(run)
+    assert_real_image(image, (128, 128))
