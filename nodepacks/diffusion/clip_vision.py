@@ -32,7 +32,7 @@ import numpy as np
 
 from nodepacks import sdk
 from nodepacks.diffusion.handles import DiffusionError
-from nodepacks.diffusion.weights import load_tensors, read_keys, shipped_config
+from nodepacks.diffusion.weights import load_tensors, place, read_keys, shipped_config
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -276,7 +276,7 @@ def warm_network(vision: ClipVision, models: sdk.ModelProvider) -> Any:
     def load() -> Any:
         with runtime.BUILD_LOCK:
             network = load_network(vision)
-            return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            return place(network, device, dtype)
 
     return models.cached(vision.key, load)
 
@@ -371,7 +371,7 @@ def _warm_style_model(style: StyleModel, models: sdk.ModelProvider) -> Any:
             )
         except (KeyError, RuntimeError) as exc:
             raise DiffusionError(f"{style.name}: the Redux weights are incomplete ({exc})") from None
-        return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        return place(network, device, dtype)
 
     return models.cached(style.key, load)
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from nodepacks import sdk
 from nodepacks.diffusion.handles import DiffusionError
-from nodepacks.diffusion.weights import load_tensors, read_json, read_keys, shipped_config
+from nodepacks.diffusion.weights import load_tensors, place, read_json, read_keys, shipped_config
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -266,7 +266,7 @@ def warm_network(net: ControlNet, models: sdk.ModelProvider) -> Any:
     def load() -> Any:
         with runtime.BUILD_LOCK:
             network = load_network(net)
-            return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            return place(network, device, dtype)
 
     return models.cached(net.key, load)
 

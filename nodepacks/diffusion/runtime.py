@@ -29,6 +29,7 @@ from nodepacks.diffusion.handles import (
     TextEncoder,
     VAEModel,
 )
+from nodepacks.diffusion.weights import place
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -69,7 +70,7 @@ def load_diffusion_network(model: DiffusionModel, models: sdk.ModelProvider) -> 
     def load_base() -> Any:
         with BUILD_LOCK:
             network = family.load_diffusion_model(weights, device, dtype)
-            return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            return place(network, device, dtype)
 
     base_key = model.key.split("|", 1)[0]
     if not model.patches:
@@ -111,7 +112,7 @@ def load_vae_network(vae: VAEModel, models: sdk.ModelProvider) -> Any:
     def load() -> Any:
         with BUILD_LOCK:
             network = family.load_vae(vae.source, device, dtype)
-            return network.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            return place(network, device, dtype)
 
     return _cached(models, vae.key, load)
 

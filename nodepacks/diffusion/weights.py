@@ -111,3 +111,15 @@ def config_path(*parts: str) -> Path:
 def shipped_config(*parts: str) -> dict[str, Any]:
     """A shipped JSON config (the real model's architecture, overridden by what the weights show)."""
     return read_json(config_path(*parts))
+
+
+def place(network: Any, device: str, dtype: Any) -> Any:
+    """``network`` on ``device`` in ``dtype``, ready for inference (eval mode, no gradients).
+
+    Casts only when the weights are in another dtype: diffusers' ``ModelMixin.to`` logs a warning on every call
+    that names a dtype, which filled every load's output on the CPU (fp32 to fp32)."""
+    network = network.to(device)
+    first = next(network.parameters(), None)
+    if first is not None and first.dtype != dtype:
+        network = network.to(dtype=dtype)
+    return network.eval().requires_grad_(False)

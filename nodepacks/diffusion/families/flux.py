@@ -33,6 +33,7 @@ from nodepacks.diffusion.tokenizers import EOS, clip_token_chunks
 from nodepacks.diffusion.weights import (
     DIFFUSION_MODEL_PREFIX,
     load_tensors,
+    place,
     read_keys,
     shipped_config,
     strip_prefix,
@@ -325,10 +326,7 @@ class FluxFamily(Family):
                 Path(t5_source.path).name,
             )
             tokenizer = Path(self._role(clip, "t5_tokenizer").path)
-        models = {
-            role: model.to(device=device, dtype=dtype).eval().requires_grad_(False)
-            for role, model in stack.items()
-        }
+        models = {role: place(model, device, dtype) for role, model in stack.items()}
         return {**models, "t5_tokens": T5Tokens(tokenizer)}
 
     def _role(self, clip: TextEncoder, role: str) -> WeightsSource:

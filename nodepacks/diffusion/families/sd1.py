@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from nodepacks.diffusion.families import Family
 from nodepacks.diffusion.families import _common as common
 from nodepacks.diffusion.handles import Cond, LatentFormat, ModelSampling, TextEncoder, WeightsSource
-from nodepacks.diffusion.weights import DIFFUSION_MODEL_PREFIX, shipped_config, strip_prefix
+from nodepacks.diffusion.weights import DIFFUSION_MODEL_PREFIX, place, shipped_config, strip_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -71,10 +71,7 @@ class SD1Family(Family):
             self.diffusers_clip_folders,
             bases,
         )
-        return {
-            role: model.to(device=device, dtype=dtype).eval().requires_grad_(False)
-            for role, model in models.items()
-        }
+        return {role: place(model, device, dtype) for role, model in models.items()}
 
     def encode_text(self, stack: Any, text: str, layer: int | None) -> Cond:
         hidden, pooled = common.encode_clip(

@@ -43,10 +43,6 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     state = load_file(str(ckpts / "sd2-inpaint.safetensors"))
     state[NORM_BIAS] = state[NORM_BIAS] + torch.randn(state[NORM_BIAS].shape) * 0.3
     save_file(state, str(ckpts / "sd2-inpaint-spread.safetensors"))
-    # An 8-extra-channel UNet (instruct-pix2pix style): a concat this pack does not build.
-    parts = testing.tiny_components("sd1")
-    parts["denoiser"] = testing._denoiser("sd1", in_channels=8)
-    save_file(testing.original_state_dict("sd1", parts), str(ckpts / "sd1-pix2pix.safetensors"))
     return root
 
 
@@ -241,6 +237,4 @@ def test_inpainting_errors_are_clear(models) -> None:
     wrong = np.zeros((1, 16, 8, 8), np.float32)
     with pytest.raises(DiffusionError, match="16"):
         denoiser(x, sigma, [{**cond[0], "concat_mask": mask, "concat_latent_image": wrong}])
-    pix2pix, _, _ = load(models, "sd1-pix2pix.safetensors")
-    with pytest.raises(DiffusionError, match="only inpainting models"):
-        prepare_denoiser(pix2pix, models)(x, sigma, cond)
+    # 8-channel instruct-pix2pix UNets are supported now (test_ip2p_lora.py).
