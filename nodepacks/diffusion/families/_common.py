@@ -55,7 +55,9 @@ def build(cls: Any, config: Any, state: dict[str, torch.Tensor], source: str, wh
     for name, buffer in model.named_buffers():
         if buffer.device.type == "meta":
             raise DiffusionError(f"{source}: the {what} weights lack buffer {name}")
-    return model.to(torch.float32)
+    if any(param.dtype != torch.float32 for param in model.parameters()):
+        model = model.to(torch.float32)  # fp16/bf16/fp8 files; diffusers warns on every dtype cast, so only then
+    return model
 
 
 def _align_names(state: dict[str, torch.Tensor], expected: dict[str, Any]) -> dict[str, torch.Tensor]:
