@@ -55,8 +55,9 @@ def build(cls: Any, config: Any, state: dict[str, torch.Tensor], source: str, wh
     for name, buffer in model.named_buffers():
         if buffer.device.type == "meta":
             raise DiffusionError(f"{source}: the {what} weights lack buffer {name}")
+    # fp16/bf16/fp8 files only: diffusers warns on every dtype cast.
     if any(param.dtype != torch.float32 for param in model.parameters()):
-        model = model.to(torch.float32)  # fp16/bf16/fp8 files; diffusers warns on every dtype cast, so only then
+        model = model.to(torch.float32)
     return model
 
 
