@@ -7,8 +7,10 @@ by ``nodepacks.diffusion.testing`` in the original single-file layout, loaded th
 - ``step_overhead``: the ``KSampler`` node (through ``run_node``: noise, sigma schedule, CFG batching, progress
   with throttled previews, cancellation checks, the LATENT in and out) against a bare loop that calls the same
   warm network the same number of times (cond and uncond in one batch, an Euler step) -- same model, same
-  latent size, same steps, same result (checked); interleaved repeats. Target: within 3 % (``MAX_STEP_OVERHEAD``)
-  on the process CPU time of the best repeat of each (this machine's cores are shared; wall times printed too).
+  latent size, same steps, same result (checked); interleaved repeats, one torch thread (``--overhead-threads``).
+  Target: within 3 % (``MAX_STEP_OVERHEAD``) on the process CPU time of the best repeat of each (this machine's
+  cores are shared; wall times printed too); 256x256 by default (``--overhead-size``), where the network's share
+  is smaller than at 512, so the node's own cost weighs more.
 - ``model_load``: CheckpointLoaderSimple + the first denoiser call on a fresh model manager (cold: reads,
   converts and builds the networks) against the same on a warm manager.
 - ``warm_txt2img``: a whole txt2img graph (loader, two CLIPTextEncode, EmptyLatentImage, KSampler, VAEDecode)
@@ -158,7 +160,21 @@ def node_sample(models: ModelManager, model: Any, positive: Any, negative: Any, 
     return np.asarray(out["latent"]["samples"])
 
 
-def step_overhead(models: ModelManager, size: int, steps: int, repeats: int) -> dict[str, Any]:
+def step_overhead(models: ModelManager, size: int, steps: int, repeats: int, threads: int) -> dict[str, Any]:
+    """The sampler node against the bare loop. With ``threads`` = 1 (the default) CPU time is the work done: with
+    several OpenMP threads it also counts their spin-waits, which vary by several percent between identical runs
+    (profiles of one run each show the same network time for both paths)."""
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _step_overhead(models, size, steps, repeats, threads)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _step_overhead(models: ModelManager, size: int, steps: int, repeats: int, threads: int) -> dict[str, Any]:
     model, clip, _ = load(models)
     positive, negative = encode(models, clip, "a lighthouse at dusk"), encode(models, clip, "blurry")
     latent = run_node(nodes_latent.EmptyLatentImage, width=size, height=size, batch_size=1)["LATENT"]
@@ -181,6 +197,7 @@ def step_overhead(models: ModelManager, size: int, steps: int, repeats: int) -> 
         size=size,
         steps=steps,
         repeats=repeats,
+        threads=threads,
         bare_step_ms=round(min(wall["bare"]) / steps * 1000, 3),
         node_step_ms=round(min(wall["node"]) / steps * 1000, 3),
         bare_step_cpu_ms=round(min(cpu["bare"]) / steps * 1000, 3),
@@ -299,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--model", choices=("tiny", "sd15"), default="tiny")
+    parser.add_argument(
+        "--overhead-size", type=int, default=256, help="image side of the overhead comparison"
+    )
+    parser.add_argument("--overhead-threads", type=int, default=1, help="torch threads during it")
     args = parser.parse_args(argv)
     emit("machine", model=args.model, **machine())
     with tempfile.TemporaryDirectory(prefix="flowyard-bench-diffusion-") as tmp:
@@ -306,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         write_checkpoint(root, args.model)
         model_load(root, args.size)
         models = manager(root)
-        overhead = step_overhead(models, args.size, args.steps, args.repeats)
+        overhead = step_overhead(models, args.overhead_size, args.steps, args.repeats, args.overhead_threads)
         warm_txt2img(root, args.size, args.steps, args.runs)
         preview_bytes(models, args.size, args.steps)
     return 0 if overhead["ok"] else 1
