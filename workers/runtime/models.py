@@ -580,17 +580,22 @@ class ModelManager:
         """Return the warm object under ``key``, calling ``load()`` once on a miss (concurrent callers wait for
         it). Its size is ``size_bytes``, else its torch modules' parameters and buffers."""
         slot = _ObjectKey(key)
+        return self._warm_or_load(slot, lambda pending: self._load_object(slot, pending, load, size_bytes))
+
+    def _warm_or_load(self, key: Any, load: Callable[[_Pending], Any]) -> Any:
+        """The warm entry under ``key``, or ``load(pending)`` by exactly one caller while the others wait for it
+        (and look again: the loaded entry may already have been evicted)."""
         while True:
             with self._lock:
-                entry = self._hit(slot)
+                entry = self._hit(key)
                 if entry is not None:
                     return entry.model
-                pending = self._loading.get(slot)
+                pending = self._loading.get(key)
                 owner = pending is None
                 if pending is None:
-                    pending = self._loading[slot] = _Pending()
+                    pending = self._loading[key] = _Pending()
             if owner:
-                return self._load_object(slot, pending, load, size_bytes)
+                return load(pending)
             self._wait(pending)
 
     def _load_object(
@@ -710,18 +715,10 @@ class ModelManager:
         task = options.pop("task", None) or None
         path = self.resolve(model_id, revision)
         key = _Key(model_id, str(path), task, json.dumps(options, sort_keys=True, default=repr))
-        while True:
-            with self._lock:
-                entry = self._hit(key)
-                if entry is not None:
-                    return entry.model
-                pending = self._loading.get(key)
-                owner = pending is None
-                if pending is None:
-                    pending = self._loading[key] = _Pending()
-            if owner:
-                return self._load(key, pending, model_id, _revision_of(path, revision), task, options)
-            self._wait(pending)
+        revision_name = _revision_of(path, revision)
+        return self._warm_or_load(
+            key, lambda pending: self._load(key, pending, model_id, revision_name, task, options)
+        )
 
     def _load(
         self,
