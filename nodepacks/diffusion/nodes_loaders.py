@@ -113,7 +113,7 @@ def _text_sources(ctx: sdk.Context, family: Family, *sources: WeightsSource) -> 
 
 def _clip_l_and_t5(first: tuple[Path, str], second: tuple[Path, str]) -> list[tuple[Path, str]]:
     # Told apart by T5's block names, not width: tiny test encoders can be equally wide.
-    from nodepacks.diffusion.families.flux import t5_prefix
+    from nodepacks.diffusion.families._t5 import t5_prefix
 
     is_t5 = [t5_prefix(read_keys(path)) is not None for path, _ in (first, second)]
     if is_t5.count(True) != 1:
@@ -161,9 +161,9 @@ def _is_t5(path: Path) -> bool:
 class TripleCLIPLoader(sdk.Node):
     """Load SD3's three text encoders: CLIP-L, CLIP-G and T5-XXL, in any order. Returns CLIP.
 
-    SD3 conditions on CLIP-L/G alone where no T5 is loaded (ComfyUI's behaviour without T5); this pack's sd3 family
-    does that always. The T5 file is accepted and checked, and the node's text says that T5 is not used, and why:
-    no T5 tokenizer next to its weights (none ships with the pack), or T5 support not yet in the sd3 family."""
+    T5 is used where a T5 tokenizer (tokenizer.json or spiece.model) is found next to its weights or in the model
+    library's text_encoders/t5_tokenizer/ folder (none ships with the pack); without one SD3 conditions on CLIP-L/G
+    alone (ComfyUI's behaviour without T5). The node's text says which, and why."""
 
     id = "TripleCLIPLoader"
     display_name = "TripleCLIPLoader"
@@ -194,17 +194,20 @@ class TripleCLIPLoader(sdk.Node):
             WeightsSource(str(path), "text_encoder", sha256, role=role)
             for (path, sha256), role in zip(ordered, ("clip_l", "clip_g"), strict=True)
         ]
-        t5_path = t5[0][0]
-        beside = [t5_path.parent / name for name in ("tokenizer.json", "spiece.model")]
-        if any(path.exists() for path in beside):
-            note = f"T5 ({t5_path.name}) is not used: the sd3 family conditions on CLIP-L and CLIP-G only"
+        t5_path, t5_sha256 = t5[0]
+        sources.append(WeightsSource(str(t5_path), "text_encoder", t5_sha256, role="t5"))
+        family = get_family("sd3")
+        found = _text_sources(ctx, family, *sources)
+        tokenizer = next((s for s in found if s.role == "t5_tokenizer"), None)
+        if tokenizer is not None:
+            note = f"T5 ({t5_path.name}) is used, with the T5 tokenizer {Path(tokenizer.path).name}"
         else:
             note = (
-                f"T5 ({t5_path.name}) is not used: no T5 tokenizer (tokenizer.json or spiece.model) next to it; "
-                "SD3 runs on CLIP-L and CLIP-G alone"
+                f"T5 ({t5_path.name}) is not used: no T5 tokenizer (tokenizer.json or spiece.model) next to it or "
+                "in text_encoders/t5_tokenizer/; SD3 runs on CLIP-L and CLIP-G alone"
             )
         _log.info("TripleCLIPLoader: %s", note)
-        clip = library.clip_handle(get_family("sd3"), *sources)
+        clip = library.clip_handle(family, *found)
         return sdk.Result(outputs=self.Outputs(CLIP=clip), ui=sdk.UI(text=[note]))
 
 

@@ -10,7 +10,6 @@ the loaders find ``tokenizer.json`` or ``spiece.model`` next to the T5 weights o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Collection
@@ -21,6 +20,15 @@ from nodepacks import sdk
 from nodepacks.diffusion.families import Family
 from nodepacks.diffusion.families import _common as common
 from nodepacks.diffusion.families._common import _count
+from nodepacks.diffusion.families._t5 import (
+    T5_TOKENIZER_FOLDER,
+    T5Tokens,
+    diffusers_t5_tokenizer,
+    encode_t5,
+    find_t5_tokenizer,
+    load_t5_state,
+    t5_state,
+)
 from nodepacks.diffusion.handles import (
     Cond,
     DiffusionError,
@@ -44,11 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FLUX_DETECT_KEY = "double_blocks.0.img_attn.qkv.weight"
 GUIDANCE_KEY = "guidance_in.in_layer.weight"
-T5_DETECT_SUFFIX = "block.0.layer.0.SelfAttention.q.weight"
-T5_TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
-T5_TOKENIZER_FOLDER = "t5_tokenizer"  # in the library's text_encoders folder
 T5_MIN_TOKENS = 256  # ComfyUI pads Flux's T5 prompt to 256 tokens (id 0) after its end token
-T5_PAD, T5_END = 0, 1
 DEFAULT_GUIDANCE = 3.5  # ComfyUI's value when no FluxGuidance set one
 # ComfyUI's ModelSamplingFlux: mu 1.15 for dev, 1.0 for schnell (the shift is exp(mu)), 10000 timesteps.
 DEV_MU, SCHNELL_MU = 1.15, 1.0
@@ -114,109 +118,6 @@ def convert_original(state: dict[str, torch.Tensor], config: dict[str, Any]) -> 
     converted = convert_flux_transformer_checkpoint_to_diffusers(state)
     converted.update(own)
     return converted
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def find_t5_tokenizer(models: sdk.ModelProvider, weights: Path) -> WeightsSource:
-    """The T5 tokenizer file for T5 weights at ``weights`` (a text encoder file or a whole checkpoint): a
-    ``tokenizer.json`` or ``spiece.model`` next to it, else in the library's ``text_encoders/t5_tokenizer/``."""
-    for name in T5_TOKENIZER_FILES:
-        beside = weights.parent / name
-        if beside.is_file():
-            return WeightsSource(str(beside), "text_encoder", _file_sha256(beside), role="t5_tokenizer")
-    for name in T5_TOKENIZER_FILES:
-        try:
-            path = Path(models.file("text_encoders", f"{T5_TOKENIZER_FOLDER}/{name}"))
-            sha256 = models.sha256("text_encoders", f"{T5_TOKENIZER_FOLDER}/{name}")
-        except (sdk.NodeError, OSError):
-            continue
-        return WeightsSource(str(path), "text_encoder", sha256, role="t5_tokenizer")
-    raise DiffusionError(
-        f"no T5 tokenizer for {weights.name}: put tokenizer.json or spiece.model (the tokenizer of "
-        f"google/t5-v1_1-xxl) next to it in {weights.parent} or in the model library's "
-        f"text_encoders/{T5_TOKENIZER_FOLDER}/ folder"
-    )
-
-
-class T5Tokens:
-    """Text -> T5 ids ending with the end token, padded with 0 to 256, from a tokenizer.json or spiece.model."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            if path.suffix == ".json":
-                from tokenizers import Tokenizer
-
-                self._fast: Any = Tokenizer.from_file(str(path))
-                self._spm: Any = None
-            else:
-                import sentencepiece
-
-                self._fast = None
-                self._spm = sentencepiece.SentencePieceProcessor(model_file=str(path))
-        except Exception as exc:  # both libraries raise their own error types for bad files
-            raise DiffusionError(f"{path}: not a readable T5 tokenizer ({exc})") from None
-
-    def __call__(self, text: str) -> list[int]:
-        ids = list(self._fast.encode(text).ids) if self._fast is not None else list(self._spm.encode(text))
-        while ids and ids[-1] in (T5_END, T5_PAD):  # the tokenizer's own end token, if it adds one
-            ids.pop()
-        ids.append(T5_END)
-        return ids + [T5_PAD] * max(0, T5_MIN_TOKENS - len(ids))
-
-
-def t5_config_from_weights(state: dict[str, torch.Tensor], base: dict[str, Any]) -> Any:
-    """A transformers T5Config for T5 encoder weights in HF names (``shared``/``encoder.block.*``)."""
-    from transformers import T5Config
-
-    vocab, width = state["shared.weight"].shape
-    inner = int(state["encoder.block.0.layer.0.SelfAttention.q.weight"].shape[0])
-    heads = int(state["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"].shape[1])
-    values = {k: v for k, v in base.items() if k != "architectures"}
-    gated = "encoder.block.0.layer.1.DenseReluDense.wi_0.weight" in state
-    ff_key = "wi_0" if gated else "wi"
-    values.update(
-        vocab_size=int(vocab),
-        d_model=int(width),
-        num_heads=heads,
-        d_kv=inner // heads,
-        d_ff=int(state[f"encoder.block.0.layer.1.DenseReluDense.{ff_key}.weight"].shape[0]),
-        num_layers=_count(state, r"encoder\.block\.(\d+)\."),
-        relative_attention_num_buckets=int(
-            state["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"].shape[0]
-        ),
-        feed_forward_proj=base.get("feed_forward_proj", "gated-gelu") if gated else "relu",
-    )
-    return T5Config(**values)
-
-
-def load_t5_state(state: dict[str, torch.Tensor], base: dict[str, Any], name: str) -> Any:
-    """A T5EncoderModel from HF-named T5 weights (the embedding under ``shared`` or ``encoder.embed_tokens``)."""
-    from transformers import T5EncoderModel
-
-    state = dict(state)
-    embedding = state.get("shared.weight", state.get("encoder.embed_tokens.weight"))
-    if embedding is None or "encoder.block.0.layer.0.SelfAttention.q.weight" not in state:
-        raise DiffusionError(f"{name}: holds no T5 text encoder")
-    state["shared.weight"] = state["encoder.embed_tokens.weight"] = embedding
-    model = common.build(T5EncoderModel, t5_config_from_weights(state, base), state, name, "text encoder t5")
-    model.encoder.embed_tokens = model.shared
-    return model
-
-
-def t5_prefix(keys: Collection[str]) -> str | None:
-    """The prefix under which a file holds T5 encoder weights, None when it holds none."""
-    for key in keys:
-        if key.endswith(T5_DETECT_SUFFIX) and ".encoder." in f".{key}":
-            return key[: key.index("encoder.block.")]
-    return None
 
 
 class FluxFamily(Family):
@@ -302,14 +203,7 @@ class FluxFamily(Family):
             clip_cls = CLIPTextModelWithProjection if "WithProjection" in clip_config else CLIPTextModel
             stack["clip_l"] = common.load_diffusers_component(clip_cls, main.path, "text_encoder")
             stack["t5"] = common.load_diffusers_component(T5EncoderModel, main.path, "text_encoder_2")
-            tokenizer = next(
-                (
-                    folder / "tokenizer_2" / n
-                    for n in T5_TOKENIZER_FILES
-                    if (folder / "tokenizer_2" / n).is_file()
-                ),
-                None,
-            )
+            tokenizer = diffusers_t5_tokenizer(folder, "tokenizer_2")
             if tokenizer is None:
                 raise DiffusionError(
                     f"{folder}: diffusers folder has no tokenizer_2/tokenizer.json or spiece.model"
@@ -321,13 +215,13 @@ class FluxFamily(Family):
             stack["clip_l"] = common.load_clip_state(state, base, Path(clip_source.path).name, "clip_l")
             t5_source = main or self._role(clip, "t5")
             stack["t5"] = load_t5_state(
-                self._t5_state(t5_source),
+                t5_state(t5_source, self.checkpoint_clip_prefixes["t5"]),
                 shipped_config(self.config_dir, "t5xxl.json"),
                 Path(t5_source.path).name,
             )
             tokenizer = Path(self._role(clip, "t5_tokenizer").path)
         models = {role: place(model, device, dtype) for role, model in stack.items()}
-        return {**models, "t5_tokens": T5Tokens(tokenizer)}
+        return {**models, "t5_tokens": T5Tokens(tokenizer, T5_MIN_TOKENS)}
 
     def _role(self, clip: TextEncoder, role: str) -> WeightsSource:
         for source in clip.sources:
@@ -339,18 +233,6 @@ class FluxFamily(Family):
                 f"checkpoint loader, with tokenizer.json or spiece.model in text_encoders/{T5_TOKENIZER_FOLDER}/"
             )
         raise DiffusionError(f"the flux text encoder needs a {role} model, none was given")
-
-    def _t5_state(self, source: WeightsSource) -> dict[str, torch.Tensor]:
-        name = Path(source.path).name
-        if source.layout == "checkpoint":
-            state = load_tensors(source.path, (self.checkpoint_clip_prefixes["t5"],))
-            if not state:
-                raise DiffusionError(f"{name}: the checkpoint holds no T5 text encoder")
-            return state
-        prefix = t5_prefix(read_keys(source.path))
-        if prefix is None:
-            raise DiffusionError(f"{name}: not a T5 text encoder file")
-        return load_tensors(source.path, (prefix,)) if prefix else load_tensors(source.path)
 
     # -- running ------------------------------------------------------------------------------------------------
 
@@ -368,13 +250,7 @@ class FluxFamily(Family):
             hidden = clip(input_ids=torch.tensor([ids], device=clip.device), output_hidden_states=True)
             last = hidden.last_hidden_state
             pooled = last[:, ids.index(EOS) if EOS in ids else len(ids) - 1]
-            tokens = torch.tensor([stack["t5_tokens"](t5_text)], device=t5.device)
-            if int(tokens.max()) >= t5.config.vocab_size:
-                raise DiffusionError(
-                    f"the T5 tokenizer gives ids up to {int(tokens.max())} but the T5 weights have "
-                    f"{t5.config.vocab_size}: the tokenizer is not this model's"
-                )
-            sequence = t5(input_ids=tokens).last_hidden_state
+        sequence = encode_t5(t5, stack["t5_tokens"], t5_text)
         return Cond(
             cross_attn=sequence.float().cpu().numpy(),
             pooled_output=pooled.float().cpu().numpy(),

@@ -272,7 +272,7 @@ def test_clip_text_encode_sdxl_gives_each_encoder_its_text(models) -> None:
 # -- text encoder loaders and SD2 LoRA text keys -----------------------------------------------------------------
 
 
-def test_triple_clip_loader_takes_clip_l_g_and_t5_in_any_order_and_says_t5_is_unused(
+def test_triple_clip_loader_takes_clip_l_g_and_t5_in_any_order_and_says_whether_t5_is_used(
     models, root: Path
 ) -> None:
     values: dict[str, Any] = {"clip_name1": "t5xxl.safetensors", "clip_name2": "sd3-clip_g.safetensors"}
@@ -286,7 +286,8 @@ def test_triple_clip_loader_takes_clip_l_g_and_t5_in_any_order_and_says_t5_is_un
     (root / "text_encoders" / "tokenizer.json").write_text("{}")
     try:
         found = run_node(loaders.TripleCLIPLoader, models=models, **values)
-        assert "conditions on CLIP-L and CLIP-G only" in found.ui.text[0]
+        assert "is used, with the T5 tokenizer tokenizer.json" in found.ui.text[0]  # test_sd3_t5 encodes
+        assert [s.role for s in found["CLIP"].sources] == ["clip_l", "clip_g", "t5", "t5_tokenizer"]
     finally:
         (root / "text_encoders" / "tokenizer.json").unlink()
     from nodepacks.diffusion.handles import DiffusionError
