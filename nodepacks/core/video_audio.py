@@ -9,7 +9,7 @@ files: they hand encoded bytes to the runtime as ``UI.files``.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from typing import Any, BinaryIO
 
@@ -33,8 +33,17 @@ def _av() -> Any:
     return av
 
 
-def _decode_error(kind: str, name: str, exc: BaseException) -> sdk.NodeError:
-    return sdk.NodeError(f"{kind} {name!r} could not be decoded: {exc}")
+def _decode_upload(ctx: sdk.Context, ref: str, label: str, decode: Callable[[Any], Any]) -> Any:
+    """``decode`` of the uploaded file ``ref``; a missing or undecodable file is a NodeError naming ``label``
+    (input and kind, e.g. ``"file: video"``) and the file."""
+    av = _av()
+    try:
+        with ctx.files.open(ref) as handle:
+            return decode(handle)
+    except FileNotFoundError:
+        raise sdk.NodeError(f"{label} {ref!r} is not available to this run") from None
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        raise sdk.NodeError(f"{label} {ref!r} could not be decoded: {exc}") from None
 
 
 # --- decoding -----------------------------------------------------------------------------------------------
@@ -229,15 +238,7 @@ class LoadVideo(sdk.Node):
         return files.sha256(inputs["file"])
 
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
-        av = _av()
-        try:
-            with ctx.files.open(inputs.file) as handle:
-                video = decode_video(handle)
-        except FileNotFoundError:
-            raise sdk.NodeError(f"file: video {inputs.file!r} is not available to this run") from None
-        except (av.FFmpegError, ValueError, OSError) as exc:
-            raise _decode_error("file: video", inputs.file, exc) from None
-        return self.Outputs(video=video)
+        return self.Outputs(video=_decode_upload(ctx, inputs.file, "file: video", decode_video))
 
 
 class CreateVideo(sdk.Node):
@@ -377,15 +378,7 @@ class LoadAudio(sdk.Node):
         return files.sha256(inputs["audio"])
 
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
-        av = _av()
-        try:
-            with ctx.files.open(inputs.audio) as handle:
-                audio = decode_audio(handle)
-        except FileNotFoundError:
-            raise sdk.NodeError(f"audio: file {inputs.audio!r} is not available to this run") from None
-        except (av.FFmpegError, ValueError, OSError) as exc:
-            raise _decode_error("audio: file", inputs.audio, exc) from None
-        return self.Outputs(audio=audio)
+        return self.Outputs(audio=_decode_upload(ctx, inputs.audio, "audio: file", decode_audio))
 
 
 class SaveAudio(sdk.Node):

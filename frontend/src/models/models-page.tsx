@@ -9,6 +9,7 @@ import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { Badge } from "../packs/pack-widgets";
 import { formatBytes, modelLabel } from "../workers/worker-format";
+import { ModelScopeTable } from "../workers/modelscope-table";
 import type { Model, Worker } from "../workers/worker-schemas";
 import { countFiles, fetchActive, filterModels, groupFiles, kindLabel, LIBRARY_KINDS, shortSha, sourceLabel } from "./model-format";
 import type { FetchRequest, ModelFetch } from "./model-schemas";
@@ -111,41 +112,7 @@ function ModelScopeModels({ models, query }: { models: Model[]; query: string })
   const shown = filterModels(models, query);
   if (!models.length) return <p className="fy-empty">No worker holds a ModelScope model yet.</p>;
   if (!shown.length) return <p className="fy-empty">No ModelScope models matching “{query}”.</p>;
-  return (
-    <table className="fy-table" data-testid="modelscope-models">
-      <thead>
-        <tr>
-          <th>model</th>
-          <th>task</th>
-          <th>size</th>
-          <th>on workers</th>
-        </tr>
-      </thead>
-      <tbody>
-        {shown.map((m) => (
-          <tr key={`${m.model_id}@${m.revision}`}>
-            <td>
-              <span className="fy-mono">{m.model_id}</span> <span className="fy-muted fy-small">{m.revision}</span>
-            </td>
-            <td>{m.task ?? "—"}</td>
-            <td>{formatBytes(m.size_bytes)}</td>
-            <td className="fy-small">
-              {m.workers.map((name) => (
-                <div key={name}>
-                  {name}
-                  {m.warm_on.includes(name) && (
-                    <Badge tone="ok" title="Loaded in memory">
-                      warm
-                    </Badge>
-                  )}
-                </div>
-              ))}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+  return <ModelScopeTable models={shown} testId="modelscope-models" />;
 }
 
 function warmLabel(entry: unknown): string {

@@ -9,6 +9,7 @@ import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { Badge } from "../packs/pack-widgets";
 import { formatBytes, heartbeatAge, modelLabel, sortWorkers, workerState } from "./worker-format";
+import { ModelScopeTable } from "./modelscope-table";
 import type { Worker } from "./worker-schemas";
 import { workersApi } from "./workers-api";
 
@@ -121,43 +122,7 @@ function Models() {
   if (!models.data.length) {
     return <p className="fy-empty">No worker holds a model yet. Workers download the models packs declare when a run first needs them.</p>;
   }
-  return (
-    <table className="fy-table">
-      <thead>
-        <tr>
-          <th>model</th>
-          <th>task</th>
-          <th>framework</th>
-          <th>size</th>
-          <th>on workers</th>
-        </tr>
-      </thead>
-      <tbody>
-        {models.data.map((m) => (
-          <tr key={`${m.model_id}@${m.revision}`}>
-            <td>
-              <span className="fy-mono">{m.model_id}</span> <span className="fy-muted fy-small">{m.revision}</span>
-            </td>
-            <td>{m.task ?? "—"}</td>
-            <td>{m.framework ?? "—"}</td>
-            <td>{formatBytes(m.size_bytes)}</td>
-            <td className="fy-small">
-              {m.workers.map((name) => (
-                <div key={name}>
-                  {name}
-                  {m.warm_on.includes(name) && (
-                    <Badge tone="ok" title="Loaded in memory">
-                      warm
-                    </Badge>
-                  )}
-                </div>
-              ))}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+  return <ModelScopeTable models={models.data} framework />;
 }
 
 function Workers({ user }: { user: User }) {
