@@ -71,6 +71,7 @@ class PackHost:
         self._lock = threading.Lock()
         self._calls = 0
         self._env_lock: contextlib.ExitStack | None = None
+        self._identity: sandbox.HostIdentity | None = None
 
     # Life cycle
 
@@ -86,21 +87,33 @@ class PackHost:
         """Start the host and wait for its ``ready`` message; return the description (pack + node schemas)."""
         if self._process is not None:
             self.close()  # the previous process died: release its lock and scratch first
-        self.mode = sandbox.sandbox_mode()
+        try:
+            self.mode = sandbox.sandbox_mode()
+            self._identity = sandbox.claim_host_identity() if self.mode == "bwrap" else None
+        except sandbox.SandboxUnavailable as exc:
+            raise PackHostError(f"pack {self._label} cannot run on this worker: {exc}") from None
+        identity = self._identity
         root = self.scratch_root or Path(tempfile.gettempdir())
         root.mkdir(parents=True, exist_ok=True)
         self.scratch = Path(tempfile.mkdtemp(prefix=f"packhost-{self.env.key}-", dir=root)).resolve()
         (self.scratch / "tmp").mkdir()
         os.chmod(self.scratch, 0o700)
+        if identity is not None:
+            for folder in (self.scratch, self.scratch / "tmp"):
+                os.chown(folder, identity.uid, identity.gid)
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         argv = [
             str(self.env.python), "-I", "-B", "-m", f"{BOOTSTRAP_PACKAGE}.host",
-            "--fd", str(child_sock.fileno()), str(self.env.src), self.env.entry,
+            "--fd", str(child_sock.fileno()),
         ]  # fmt: skip
+        if self.mode == "bwrap":
+            # Applied by the host itself: in its user namespace or under its own uid it counts its processes.
+            argv += ["--max-processes", str(self.limits.processes)]
+        argv += [str(self.env.src), self.env.entry]
         if self.mode == "bwrap":
             bwrap, _ = sandbox.bwrap_probe()
             assert bwrap is not None
-            argv = sandbox.bwrap_command(bwrap, self.env, self.scratch, argv)
+            argv = sandbox.bwrap_command(bwrap, self.env, self.scratch, argv, identity)
         self._env_lock = contextlib.ExitStack()
         self._env_lock.enter_context(self.env.in_use())
         try:
@@ -180,6 +193,9 @@ class PackHost:
             self.scratch = None
 
     def _release(self) -> None:
+        if self._identity is not None:
+            self._identity.release()
+            self._identity = None
         if self._env_lock is not None:
             self._env_lock.close()
             self._env_lock = None

@@ -216,6 +216,7 @@ def build_layer(root: Path) -> HostLayer:
 
 def _write_layer(root: Path, folder: Path, tops: list[Path]) -> None:
     temp = Path(tempfile.mkdtemp(prefix=".tmp-layer-", dir=root))
+    temp.chmod(0o755)  # hosts may run as another uid (sandbox.host_identity): they read the layer
     site = temp / "site"
     site.mkdir()
     for top in tops:
@@ -337,6 +338,7 @@ class PackEnvironments:
             if env is not None:
                 return env
             temp = Path(tempfile.mkdtemp(prefix=".tmp-env-", dir=self.root))
+            temp.chmod(0o755)  # hosts may run as another uid (sandbox.host_identity): they read the env
             try:
                 return self._create(source, sha256, temp)
             finally:

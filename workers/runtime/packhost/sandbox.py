@@ -1,27 +1,47 @@
-"""How a pack host process is confined: scrubbed environment, rlimits, and bubblewrap when it works.
+"""How a pack host process is confined. Fail closed: without a working sandbox, uploaded packs do not run.
 
-Always (any Linux): a separate process in its own session/process group, started from nothing but an
-allow-listed environment (no DATABASE_URL, SECRET_KEY, AWS_*, REDIS_URL, tokens, proxies), cwd and HOME and
-TMPDIR = a private scratch folder, every other descriptor closed, rlimits (CPU, address space, file size,
-open files, no core dumps), killed with its group on timeout, cancel or shutdown.
+Every host: a separate process in its own session/process group, started from nothing but an allow-listed
+environment (no DATABASE_URL, SECRET_KEY, AWS_*, REDIS_URL, tokens, proxies), cwd and HOME and TMPDIR = a
+private scratch folder, every other descriptor closed, rlimits (CPU time, address space, file size, open
+files, processes, no core dumps), killed with its group on timeout, cancel or shutdown.
 
-With bubblewrap (``bwrap``, when user namespaces work): new user, pid, network, ipc, uts and cgroup
-namespaces, no capabilities, uid/gid 65534, ``--die-with-parent``; a filesystem made only of read-only binds
-of the interpreter, /usr and the system libraries, the pack's own environment and the host layer's
-packages, a private /tmp, /proc and /dev, and the scratch folder as the only writable place. No network,
-no repository, no /etc, no var/, no home folder.
+Inside bubblewrap (``bwrap``): new pid, network, ipc, uts and cgroup namespaces, ``--die-with-parent``; a
+filesystem made only of read-only binds of the interpreter, /usr and the system libraries, the pack's own
+environment and the host layer's packages, a private /tmp, /proc and /dev, and the scratch folder as the only
+writable place. No network, no repository, no /etc, no var/, no home folder. Who the pack code runs as:
 
-``FLOWYARD_PACK_SANDBOX``: ``auto`` (default: bwrap when the probe succeeds), ``bwrap`` (refuse to start
-hosts without it), ``none`` (never use it).
+- worker not root: a new user namespace too (uid/gid 65534 inside, no capabilities);
+- worker root: bubblewrap sets the mounts up as root, then ``setpriv`` switches to a uid of the host's own
+  (``FLOWYARD_PACK_HOST_UIDS``, default 200000-200999), with no capabilities, an empty bounding set and
+  ``no_new_privs``. Pack code never runs as root, even a namespaced one (root is exempt from the process
+  limit, and a root-owned process that escaped would still be root).
+
+The process limit is applied by the host itself before the pack is imported: inside a user namespace or
+under its own uid, it counts the host's processes only.
+
+``FLOWYARD_PACK_SANDBOX``:
+
+- ``bwrap`` (default; ``auto`` is accepted as a synonym): hosts run in bubblewrap. Where it is missing or
+  cannot create namespaces, starting a host raises ``SandboxUnavailable`` naming the reason, so a run using
+  an uploaded pack fails with that reason: never unsandboxed by accident.
+- ``insecure-none``: a site admin's explicit choice to run uploaded packs without the sandbox (only the
+  environment scrub and rlimits apply: a pack can read what the worker's user can). Logged as a warning at
+  start and shown by ``/api/health`` and the Workers page.
+
+Built-in packs (``FLOWYARD_NODE_PACKS``) are the server's own code and run in-process; this module concerns
+uploaded packs only.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import logging
 import os
 import resource
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +54,19 @@ PASS_THROUGH_ENV = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "TZ")
 """Harmless variables a host may inherit; nothing else from the worker's environment reaches it."""
 
 
+HOST_UIDS_SETTING = "FLOWYARD_PACK_HOST_UIDS"
+DEFAULT_HOST_UIDS = "200000-200999"
+INSECURE = "insecure-none"
+MODES = ("bwrap", INSECURE)
+HOW_TO_FIX = (
+    "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; `make run` and `make worker` do it) on a "
+    "kernel that allows user namespaces, or, knowing that uploaded packs can then read everything this "
+    f"worker can, set {SANDBOX_SETTING}={INSECURE}"
+)
+
+
 class SandboxUnavailable(RuntimeError):
-    """``FLOWYARD_PACK_SANDBOX=bwrap`` but bubblewrap does not work on this machine."""
+    """Uploaded packs must run in bubblewrap and it does not work here (or the setting is invalid)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +82,8 @@ class HostLimits:
     """Default wall-clock limit of one node execution (None: no limit beyond cancellation)."""
     cancel_grace: float = 2.0
     """Seconds a node gets to notice a cancel (``ctx.check_cancelled``) before its host is killed."""
+    processes: int = 64
+    """Processes and threads the host may run at once (a fork bomb stops here)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,17 +116,113 @@ def bwrap_probe() -> tuple[str | None, str]:
     return path, "bubblewrap works"
 
 
+def setting() -> str:
+    """The configured mode (``bwrap`` or ``insecure-none``); SandboxUnavailable for anything else."""
+    value = os.environ.get(SANDBOX_SETTING, "bwrap").strip().lower() or "bwrap"
+    if value == "auto":
+        return "bwrap"
+    if value not in MODES:
+        raise SandboxUnavailable(
+            f"{SANDBOX_SETTING}={value!r} is not a mode: use bwrap (the default) or {INSECURE}"
+        )
+    return value
+
+
 def sandbox_mode() -> str:
-    """``bwrap`` or ``none``: what hosts started now will use."""
-    setting = os.environ.get(SANDBOX_SETTING, "auto").strip().lower() or "auto"
-    if setting == "none":
-        return "none"
+    """``bwrap`` or ``insecure-none``: what hosts started now use; SandboxUnavailable when they cannot start."""
+    mode = setting()
+    if mode == INSECURE:
+        return mode
     path, reason = bwrap_probe()
     if path is None:
-        if setting == "bwrap":
-            raise SandboxUnavailable(f"{SANDBOX_SETTING}=bwrap but {reason}")
-        return "none"
+        raise SandboxUnavailable(f"the pack sandbox is unavailable: {reason}; {HOW_TO_FIX}")
     return "bwrap"
+
+
+def status() -> dict[str, object]:
+    """What ``/api/health``, worker heartbeats and the Workers page say about uploaded packs here.
+
+    ``mode``: ``bwrap`` (sandboxed), ``insecure-none`` (the admin turned the sandbox off) or ``unavailable``
+    (uploaded packs are refused); ``secure``: whether uploaded packs run confined; ``reason``: a sentence.
+    """
+    try:
+        mode = sandbox_mode()
+    except SandboxUnavailable as exc:
+        return {"mode": "unavailable", "secure": False, "uploaded_packs": "refused", "reason": str(exc)}
+    if mode == INSECURE:
+        return {
+            "mode": mode,
+            "secure": False,
+            "uploaded_packs": "run unconfined",
+            "reason": f"{SANDBOX_SETTING}={INSECURE}: uploaded packs run without the sandbox and can read "
+            "everything this worker can",
+        }
+    return {"mode": mode, "secure": True, "uploaded_packs": "sandboxed", "reason": bwrap_probe()[1]}
+
+
+def announce(log: logging.Logger) -> None:
+    """Log, once at a process's start, how uploaded packs will run (a warning unless they are sandboxed)."""
+    state = status()
+    if state["secure"]:
+        log.info("uploaded node packs run in the bubblewrap sandbox")
+    else:
+        log.warning("uploaded node packs: %s (%s)", state["uploaded_packs"], state["reason"])
+
+
+@dataclass
+class HostIdentity:
+    """The unprivileged uid/gid one host runs as, held (by a lock file) until ``release``."""
+
+    uid: int
+    gid: int
+    _lock: int | None = None
+
+    def release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor drops the flock
+            self._lock = None
+
+
+def _uid_range() -> range:
+    text = os.environ.get(HOST_UIDS_SETTING, DEFAULT_HOST_UIDS).strip() or DEFAULT_HOST_UIDS
+    try:
+        first, _, last = text.partition("-")
+        start, stop = int(first), int(last or first)
+    except ValueError:
+        raise SandboxUnavailable(
+            f"{HOST_UIDS_SETTING}={text!r}: write a uid range such as 200000-200999"
+        ) from None
+    if start <= 0 or stop < start:
+        raise SandboxUnavailable(
+            f"{HOST_UIDS_SETTING}={text!r}: pack hosts never run as root; use start <= end"
+        )
+    return range(start, stop + 1)
+
+
+def claim_host_identity() -> HostIdentity | None:
+    """A uid of its own for a host started by root (None when this process is not root).
+
+    Root is exempt from the process limit and must never be who pack code runs as, so a root worker gives
+    each live host a different uid from ``FLOWYARD_PACK_HOST_UIDS``: the process limit then counts that
+    host's processes only, and no two hosts can signal or read each other's files. A uid is held with an
+    ``flock`` on a file in the system's temporary folder, so worker processes on one machine never share one.
+    """
+    if os.geteuid() != 0:
+        return None
+    uids = _uid_range()
+    folder = Path(tempfile.gettempdir()) / "flowyard-packhost-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for uid in uids:
+        fd = os.open(folder / str(uid), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        return HostIdentity(uid, uid, fd)
+    raise SandboxUnavailable(
+        f"all {len(uids)} uids of {HOST_UIDS_SETTING} are in use by running pack hosts; widen the range"
+    )
 
 
 def scrubbed_env(scratch: Path) -> dict[str, str]:
@@ -117,18 +246,21 @@ def scrubbed_env(scratch: Path) -> dict[str, str]:
     return env
 
 
-def bwrap_command(bwrap: str, env: PackEnv, scratch: Path, argv: list[str]) -> list[str]:
+def bwrap_command(
+    bwrap: str, env: PackEnv, scratch: Path, argv: list[str], identity: HostIdentity | None = None
+) -> list[str]:
     """``argv`` wrapped in bubblewrap: read-only system, env and layer; scratch the only writable folder."""
-    cmd = [
-        bwrap,
-        "--unshare-all",  # user, pid, net, ipc, uts, cgroup namespaces: no network at all
-        "--die-with-parent",
-        "--cap-drop", "ALL",
-        "--uid", "65534",
-        "--gid", "65534",
-        "--hostname", "packhost",
-        "--ro-bind", "/usr", "/usr",
-    ]  # fmt: skip
+    if identity is None:
+        who = [
+            "--unshare-all",  # user, pid, net, ipc, uts, cgroup namespaces: no network at all
+            "--cap-drop", "ALL",
+            "--uid", "65534",
+            "--gid", "65534",
+        ]  # fmt: skip
+    else:
+        # Root: no user namespace (its uid 0 would still be root outside); setpriv drops to the host's uid.
+        who = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    cmd = [bwrap, *who, "--die-with-parent", "--hostname", "packhost", "--ro-bind", "/usr", "/usr"]
     for system in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
         if os.path.islink(system):
             cmd += ["--symlink", os.readlink(system), system]
@@ -137,16 +269,27 @@ def bwrap_command(bwrap: str, env: PackEnv, scratch: Path, argv: list[str]) -> l
     cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     read_only = [env.layer.python_prefix, env.path / "src", env.path / "venv", env.layer.site.parent]
     read_only += list(env.layer.bind_paths)
-    seen: set[str] = set()
-    for path in read_only:
-        text = str(path)
-        if text in seen or text.startswith("/usr/"):
-            continue
-        seen.add(text)
+    binds = list(dict.fromkeys(str(path) for path in read_only if not str(path).startswith("/usr/")))
+    # Mount points' parents are made 0755 (bubblewrap would copy modes such as /root's 0700, which a host
+    # running under its own uid could not cross).
+    made = {"/", "/usr", "/tmp", "/proc", "/dev", *binds}
+    parents = sorted(
+        {str(parent) for text in [*binds, str(scratch)] for parent in Path(text).parents} - made,
+        key=lambda text: text.count("/"),
+    )
+    for parent in parents:
+        cmd += ["--perms", "0755", "--dir", parent]
+    for text in binds:
         cmd += ["--ro-bind", text, text]
     # The sandbox's root is a tmpfs holding the mount points: read-only too, so scratch (and the private
     # /tmp, gone with the sandbox) are the only writable places.
     cmd += ["--bind", str(scratch), str(scratch), "--remount-ro", "/", "--chdir", str(scratch), "--"]
+    if identity is not None:
+        setpriv = shutil.which("setpriv", path="/usr/bin:/bin") or "/usr/bin/setpriv"
+        cmd += [
+            setpriv, f"--reuid={identity.uid}", f"--regid={identity.gid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+        ]  # fmt: skip
     return cmd + argv
 
 

@@ -25,6 +25,7 @@ import importlib
 import io
 import logging
 import os
+import resource
 import socket
 import sys
 import threading
@@ -241,9 +242,13 @@ class Host:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="flowyard_packhost.host")
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--max-processes", type=int, default=0)
     parser.add_argument("src")
     parser.add_argument("entry")
     args = parser.parse_args(argv)
+    if args.max_processes > 0:
+        # Before any pack code runs; inside the sandbox's user namespace this counts its processes only.
+        resource.setrlimit(resource.RLIMIT_NPROC, (args.max_processes, args.max_processes))
     sock = socket.socket(fileno=args.fd)
     link = _Link(sock)
     # Whatever the pack prints goes to stderr (the parent keeps its tail for crash reports).
