@@ -88,7 +88,27 @@ RULES: dict[str, tuple[Severity, str]] = {
     ),
     "startup-hook": ("high", "A .pth file runs code whenever Python starts in an environment that holds it."),
     "unparseable": ("high", "A Python file that does not parse cannot be reviewed."),
-    "nested-archive": ("medium", "An archive inside the pack is not scanned; ship its files directly."),
+    "import-time-code": (
+        "medium",
+        "Does work when the module is imported (a call or loop at module level), before any node runs: "
+        "code that runs on import runs wherever the pack is loaded. Declarations (imports, classes, "
+        "functions, constants, pack = Pack(...)) are not reported.",
+    ),
+    "import-path": (
+        "medium",
+        "Changes sys.path: modules in the folders it adds can shadow the standard library or the host's "
+        "packages for the whole host.",
+    ),
+    "write-outside": (
+        "medium",
+        "Writes to an absolute path or one with '..': a node may write only in its scratch folder (the "
+        "current directory) and return files through its outputs.",
+    ),
+    "endless-loop": (
+        "low",
+        "A `while True` loop with no break or return: it ends only by an exception or never; the "
+        "run's time limit stops it, check that it is meant.",
+    ),
     "script-file": (
         "medium",
         "A shell or install script; Flowyard never runs these, so check why it is here.",
@@ -149,7 +169,6 @@ _ENTROPY_LENGTH = 120
 _ENTROPY_BITS = 4.8
 
 _BINARY_SUFFIXES = (".so", ".pyd", ".dll", ".dylib", ".exe", ".pyc", ".pyo", ".o", ".a", ".lib", ".elf")
-_ARCHIVE_SUFFIXES = (".zip", ".whl", ".egg", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 _SCRIPT_SUFFIXES = (".sh", ".bash", ".bat", ".cmd", ".ps1", ".vbs")
 _SCRIPT_NAMES = frozenset({"install.py", "setup.py", "prestartup_script.py", "requirements.txt"})
 _MAGIC = (b"\x7fELF", b"MZ", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"\xfe\xed\xfa")
@@ -273,6 +292,58 @@ class _Visitor(ast.NodeVisitor):
             self.add("dynamic-lookup", node, f"Indexes {name}().")
         elif name in ("getattr", "setattr") and first is not None and self.qualname(first) in _BUILTIN_NAMES:
             self.add("dynamic-lookup", node, f"Calls {name}() on builtins.")
+        elif name in _PATH_CALLS:
+            self.add("import-path", node, f"Calls {name}().")
+        else:
+            self._check_write(node, name)
+        self.generic_visit(node)
+
+    def _check_write(self, node: ast.Call, name: str) -> None:
+        """``open('/etc/x', 'w')``, ``Path('../x').write_text(...)``, ``Path('/x').open('a')``."""
+        func = node.func
+        if name in _OPEN_CALLS:
+            target, mode = (node.args[0] if node.args else None), _argument(node, 1, "mode")
+        elif isinstance(func, ast.Attribute) and func.attr in ("write_text", "write_bytes"):
+            target, mode = func.value, ast.Constant("w")
+        elif isinstance(func, ast.Attribute) and func.attr == "open":
+            target, mode = func.value, _argument(node, 0, "mode")
+        else:
+            return
+        if not (
+            isinstance(mode, ast.Constant) and isinstance(mode.value, str) and set(mode.value) & set("wax+")
+        ):
+            return  # reading, or a mode computed at run time
+        path = self._path_text(target)
+        if path and (path.startswith(("/", "~", "\\")) or ".." in re.split(r"[/\\]", path)):
+            self.add("write-outside", node, f"Writes to {path.replace(_UNKNOWN, '...')!r}.")
+
+    def _path_text(self, node: ast.AST | None) -> str:
+        """A path expression as text, with what is computed at run time as ``_UNKNOWN``."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(
+                v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else _UNKNOWN
+                for v in node.values
+            )
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return self._path_text(node.left) + self._path_text(node.right)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return f"{self._path_text(node.left)}/{self._path_text(node.right)}"
+        if isinstance(node, ast.Call) and (self.qualname(node.func) or "") in _PATH_BUILDERS and node.args:
+            return "/".join(self._path_text(arg) for arg in node.args)
+        return _UNKNOWN
+
+    def visit_While(self, node: ast.While) -> None:
+        if isinstance(node.test, ast.Constant) and node.test.value and not _exits(node.body):
+            self.add("endless-loop", node, "A `while True` loop never breaks or returns.")
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            base = target.value if isinstance(target, ast.Subscript) else target
+            if self.qualname(base) == "sys.path":
+                self.add("import-path", node, "Replaces sys.path.")
         self.generic_visit(node)
 
     def _env_finding(self, node: ast.AST, key: ast.AST | None) -> None:
@@ -349,6 +420,115 @@ class _Visitor(ast.NodeVisitor):
 
 
 _BUILTIN_NAMES = frozenset({"__builtins__", "builtins"})
+_PATH_CALLS = frozenset(
+    {"sys.path.insert", "sys.path.append", "sys.path.extend", "site.addsitedir", "sys.path.__setitem__"}
+)
+_UNKNOWN = "\0"
+_OPEN_CALLS = frozenset({"open", "io.open", "builtins.open", "codecs.open", "os.fdopen"})
+_PATH_BUILDERS = frozenset(
+    {"pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath", "os.path.join", "posixpath.join"}
+)
+# Calls that are declarations, not work, at module level: the SDK, logging, typing, compiled patterns...
+_DECLARATION_CALLS = frozenset(
+    {"logging.getLogger", "typing.TypeVar", "typing.NewType", "typing.ParamSpec", "typing.cast"}
+    | {"typing_extensions.TypeVar", "collections.namedtuple", "typing.NamedTuple", "re.compile"}
+    | {"dataclasses.field", "frozenset", "set", "tuple", "list", "dict", "range", "len", "sorted", "str"}
+    | {"int", "float", "bool", "bytes", "object", "enumerate", "zip", "TypeVar", "NewType", "namedtuple"}
+    | {"pathlib.Path", "os.path.dirname", "os.path.join", "os.path.abspath", "os.path.realpath"}
+)
+_DECLARATION_PREFIXES = ("nodepacks.sdk.", "typing.", "enum.", "os.path.", "pathlib.Path.")
+
+
+def _argument(node: ast.Call, position: int, keyword: str) -> ast.expr | None:
+    if len(node.args) > position:
+        return node.args[position]
+    return next((k.value for k in node.keywords if k.arg == keyword), None)
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    """True when ``body`` holds a break or return for its own loop (not one of a nested loop or function)."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Break, ast.Return)):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            # A break in a nested loop ends that loop; a return there still leaves ours.
+            stack.extend(n for n in ast.walk(node) if isinstance(n, ast.Return))
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _import_time_findings(tree: ast.Module, visitor: _Visitor) -> list[Finding]:
+    """Module-level statements that do work when the module is imported (one finding per statement)."""
+    found: list[Finding] = []
+
+    def work(expr: ast.AST | None) -> str:
+        """What ``expr`` calls at import ('' when it only declares)."""
+        stack = [expr] if expr is not None else []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Lambda):
+                continue  # defined, not run
+            if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)):
+                return "awaits"
+            if isinstance(node, ast.Call):
+                name = visitor.qualname(node.func) or ""
+                if name not in _DECLARATION_CALLS and not name.startswith(_DECLARATION_PREFIXES):
+                    return f"calls {name or 'a computed function'}()"
+            stack.extend(ast.iter_child_nodes(node))
+        return ""
+
+    def report(statement: ast.stmt, what: str) -> None:
+        line = statement.lineno
+        snippet = visitor.lines[line - 1] if line <= len(visitor.lines) else ""
+        found.append(make_finding("import-time-code", visitor.path, line, snippet, what))
+
+    def walk(statements: list[ast.stmt]) -> None:
+        for statement in statements:
+            if isinstance(statement, (ast.Import, ast.ImportFrom, ast.Pass, ast.Global, ast.Nonlocal)):
+                continue
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # decorators and class bodies are declarations
+            if isinstance(statement, ast.If):
+                if _is_main_guard(statement.test):
+                    walk(statement.orelse)
+                    continue
+                if what := work(statement.test):
+                    report(statement, f"A module-level condition {what}.")
+                walk(statement.body)
+                walk(statement.orelse)
+            elif isinstance(statement, ast.Try | ast.TryStar):
+                walk(statement.body)
+                for handler in statement.handlers:
+                    walk(handler.body)
+                walk(statement.orelse)
+                walk(statement.finalbody)
+            elif isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                if what := work(statement.value):
+                    report(statement, f"A module-level assignment {what}.")
+            elif isinstance(statement, ast.Expr):
+                if what := work(statement.value):
+                    report(statement, f"A module-level statement {what}.")
+            elif isinstance(statement, (ast.Assert, ast.Delete)):
+                continue
+            else:  # for, while, with, match, raise...
+                report(statement, f"A module-level `{type(statement).__name__.lower()}` statement.")
+
+    walk(tree.body)
+    return found
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators)
+    )
 
 
 def _is_false(node: ast.AST) -> bool:
@@ -367,7 +547,7 @@ def scan_python(path: str, source: str) -> list[Finding]:
         visitor.visit(tree)
     except RecursionError:
         return [make_finding("unparseable", path, None, "", "Nested too deeply to scan.")]
-    return _dedupe(visitor.findings)
+    return _dedupe(visitor.findings + _import_time_findings(tree, visitor))
 
 
 def scan_file(path: str, data: bytes, max_py_bytes: int = 2 * 1024 * 1024) -> list[Finding]:
@@ -378,8 +558,6 @@ def scan_file(path: str, data: bytes, max_py_bytes: int = 2 * 1024 * 1024) -> li
         findings.append(make_finding("binary-code", path, detail=f"{path} is compiled code."))
     elif name.endswith(".pth"):
         findings.append(make_finding("startup-hook", path))
-    elif name.endswith(_ARCHIVE_SUFFIXES):
-        findings.append(make_finding("nested-archive", path))
     elif name.endswith(_SCRIPT_SUFFIXES) or name in _SCRIPT_NAMES:
         findings.append(make_finding("script-file", path, detail=f"{path}:"))
     if name.endswith((".py", ".pyw", ".pyi")):

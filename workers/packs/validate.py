@@ -29,6 +29,7 @@ from workers.packs.build import check_sources
 from workers.packs.files import HASHES_FILE, HASHES_FORMAT, PackFilesError, collect_files, sha256_file
 from workers.packs.importcheck import PROJECT_ROOT, check_import
 from workers.packs.limits import Limits
+from workers.packs.refusals import MAGIC_BYTES, refusal_problems
 from workers.packs.report import FileRecord, Problem, ValidationReport
 from workers.packs.sandbox import clean_env, run_limited
 from workers.packs.scan import scan_files
@@ -252,8 +253,8 @@ def _read_entries(
                     digest.update(chunk)
                     if keep:
                         chunks.append(chunk)
-                    elif len(head) < 8:
-                        head += chunk[:8]
+                    elif len(head) < MAGIC_BYTES:
+                        head += chunk[: MAGIC_BYTES - len(head)]
         except _Oversize as exc:
             problems.append(Problem(code="size-mismatch", message=str(exc), file=name))
             return problems, records, kept
@@ -399,6 +400,12 @@ def validate_archive(
     if manifest is not None:
         report.manifest = manifest.summary()
         report.errors.extend(_reference_problems(manifest, names))
+    report.errors.extend(
+        refusal_problems(
+            {name: data for name, data in kept.items() if name != HASHES_FILE},
+            manifest.name if manifest else None,
+        )
+    )
     report.findings = scan_files(
         ((name, data) for name, data in sorted(kept.items()) if name != HASHES_FILE), limits.max_py_file_bytes
     )
@@ -464,14 +471,22 @@ def validate_source(source_dir: Path | str, limits: Limits | None = None) -> Val
         for path in files
         for digest, size in [sha256_file(root / path)]
     ]
-    report.findings = scan_files(
-        ((path, (root / path).read_bytes()) for path in files), limits.max_py_file_bytes
-    )
+    contents = {path: _read_for_checks(root / path) for path in files}
+    report.errors.extend(refusal_problems(contents, manifest.name))
+    report.findings = scan_files(contents.items(), limits.max_py_file_bytes)
     if limits.import_check and not report.errors:
         problems, report.nodes = check_import(root, manifest, limits, root)
         report.errors.extend(problems)
         report.import_checked = True
     return report.finish()
+
+
+def _read_for_checks(path: Path) -> bytes:
+    """What the checks need of a source file: all of a text file, the first bytes of anything else."""
+    if path.name.endswith(_KEEP_SUFFIXES):
+        return path.read_bytes()
+    with path.open("rb") as handle:
+        return handle.read(MAGIC_BYTES)
 
 
 def validate_archive_in_subprocess(

@@ -1,5 +1,7 @@
 """The attack corpus: every hostile archive is rejected (or flagged) with a message naming the file."""
 
+import bz2
+import gzip
 import io
 import os
 import stat
@@ -12,7 +14,7 @@ import pytest
 
 from workers.packs.limits import Limits
 from workers.packs.report import ValidationReport
-from workers.packs.validate import validate_archive, validate_archive_in_subprocess
+from workers.packs.validate import validate_archive, validate_archive_in_subprocess, validate_source
 
 from .helpers import built_files, rehash, write_zip
 
@@ -245,3 +247,159 @@ def test_validation_writes_nothing_outside_its_private_folder(
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
     assert ("path-traversal", "../../evil.py") in errors_of(slip)
     assert writer.errors and "File too large" in writer.errors[0].message  # RLIMIT_FSIZE=0: no file writes
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("json.py", "shadows-stdlib"),
+        ("os.py", "shadows-stdlib"),
+        ("typing/__init__.py", "shadows-stdlib"),
+        ("typing/extras.py", "shadows-stdlib"),  # no __init__.py: still a package on the import path
+        ("sitecustomize.py", "shadows-stdlib"),
+        ("numpy/__init__.py", "shadows-host-module"),
+        ("PIL/Image.py", "shadows-host-module"),
+        ("nodepacks/sdk/__init__.py", "shadows-host-module"),
+        ("flowyard_packhost/host.py", "shadows-host-module"),
+        ("jinja2/__init__.py", "shadows-host-module"),  # a dependency of torch, also in the host layer
+    ],
+)
+def test_modules_that_shadow_the_standard_library_or_the_host_are_refused(
+    tmp_path: Path, files: dict[str, bytes], name: str, code: str
+) -> None:
+    report = check(tmp_path, rehash({**files, name: b"def loads(s):\n    return s\n"}))
+    assert (code, name) in errors_of(report), report.errors
+    module = name.split("/")[0].removesuffix(".py")
+    assert f"{module!r} would shadow" in next(e.message for e in report.errors if e.file == name)
+
+
+def test_stdlib_names_inside_the_package_or_for_data_folders_are_fine(
+    tmp_path: Path, files: dict[str, bytes]
+) -> None:
+    report = check(
+        tmp_path,
+        rehash({**files, "demo/json.py": b"X = 1\n", "demo/types.py": b"Y = 2\n", "html/index.html": b"<p>"}),
+    )
+    assert report.ok and not report.flagged, report.errors
+
+
+def _with_node(files: dict[str, bytes], old: str, new: str) -> dict[str, bytes]:
+    source = files["demo/__init__.py"].decode()
+    assert old in source
+    return rehash({**files, "demo/__init__.py": source.replace(old, new).encode()})
+
+
+def test_a_node_id_without_the_pack_prefix_is_refused_at_upload(
+    tmp_path: Path, files: dict[str, bytes]
+) -> None:
+    report = check(tmp_path, _with_node(files, 'id = "demo.Example"', 'id = "LoadImage"'))
+    assert [(e.code, e.file, e.node) for e in report.errors] == [
+        ("node-prefix", "demo/__init__.py", "LoadImage")
+    ]
+    line = files["demo/__init__.py"].decode().splitlines().index('    id = "demo.Example"') + 1
+    assert report.errors[0].line == line and "'demo.'" in report.errors[0].message
+
+
+def test_a_node_id_through_the_packs_own_base_class_is_refused(
+    tmp_path: Path, files: dict[str, bytes]
+) -> None:
+    base = b"from nodepacks.sdk import Node as Base\n\n\nclass Common(Base):\n    category = 'x'\n"
+    evil = b"from demo.base import Common\n\n\nclass Save(Common):\n    id: str = 'SaveImage'\n"
+    other = b"class Settings:\n    id = 'not-a-node'\n"  # not a node class: its id is no node id
+    report = check(
+        tmp_path,
+        rehash({**files, "demo/base.py": base, "demo/save.py": evil, "demo/settings.py": other}),
+    )
+    assert [(e.code, e.file, e.line, e.node) for e in report.errors] == [
+        ("node-prefix", "demo/save.py", 5, "SaveImage")
+    ]
+
+
+def _zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("evil/__init__.py", "import os; os.system('id')")
+    return buffer.getvalue()
+
+
+def _tar_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("evil.py")
+        info.size = 9
+        tar.addfile(info, io.BytesIO(b"import os"))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "kind"),
+    [
+        ("demo/vendor.whl", os.urandom(64), "by its name"),
+        ("demo/weights.tar.gz", os.urandom(64), "by its name"),
+        ("demo/lut.npz", _zip_bytes(), "zip"),
+        ("demo/data.bin", _zip_bytes(), "zip"),  # a zip by its magic bytes, under an innocent name
+        ("demo/notes.txt", _tar_bytes(), "tar"),  # ustar magic at offset 257, in a file kept as text
+        ("demo/table.dat", gzip.compress(b"x" * 100), "gzip"),
+        ("demo/table.json", bz2.compress(b"x" * 100), "bzip2"),
+        ("demo/blob", b"7z\xbc\xaf\x27\x1c" + os.urandom(32), "7z"),
+        ("demo/blob", b"Rar!\x1a\x07\x01\x00" + os.urandom(32), "rar"),
+    ],
+)
+def test_nested_archives_are_refused_by_name_and_magic_bytes(
+    tmp_path: Path, files: dict[str, bytes], name: str, data: bytes, kind: str
+) -> None:
+    report = check(tmp_path, rehash({**files, name: data}))
+    assert ("nested-archive", name) in errors_of(report), report.errors
+    assert kind in next(e.message for e in report.errors if e.file == name)
+
+
+def test_code_run_at_import_is_reported_with_file_and_line(tmp_path: Path, files: dict[str, bytes]) -> None:
+    source = files["demo/__init__.py"] + b"\nCACHE = warm_up_everything()\n"
+    report = check(tmp_path, rehash({**files, "demo/__init__.py": source}))
+    assert report.ok and not report.flagged  # medium: shown to the reviewer; the import runs sandboxed
+    hits = [(f.rule, f.file, f.line) for f in report.findings]
+    assert ("import-time-code", "demo/__init__.py", len(source.decode().splitlines())) in hits
+
+
+def test_writes_outside_scratch_and_endless_loops_are_reported(
+    tmp_path: Path, files: dict[str, bytes]
+) -> None:
+    evil = (
+        b"def persist(text):\n"
+        b"    with open('/home/worker/.bashrc', 'a') as f:\n"
+        b"        f.write(text)\n"
+        b"\n\ndef spin():\n    while True:\n        pass\n"
+    )
+    report = check(tmp_path, rehash({**files, "demo/evil.py": evil}))
+    assert report.ok
+    found = {(f.rule, f.severity, f.file, f.line) for f in report.findings}
+    assert ("write-outside", "medium", "demo/evil.py", 2) in found
+    assert ("endless-loop", "low", "demo/evil.py", 7) in found
+
+
+def test_the_vignette_example_passes_as_an_archive(tmp_path: Path, files: dict[str, bytes]) -> None:
+    example = Path(__file__).resolve().parents[3] / "examples" / "packs" / "vignette" / "__init__.py"
+    manifest = files["flowyard.toml"].decode().replace('name = "demo"', 'name = "vignette"')
+    manifest = manifest.replace('version = "0.1.0"', 'version = "1.0.0"')
+    pack = {
+        "flowyard.toml": manifest.encode(),
+        "README.md": b"# Vignette\n",
+        "CHANGELOG.md": b"# Changelog\n",
+        "vignette/__init__.py": example.read_bytes(),
+    }
+    report = check(tmp_path, rehash(pack))
+    assert report.ok and not report.flagged and not report.findings, (report.errors, report.findings)
+
+
+def test_a_source_folder_is_refused_like_an_upload(demo: Path) -> None:
+    """``flowyard pack validate .`` tells the author before the upload does."""
+    (demo / "json.py").write_text("def loads(s):\n    return s\n")
+    (demo / "vendor.whl").write_bytes(_zip_bytes())
+    init = demo / "demo" / "__init__.py"
+    init.write_text(init.read_text().replace('id = "demo.Example"', 'id = "LoadImage"'))
+    report = validate_source(demo, NO_IMPORT)
+    assert {(e.code, e.file) for e in report.errors} == {
+        ("shadows-stdlib", "json.py"),
+        ("nested-archive", "vendor.whl"),
+        ("node-prefix", "demo/__init__.py"),
+    }
