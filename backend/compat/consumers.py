@@ -2,7 +2,10 @@
 
 On connect the socket gets ``status`` (the caller's own queue, and its ``sid``), then follows every ComfyUI
 prompt of the user that is queued or running, and each one the user submits while it is open (whatever its
-``client_id``: a socket opened after submitting still gets the prompt's events, stored ones first). For each
+``client_id``: a socket opened after submitting still gets the prompt's events, stored ones first). A prompt is
+followed only while ``access_run`` lets the user see its run, checked when it is followed: a member removed from
+a team gets nothing of that team's runs, their own included. A handshake signed in by HTTP Basic from another
+site's page is refused (4403), as the session cookie is (``backend.asgi``). For each
 followed run it joins the run's channel-layer group and replays stored events first, so every event is
 translated once, in order (``live.PromptTranslator``). Progress previews go out as ComfyUI's binary frames:
 ``uint32 1`` (PREVIEW_IMAGE), ``uint32 1`` (JPEG; 2 for PNG), the bytes; or, to clients that sent
@@ -21,18 +24,20 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from rest_framework.exceptions import NotFound
 
 from backend.accounts.authentication import authenticate_token
 from backend.compat import history as comfy_history
 from backend.compat.auth import handshake_token
+from backend.compat.csrf import origin_is_site
 from backend.compat.live import Preview, PromptTranslator, QueueStatus, status_message, user_group
-from backend.compat.models import ComfyPrompt
 from backend.core.live import LiveConsumerMixin
 from backend.runs.models import RunEvent, RunOutput
 from backend.runs.publish import events_of, run_group
 from backend.uploads.handlers import max_upload_bytes
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_CROSS_SITE = 4403
 REPLAY_PAGE = 500
 PREVIEW_IMAGE = 1
 PREVIEW_IMAGE_WITH_METADATA = 4
@@ -58,7 +63,10 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         self.followed: dict[str, _Followed] = {}
         await self.accept()
         path_token = self.scope.get("url_route", {}).get("kwargs", {}).get("token")
-        raw = handshake_token(self.scope, path_token)
+        raw, via = handshake_token(self.scope, path_token)
+        if via == "basic" and _cross_site(self.scope):
+            await self.close(code=CLOSE_CROSS_SITE)
+            return
         if raw is not None:
             self.user = await database_sync_to_async(authenticate_token)(raw)
         else:
@@ -99,7 +107,7 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
     async def follow(self, prompt_id: str, run_id: str) -> None:
         if run_id in self.followed:
             return
-        translator = await database_sync_to_async(_translator)(prompt_id)
+        translator = await database_sync_to_async(_translator)(self.user, prompt_id)
         if translator is None:
             return
         self.followed[run_id] = _Followed(run_id, translator)
@@ -182,14 +190,28 @@ def preview_frame(image: bytes, content_type: str, *, prompt_id: str, node: str,
     return struct.pack(">II", PREVIEW_IMAGE, PNG if content_type == "image/png" else JPEG) + image
 
 
+def _cross_site(scope: dict[str, Any]) -> bool:
+    """True when the handshake's ``Origin`` is another site's (no ``Origin``: not a browser)."""
+    headers = {name.lower(): value.decode("latin-1") for name, value in scope.get("headers", [])}
+    origin = headers.get(b"origin")
+    if origin is None:
+        return False
+    secure = scope.get("scheme") in ("wss", "https")
+    return not origin_is_site(origin, headers.get(b"host", ""), secure)
+
+
 def _active_prompts(user: Any) -> list[tuple[str, str]]:
-    rows = ComfyPrompt.objects.filter(user=user, run__status__in=comfy_history.ACTIVE).order_by("created")
+    rows = comfy_history.user_prompts(user).filter(run__status__in=comfy_history.ACTIVE).order_by("created")
     return [(prompt_id, str(run_id)) for prompt_id, run_id in rows.values_list("prompt_id", "run_id")]
 
 
-def _translator(prompt_id: str) -> PromptTranslator | None:
-    record = ComfyPrompt.objects.select_related("run").filter(prompt_id=prompt_id).first()
-    return comfy_history.translator_for(record) if record is not None else None
+def _translator(user: Any, prompt_id: str) -> PromptTranslator | None:
+    """The prompt's translator, if the user may see its run (``access_run``)."""
+    try:
+        record = comfy_history.access_prompt(user, prompt_id)
+    except NotFound:
+        return None
+    return comfy_history.translator_for(record)
 
 
 def _stored_events(run_id: str, after: int, before: int | None) -> list[dict[str, Any]]:

@@ -1,9 +1,18 @@
-"""The caller's ComfyUI queue and history, read from runs: every answer is built from the database rows."""
+"""The caller's ComfyUI queue and history, read from runs: every answer is built from the database rows.
+
+Which prompts a user reaches is decided by the access layer (``backend.accounts.access``), as for the native
+API: a prompt is reachable while its run is, so a member removed from a team loses that team's prompts, their
+own included. Lists (queue, history, what a socket follows) hold the caller's own reachable prompts; by id a
+caller reaches any prompt whose run they may see, a teammate's too.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from backend.accounts.access import Need, access_run, access_run_to_manage, visible_runs
 from backend.compat.live import ADD_MESSAGE_TYPES, PromptTranslator, output_images
 from backend.compat.models import ComfyPrompt
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
@@ -12,13 +21,41 @@ ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
 
 
 def user_prompts(user) -> Any:
-    """The user's own ComfyUI prompts (users see only theirs)."""
-    return ComfyPrompt.objects.filter(user=user).select_related("run")
+    """The user's own ComfyUI prompts whose runs they may still see (``visible_runs``)."""
+    return ComfyPrompt.objects.filter(user=user, run__in=visible_runs(user).values("pk")).select_related(
+        "run"
+    )
+
+
+def access_prompt(user, prompt_id: str, need: Need = Need.VIEW, *, graphs: bool = True) -> ComfyPrompt:
+    """Load a prompt by id whose run the user may see (``access_run``), or raise 404 for missing and forbidden
+    alike; ``need`` is checked on the run (403)."""
+    record = ComfyPrompt.objects.filter(prompt_id=str(prompt_id)).first()
+    if record is None:
+        raise NotFound("No such prompt.")
+    try:
+        record.run = access_run(user, record.run_id, need, graphs=graphs)
+    except NotFound:
+        raise NotFound("No such prompt.") from None
+    return record
+
+
+def manageable_prompt(user, prompt_id: str) -> ComfyPrompt | None:
+    """The prompt if the user may cancel its run (``access_run_to_manage``), else None (ComfyUI ignores ids it
+    cannot act on)."""
+    record = ComfyPrompt.objects.filter(prompt_id=str(prompt_id)).first()
+    if record is None:
+        return None
+    try:
+        record.run = access_run_to_manage(user, record.run_id)
+    except (NotFound, PermissionDenied):
+        return None
+    return record
 
 
 def queue_remaining(user) -> int:
-    """How many of the user's prompts are queued or running."""
-    return ComfyPrompt.objects.filter(user=user, run__status__in=ACTIVE).count()
+    """How many of the user's reachable prompts are queued or running."""
+    return user_prompts(user).filter(run__status__in=ACTIVE).count()
 
 
 def queue(user) -> dict[str, list]:

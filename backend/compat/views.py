@@ -1,5 +1,8 @@
-"""ComfyUI's HTTP API (server.py routes) over Flowyard: every call is a signed-in user's, and sees only their own
-queue, history and files. Answers keep ComfyUI's shapes, so existing clients and scripts work unchanged.
+"""ComfyUI's HTTP API (server.py routes) over Flowyard: every call is a signed-in user's. Runs, outputs and
+uploads are reached only through the access layer (``backend.accounts.access``, via ``history``), so the answers
+match the native API's: the caller's own queue and history in lists, any run they may see by its id, 404 for
+the rest. State-changing calls made with browser credentials pass ``csrf.check_cross_site`` first. Answers keep
+ComfyUI's shapes, so existing clients and scripts work unchanged.
 
 Which workspace a call uses (runs, uploads, the upload lists in ``/object_info``), first match wins:
 ``extra_data.flowyard_workspace`` (``POST /prompt`` only), the ``X-Flowyard-Workspace`` header or
@@ -19,14 +22,16 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from backend.accounts.access import Need, access_run, access_workspace, check_need
+from backend.accounts.access import Need, access_run, access_workspace, check_need, visible_uploads
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import Workspace
 from backend.compat import history as comfy_history
-from backend.compat.auth import Caller, NotAuthenticated, authenticate_request, token_row
+from backend.compat.auth import SAFE_METHODS, Caller, NotAuthenticated, authenticate_request, token_row
+from backend.compat.csrf import CrossSiteRefused, check_cross_site
 from backend.compat.live import notify_queue
 from backend.compat.models import ComfyTokenSettings
 from backend.compat.prompts import PromptInvalid, submit_prompt
@@ -50,7 +55,8 @@ class BadRequest(Exception):
 
 
 def comfy_view(methods: tuple[str, ...]) -> Callable:
-    """Authenticate the caller, allow ``methods``, and turn our errors into plain JSON answers."""
+    """Authenticate the caller, allow ``methods``, refuse cross-site writes, and turn our errors into plain JSON
+    answers."""
 
     def decorate(view: Callable) -> Callable:
         @csrf_exempt
@@ -60,6 +66,9 @@ def comfy_view(methods: tuple[str, ...]) -> Callable:
         ) -> HttpResponse:
             if request.method not in methods:
                 return JsonResponse({"error": f"Method {request.method} not allowed."}, status=405)
+            if request.method not in SAFE_METHODS:
+                # Before anything reads the body: the CSRF check may parse a multipart form.
+                request.upload_handlers = [SizeLimitedUploadHandler(request), *request.upload_handlers]
             try:
                 caller = authenticate_request(request, token)
             except NotAuthenticated as exc:
@@ -67,7 +76,10 @@ def comfy_view(methods: tuple[str, ...]) -> Callable:
                 response["WWW-Authenticate"] = 'Basic realm="Flowyard (API token as password)"'
                 return response
             try:
+                check_cross_site(request, caller)
                 return view(request, caller, *args, **kwargs)
+            except CrossSiteRefused as exc:
+                return JsonResponse({"error": str(exc)}, status=403)
             except BadRequest as exc:
                 return JsonResponse({"error": str(exc)}, status=exc.status)
             except ApiError as exc:
@@ -88,7 +100,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RawPostDataException):
         raise BadRequest("The body is not JSON.") from None
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
@@ -142,15 +154,27 @@ def prompt(request: HttpRequest, caller: Caller) -> HttpResponse:
     )
 
 
-def _cancel(runs: list[Run]) -> int:
-    cancelled = 0
-    for run in runs:
+def _cancel(user, prompt_ids: list[str], status: str) -> None:
+    """Cancel the prompts among ``prompt_ids`` that are in ``status`` and whose runs the user may cancel
+    (``access_run_to_manage``: one's own with ``run``, a teammate's with ``edit``); the others are ignored, as
+    ComfyUI ignores ids it does not know. Each owner's sockets hear of their shorter queue."""
+    owners = set()
+    for prompt_id in dict.fromkeys(prompt_ids):
+        record = comfy_history.manageable_prompt(user, prompt_id)
+        if record is None or record.run.status != status:
+            continue
         try:
-            do_cancel_run(run)
-            cancelled += 1
+            do_cancel_run(record.run)
         except RunConflict:
-            pass  # finished meanwhile
-    return cancelled
+            continue  # finished meanwhile
+        owners.add(record.user_id)
+    for owner in owners:
+        notify_queue(owner)
+
+
+def _own_prompt_ids(caller: Caller, status: str) -> list[str]:
+    prompts = comfy_history.user_prompts(caller.user).filter(run__status=status).order_by("created", "id")
+    return list(prompts.values_list("prompt_id", flat=True))
 
 
 @comfy_view(("GET", "POST"))
@@ -158,26 +182,23 @@ def queue(request: HttpRequest, caller: Caller) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse(comfy_history.queue(caller.user))
     body = _json_body(request)
-    waiting = comfy_history.user_prompts(caller.user).filter(run__status=Run.Status.QUEUED)
-    runs: list[Run] = []
+    prompt_ids: list[str] = []
     if body.get("clear"):
-        runs += [record.run for record in waiting]
+        prompt_ids += _own_prompt_ids(caller, Run.Status.QUEUED)
     if isinstance(body.get("delete"), list):
-        ids = [str(item) for item in body["delete"]]
-        runs += [record.run for record in waiting.filter(prompt_id__in=ids)]
-    if _cancel(list({run.pk: run for run in runs}.values())):
-        notify_queue(caller.user.pk)
+        prompt_ids += [str(item) for item in body["delete"]]
+    _cancel(caller.user, prompt_ids, Run.Status.QUEUED)
     return HttpResponse(status=200)
 
 
 @comfy_view(("POST",))
 def interrupt(request: HttpRequest, caller: Caller) -> HttpResponse:
     body = _json_body(request)
-    running = comfy_history.user_prompts(caller.user).filter(run__status=Run.Status.RUNNING)
     if body.get("prompt_id"):
-        running = running.filter(prompt_id=str(body["prompt_id"]))
-    if _cancel([record.run for record in running]):
-        notify_queue(caller.user.pk)
+        prompt_ids = [str(body["prompt_id"])]
+    else:
+        prompt_ids = _own_prompt_ids(caller, Run.Status.RUNNING)
+    _cancel(caller.user, prompt_ids, Run.Status.RUNNING)
     return HttpResponse(status=200)
 
 
@@ -202,8 +223,9 @@ def history(request: HttpRequest, caller: Caller) -> HttpResponse:
 
 @comfy_view(("GET",))
 def history_item(request: HttpRequest, caller: Caller, prompt_id: str) -> HttpResponse:
-    record = comfy_history.user_prompts(caller.user).filter(prompt_id=prompt_id).first()
-    if record is None or not record.run.is_finished():
+    """Any prompt whose run the caller may see (404 for the others, as the native API); ``{}`` until it ends."""
+    record = comfy_history.access_prompt(caller.user, prompt_id)
+    if not record.run.is_finished():
         return JsonResponse({})
     return JsonResponse({record.prompt_id: comfy_history.history_entry(record)})
 
@@ -220,11 +242,13 @@ def _strip_annotation(name: str) -> tuple[str, str | None]:
 
 
 def _run_of(caller: Caller, subfolder: str) -> Run | None:
-    record = comfy_history.user_prompts(caller.user).filter(prompt_id=subfolder).first()
-    if record is not None:
-        return record.run
+    """The run a ``subfolder`` names (a prompt id, or a run id) if the caller may see it, else None."""
     try:
-        return access_run(caller.user, subfolder)
+        return comfy_history.access_prompt(caller.user, subfolder, graphs=False).run
+    except NotFound:
+        pass
+    try:
+        return access_run(caller.user, subfolder, graphs=False)
     except NotFound:
         return None
 
@@ -248,7 +272,9 @@ def view(request: HttpRequest, caller: Caller) -> HttpResponse:
             if output is not None:
                 return blob_response(output.blob_sha, output.filename, output.content_type, request)
     workspace = workspace_for(request, caller)
-    upload = Upload.objects.filter(workspace=workspace, name=filename.rsplit("/", 1)[-1]).first()
+    upload = (
+        visible_uploads(caller.user).filter(workspace=workspace, name=filename.rsplit("/", 1)[-1]).first()
+    )
     if upload is None:
         raise NotFound("No such file.")
     return blob_response(
@@ -258,7 +284,6 @@ def view(request: HttpRequest, caller: Caller) -> HttpResponse:
 
 @comfy_view(("POST",))
 def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
-    request.upload_handlers = [SizeLimitedUploadHandler(request), *request.upload_handlers]
     file = request.FILES.get("image")
     if file is None:
         raise BadRequest("No file in the 'image' field.")
@@ -329,24 +354,29 @@ def _ram() -> tuple[int, int]:
 
 @comfy_view(("GET",))
 def system_stats(request: HttpRequest, caller: Caller) -> HttpResponse:
-    total, free = _ram()
-    return JsonResponse(
-        {
-            "system": {
-                "os": os.name if sys.platform != "linux" else "posix",
-                "ram_total": total,
-                "ram_free": free,
-                "comfyui_version": f"{COMFYUI_VERSION} (Flowyard)",
-                "required_frontend_version": "",
-                "python_version": sys.version,
-                "pytorch_version": "",
-                "embedded_python": False,
-                "argv": [],
-                "flowyard": {"dispatcher": settings.FLOWYARD_DISPATCHER, "machine": platform.machine()},
-            },
-            "devices": [],
+    """Host details for site admins only; everyone else gets the same keys, blank, so clients still parse it."""
+    system: dict[str, Any] = {
+        "os": "",
+        "ram_total": 0,
+        "ram_free": 0,
+        "comfyui_version": f"{COMFYUI_VERSION} (Flowyard)",
+        "required_frontend_version": "",
+        "python_version": "",
+        "pytorch_version": "",
+        "embedded_python": False,
+        "argv": [],
+        "flowyard": {"dispatcher": "", "machine": ""},
+    }
+    if caller.user.is_site_admin:
+        total, free = _ram()
+        system |= {
+            "os": os.name if sys.platform != "linux" else "posix",
+            "ram_total": total,
+            "ram_free": free,
+            "python_version": sys.version,
+            "flowyard": {"dispatcher": settings.FLOWYARD_DISPATCHER, "machine": platform.machine()},
         }
-    )
+    return JsonResponse({"system": system, "devices": []})
 
 
 @comfy_view(("GET",))
