@@ -8,6 +8,7 @@ S3 settings for blobs.
 import contextlib
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
     "backend.uploads",
     "backend.compat",
     "backend.workers_registry",
+    "axes",
+    "csp",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -77,6 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: it turns a login refused by AxesStandaloneBackend into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"
@@ -142,11 +148,64 @@ def web_database_pool() -> dict[str, Any] | None:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sign-up, the admin's user forms, password changes and createsuperuser all run these (docs/deploy.md
+# "Security settings").
+FLOWYARD_PASSWORD_MIN_LENGTH = int(os.environ.get("FLOWYARD_PASSWORD_MIN_LENGTH", "10"))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": FLOWYARD_PASSWORD_MIN_LENGTH},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes): every password check goes through django.contrib.auth.authenticate (the login
+# API, the admin's login), where the first backend refuses a locked-out username or address before the password
+# is looked at. After FLOWYARD_LOGIN_FAILURE_LIMIT failures for a username, or from an address, attempts are
+# refused with 429 for FLOWYARD_LOGIN_COOLOFF_MINUTES, counted again from each refused attempt.
+# Failures are kept in the database, so all web processes share them.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("FLOWYARD_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("FLOWYARD_LOGIN_COOLOFF_MINUTES", "15")))
+# Each item locks on its own ("username", "ip_address"), or on a combination written "username+ip_address".
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env_list("FLOWYARD_LOGIN_LOCKOUT_PARAMETERS", "username,ip_address")
+]
+# A success must not forget failures: with the address among the parameters, an attacker's login to their own
+# account would otherwise reset the counts of the usernames they are guessing from that address.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.lockout_response"
+# REMOTE_ADDR is the client: daphne --proxy-headers sets it from X-Forwarded-For behind the ingress.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_VERBOSE = False
+
+# HTTPS (docs/deploy.md "Security settings"): FLOWYARD_HTTPS=true when users reach the site over https (TLS may
+# end at a proxy: daphne --proxy-headers takes the scheme from X-Forwarded-Proto). It marks the session and CSRF
+# cookies Secure and sends HSTS; plain http (make run on 127.0.0.1) keeps it off.
+FLOWYARD_HTTPS = env_bool("FLOWYARD_HTTPS", False)
+SESSION_COOKIE_SECURE = FLOWYARD_HTTPS
+CSRF_COOKIE_SECURE = FLOWYARD_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# The SPA reads the csrftoken cookie to send it back in X-CSRFToken, so that cookie cannot be HttpOnly.
+CSRF_COOKIE_HTTPONLY = False
+SECURE_HSTS_SECONDS = (
+    int(os.environ.get("FLOWYARD_HSTS_SECONDS", str(365 * 24 * 3600))) if FLOWYARD_HTTPS else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("FLOWYARD_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("FLOWYARD_HSTS_PRELOAD", False)
+# Usually the proxy redirects http to https itself; this makes Django do it (health checks must then use https).
+SECURE_SSL_REDIRECT = FLOWYARD_HTTPS and env_bool("FLOWYARD_SSL_REDIRECT", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -302,6 +361,40 @@ FLOWYARD_S3_PRESIGNED_DOWNLOADS = env_bool("FLOWYARD_S3_PRESIGNED_DOWNLOADS", Tr
 AWS_DEFAULT_REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
 AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
 AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+
+
+# Content-Security-Policy (django-csp 4) for the SPA, the API and the admin: scripts only from this origin (Vite
+# emits external module scripts, nothing inline). React Flow positions nodes with style attributes, hence
+# style-src-attr 'unsafe-inline'; style elements still come from this origin only. Websockets (runs, ComfyUI
+# clients) need ws:/wss:. Blobs redirected to a presigned S3 URL load from the bucket's origin. The API docs
+# page widens this for its own response only (backend/core/api_docs.py).
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+BLOB_ORIGINS: list[str] = []
+if FLOWYARD_BLOB_BACKEND == "s3" and FLOWYARD_S3_PRESIGNED_DOWNLOADS:
+    _endpoint = FLOWYARD_S3_PUBLIC_ENDPOINT_URL or AWS_S3_ENDPOINT_URL
+    BLOB_ORIGINS = [_origin(_endpoint)] if _endpoint else ["https://*.amazonaws.com"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *BLOB_ORIGINS],
+        "media-src": ["'self'", "blob:", *BLOB_ORIGINS],
+        "connect-src": ["'self'", "ws:", "wss:", *BLOB_ORIGINS],
+        "font-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Shared cache of node outputs: evicted least-recently-hit first down to the budget; rows touched within the
 # protection window are never evicted (a run in progress may be about to load them).
