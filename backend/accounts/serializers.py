@@ -38,9 +38,8 @@ class SignupSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     def validate_username(self, value: str) -> str:
+        # Whether the name is taken is not checked here: sign-up answers the same either way (views.SignupView).
         User.username_validator(value)
-        if User.objects.filter(username__iexact=value).exists():
-            raise serializers.ValidationError("This username is taken.")
         return value
 
     def validate(self, attrs):
@@ -50,6 +49,10 @@ class SignupSerializer(serializers.Serializer):
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
+
+
+class SignupDoneSerializer(serializers.Serializer):
+    detail = serializers.CharField()
 
 
 class LoginSerializer(serializers.Serializer):

@@ -29,6 +29,7 @@ from backend.accounts.serializers import (
     MemberSerializer,
     NewInviteSerializer,
     NewTokenSerializer,
+    SignupDoneSerializer,
     SignupSerializer,
     TeamNameSerializer,
     TokenSerializer,
@@ -59,17 +60,31 @@ class CsrfView(APIView):
         return Response({"csrf_token": get_token(request)})
 
 
+SIGNUP_DONE = "If this username was free, the account is created: sign in with it."
+
+
 class SignupView(APIView):
+    """Sign-up answers the same 202 whether the username was free or taken, so it cannot list who has an account.
+
+    It does not sign in: the client signs in next with the same credentials, and that check is the throttled
+    login (django-axes), which is then the only way to learn that a name is taken, a few tries at a time. Invalid
+    input (a weak password, a malformed username or email) still answers 400 naming the field: those answers do
+    not depend on other accounts.
+    """
+
     permission_classes = [AllowAny]
 
-    @extend_schema(request=SignupSerializer, responses={201: UserSerializer}, summary="Sign up and log in")
+    @extend_schema(
+        request=SignupSerializer,
+        responses={202: SignupDoneSerializer},
+        summary="Sign up (then sign in with the same credentials)",
+    )
     def post(self, request):
         enforce_csrf(request)
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = actions.do_create_user(**serializer.validated_data)
-        login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+        actions.do_sign_up(**serializer.validated_data)
+        return Response({"detail": SIGNUP_DONE}, status=status.HTTP_202_ACCEPTED)
 
 
 class LoginView(APIView):

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from backend.accounts.authentication import authenticate_token
 from backend.accounts.models import ApiToken, User, Workspace
+from backend.accounts.views import SIGNUP_DONE
 from backend.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,15 @@ def csrf_client() -> tuple[APIClient, str]:
     return client, token
 
 
-def test_signup_creates_user_with_personal_workspace_and_logs_in():
+def login(client: APIClient, username: str, password: str = PASSWORD, **extra):
+    response = client.post(
+        "/api/auth/login", {"username": username, "password": password}, format="json", **extra
+    )
+    assert response.status_code == 200, response.json()
+    return response
+
+
+def test_signup_creates_user_with_personal_workspace_then_login_signs_in():
     client, csrf = csrf_client()
     response = client.post(
         "/api/auth/signup",
@@ -32,12 +41,14 @@ def test_signup_creates_user_with_personal_workspace_and_logs_in():
         format="json",
         HTTP_X_CSRFTOKEN=csrf,
     )
-    assert response.status_code == 201, response.json()
-    body = response.json()
+    assert response.status_code == 202, response.json()
+    assert response.json() == {"detail": SIGNUP_DONE}
     workspace = Workspace.objects.get(personal_owner__username="bob")
+    assert workspace.memberships.get().role == "owner"
+    assert client.get("/api/auth/me").status_code == 401  # sign-up alone does not sign in
+    body = login(client, "bob", HTTP_X_CSRFTOKEN=csrf).json()
     assert body["username"] == "bob"
     assert body["personal_workspace"] == {"id": workspace.pk, "slug": workspace.slug}
-    assert workspace.memberships.get().role == "owner"
     assert client.get("/api/auth/me").json()["username"] == "bob"
 
 
@@ -50,22 +61,73 @@ def test_signup_without_csrf_token_is_rejected():
 
 
 def test_first_user_becomes_site_admin_and_later_ones_do_not(anon):
-    first = anon.post("/api/auth/signup", {"username": "first", "password": PASSWORD}, format="json").json()
-    second = APIClient().post("/api/auth/signup", {"username": "second", "password": PASSWORD}, format="json")
-    assert first["is_site_admin"] is True
-    assert second.json()["is_site_admin"] is False
+    for name in ("first", "second"):
+        assert (
+            anon.post("/api/auth/signup", {"username": name, "password": PASSWORD}, format="json").status_code
+            == 202
+        )
+    assert login(APIClient(), "first").json()["is_site_admin"] is True
+    assert login(APIClient(), "second").json()["is_site_admin"] is False
     user = User.objects.get(username="first")
     assert user.is_staff and user.is_superuser
 
 
+def test_signup_answers_the_same_for_a_taken_and_a_free_username(anon, alice):
+    taken = anon.post(
+        "/api/auth/signup", {"username": "ALICE", "password": "another long secret"}, format="json"
+    )
+    free = anon.post(
+        "/api/auth/signup", {"username": "newbie", "password": "another long secret"}, format="json"
+    )
+    assert (
+        (taken.status_code, taken.json()) == (free.status_code, free.json()) == (202, {"detail": SIGNUP_DONE})
+    )
+    assert set(taken.cookies) == set(free.cookies)
+    assert not User.objects.filter(username="ALICE").exists()
+    alice.refresh_from_db()
+    assert alice.check_password(PASSWORD)
+    assert User.objects.filter(username="newbie").exists()
+
+
+def test_signup_of_a_taken_username_fails_at_login_like_any_wrong_password(anon, alice):
+    anon.post("/api/auth/signup", {"username": "alice", "password": "another long secret"}, format="json")
+    response = anon.post(
+        "/api/auth/login", {"username": "alice", "password": "another long secret"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Wrong username or password."
+
+
 def test_signup_errors_name_the_field(anon, alice):
-    response = anon.post("/api/auth/signup", {"username": "ALICE", "password": "x"}, format="json")
+    response = anon.post("/api/auth/signup", {"username": "bad name!", "password": PASSWORD}, format="json")
     assert response.status_code == 400
-    fields = {error["field"] for error in response.json()["errors"]}
-    assert fields == {"username"}
-    response = anon.post("/api/auth/signup", {"username": "newbie", "password": "123"}, format="json")
+    assert {error["field"] for error in response.json()["errors"]} == {"username"}
+    # Password errors do not depend on whether the username is taken.
+    for username in ("newbie", "alice"):
+        response = anon.post("/api/auth/signup", {"username": username, "password": "123"}, format="json")
+        assert response.status_code == 400
+        assert {error["field"] for error in response.json()["errors"]} == {"password"}
+    assert not User.objects.filter(username="newbie").exists()
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short1x", "too short"),
+        ("password123456", "too common"),
+        ("4815162342108", "entirely numeric"),
+        ("margaret.hamilton", "too similar to the username"),
+    ],
+)
+def test_signup_refuses_weak_passwords_naming_the_field_and_the_reason(anon, password, reason):
+    response = anon.post(
+        "/api/auth/signup", {"username": "margaret.hamilton", "password": password}, format="json"
+    )
     assert response.status_code == 400
-    assert {error["field"] for error in response.json()["errors"]} == {"password"}
+    errors = response.json()["errors"]
+    assert {error["field"] for error in errors} == {"password"}
+    assert any(reason in error["message"] for error in errors), errors
+    assert not User.objects.exists()
 
 
 def test_login_and_logout_with_csrf_enforced(alice):
