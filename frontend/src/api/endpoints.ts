@@ -25,10 +25,11 @@ export const auth = {
     await auth.csrf().catch(() => undefined); // make sure the csrftoken cookie exists
     return apiRequest("/api/auth/login", userResponseSchema, { method: "POST", body: { username, password } });
   },
-  signup: async (username: string, password: string, email?: string): Promise<User> => {
+  /** Answers the same whether the username was free or taken (no account enumeration): sign in next. */
+  signup: async (username: string, password: string, email?: string): Promise<void> => {
     await auth.csrf().catch(() => undefined);
     const body = email ? { username, password, email } : { username, password };
-    return apiRequest("/api/auth/signup", userResponseSchema, { method: "POST", body });
+    await apiRequest("/api/auth/signup", z.object({ detail: z.string() }), { method: "POST", body });
   },
   logout: () => apiRequest("/api/auth/logout", z.unknown(), { method: "POST" }),
 };

@@ -60,7 +60,16 @@ export function SignupPage() {
   const navigate = useNavigate();
   const { error, busy, onSubmit, fieldError } = useAuthForm(async (form) => {
     const email = String(form.get("email") ?? "").trim();
-    const user = await auth.signup(String(form.get("username") ?? ""), String(form.get("password") ?? ""), email || undefined);
+    const username = String(form.get("username") ?? "");
+    const password = String(form.get("password") ?? "");
+    await auth.signup(username, password, email || undefined);
+    // Sign-up does not say whether the name was free; signing in with the new credentials does.
+    const user = await auth.login(username, password).catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 400) {
+        throw new ApiError(400, "Could not sign in to the new account: this username may already be taken. Choose another one.");
+      }
+      throw e;
+    });
     setUser(user);
     navigate("/");
   });
@@ -79,7 +88,7 @@ export function SignupPage() {
       </label>
       <label>
         Password
-        <input name="password" type="password" autoComplete="new-password" required minLength={8} />
+        <input name="password" type="password" autoComplete="new-password" required />
         {fieldError("password")}
       </label>
       {error != null && <p className="fy-form-error" role="alert">{errorMessage(error)}</p>}
