@@ -163,7 +163,12 @@ class Session:
         return response.json() if response.status != 204 else None
 
     def signup(self, username: str) -> dict:
-        return self.api("POST", "/api/auth/signup", {"username": username, "password": PASSWORD})
+        """Sign up, then sign in (sign-up answers the same for taken names, so it does not sign in itself)."""
+        self.api("POST", "/api/auth/signup", {"username": username, "password": PASSWORD})
+        return self.api("POST", "/api/auth/login", {"username": username, "password": PASSWORD})
+
+    def csp_violations(self) -> list[str]:
+        return [e for e in self.errors if "Content Security Policy" in e]
 
     def close(self) -> None:
         self.context.close()
@@ -182,6 +187,8 @@ def person(browser, server):
     yield make
     for s in made:
         s.close()
+    # Every page of every test runs under the site's Content-Security-Policy: a violation is a bug.
+    assert not [v for s in made for v in s.csp_violations()]
 
 
 def unique(prefix: str) -> str:
@@ -245,3 +252,5 @@ def models_person(browser: Any, models_server: str) -> Iterator[Callable[[], Ses
     yield make
     for s in made:
         s.close()
+    # Every page of every test runs under the site's Content-Security-Policy: a violation is a bug.
+    assert not [v for s in made for v in s.csp_violations()]

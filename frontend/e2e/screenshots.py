@@ -34,7 +34,8 @@ def main() -> None:
         mate = browser.new_context(base_url=base)
         api(mate, "POST", "/api/auth/signup", {"username": "sam", "password": PASSWORD})
         ctx = browser.new_context(viewport={"width": 1400, "height": 860}, base_url=base)
-        user = api(ctx, "POST", "/api/auth/signup", {"username": "alex", "password": PASSWORD})
+        api(ctx, "POST", "/api/auth/signup", {"username": "alex", "password": PASSWORD})
+        user = api(ctx, "POST", "/api/auth/login", {"username": "alex", "password": PASSWORD})
         personal = user["personal_workspace"]["id"]
         team = api(ctx, "POST", "/api/teams", {"name": "Studio"})
         api(ctx, "POST", f"/api/teams/{team['id']}/members", {"username": "sam", "role": "editor"})
