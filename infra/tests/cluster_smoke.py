@@ -53,11 +53,12 @@ def session() -> dict:
         token = browser.cookies["csrftoken"]
         name = f"smoke-{uuid.uuid4().hex[:10]}"
         headers = {"X-CSRFToken": token, "Referer": CLUSTER_URL + "/"}
-        signup = browser.post(
-            "/api/auth/signup", json={"username": name, "password": f"pw-{uuid.uuid4().hex}"}, headers=headers
-        )
-        assert signup.status_code == 201, signup.text
-        user = signup.json()
+        credentials = {"username": name, "password": f"pw-{uuid.uuid4().hex}"}
+        signup = browser.post("/api/auth/signup", json=credentials, headers=headers)
+        assert signup.status_code == 202, signup.text  # the same answer for a taken name: sign in next
+        login = browser.post("/api/auth/login", json=credentials, headers=headers)
+        assert login.status_code == 200, login.text
+        user = login.json()
         headers["X-CSRFToken"] = browser.cookies.get("csrftoken", token)
         created = browser.post("/api/tokens", json={"name": "smoke"}, headers=headers)
         assert created.status_code == 201, created.text
