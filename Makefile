@@ -11,7 +11,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench install migrate services clean frontend frontend-check e2e chromium screenshots
+.PHONY: run test lint typecheck pytest bench install migrate services tools clean frontend frontend-check e2e chromium screenshots
 
 # Front end (frontend/): npm ci when node_modules is missing or older than the lockfile; a build when
 # dist/index.html is missing or older than any source, index.html, config, package.json or the lockfile.
@@ -46,7 +46,11 @@ frontend-check: $(NODE_STAMP)
 	cd $(FRONTEND) && $(NPM) run typecheck
 	cd $(FRONTEND) && $(NPM) test
 
-run: install migrate frontend
+# bubblewrap, the sandbox of uploaded node packs (scripts/ensure-tools.sh): installed when missing.
+tools:
+	@scripts/ensure-tools.sh
+
+run: install tools migrate frontend
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) backend.asgi:application
 
 services:
@@ -59,8 +63,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install services
-	@scripts/ensure-tools.sh
+pytest: install services tools
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
@@ -100,7 +103,7 @@ clean:
 QUEUES ?= flowyard.cpu
 CONCURRENCY ?= 1
 .PHONY: worker
-worker: install
+worker: install tools
 	$(PY) -m celery -A backend worker -Q $(QUEUES) -c $(CONCURRENCY) --loglevel=INFO
 
 # A local multi-process cluster (infra/local/cluster.sh): web + two Celery workers + beat on Postgres

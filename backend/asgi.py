@@ -26,11 +26,18 @@ def _use_web_database_pool() -> None:
 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-if not apps.ready:
+_starting = not apps.ready
+if _starting:
     # This module starts the web process (daphne): nothing has connected yet. Imported by a process that is
     # already running (a test), it leaves that process's connections alone.
     _use_web_database_pool()
 django_asgi_app = get_asgi_application()
+if _starting:
+    import logging
+
+    from workers.runtime.packhost import sandbox
+
+    sandbox.announce(logging.getLogger("backend.asgi"))  # a warning when uploaded packs are not sandboxed
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402

@@ -284,9 +284,11 @@ FLOWYARD_MODELS_DIR = Path(os.environ.get("FLOWYARD_MODELS_DIR") or VAR_DIR / "m
 FLOWYARD_EXTRA_MODEL_PATHS = [
     p for p in os.environ.get("FLOWYARD_EXTRA_MODEL_PATHS", "").split(os.pathsep) if p.strip()
 ]
-# Node-pack uploads: the import check runs pack code, so it stays off until it runs inside the pack host sandbox;
-# an upload waits this many seconds for its verdict before answering 202 (then poll /api/packs/versions/<id>).
-FLOWYARD_PACK_IMPORT_CHECK = env_bool("FLOWYARD_PACK_IMPORT_CHECK", False)
+# Node-pack uploads: once the static checks pass, the pack is imported in a one-off host inside the pack sandbox
+# (FLOWYARD_PACK_SANDBOX, docs/security.md) to record its node schemas and refuse broken packs; skipped where the
+# sandbox is unavailable. An upload waits this many seconds for its verdict before answering 202 (then poll
+# /api/packs/versions/<id>).
+FLOWYARD_PACK_IMPORT_CHECK = env_bool("FLOWYARD_PACK_IMPORT_CHECK", True)
 FLOWYARD_PACK_VERDICT_WAIT = float(os.environ.get("FLOWYARD_PACK_VERDICT_WAIT", "20"))
 # Installed packs run in one environment per pack version under this folder (built on first use, shared by
 # the processes of one machine); see docs/node-packs.md "Installed packs at run time".

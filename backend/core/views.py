@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from workers.runtime.packhost import sandbox
+
 # URL prefixes that belong to the server, never to the browser app.
 SERVER_PREFIXES = ("api/", "admin/", "static/", "ws/", "comfy/")
 WORKER_PING_SECONDS = 0.5
@@ -26,11 +28,18 @@ def health(request: HttpRequest) -> JsonResponse:
         "storage": _outcome(_check_storage),
         "workers": _outcome(_check_workers),
     }
+    # How uploaded packs run in this process (it imports them to describe them): never a failure of the
+    # site, which serves without them, but said plainly (docs/security.md).
+    pack_sandbox = sandbox.status()
+    checks["pack_sandbox"] = (
+        "ok" if pack_sandbox["secure"] else f"{pack_sandbox['mode']}: {pack_sandbox['reason']}"
+    )
+    body = {"checks": checks, "pack_sandbox": pack_sandbox}
     needed = [checks[name] for name in ("database", "channel_layer", "storage")]
     if any(value.startswith("error") for value in needed):
-        return JsonResponse({"status": "error", "checks": checks}, status=503)
+        return JsonResponse({"status": "error", **body}, status=503)
     status = "degraded" if checks["workers"].startswith("error") else "ok"
-    return JsonResponse({"status": status, "checks": checks})
+    return JsonResponse({"status": status, **body})
 
 
 def _outcome(check) -> str:

@@ -3,9 +3,12 @@
 ``enqueue_validation`` runs after the upload's transaction commits: a Celery task (``FLOWYARD_DISPATCHER=
 celery``) or a thread of this process (the embedded default). Either way ``validate_pack_version`` claims the
 version with a conditional UPDATE, copies the archive from the blob store to a private temporary file and
-runs ``validate_archive_in_subprocess`` (a child under CPU, memory, file-size and wall-time limits), then
-records the report. The import check executes pack code, so it stays off (``FLOWYARD_PACK_IMPORT_CHECK``)
-until it can run inside the isolated pack host.
+runs ``validate_archive_in_subprocess`` (a child under CPU, memory, file-size and wall-time limits: archive
+checks and the static scan, no pack code). When those pass, the pack is imported in a one-off host inside the
+pack sandbox (``inspect_archive``): its node schemas are recorded, and a failing import, a node id outside
+``<pack>.`` or no nodes reject the version. That is the only place validation runs pack code. Where the
+sandbox is unavailable the import is skipped (and said so in the report): such a server refuses to run
+uploaded packs anyway. ``FLOWYARD_PACK_IMPORT_CHECK=false`` skips it too.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from backend.registry.models import NodePackVersion
 from backend.storage.blobs import BlobNotFound, get_blob_store
 from workers.packs.limits import Limits
 from workers.packs.validate import validate_archive_in_subprocess
+from workers.runtime.packhost.remote import inspect_archive
+from workers.runtime.packhost.sandbox import SandboxUnavailable
 
 logger = logging.getLogger(__name__)
 # A claim older than this belongs to a validator that died: another delivery may take the version over.
@@ -35,8 +40,31 @@ STALE_CLAIM = timedelta(minutes=10)
 
 
 def server_limits() -> Limits:
-    """The limits uploads are validated with (import check per ``FLOWYARD_PACK_IMPORT_CHECK``)."""
-    return Limits(import_check=settings.FLOWYARD_PACK_IMPORT_CHECK)
+    """The limits uploads are validated with. The child never imports the pack: that happens sandboxed."""
+    return Limits(import_check=False)
+
+
+def _import_in_sandbox(path: Path, sha256: str, data: dict) -> None:
+    """Import the validated archive in the pack sandbox; add its problems or node schemas to ``data``."""
+    if not settings.FLOWYARD_PACK_IMPORT_CHECK:
+        data["import_skipped"] = "FLOWYARD_PACK_IMPORT_CHECK is off"
+        return
+    from backend.registry.runtime import pack_environments
+
+    try:
+        problems, nodes = inspect_archive(pack_environments(), path, sha256)
+    except SandboxUnavailable as exc:
+        logger.warning("pack %s not imported at validation: %s", path.name, exc)
+        data["import_skipped"] = str(exc)
+        return
+    entry = ((data.get("manifest") or {}).get("entry") or "").replace(".", "/")
+    names = {item["path"] for item in data.get("files") or []}
+    entry_file = next((n for n in (f"{entry}/__init__.py", f"{entry}.py") if n in names), None)
+    for problem in problems:
+        data["errors"].append({"file": entry_file, **problem})
+    data["import_checked"] = True
+    data["nodes"] = nodes
+    data["ok"] = not data["errors"]
 
 
 def _claim(version_id: int) -> bool:
@@ -88,8 +116,10 @@ def validate_pack_version(version_id: int) -> str | None:
             return recorded.status if recorded else None
         report = validate_archive_in_subprocess(path, limits, timeout=limits.wall_seconds)
         data = report.model_dump(mode="json")
-        readme_html, changelog = ("", "")
         if report.ok:
+            _import_in_sandbox(path, version.archive_sha256, data)
+        readme_html, changelog = ("", "")
+        if data["ok"]:
             readme_html, changelog = _readme_and_changelog(path, version, data["files"])
     recorded = do_record_validation(version_id, data, readme_html, changelog)
     return recorded.status if recorded else None

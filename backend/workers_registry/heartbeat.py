@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.workers_registry.models import Worker
+from workers.runtime.packhost import sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def describe_capabilities(packs: dict[str, str] | None = None) -> dict[str, Any]
     """What this machine offers: CPUs, memory, GPUs (when torch is installed and sees CUDA), node packs."""
     capabilities: dict[str, Any] = {"cpu_count": os.cpu_count() or 1, "memory_bytes": _memory_bytes()}
     capabilities["gpus"] = _gpus()
+    capabilities["pack_sandbox"] = sandbox.status()
     if packs is None:
         packs = _installed_packs()
     capabilities["packs"] = packs
@@ -182,6 +184,7 @@ class WorkerPresence:
 
     def start(self) -> None:
         """Write the row (online, capabilities) and start the heartbeat thread."""
+        sandbox.announce(logger)
         self.register()
         self._thread.start()
 

@@ -37,7 +37,11 @@ class WorkerSerializer(serializers.ModelSerializer):
 
     def get_capabilities(self, worker: Worker) -> dict:
         caps = worker.capabilities or {}
-        return {key: caps.get(key) for key in ("cpu_count", "memory_bytes", "gpus", "packs") if key in caps}
+        return {
+            key: caps.get(key)
+            for key in ("cpu_count", "memory_bytes", "gpus", "packs", "pack_sandbox")
+            if key in caps
+        }
 
 
 class StaffWorkerSerializer(WorkerSerializer):

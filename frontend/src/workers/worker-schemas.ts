@@ -18,6 +18,10 @@ export const workerSchema = z.object({
       memory_bytes: z.number().nullish(),
       gpus: z.array(gpuSchema).nullish(),
       packs: z.record(z.string(), z.string()).nullish(),
+      // How uploaded packs run on this worker (workers/runtime/packhost/sandbox.py status()).
+      pack_sandbox: z
+        .object({ mode: z.string(), secure: z.boolean(), uploaded_packs: z.string(), reason: z.string() })
+        .nullish(),
     })
     .passthrough()
     .default({}),

@@ -43,6 +43,19 @@ function useWorkers(status: string) {
   return { ...state, refresh: () => setTick((t) => t + 1) };
 }
 
+/** How uploaded packs run on a worker: sandboxed, refused (no sandbox) or unconfined (the admin's choice). */
+export function SandboxBadge({ sandbox }: { sandbox: Worker["capabilities"]["pack_sandbox"] }) {
+  if (!sandbox) return null;
+  const label = sandbox.secure ? "packs sandboxed" : sandbox.mode === "unavailable" ? "uploaded packs refused: no sandbox" : "packs UNSANDBOXED";
+  return (
+    <div data-testid="pack-sandbox">
+      <Badge tone={sandbox.secure ? "ok" : "error"} title={sandbox.reason}>
+        {label}
+      </Badge>
+    </div>
+  );
+}
+
 function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }) {
   const state = workerState(w);
   const caps = w.capabilities;
@@ -77,6 +90,7 @@ function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }
             <span className="fy-muted">no GPU</span>
           )}
         </div>
+        <SandboxBadge sandbox={caps.pack_sandbox} />
       </td>
       <td className="fy-small">
         {packs.length ? (

@@ -414,9 +414,11 @@ class PackEnvironments:
         if own:
             if self.uv:
                 cmd = [self.uv, "pip", "install", "--no-config", "-q", "--python", python, "--no-deps"]
+                cmd += ["--only-binary", ":all:"]  # building an sdist runs its code, outside any sandbox
                 _run([*cmd, "-r", "requirements.lock"], temp, "installing the pack's dependencies")
             else:
                 cmd = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps"]
+                cmd += ["--only-binary", ":all:"]
                 _run(
                     [*cmd, "--no-compile", "-r", "requirements.lock"],
                     temp,
@@ -430,7 +432,8 @@ class PackEnvironments:
             out = _run(
                 [
                     self.uv, "pip", "compile", "--no-config", "-q", "--python", python, "--no-header",
-                    "--no-annotate", "--constraint", "constraints.txt", "requirements.in",
+                    "--no-annotate", "--only-binary", ":all:", "--constraint", "constraints.txt",
+                    "requirements.in",
                 ],
                 temp,
                 "resolving the pack's dependencies",
@@ -440,7 +443,7 @@ class PackEnvironments:
         _run(
             [
                 sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed",
-                "--report", str(report), "-c", "constraints.txt", "-r", "requirements.in",
+                "--only-binary", ":all:", "--report", str(report), "-c", "constraints.txt", "-r", "requirements.in",
             ],
             temp,
             "resolving the pack's dependencies",

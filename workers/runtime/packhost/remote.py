@@ -24,8 +24,10 @@ from nodepacks import sdk
 from nodepacks.sdk import types as t
 from nodepacks.sdk.node import _MISSING, InputSpec, NodeSchema, OutputSpec
 from workers.engine.registry import DEFAULT_PACK_MODULES, NodeRegistry, RegistryError, load_pack
-from workers.runtime.packhost.client import PackHostPool
+from workers.runtime.packhost import sandbox
+from workers.runtime.packhost.client import PackHost, PackHostError, PackHostPool
 from workers.runtime.packhost.envs import ArchiveSource, PackEnv, PackEnvError, PackEnvironments
+from workers.runtime.packhost.sandbox import HostLimits
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +181,66 @@ def remote_pack(env: PackEnv, pool: PackHostPool) -> sdk.Pack:
         display_name=str(declared.get("display_name") or env.manifest.get("display_name") or ""),
         description=str(declared.get("description") or env.manifest.get("description") or ""),
     )
+
+
+INSPECT_LIMITS = HostLimits(cpu_seconds=60, memory_bytes=4 * 1024**3, start_timeout=60.0, processes=32)
+"""Limits of the one-off host that imports an uploaded pack at validation."""
+
+
+def inspect_archive(
+    environments: PackEnvironments,
+    source: ArchiveSource,
+    sha256: str,
+    *,
+    limits: HostLimits = INSPECT_LIMITS,
+    scratch_root: Path | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Import an uploaded pack in a one-off sandboxed host: (problems, node schemas).
+
+    The only place an uploaded pack's import-time code runs at validation: inside its own environment and
+    the pack sandbox, never in a web or worker process. Problems (dicts with ``code``, ``message`` and
+    ``node`` where one is concerned): ``import-failed`` (the environment cannot be built, the import raised
+    or the host died: the message says which), ``pack-mismatch`` (the module's pack is not the manifest's),
+    ``node-prefix`` (a node id outside ``<pack name>.``) and ``no-nodes``. ``SandboxUnavailable`` propagates:
+    the caller decides what validating without a sandbox means.
+    """
+    sandbox.sandbox_mode()  # raises SandboxUnavailable before anything is built
+    try:
+        env = environments.ensure(source, sha256)
+    except PackEnvError as exc:
+        return [{"code": "import-failed", "message": f"its environment cannot be built: {exc}"}], []
+    host = PackHost(env, limits=limits, scratch_root=scratch_root)
+    try:
+        description = host.start()
+    except PackHostError as exc:
+        return [{"code": "import-failed", "message": str(exc)}], []
+    finally:
+        host.close()
+    problems: list[dict[str, Any]] = []
+    declared = description.get("pack") or {}
+    if (declared.get("name"), declared.get("version")) != (env.name, env.version):
+        problems.append(
+            {
+                "code": "pack-mismatch",
+                "message": f"the module's pack is {declared.get('name')} {declared.get('version')}, "
+                f"the manifest says {env.name} {env.version}",
+            }
+        )
+    nodes = [dict(node) for node in description.get("nodes") or []]
+    for node in nodes:
+        node_type = str(node.get("type"))
+        if not node_type.startswith(f"{env.name}."):
+            problems.append(
+                {
+                    "code": "node-prefix",
+                    "message": f"node id {node_type!r} must start with {env.name + '.'!r} (pack ids never "
+                    "shadow built-in or other packs' nodes)",
+                    "node": node_type,
+                }
+            )
+    if not nodes:
+        problems.append({"code": "no-nodes", "message": f"pack {env.name} defines no nodes"})
+    return problems, [{k: v for k, v in node.items() if k != "has_fingerprint"} for node in nodes]
 
 
 _environments: PackEnvironments | None = None

@@ -21,6 +21,7 @@ from workers.runtime.packhost import (
     PackHostPool,
     bwrap_probe,
     registry_with_packs,
+    sandbox,
     sandbox_mode,
 )
 from workers.runtime.packhost.tests.conftest import sha256_of
@@ -268,3 +269,64 @@ def test_files_are_read_through_the_parent(pool, envs):
     assert outputs == ["hello:abc"]
     with pytest.raises(Exception, match="FileNotFoundError"):
         pool.execute(envs["sixa"], "sixa.ReadUpload", {"ref": "/etc/passwd"}, Context("r", files=Files()))
+
+
+@pytest.mark.skipif(not BWRAP, reason="bubblewrap does not work here: the process limit needs its namespaces")
+def test_a_fork_bomb_stops_at_the_process_limit(pool, envs):
+    limit = pool.limits.processes
+    shell = call(
+        pool,
+        envs["sixa"],
+        "Shell",
+        command=f"n=0; for i in $(seq 1 {limit * 2}); do sleep 3 & n=$((n+1)); done 2>&1 | tail -1; "
+        "echo started $(jobs -p | wc -l)",
+    )[0]
+    assert "Resource temporarily unavailable" in shell or "fork" in shell.lower(), shell
+    # The limit counts the sandbox's own processes: the next call still works.
+    assert call(pool, envs["sixa"], "Add", a=1, b=2) == [3]
+
+
+def test_without_a_working_sandbox_uploaded_packs_are_refused(envs, tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "bwrap_probe", lambda: (None, "bubblewrap is not installed"))
+    monkeypatch.delenv("FLOWYARD_PACK_SANDBOX", raising=False)
+    assert sandbox.status()["mode"] == "unavailable" and sandbox.status()["uploaded_packs"] == "refused"
+    with PackHostPool(scratch_root=tmp_path) as hosts, pytest.raises(NodeError) as caught:
+        call(hosts, envs["sixa"], "Add", a=1, b=2)
+    message = str(caught.value)
+    assert "sixa 1.0.0 cannot run on this worker" in message
+    assert "bubblewrap is not installed" in message and "insecure-none" in message
+    assert not list(tmp_path.glob("packhost-*"))  # nothing was started, nothing left behind
+
+
+def test_insecure_mode_is_an_explicit_choice_and_says_so(envs, scratch_root, monkeypatch):
+    monkeypatch.setenv("FLOWYARD_PACK_SANDBOX", "insecure-none")
+    state = sandbox.status()
+    assert state == {
+        "mode": "insecure-none",
+        "secure": False,
+        "uploaded_packs": "run unconfined",
+        "reason": state["reason"],
+    }
+    assert "without the sandbox" in str(state["reason"])
+    with PackHostPool(scratch_root=scratch_root) as hosts:
+        assert call(hosts, envs["sixa"], "Add", a=1, b=2) == [3]
+        assert hosts.host(envs["sixa"]).mode == "insecure-none"
+    monkeypatch.setenv("FLOWYARD_PACK_SANDBOX", "none")
+    assert sandbox.status()["mode"] == "unavailable"  # a typo never turns the sandbox off
+    assert "is not a mode" in str(sandbox.status()["reason"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root worker switches hosts to uids of their own")
+def test_each_live_host_of_a_root_worker_has_its_own_uid():
+    first = sandbox.claim_host_identity()
+    second = sandbox.claim_host_identity()
+    assert first is not None and second is not None
+    try:
+        assert first.uid != second.uid and 0 not in (first.uid, second.uid)
+        first.release()
+        third = sandbox.claim_host_identity()
+        assert third is not None and third.uid == first.uid  # released uids are reused
+        third.release()
+    finally:
+        first.release()
+        second.release()
