@@ -82,6 +82,55 @@ class Concat(sdk.Node):
         return self.Outputs(text=inputs.a + inputs.separator + inputs.b)
 
 
+class Overlap:
+    """How many ``test.Meet`` nodes run at once (the most seen), and a barrier they may wait at."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most = 0
+        self.barrier: threading.Barrier | None = None
+
+    def reset(self, parties: int | None = None) -> None:
+        with self.lock:
+            self.active = self.most = 0
+            self.barrier = threading.Barrier(parties, timeout=30) if parties else None
+
+
+OVERLAP = Overlap()
+
+
+class Meet(sdk.Node):
+    """Counts how many Meet nodes run at once; with ``OVERLAP.reset(n)`` waits until n of them are running.
+
+    Parallelism is proven by the barrier (it only opens when the branches really run side by side), never by
+    wall-clock bounds, which a loaded machine breaks.
+    """
+
+    id = "test.Meet"
+
+    class Inputs(sdk.Inputs):
+        value: int = sdk.number(0)
+
+    class Outputs(sdk.Outputs):
+        value: int
+
+    def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
+        count(self.id)
+        with OVERLAP.lock:
+            OVERLAP.active += 1
+            OVERLAP.most = max(OVERLAP.most, OVERLAP.active)
+        try:
+            if OVERLAP.barrier is not None:
+                OVERLAP.barrier.wait()
+            else:
+                time.sleep(0.05)
+        finally:
+            with OVERLAP.lock:
+                OVERLAP.active -= 1
+        return self.Outputs(value=inputs.value)
+
+
 class Sleep(sdk.Node):
     """Wait, then pass the value on."""
 
@@ -296,6 +345,7 @@ pack = sdk.Pack(
         Add,
         Concat,
         Sleep,
+        Meet,
         FailOnce,
         Crash,
         WrongOutput,

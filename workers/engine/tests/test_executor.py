@@ -1,5 +1,4 @@
 import threading
-import time
 from collections.abc import Sequence
 from hashlib import sha256
 from io import BytesIO
@@ -9,7 +8,7 @@ import numpy as np
 
 from workers.engine import CacheEntry, Engine, Event, MemoryCache
 from workers.engine.tests.helpers import add_chain, graph
-from workers.engine.tests.nodes import CALLS, registry
+from workers.engine.tests.nodes import CALLS, OVERLAP, registry
 
 
 def engine(cache: MemoryCache | None = None, **kwargs: Any) -> Engine:
@@ -50,31 +49,31 @@ def test_a_ten_thousand_node_chain_runs() -> None:
 def test_independent_branches_run_in_parallel() -> None:
     g = graph(
         {
-            "s1": ("test.Sleep", {"seconds": 0.4, "value": 1}),
-            "s2": ("test.Sleep", {"seconds": 0.4, "value": 2}),
+            "s1": ("test.Meet", {"value": 1}),
+            "s2": ("test.Meet", {"value": 2}),
             "sum": ("test.Add", {"a": ["s1", 0], "b": ["s2", 0]}),
         },
         outputs=["sum"],
     )
-    began = time.perf_counter()
+    OVERLAP.reset(parties=2)  # each branch waits until the other one runs: sequential branches would hang
     result = engine(parallelism=2).run(g)
-    elapsed = time.perf_counter() - began
-    assert result.outputs == {"sum": (3,)}
-    assert elapsed < 0.7, f"two 0.4 s branches took {elapsed:.2f} s: they did not overlap"
+    assert result.outputs == {"sum": (3,)}, result.errors
+    assert OVERLAP.most == 2
 
 
 def test_parallelism_one_runs_branches_one_after_another() -> None:
     g = graph(
         {
-            "s1": ("test.Sleep", {"seconds": 0.2}),
-            "s2": ("test.Sleep", {"seconds": 0.2}),
+            "s1": ("test.Meet", {"value": 1}),
+            "s2": ("test.Meet", {"value": 2}),
             "sum": ("test.Add", {"a": ["s1", 0], "b": ["s2", 0]}),
         },
         outputs=["sum"],
     )
-    began = time.perf_counter()
-    engine(parallelism=1).run(g)
-    assert time.perf_counter() - began >= 0.4
+    OVERLAP.reset()
+    result = engine(parallelism=1).run(g)
+    assert result.outputs == {"sum": (3,)}
+    assert OVERLAP.most == 1
 
 
 def test_a_second_run_is_served_from_the_cache() -> None:

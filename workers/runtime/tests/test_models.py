@@ -118,12 +118,20 @@ class CountingLoader:
         self.calls: list[str] = []
         self.delay = delay
         self._lock = threading.Lock()
+        self.active = 0
+        self.most_at_once = 0
 
     def __call__(self, model_dir: Path, task: str | None, options: Any) -> Any:
         with self._lock:
             self.calls.append(model_dir.parent.parent.name)
-        time.sleep(self.delay)
-        return load_modelscope_model(model_dir, task, options)
+            self.active += 1
+            self.most_at_once = max(self.most_at_once, self.active)
+        try:
+            time.sleep(self.delay)
+            return load_modelscope_model(model_dir, task, options)
+        finally:
+            with self._lock:
+                self.active -= 1
 
     def count(self, model_id: str) -> int:
         return self.calls.count(model_id.replace("/", "--"))
@@ -224,12 +232,8 @@ def test_a_torch_model_loads_through_model_from_pretrained_and_computes(cache: P
     register_local_model(tmp_path / "src", "flowyard/tiny-linear")
     manager = ModelManager(memory_budget_bytes=1 << 20)
 
-    started = time.perf_counter()
     model = manager.get("flowyard/tiny-linear")
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
-    again = manager.get("flowyard/tiny-linear", "master")
-    warm = time.perf_counter() - started
+    again = manager.get("flowyard/tiny-linear", "master")  # warm: the same object, not loaded again
 
     assert isinstance(model, TinyLinear) and again is model
     x = torch.rand(3, 4)
@@ -238,8 +242,6 @@ def test_a_torch_model_loads_through_model_from_pretrained_and_computes(cache: P
     (info,) = manager.warm_models()
     assert (info.model_id, info.revision, info.task) == ("flowyard/tiny-linear", "master", None)
     assert info.size_bytes == linear_bytes(4)
-    assert warm < cold
-    print(f"\ncold load {cold * 1000:.1f} ms, warm get {warm * 1000:.2f} ms")
 
 
 def test_a_model_without_torch_is_sized_by_its_directory(cache: Path, tmp_path: Path) -> None:
@@ -364,17 +366,17 @@ def test_concurrent_gets_of_one_model_load_it_once(cache: Path, tmp_path: Path) 
 
     threads = [threading.Thread(target=get, args=("flowyard/a",)) for _ in range(6)]
     threads += [threading.Thread(target=get, args=("flowyard/b",)) for _ in range(3)]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    elapsed = time.perf_counter() - started
 
     assert (loader.count("flowyard/a"), loader.count("flowyard/b")) == (1, 1)
     assert len({id(model) for model_id, model in results if model_id == "flowyard/a"}) == 1
     assert len(results) == 9
-    assert elapsed < 0.39  # the two models loaded side by side, not one after the other
+    # The two models loaded side by side, not one after the other (counted, not timed: 0.2 s of sleep each
+    # overlaps on any machine, however loaded).
+    assert loader.most_at_once == 2
 
 
 def test_a_failed_load_fails_its_waiters_and_is_tried_again_later(cache: Path, tmp_path: Path) -> None:
