@@ -7,7 +7,8 @@ followed only while ``access_run`` lets the user see its run, checked when it is
 a team gets nothing of that team's runs, their own included. A handshake signed in by HTTP Basic from another
 site's page is refused (4403), as the session cookie is (``backend.asgi``). For each
 followed run it joins the run's channel-layer group and replays stored events first, so every event is
-translated once, in order (``live.PromptTranslator``). Progress previews go out as ComfyUI's binary frames:
+translated once, in order (``live.PromptTranslator``); the process's run heartbeat (``backend.runs.feeds``)
+replays from the database what a followed run's socket missed for good (a Redis outage). Progress previews go out as ComfyUI's binary frames:
 ``uint32 1`` (PREVIEW_IMAGE), ``uint32 1`` (JPEG; 2 for PNG), the bytes; or, to clients that sent
 ``feature_flags`` with ``supports_preview_metadata``, ``uint32 4``, ``uint32`` JSON length, the JSON metadata, the
 bytes (``preview_frame``).
@@ -15,6 +16,7 @@ bytes (``preview_frame``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import uuid
@@ -32,6 +34,7 @@ from backend.compat.auth import handshake_token
 from backend.compat.csrf import origin_is_site
 from backend.compat.live import Preview, PromptTranslator, QueueStatus, status_message, user_group
 from backend.core.live import LiveConsumerMixin
+from backend.runs import feeds
 from backend.runs.models import RunEvent, RunOutput
 from backend.runs.publish import events_of, run_group
 from backend.uploads.handlers import max_upload_bytes
@@ -59,8 +62,12 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
     sid = ""
     supports_metadata = False
 
-    async def connect(self) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.followed: dict[str, _Followed] = {}
+        self.sending = asyncio.Lock()  # live batches, new prompts and heartbeat catch-ups take turns
+
+    async def connect(self) -> None:
         await self.accept()
         path_token = self.scope.get("url_route", {}).get("kwargs", {}).get("token")
         raw, via = handshake_token(self.scope, path_token)
@@ -81,6 +88,20 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         await self.send_status(sid=self.sid)
         for prompt_id, run_id in await database_sync_to_async(_active_prompts)(self.user):
             await self.follow(prompt_id, run_id)
+        feeds.run_heartbeat().add(self)
+
+    async def disconnect(self, code: int) -> None:
+        feeds.run_heartbeat().discard(self)
+        await super().disconnect(code)
+
+    def followed_seqs(self) -> dict[str, int]:
+        return {run_id: followed.last_seq for run_id, followed in self.followed.items()}
+
+    async def catch_up(self, run_id: str) -> None:
+        async with self.sending:
+            followed = self.followed.get(run_id)
+            if followed is not None:
+                await self.replay(followed)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not text_data or self.user is None:
@@ -110,9 +131,12 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         translator = await database_sync_to_async(_translator)(self.user, prompt_id)
         if translator is None:
             return
-        self.followed[run_id] = _Followed(run_id, translator)
-        await self.join(run_group(run_id))
-        await self.replay(self.followed[run_id])
+        async with self.sending:
+            if run_id in self.followed:
+                return
+            self.followed[run_id] = _Followed(run_id, translator)
+            await self.join(run_group(run_id))
+            await self.replay(self.followed[run_id])
 
     async def replay(self, followed: _Followed, before: int | None = None) -> None:
         while True:
@@ -149,6 +173,10 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
 
     async def run_events(self, message: dict[str, Any]) -> None:
         """A stored batch of a followed run's events: forward what this socket has not had, in order."""
+        async with self.sending:
+            await self._forward(message)
+
+    async def _forward(self, message: dict[str, Any]) -> None:
         followed = self.followed.get(str(message.get("run")))
         if followed is None:
             return

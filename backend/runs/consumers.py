@@ -9,30 +9,46 @@ missed; it then forwards live batches, dropping events it already sent and filli
 with 200 watchers of a run, one frame per batch per socket rather than one per event per socket. The batch's
 JSON is encoded once by the publisher (``frame``) and sent as is when the socket needs all of it; it is decoded
 only when the socket needs part of it or one frame per event.
+
+A socket can miss a batch for good (the channel layer delivers at most once, and Redis drops what is published
+while it is away): every run socket is also on its process's heartbeat (``feeds.RunHeartbeat``), which replays
+from the database what a socket is still missing one tick later, so a socket open across a Redis outage gets
+every event of it, ``run_finished`` included. ``ws/events/`` sockets take their messages from their process's
+``feeds.WorkspaceFeed`` through a bounded backlog: a socket that cannot keep up is sent ``{"type": "resync"}``
+and closed (``CLOSE_RESYNC``) rather than let its backlog grow.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.access import access_run
 from backend.accounts.models import Membership
 from backend.accounts.roles import Role
 from backend.core.live import LiveConsumerMixin
+from backend.runs import feeds
 from backend.runs.models import RunEvent
-from backend.runs.publish import events_of, run_group, workspace_group
+from backend.runs.publish import events_of, run_group
 
 # Close codes (sent after accepting, so that browsers see them; a refused handshake shows only "1006").
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404  # missing and forbidden alike, as the HTTP API answers 404 for both
+CLOSE_RESYNC = 4408  # ws/events/: the socket fell too far behind; reload from the API and reconnect
 REPLAY_PAGE = 500
+# What a ws/events/ socket may have waiting to be sent before it is told to resync.
+BACKLOG_FRAMES = 1000
+BACKLOG_BYTES = 1024 * 1024
+RESYNC = json.dumps({"type": "resync"})
 
 
 class _Consumer(LiveConsumerMixin, AsyncJsonWebsocketConsumer):
@@ -58,6 +74,11 @@ class RunConsumer(_Consumer):
 
     last_seq = 0
     batch = False
+    run_id: Any = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sending = asyncio.Lock()  # live batches and heartbeat catch-ups take turns
 
     async def start(self, user: Any) -> None:
         try:
@@ -75,7 +96,20 @@ class RunConsumer(_Consumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.join(run_group(self.run_id))
-        await self.replay()
+        async with self.sending:
+            await self.replay()
+        feeds.run_heartbeat().add(self)
+
+    async def disconnect(self, code: int) -> None:
+        feeds.run_heartbeat().discard(self)
+        await super().disconnect(code)
+
+    def followed_seqs(self) -> dict[str, int]:
+        return {str(self.run_id): self.last_seq} if self.run_id is not None else {}
+
+    async def catch_up(self, run_id: str) -> None:
+        async with self.sending:
+            await self.replay()
 
     async def replay(self, before: int | None = None) -> None:
         """Send the stored events after the last one sent (and before ``before``), in order."""
@@ -98,6 +132,10 @@ class RunConsumer(_Consumer):
 
     async def run_events(self, message: dict[str, Any]) -> None:
         """A batch the recorder stored and published: forward what the client has not had yet."""
+        async with self.sending:
+            await self._forward(message)
+
+    async def _forward(self, message: dict[str, Any]) -> None:
         if message["first"] == self.last_seq + 1 and self.batch:
             # The usual case: the batch follows what was sent, in order (the recorder numbers without gaps).
             await self.send(text_data=message["frame"])
@@ -121,38 +159,68 @@ class RunConsumer(_Consumer):
 
 
 class EventsConsumer(_Consumer):
-    """``ws/events/``: status changes and queue positions of the runs in every workspace the user belongs to.
+    """``ws/events/[?batch=1]``: status changes and queue positions of the runs in every workspace the user
+    belongs to; with ``batch=1`` each frame is a JSON array of the messages of one feed batch.
 
-    Memberships are read when the socket connects; reconnect to follow a workspace joined later.
+    Memberships are read when the socket connects; reconnect to follow a workspace joined later. The socket has
+    no channel of its own: its process's ``WorkspaceFeed`` receives each workspace message once and hands it
+    here (``deliver``); a writer task sends it. ``BACKLOG_FRAMES`` / ``BACKLOG_BYTES`` bound what may wait.
     """
+
+    channel_layer_alias = "flowyard.feed-only"  # not configured: no channel per socket (the feed has one)
+    batch = False
+    feed: feeds.WorkspaceFeed | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outgoing: deque[str] = deque()
+        self.outgoing_bytes = 0
+        self.wake = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
+        self.resyncing = False
 
     async def start(self, user: Any) -> None:
         self.user_id = user.pk
+        self.batch = (self.query("batch") or "0") not in ("0", "", "false")
         self.roles = await database_sync_to_async(_roles)(user)
-        for workspace_id in self.roles:
-            await self.join(workspace_group(workspace_id))
+        self.writer = asyncio.get_running_loop().create_task(self._write())
+        self.feed = feeds.workspace_feed(get_channel_layer())
+        await self.feed.add(self)
 
-    def may_see(self, workspace_id: int, private_to: int | None) -> bool:
-        role = self.roles.get(workspace_id)
-        if role is None:
-            return False
-        return private_to is None or private_to == self.user_id or role.can_see_private_workflows
+    async def disconnect(self, code: int) -> None:
+        if self.feed is not None:
+            await self.feed.discard(self)
+        if self.writer is not None:
+            self.writer.cancel()
+        await super().disconnect(code)
 
-    async def run_status(self, message: dict[str, Any]) -> None:
-        run = message["run"]
-        if self.may_see(run["workspace"], message.get("private_to")):
-            await self.send_json({"type": "run.status", "run": run})
-
-    async def run_queue(self, message: dict[str, Any]) -> None:
-        workspace_id = message["workspace"]
-        if workspace_id not in self.roles:
+    def deliver(self, items: list[str]) -> None:
+        """Queue the feed's encoded messages; a socket this far behind is told to resync instead."""
+        if self.resyncing:
             return
-        runs = [
-            {"id": entry["id"], "position": entry["position"]}
-            for entry in message["runs"]
-            if self.may_see(workspace_id, entry.get("private_to"))
-        ]
-        await self.send_json({"type": "run.queue", "workspace": workspace_id, "runs": runs})
+        frames = ["[" + ",".join(items) + "]"] if self.batch else items
+        size = sum(len(frame) for frame in frames)
+        if len(self.outgoing) + len(frames) > BACKLOG_FRAMES or self.outgoing_bytes + size > BACKLOG_BYTES:
+            self.resyncing = True
+            self.outgoing.clear()
+            self.outgoing_bytes = 0
+            self.outgoing.append(RESYNC)
+        else:
+            self.outgoing.extend(frames)
+            self.outgoing_bytes += size
+        self.wake.set()
+
+    async def _write(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.outgoing:
+                frame = self.outgoing.popleft()
+                self.outgoing_bytes -= len(frame)
+                await self.send(text_data=frame)
+                if frame is RESYNC:
+                    await self.close(code=CLOSE_RESYNC)
+                    return
 
 
 def _visible_run_id(user: Any, run_id: Any) -> Any:

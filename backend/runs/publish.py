@@ -13,7 +13,10 @@ Two groups carry runs:
   ``private_to`` (the author of a private workflow, else null) lets consumers hide runs a member may not see.
 
 Events are stored before they are published, so a client that misses a message replays it from the database
-(``GET /api/runs/<id>/events?after=<seq>``). A failure to publish is logged and never fails the run.
+(``GET /api/runs/<id>/events?after=<seq>``), and sockets notice a silent gap by themselves
+(``backend/runs/feeds.py``). A failure to publish never fails nor blocks the run: the message waits in the
+process's outbox (``_Outbox``, bounded) and is sent, in order, once the channel layer answers again, so a
+socket open across a Redis outage still gets what happened during it.
 
 Every send of a process goes through one long-lived event loop on a background thread (``_PublishLoop``): a
 recorder's batch then costs one ``group_send`` (~0.3 ms on Redis) rather than a fresh loop and connection per
@@ -24,11 +27,16 @@ on the loop that serves the websockets instead (the layer remembers it: ``backen
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
@@ -41,7 +49,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STATUS_EVENTS = frozenset({"run_started", "run_finished"})
-PUBLISH_TIMEOUT_SECONDS = 5.0
+# How long a publisher waits for its batch to reach a healthy layer (waiting keeps tests and callers in step);
+# while the layer is failing nobody waits: the batch stays in the outbox.
+PUBLISH_WAIT_SECONDS = 1.0
+SEND_TIMEOUT_SECONDS = 2.0  # one group_send to a layer that hangs rather than refuses
+OUTBOX_LIMIT = 10_000  # messages held per process while the layer is down; beyond, the oldest are dropped
+OUTBOX_MAX_AGE_SECONDS = 600.0  # older held messages are dropped (sockets fill gaps from the database)
+RETRY_FIRST_SECONDS = 0.05
+RETRY_MAX_SECONDS = 1.0
 QUEUE_REPORTED = 1000  # positions beyond this many waiting runs are not sent
 
 
@@ -79,7 +94,7 @@ def publish_run_events(run: Run, events_json: list[dict[str, Any]]) -> None:
     messages = [(run_group(run.pk), events_message(run.pk, events_json))]
     changes = [event["type"] for event in events_json if event["type"] in STATUS_EVENTS]
     if changes:
-        status = _status_message(run)
+        status = run_status_message(run)
         if changes[0] == "run_started" and run.is_finished():
             # Started and finished within one batch: watchers still see it running before its outcome.
             running = {**status["run"], "status": "running", "finished": None, "error": ""}
@@ -109,11 +124,12 @@ def events_of(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 def publish_run_status(run: Run) -> None:
     """Tell the run's workspace that the run's status changed (queued, cancelled, deleted...)."""
-    _send([(workspace_group(run.workspace_id), _status_message(run))])
+    _send([(workspace_group(run.workspace_id), run_status_message(run))])
     publish_queue(also=[run.workspace_id])
 
 
-def _status_message(run: Run) -> dict[str, Any]:
+def run_status_message(run: Run) -> dict[str, Any]:
+    """The ``run.status`` message of ``run`` as it is now (its workflow is read if not loaded)."""
     workflow = run.workflow if run.workflow_id is not None else None
     private_to = _private_to(workflow.visibility, workflow.created_by_id) if workflow is not None else None
     return {"type": "run.status", "run": run_status(run), "private_to": private_to}
@@ -125,6 +141,11 @@ def publish_queue(also: Iterable[int] = ()) -> None:
     One query and one message per such workspace; sent whenever a run is queued, cancelled, starts or finishes,
     which is when positions move.
     """
+    _send(queue_messages(also))
+
+
+def queue_messages(also: Iterable[int] = ()) -> list[tuple[str, dict[str, Any]]]:
+    """The ``run.queue`` message of every workspace with waiting runs and of those in ``also``, with its group."""
     from backend.runs.models import Run
 
     waiting = (
@@ -137,12 +158,10 @@ def publish_queue(also: Iterable[int] = ()) -> None:
         per_workspace.setdefault(workspace_id, []).append(
             {"id": str(run_id), "position": position, "private_to": _private_to(visibility, creator_id)}
         )
-    _send(
-        [
-            (workspace_group(workspace_id), {"type": "run.queue", "workspace": workspace_id, "runs": runs})
-            for workspace_id, runs in per_workspace.items()
-        ]
-    )
+    return [
+        (workspace_group(workspace_id), {"type": "run.queue", "workspace": workspace_id, "runs": runs})
+        for workspace_id, runs in per_workspace.items()
+    ]
 
 
 class _PublishLoop:
@@ -158,7 +177,6 @@ class _PublishLoop:
 
 _publish_loop: _PublishLoop | None = None
 _publish_loop_lock = threading.Lock()
-_background: set[asyncio.Future[Any]] = set()
 
 
 def _loop_for(layer: Any) -> asyncio.AbstractEventLoop:
@@ -179,34 +197,125 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
     if layer is None:
         return
     loop = _loop_for(layer)
+    outbox = _outbox_for(loop)
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
     if running is loop:
-        # Called from the loop's own thread: waiting would deadlock, so send in the background.
-        task = loop.create_task(_send_all(layer, messages))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        task.add_done_callback(_log_failure)
+        outbox.add(layer, messages)  # called from the loop's own thread: waiting would deadlock
         return
-    # Waiting keeps one publisher's batches in order (concurrent group_sends may overtake each other).
-    future = asyncio.run_coroutine_threadsafe(_send_all(layer, messages), loop)
-    try:
-        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-    except Exception:
-        future.cancel()
-        logger.exception("could not publish %d run message(s)", len(messages))
+    if outbox.failing:
+        loop.call_soon_threadsafe(outbox.add, layer, messages)
+        return
+    # Waiting (briefly) keeps a publisher in step with a healthy layer; the outbox keeps the order either way.
+    future = asyncio.run_coroutine_threadsafe(outbox.add_and_wait(layer, messages), loop)
+    with contextlib.suppress(TimeoutError):  # still in the outbox then: it goes out when the layer answers
+        future.result(timeout=PUBLISH_WAIT_SECONDS)
 
 
-def _log_failure(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("could not publish run messages", exc_info=task.exception())
+@dataclass
+class _Held:
+    layer: Any
+    group: str
+    message: dict[str, Any]
+    since: float
+    done: asyncio.Future[None] | None = None
 
 
-async def _send_all(layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
-    for group, message in messages:
-        await layer.group_send(group, message)
+class _Outbox:
+    """A process's messages on their way to the channel layer, sent one at a time and in order by one task.
+
+    A send that fails is retried (backoff up to ``RETRY_MAX_SECONDS``) with everything behind it held, so
+    messages published while Redis is down go out, in order, once it is back. At most ``OUTBOX_LIMIT`` messages
+    wait; beyond that (or after ``OUTBOX_MAX_AGE_SECONDS``) the oldest are dropped, which costs delivery latency
+    only: events are stored, and sockets fill gaps from the database.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.held: deque[_Held] = deque()
+        self.failing = False
+        self.dropped = 0
+        self.wake: asyncio.Event | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> _Held:
+        """Queue ``messages`` (on the outbox's loop); return the last one's entry."""
+        now = time.monotonic()
+        for group, message in messages:
+            self.held.append(_Held(layer, group, message, now))
+        while len(self.held) > OUTBOX_LIMIT:
+            self._drop(self.held.popleft())
+        if self.wake is None:
+            self.wake = asyncio.Event()
+        if self.task is None or self.task.done():
+            self.task = self.loop.create_task(self._drain())
+        self.wake.set()
+        return self.held[-1]
+
+    async def add_and_wait(self, layer: Any, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        last = self.add(layer, messages)
+        last.done = self.loop.create_future()
+        await asyncio.shield(last.done)
+
+    def _drop(self, entry: _Held) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            logger.warning("channel layer outbox full or stale: dropped %d message(s) so far", self.dropped)
+        self._settle(entry)
+
+    @staticmethod
+    def _settle(entry: _Held) -> None:
+        if entry.done is not None and not entry.done.done():
+            entry.done.set_result(None)
+
+    async def _drain(self) -> None:
+        assert self.wake is not None
+        delay = RETRY_FIRST_SECONDS
+        failed_at = 0.0
+        while True:
+            if not self.held:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            entry = self.held.popleft()
+            if time.monotonic() - entry.since > OUTBOX_MAX_AGE_SECONDS:
+                self._drop(entry)
+                continue
+            try:
+                await asyncio.wait_for(
+                    entry.layer.group_send(entry.group, entry.message), SEND_TIMEOUT_SECONDS
+                )
+            except Exception as exc:
+                self.held.appendleft(entry)
+                if not self.failing:
+                    self.failing, failed_at = True, time.monotonic()
+                    logger.warning(
+                        "could not publish to the channel layer (%r): holding messages, retrying", exc
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            self._settle(entry)
+            if self.failing:
+                self.failing, delay = False, RETRY_FIRST_SECONDS
+                logger.warning(
+                    "channel layer back after %.1f s: sending the %d message(s) still held",
+                    time.monotonic() - failed_at,
+                    len(self.held),
+                )
+
+
+_outboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Outbox] = weakref.WeakKeyDictionary()
+
+
+def _outbox_for(loop: asyncio.AbstractEventLoop) -> _Outbox:
+    with _publish_loop_lock:
+        outbox = _outboxes.get(loop)
+        if outbox is None:
+            outbox = _outboxes[loop] = _Outbox(loop)
+        return outbox
 
 
 def _private_to(visibility: str | None, creator_id: int | None) -> int | None:
