@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from nodepacks.sdk.manifest import ManifestError, load_manifest
-from workers import cli
+from workers import commands
 from workers.engine import Engine, MemoryCache, validate_graph
 from workers.engine.events import summarize
 from workers.engine.graph import parse_graph
@@ -80,10 +80,10 @@ def cmd_create(args: argparse.Namespace) -> int:
     try:
         folder = create_pack(args.name, Path(args.dir))
     except ScaffoldError as exc:
-        raise cli.CliError(f"pack create: {exc}") from None
+        raise commands.CliError(f"pack create: {exc}") from None
     print(f"created {folder}")
     print(f"  next: flowyard pack run {folder} --node {args.name}.Example --set text=hi")
-    return cli.EXIT_OK
+    return commands.EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -93,12 +93,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     elif target.is_dir():
         report = validate_source(target)
     else:
-        raise cli.CliError(f"pack validate: {target}: no such folder or archive")
+        raise commands.CliError(f"pack validate: {target}: no such folder or archive")
     if args.json:
         print(report.model_dump_json(indent=2))
     else:
         print_report(report, sys.stdout)
-    return cli.EXIT_OK if report.ok else cli.EXIT_INVALID
+    return commands.EXIT_OK if report.ok else commands.EXIT_INVALID
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -107,14 +107,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     try:
         archive = build_pack(source, out)
     except (BuildError, ManifestError) as exc:
-        raise cli.CliError(f"pack build: {exc}") from None
+        raise commands.CliError(f"pack build: {exc}") from None
     digest, size = sha256_file(archive)
     print(f"built {archive} ({size} bytes, sha256 {digest})")
     findings = scan_files((path, (source / path).read_bytes()) for path in _python_files(source))
     high = [finding for finding in findings if finding.severity == "high"]
     if high:
         print(f"warning: {len(high)} high-severity scan finding(s); run `flowyard pack validate` to see them")
-    return cli.EXIT_OK
+    return commands.EXIT_OK
 
 
 def _python_files(source: Path) -> list[str]:
@@ -131,11 +131,11 @@ def _pack_module_path(root: Path) -> str:
     try:
         manifest = load_manifest(root)
     except ManifestError as exc:
-        raise cli.CliError(str(exc)) from None
+        raise commands.CliError(str(exc)) from None
     base = root / manifest.entry.replace(".", "/")
     location = base if base.is_dir() else base.with_suffix(".py")
     if not location.exists():
-        raise cli.CliError(f"entry: module {manifest.entry!r} not found in {root}")
+        raise commands.CliError(f"entry: module {manifest.entry!r} not found in {root}")
     # The pack's own absolute imports (``from demo import helpers``) resolve as they will when installed.
     if str(root.resolve()) not in sys.path:
         sys.path.insert(0, str(root.resolve()))
@@ -167,45 +167,45 @@ def cmd_run(args: argparse.Namespace) -> int:
             quiet=args.quiet,
             json=False,
         )
-        return cli.cmd_run(namespace)
+        return commands.cmd_run(namespace)
     if not args.node:
-        raise cli.CliError("pack run: give --node TYPE or --graph GRAPH.json")
+        raise commands.CliError("pack run: give --node TYPE or --graph GRAPH.json")
     inputs: dict[str, Any] = {}
     for text in args.set or []:
         name, sep, raw = text.partition("=")
         if not sep or not name:
-            raise cli.CliError(f"--set {text!r}: expected INPUT=VALUE")
+            raise commands.CliError(f"--set {text!r}: expected INPUT=VALUE")
         try:
             inputs[name] = json.loads(raw)
         except json.JSONDecodeError:
             inputs[name] = raw
-    registry = cli.build_registry([pack_path])
+    registry = commands.build_registry([pack_path])
     entry = registry.get(args.node)
     if entry is None:
         known = ", ".join(
             e.schema.id for e in registry if e.pack.name not in ("core",) and not e.pack.builtin
         )
-        raise cli.CliError(f"pack run: no node type {args.node!r} (this pack has: {known or 'none'})")
+        raise commands.CliError(f"pack run: no node type {args.node!r} (this pack has: {known or 'none'})")
     graph = parse_graph({"nodes": {"1": {"type": args.node, "inputs": inputs}}, "outputs": ["1"]})
     errors = validate_graph(graph, registry)
     if errors:
         for error in errors:
-            print(f"error: {cli.format_error(error, graph)}", file=sys.stderr)
-        return cli.EXIT_INVALID
+            print(f"error: {commands.format_error(error, graph)}", file=sys.stderr)
+        return commands.EXIT_INVALID
     engine = Engine(registry, MemoryCache(), parallelism=1, files=LocalFiles([root.resolve(), Path.cwd()]))
     try:
-        result = engine.run(graph, outputs=["1"], on_event=cli.ProgressPrinter(graph, sys.stderr, args.quiet))
+        result = engine.run(graph, outputs=["1"], on_event=commands.ProgressPrinter(graph, sys.stderr, args.quiet))
     finally:
         engine.close()
     if result.status != "succeeded":
         for error in result.errors:
-            print(f"error: {cli.format_error(error, graph)}", file=sys.stderr)
-        return cli.EXIT_FAILED
+            print(f"error: {commands.format_error(error, graph)}", file=sys.stderr)
+        return commands.EXIT_FAILED
     for spec, value in zip(entry.schema.outputs, result.outputs.get("1", ()), strict=False):
         print(f"{spec.name} ({spec.type}): {_show(spec.type, value)}")
-    for path in cli.write_outputs(result.ui, Path(args.out), sys.stdout):
+    for path in commands.write_outputs(result.ui, Path(args.out), sys.stdout):
         print(f"wrote {path}", file=sys.stderr)
-    return cli.EXIT_OK
+    return commands.EXIT_OK
 
 
 # --- login / publish ---------------------------------------------------------------------------------
@@ -220,9 +220,9 @@ def config_dir() -> Path:
 def _check_server(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise cli.CliError(f"--server {url!r}: expected an http(s) URL such as https://flowyard.example.com")
+        raise commands.CliError(f"--server {url!r}: expected an http(s) URL such as https://flowyard.example.com")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise cli.CliError(f"--server {url!r}: use https; plain http is only allowed for localhost")
+        raise commands.CliError(f"--server {url!r}: use https; plain http is only allowed for localhost")
     return url.rstrip("/")
 
 
@@ -256,11 +256,11 @@ def load_credentials() -> dict[str, str]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise cli.CliError("not logged in: run `flowyard login --server URL`") from None
+        raise commands.CliError("not logged in: run `flowyard login --server URL`") from None
     except json.JSONDecodeError:
-        raise cli.CliError(f"{path} is not valid JSON: run `flowyard login` again") from None
+        raise commands.CliError(f"{path} is not valid JSON: run `flowyard login` again") from None
     if not isinstance(data, dict) or not isinstance(data.get("token"), str):
-        raise cli.CliError(f"{path} holds no token: run `flowyard login` again")
+        raise commands.CliError(f"{path} holds no token: run `flowyard login` again")
     return {"server": str(data.get("server", "")), "token": data["token"]}
 
 
@@ -271,21 +271,21 @@ def cmd_login(args: argparse.Namespace) -> int:
         token = getpass.getpass(f"API token for {server}: ")
     token = token.strip()
     if not token:
-        raise cli.CliError("login: no token given (--token, $FLOWYARD_TOKEN, or type it when asked)")
+        raise commands.CliError("login: no token given (--token, $FLOWYARD_TOKEN, or type it when asked)")
     path = save_credentials(server, token)
     print(f"saved credentials for {server} in {path}")
-    return cli.EXIT_OK
+    return commands.EXIT_OK
 
 
 def _archive_to_publish(target: Path) -> Path:
     if target.is_file():
         return target
     if not target.is_dir():
-        raise cli.CliError(f"pack publish: {target}: no such folder or archive")
+        raise commands.CliError(f"pack publish: {target}: no such folder or archive")
     try:
         return build_pack(target, target / "dist")
     except (BuildError, ManifestError) as exc:
-        raise cli.CliError(f"pack publish: {exc}") from None
+        raise commands.CliError(f"pack publish: {exc}") from None
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -295,11 +295,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     server = _check_server(args.server or credentials["server"])
     archive = _archive_to_publish(Path(args.path))
     if not archive.name.endswith(ARCHIVE_SUFFIX):
-        raise cli.CliError(f"pack publish: {archive.name} is not a {ARCHIVE_SUFFIX} archive")
+        raise commands.CliError(f"pack publish: {archive.name} is not a {ARCHIVE_SUFFIX} archive")
     local = validate_archive_in_subprocess(archive)
     if not local.ok:
         print_report(local, sys.stderr)
-        raise cli.CliError("pack publish: the archive fails validation; nothing was uploaded")
+        raise commands.CliError("pack publish: the archive fails validation; nothing was uploaded")
     digest, size = sha256_file(archive)
     print(f"uploading {archive.name} ({size} bytes) to {server}")
     try:
@@ -312,7 +312,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
                 timeout=args.timeout,
             )
     except httpx.HTTPError as exc:
-        raise cli.CliError(f"pack publish: cannot reach {server} ({exc})") from None
+        raise commands.CliError(f"pack publish: cannot reach {server} ({exc})") from None
     return _print_server_feedback(response.status_code, response.content)
 
 
@@ -320,7 +320,7 @@ def _print_server_feedback(status: int, body: bytes) -> int:
     """Print what the registry said about the upload; return the exit code."""
     if status in (401, 403):
         print(f"error: the server refused the token ({status}): run `flowyard login` again", file=sys.stderr)
-        return cli.EXIT_FAILED
+        return commands.EXIT_FAILED
     try:
         data = json.loads(body)
     except ValueError:
@@ -328,7 +328,7 @@ def _print_server_feedback(status: int, body: bytes) -> int:
     if not isinstance(data, dict):
         text = body.decode("utf-8", "replace")[:500]
         print(f"{'error: ' if status >= 400 else ''}server answered {status}: {text}")
-        return cli.EXIT_OK if status < 400 else cli.EXIT_FAILED
+        return commands.EXIT_OK if status < 400 else commands.EXIT_FAILED
     stream = sys.stdout if status < 400 else sys.stderr
     verdict = data.get("status") or ("accepted" if status < 400 else "rejected")
     stream.write(
@@ -341,7 +341,7 @@ def _print_server_feedback(status: int, body: bytes) -> int:
             stream.write(json.dumps(data["report"], indent=2) + "\n")
     if data.get("url"):
         stream.write(f"{data['url']}\n")
-    return cli.EXIT_OK if status < 400 else cli.EXIT_INVALID
+    return commands.EXIT_OK if status < 400 else commands.EXIT_INVALID
 
 
 # --- parser ------------------------------------------------------------------------------------------

@@ -187,3 +187,18 @@ def test_txt2img_example_runs_on_a_model_library(tmp_path, capsys):
     assert (
         "v1-5-pruned-emaonly-fp16.safetensors" in capsys.readouterr().err
     )  # the failed loader names the file
+
+
+def test_an_unknown_node_type_whose_pack_sits_next_to_the_graph_suggests_pack(capsys):
+    assert main(["validate", str(EXAMPLES / "vignette.json")]) == 2
+    out = capsys.readouterr().out
+    folder = EXAMPLES / "packs" / "vignette"
+    assert f"hint: vignette.Vignette may come from the pack in {folder}: add --pack {folder}" in out
+    assert main(["validate", str(EXAMPLES / "vignette.json"), "--pack", str(folder)]) == 0
+
+
+def test_no_pack_hint_when_no_such_folder_exists(tmp_path, capsys):
+    graph = tmp_path / "g.json"
+    graph.write_text(json.dumps({"nodes": {"1": {"type": "nowhere.Thing", "inputs": {}}}}))
+    assert main(["validate", str(graph)]) == 2
+    assert "hint:" not in capsys.readouterr().out
