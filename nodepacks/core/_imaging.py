@@ -1,13 +1,20 @@
 """Array helpers shared by the image nodes: PIL conversion, colours, resizing and gaussian filtering.
 
+Resizing and filtering run in OpenCV (float32, multi-threaded) or Pillow's C resampler; the results match the
+earlier pure numpy/Pillow code (kept in tests/reference_imaging.py) within the tolerances its tests state.
+
 Images are float32 (batch, height, width, 3) in [0, 1] and masks float32 (batch, height, width), as in
 ComfyUI; these helpers keep that layout so node code reads like ComfyUI's torch code.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import cv2
 import numpy as np
 from PIL import Image as PILImage
 
@@ -68,9 +75,11 @@ def repeat_to_batch(array: np.ndarray, batch: int) -> np.ndarray:
 
 
 def resize(images: np.ndarray, width: int, height: int, method: str) -> np.ndarray:
-    """Return images (B, H, W, C) or masks (B, H, W) resized to width x height with an upscale method.
+    """Return float32 images (B, H, W, C) or masks (B, H, W) resized to width x height, clamped to [0, 1].
 
-    Each channel is resized as a 32-bit float plane so no precision is lost to 8-bit quantisation.
+    Every method gives Pillow's float32 ("F" mode) result: OpenCV computes it where its filter is the same
+    (nearest-exact always; bilinear when enlarging; area when enlarging or shrinking by whole factors), Pillow
+    itself otherwise, one plane per thread.
     """
     if method not in _FILTERS:
         raise NodeError(f"unknown upscale method {method!r}; use one of {', '.join(UPSCALE_METHODS)}")
@@ -78,17 +87,86 @@ def resize(images: np.ndarray, width: int, height: int, method: str) -> np.ndarr
         raise NodeError(f"cannot resize to {width}x{height}: both sides must be at least 1 pixel")
     has_channels = images.ndim == 4
     planes = images if has_channels else images[..., None]
-    if planes.shape[1:3] == (height, width):
+    old_height, old_width = planes.shape[1:3]
+    if (old_height, old_width) == (height, width):
         return images.astype(np.float32, copy=False)
-    out = np.empty((planes.shape[0], height, width, planes.shape[3]), dtype=np.float32)
-    resample = _FILTERS[method]
-    for b in range(planes.shape[0]):
-        for c in range(planes.shape[3]):
-            plane = PILImage.fromarray(np.ascontiguousarray(planes[b, :, :, c], dtype=np.float32))
-            out[b, :, :, c] = np.asarray(plane.resize((width, height), resample))
+    enlarging = height >= old_height and width >= old_width
+    whole_enlarge = enlarging and height % old_height == 0 and width % old_width == 0
+    whole_shrink = old_height % height == 0 and old_width % width == 0
+    # Pillow's box filter on a whole-factor enlargement picks the source pixel under each output centre, like
+    # nearest-exact (no centre falls on a pixel border); on a whole-factor shrink, OpenCV's INTER_AREA averages
+    # the same blocks Pillow's box filter does.
+    if method == "nearest-exact" or (method == "area" and whole_enlarge):
+        out = _opencv_resize(planes, width, height, cv2.INTER_NEAREST_EXACT)
+    elif method == "bilinear" and enlarging:
+        out = _opencv_resize(planes, width, height, cv2.INTER_LINEAR)
+    elif method == "area" and whole_shrink:
+        out = _opencv_resize(planes, width, height, cv2.INTER_AREA)
+    else:
+        out = _pillow_resize(planes, width, height, _FILTERS[method])
     # bicubic and lanczos overshoot at hard edges; keep values in range like the 8-bit paths do
     np.clip(out, 0.0, 1.0, out=out)
     return out if has_channels else out[..., 0]
+
+
+def _opencv_resize(planes: np.ndarray, width: int, height: int, interpolation: int) -> np.ndarray:
+    """Return (B, H, W, C) float32 planes resized by OpenCV (multi-threaded), frame by frame."""
+    out = np.empty((planes.shape[0], height, width, planes.shape[3]), dtype=np.float32)
+    for b in range(planes.shape[0]):
+        _per_channel_group(
+            np.ascontiguousarray(planes[b], dtype=np.float32),
+            out[b],
+            lambda src, dst: cv2.resize(src, (width, height), dst=dst, interpolation=interpolation),
+        )
+    return out
+
+
+def _pillow_resize(planes: np.ndarray, width: int, height: int, resample: int) -> np.ndarray:
+    """Return (B, H, W, C) float32 planes resized by Pillow's float ("F") resampler, planes in parallel threads.
+
+    Pillow releases the GIL while it resamples, so the planes of a batch use every core.
+    """
+    batch, _, _, channels = planes.shape
+    source = np.ascontiguousarray(planes.transpose(0, 3, 1, 2), dtype=np.float32)
+    out = np.empty((batch, channels, height, width), dtype=np.float32)
+
+    def one(index: int) -> None:
+        b, c = divmod(index, channels)
+        plane = PILImage.fromarray(source[b, c])
+        out[b, c] = np.asarray(plane.resize((width, height), resample))
+
+    if batch * channels == 1:
+        one(0)
+    else:
+        list(_threads().map(one, range(batch * channels)))
+    return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+
+
+@functools.cache
+def _threads() -> ThreadPoolExecutor:
+    """The pool that runs Pillow's per-plane resampling, one thread per core."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="flowyard-imaging")
+
+
+def _per_channel_group(
+    frame: np.ndarray, dst: np.ndarray, op: Callable[[np.ndarray, np.ndarray], object]
+) -> None:
+    """Run the OpenCV call ``op(src, dst)`` on one contiguous (H, W, C) frame, writing into ``dst``.
+
+    OpenCV takes one channel as a 2-D array and handles at most 4 channels per call, so masks pass as 2-D
+    planes and wider images go through in groups of 4 channels.
+    """
+    channels = frame.shape[-1]
+    if channels == 1:
+        op(frame[..., 0], dst[..., 0])
+    elif channels <= 4:
+        op(frame, dst)
+    else:
+        for start in range(0, channels, 4):
+            group = np.ascontiguousarray(frame[..., start : start + 4])
+            result = np.empty(dst.shape[:2] + group.shape[2:], dtype=np.float32)
+            _per_channel_group(group, result, op)
+            dst[..., start : start + 4] = result
 
 
 def center_crop_to_aspect(images: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -126,15 +204,20 @@ def gaussian_blur(
 ) -> np.ndarray:
     """Return images (B, H, W, C) convolved with ComfyUI's (2r+1)² gaussian kernel, reflect-padded at edges.
 
+    The kernel is separable, so OpenCV filters rows then columns in float32 on every core; its
+    BORDER_REFLECT_101 mirrors around the edge pixel like numpy's and torch's "reflect" padding that ComfyUI uses.
     ``on_frame(i)`` is called before each frame (progress and cancellation).
     """
-    kernel = gaussian_kernel_1d(2 * radius + 1, sigma)
-    height, width = images.shape[1], images.shape[2]
+    kernel = gaussian_kernel_1d(2 * radius + 1, sigma).astype(np.float32)
     out = np.empty(images.shape, dtype=np.float32)
     for b in range(images.shape[0]):
         if on_frame is not None:
             on_frame(b)
-        frame = np.pad(images[b].astype(np.float64), ((radius, radius), (radius, radius), (0, 0)), "reflect")
-        rows = sum(kernel[i] * frame[i : i + height] for i in range(kernel.size))
-        out[b] = sum(kernel[i] * rows[:, i : i + width] for i in range(kernel.size))
+        _per_channel_group(
+            np.ascontiguousarray(images[b], dtype=np.float32),
+            out[b],
+            lambda src, dst: cv2.sepFilter2D(
+                src, cv2.CV_32F, kernel, kernel, dst=dst, borderType=cv2.BORDER_REFLECT_101
+            ),
+        )
     return out

@@ -168,8 +168,10 @@ class ImageSharpen(sdk.Node):
             inputs.image, inputs.sharpen_radius, inputs.sigma, on_frame=lambda i: ctx.progress(i, total)
         )
         amount = 10.0 * inputs.alpha
-        sharpened = inputs.image * (1.0 + amount) - blurred * amount
-        return self.Outputs(image=np.clip(sharpened, 0.0, 1.0).astype(np.float32))
+        # in place on the blur's buffer, in float32: image·(1 + amount) − blur·amount
+        sharpened = np.multiply(blurred, -amount, out=blurred)
+        sharpened += np.multiply(inputs.image, 1.0 + amount, dtype=np.float32)
+        return self.Outputs(image=np.clip(sharpened, 0.0, 1.0, out=sharpened))
 
 
 class ImageInvert(sdk.Node):
@@ -186,7 +188,7 @@ class ImageInvert(sdk.Node):
         image: sdk.Image
 
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
-        return self.Outputs(image=(1.0 - inputs.image).astype(np.float32))
+        return self.Outputs(image=np.subtract(1.0, inputs.image, dtype=np.float32))
 
 
 class ImageCrop(sdk.Node):
@@ -267,14 +269,17 @@ def composite(
     visible_height = min(src_height, dest_height - top)
     if visible_width <= 0 or visible_height <= 0:
         return output
-    if mask is None:
-        weights = np.ones((output.shape[0], visible_height, visible_width, 1), dtype=np.float32)
-    else:
-        full = resize(as_mask_batch(mask), src_width, src_height, "bilinear")
-        weights = repeat_to_batch(full, output.shape[0])[:, :visible_height, :visible_width, None]
-    region = (slice(None), slice(top, top + visible_height), slice(left, left + visible_width))
+    region = output[:, top : top + visible_height, left : left + visible_width]
     patch = source[:, :visible_height, :visible_width]
-    output[region] = weights * patch + (1.0 - weights) * output[region]
+    if mask is None:  # a weight of 1 everywhere: the source replaces the region
+        region[...] = patch
+        return output
+    full = resize(as_mask_batch(mask), src_width, src_height, "bilinear")
+    weights = repeat_to_batch(full, output.shape[0])[:, :visible_height, :visible_width, None]
+    # weights·patch + (1 − weights)·region, as region + weights·(patch − region) in place
+    difference = np.subtract(patch, region, dtype=np.float32)
+    difference *= weights
+    region += difference
     return output
 
 
