@@ -3,18 +3,28 @@
 Configuration comes from Django settings with the ``CELERY_`` prefix (see settings.py). Queues are named
 ``flowyard.cpu`` and ``flowyard.gpu``, never Celery's default ``celery``, so another app on the same Redis
 database does not take our tasks.
+
+Every worker's main process also runs the reconciliation loop (``backend.runs.recovery.Reconciler``) on a thread
+of its own: it never waits behind runs in the pool, needs no broker message to start, and GPU-only workers run it
+as well as CPU ones.
 """
 
+import logging
 import os
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("flowyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+RUN_TASK = "flowyard.execute_run"
+_reconciler = None
 
 
 @worker_process_init.connect
@@ -23,3 +33,39 @@ def _freeze_loaded_objects(**kwargs) -> None:
     from backend.gc_tuning import freeze
 
     freeze()
+
+
+def held_run_ids() -> set[str]:
+    """The runs this worker node holds now: the run tasks it has reserved (prefetched or sent to a pool process)
+    or is executing, by task id (the run id) and first argument. Read in the main process, where Celery keeps
+    that state; a pool process that died has had its request marked ready."""
+    from celery.worker import state
+
+    held: set[str] = set()
+    for request in list(state.requests.values()):  # a copy: the consumer changes it meanwhile
+        if request.name != RUN_TASK:
+            continue
+        held.add(str(request.id))
+        if request.args:
+            held.add(str(request.args[0]))
+    return held
+
+
+@worker_ready.connect
+def _start_reconciler(sender=None, **kwargs) -> None:
+    global _reconciler
+    from django.conf import settings
+
+    from backend.runs.recovery import Reconciler
+    from backend.workers_registry import identity
+
+    name = identity.worker_name() or f"{sender.hostname}:{os.getpid()}"
+    _reconciler = Reconciler(name, held_run_ids, settings.FLOWYARD_SWEEP_SECONDS)
+    _reconciler.start()
+    logger.info("reconciliation loop of %s: every %.1f s", name, settings.FLOWYARD_SWEEP_SECONDS)
+
+
+@worker_shutdown.connect
+def _stop_reconciler(**kwargs) -> None:
+    if _reconciler is not None:
+        _reconciler.stop()

@@ -315,22 +315,27 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker blip must not cancel the runs being executed: their state is in Postgres, not in the message.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Workers (backend/workers_registry): heartbeats, and recovery of runs whose worker died (backend/runs/recovery.py).
 FLOWYARD_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT_SECONDS", "5"))
 FLOWYARD_WORKER_LOST_SECONDS = float(os.environ.get("FLOWYARD_WORKER_LOST_SECONDS", "30"))
 # A RUNNING run on a worker the registry does not know is presumed orphaned after this long without events.
 FLOWYARD_RUN_STALL_SECONDS = float(os.environ.get("FLOWYARD_RUN_STALL_SECONDS", "600"))
 FLOWYARD_MAX_RUN_ATTEMPTS = int(os.environ.get("FLOWYARD_MAX_RUN_ATTEMPTS", "3"))
+# The reconciliation loop's period: every worker runs it on a thread of its own (backend/celery.py), the embedded
+# web process from its heartbeat thread.
 FLOWYARD_SWEEP_SECONDS = float(os.environ.get("FLOWYARD_SWEEP_SECONDS", "10"))
+# A run handed to the dispatcher this long ago, still queued, whose message is in no queue and held by no worker
+# (lost with a Redis restart) is dispatched again.
+FLOWYARD_DISPATCH_GRACE_SECONDS = float(os.environ.get("FLOWYARD_DISPATCH_GRACE_SECONDS", "30"))
+# How long a worker retries a claim or an event write while the database is unreachable (backend/runs/retries.py).
+FLOWYARD_DB_RETRY_SECONDS = float(os.environ.get("FLOWYARD_DB_RETRY_SECONDS", "120"))
 # Embedded mode (local dispatcher): the web process registers its runner and sweeps from a thread (false: off).
 FLOWYARD_EMBEDDED_WORKER = env_bool("FLOWYARD_EMBEDDED_WORKER", True)
 
+# The recovery sweep is not here: it runs in every worker (see FLOWYARD_SWEEP_SECONDS), never behind runs.
 CELERY_BEAT_SCHEDULE = {
-    "sweep": {
-        "task": "flowyard.sweep",
-        "schedule": FLOWYARD_SWEEP_SECONDS,
-        "options": {"queue": FLOWYARD_CPU_QUEUE, "expires": FLOWYARD_SWEEP_SECONDS},
-    },
     "evict-cache": {
         "task": "flowyard.evict_cache",
         "schedule": 3600.0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import json
 import logging
 import os
 import socket
@@ -39,6 +40,11 @@ class Dispatcher(abc.ABC):
     def cancel(self, run_id: Any) -> None:
         """Tell the worker executing the run to stop now (``cancel_requested`` in the row is the fallback)."""
 
+    def carried_run_ids(self) -> set[str] | None:
+        """The ids of the runs whose message is still on its way: waiting in a queue, or held by a worker that has
+        not acknowledged it. None when this dispatcher cannot tell (then no run is dispatched again)."""
+        return None
+
 
 class LocalDispatcher(Dispatcher):
     """Executes runs on a thread pool in this process (``FLOWYARD_LOCAL_WORKERS`` threads)."""
@@ -48,13 +54,20 @@ class LocalDispatcher(Dispatcher):
         self.worker_name = f"local:{socket.gethostname()}:{os.getpid()}"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flowyard-run")
         self._futures: set[Future[None]] = set()
+        self._carried: dict[Future[None], str] = {}
         self._lock = threading.Lock()
 
     def submit(self, run_id: Any) -> None:
         future = self._pool.submit(self._execute, run_id)
         with self._lock:
             self._futures.add(future)
+            self._carried[future] = str(run_id)
         future.add_done_callback(self._forget)
+
+    def carried_run_ids(self) -> set[str]:
+        """The runs submitted to this process's pool that have not finished executing."""
+        with self._lock:
+            return set(self._carried.values())
 
     def cancel(self, run_id: Any) -> None:
         cancel_local(run_id)
@@ -71,6 +84,7 @@ class LocalDispatcher(Dispatcher):
     def _forget(self, future: Future[None]) -> None:
         with self._lock:
             self._futures.discard(future)
+            self._carried.pop(future, None)
 
     def busy(self) -> int:
         """How many submitted runs have not finished executing."""
@@ -117,6 +131,39 @@ class CeleryDispatcher(Dispatcher):
         )
         app.control.revoke(str(run_id))
 
+    def carried_run_ids(self) -> set[str] | None:
+        """With a Redis broker: the task ids (= run ids) of the messages waiting in the run queues (each priority
+        list kombu keeps) and of those delivered to a worker but not acknowledged (kombu's ``unacked`` hash, which
+        also holds prefetched and retried messages); None with another broker."""
+        import redis
+        from kombu.transport.redis import Channel
+
+        url = settings.CELERY_BROKER_URL
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            return None
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+        steps = options.get("priority_steps", Channel.priority_steps)
+        sep = options.get("sep", Channel.sep)
+        unacked_key = options.get("unacked_key", Channel.unacked_key)
+        queues = {settings.FLOWYARD_CPU_QUEUE, settings.FLOWYARD_GPU_QUEUE}
+        lists = [queue if not step else f"{queue}{sep}{step}" for queue in queues for step in steps]
+        client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                for name in lists:
+                    pipe.lrange(name, 0, -1)
+                pipe.hvals(unacked_key)
+                *waiting, unacked = pipe.execute()
+        finally:
+            client.close()
+        carried: set[str] = set()
+        for raw in [message for messages in waiting for message in messages]:
+            carried.add(_task_id(json.loads(raw)))
+        for raw in unacked:
+            carried.add(_task_id(json.loads(raw)[0]))  # [message, exchange, routing key]
+        carried.discard("")
+        return carried
+
     def queue_for(self, run_id: Any) -> str:
         """The queue of workers able to run it: the GPU queue if a node of it requires a GPU (``requires_gpu``,
         decided when the run was submitted), else the CPU queue."""
@@ -124,6 +171,12 @@ class CeleryDispatcher(Dispatcher):
 
         requires_gpu = Run.objects.filter(pk=run_id).values_list("requires_gpu", flat=True).first()
         return settings.FLOWYARD_GPU_QUEUE if requires_gpu else settings.FLOWYARD_CPU_QUEUE
+
+
+def _task_id(message: dict[str, Any]) -> str:
+    """The task id of a kombu message as Celery's protocol 2 writes it (protocol 1: in the body)."""
+    headers = message.get("headers") or {}
+    return str(headers.get("id") or "")
 
 
 def gpu_route(prepared: PreparedGraph) -> bool:

@@ -37,6 +37,7 @@ from backend.runs.engine import cache_store_for_worker, registry_for_workspace, 
 from backend.runs.files import files_for_workspace
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 from backend.runs.publish import publish_run_events
+from backend.runs.retries import retry_database
 from nodepacks.sdk import UI
 from workers.engine import Engine, Event, parse_graph
 
@@ -97,9 +98,13 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
     """Claim and execute the run; return its final status, or None if it was not queued (already claimed)."""
     from backend.runs.scheduling import dispatch_next
 
-    if not _claim(run_id, worker_name):
+    # A database blip at the claim is ridden out here; if it lasts, the error reaches the caller, which gives the
+    # message back (tasks.py) rather than acknowledging a run that never started.
+    if not retry_database(lambda: _claim(run_id, worker_name), f"claiming run {run_id}"):
         return None
-    run = Run.objects.select_related("workspace").get(pk=run_id)
+    run = retry_database(
+        lambda: Run.objects.select_related("workspace").get(pk=run_id), f"loading run {run_id}"
+    )
     cancel = threading.Event()
     if run.cancel_requested:
         cancel.set()
@@ -112,7 +117,7 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
             _active.pop(str(run.pk), None)
     if status != Run.Status.SUCCEEDED:
         release_gpu_memory()
-    dispatch_next()
+    retry_database(dispatch_next, f"starting the runs waiting after run {run_id}")
     freeze_after_first_run()  # the first run loaded the node packs: keep full collections off them
     return status
 
@@ -183,16 +188,30 @@ def _execute(run: Run, cancel: threading.Event) -> str:
             logger.info("run %s: %d previews, %d bytes", run.pk, recorder.previews, recorder.preview_bytes)
     if result is not None and result.status == "invalid":
         error = "; ".join(str(error) for error in result.errors)
-        Run.objects.filter(pk=run.pk).update(error=f"The graph cannot run: {error}"[:ERROR_SUMMARY_CHARS])
+        retry_database(
+            lambda: Run.objects.filter(pk=run.pk).update(
+                error=f"The graph cannot run: {error}"[:ERROR_SUMMARY_CHARS]
+            ),
+            f"recording why run {run.pk} cannot run",
+        )
     if recorder.error is not None:
         # The recorder could not write (the run may have been deleted, or taken over by another worker after
         # this one was presumed lost): finish the row if it still exists and is still ours.
-        Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, worker=run.worker).update(
-            status=Run.Status.FAILED,
-            finished=timezone.now(),
-            error=f"Recording the run's events failed: {recorder.error}"[:ERROR_SUMMARY_CHARS],
+        retry_database(
+            lambda: Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, worker=run.worker).update(
+                status=Run.Status.FAILED,
+                finished=timezone.now(),
+                error=f"Recording the run's events failed: {recorder.error}"[:ERROR_SUMMARY_CHARS],
+            ),
+            f"finishing run {run.pk}",
         )
-    return Run.objects.filter(pk=run.pk).values_list("status", flat=True).first() or Run.Status.FAILED
+    return (
+        retry_database(
+            lambda: Run.objects.filter(pk=run.pk).values_list("status", flat=True).first(),
+            f"reading the final status of run {run.pk}",
+        )
+        or Run.Status.FAILED
+    )
 
 
 @dataclass
@@ -372,6 +391,22 @@ class EventRecorder:
             item = _Pending(row, [])
             self._apply(event, row, item, dirty, final)
             pending.append(item)
+        # The batch's events are folded in memory once; only the transaction is retried through a database
+        # blip, so the terminal state lands once the database is back instead of being lost.
+        changes, replaced = retry_database(
+            lambda: self._commit(pending, dirty, final), f"recording events of run {self.run.pk}"
+        )
+        for name, value in changes.items():
+            setattr(self.run, name, value)
+        if replaced:
+            self._collect(replaced)
+        return [item.row.to_json() for item in pending]
+
+    def _commit(
+        self, pending: list[_Pending], dirty: dict[str, set[str]], final: dict[str, Any]
+    ) -> tuple[dict[str, Any], set[str]]:
+        """Write one folded batch in one transaction; return the run's changed fields and the blobs of the
+        previews it replaced. Safe to call again after a failed try: the transaction left nothing behind."""
         outputs = [output for item in pending for output in item.outputs]
         with transaction.atomic():
             previews, replaced = self._drop_older_previews(pending)
@@ -391,11 +426,7 @@ class EventRecorder:
             # Fenced by worker: a worker presumed lost (its run handed to another) must not write over it.
             if not Run.objects.filter(pk=self.run.pk, worker=self.run.worker).update(**changes):
                 raise Run.DoesNotExist(f"run {self.run.pk} no longer exists or another worker took it over")
-        for name, value in changes.items():
-            setattr(self.run, name, value)
-        if replaced:
-            self._collect(replaced)
-        return [item.row.to_json() for item in pending]
+        return changes, replaced
 
     def _drop_older_previews(self, pending: list[_Pending]) -> tuple[list[RunOutput], set[str]]:
         """Keep only the latest preview of each node (a 1,000-step sampler must not leave 1,000 images): return

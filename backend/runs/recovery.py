@@ -10,17 +10,35 @@ cache and executes only the rest, and its events continue after ``last_seq``. Af
 
 A redelivered Celery message (acks_late, reject_on_worker_lost) may arrive before the sweep: ``execute_run``
 then takes the run over directly with ``claim_from_lost_worker``, under the same conditions.
+
+The reconciliation loop (``Reconciler``) owns every run that has not ended. Each Celery worker runs it on a thread
+of its main process (backend/celery.py), so it never waits behind runs, needs no broker to reach it, and GPU-only
+workers run it too; the embedded web process runs ``sweep`` from its heartbeat thread. One pass:
+
+- ``release_unheld_runs``: a run RUNNING on this worker that none of its pool processes holds any more (the child
+  was OOM-killed; Celery may have redelivered the message to another worker, which found the run taken) goes back
+  to the queue, attempt counted, event log continued;
+- ``sweep`` (one sweeper at a time: a Postgres advisory lock): silent workers are marked lost and their runs
+  re-queued; a run QUEUED and handed to the dispatcher over ``FLOWYARD_DISPATCH_GRACE_SECONDS`` ago whose message
+  is neither waiting in the broker nor held by a worker (Redis restarted without it) is dispatched again
+  (``redispatch_lost_messages``); then the scheduler starts whatever the fair-use slots allow.
+
+Claims are conditional UPDATEs, so a run dispatched twice is executed once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from backend.runs.models import NodeRun, Run, RunEvent
@@ -32,11 +50,176 @@ logger = logging.getLogger(__name__)
 Outcome = Literal["requeued", "claimed", "failed"]
 
 
-def sweep() -> dict[str, Any]:
-    """Mark silent workers lost and re-queue (or fail) their runs; return what was done."""
-    lost = mark_lost_workers()
-    recovered = recover_orphaned_runs()
-    return {"workers_lost": lost, **recovered}
+# pg_try_advisory_lock key of the sweep: one sweeper at a time across every worker of the installation.
+SWEEP_LOCK_KEY = 0x466C7953  # "FlyS"
+_sweep_lock = threading.Lock()
+
+
+def sweep(*, judge_workers: bool = True) -> dict[str, Any]:
+    """Mark silent workers lost and re-queue (or fail) their runs, dispatch again the runs whose message was lost,
+    start what the fair-use slots allow; return what was done (nothing when another process is sweeping).
+
+    ``judge_workers=False`` skips judging workers by their heartbeats: right after this process itself could not
+    reach the database, every worker's heartbeat looks old and none of them should be presumed dead for it."""
+    from backend.runs.scheduling import dispatch_next
+
+    report: dict[str, Any] = {"workers_lost": [], "requeued": [], "failed": [], "redispatched": []}
+    with _sweeping() as mine:
+        if not mine:
+            return report
+        if judge_workers:
+            report["workers_lost"] = mark_lost_workers()
+            report.update(recover_orphaned_runs())
+        report["redispatched"] = redispatch_lost_messages()
+        dispatch_next()
+    return report
+
+
+@contextmanager
+def _sweeping() -> Iterator[bool]:
+    """Hold the sweep lock if it is free; yields whether this process got it."""
+    if connection.vendor != "postgresql":
+        if not _sweep_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            _sweep_lock.release()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [SWEEP_LOCK_KEY])
+        got = cursor.fetchone()[0]
+    if not got:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [SWEEP_LOCK_KEY])
+
+
+def redispatch_lost_messages() -> list[str]:
+    """Dispatch again each run handed to the dispatcher over ``FLOWYARD_DISPATCH_GRACE_SECONDS`` ago, still
+    queued, whose message the dispatcher no longer has (lost with a broker restart, or with the process that held
+    it); return their ids. Nothing when the dispatcher cannot tell which messages it has."""
+    from backend.runs.dispatch import get_dispatcher
+
+    cutoff = timezone.now() - _seconds(settings.FLOWYARD_DISPATCH_GRACE_SECONDS)
+    stale = list(
+        Run.objects.filter(status=Run.Status.QUEUED, dispatched__lt=cutoff).values_list("id", "dispatched")
+    )
+    if not stale:
+        return []
+    dispatcher = get_dispatcher()
+    try:
+        carried = dispatcher.carried_run_ids()
+    except Exception:
+        logger.exception("could not list the messages of the dispatcher; runs are not dispatched again now")
+        return []
+    if carried is None:
+        return []
+    redispatched = []
+    for run_id, dispatched in stale:
+        if str(run_id) in carried:
+            continue
+        # Conditional on the row we read: a worker claiming it, or another sweeper, wins.
+        if not Run.objects.filter(pk=run_id, status=Run.Status.QUEUED, dispatched=dispatched).update(
+            dispatched=timezone.now()
+        ):
+            continue
+        try:
+            dispatcher.submit(run_id)
+        except Exception:
+            logger.exception("could not dispatch run %s again; it waits for a free slot", run_id)
+            Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(dispatched=None)
+            continue
+        logger.warning(
+            "run %s was dispatched %s but its message is gone: dispatched again", run_id, dispatched
+        )
+        redispatched.append(str(run_id))
+    return redispatched
+
+
+def release_unheld_runs(worker: str, held: Callable[[], set[str]]) -> list[str]:
+    """Re-queue the runs RUNNING on ``worker`` (its main process or its pool children) that ``held()`` does not
+    name: the process executing one died while the worker lives on; return their ids.
+
+    The rows are read before ``held()`` is asked: a worker reserves a message before a child can claim its run,
+    so a run claimed by the time of the read is already held, or has ended (and the conditional UPDATE skips it).
+    """
+    rows = list(
+        Run.objects.filter(
+            Q(worker=worker) | Q(worker__startswith=f"{worker}/"), status=Run.Status.RUNNING
+        ).values_list("id", "worker")
+    )
+    if not rows:
+        return []
+    holding = held()
+    released = []
+    for run_id, run_worker in rows:
+        if str(run_id) in holding:
+            continue
+        outcome = requeue_run(run_id, run_worker, "worker_process_lost")
+        if outcome is not None:
+            released.append(str(run_id))
+    if released:
+        from backend.runs.scheduling import dispatch_next
+
+        dispatch_next()
+    return released
+
+
+class Reconciler:
+    """The reconciliation loop of one worker: a daemon thread that every ``every`` seconds releases the runs this
+    worker no longer holds (when ``held`` is given) and takes its turn at the sweep.
+
+    Workers are judged by their heartbeats only once this thread has reached the database for a whole
+    ``FLOWYARD_WORKER_LOST_SECONDS``: after an outage every heartbeat is old, and none means its worker died."""
+
+    def __init__(self, worker: str, held: Callable[[], set[str]] | None, every: float) -> None:
+        self.worker = worker
+        self.held = held
+        self.every = every
+        self.passes = 0
+        self._reachable_since: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"flowyard-reconcile-{worker}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run_once(self) -> dict[str, Any]:
+        """One pass; returns what it did."""
+        now = time.monotonic()
+        if self._reachable_since is None:
+            self._reachable_since = now
+        report: dict[str, Any] = {}
+        if self.held is not None:
+            report["released"] = release_unheld_runs(self.worker, self.held)
+        judge = now - self._reachable_since >= settings.FLOWYARD_WORKER_LOST_SECONDS
+        report.update(sweep(judge_workers=judge))
+        self.passes += 1
+        return report
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    report = self.run_once()
+                except Exception:
+                    logger.exception("reconciliation pass of worker %s failed", self.worker)
+                    self._reachable_since = None
+                    connection.close()  # a broken connection: the next pass opens a new one
+                    continue
+                if any(report.values()):
+                    logger.info("reconciled: %s", {k: v for k, v in report.items() if v})
+        finally:
+            connection.close()
 
 
 def mark_lost_workers() -> list[str]:

@@ -7,6 +7,7 @@ import os
 import socket
 
 from celery import shared_task
+from celery.exceptions import Reject
 
 logger = logging.getLogger(__name__)
 
@@ -14,8 +15,14 @@ logger = logging.getLogger(__name__)
 @shared_task(name="flowyard.execute_run", bind=True, ignore_result=True)
 def execute_run_task(self, run_id: str) -> str | None:
     """Claim and execute the run; a second delivery finds it claimed and does nothing, unless the worker that
-    claimed it is gone (then this worker takes it over and resumes it)."""
+    claimed it is gone (then this worker takes it over and resumes it).
+
+    When the database stays unreachable past ``FLOWYARD_DB_RETRY_SECONDS`` before the run could start, the
+    message is rejected back to the queue (not acknowledged): it is delivered again once the database is back.
+    """
     from backend.runs.execution import execute_run
+    from backend.runs.models import Run
+    from backend.runs.retries import TRANSIENT
     from backend.workers_registry import identity
 
     worker = identity.run_worker_name()
@@ -23,6 +30,13 @@ def execute_run_task(self, run_id: str) -> str | None:
         worker = f"{self.request.hostname or f'celery@{socket.gethostname()}'}:{os.getpid()}"
     try:
         return execute_run(run_id, worker)
+    except TRANSIENT as exc:
+        if _started_here(Run, run_id, worker):
+            raise  # it ran: the reconciliation loop re-queues it (and resumes it from the cache)
+        logger.warning(
+            "run %s could not start (database unavailable: %s); giving its message back", run_id, exc
+        )
+        raise Reject(str(exc), requeue=True) from exc
     finally:
         name = identity.worker_name()
         if name is not None and worker != name:
@@ -35,10 +49,18 @@ def execute_run_task(self, run_id: str) -> str | None:
                 logger.exception("could not report the warm models of %s", worker)
 
 
+def _started_here(run_model, run_id: str, worker: str) -> bool:
+    """True when this worker is known to have claimed the run; False when it did not or nobody can tell."""
+    try:
+        return run_model.objects.filter(pk=run_id, worker=worker[:200]).exists()
+    except Exception:
+        return False
+
+
 @shared_task(name="flowyard.sweep", ignore_result=True)
 def sweep_task() -> dict:
-    """Periodic recovery (celery beat, every ``FLOWYARD_SWEEP_SECONDS``): mark silent workers lost, re-queue
-    their runs."""
+    """One pass of the reconciliation loop on demand (``celery call flowyard.sweep``). Workers run the loop
+    themselves on a thread of their own (backend/celery.py), so beat no longer sends it."""
     from backend.runs.recovery import sweep
 
     report = sweep()

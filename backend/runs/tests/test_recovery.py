@@ -64,7 +64,7 @@ def test_a_silent_worker_is_marked_lost_and_its_run_goes_back_to_the_queue(team,
 
     report = sweep()
 
-    assert report == {"workers_lost": [DEAD], "requeued": [str(run.pk)], "failed": []}
+    assert report == {"workers_lost": [DEAD], "requeued": [str(run.pk)], "failed": [], "redispatched": []}
     run.refresh_from_db()
     # Back in the queue, and handed straight to the dispatcher again (the sweep runs the scheduler).
     assert (run.status, run.worker, run.last_seq, run.attempts) == ("queued", "", 4, 1)
@@ -75,7 +75,7 @@ def test_a_silent_worker_is_marked_lost_and_its_run_goes_back_to_the_queue(team,
     assert NodeRun.objects.get(run=run, node_id="1").status == "queued"
     kept.refresh_from_db()
     assert kept.status == "running" and Worker.objects.get(name=alive.name).status == "online"
-    assert sweep() == {"workers_lost": [], "requeued": [], "failed": []}  # nothing twice
+    assert sweep() == {"workers_lost": [], "requeued": [], "failed": [], "redispatched": []}  # nothing twice
 
 
 @pytest.mark.django_db

@@ -1,0 +1,127 @@
+"""Faults injected under real Celery workers, on a Postgres and a Redis of the test's own (own ports, own data
+directories; ``fault_services.py``), so they can be killed and restarted mid-run without disturbing anything else:
+
+- a worker's pool process SIGKILLed mid-run (what the kernel's OOM killer does) while the worker lives on;
+- Redis killed (it loses every message) and restarted while runs wait in the queue;
+- Postgres restarted while runs are executing and others wait.
+
+Each time every run must reach a terminal state with the outputs of an undisturbed run, an event log without gap
+or duplicate, and no fair-use slot may stay held.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import time
+
+import pytest
+
+from backend.runs.tests.fault_services import FaultStack, pool_child, postgres_bin, slow_graph
+from backend.runs.tests.services import unavailable, wait_until
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(240)]
+
+WORKERS = ["fault-a", "fault-b"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Postgres, Redis and two Celery workers (``-c 1`` each) of this module's own."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed")
+    if postgres_bin() is None:
+        unavailable("no Postgres server binaries under /usr/lib/postgresql/*/bin")
+    stack = FaultStack(tmp_path_factory.mktemp("faults"))
+    try:
+        for name in WORKERS:
+            stack.start_worker(name)
+        stack.wait_ready()
+        yield stack
+    finally:
+        stack.close()
+
+
+def expected_text(seed: int, first: int = 20, second: int = 40) -> str:
+    return f"value {seed + first + second}"
+
+
+def assert_finished_correctly(
+    stack: FaultStack, expected: dict[str, str], timeout: float
+) -> dict[str, tuple]:
+    """Every run succeeded with its expected Show text and a gapless event log ending in one run_finished."""
+    runs = stack.wait_finished(list(expected), timeout)
+    for run_id, text in expected.items():
+        status, attempts, last_seq, worker, error = runs[run_id]
+        assert status == "succeeded", (run_id, error)
+        assert stack.shown(run_id) == [text]
+        events = stack.events(run_id)
+        assert [event[0] for event in events] == list(range(1, last_seq + 1)), run_id
+        types = [event[1] for event in events]
+        assert types.count("run_finished") == 1 and types[-1] == "run_finished", types
+    wait_until(lambda: stack.holding_slots() == 0, 10, "every fair-use slot to be given back")
+    return runs
+
+
+def test_a_pool_process_killed_mid_run_is_taken_over_and_the_run_finishes(stack):
+    seed = random.randrange(1_000_000)
+    [run_id] = stack.submit([slow_graph(seed, second_steps=60)])
+    wait_until(
+        lambda: any(e[1] == "progress" and e[2].get("max") == 60 for e in stack.events(run_id)),
+        40,
+        "node 2 to run",
+    )
+    worker = stack.runs([run_id])[run_id][3]
+    child = pool_child(worker)
+    assert child is not None, f"the run is not executed by a pool process: {worker}"
+    os.kill(child, signal.SIGKILL)  # only the child: the worker's main process lives on
+
+    runs = assert_finished_correctly(stack, {run_id: expected_text(seed, second=60)}, timeout=60)
+    _, attempts, _, final_worker, _ = runs[run_id]
+    assert attempts == 2
+    [requeued] = [event for event in stack.events(run_id) if event[1] == "run_requeued"]
+    assert requeued[2]["previous_worker"] == worker
+    assert requeued[2]["reason"] in ("worker_process_lost", "worker_lost"), requeued
+    assert final_worker != worker
+    for process in stack.workers.values():
+        process.check_alive()  # the main processes survived; only the killed child is gone
+
+
+def test_runs_waiting_in_the_queue_survive_a_redis_restart(stack):
+    seeds = [random.randrange(1_000_000) for _ in range(6)]
+    ids = stack.submit([slow_graph(seed, second_steps=20) for seed in seeds])
+    # Two runs execute (one per worker); the other four wait in Redis as messages.
+    wait_until(lambda: stack.queued_messages() >= 3, 20, "runs to wait in the Redis queue")
+    stack.redis.restart(down_seconds=1.0)
+    assert stack.queued_messages() == 0, "the restarted Redis should have lost the waiting messages"
+
+    assert_finished_correctly(
+        stack, {run_id: expected_text(seed, second=20) for run_id, seed in zip(ids, seeds, strict=True)}, 90
+    )
+    # The queue still works afterwards, and a new run takes a slot and gives it back.
+    seed = random.randrange(1_000_000)
+    [after] = stack.submit([slow_graph(seed, first_steps=1, second_steps=1)])
+    assert_finished_correctly(stack, {after: expected_text(seed, 1, 1)}, 30)
+
+
+def test_runs_finish_through_a_postgres_restart(stack):
+    seeds = [random.randrange(1_000_000) for _ in range(3)]
+    ids = stack.submit([slow_graph(seed, second_steps=60) for seed in seeds])
+
+    def executing() -> int:
+        return sum(
+            any(e[1] == "progress" and e[2].get("max") == 60 for e in stack.events(run_id)) for run_id in ids
+        )
+
+    wait_until(lambda: executing() == 2, 40, "two runs to be executing node 2")
+    stack.postgres.restart(down_seconds=2.0, mode="immediate")
+    restarted = time.monotonic()
+
+    runs = assert_finished_correctly(
+        stack, {run_id: expected_text(seed, second=60) for run_id, seed in zip(ids, seeds, strict=True)}, 90
+    )
+    # The executing runs rode the outage out on their worker: no second attempt was needed.
+    assert sorted(run[1] for run in runs.values()) == [1, 1, 1], runs
+    print(f"runs finished {time.monotonic() - restarted:.1f} s after the restart")
