@@ -88,6 +88,7 @@ test: lint typecheck frontend-check pytest e2e
 
 bench: install chromium frontend
 	$(PY) -m benchmarks.engine
+	$(PY) -m benchmarks.image_ops
 	$(PY) -m benchmarks.editor
 	$(PY) -m benchmarks.packhost
 	$(PY) -m benchmarks.comfy
