@@ -57,10 +57,17 @@ export function useEditorRunner(workflow: Pick<WorkflowDetail, "id" | "workspace
   return { store, onRun };
 }
 
-export function RunButton({ runner }: { runner: EditorRunner }) {
+/** The Run button; `blockedReason` (the caller's role may not run) disables it and says why in its tooltip. */
+export function RunButton({ runner, blockedReason = null }: { runner: EditorRunner; blockedReason?: string | null }) {
   const submitting = useEditorRuns((s) => s.submitting > 0);
   return (
-    <button type="button" className="fy-run-button" onClick={runner.onRun} title="Queue a run (Ctrl+Enter). Press again to queue more." disabled={submitting}>
+    <button
+      type="button"
+      className="fy-run-button"
+      onClick={runner.onRun}
+      title={blockedReason ?? "Queue a run (Ctrl+Enter). Press again to queue more."}
+      disabled={submitting || blockedReason !== null}
+    >
       {submitting ? "Queueing…" : "▶ Run"}
     </button>
   );

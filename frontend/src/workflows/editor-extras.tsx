@@ -8,11 +8,13 @@ import { workflowEditReason } from "../teams/team-permissions";
 import { ExportComfyButton } from "../comfy/comfy-controls";
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
 
-export function EditorExtras({ workflow: initial, name, version, onVersion }: {
+export function EditorExtras({ workflow: initial, name, version, onVersion, readOnly = false }: {
   workflow: WorkflowDetail;
   name: string;
   version: number | null;
   onVersion(n: number): void;
+  /** The caller may not edit: no Import (it replaces the canvas), and Fork is the highlighted way to edit. */
+  readOnly?: boolean;
 }) {
   const store = useEditorStoreApi();
   const [workflow, setWorkflow] = useState(initial);
@@ -36,13 +38,18 @@ export function EditorExtras({ workflow: initial, name, version, onVersion }: {
       <button type="button" onClick={() => setPanel("share")}>
         Share{workflow.public_url ? " (public)" : workflow.visibility === "private" ? " (private)" : ""}
       </button>
-      <button type="button" onClick={() => setPanel("fork")} title="Copy into a workspace where you may edit">
+      <button
+        type="button"
+        className={readOnly ? "fy-primary" : undefined}
+        onClick={() => setPanel("fork")}
+        title="Copy into a workspace where you may edit"
+      >
         Fork
       </button>
       <label className="fy-check" title={editReason ?? "List this workflow in the team's template gallery"}>
         <input type="checkbox" checked={workflow.is_template} disabled={editReason !== null} onChange={toggleTemplate} /> Template
       </label>
-      <ImportExport name={name} />
+      <ImportExport name={name} canImport={!readOnly} />
       <ExportComfyButton workflowId={workflow.id} name={name} version={version} onError={(m) => store.getState().notify("error", m)} />
       {panel === "history" && (
         <VersionHistoryPanel

@@ -89,6 +89,24 @@ function SaveDialog({ isNew, defaultName, busy, error, onSave, onCancel }: {
   );
 }
 
+/** Why the caller's role may not run this workflow (the Run button's tooltip). */
+function runBlockedReason(role: string | null | undefined): string {
+  return `Your role${role ? ` (${role})` : ""} lets you view this workflow, not run it: running needs the runner role or above. Fork it to run your own copy.`;
+}
+
+/** The header's "view only" mark: says which role edits, and that a fork is editable. */
+function ViewOnlyBadge({ role }: { role: string | null }) {
+  return (
+    <span
+      className="fy-readonly-badge"
+      data-testid="view-only"
+      title={`You are ${role ? `a ${role}` : "not an editor"} in this workspace. Changing this workflow needs the editor role (or admin, owner). Fork it to edit your own copy.`}
+    >
+      view only · editing needs the editor role
+    </span>
+  );
+}
+
 function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetail | null; demo: boolean; onReload(): void }) {
   const store = useEditorStoreApi();
   const dirty = useEditorStore((s) => s.graph !== s.savedGraph);
@@ -98,6 +116,7 @@ function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetai
   const [name, setName] = useState(workflow?.name ?? "Untitled workflow");
   const [version, setVersion] = useState<number | null>(workflow?.latest_version ?? null);
   const canSave = !workflow?.permissions || workflow.permissions.edit;
+  const runBlocked = workflow?.permissions && !workflow.permissions.run ? runBlockedReason(workflow.role) : null;
 
   useEffect(() => {
     const warn = (e: BeforeUnloadEvent) => {
@@ -158,17 +177,15 @@ function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetai
         {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
         <span className="fy-spacer" />
         <ImportComfyButton confirmLeave={() => !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")} />
-        {workflow && <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} />}
+        {workflow && <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} readOnly={!canSave} />}
         {canSave ? (
           <button type="button" onClick={openSave} title="Save (Ctrl+S)">
             Save
           </button>
         ) : (
-          <span className="fy-readonly-badge" title="Your role lets you view this workflow, not change it. Fork it to edit.">
-            view only
-          </span>
+          <ViewOnlyBadge role={workflow?.role ?? null} />
         )}
-        <RunButton runner={runner} />
+        <RunButton runner={runner} blockedReason={runBlocked} />
       </header>
       {workflow && (
         <MissingPacksBanner
@@ -179,7 +196,7 @@ function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetai
         />
       )}
       <ComfyImportNotice />
-      <EditorCanvas onSave={canSave ? openSave : undefined} onRun={onRun} />
+      <EditorCanvas onSave={canSave ? openSave : undefined} onRun={runBlocked ? undefined : onRun} readOnly={!canSave} />
       <RunSidebar workflowId={workflow?.id ?? null} />
       {saving && (
         <SaveDialog

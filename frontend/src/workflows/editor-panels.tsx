@@ -225,7 +225,7 @@ export function parseImportedDocument(text: string) {
   throw new Error("The file holds no Flowyard workflow (expected {graph, layout} or a graph with nodes).");
 }
 
-export function ImportExport({ name }: { name: string }) {
+export function ImportExport({ name, canImport = true }: { name: string; canImport?: boolean }) {
   const store = useEditorStoreApi();
   const input = useRef<HTMLInputElement>(null);
   const exportFile = () => {
@@ -259,10 +259,14 @@ export function ImportExport({ name }: { name: string }) {
       <button type="button" onClick={exportFile} title="Download the workflow as a JSON file">
         Export
       </button>
-      <button type="button" onClick={() => input.current?.click()} title="Replace the canvas with a workflow JSON file">
-        Import
-      </button>
-      <input ref={input} type="file" accept="application/json,.json" hidden onChange={importFile} aria-label="Import workflow file" />
+      {canImport && (
+        <>
+          <button type="button" onClick={() => input.current?.click()} title="Replace the canvas with a workflow JSON file">
+            Import
+          </button>
+          <input ref={input} type="file" accept="application/json,.json" hidden onChange={importFile} aria-label="Import workflow file" />
+        </>
+      )}
     </>
   );
 }

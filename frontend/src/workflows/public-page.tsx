@@ -1,8 +1,9 @@
 // /p/:token: a workflow shared by public link, read-only, no sign-in needed.
-import { useMemo } from "react";
-import { Link, useParams } from "react-router";
-import { ApiError } from "../api/client";
-import { nodes as nodesApi } from "../api/endpoints";
+import { useMemo, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { ApiError, errorMessage } from "../api/client";
+import { nodes as nodesApi, workflows } from "../api/endpoints";
+import { useSession } from "../app/session";
 import { documentOf, type NodeSchema } from "../api/schemas";
 import { workflowExtras, type PublicWorkflow } from "../api/workflow-extras-api";
 import { ErrorState, Loading } from "../app/status-views";
@@ -24,6 +25,36 @@ async function load(token: string): Promise<{ wf: PublicWorkflow; schemas: NodeS
   return { wf, schemas };
 }
 
+/** Signed-in visitors copy the shared version into their personal workspace; others are asked to sign in. */
+function ForkPublic({ wf }: { wf: PublicWorkflow }) {
+  const { session } = useSession();
+  const navigate = useNavigate();
+  const [error, setError] = useState<string | null>(null);
+  const doc = wf.version ? documentOf({ version: wf.version }) : null;
+  if (!doc) return null;
+  if (session.status !== "signed-in") {
+    return (
+      <Link to="/login" title="Sign in to fork this workflow into your own workspace">
+        Sign in to fork
+      </Link>
+    );
+  }
+  const fork = () => {
+    setError(null);
+    workflows
+      .create({ workspace: session.user.personal_workspace.id, name: `${wf.name} (fork)`, ...doc })
+      .then((created) => navigate(`/workflows/${created.id}`), (exc: unknown) => setError(errorMessage(exc)));
+  };
+  return (
+    <>
+      {error && <span className="fy-form-error" role="alert">{error}</span>}
+      <button type="button" className="fy-primary" onClick={fork} title="Copy this version into your personal workspace to edit it">
+        Fork
+      </button>
+    </>
+  );
+}
+
 function Shared({ wf, schemas }: { wf: PublicWorkflow; schemas: NodeSchema[] }) {
   const store = useMemo(() => {
     const doc = wf.version ? documentOf({ version: wf.version }) : null;
@@ -37,8 +68,11 @@ function Shared({ wf, schemas }: { wf: PublicWorkflow; schemas: NodeSchema[] }) 
         <span className="fy-version">
           {wf.version ? `version ${wf.version.number}` : "no versions"} · updated {relativeTime(wf.updated)}
         </span>
-        <span className="fy-readonly-badge">read-only shared view</span>
+        <span className="fy-readonly-badge" title="A public link shows the workflow; editing needs the editor role in its workspace. Fork it to edit your own copy.">
+          read-only shared view
+        </span>
         <span className="fy-spacer" />
+        <ForkPublic wf={wf} />
         <Link to="/">Open Flowyard</Link>
       </header>
       {wf.description && <p className="fy-shared-description">{wf.description}</p>}

@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { act, cleanup, render } from "@testing-library/react";
+import { act, cleanup, fireEvent, render } from "@testing-library/react";
 import { ReactFlowProvider, useStoreApi, type ReactFlowState } from "@xyflow/react";
 import { afterEach, describe, expect, it } from "vitest";
 import { sampleSchemas } from "../fixtures";
@@ -11,7 +11,7 @@ import { CanvasInner } from "./canvas";
 
 afterEach(cleanup);
 
-function renderCanvas() {
+function renderCanvas(readOnly = false) {
   const schema = sampleSchemas.find((s) => s.type === "ImageBlur")!;
   let graph = emptyGraph();
   for (let i = 1; i <= 3; i++) graph = addNode(graph, createNode(schema, String(i), { x: i * 300, y: 0 }));
@@ -25,7 +25,7 @@ function renderCanvas() {
     <EditorStoreProvider store={store}>
       <ReactFlowProvider>
         <div style={{ width: 800, height: 600 }}>
-          <CanvasInner />
+          <CanvasInner readOnly={readOnly} />
         </div>
         <Spy />
       </ReactFlowProvider>
@@ -66,5 +66,35 @@ describe("editor canvas", () => {
     // Hidden by CSS, not re-rendered: the node's DOM and handles stay (edges keep their anchors).
     expect(node()).toBe(before);
     expect(view.container.querySelector("[data-testid='node-1'] [data-handleid='out:0']")).toBeTruthy();
+  });
+
+  it("read-only: widgets and node controls are disabled, no palette, no search, no menu, shortcuts edit nothing", () => {
+    const { store, view } = renderCanvas(true);
+    const graph = store.getState().graph;
+    const node = view.container.querySelector("[data-testid='node-1']")!;
+    const controls = [...node.querySelectorAll("input, select, textarea")];
+    expect(controls.length).toBeGreaterThan(0);
+    for (const c of controls) expect((c as HTMLInputElement).disabled).toBe(true);
+    expect((node.querySelector(".fy-collapse") as HTMLButtonElement).disabled).toBe(true);
+    expect(node.querySelector(".fy-convert")).toBeNull();
+    expect(view.container.querySelector(".fy-palette")).toBeNull();
+    fireEvent.doubleClick(node.querySelector(".fy-node-header")!);
+    expect(view.container.querySelector(".fy-title-input")).toBeNull();
+    fireEvent.contextMenu(node);
+    expect(view.container.querySelector(".fy-menu")).toBeNull();
+    const pane = view.container.querySelector(".react-flow__pane")!;
+    fireEvent.doubleClick(pane);
+    expect(view.container.querySelector(".fy-search-popup")).toBeNull();
+    act(() => store.getState().select(["1"]));
+    fireEvent.keyDown(window, { key: "Delete" });
+    fireEvent.keyDown(window, { key: "d", ctrlKey: true });
+    expect(store.getState().graph).toBe(graph);
+  });
+
+  it("editable: the same node's widgets are enabled", () => {
+    const { view } = renderCanvas(false);
+    const node = view.container.querySelector("[data-testid='node-1']")!;
+    for (const c of node.querySelectorAll("input, select, textarea")) expect((c as HTMLInputElement).disabled).toBe(false);
+    expect(view.container.querySelector(".fy-palette")).toBeTruthy();
   });
 });

@@ -26,6 +26,7 @@ import { estimateFitViewport, moveGroupMembers, nodeChangeEffects, syncFlowEdges
 import type { Position, Viewport } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
 import { nodeLook } from "../node-look";
+import { ReadOnlyContext } from "../read-only";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
 import type { EditorState } from "../store";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
@@ -53,6 +54,8 @@ const FIT_VIEW_OPTIONS = { padding: 0.2, maxZoom: 1 } as const;
 const PRO_OPTIONS = { hideAttribution: true } as const;
 const MULTI_SELECTION_KEYS = ["Control", "Meta"];
 const DEFAULT_VIEWPORT = { x: 0, y: 0, zoom: 1 } as const;
+/** Shortcuts a read-only canvas keeps: none of them edits (Run is offered only to roles that may run). */
+const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set(["fitView", "help", "selectAll", "run"]);
 
 interface SearchState {
   screen: Position;
@@ -165,12 +168,13 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
   const onNodeContextMenu = useCallback(
     (e: ReactMouseEvent, node: AppNode) => {
       e.preventDefault();
+      if (readOnly) return;
       const rect = wrapper.current?.getBoundingClientRect();
       const s = store.getState();
       if (!s.selectedNodes.includes(node.id)) s.select([node.id]);
       setMenu({ nodeId: node.id, x: e.clientX - (rect?.left ?? 0), y: e.clientY - (rect?.top ?? 0) });
     },
-    [store],
+    [store, readOnly],
   );
   const onPaneClick = useCallback(() => setMenu(null), []);
   const onMoveEnd = useCallback((_: unknown, viewport: Viewport) => store.getState().setViewport(viewport), [store]);
@@ -230,14 +234,14 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
   const onConnect = useCallback(
     (c: Connection) => {
       const req = toRequest(c);
-      if (req) store.getState().connect(req);
+      if (req && !readOnly) store.getState().connect(req);
     },
-    [store],
+    [store, readOnly],
   );
 
   const onConnectEnd = useCallback(
     (event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
-      if (!state.fromHandle?.id || !state.fromNode) return;
+      if (readOnly || !state.fromHandle?.id || !state.fromNode) return;
       const s = store.getState();
       const from = parseHandle(state.fromHandle.id);
       if (state.toHandle?.id && state.isValid === false) {
@@ -265,7 +269,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
         setSearch({ screen, flow: flowPos, pending: { kind: "input", nodeId: node.id, name: from.name, type } });
       }
     },
-    [store, flow],
+    [store, flow, readOnly],
   );
 
   const searchSchemas = useMemo(() => {
@@ -330,11 +334,11 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
   const onDrop = useCallback(
     (e: DragEvent) => {
       const type = e.dataTransfer.getData(NODE_DRAG_MIME);
-      if (!type) return;
+      if (!type || readOnly) return;
       e.preventDefault();
       store.getState().addNode(type, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
     },
-    [flow, store],
+    [flow, store, readOnly],
   );
 
   const autoLayout = useCallback(async () => {
@@ -353,7 +357,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
     const onKeyDown = (e: KeyboardEvent) => {
       const action = matchShortcut(e);
       if (!action) return;
-      if (readOnly && action !== "fitView" && action !== "help") return;
+      if (readOnly && !READ_ONLY_ACTIONS.has(action)) return;
       if (isEditableTarget(e.target) && !GLOBAL_ACTIONS.has(action)) return;
       const s = store.getState();
       e.preventDefault();
@@ -409,6 +413,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
   }, [store, flow, onSave, onRun, readOnly]);
 
   return (
+    <ReadOnlyContext.Provider value={readOnly}>
     <div className={readOnly ? "fy-editor fy-readonly" : "fy-editor"}>
       {!readOnly && <NodePalette schemas={schemas} onAdd={addAtCentre} />}
       <div
@@ -434,7 +439,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
           onNodeDragStop={onNodeDragStop}
           nodesDraggable={!readOnly}
           nodesConnectable={!readOnly}
-          elementsSelectable={!readOnly}
+          // Selecting is no edit: read-only nodes stay selectable so that they take pointer events (scroll a
+          // text, open an output) and can be copied into a workflow of one's own.
+          elementsSelectable
           onConnect={onConnect}
           onConnectEnd={onConnectEnd}
           isValidConnection={isValidConnection}
@@ -502,6 +509,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
         <NoticeToast />
       </div>
     </div>
+    </ReadOnlyContext.Provider>
   );
 }
 

@@ -6,6 +6,7 @@ import type { InputSpec, SeedControl } from "../../api/schemas";
 import { linkedInputsOf } from "../flow-sync";
 import { inHandle, outHandle, type MissingFlowNode, type SchemaFlowNode } from "../flow-types";
 import { hiddenByChoice, isSocket, showsWidget } from "../graph-model";
+import { useReadOnly } from "../read-only";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { nodeLook } from "../node-look";
 import { isListType, typeColor } from "../type-colors";
@@ -41,7 +42,8 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, 
   disabled: boolean;
 }) {
   const store = useEditorStoreApi();
-  const convertible = spec.mode === "both";
+  const readOnly = useReadOnly();
+  const convertible = spec.mode === "both" && !readOnly;
   const label = (
     <span className="fy-input-label" title={`${spec.tooltip ? spec.tooltip + " — " : ""}${spec.type}${spec.required ? " (required)" : ""}`}>
       {spec.name}
@@ -56,6 +58,7 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, 
           position={Position.Left}
           id={inHandle(spec.name)}
           className={socket ? "fy-handle" : "fy-handle fy-handle-small"}
+          isConnectable={!readOnly}
           style={handleStyle(spec.type, !socket)}
           title={spec.type}
         />
@@ -106,22 +109,24 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
   const setRenaming = (on: boolean) => store.getState().setRenaming(on ? id : null);
   const runClass = useNodeRunClass(id);
   const compact = useFlowStore(selectCompact);
+  const readOnly = useReadOnly();
   if (!node || !schema) return null;
   const hidden = hiddenByChoice(schema, node.values);
   const title = node.title ?? schema.display_name;
   const modeClass = node.mode === "normal" ? "" : ` mode-${node.mode}`;
   return (
     <div className={`fy-node${selected ? " selected" : ""}${modeClass}${schema.output_node ? " is-output" : ""}${runClass}`} data-testid={`node-${id}`}>
-      <header className="fy-node-header" onDoubleClick={() => setRenaming(true)} title={schema.description || schema.type}>
+      <header className="fy-node-header" onDoubleClick={() => !readOnly && setRenaming(true)} title={schema.description || schema.type}>
         <button
           type="button"
           className="fy-collapse nodrag"
           aria-label={node.collapsed ? "Expand node" : "Collapse node"}
+          disabled={readOnly}
           onClick={() => store.getState().setCollapsed(id, !node.collapsed)}
         >
           {node.collapsed ? "▸" : "▾"}
         </button>
-        {renaming ? (
+        {renaming && !readOnly ? (
           <input
             className="nodrag fy-title-input"
             autoFocus
@@ -148,7 +153,15 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
             <span className="fy-output-label" title={`${out.tooltip ? out.tooltip + " — " : ""}${out.type}`}>
               {out.name}
             </span>
-            <Handle type="source" position={Position.Right} id={outHandle(index)} className="fy-handle" style={handleStyle(out.type)} title={out.type} />
+            <Handle
+              type="source"
+              position={Position.Right}
+              id={outHandle(index)}
+              className="fy-handle"
+              style={handleStyle(out.type)}
+              title={out.type}
+              isConnectable={!readOnly}
+            />
           </div>
         ))}
         {schema.inputs.map((spec) => {

@@ -4,6 +4,7 @@ import type { InputSpec, NumberWidget, SeedControl, SelectWidget } from "../../a
 import { kindOfSource } from "../../uploads/uploads-api";
 import { UploadField, UploadSelect } from "../../uploads/upload-widgets";
 import { modelKindOfSource } from "../model-files";
+import { useReadOnly } from "../read-only";
 import { useEditorStoreApi } from "../store-context";
 import { ModelFileSelect } from "./model-file-select";
 
@@ -106,7 +107,10 @@ function SelectField({ nodeId, spec, value, widget, disabled }: WidgetProps & { 
   );
 }
 
-export const Widget = memo(function Widget(props: WidgetProps) {
+export const Widget = memo(function Widget(given: WidgetProps) {
+  // In a read-only canvas every widget is disabled, whatever its node's mode.
+  const readOnly = useReadOnly();
+  const props = readOnly ? { ...given, disabled: true } : given;
   const { nodeId, spec, value, disabled } = props;
   const store = useEditorStoreApi();
   const widget = spec.widget;
