@@ -47,6 +47,7 @@ from django.contrib.auth.models import AnonymousUser  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 
 from backend.accounts.authentication import authenticate_token  # noqa: E402
+from backend.core.body_limits import BodyLimitMiddleware  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -101,7 +102,8 @@ start_embedded_worker()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Body limits before Django reads a byte of the body (backend/core/body_limits.py).
+        "http": BodyLimitMiddleware(django_asgi_app),
         "websocket": websocket_application(),
     }
 )

@@ -142,7 +142,8 @@ def web_database_pool() -> dict[str, Any] | None:
     return {
         "min_size": int(os.environ.get("DB_POOL_MIN", "2")),
         "max_size": int(os.environ.get("DB_POOL_MAX", "20")),
-        "timeout": 10,
+        # A request waits this long for a connection, then answers 503 "the database is unavailable".
+        "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "1")),
     }
 
 
@@ -234,7 +235,8 @@ def redis_channel_layers(url: str) -> dict[str, Any]:
         "default": {
             "BACKEND": "backend.core.live.RedisLayer",
             # socket_timeout=None: channels-redis 4.3 with redis-py 8 drops idle sockets after ~5 s otherwise.
-            "CONFIG": {"hosts": [{"address": url, "socket_timeout": None}]},
+            # socket_connect_timeout: an unreachable Redis fails a request in a second instead of hanging it.
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": None, "socket_connect_timeout": 1}]},
         }
     }
 
@@ -355,6 +357,31 @@ FLOWYARD_COMFY_AT_ROOT = env_bool("FLOWYARD_COMFY_AT_ROOT", False)
 
 # Uploads: the largest file accepted (the request is refused with 413 while it streams in).
 FLOWYARD_MAX_UPLOAD_BYTES = int(os.environ.get("FLOWYARD_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
+
+# The request edge (backend/core/body_limits.py, unavailable.py, json_input.py; docs/api.md "Errors"). Bodies
+# are refused with 413 from Content-Length before they are read, or while they stream: uploads up to
+# FLOWYARD_MAX_UPLOAD_BYTES, other routes FLOWYARD_MAX_REQUEST_BYTES, requests without credentials far less.
+FLOWYARD_MAX_REQUEST_BYTES = int(
+    os.environ.get("FLOWYARD_MAX_REQUEST_BYTES", str(DATA_UPLOAD_MAX_MEMORY_SIZE))
+)
+FLOWYARD_MAX_ANONYMOUS_REQUEST_BYTES = int(os.environ.get("FLOWYARD_MAX_ANONYMOUS_REQUEST_BYTES", "65536"))
+FLOWYARD_MAX_JSON_DEPTH = int(os.environ.get("FLOWYARD_MAX_JSON_DEPTH", "64"))
+FLOWYARD_MAX_GRAPH_NODES = int(os.environ.get("FLOWYARD_MAX_GRAPH_NODES", "20000"))
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "backend.core.json_input.StrictJSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+# An outage of Postgres or Redis answers 503 JSON with Retry-After within ~2 s, never a 500 after 10 s.
+FLOWYARD_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("FLOWYARD_UNAVAILABLE_RETRY_AFTER", "5"))
+MIDDLEWARE.insert(0, "backend.core.unavailable.ServiceUnavailableMiddleware")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout",
+        int(os.environ.get("DB_CONNECT_TIMEOUT", "2")),  # libpq's minimum is 2 s
+    )
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "1"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 5}
 
 # Blob store: local directory (default) or an S3 bucket; path-style addressing works with MinIO and moto too.
 FLOWYARD_BLOB_BACKEND = os.environ.get("FLOWYARD_BLOB_BACKEND", "local")  # local | s3

@@ -7,6 +7,8 @@ from typing import Any
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from backend.core.unavailable import unavailable_response, unavailable_service
+
 
 class ApiError(exceptions.APIException):
     """A 4xx answer whose ``errors`` list is given as is (e.g. graph errors naming node and input)."""
@@ -43,10 +45,12 @@ def _flatten(data: Any, path: str = "") -> list[dict[str, Any]]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]):
-    """DRF's handler, reshaped so every error answer has ``detail`` and ``errors``."""
+    """DRF's handler, reshaped so every error answer has ``detail`` and ``errors``; an outage answers 503."""
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # A database or broker outage is the service's, not a bug: 503 JSON with Retry-After, never a 500.
+        service = unavailable_service(exc)
+        return unavailable_response(service, exc) if service else None
     if isinstance(exc, ApiError):
         response.data = exc.payload
     elif isinstance(exc, exceptions.ValidationError):

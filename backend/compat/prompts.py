@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
+from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
 from backend.compat.live import notify_prompt
 from backend.compat.models import ComfyPrompt
@@ -182,6 +183,46 @@ def _output_nodes(graph: Mapping[str, Any], registry: NodeRegistry, targets: lis
     return outputs
 
 
+# The fields of a POST /prompt body besides "prompt": what each must be when present (ComfyUI ignores wrong
+# types silently; a client that sends "number": "abc" is told instead). Numbers stay within JavaScript's safe
+# integers so every client reads them back exactly.
+MAX_QUEUE_NUMBER = 2**53
+BODY_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "number": ((int, float), "a number"),
+    "front": ((bool,), "true or false"),
+    "client_id": ((str,), "a string"),
+    "prompt_id": ((str,), "a string"),
+    "extra_data": ((dict,), "an object"),
+    "partial_execution_targets": ((list,), "a list of node ids"),
+}
+
+
+def check_body_fields(body: Mapping[str, Any]) -> None:
+    """Raise ``ApiError`` (400) naming the first field of a ``/prompt`` body whose type or range is wrong."""
+    for name, (types, expected) in BODY_FIELDS.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if wrong_bool or not isinstance(value, types):
+            raise ApiError(f"{name}: must be {expected}, got {type(value).__name__}",
+                           [{"field": name, "message": f"must be {expected}"}])  # fmt: skip
+    number = body.get("number")
+    if number is not None and abs(number) > MAX_QUEUE_NUMBER:
+        message = f"must be between -2**53 and 2**53, got {number:g}"
+        raise ApiError(f"number: {message}", [{"field": "number", "message": message}])
+    targets = body.get("partial_execution_targets") or []
+    if not all(isinstance(target, str | int) and not isinstance(target, bool) for target in targets):
+        message = "must be a list of node ids (strings)"
+        raise ApiError(f"partial_execution_targets: {message}", [{"field": "partial_execution_targets",
+                                                                   "message": message}])  # fmt: skip
+    for name in ("client_id", "prompt_id"):
+        value = body.get(name)
+        if isinstance(value, str) and len(value) > 200:
+            message = f"at most 200 characters, got {len(value)}"
+            raise ApiError(f"{name}: {message}", [{"field": name, "message": message}])
+
+
 def _workspace_priority(front: bool) -> int:
     return 1 if front else 0
 
@@ -192,6 +233,7 @@ def submit_prompt(
     body: Mapping[str, Any],
 ) -> Submitted:
     """Validate and queue the prompt of a ``POST /prompt`` body; raise ``PromptInvalid`` (a 400 answer)."""
+    check_body_fields(body)
     prompt = body.get("prompt")
     if not isinstance(prompt, Mapping):
         raise PromptInvalid(comfy_error("no_prompt", "No prompt provided", "No prompt provided"))

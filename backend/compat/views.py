@@ -13,7 +13,6 @@ personal workspace.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import platform
 import sys
@@ -36,6 +35,7 @@ from backend.compat.live import notify_queue
 from backend.compat.models import ComfyTokenSettings
 from backend.compat.prompts import PromptInvalid, submit_prompt
 from backend.compat.schemas import object_info
+from backend.core.json_input import loads_strict
 from backend.runs.actions import RunConflict, do_cancel_run
 from backend.runs.engine import option_sources_for_workspace, registry_for_workspace
 from backend.runs.models import Run, RunOutput
@@ -99,9 +99,10 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
     try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RawPostDataException):
+        raw = request.body
+    except RawPostDataException:
         raise BadRequest("The body is not JSON.") from None
+    body = loads_strict(raw)  # malformed, too deep or out-of-range JSON answers 400 naming the limit
     if not isinstance(body, dict):
         raise BadRequest("The body must be a JSON object.")
     return body
@@ -253,13 +254,34 @@ def _run_of(caller: Caller, subfolder: str) -> Run | None:
         return None
 
 
+COMFY_FOLDER_TYPES = ("input", "output", "temp")
+
+
+def _safe_name(value: str, field: str) -> str:
+    """``value`` when it names a place inside ComfyUI's folders; a 400 naming ``field`` for a traversal."""
+    parts = value.replace("\\", "/").split("/")
+    if "\x00" in value or value.startswith(("/", "\\")) or ".." in parts or len(value) > 255:
+        raise BadRequest(
+            f"{field}: {value[:80]!r} is not allowed (no '..', absolute paths or NUL; at most 255)."
+        )
+    return value
+
+
+def _folder_type(value: str | None, default: str) -> str:
+    kind = value or default
+    if kind not in COMFY_FOLDER_TYPES:
+        raise BadRequest(f"type: must be one of {', '.join(COMFY_FOLDER_TYPES)}, got {kind[:40]!r}.")
+    return kind
+
+
 @comfy_view(("GET", "HEAD"))
 def view(request: HttpRequest, caller: Caller) -> HttpResponse:
     filename, annotated = _strip_annotation(request.GET.get("filename", ""))
     if not filename or "\x00" in filename or filename in (".", ".."):
         raise BadRequest("filename is required.")
-    kind = annotated or request.GET.get("type") or "output"
-    subfolder = request.GET.get("subfolder", "")
+    _safe_name(filename, "filename")
+    kind = annotated or _folder_type(request.GET.get("type"), "output")
+    subfolder = _safe_name(request.GET.get("subfolder", ""), "subfolder")
     if kind in ("output", "temp") and subfolder:
         run = _run_of(caller, subfolder)
         if run is not None:
@@ -288,6 +310,9 @@ def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
     if file is None:
         raise BadRequest("No file in the 'image' field.")
     overwrite = request.POST.get("overwrite", "").lower() in ("true", "1")
+    subfolder = _safe_name(request.POST.get("subfolder", ""), "subfolder")
+    folder_type = _folder_type(request.POST.get("type"), "input")
+    _safe_name(file.name or "", "image")
     workspace = workspace_for(request, caller, need=Need.RUN)
     if overwrite:
         check_need(workspace.role, Need.EDIT, "workspace")
@@ -303,8 +328,8 @@ def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
     return JsonResponse(
         {
             "name": upload.name,
-            "subfolder": request.POST.get("subfolder", ""),
-            "type": request.POST.get("type") or "input",
+            "subfolder": subfolder,
+            "type": folder_type,
         }
     )
 

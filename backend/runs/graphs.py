@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from backend.accounts.exceptions import ApiError
 from workers.engine import GraphError, GraphFormatError, NodeRegistry, parse_graph
 from workers.engine.graph import Graph, Link
@@ -54,7 +56,10 @@ def prepare_graph(
     ``data`` is the graph's JSON, or a ``Graph`` parsed from it (changed in place). ``origins`` comes from
     ``flatten_subgraphs``: a missing input it lists is reported on the subgraph instance that leaves it open.
     """
+    if not isinstance(data, Graph):
+        check_graph_size(data)
     graph = data if isinstance(data, Graph) else _parse(data)
+    _check_node_count(len(graph.nodes))
     if overrides:
         # Applied to the graph's JSON so that an override is read exactly as the same value in the graph.
         graph_json = graph.to_json()
@@ -98,9 +103,38 @@ def prepare_graph(
     )
 
 
+def max_graph_nodes() -> int:
+    """The most nodes a submitted graph may have, subgraph definitions included (``FLOWYARD_MAX_GRAPH_NODES``)."""
+    return int(getattr(settings, "FLOWYARD_MAX_GRAPH_NODES", 20_000))
+
+
+def _check_node_count(count: int, where: str = "graph.nodes") -> None:
+    limit = max_graph_nodes()
+    if count > limit:
+        message = f"{count:,} nodes, more than the limit of {limit:,} (FLOWYARD_MAX_GRAPH_NODES)"
+        raise ApiError(f"The graph is too large: {message}.", [{"field": where, "message": message}], 413)
+
+
+def check_graph_size(data: Any) -> None:
+    """Raise ``ApiError`` (413) naming the limit when graph JSON has more nodes than a graph may have: checked
+    before parsing or flattening, whose cost grows with the node count."""
+    if not isinstance(data, Mapping):
+        return
+    nodes = data.get("nodes")
+    count = len(nodes) if isinstance(nodes, Mapping | list) else 0
+    subgraphs = data.get("subgraphs")
+    if isinstance(subgraphs, Mapping):
+        for definition in subgraphs.values():
+            inner = definition.get("nodes") if isinstance(definition, Mapping) else None
+            count += len(inner) if isinstance(inner, Mapping | list) else 0
+    _check_node_count(count)
+
+
 def flatten_subgraphs(data: Any) -> tuple[Any, dict[tuple[str, str], tuple[str, str]]]:
     """Graph JSON with its subgraph instances replaced by their inner nodes (path ids such as ``"12:34"``),
-    and the ``origins`` for ``prepare_graph``; raise ``GraphRejected`` naming the instance at fault."""
+    and the ``origins`` for ``prepare_graph``; raise ``GraphRejected`` naming the instance at fault, or
+    ``ApiError`` (413) for a graph over ``FLOWYARD_MAX_GRAPH_NODES``."""
+    check_graph_size(data)
     if not has_subgraphs(data):
         return data, {}
     origins: dict[tuple[str, str], tuple[str, str]] = {}

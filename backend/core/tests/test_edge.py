@@ -1,0 +1,214 @@
+"""The request edge: body limits before Django reads a body, and outages of Postgres or Redis as 503 JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import kombu
+import psycopg
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+
+from backend.core.body_limits import BodyLimitMiddleware
+from backend.core.unavailable import BROKER, DATABASE, unavailable_service
+
+REPO = Path(__file__).resolve().parents[3]
+MB = 1024 * 1024
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(app, scope_headers: list[tuple[bytes, bytes]], chunks: list[bytes], path: str = "/api/runs"):
+    """Run the ASGI ``app`` on one POST; returns the messages it sent and how many body chunks it read."""
+    scope = {"type": "http", "method": "POST", "path": path, "query_string": b"", "headers": scope_headers,
+             "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}  # fmt: skip
+    sent: list[dict] = []
+    pending = list(chunks)
+    read = 0
+
+    async def receive():
+        nonlocal read
+        if not pending:
+            return {"type": "http.disconnect"}
+        read += 1
+        chunk = pending.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message):
+        sent.append(message)
+
+    async def run():
+        await app(scope, receive, send)
+
+    async_to_sync(run)()
+    return sent, read
+
+
+def status_and_body(sent: list[dict]) -> tuple[int, dict]:
+    start = next(message for message in sent if message["type"] == "http.response.start")
+    body = b"".join(message.get("body", b"") for message in sent if message["type"] == "http.response.body")
+    return start["status"], json.loads(body)
+
+
+BEARER = (b"authorization", b"Bearer not-checked-here")
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_one_byte_is_read(settings):
+    from backend.asgi import application
+
+    settings.FLOWYARD_MAX_REQUEST_BYTES = 1 * MB
+    headers = [BEARER, (b"content-type", b"application/json"), (b"content-length", str(400 * MB).encode())]
+    sent, read = call(application, headers, [b"{}"])
+    status, body = status_and_body(sent)
+    assert (status, read) == (413, 0)
+    assert body["errors"][0]["field"] == "body"
+    assert "FLOWYARD_MAX_REQUEST_BYTES" in body["detail"] and body["limit"] == 1 * MB
+
+
+def test_uploads_have_their_own_larger_limit(settings):
+    settings.FLOWYARD_MAX_REQUEST_BYTES = 1 * MB
+    settings.FLOWYARD_MAX_UPLOAD_BYTES = 10 * MB
+    seen = []
+
+    async def inner(scope, receive, send):
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    headers = [BEARER, (b"content-length", str(5 * MB).encode())]
+    sent, _ = call(BodyLimitMiddleware(inner), headers, [b""], path="/api/uploads")
+    assert sent[0]["status"] == 204
+    sent, _ = call(BodyLimitMiddleware(inner), headers, [b""], path="/comfy/upload/image")
+    assert sent[0]["status"] == 204
+    sent, _ = call(BodyLimitMiddleware(inner), headers, [b""], path="/api/workflows")
+    assert status_and_body(sent)[0] == 413
+    assert seen == ["/api/uploads", "/comfy/upload/image"]
+
+
+def test_a_streamed_body_is_cut_off_as_soon_as_it_passes_the_limit(settings):
+    from backend.asgi import application
+
+    settings.FLOWYARD_MAX_REQUEST_BYTES = 1 * MB
+    chunks = [b"x" * (256 * 1024)] * 400  # 100 MB, no Content-Length (chunked)
+    sent, read = call(application, [BEARER, (b"content-type", b"application/json")], chunks)
+    status, body = status_and_body(sent)
+    assert status == 413
+    assert read == 5  # the fifth chunk passes 1 MB: nothing after it is read
+    assert body["errors"][0]["field"] == "body"
+
+
+def test_requests_without_credentials_get_the_tiny_limit(settings):
+    from backend.asgi import application
+
+    settings.FLOWYARD_MAX_ANONYMOUS_REQUEST_BYTES = 64 * 1024
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(200 * MB).encode())]
+    sent, read = call(application, headers, [b"{}"], path="/api/uploads")
+    status, body = status_and_body(sent)
+    assert (status, read) == (413, 0)
+    assert "Sign in first" in body["detail"]
+
+
+def test_a_malformed_content_length_answers_400(settings):
+    from backend.asgi import application
+
+    sent, read = call(application, [BEARER, (b"content-length", b"12abc")], [b"{}"])
+    status, body = status_and_body(sent)
+    assert (status, read) == (400, 0)
+    assert body["errors"][0]["field"] == "Content-Length"
+
+
+def test_outage_errors_of_the_real_clients_are_classified():
+    port = closed_port()
+    with pytest.raises(psycopg.OperationalError) as database:
+        psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/none", connect_timeout=2)
+    assert unavailable_service(database.value) == DATABASE
+    with pytest.raises(redis.exceptions.ConnectionError) as broker:
+        redis.Redis(port=port, socket_connect_timeout=1).ping()
+    assert unavailable_service(broker.value) == BROKER
+    connection = kombu.Connection(f"redis://127.0.0.1:{port}/0", connect_timeout=1)
+    with pytest.raises(kombu.exceptions.OperationalError) as publish:
+        connection.ensure_connection(max_retries=1)
+    assert unavailable_service(publish.value) == BROKER
+    assert unavailable_service(ValueError("a bug")) is None
+
+
+@pytest.fixture
+def server_without_services(tmp_path):
+    """The web process (uvicorn) with Postgres and Redis pointed at closed ports; stopped by its PID."""
+    port = closed_port()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLOWYARD_"))
+    }
+    env.update(
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed_port()}/flowyard",
+        REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
+        FLOWYARD_DISPATCHER="celery",
+        FLOWYARD_VAR_DIR=str(tmp_path),
+        SECRET_KEY="outage-test",
+        ALLOWED_HOSTS="127.0.0.1",
+    )
+    args = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+            "backend.asgi:application"]  # fmt: skip
+    log = (tmp_path / "web.log").open("wb")
+    process = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "web.log").read_text()
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/workflows", None),
+        ("GET", "/api/runs", None),
+        ("POST", "/api/runs", {"workspace": 1, "graph": {"nodes": {}}}),
+        ("POST", "/api/auth/login", {"username": "a", "password": "b"}),
+        ("POST", "/comfy/prompt", {"prompt": {}}),
+        ("GET", "/comfy/queue", None),
+    ],
+)
+def test_every_api_answers_503_json_quickly_while_the_database_is_down(server_without_services, method, path,
+                                                                       body):  # fmt: skip
+    headers = {"Authorization": "Bearer fy_some_token"}
+    started = time.monotonic()
+    response = httpx.request(method, server_without_services + path, json=body, headers=headers, timeout=30)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503, response.text[:500]
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["unavailable"] == DATABASE
+    assert "the database is unavailable" in response.json()["detail"]
+    assert int(response.headers["Retry-After"]) > 0
+    assert elapsed < 2.0, f"{path} answered after {elapsed:.2f} s"
+
+
+def test_health_answers_503_json_naming_both_outages(server_without_services):
+    response = httpx.get(server_without_services + "/api/health", timeout=30)
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"].startswith("error") and checks["channel_layer"].startswith("error")
