@@ -1,5 +1,6 @@
 // The typed fetch client: same-origin cookies, CSRF header on unsafe methods, errors as ApiError.
 import type { z } from "zod";
+import { reportServerUnavailable } from "../app/server-status";
 import { apiErrorBodySchema, type ApiErrorItem } from "./schemas";
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -121,8 +122,10 @@ export async function apiRequest<S extends z.ZodType>(
     });
   } catch (exc) {
     if (exc instanceof DOMException && exc.name === "AbortError") throw exc;
+    reportServerUnavailable();
     throw new ApiError(0, "Cannot reach the server. Check your connection.");
   }
+  if (response.status === 503) reportServerUnavailable();
   if (!response.ok) throw await toApiError(response);
   const data: unknown = response.status === 204 ? undefined : await response.json().catch(() => undefined);
   const parsed = schema.safeParse(data);

@@ -1,6 +1,7 @@
 import { Link, Outlet, useNavigate } from "react-router";
 import { auth } from "../api/endpoints";
 import { RunNotifications } from "../runs/run-notifications";
+import { ServerBanner } from "./server-banner";
 import { useSession } from "./session";
 
 export function AppShell() {
@@ -8,6 +9,7 @@ export function AppShell() {
   const navigate = useNavigate();
   return (
     <div className="fy-app">
+      <ServerBanner />
       <nav className="fy-topbar">
         <Link to="/" className="fy-brand">
           Flowyard
