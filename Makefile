@@ -51,7 +51,7 @@ tools:
 	@scripts/ensure-tools.sh
 
 run: install tools migrate frontend
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) backend.asgi:application
+	$(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --lifespan off backend.asgi:application
 
 services:
 	@scripts/ensure-services.sh
@@ -96,6 +96,7 @@ bench: install chromium frontend
 	@scripts/ensure-services.sh
 	$(PY) -m benchmarks.cluster
 	$(PY) -m benchmarks.api
+	$(PY) -m benchmarks.web_edge
 
 clean:
 	rm -rf $(VENV) var frontend/dist frontend/node_modules
