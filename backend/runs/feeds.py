@@ -43,6 +43,7 @@ FEED_BATCH_SECONDS = 0.05
 KNOWN_RUNS = 20_000  # run statuses remembered per process (oldest forgotten first)
 RECONCILED_RUNS = 2_000  # runs read per workspace heartbeat at most
 ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
+_RANK = {Run.Status.QUEUED: 0, Run.Status.RUNNING: 1}  # anything else: finished (2)
 
 
 def heartbeat_seconds() -> float:
@@ -65,6 +66,11 @@ class _Ticking:
     def start_ticking(self) -> None:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    def stop_ticking_if_idle(self) -> None:
+        if not self.has_members() and self.task is not None:
+            self.task.cancel()
+            self.task = None
 
     async def _tick_forever(self) -> None:
         while self.has_members():
@@ -105,6 +111,7 @@ class RunHeartbeat(_Ticking):
 
     def discard(self, follower: RunFollower) -> None:
         self.members.pop(follower, None)
+        self.stop_ticking_if_idle()
 
     def has_members(self) -> bool:
         return len(self.members) > 0
@@ -159,8 +166,9 @@ class WorkspaceFeed(_Ticking):
         self.pending: list[dict[str, Any]] = []
         self.flush_at: asyncio.TimerHandle | None = None
         self.lock = asyncio.Lock()
-        # The status last sent for each run; a stored status that differs twice running is sent again.
-        self.known: OrderedDict[str, str] = OrderedDict()
+        # The status last sent for each run (or seen stored when its workspace was first watched: not sent); a
+        # stored status that differs twice running is sent again.
+        self.known: OrderedDict[str, tuple[str, int, bool]] = OrderedDict()
         self.suspect: dict[str, str] = {}
         self.seeded: set[int] = set()
         self.reconciled: datetime.datetime | None = None
@@ -196,6 +204,7 @@ class WorkspaceFeed(_Ticking):
                 self.receiver.cancel()  # channels-redis unsubscribes the channel when its receive is cancelled
                 self.receiver, self.channel = None, None
                 self.joined.clear()
+        self.stop_ticking_if_idle()
 
     async def _join_missing(self) -> None:
         """Join the groups of the workspaces with members; one that fails (Redis down) is retried next tick."""
@@ -236,7 +245,9 @@ class WorkspaceFeed(_Ticking):
             kind = message.get("type")
             if kind == "run.status":
                 run = message["run"]
-                self._remember(run["id"], run["status"])
+                if not self._is_news(run):
+                    continue  # sent already (a held message resent, or the heartbeat came first) or older
+                self._remember(run["id"], run["status"], run["last_seq"])
                 workspace_id = run["workspace"]
                 encoded: str | None = None
                 for listener in self.members.get(workspace_id, ()):
@@ -267,8 +278,17 @@ class WorkspaceFeed(_Ticking):
         for listener, items in out.items():
             listener.deliver(items)
 
-    def _remember(self, run_id: str, status: str) -> None:
-        self.known[run_id] = status
+    def _is_news(self, run: dict[str, Any]) -> bool:
+        """Whether this status of a run is later than the last one sent: later in its event log, or at the same
+        point in it but further on (queued, running, finished)."""
+        known = self.known.get(run["id"])
+        if known is None or not known[2]:
+            return True  # not sent yet: only seen stored when its workspace was first watched
+        news: bool = (run["last_seq"], _RANK.get(run["status"], 2)) > (known[1], _RANK.get(known[0], 2))
+        return news
+
+    def _remember(self, run_id: str, status: str, last_seq: int, sent: bool = True) -> None:
+        self.known[run_id] = (status, last_seq, sent)
         self.known.move_to_end(run_id)
         while len(self.known) > KNOWN_RUNS:
             self.known.popitem(last=False)
@@ -279,7 +299,7 @@ class WorkspaceFeed(_Ticking):
         workspaces = list(self.members)
         if not workspaces:
             return
-        active = [run_id for run_id, status in self.known.items() if status in ACTIVE]
+        active = [run_id for run_id, (status, _, _) in self.known.items() if status in ACTIVE]
         now = timezone.now()
         since = (
             self.reconciled - datetime.timedelta(seconds=2 * heartbeat_seconds()) if self.reconciled else None
@@ -290,9 +310,10 @@ class WorkspaceFeed(_Ticking):
         suspect: dict[str, str] = {}
         for message in statuses:
             run = message["run"]
+            known = self.known.get(run["id"])
             if run["workspace"] not in self.seeded:
-                self._remember(run["id"], run["status"])
-            elif self.known.get(run["id"]) != run["status"]:
+                self._remember(run["id"], run["status"], run["last_seq"], sent=False)
+            elif known is None or known[0] != run["status"]:
                 if self.suspect.get(run["id"]) == run["status"]:
                     changed.append(message)
                 else:

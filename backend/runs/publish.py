@@ -289,6 +289,8 @@ class _Outbox:
                 )
             except Exception as exc:
                 self.held.appendleft(entry)
+                for held in self.held:  # nobody waits on a failing layer: the run goes on
+                    self._settle(held)
                 if not self.failing:
                     self.failing, failed_at = True, time.monotonic()
                     logger.warning(
