@@ -43,7 +43,7 @@ FEED_BATCH_SECONDS = 0.05
 KNOWN_RUNS = 20_000  # run statuses remembered per process (oldest forgotten first)
 RECONCILED_RUNS = 2_000  # runs read per workspace heartbeat at most
 ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
-_RANK = {Run.Status.QUEUED: 0, Run.Status.RUNNING: 1}  # anything else: finished (2)
+_RANK: dict[str, int] = {"queued": 0, "running": 1}  # a run's status by how far on; else finished (2)
 
 
 def heartbeat_seconds() -> float:
