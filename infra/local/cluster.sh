@@ -5,7 +5,7 @@
 #
 # up: Postgres (database flowyard_cluster, created if missing) and Redis (its own database number) on 127.0.0.1
 # via scripts/ensure-services.sh, a moto S3 server (bucket created with manage.py ensure_bucket), migrations,
-# the frontend build, then as separate processes: web (daphne), worker-a (flowyard.cpu + flowyard.gpu),
+# the frontend build, then as separate processes: web (uvicorn), worker-a (flowyard.cpu + flowyard.gpu),
 # worker-b (flowyard.cpu) and beat. PIDs in var/cluster/*.pid, logs in var/cluster/*.log, the environment every
 # process got in var/cluster/env (source it to run manage.py or a worker by hand against the cluster).
 # down: stops what up started, by the PIDs in var/cluster/*.pid (TERM, then KILL of that process group).
@@ -161,7 +161,7 @@ up() {
   if ! alive web; then
     port_open "$PORT" && die "port $PORT is taken by something else: set PORT"
   fi
-  start web "$ROOT/.venv/bin/daphne" -b "$HOST" -p "$PORT" backend.asgi:application
+  start web "$ROOT/.venv/bin/uvicorn" --host "$HOST" --port "$PORT" --lifespan off backend.asgi:application
   worker worker-a flowyard.cpu,flowyard.gpu
   worker worker-b flowyard.cpu
   start beat "$PY" -m celery -A backend beat --loglevel=INFO -s "$DIR/celerybeat-schedule" \

@@ -120,7 +120,7 @@ def test_the_web_tier_is_probed_served_and_exposed():
     web = by_kind("Deployment")["flowyard-web"]
     [container] = pod_spec(web)["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/api/health"
-    assert "daphne" in container["command"]
+    assert "uvicorn" in container["command"]
     service = by_kind("Service")["flowyard-web"]
     assert service["spec"]["selector"].items() <= web["spec"]["template"]["metadata"]["labels"].items()
     ingress = by_kind("Ingress")["flowyard-web"]
@@ -263,11 +263,11 @@ def test_dockerfiles_are_multi_stage_and_run_as_a_non_root_user(name: str):
     assert any(line.startswith("CMD ") for line in lines)
 
 
-def test_the_cpu_image_builds_the_editor_and_serves_with_daphne():
+def test_the_cpu_image_builds_the_editor_and_serves_with_uvicorn():
     text = (INFRA / "Dockerfile").read_text()
     assert re.search(r"(?m)^FROM node:\S+ AS frontend$", text) and "npm run build" in text
     assert "COPY --from=frontend" in text
-    assert re.search(r'(?m)^CMD \["daphne"', text)
+    assert re.search(r'(?m)^CMD \["uvicorn"', text)
 
 
 def test_the_gpu_image_is_cuda_with_cuda_torch():
