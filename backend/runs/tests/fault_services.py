@@ -237,32 +237,40 @@ class FaultStack:
             self.redis.stop()
             self.postgres.destroy()
             raise
-        self.env = service_env(
-            DATABASE_URL=self.database_url,
-            REDIS_URL=self.redis.url(0),
-            SECRET_KEY="fault-tests",
-            FLOWYARD_DISPATCHER="celery",
-            FLOWYARD_BLOB_DIR=str(root / "blobs"),
-            FLOWYARD_VAR_DIR=str(root / "var"),
-            FLOWYARD_NODE_PACKS="nodepacks.core,backend.runs.tests.testpack",
-            FLOWYARD_PARALLELISM="2",
-            FLOWYARD_WORKER_HEARTBEAT_SECONDS="0.5",
-            FLOWYARD_WORKER_LOST_SECONDS="3",
-            FLOWYARD_SWEEP_SECONDS="0.5",
-            FLOWYARD_DISPATCH_GRACE_SECONDS="2",
-            FLOWYARD_DB_RETRY_SECONDS="60",
-            FLOWYARD_MAX_RUNNING_PER_USER="8",
-            FLOWYARD_MAX_RUNNING_PER_WORKSPACE="8",
-            FLOWYARD_PACK_IMPORT_CHECK="false",
-            MODELSCOPE_CACHE=str(root / "models"),
-            LOG_LEVEL="INFO",
-            **env,
-        )
+        settings = {
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis.url(0),
+            "SECRET_KEY": "fault-tests",
+            "FLOWYARD_DISPATCHER": "celery",
+            "FLOWYARD_BLOB_DIR": str(root / "blobs"),
+            "FLOWYARD_VAR_DIR": str(root / "var"),
+            "FLOWYARD_NODE_PACKS": "nodepacks.core,backend.runs.tests.testpack",
+            "FLOWYARD_PARALLELISM": "2",
+            # Short thresholds, so that a fault is noticed in seconds (``env`` may give others).
+            "FLOWYARD_WORKER_HEARTBEAT_SECONDS": "0.5",
+            "FLOWYARD_WORKER_LOST_SECONDS": "3",
+            "FLOWYARD_SWEEP_SECONDS": "0.5",
+            "FLOWYARD_DISPATCH_GRACE_SECONDS": "2",
+            "FLOWYARD_DB_RETRY_SECONDS": "60",
+            "FLOWYARD_MAX_RUNNING_PER_USER": "8",
+            "FLOWYARD_MAX_RUNNING_PER_WORKSPACE": "8",
+            "FLOWYARD_PACK_IMPORT_CHECK": "false",
+            "MODELSCOPE_CACHE": str(root / "models"),
+            "LOG_LEVEL": "INFO",
+        }
+        self.env = service_env(**{**settings, **env})
         for key in ("FLOWYARD_TEST_REDIS_URL",):
             self.env.pop(key, None)
-        subprocess.run(
-            [self.python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=self.env, check=True
-        )
+        try:
+            subprocess.run(
+                [self.python, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=REPO,
+                env=self.env,
+                check=True,
+            )
+        except BaseException:
+            self.close()
+            raise
 
     def start_worker(self, name: str, concurrency: int = 1):
         """A Celery worker node ``<name>@127.0.0.1`` on the run queue; returns its Process once it is ready."""

@@ -13,7 +13,7 @@ from django.utils import timezone
 from backend.accounts.roles import Role
 from backend.runs.execution import execute_run
 from backend.runs.models import NodeRun, Run, RunEvent
-from backend.runs.recovery import previous_worker_gone, recover_orphaned_runs, sweep
+from backend.runs.recovery import previous_worker_gone, recover_orphaned_runs, release_unheld_runs, sweep
 from backend.runs.tests.conftest import chain
 from backend.workers_registry.models import Worker
 
@@ -163,3 +163,75 @@ def test_a_worker_presumed_lost_cannot_write_over_the_run_it_lost(team, members)
 def test_manage_sweep_prints_what_it_did(capsys):
     call_command("sweep")
     assert '"workers_lost": []' in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_a_run_its_live_worker_no_longer_holds_goes_back_to_the_queue(team, members):
+    worker("w@host:20")  # alive: only its pool process died
+    run = running_run(team, members[Role.RUNNER], worker="w@host:20/4242")
+    held = running_run(team, members[Role.RUNNER], worker="w@host:20/4343")
+    other = running_run(team, members[Role.RUNNER], worker="else@host:21/1")
+
+    released = release_unheld_runs("w@host:20", lambda: {str(held.pk)})
+
+    assert released == [str(run.pk)]
+    run.refresh_from_db()
+    assert (run.status, run.worker, run.last_seq) == ("queued", "", 4)
+    event = RunEvent.objects.get(run=run, seq=4)
+    assert event.type == "run_requeued"
+    assert event.data["reason"] == "worker_process_lost" and event.data["previous_worker"] == "w@host:20/4242"
+    assert Run.objects.get(pk=held.pk).status == "running"
+    assert Run.objects.get(pk=other.pk).status == "running"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dispatched_run_whose_message_is_gone_is_dispatched_again_and_ends(
+    team, members, settings, monkeypatch, wait_for_run
+):
+    from backend.runs.dispatch import get_dispatcher
+
+    settings.FLOWYARD_DISPATCH_GRACE_SECONDS = 30
+    long_ago = timezone.now() - timedelta(seconds=31)
+    make = dict(workspace=team, graph=chain(2), created_by=members[Role.RUNNER], dispatched=long_ago)
+    lost = Run.objects.create(**make)
+    carried = Run.objects.create(**make)
+    recent = Run.objects.create(**{**make, "dispatched": timezone.now()})
+    for run in (lost, carried, recent):
+        for position, (node_id, node_type) in enumerate([("1", "test.Inc"), ("2", "test.Inc")]):
+            NodeRun.objects.create(run=run, node_id=node_id, node_type=node_type, position=position)
+    monkeypatch.setattr(type(get_dispatcher()), "carried_run_ids", lambda self: {str(carried.pk)})
+
+    assert sweep()["redispatched"] == [str(lost.pk)]
+
+    assert wait_for_run(lost.pk).status == "succeeded"
+    assert Run.objects.get(pk=carried.pk).status == "queued"  # its message is still on its way
+    assert Run.objects.get(pk=recent.pk).status == "queued"  # within the grace period
+
+
+def test_a_database_blip_is_retried_and_other_errors_are_not(settings):
+    from django.db import IntegrityError, OperationalError
+
+    from backend.runs.retries import retry_database
+
+    settings.FLOWYARD_DB_RETRY_SECONDS = 5
+    calls: list[str] = []
+
+    def blip():
+        calls.append("blip")
+        if len(calls) < 3:
+            raise OperationalError("server closed the connection unexpectedly")
+        return "written"
+
+    def broken():
+        calls.append("broken")
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    def down():
+        raise OperationalError("connection refused")
+
+    assert retry_database(blip, "a write") == "written" and calls == ["blip"] * 3
+    with pytest.raises(IntegrityError):
+        retry_database(broken, "a write")
+    assert calls.count("broken") == 1  # not a connection error: retrying cannot help
+    with pytest.raises(OperationalError):
+        retry_database(down, "a write", seconds=0.5)  # the outage outlasts the budget: the error goes up
