@@ -56,6 +56,7 @@ function NodeRow({ node }: { node: NodeState }) {
 const REQUEUE_REASONS: Record<string, string> = {
   worker_lost: "its worker stopped answering",
   worker_stopped: "its worker shut down",
+  worker_process_lost: "the process executing it died (out of memory?)",
   stalled: "it stopped making progress",
 };
 
