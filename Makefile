@@ -97,6 +97,7 @@ bench: install chromium frontend
 	$(PY) -m benchmarks.cluster
 	$(PY) -m benchmarks.api
 	$(PY) -m benchmarks.web_edge
+	$(PY) -m benchmarks.faults
 
 clean:
 	rm -rf $(VENV) var frontend/dist frontend/node_modules
