@@ -64,7 +64,7 @@ def sweep_task() -> dict:
     from backend.runs.recovery import sweep
 
     report = sweep()
-    if report["workers_lost"] or report["requeued"] or report["failed"]:
+    if any(report.values()):
         logger.info("sweep: %s", report)
     return report
 
