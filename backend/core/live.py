@@ -85,8 +85,8 @@ class RedisLayer(RedisPubSubChannelLayer):
         layer = self._get_layer()
         loop = asyncio.get_running_loop()
         if loop not in self._listening:
-            self._listening.add(loop)
             await layer.new_channel(prefix="flowyard.listening.")
+            self._listening.add(loop)  # after: a channel that failed (Redis down) is made next time
         channel: str = await layer.new_channel(prefix)
         return channel
 

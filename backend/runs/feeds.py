@@ -178,9 +178,6 @@ class WorkspaceFeed(_Ticking):
 
     async def add(self, listener: FeedListener) -> None:
         async with self.lock:
-            if self.channel is None:
-                self.channel = await self.layer.new_channel(prefix="flowyard.feed.")
-                self.receiver = asyncio.get_running_loop().create_task(self._receive(self.channel))
             for workspace_id in listener.roles:
                 self.members.setdefault(workspace_id, set()).add(listener)
             await self._join_missing()
@@ -207,16 +204,19 @@ class WorkspaceFeed(_Ticking):
         self.stop_ticking_if_idle()
 
     async def _join_missing(self) -> None:
-        """Join the groups of the workspaces with members; one that fails (Redis down) is retried next tick."""
-        for workspace_id in list(self.members):
-            if workspace_id in self.joined or self.channel is None:
-                continue
-            try:
-                await self.layer.group_add(workspace_group(workspace_id), self.channel)
-            except Exception as exc:
-                logger.warning("could not subscribe to workspace %s (%r); retrying", workspace_id, exc)
-                return
-            self.joined.add(workspace_id)
+        """Make the feed's channel and join the groups of the workspaces with members; what fails (Redis down)
+        is retried next tick, and the heartbeat sends the statuses meanwhile."""
+        try:
+            if self.channel is None and self.members:
+                channel = await self.layer.new_channel(prefix="flowyard.feed.")
+                self.channel = channel
+                self.receiver = asyncio.get_running_loop().create_task(self._receive(channel))
+            for workspace_id in list(self.members):
+                if workspace_id not in self.joined and self.channel is not None:
+                    await self.layer.group_add(workspace_group(workspace_id), self.channel)
+                    self.joined.add(workspace_id)
+        except Exception as exc:
+            logger.warning("workspace feed: could not subscribe (%r); retrying", exc)
 
     async def _receive(self, channel: str) -> None:
         while True:
