@@ -72,6 +72,7 @@ class PackHost:
         self._calls = 0
         self._env_lock: contextlib.ExitStack | None = None
         self._identity: sandbox.HostIdentity | None = None
+        self._killed_because = ""
 
     # Life cycle
 
@@ -113,7 +114,7 @@ class PackHost:
         if self.mode == "bwrap":
             bwrap, _ = sandbox.bwrap_probe()
             assert bwrap is not None
-            argv = sandbox.bwrap_command(bwrap, self.env, self.scratch, argv, identity)
+            argv = sandbox.bwrap_command(bwrap, self.env, self.scratch, argv, identity, self.limits)
         self._env_lock = contextlib.ExitStack()
         self._env_lock.enter_context(self.env.in_use())
         try:
@@ -136,7 +137,9 @@ class PackHost:
         finally:
             child_sock.close()
         self._sock = parent_sock
+        self._killed_because = ""
         threading.Thread(target=self._drain, args=(self._process,), daemon=True).start()
+        threading.Thread(target=self._watch, args=(self._process,), daemon=True).start()
         try:
             message, _ = self._receive(time.monotonic() + self.limits.start_timeout)
         except PackHostError as exc:
@@ -163,6 +166,21 @@ class PackHost:
             self._stderr.extend(line)
             del self._stderr[:-STDERR_TAIL]
             node_log.debug("%s", line.decode("utf-8", "replace").rstrip())
+
+    def _watch(self, process: subprocess.Popen[bytes]) -> None:
+        """Kill the host when its processes together pass its memory or CPU limit (rlimits bind each alone)."""
+        while process.poll() is None:
+            try:
+                reason = sandbox.over_limits(process.pid, self.limits)
+            except OSError:
+                reason = None
+            if reason is not None and process.poll() is None:
+                self._killed_because = reason
+                logger.warning("pack host %s (pid %s) killed: %s", self.env.key, process.pid, reason)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                return
+            time.sleep(self.limits.watch_interval)
 
     def kill(self) -> None:
         """Kill the host and everything it started (its process group), at once."""
@@ -210,6 +228,10 @@ class PackHost:
             how = f"was killed by {signal.Signals(-code).name}"
         else:
             how = f"exited with code {code}"
+        if self._killed_because:
+            how = f"was killed because {self._killed_because}"
+        elif code == -signal.SIGXCPU or code == 128 + signal.SIGXCPU:
+            how = f"was stopped at its CPU time limit ({self.limits.cpu_seconds} s)"
         tail = bytes(self._stderr).decode("utf-8", "replace").strip()[-1500:]
         message = f"the host process of pack {self._label} {how} {what}"
         return PackHostError(message + (f"; its last output:\n{tail}" if tail else ""))

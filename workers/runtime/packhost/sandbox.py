@@ -84,6 +84,12 @@ class HostLimits:
     """Seconds a node gets to notice a cancel (``ctx.check_cancelled``) before its host is killed."""
     processes: int = 64
     """Processes and threads the host may run at once (a fork bomb stops here)."""
+    scratch_bytes: int = 2 * GIB
+    """Everything the host may write, all files together: its scratch folder is a tmpfs of this size."""
+    tmp_bytes: int = 64 * 1024**2
+    """The private /tmp (``TMPDIR`` points into scratch; this is for code that ignores it)."""
+    watch_interval: float = 0.25
+    """How often the whole host's memory and CPU time are checked (the rlimits bind each process alone)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -247,9 +253,20 @@ def scrubbed_env(scratch: Path) -> dict[str, str]:
 
 
 def bwrap_command(
-    bwrap: str, env: PackEnv, scratch: Path, argv: list[str], identity: HostIdentity | None = None
+    bwrap: str,
+    env: PackEnv,
+    scratch: Path,
+    argv: list[str],
+    identity: HostIdentity | None = None,
+    limits: HostLimits | None = None,
 ) -> list[str]:
-    """``argv`` wrapped in bubblewrap: read-only system, env and layer; scratch the only writable folder."""
+    """``argv`` wrapped in bubblewrap: read-only system, env and layer; scratch the only writable folder.
+
+    Scratch (and /tmp) are tmpfs mounts of ``limits.scratch_bytes`` (``tmp_bytes``) made inside the sandbox:
+    a quota on everything the host writes, all files together, where ``RLIMIT_FSIZE`` bounds each file
+    alone. The folder of the same name outside stays empty.
+    """
+    limits = limits or HostLimits()
     if identity is None:
         who = [
             "--unshare-all",  # user, pid, net, ipc, uts, cgroup namespaces: no network at all
@@ -266,7 +283,18 @@ def bwrap_command(
             cmd += ["--symlink", os.readlink(system), system]
         elif os.path.isdir(system):
             cmd += ["--ro-bind", system, system]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    cmd += [
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--size",
+        str(limits.tmp_bytes),
+        "--tmpfs",
+        "/tmp",
+    ]
     read_only = [env.layer.python_prefix, env.path / "src", env.path / "venv", env.layer.site.parent]
     read_only += list(env.layer.bind_paths)
     binds = list(dict.fromkeys(str(path) for path in read_only if not str(path).startswith("/usr/")))
@@ -283,7 +311,11 @@ def bwrap_command(
         cmd += ["--ro-bind", text, text]
     # The sandbox's root is a tmpfs holding the mount points: read-only too, so scratch (and the private
     # /tmp, gone with the sandbox) are the only writable places.
-    cmd += ["--bind", str(scratch), str(scratch), "--remount-ro", "/", "--chdir", str(scratch), "--"]
+    # World-writable and sticky like /tmp (the host's uid differs from the mount's owner when the worker is
+    # root), yet private: no other process sees this mount namespace.
+    cmd += ["--perms", "1777", "--size", str(limits.scratch_bytes), "--tmpfs", str(scratch)]
+    cmd += ["--perms", "1777", "--dir", str(scratch / "tmp")]
+    cmd += ["--remount-ro", "/", "--chdir", str(scratch), "--"]
     if identity is not None:
         setpriv = shutil.which("setpriv", path="/usr/bin:/bin") or "/usr/bin/setpriv"
         cmd += [
@@ -291,6 +323,68 @@ def bwrap_command(
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
         ]  # fmt: skip
     return cmd + argv
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_usage(root: int) -> tuple[int, float]:
+    """(memory in bytes, CPU seconds) of process ``root`` and all its descendants, from /proc.
+
+    Memory is each process's proportional set size (shared pages split between their users, so a fork's
+    copy-on-write pages are not counted twice), or its resident size where ``smaps_rollup`` cannot be read;
+    CPU time includes children already reaped. Processes that vanish while being read are skipped.
+    """
+    children: dict[int, list[int]] = {}
+    stats: dict[int, tuple[int, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        fields = data[data.rindex(b")") + 2 :].split()
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        stats[pid] = (int(fields[21]), sum(int(value) for value in fields[11:15]))
+    memory, ticks = 0, 0
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        if pid not in stats:
+            continue
+        stack.extend(children.get(pid, ()))
+        rss_pages, cpu = stats[pid]
+        ticks += cpu
+        memory += _proportional_bytes(pid) or rss_pages * _PAGE
+    return memory, ticks / _TICKS
+
+
+def _proportional_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def over_limits(root: int, limits: HostLimits) -> str | None:
+    """Why the host rooted at ``root`` must be killed (its processes together are over a limit), or None."""
+    memory, cpu = tree_usage(root)
+    if memory > limits.memory_bytes:
+        return (
+            f"its processes together used {memory / 1024**2:.0f} MiB, more than its memory limit of "
+            f"{limits.memory_bytes / 1024**2:.0f} MiB"
+        )
+    if cpu > limits.cpu_seconds:
+        return f"its processes together used {cpu:.0f} s of CPU time, more than its limit of {limits.cpu_seconds} s"
+    return None
 
 
 def limiter(limits: HostLimits) -> Callable[[], None]:

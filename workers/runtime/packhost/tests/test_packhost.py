@@ -15,6 +15,7 @@ import pytest
 from nodepacks.sdk import Context, MediaFile, NodeError
 from workers.engine import Engine, MemoryCache, parse_graph
 from workers.runtime.packhost import (
+    HostLimits,
     PackEnv,
     PackEnvError,
     PackEnvironments,
@@ -138,8 +139,9 @@ def test_secrets_never_reach_a_pack(pool, envs):
 def test_writes_stay_in_scratch(pool, envs, tmp_path):
     host = pool.host(envs["sixa"])
     relative = call(pool, envs["sixa"], "Write", path="note.txt")[0]
-    assert relative.startswith("written ")
-    assert host.scratch is not None and (host.scratch / "note.txt").exists()
+    assert host.scratch is not None and relative == f"written {host.scratch / 'note.txt'}"
+    # In the sandbox, scratch is a size-capped tmpfs of the host's own: nothing lands on the disk outside.
+    assert (host.scratch / "note.txt").exists() != BWRAP
     targets = [REPO / "PWNED-by-pack.txt", tmp_path / "outside.txt", envs["sixa"].src / "evil.py"]
     for target in targets:
         result = call(pool, envs["sixa"], "Write", path=str(target))[0]
@@ -332,3 +334,34 @@ def test_each_live_host_of_a_root_worker_has_its_own_uid():
     finally:
         first.release()
         second.release()
+
+
+@pytest.mark.skipif(not BWRAP, reason="bubblewrap does not work here: scratch is then a plain folder")
+def test_scratch_is_a_quota_on_all_writes_together(envs, tmp_path):
+    limits = HostLimits(scratch_bytes=4 * 1024**2, tmp_bytes=1024**2)
+    with PackHostPool(scratch_root=tmp_path, limits=limits) as hosts:
+        out = call(
+            hosts,
+            envs["sixa"],
+            "Shell",
+            command="for i in 1 2 3; do head -c 2097152 /dev/zero > part$i.bin || echo FULL; done; "
+            "head -c 2097152 /dev/zero > /tmp/direct.bin || echo TMPFULL; echo USED=$(du -sk . | cut -f1)",
+        )[0]
+    assert "No space left on device" in out and "FULL" in out and "TMPFULL" in out, out
+    used = next(line for line in out.splitlines() if line.startswith("USED="))
+    assert int(used.removeprefix("USED=")) <= 4 * 1024  # KiB: never past the quota
+
+
+@pytest.mark.skipif(not BWRAP, reason="bubblewrap does not work here")
+def test_memory_of_the_host_processes_together_is_limited(envs, tmp_path):
+    # Three children of 150 MiB each: every one under the per-process limit, together over the host's.
+    limits = HostLimits(memory_bytes=320 * 1024**2, watch_interval=0.05)
+    command = (
+        "for i in 1 2 3; do python3 -c 'import time; b = bytearray(150 * 2**20); time.sleep(20)' & done; wait"
+    )
+    with PackHostPool(scratch_root=tmp_path, limits=limits) as hosts:
+        with pytest.raises(
+            NodeError, match="processes together used .* more than its memory limit of 320 MiB"
+        ):
+            call(hosts, envs["sixa"], "Shell", command=command)
+        assert call(hosts, envs["sixa"], "Add", a=1, b=2) == [3]  # a fresh host took its place
