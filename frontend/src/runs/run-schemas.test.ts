@@ -40,6 +40,10 @@ describe("websocket messages recorded from the backend", () => {
     expect(kinds).toEqual(new Set(["run.status", "run.queue"]));
   });
 
+  it("parses the resync notice a socket gets when the server dropped its backlog", () => {
+    expect(workspaceEventSchema.parse({ type: "resync" })).toEqual({ type: "resync" });
+  });
+
   it("keeps an event type it does not know as `unknown`, and refuses a malformed known one", () => {
     expect(anyEventSchema.parse({ seq: 4, type: "node_warning", node: "2", data: {}, time: 1 }).type).toBe("unknown");
     expect(anyEventSchema.safeParse({ seq: 4, type: "progress", node: "2", data: { value: "x" }, time: 1 }).success).toBe(false);

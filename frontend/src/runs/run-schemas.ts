@@ -243,7 +243,9 @@ export const runQueueMessageSchema = z.object({
   workspace: z.number(),
   runs: z.array(z.object({ id: z.string(), position: z.number() })),
 });
-export const workspaceEventSchema = z.discriminatedUnion("type", [runStatusMessageSchema, runQueueMessageSchema]);
+/** The server dropped this socket's backlog (it fell too far behind): reload what is shown from the API. */
+export const resyncMessageSchema = z.object({ type: z.literal("resync") });
+export const workspaceEventSchema = z.discriminatedUnion("type", [runStatusMessageSchema, runQueueMessageSchema, resyncMessageSchema]);
 export type WorkspaceEvent = z.infer<typeof workspaceEventSchema>;
 export type RunStatusMessage = z.infer<typeof runStatusMessageSchema>;
 

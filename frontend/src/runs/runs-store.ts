@@ -98,6 +98,12 @@ function startFeed(): void {
         feedStore.setState((s) => ({ queues: { ...s.queues, [message.workspace]: message.runs } }));
         return;
       }
+      if (message.type === "resync") {
+        // Events were dropped for this socket (the server closes it next; it reconnects): lists refetch, and
+        // queue positions are forgotten until announced again.
+        feedStore.setState((s) => ({ queues: {}, version: s.version + 1 }));
+        return;
+      }
       const run = message.run;
       const before = feedStore.getState().statuses[run.id];
       const notify = FINISHED.has(run.status) && before?.status !== run.status && run.created_by === feedUser;
