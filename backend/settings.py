@@ -322,6 +322,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Workers (backend/workers_registry): heartbeats, and recovery of runs whose worker died (backend/runs/recovery.py).
 FLOWYARD_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT_SECONDS", "5"))
 FLOWYARD_WORKER_LOST_SECONDS = float(os.environ.get("FLOWYARD_WORKER_LOST_SECONDS", "30"))
+# Each web process compares what its sockets were sent with what is stored this often and fills gaps from the
+# database (backend/runs/feeds.py): events published while the channel layer was down still arrive.
+FLOWYARD_LIVE_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_LIVE_HEARTBEAT_SECONDS", "2"))
 # A RUNNING run on a worker the registry does not know is presumed orphaned after this long without events.
 FLOWYARD_RUN_STALL_SECONDS = float(os.environ.get("FLOWYARD_RUN_STALL_SECONDS", "600"))
 FLOWYARD_MAX_RUN_ATTEMPTS = int(os.environ.get("FLOWYARD_MAX_RUN_ATTEMPTS", "3"))
