@@ -154,3 +154,139 @@ def test_a_public_link_is_read_only_and_a_signed_in_visitor_can_fork_it(person):
     page.wait_for_url("**/workflows/*")
     expect(page.locator(".react-flow__node")).to_have_count(3)
     expect(page.get_by_role("button", name="Save")).to_be_visible()
+
+
+def boxes_overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+def open_at_1280(person) -> tuple[Page, dict]:
+    """An owner's image workflow open in the editor in a 1280x800 window."""
+    me = person()
+    me.signup(unique("maker"))
+    user = me.api("GET", "/api/auth/me")
+    wf = me.api(
+        "POST",
+        "/api/workflows",
+        {"workspace": user["personal_workspace"]["id"], "name": "A fairly long workflow name", **IMAGE_DOC},
+    )
+    page = me.page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"/workflows/{wf['id']}")
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    return page, wf
+
+
+def test_at_1280_the_header_is_one_line_and_the_runs_panel_sits_beside_the_canvas(person):
+    page, _ = open_at_1280(person)
+    header = page.locator(".fy-editor-header")
+    tops = header.evaluate("(h) => [...h.children].map((c) => Math.round(c.getBoundingClientRect().top))")
+    assert tops and max(tops) - min(tops) < 20, tops
+    assert (header.bounding_box() or {})["height"] < 50
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+    # The runs panel is a column right of the canvas: no node, selected or not, lies under it.
+    panel = page.get_by_role("complementary", name="Runs")
+    expect(panel).to_be_visible()
+    page.get_by_role("button", name="Fit view", exact=True).click()
+    page.get_by_test_id("node-3").locator(".fy-node-title").click()
+    panel_box = panel.bounding_box()
+    assert panel_box
+    for i in range(3):
+        box = page.locator(".react-flow__node").nth(i).bounding_box()
+        assert box and not boxes_overlap(box, panel_box)
+    pane = page.locator(".react-flow__pane").bounding_box()
+    assert pane and pane["x"] + pane["width"] <= panel_box["x"] + 1
+
+    # Collapsed, it leaves a narrow strip and the canvas widens; the choice survives a reload.
+    page.get_by_role("button", name="Runs ▸").click()
+    collapsed = panel.bounding_box()
+    assert collapsed and collapsed["width"] < 60
+    assert (page.locator(".react-flow__pane").bounding_box() or {})["width"] > pane["width"] + 200
+    page.reload()
+    expect(page.get_by_role("button", name="◂ Runs")).to_be_visible()
+    page.get_by_role("button", name="◂ Runs").click()
+    expect(page.get_by_role("button", name="Runs ▸")).to_be_visible()
+
+
+def test_the_link_drop_search_stays_on_screen_and_new_nodes_find_free_space(person):
+    page, _ = open_at_1280(person)
+    # Drop a link from the Preview's output near the bottom-right corner of the canvas.
+    handle = page.get_by_test_id("node-3").locator(".react-flow__handle.source").first.bounding_box()
+    pane = page.locator(".react-flow__pane").bounding_box()
+    assert handle and pane
+    page.mouse.move(handle["x"] + 3, handle["y"] + 3)
+    page.mouse.down()
+    drop = (pane["x"] + pane["width"] - 15, pane["y"] + pane["height"] - 15)
+    page.mouse.move(drop[0] - 40, drop[1] - 40, steps=6)
+    page.mouse.move(*drop, steps=4)
+    page.mouse.up()
+    popup = page.locator(".fy-search-popup")
+    expect(popup).to_be_visible()
+    box = popup.bounding_box()
+    assert box
+    assert box["x"] >= pane["x"] and box["x"] + box["width"] <= pane["x"] + pane["width"]
+    assert box["y"] >= pane["y"] and box["y"] + box["height"] <= pane["y"] + pane["height"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page.evaluate("window.scrollX") == 0
+    page.keyboard.press("Escape")
+    expect(popup).to_have_count(0)
+
+    # Nodes added from the palette land in free space, never on one another.
+    page.get_by_label("Filter nodes").fill("empty image")
+    for _ in range(3):
+        page.locator(".fy-palette-results").get_by_role("button", name="Empty Image").click()
+    nodes = page.locator(".react-flow__node")
+    expect(nodes).to_have_count(6)
+    page.get_by_role("button", name="Fit view", exact=True).click()
+    page.wait_for_timeout(400)
+    boxes = [nodes.nth(i).bounding_box() for i in range(6)]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a and b and not boxes_overlap(a, b), (a, b)
+
+
+def test_the_canvas_menu_adds_pastes_groups_and_arranges(person):
+    page, _ = open_at_1280(person)
+    nodes = page.locator(".react-flow__node")
+    pane = page.locator(".react-flow__pane")
+    menu = page.get_by_role("menu", name="Canvas menu")
+
+    # Add node… opens the search where the menu was.
+    pane.click(button="right", position={"x": 200, "y": 560})
+    expect(menu).to_be_visible()
+    menu.get_by_role("menuitem", name="Add node").click()
+    page.get_by_label("Search nodes").fill("blur image")
+    page.get_by_label("Search nodes").press("Enter")
+    expect(nodes).to_have_count(4)
+
+    # Paste here: a copy of the selected node, at the menu's point.
+    page.get_by_test_id("node-1").locator(".fy-node-title").click()
+    page.keyboard.press("Control+c")
+    pane.click(button="right", position={"x": 420, "y": 600})
+    menu.get_by_role("menuitem", name="Paste here").click()
+    expect(nodes).to_have_count(5)
+
+    # Group: with nothing selected, an empty group frame where the menu was.
+    pane.click(position={"x": 30, "y": 30})
+    pane.click(button="right", position={"x": 60, "y": 60})
+    expect(menu.get_by_role("menuitem", name="Add a group here")).to_be_visible()
+    menu.get_by_role("menuitem", name="Add a group here").click()
+    expect(page.locator("[data-group]")).to_have_count(1)
+
+    # Arrange (inside the group's frame, where the canvas menu opens too): auto layout moves the nodes (the graph
+    # becomes dirty) and nothing overlaps.
+    pane.click(button="right", position={"x": 80, "y": 120})
+    menu.get_by_role("menuitem", name="Arrange").click()
+    expect(page.locator(".fy-dirty")).to_be_visible()
+    page.wait_for_timeout(600)
+    boxes = [nodes.nth(i).bounding_box() for i in range(nodes.count())]
+    real = [b for b, i in zip(boxes, range(len(boxes)), strict=True) if b and b["height"] < 400]
+    for i, a in enumerate(real):
+        for b in real[i + 1 :]:
+            assert not boxes_overlap(a, b), (a, b)

@@ -247,13 +247,41 @@ function Gallery({ workflowId }: { workflowId: number | null }) {
   );
 }
 
+const SIDEBAR_KEY = "flowyard.runsPanel";
+
+function readSidebarOpen(): boolean {
+  try {
+    return window.localStorage.getItem(SIDEBAR_KEY) !== "closed";
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * The runs panel: a column beside the canvas (never over it, so it cannot hide the selection), collapsed to a
+ * narrow strip on request; the choice is remembered in this browser.
+ */
 export function RunSidebar({ workflowId }: { workflowId: number | null }) {
   const store = useEditorRunsStore();
-  const [open, setOpen] = useState(true);
+  const [open, setOpenState] = useState(readSidebarOpen);
+  const setOpen = (next: boolean) => {
+    setOpenState(next);
+    try {
+      window.localStorage.setItem(SIDEBAR_KEY, next ? "open" : "closed");
+    } catch {
+      // Storage refused (private mode): the choice lasts for this page only.
+    }
+  };
   if (!store) return null;
   return (
     <aside className={open ? "fy-run-sidebar" : "fy-run-sidebar closed"} aria-label="Runs">
-      <button type="button" className="fy-sidebar-toggle" onClick={() => setOpen(!open)} aria-expanded={open}>
+      <button
+        type="button"
+        className="fy-sidebar-toggle"
+        onClick={() => setOpen(!open)}
+        aria-expanded={open}
+        title={open ? "Collapse the runs panel" : "Show the runs panel"}
+      >
         {open ? "Runs ▸" : "◂ Runs"}
       </button>
       {open && (

@@ -1,5 +1,5 @@
 // The editor header's workflow actions (history, share, fork, template, import/export) and their panels.
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { errorMessage } from "../api/client";
 import { workflows } from "../api/endpoints";
 import type { WorkflowDetail } from "../api/schemas";
@@ -7,14 +7,17 @@ import { useEditorStoreApi } from "../editor/store-context";
 import { workflowEditReason } from "../teams/team-permissions";
 import { ExportComfyButton } from "../comfy/comfy-controls";
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
+import { HeaderMenu } from "./header-menu";
 
-export function EditorExtras({ workflow: initial, name, version, onVersion, readOnly = false }: {
+export function EditorExtras({ workflow: initial, name, version, onVersion, readOnly = false, fileItems }: {
   workflow: WorkflowDetail;
   name: string;
   version: number | null;
   onVersion(n: number): void;
   /** The caller may not edit: no Import (it replaces the canvas), and Fork is the highlighted way to edit. */
   readOnly?: boolean;
+  /** More entries for the File menu (the ComfyUI import). */
+  fileItems?: ReactNode;
 }) {
   const store = useEditorStoreApi();
   const [workflow, setWorkflow] = useState(initial);
@@ -49,8 +52,11 @@ export function EditorExtras({ workflow: initial, name, version, onVersion, read
       <label className="fy-check" title={editReason ?? "List this workflow in the team's template gallery"}>
         <input type="checkbox" checked={workflow.is_template} disabled={editReason !== null} onChange={toggleTemplate} /> Template
       </label>
-      <ImportExport name={name} canImport={!readOnly} />
-      <ExportComfyButton workflowId={workflow.id} name={name} version={version} onError={(m) => store.getState().notify("error", m)} />
+      <HeaderMenu label="File" title="Import and export">
+        {fileItems}
+        <ImportExport name={name} canImport={!readOnly} />
+        <ExportComfyButton workflowId={workflow.id} name={name} version={version} onError={(m) => store.getState().notify("error", m)} />
+      </HeaderMenu>
       {panel === "history" && (
         <VersionHistoryPanel
           workflow={workflow}

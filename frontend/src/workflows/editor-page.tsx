@@ -18,6 +18,7 @@ import { EditorStoreProvider, useEditorStore, useEditorStoreApi } from "../edito
 import { NotFound } from "../app/not-found";
 import { ApiError } from "../api/client";
 import { EditorExtras } from "./editor-extras";
+import { HeaderMenu } from "./header-menu";
 import { ComfyImportNotice, ImportComfyButton } from "../comfy/comfy-controls";
 import { readImportState } from "../comfy/comfy-import";
 import { MissingPacksBanner } from "../packs/missing-packs-banner";
@@ -164,20 +165,29 @@ function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetai
     }
   };
 
+  const importComfy = (
+    <ImportComfyButton confirmLeave={() => !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")} />
+  );
+
   return (
     <EditorRunsProvider store={runner.store}>
     <div className="fy-editor-page">
       <header className="fy-editor-header">
         <Link to="/">← Workflows</Link>
-        <h1>
+        <h1 title={name}>
           {name}
           {dirty && <span className="fy-dirty" title="Unsaved changes"> •</span>}
         </h1>
         {version !== null && <span className="fy-version">v{version}</span>}
         {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
         <span className="fy-spacer" />
-        <ImportComfyButton confirmLeave={() => !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")} />
-        {workflow && <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} readOnly={!canSave} />}
+        {workflow ? (
+          <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} readOnly={!canSave} fileItems={importComfy} />
+        ) : (
+          <HeaderMenu label="File" title="Import">
+            {importComfy}
+          </HeaderMenu>
+        )}
         {canSave ? (
           <button type="button" onClick={openSave} title="Save (Ctrl+S)">
             Save
@@ -196,8 +206,12 @@ function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetai
         />
       )}
       <ComfyImportNotice />
-      <EditorCanvas onSave={canSave ? openSave : undefined} onRun={runBlocked ? undefined : onRun} readOnly={!canSave} />
-      <RunSidebar workflowId={workflow?.id ?? null} />
+      <EditorCanvas
+        onSave={canSave ? openSave : undefined}
+        onRun={runBlocked ? undefined : onRun}
+        readOnly={!canSave}
+        aside={<RunSidebar workflowId={workflow?.id ?? null} />}
+      />
       {saving && (
         <SaveDialog
           isNew={!workflow}

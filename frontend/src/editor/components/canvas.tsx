@@ -17,7 +17,7 @@ import {
   type ReactFlowState,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent as ReactMouseEvent } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent as ReactMouseEvent, type ReactNode } from "react";
 import type { NodeSchema } from "../../api/schemas";
 import { layoutGraph } from "../auto-layout";
 import { checkConnection, compatibleNodeTypes, type ConnectionRequest } from "../connection-rules";
@@ -26,6 +26,7 @@ import { estimateFitViewport, moveGroupMembers, nodeChangeEffects, syncFlowEdges
 import type { Position, Viewport } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
 import { nodeLook } from "../node-look";
+import { estimateNodeSize, freeSpot, nodeRects } from "../placement";
 import { ReadOnlyContext } from "../read-only";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
 import type { EditorState } from "../store";
@@ -33,6 +34,7 @@ import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { nodeTypes as schemaNodeTypes } from "./flow-node";
 import { GroupNode } from "./group-node";
 import { HelpPanel } from "./help-panel";
+import { CanvasContextMenu, type CanvasMenuState } from "./canvas-context-menu";
 import { NodeContextMenu, type MenuState } from "./node-context-menu";
 import { NODE_DRAG_MIME, NodePalette } from "./node-palette";
 import { NodeSearchPopup } from "./node-search-popup";
@@ -43,6 +45,8 @@ export interface EditorCanvasProps {
   onRun?: () => void;
   /** A view only (shared links, no edit rights): no palette, no drags, links or shortcuts that edit. */
   readOnly?: boolean;
+  /** A column right of the canvas (the runs panel): beside it, never over it. */
+  aside?: ReactNode;
 }
 
 const nodeTypes = { ...schemaNodeTypes, flowgroup: GroupNode };
@@ -90,7 +94,7 @@ interface GroupDrag {
 const selectOverview = (s: ReactFlowState) => nodeLook(s.transform[2]) === "overview";
 
 /** The canvas without its ReactFlowProvider (exported for tests that read React Flow's store next to it). */
-export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasProps) {
+export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCanvasProps) {
   const store = useEditorStoreApi();
   const catalog = useEditorStore(selectCatalog);
   const hasNodes = useEditorStore(selectHasNodes);
@@ -100,6 +104,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
   const pointer = useRef<Position | null>(null);
   const [search, setSearch] = useState<SearchState | null>(null);
   const [menu, setMenu] = useState<MenuState | null>(null);
+  const [paneMenu, setPaneMenu] = useState<CanvasMenuState | null>(null);
+  /** The last nodes copied here: what the menu's Paste uses when the page may not read the clipboard. */
+  const lastCopied = useRef<string | null>(null);
   const [help, setHelp] = useState(false);
   const schemas = useMemo(() => [...catalog.values()], [catalog]);
   // Read once: React Flow takes the initial viewport and fitView on mount only. Without a saved viewport, start
@@ -170,13 +177,44 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
       e.preventDefault();
       if (readOnly) return;
       const rect = wrapper.current?.getBoundingClientRect();
+      if (node.id.startsWith(GROUP_NODE_PREFIX)) {
+        // A group's frame is canvas: its menu is the canvas menu (add, paste, arrange inside it).
+        setMenu(null);
+        setPaneMenu({ x: e.clientX - (rect?.left ?? 0), y: e.clientY - (rect?.top ?? 0), flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }) });
+        return;
+      }
+      setPaneMenu(null);
       const s = store.getState();
       if (!s.selectedNodes.includes(node.id)) s.select([node.id]);
       setMenu({ nodeId: node.id, x: e.clientX - (rect?.left ?? 0), y: e.clientY - (rect?.top ?? 0) });
     },
-    [store, readOnly],
+    [store, readOnly, flow],
   );
-  const onPaneClick = useCallback(() => setMenu(null), []);
+  const onPaneClick = useCallback(() => {
+    setMenu(null);
+    setPaneMenu(null);
+  }, []);
+  const onPaneContextMenu = useCallback(
+    (e: ReactMouseEvent | MouseEvent) => {
+      e.preventDefault();
+      if (readOnly || !wrapper.current) return;
+      const rect = wrapper.current.getBoundingClientRect();
+      setMenu(null);
+      setPaneMenu({ x: e.clientX - rect.left, y: e.clientY - rect.top, flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }) });
+    },
+    [flow, readOnly],
+  );
+
+  /** Add a node of `type` at `want` (its top-left, or its centre) or, when that is taken, the nearest free spot. */
+  const placeNode = useCallback(
+    (type: string, want: Position, anchor: "corner" | "centre" = "corner") => {
+      const s = store.getState();
+      const size = estimateNodeSize(s.catalog.get(type));
+      const corner = anchor === "centre" ? { x: want.x - size.width / 2, y: want.y - size.height / 2 } : want;
+      return s.addNode(type, freeSpot(nodeRects(s.graph, s.measured), corner, size));
+    },
+    [store],
+  );
   const onMoveEnd = useCallback((_: unknown, viewport: Viewport) => store.getState().setViewport(viewport), [store]);
 
   const onNodesChange = useCallback(
@@ -282,7 +320,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
     (schema: NodeSchema) => {
       if (!search) return;
       const s = store.getState();
-      const id = s.addNode(schema.type, search.flow);
+      const id = placeNode(schema.type, search.flow);
       const pending = search.pending;
       if (id && pending) {
         const match = compatibleNodeTypes(new Map([[schema.type, schema]]), { kind: pending.kind, type: pending.type })[0];
@@ -294,7 +332,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
       }
       setSearch(null);
     },
-    [search, store],
+    [search, store, placeNode],
   );
 
   const groupSelection = useCallback(() => {
@@ -326,9 +364,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
     (type: string) => {
       const rect = wrapper.current?.getBoundingClientRect();
       const centre = rect ? flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
-      store.getState().addNode(type, { x: centre.x - 120, y: centre.y - 60 });
+      placeNode(type, centre, "centre");
     },
-    [flow, store],
+    [flow, placeNode],
   );
 
   const onDrop = useCallback(
@@ -336,9 +374,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
       const type = e.dataTransfer.getData(NODE_DRAG_MIME);
       if (!type || readOnly) return;
       e.preventDefault();
-      store.getState().addNode(type, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
+      placeNode(type, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
     },
-    [flow, store, readOnly],
+    [flow, placeNode, readOnly],
   );
 
   const autoLayout = useCallback(async () => {
@@ -351,6 +389,36 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
       s.notify("error", `Auto layout failed: ${exc instanceof Error ? exc.message : String(exc)}`);
     }
   }, [store, flow]);
+
+  const paneMenuActions = useMemo(
+    () => ({
+      addNode: () => {
+        if (paneMenu) setSearch({ screen: { x: paneMenu.x, y: paneMenu.y }, flow: paneMenu.flow });
+      },
+      paste: () => {
+        const at = paneMenu?.flow;
+        const fromClipboard = navigator.clipboard?.readText ? navigator.clipboard.readText().catch(() => null) : Promise.resolve(null);
+        void fromClipboard.then((text) => {
+          const s = store.getState();
+          if (text && s.paste(text, at)) return;
+          if (lastCopied.current && s.paste(lastCopied.current, at)) return;
+          s.notify("info", "Nothing to paste: copy nodes first (Ctrl+C).");
+        });
+      },
+      group: () => {
+        const s = store.getState();
+        if (s.selectedNodes.length) return groupSelection();
+        if (!paneMenu) return;
+        const group = { id: `g${s.graph.groups.length + 1}`, title: "Group", x: Math.round(paneMenu.flow.x), y: Math.round(paneMenu.flow.y), width: 400, height: 260 };
+        while (s.graph.groups.some((g) => g.id === group.id)) group.id = `${group.id}x`;
+        s.change((g) => addGroup(g, group));
+      },
+      arrange: () => void autoLayout(),
+      selectAll: () => store.getState().selectAll(),
+      fitView: () => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 }),
+    }),
+    [paneMenu, store, groupSelection, autoLayout, flow],
+  );
 
   // Keyboard shortcuts and clipboard events.
   useEffect(() => {
@@ -393,6 +461,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
       const text = store.getState().copySelection();
       if (!text || !e.clipboardData) return;
       e.clipboardData.setData("text/plain", text);
+      lastCopied.current = text;
       e.preventDefault();
     };
     const onPaste = (e: ClipboardEvent) => {
@@ -447,6 +516,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
           isValidConnection={isValidConnection}
           onNodeContextMenu={onNodeContextMenu}
           onPaneClick={onPaneClick}
+          onPaneContextMenu={onPaneContextMenu}
           onMoveEnd={onMoveEnd}
           deleteKeyCode={null}
           selectionKeyCode="Shift"
@@ -505,9 +575,11 @@ export function CanvasInner({ onSave, onRun, readOnly = false }: EditorCanvasPro
           />
         )}
         {menu && <NodeContextMenu menu={menu} onClose={() => setMenu(null)} />}
+        {paneMenu && <CanvasContextMenu menu={paneMenu} actions={paneMenuActions} onClose={() => setPaneMenu(null)} />}
         {help && <HelpPanel onClose={() => setHelp(false)} />}
         <NoticeToast />
       </div>
+      {aside}
     </div>
     </ReadOnlyContext.Provider>
   );

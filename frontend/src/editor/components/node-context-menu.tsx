@@ -2,6 +2,7 @@
 // subgraph, duplicate, delete.
 import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { subgraphIdOf } from "../subgraphs";
+import { useClampedPosition } from "./use-clamped-position";
 
 export interface MenuState {
   nodeId: string;
@@ -13,6 +14,7 @@ export function NodeContextMenu({ menu, onClose }: { menu: MenuState; onClose():
   const store = useEditorStoreApi();
   const node = useEditorStore((s) => s.graph.nodes[menu.nodeId]);
   const schema = useEditorStore((s) => (node ? s.catalog.get(node.type) : undefined));
+  const [popupRef, popupStyle] = useClampedPosition<HTMLDivElement>(menu);
   if (!node) return null;
   const act = (fn: () => void) => () => {
     fn();
@@ -20,7 +22,7 @@ export function NodeContextMenu({ menu, onClose }: { menu: MenuState; onClose():
   };
   const s = store.getState;
   return (
-    <div className="fy-menu" style={{ left: menu.x, top: menu.y }} role="menu" onMouseLeave={onClose}>
+    <div className="fy-menu" ref={popupRef} style={popupStyle} role="menu" onMouseLeave={onClose}>
       <button role="menuitem" onClick={act(() => s().setRenaming(node.id))}>Rename…</button>
       <button role="menuitem" onClick={act(() => s().toggleMode("bypass"))}>
         {node.mode === "bypass" ? "Stop bypassing" : "Bypass"} <kbd>Ctrl+B</kbd>

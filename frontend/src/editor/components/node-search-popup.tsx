@@ -2,6 +2,7 @@
 import { useMemo, useState, type KeyboardEvent } from "react";
 import type { NodeSchema } from "../../api/schemas";
 import { createNodeSearch } from "../palette-search";
+import { useClampedPosition } from "./use-clamped-position";
 
 export interface NodeSearchPopupProps {
   schemas: readonly NodeSchema[];
@@ -17,6 +18,7 @@ export function NodeSearchPopup({ schemas, at, title, onPick, onClose }: NodeSea
   const [active, setActive] = useState(0);
   const search = useMemo(() => createNodeSearch(schemas), [schemas]);
   const results = useMemo(() => search.search(query, 30), [search, query]);
+  const [popupRef, popupStyle] = useClampedPosition<HTMLDivElement>(at, results.length);
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Escape") onClose();
     else if (e.key === "ArrowDown") {
@@ -31,7 +33,7 @@ export function NodeSearchPopup({ schemas, at, title, onPick, onClose }: NodeSea
     }
   };
   return (
-    <div className="fy-search-popup" style={{ left: at.x, top: at.y }} role="dialog" aria-label="Add a node">
+    <div className="fy-search-popup" ref={popupRef} style={popupStyle} role="dialog" aria-label="Add a node">
       {title && <div className="fy-search-title">{title}</div>}
       <input
         autoFocus
