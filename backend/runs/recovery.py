@@ -183,7 +183,9 @@ class Reconciler:
         self.held = held
         self.every = every
         self.passes = 0
-        self._reachable_since: float | None = None
+        # A worker that starts judges heartbeats at once (they are fresh unless the database was just down, and
+        # then its first pass fails and resets this).
+        self._reachable_since: float | None = time.monotonic() - settings.FLOWYARD_WORKER_LOST_SECONDS
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"flowyard-reconcile-{worker}", daemon=True)
 
@@ -192,6 +194,11 @@ class Reconciler:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def database_lost(self, at: float | None = None) -> None:
+        """Note that a pass could not reach the database (at ``at``, a ``time.monotonic()`` value; default now):
+        workers are judged again only after a whole lost period of reaching it from then."""
+        self._reachable_since = None if at is None else at
 
     def run_once(self) -> dict[str, Any]:
         """One pass; returns what it did."""
@@ -213,7 +220,7 @@ class Reconciler:
                     report = self.run_once()
                 except Exception:
                     logger.exception("reconciliation pass of worker %s failed", self.worker)
-                    self._reachable_since = None
+                    self.database_lost()
                     connection.close()  # a broken connection: the next pass opens a new one
                     continue
                 if any(report.values()):

@@ -13,7 +13,13 @@ from django.utils import timezone
 from backend.accounts.roles import Role
 from backend.runs.execution import execute_run
 from backend.runs.models import NodeRun, Run, RunEvent
-from backend.runs.recovery import previous_worker_gone, recover_orphaned_runs, release_unheld_runs, sweep
+from backend.runs.recovery import (
+    Reconciler,
+    previous_worker_gone,
+    recover_orphaned_runs,
+    release_unheld_runs,
+    sweep,
+)
 from backend.runs.tests.conftest import chain
 from backend.workers_registry.models import Worker
 
@@ -235,3 +241,21 @@ def test_a_database_blip_is_retried_and_other_errors_are_not(settings):
     assert calls.count("broken") == 1  # not a connection error: retrying cannot help
     with pytest.raises(OperationalError):
         retry_database(down, "a write", seconds=0.5)  # the outage outlasts the budget: the error goes up
+
+
+@pytest.mark.django_db
+def test_the_loop_presumes_no_worker_dead_until_it_has_reached_the_database_for_a_lost_period(
+    team, members, settings
+):
+    settings.FLOWYARD_WORKER_LOST_SECONDS = 30
+    worker(silent_for=31)  # its heartbeats failed during the outage too
+    run = running_run(team, members[Role.RUNNER])
+    loop = Reconciler("me@host:1", None, every=1)
+
+    loop.database_lost()  # this loop's own last pass failed
+    assert loop.run_once()["workers_lost"] == []
+    assert Run.objects.get(pk=run.pk).status == "running"
+
+    loop.database_lost(at=time.monotonic() - 31)  # reached it for a whole lost period since
+    assert loop.run_once()["workers_lost"] == [DEAD]
+    assert Run.objects.get(pk=run.pk).status == "queued"
