@@ -272,11 +272,12 @@ class FaultStack:
             self.close()
             raise
 
-    def start_worker(self, name: str, concurrency: int = 1):
-        """A Celery worker node ``<name>@127.0.0.1`` on the run queue; returns its Process once it is ready."""
+    def start_worker(self, name: str, concurrency: int = 1, queues: str = "flowyard.cpu"):
+        """A Celery worker node ``<name>@127.0.0.1`` consuming ``queues``; returns its Process (``wait_ready``
+        waits for it)."""
         from backend.runs.tests.services import Process
 
-        args = [self.python, "-m", "celery", "-A", "backend", "worker", "-Q", "flowyard.cpu"]
+        args = [self.python, "-m", "celery", "-A", "backend", "worker", "-Q", queues]
         args += ["-c", str(concurrency), "-n", f"{name}@127.0.0.1", "--without-gossip", "--without-mingle"]
         args += ["--loglevel=INFO"]
         process = Process(args, self.env, self.root / f"{name}.log")
@@ -348,6 +349,10 @@ class FaultStack:
         """Runs that hold a fair-use slot now (running, or queued and handed to the dispatcher)."""
         sql = "SELECT count(*) FROM runs_run WHERE status = 'running' OR (status = 'queued' AND dispatched IS NOT NULL)"
         return self.query(sql)[0][0]
+
+    def worker_statuses(self) -> dict[str, str]:
+        """{registry name: status} of every worker that registered."""
+        return dict(self.query("SELECT name, status FROM workers_registry_worker"))
 
     def queued_messages(self) -> int:
         import redis

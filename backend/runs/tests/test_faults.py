@@ -3,7 +3,8 @@ directories; ``fault_services.py``), so they can be killed and restarted mid-run
 
 - a worker's pool process SIGKILLed mid-run (what the kernel's OOM killer does) while the worker lives on;
 - Redis killed (it loses every message) and restarted while runs wait in the queue;
-- Postgres restarted while runs are executing and others wait.
+- Postgres restarted while runs are executing and others wait;
+- every CPU worker killed while only a GPU-only worker lives: its reconciliation loop recovers their run.
 
 Each time every run must reach a terminal state with the outputs of an undisturbed run, an event log without gap
 or duplicate, and no fair-use slot may stay held.
@@ -125,3 +126,37 @@ def test_runs_finish_through_a_postgres_restart(stack):
     # The executing runs rode the outage out on their worker: no second attempt was needed.
     assert sorted(run[1] for run in runs.values()) == [1, 1, 1], runs
     print(f"runs finished {time.monotonic() - restarted:.1f} s after the restart")
+
+
+def test_a_gpu_only_worker_recovers_the_run_of_dead_cpu_workers(stack):
+    stack.start_worker("fault-gpu", queues="flowyard.gpu")
+    stack.wait_ready()
+    seed = random.randrange(1_000_000)
+    [run_id] = stack.submit([slow_graph(seed, second_steps=60)])
+    wait_until(
+        lambda: any(e[1] == "progress" and e[2].get("max") == 60 for e in stack.events(run_id)),
+        40,
+        "node 2 to run",
+    )
+    dead = {}
+    for name in WORKERS:  # every CPU worker, main process and pool: only the GPU-only worker sweeps now
+        process = stack.workers.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.stop()
+        dead[name] = process
+
+    wait_until(
+        lambda: any(e[1] == "run_requeued" for e in stack.events(run_id)),
+        30,
+        "the GPU worker to re-queue the run",
+    )
+    assert stack.runs([run_id])[run_id][0] == "queued"
+    names = [f"{name}@127.0.0.1:{process.pid}" for name, process in dead.items()]
+    wait_until(
+        lambda: all(stack.worker_statuses()[name] == "lost" for name in names), 10, "both workers marked lost"
+    )
+
+    stack.start_worker(WORKERS[0])  # a CPU worker again, to execute it
+    stack.wait_ready()
+    runs = assert_finished_correctly(stack, {run_id: expected_text(seed, second=60)}, timeout=60)
+    assert runs[run_id][1] == 2
