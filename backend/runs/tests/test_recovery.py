@@ -259,3 +259,23 @@ def test_the_loop_presumes_no_worker_dead_until_it_has_reached_the_database_for_
     loop.database_lost(at=time.monotonic() - 31)  # reached it for a whole lost period since
     assert loop.run_once()["workers_lost"] == [DEAD]
     assert Run.objects.get(pk=run.pk).status == "queued"
+
+
+@pytest.mark.django_db
+def test_a_run_that_could_not_be_claimed_gives_its_message_back(team, members, monkeypatch):
+    from celery.exceptions import Reject
+    from django.db import OperationalError
+
+    from backend.runs import execution
+    from backend.runs.tasks import execute_run_task
+
+    run = Run.objects.create(workspace=team, graph=chain(1), created_by=members[Role.RUNNER])
+
+    def database_down(run_id, worker_name):
+        raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr(execution, "_claim", database_down)
+    with pytest.raises(Reject) as rejected:
+        execute_run_task(str(run.pk))
+    assert rejected.value.requeue is True  # back to the queue, not acknowledged
+    assert Run.objects.get(pk=run.pk).status == "queued"
