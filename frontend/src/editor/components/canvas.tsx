@@ -27,6 +27,7 @@ import type { Position, Viewport } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
 import { nodeLook } from "../node-look";
 import { estimateNodeSize, freeSpot, nodeRects } from "../placement";
+import { rememberNodeType } from "../recent-nodes";
 import { ReadOnlyContext } from "../read-only";
 import { GLOBAL_ACTIONS, isEditableTarget, matchShortcut } from "../shortcuts";
 import type { EditorState } from "../store";
@@ -211,7 +212,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       const s = store.getState();
       const size = estimateNodeSize(s.catalog.get(type));
       const corner = anchor === "centre" ? { x: want.x - size.width / 2, y: want.y - size.height / 2 } : want;
-      return s.addNode(type, freeSpot(nodeRects(s.graph, s.measured), corner, size));
+      const id = s.addNode(type, freeSpot(nodeRects(s.graph, s.measured), corner, size));
+      if (id) rememberNodeType(type);
+      return id;
     },
     [store],
   );

@@ -2,6 +2,7 @@
 import { memo, useMemo, useState } from "react";
 import type { NodeSchema } from "../../api/schemas";
 import { buildCategoryTree, createNodeSearch, type CategoryNode } from "../palette-search";
+import { readRecentNodeTypes } from "../recent-nodes";
 
 export const NODE_DRAG_MIME = "application/x-flowyard-node";
 
@@ -47,7 +48,7 @@ function Category({ node, onAdd, depth }: { node: CategoryNode; onAdd(type: stri
 export const NodePalette = memo(function NodePalette({ schemas, onAdd }: { schemas: readonly NodeSchema[]; onAdd(type: string): void }) {
   const [query, setQuery] = useState("");
   const tree = useMemo(() => buildCategoryTree(schemas), [schemas]);
-  const search = useMemo(() => createNodeSearch(schemas), [schemas]);
+  const search = useMemo(() => createNodeSearch(schemas, { recent: readRecentNodeTypes }), [schemas]);
   const results = useMemo(() => (query.trim() ? search.search(query) : []), [search, query]);
   return (
     <aside className="fy-palette" aria-label="Node palette">

@@ -2,6 +2,7 @@
 import { useMemo, useState, type KeyboardEvent } from "react";
 import type { NodeSchema } from "../../api/schemas";
 import { createNodeSearch } from "../palette-search";
+import { readRecentNodeTypes } from "../recent-nodes";
 import { useClampedPosition } from "./use-clamped-position";
 
 export interface NodeSearchPopupProps {
@@ -16,7 +17,7 @@ export interface NodeSearchPopupProps {
 export function NodeSearchPopup({ schemas, at, title, onPick, onClose }: NodeSearchPopupProps) {
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
-  const search = useMemo(() => createNodeSearch(schemas), [schemas]);
+  const search = useMemo(() => createNodeSearch(schemas, { recent: readRecentNodeTypes }), [schemas]);
   const results = useMemo(() => search.search(query, 30), [search, query]);
   const [popupRef, popupStyle] = useClampedPosition<HTMLDivElement>(at, results.length);
   const onKey = (e: KeyboardEvent) => {
