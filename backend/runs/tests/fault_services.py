@@ -228,8 +228,8 @@ class FaultStack:
         self.python = PYTHON
         self.root = root
         self.workers: dict[str, Any] = {}
-        self.redis = RedisServer(root / "redis").start()
         self.postgres = PostgresServer()
+        self.redis = RedisServer(root / "redis").start()
         try:
             self.postgres.init().start()
             self.database_url = self.postgres.create_database("flowyard_faults")
