@@ -290,3 +290,36 @@ def test_the_canvas_menu_adds_pastes_groups_and_arranges(person):
     for i, a in enumerate(real):
         for b in real[i + 1 :]:
             assert not boxes_overlap(a, b), (a, b)
+
+
+def test_history_names_nodes_by_title_and_recent_runs_name_workflow_and_version(person):
+    me = person()
+    me.signup(unique("named"))
+    user = me.api("GET", "/api/auth/me")
+    wf = me.api(
+        "POST",
+        "/api/workflows",
+        {"workspace": user["personal_workspace"]["id"], "name": "Titled", **IMAGE_DOC},
+    )
+    changed = json.loads(json.dumps(IMAGE_DOC))
+    changed["graph"]["nodes"]["2"]["inputs"]["blur_radius"] = 7
+    changed["layout"]["nodes"]["2"]["title"] = "Soften"
+    changed["graph"]["nodes"]["4"] = {"type": "PreviewImage", "inputs": {"images": ["1", 0]}}
+    changed["layout"]["nodes"]["4"] = {"x": 640, "y": 300}
+    me.api("POST", f"/api/workflows/{wf['id']}/versions", {**changed, "message": "softer"})
+
+    page = me.page
+    page.goto(f"/workflows/{wf['id']}")
+    page.get_by_role("button", name="History").click()
+    v2 = page.get_by_role("complementary", name="Version history").locator("li[data-version='2']")
+    v2.get_by_role("button", name="Changes").click()
+    # A renamed node by its title, others by their type's name, with the id where two share it.
+    expect(v2).to_contain_text("Added 1 node: Preview Image #4")
+    expect(v2).to_contain_text("Changed inputs of 1 node: Soften (blur_radius)")
+
+    # A run of version 2, then Home's recent runs say which workflow and version ran.
+    page.locator(".react-flow__pane").click(position={"x": 300, "y": 500})
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".fy-toast")).to_contain_text("Run queued")
+    page.goto("/")
+    expect(page.locator(".fy-run-list")).to_contain_text("Titled v2")

@@ -223,7 +223,7 @@ def test_history_diff_restore_and_tokens(person):
     v2 = panel.locator("li[data-version='2']")
     expect(v2).to_contain_text("stronger blur")
     v2.get_by_role("button", name="Changes").click()
-    expect(v2).to_contain_text("Changed inputs of 1 node: #2 (blur_radius)")
+    expect(v2).to_contain_text("Changed inputs of 1 node: Blur Image (blur_radius)")
     panel.locator("li[data-version='1']").get_by_role("button", name="Restore").click()
     expect(page.locator(".fy-version")).to_have_text("v3")
     expect(node(page, "Blur Image").locator("[data-input=blur_radius] input[type=number]")).to_have_value("2")

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { publicPagePath } from "../api/workflow-extras-api";
-import { diffSummary, relativeTime } from "./diff-summary";
+import { diffSummary, nodeNamer, relativeTime, runSubject } from "./diff-summary";
 import { parseImportedDocument } from "./editor-panels";
 import { schemasFromGraph } from "./document-schemas";
 
@@ -16,8 +16,42 @@ describe("diffSummary", () => {
     expect(diffSummary({ added, removed: [], changed: [], type_changed: [] })[0]).toBe("Added 6 nodes: #1, #2, #3, #4 and 2 more");
     expect(diffSummary({ added: [], removed: [], changed: [], type_changed: [] })).toEqual(["No node changes (layout only)"]);
     expect(diffSummary({ added: [], removed: [], changed: [], type_changed: [{ node: "1", from: "A", to: "B" }] })).toEqual([
-      "Changed the type of 1 node",
+      "Changed the type of 1 node: #1",
     ]);
+  });
+});
+
+describe("diffSummary with node names", () => {
+  const before = {
+    graph: { nodes: { "1": { type: "LoadImage", inputs: {} }, "2": { type: "ImageBlur", inputs: {} } } },
+    layout: { nodes: { "1": { x: 0, y: 0, title: "Portrait" } }, groups: [] },
+  };
+  const after = {
+    graph: { nodes: { "2": { type: "ImageBlur", inputs: {} }, "3": { type: "ImageBlur", inputs: {} }, "4": { type: "Custom", inputs: {} } } },
+    layout: { nodes: {}, groups: [] },
+  };
+  const display = (type: string) => ({ LoadImage: "Load Image", ImageBlur: "Blur Image" })[type];
+
+  it("names nodes by title, else the type's display name, else the type; ids only where names repeat", () => {
+    const name = nodeNamer([before, after], display);
+    expect(name("1")).toBe("Portrait"); // removed: named from the older version
+    expect(name("2")).toBe("Blur Image #2");
+    expect(name("3")).toBe("Blur Image #3");
+    expect(name("4")).toBe("Custom");
+    expect(name("9")).toBe("#9");
+    expect(
+      diffSummary({ added: ["3", "4"], removed: ["1"], changed: [{ node: "2", inputs: ["sigma"] }], type_changed: [] }, name),
+    ).toEqual(["Added 2 nodes: Blur Image #3, Custom", "Removed 1 node: Portrait", "Changed inputs of 1 node: Blur Image #2 (sigma)"]);
+  });
+});
+
+describe("runSubject", () => {
+  it("names the workflow and version, or says the graph was unsaved", () => {
+    const names = new Map([[7, "Portraits"]]);
+    expect(runSubject({ workflow: 7, workflow_version: 3 }, names)).toBe("Portraits v3");
+    expect(runSubject({ workflow: 7, workflow_version: null }, names)).toBe("Portraits");
+    expect(runSubject({ workflow: 8, workflow_version: 1 }, names)).toBe("workflow #8 v1");
+    expect(runSubject({ workflow: null }, names)).toBe("an unsaved graph");
   });
 });
 

@@ -11,20 +11,32 @@ import { useAsync } from "../app/use-async";
 import { fromDocument, toDocument } from "../editor/serialization";
 import { useEditorStoreApi } from "../editor/store-context";
 import { editableWorkspaces, workflowEditReason } from "../teams/team-permissions";
-import { diffSummary, relativeTime } from "./diff-summary";
+import { diffSummary, nodeNamer, relativeTime } from "./diff-summary";
 
 function authorName(author: VersionDetail["author"]): string {
   if (!author) return "someone";
   return typeof author === "string" ? author : author.username;
 }
 
+/** The diff of version `number` with the one before, its nodes named by title (from both versions' documents). */
+async function loadChanges(workflowId: number, number: number, displayName: (type: string) => string | undefined) {
+  const [diff, older, newer] = await Promise.all([
+    workflowExtras.diff(workflowId, number - 1, number),
+    workflows.version(workflowId, number - 1).catch(() => null),
+    workflows.version(workflowId, number).catch(() => null),
+  ]);
+  const docs = [older, newer].map((v) => (v ? documentOf({ version: v }) : null));
+  return diffSummary(diff, nodeNamer(docs, displayName));
+}
+
 function VersionChanges({ workflowId, number }: { workflowId: number; number: number }) {
-  const diff = useAsync(() => workflowExtras.diff(workflowId, number - 1, number), [workflowId, number]);
+  const store = useEditorStoreApi();
+  const diff = useAsync(() => loadChanges(workflowId, number, (type) => store.getState().catalog.get(type)?.display_name), [workflowId, number]);
   if (diff.status === "loading") return <small className="fy-hint">Comparing with version {number - 1}…</small>;
   if (diff.status === "error") return <small className="fy-form-error">{errorMessage(diff.error)}</small>;
   return (
     <ul className="fy-diff" aria-label={`Changes in version ${number}`}>
-      {diffSummary(diff.data).map((line) => (
+      {diff.data.map((line) => (
         <li key={line}>{line}</li>
       ))}
     </ul>

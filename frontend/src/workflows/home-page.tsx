@@ -10,7 +10,7 @@ import { workflowExtras } from "../api/workflow-extras-api";
 import { RequireSignIn } from "../app/require-sign-in";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
-import { relativeTime } from "./diff-summary";
+import { relativeTime, runSubject } from "./diff-summary";
 import { ImportComfyButton } from "../comfy/comfy-controls";
 
 function WorkflowCard({ w, workspaceName }: { w: WorkflowSummary; workspaceName?: string | undefined }) {
@@ -56,7 +56,7 @@ function CreateTeam({ onCreated }: { onCreated(team: Workspace): void }) {
   );
 }
 
-function RecentRuns() {
+function RecentRuns({ workflowNames }: { workflowNames: ReadonlyMap<number, string> }) {
   const runs = useAsync(() => workflowExtras.recentRuns(), []);
   if (runs.status === "loading") return <Loading what="recent runs" />;
   if (runs.status === "error") return <p className="fy-hint">Recent runs are unavailable: {errorMessage(runs.error)}</p>;
@@ -66,8 +66,9 @@ function RecentRuns() {
       {runs.data.map((r) => (
         <li key={r.id}>
           <Link to={`/runs/${r.id}`}>
-            <span className={`fy-run-status fy-status-${r.status}`}>{r.status}</span> {relativeTime(r.created)}
-          </Link>
+            <span className={`fy-run-status fy-status-${r.status}`}>{r.status}</span> {runSubject(r, workflowNames)}
+          </Link>{" "}
+          <small>{relativeTime(r.created)}</small>
           {r.duration != null && <small> · {r.duration.toFixed(1)} s</small>}
         </li>
       ))}
@@ -188,7 +189,7 @@ function Home({ user }: { user: User }) {
         {!spaces.some((s) => s.kind === "team") && <p className="fy-empty">You are in no team yet.</p>}
         <CreateTeam onCreated={(team) => navigate(`/teams/${team.id}`)} />
         <h2>Recent runs</h2>
-        <RecentRuns />
+        <RecentRuns workflowNames={new Map(list.map((w) => [w.id, w.name]))} />
         <h2>Templates</h2>
         {useError && <p className="fy-form-error" role="alert">{useError}</p>}
         <Templates onUse={useTemplate} />
