@@ -8,7 +8,8 @@ a team gets nothing of that team's runs, their own included. A handshake signed 
 site's page is refused (4403), as the session cookie is (``backend.asgi``). For each
 followed run it joins the run's channel-layer group and replays stored events first, so every event is
 translated once, in order (``live.PromptTranslator``); the process's run heartbeat (``backend.runs.feeds``)
-replays from the database what a followed run's socket missed for good (a Redis outage). Progress previews go out as ComfyUI's binary frames:
+replays from the database what a followed run's socket missed for good (a Redis outage), and
+``live.PromptDiscovery`` finds the prompts whose ``comfy.prompt`` notice was lost. Progress previews go out as ComfyUI's binary frames:
 ``uint32 1`` (PREVIEW_IMAGE), ``uint32 1`` (JPEG; 2 for PNG), the bytes; or, to clients that sent
 ``feature_flags`` with ``supports_preview_metadata``, ``uint32 4``, ``uint32`` JSON length, the JSON metadata, the
 bytes (``preview_frame``).
@@ -26,13 +27,21 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.authentication import authenticate_token
 from backend.compat import history as comfy_history
 from backend.compat.auth import handshake_token
 from backend.compat.csrf import origin_is_site
-from backend.compat.live import Preview, PromptTranslator, QueueStatus, status_message, user_group
+from backend.compat.live import (
+    Preview,
+    PromptTranslator,
+    QueueStatus,
+    prompt_discovery,
+    status_message,
+    user_group,
+)
 from backend.core.live import LiveConsumerMixin
 from backend.runs import feeds
 from backend.runs.models import RunEvent, RunOutput
@@ -65,6 +74,9 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.followed: dict[str, _Followed] = {}
+        self.known_prompts: set[str] = set()  # prompts taken up (followed, finished, or not visible)
+        self.watch_from = timezone.now()
+        self.user_id = 0
         self.sending = asyncio.Lock()  # live batches, new prompts and heartbeat catch-ups take turns
 
     async def connect(self) -> None:
@@ -84,14 +96,20 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         self.sid = (query.get("clientId") or [""])[0][:200] or uuid.uuid4().hex
+        self.user_id = self.user.pk
+        self.watch_from = (
+            timezone.now()
+        )  # prompts created from now on are this socket's (notice or discovery)
         await self.join(user_group(self.user.pk))
         await self.send_status(sid=self.sid)
         for prompt_id, run_id in await database_sync_to_async(_active_prompts)(self.user):
             await self.follow(prompt_id, run_id)
         feeds.run_heartbeat().add(self)
+        prompt_discovery().add(self)
 
     async def disconnect(self, code: int) -> None:
         feeds.run_heartbeat().discard(self)
+        prompt_discovery().discard(self)
         await super().disconnect(code)
 
     def followed_seqs(self) -> dict[str, int]:
@@ -126,8 +144,9 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
     # Following runs
 
     async def follow(self, prompt_id: str, run_id: str) -> None:
-        if run_id in self.followed:
-            return
+        if prompt_id in self.known_prompts:
+            return  # a notice and the discovery both found it, or it ended already
+        self.known_prompts.add(prompt_id)
         translator = await database_sync_to_async(_translator)(self.user, prompt_id)
         if translator is None:
             return
@@ -196,6 +215,11 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         """The user queued a prompt: report the longer queue and follow it."""
         await self.send_status()
         await self.follow(message["prompt_id"], message["run"])
+
+    async def discovered(self, prompt_id: str, run_id: str) -> None:
+        """A prompt the user queued whose notice was lost (``live.PromptDiscovery``): as ``comfy_prompt``."""
+        await self.send_status()
+        await self.follow(prompt_id, run_id)
 
     async def comfy_queue(self, message: dict[str, Any]) -> None:
         await self.send_status()

@@ -6,17 +6,28 @@ messages ComfyUI's server sends for a prompt, in its order (execution.py, main.p
 ``execution_success`` | ``execution_error`` | ``execution_interrupted``, a ``status`` with the queue left, and
 ``executing`` with ``node: null``. ``executed`` is sent for every node that showed something, cached or not.
 Timestamps are milliseconds, as ComfyUI's.
+
+A new prompt reaches its user's open sockets by a ``comfy.prompt`` notice on the channel layer; a notice lost to a
+Redis outage is made good by ``PromptDiscovery``, which finds the user's new prompts in the database every
+``FLOWYARD_LIVE_HEARTBEAT_SECONDS`` (as ``backend/runs/feeds.py`` fills the gaps of run events and statuses).
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import logging
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from backend.runs.feeds import _Ticking, heartbeat_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +61,86 @@ def notify_prompt(prompt: Any) -> None:
 def notify_queue(user_id: Any) -> None:
     """Tell the user's sockets that their queue changed (prompts deleted or interrupted)."""
     _send(user_group(user_id), {"type": "comfy.queue"})
+
+
+class PromptWatcher(Protocol):
+    """A ComfyUI socket: whose prompts it follows, since when, and which it has taken up already."""
+
+    user_id: int
+    watch_from: datetime.datetime
+    known_prompts: set[str]
+
+    async def discovered(self, prompt_id: str, run_id: str) -> None:
+        """Take up a prompt whose ``comfy.prompt`` notice never came."""
+        ...
+
+
+class PromptDiscovery(_Ticking):
+    """The ComfyUI sockets of one event loop; each tick reads, in one query, the prompts their users submitted
+    since the previous tick and hands each socket those it has not taken up (its notice was lost)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.members: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.reconciled: datetime.datetime | None = None
+
+    def add(self, watcher: PromptWatcher) -> None:
+        self.members.add(watcher)
+        self.start_ticking()
+
+    def discard(self, watcher: PromptWatcher) -> None:
+        self.members.discard(watcher)
+        self.stop_ticking_if_idle()
+
+    def has_members(self) -> bool:
+        return len(self.members) > 0
+
+    async def tick(self) -> None:
+        watchers: list[PromptWatcher] = list(self.members)
+        if not watchers:
+            return
+        since = min(watcher.watch_from for watcher in watchers)
+        if self.reconciled is not None:  # prompts committed late still fall in the window
+            since = max(since, self.reconciled - datetime.timedelta(seconds=2 * heartbeat_seconds()))
+        now = timezone.now()
+        found = await database_sync_to_async(_prompts_since)({w.user_id for w in watchers}, since)
+        self.reconciled = now
+        for watcher in watchers:
+            if watcher not in self.members:
+                continue  # disconnected meanwhile
+            for user_id, prompt_id, run_id, created in found:
+                mine = user_id == watcher.user_id and created >= watcher.watch_from
+                if mine and prompt_id not in watcher.known_prompts:
+                    logger.info("prompt %s: its notice was lost; following it from the database", prompt_id)
+                    await watcher.discovered(prompt_id, run_id)
+
+
+def _prompts_since(
+    user_ids: set[int], since: datetime.datetime
+) -> list[tuple[int, str, str, datetime.datetime]]:
+    from backend.compat.models import ComfyPrompt
+
+    rows = ComfyPrompt.objects.filter(user_id__in=user_ids, created__gte=since).order_by("created")
+    return [
+        (user_id, prompt_id, str(run_id), created)
+        for user_id, prompt_id, run_id, created in rows.values_list(
+            "user_id", "prompt_id", "run_id", "created"
+        )
+    ]
+
+
+_discoveries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PromptDiscovery] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def prompt_discovery() -> PromptDiscovery:
+    """This event loop's prompt discovery."""
+    loop = asyncio.get_running_loop()
+    discovery = _discoveries.get(loop)
+    if discovery is None:
+        discovery = _discoveries[loop] = PromptDiscovery()
+    return discovery
 
 
 @dataclass(frozen=True)
