@@ -98,6 +98,7 @@ bench: install chromium frontend
 	$(PY) -m benchmarks.api
 	$(PY) -m benchmarks.web_edge
 	$(PY) -m benchmarks.faults
+	$(PY) -m benchmarks.soak --seconds 60
 
 clean:
 	rm -rf $(VENV) var frontend/dist frontend/node_modules
