@@ -9,9 +9,16 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/flowyard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/9
 
-STAMP := $(VENV)/.installed
+# Python dependencies come from uv.lock (scripts/install-python.sh: uv, bootstrapped with pip when missing). `make run`
+# and `make worker` install the runtime only; the checks and benchmarks install the dev extra, which holds the
+# test tools and the models extra (torch). Each stamp is older than pyproject.toml or uv.lock when they change.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+MODELS_STAMP := $(VENV)/.installed-models
+INSTALL_INPUTS := pyproject.toml uv.lock scripts/install-python.sh
 
-.PHONY: run test lint typecheck pytest bench install migrate services tools clean frontend frontend-check e2e chromium screenshots
+.PHONY: run test lint typecheck pytest bench install install-dev install-models lock migrate services tools clean \
+	frontend frontend-check e2e chromium screenshots
 
 # Front end (frontend/): npm ci when node_modules is missing or older than the lockfile; a build when
 # dist/index.html is missing or older than any source, index.html, config, package.json or the lockfile.
@@ -21,22 +28,40 @@ NODE_STAMP := $(FRONTEND)/node_modules/.flowyard-installed
 FRONTEND_INPUTS := $(shell find $(FRONTEND)/src -type f 2>/dev/null) $(FRONTEND)/index.html \
 	$(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(wildcard $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig.json)
 
-install: $(STAMP)
+install: $(RUNTIME_STAMP)
+install-dev: $(DEV_STAMP)
+# torch, diffusers, transformers...: what diffusion nodes and ModelScope torch models need on a worker.
+install-models: $(MODELS_STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip 2>/dev/null || true
-	$(PY) -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+$(RUNTIME_STAMP): $(INSTALL_INPUTS)
+	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/install-python.sh
+	@touch $@
+
+# The dev extra holds the runtime and the models extra, so it satisfies the other stamps too.
+$(DEV_STAMP): $(INSTALL_INPUTS)
+	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/install-python.sh dev
+	@touch $@ $(RUNTIME_STAMP) $(MODELS_STAMP)
+
+$(MODELS_STAMP): $(INSTALL_INPUTS)
+	@VENV=$(VENV) PYTHON=$(PYTHON) scripts/install-python.sh models
+	@touch $@ $(RUNTIME_STAMP)
+
+# After changing dependencies in pyproject.toml: bring uv.lock up to date (commit it; CI refuses a stale one).
+lock:
+	@test -x $(VENV)/bin/uv || $(MAKE) install
+	$(VENV)/bin/uv lock
 
 migrate: install
-	$(PY) manage.py migrate --noinput
+	@echo "==> applying database migrations..."
+	@$(PY) manage.py migrate --noinput
 
 $(NODE_STAMP): $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	@echo "==> installing front-end dependencies (npm ci)..."
 	cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund
 	@touch $(NODE_STAMP)
 
 $(FRONTEND)/dist/index.html: $(NODE_STAMP) $(FRONTEND_INPUTS)
+	@echo "==> building the editor (vite)..."
 	cd $(FRONTEND) && $(NPM) run build
 
 frontend: $(FRONTEND)/dist/index.html
@@ -51,20 +76,21 @@ tools:
 	@scripts/ensure-tools.sh
 
 run: install tools migrate frontend
+	@echo "==> serving http://$(HOST):$(PORT) (Ctrl-C stops)"
 	$(VENV)/bin/uvicorn --host $(HOST) --port $(PORT) --lifespan off backend.asgi:application
 
 services:
 	@scripts/ensure-services.sh
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-typecheck: install
+typecheck: install-dev
 	$(VENV)/bin/mypy
 
-pytest: install services tools
+pytest: install-dev services tools
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) FLOWYARD_TEST_REDIS_URL=$(TEST_REDIS_URL) \
@@ -74,19 +100,19 @@ pytest: install services tools
 # its own daphne on a fresh SQLite database in a temporary directory. With CI=true a missing browser fails.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
-		{ echo "installing chromium (apt)"; apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ echo "==> installing chromium (apt)..."; apt-get install -y -qq chromium >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; }; }
 
-e2e: install chromium frontend
+e2e: install-dev chromium frontend
 	$(PY) -m pytest frontend/e2e -q -p no:cacheprovider $(E2E_ARGS)
 
 # Screenshots of the main pages into docs/screenshots/ (not part of make test).
-screenshots: install chromium frontend
+screenshots: install-dev chromium frontend
 	$(PY) frontend/e2e/screenshots.py
 
 test: lint typecheck frontend-check pytest e2e
 
-bench: install chromium frontend
+bench: install-dev chromium frontend
 	$(PY) -m benchmarks.engine
 	$(PY) -m benchmarks.image_ops
 	$(PY) -m benchmarks.editor
@@ -125,5 +151,5 @@ cluster-status:
 
 # The smoke test through a running cluster (or any deployment: FLOWYARD_CLUSTER_URL=https://...).
 FLOWYARD_CLUSTER_URL ?= http://$(HOST):$(PORT)
-cluster-test: install
+cluster-test: install-dev
 	FLOWYARD_CLUSTER_URL=$(FLOWYARD_CLUSTER_URL) $(PY) -m pytest -p no:cacheprovider -v infra/tests/cluster_smoke.py
