@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the API docs work offline
     "channels",
     "backend.core",
     "backend.accounts",
@@ -268,6 +269,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Workflows, runs, node catalog and node packs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load their scripts and styles from this site, not from a CDN; no validator badge
+    # (Swagger UI would fetch it from validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Execution
@@ -404,7 +411,7 @@ AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
 # emits external module scripts, nothing inline). React Flow positions nodes with style attributes, hence
 # style-src-attr 'unsafe-inline'; style elements still come from this origin only. Websockets (runs, ComfyUI
 # clients) need ws:/wss:. Blobs redirected to a presigned S3 URL load from the bucket's origin. The API docs
-# page widens this for its own response only (backend/core/api_docs.py).
+# pages allow inline styles for their own responses only (backend/core/api_docs.py).
 def _origin(url: str) -> str:
     from urllib.parse import urlsplit
 

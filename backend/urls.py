@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from backend.core.api_docs import api_docs_view
+from backend.core.api_docs import api_docs_view, api_redoc_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs_view(), name="api-docs"),
+    path("api/redoc/", api_redoc_view(), name="api-redoc"),
     path("api/", include("backend.accounts.urls")),
     path("api/", include("backend.workflows.urls")),
     path("api/", include("backend.registry.urls")),
