@@ -177,6 +177,10 @@ class Host:
                 "message": str(exc),
                 "traceback": "" if user else traceback.format_exc(),
             }
+            # Free what the failed node held (its frames' locals: a MemoryError's allocations) before the
+            # parent hears of the failure and sends the next call, which must find the memory back.
+            traceback.clear_frames(exc.__traceback__)
+            del exc
             self.link.send(error)
         finally:
             self.cancel_events.pop(call_id, None)
