@@ -194,7 +194,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return commands.EXIT_INVALID
     engine = Engine(registry, MemoryCache(), parallelism=1, files=LocalFiles([root.resolve(), Path.cwd()]))
     try:
-        result = engine.run(graph, outputs=["1"], on_event=commands.ProgressPrinter(graph, sys.stderr, args.quiet))
+        result = engine.run(
+            graph, outputs=["1"], on_event=commands.ProgressPrinter(graph, sys.stderr, args.quiet)
+        )
     finally:
         engine.close()
     if result.status != "succeeded":
@@ -220,7 +222,9 @@ def config_dir() -> Path:
 def _check_server(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise commands.CliError(f"--server {url!r}: expected an http(s) URL such as https://flowyard.example.com")
+        raise commands.CliError(
+            f"--server {url!r}: expected an http(s) URL such as https://flowyard.example.com"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise commands.CliError(f"--server {url!r}: use https; plain http is only allowed for localhost")
     return url.rstrip("/")
