@@ -37,10 +37,22 @@ def describe_capabilities(packs: dict[str, str] | None = None) -> dict[str, Any]
     capabilities: dict[str, Any] = {"cpu_count": os.cpu_count() or 1, "memory_bytes": _memory_bytes()}
     capabilities["gpus"] = _gpus()
     capabilities["pack_sandbox"] = sandbox.status()
+    capabilities["models_extra"] = models_extra_status()
     if packs is None:
         packs = _installed_packs()
     capabilities["packs"] = packs
     return capabilities
+
+
+# The models extra (pyproject.toml, `make install-models`): without it the diffusion nodes and ModelScope's torch
+# models cannot run on this worker, and the Models and Workers pages say so.
+MODELS_EXTRA_MODULES = ("torch", "diffusers", "transformers")
+
+
+def models_extra_status() -> dict[str, Any]:
+    """Whether the models extra is installed here, and which of its modules are missing (found, not imported)."""
+    missing = [name for name in MODELS_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    return {"installed": not missing, "missing": missing}
 
 
 def _memory_bytes() -> int | None:

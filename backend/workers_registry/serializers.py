@@ -39,7 +39,7 @@ class WorkerSerializer(serializers.ModelSerializer):
         caps = worker.capabilities or {}
         return {
             key: caps.get(key)
-            for key in ("cpu_count", "memory_bytes", "gpus", "packs", "pack_sandbox")
+            for key in ("cpu_count", "memory_bytes", "gpus", "packs", "pack_sandbox", "models_extra")
             if key in caps
         }
 
