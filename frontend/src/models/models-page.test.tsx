@@ -99,6 +99,36 @@ describe("ModelsPage", () => {
     expect(empty.textContent).toContain("docs/models.md, “Model library”");
   });
 
+  it("tells how to install the models extra when a live worker lacks it, and says nothing when all have it", async () => {
+    const withExtra = (name: string, alive: boolean, installed: boolean) => ({
+      name,
+      kind: "celery",
+      status: alive ? "online" : "lost",
+      alive,
+      busy: false,
+      queues: ["flowyard.cpu"],
+      capabilities: { cpu_count: 2, models_extra: { installed, missing: installed ? [] : ["torch", "diffusers"] } },
+    });
+    const workers = [withExtra("embedded@web:1", true, false), withExtra("old@gone:2", false, false), withExtra("gpu@box:3", true, true)];
+    fakeServer({ admin: false, route: (c) => (c.path === "/api/workers" ? { body: workers } : undefined) });
+    renderPage();
+    const notice = await screen.findByTestId("models-extra-notice");
+    expect(notice.textContent).toContain("Install the models extra");
+    expect(notice.textContent).toContain("Worker embedded@web:1 cannot run diffusion nodes");
+    expect(notice.textContent).not.toContain("old@gone:2"); // not alive: nothing it lacks matters now
+    expect(notice.textContent).toContain("torch, diffusers are not installed there");
+    expect(notice.textContent).toContain("make install-models");
+    cleanup();
+    const calls = fakeServer({ admin: false, route: (c) => (c.path === "/api/workers" ? { body: [withExtra("gpu@box:3", true, true)] } : undefined) });
+    renderPage();
+    await screen.findByTestId("kind-checkpoints");
+    await vi.waitFor(() => expect(calls.some((c) => c.path === "/api/workers")).toBe(true));
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0)); // the workers' answer is rendered
+    });
+    expect(screen.queryByTestId("models-extra-notice")).toBeNull();
+  });
+
   it("shows a retryable error when the listing fails", async () => {
     let fail = true;
     fakeServer({ admin: false, route: (c) => (c.path === "/api/models" && fail ? { status: 500, body: { detail: "boom" } } : undefined) });

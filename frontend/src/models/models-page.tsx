@@ -126,6 +126,26 @@ function warmLabel(entry: unknown): string {
   return modelLabel(entry);
 }
 
+// Inline style: the notice belongs to this page alone (CSP allows style attributes).
+const NOTICE_STYLE = { background: "#3a2f1a", border: "1px solid #8a6b2c", borderRadius: 8, padding: "8px 12px", margin: "10px 0" } as const;
+
+/** Live workers without the models extra (torch...): their diffusion and ModelScope torch nodes fail, so say which
+ * and how to install it rather than leave an empty page unexplained. */
+export function ModelsExtraNotice({ workers }: { workers: Worker[] }) {
+  const without = workers.filter((w) => w.alive && w.capabilities.models_extra && !w.capabilities.models_extra.installed);
+  if (!without.length) return null;
+  const missing = [...new Set(without.flatMap((w) => w.capabilities.models_extra?.missing ?? []))];
+  return (
+    <div role="status" style={NOTICE_STYLE} data-testid="models-extra-notice">
+      <strong>Install the models extra to run models.</strong>{" "}
+      {without.length === 1 ? "Worker" : "Workers"} {without.map((w) => w.name).join(", ")} cannot run diffusion nodes or ModelScope torch models:{" "}
+      {missing.join(", ")} {missing.length === 1 ? "is" : "are"} not installed there. Install the models extra with <code>make install-models</code> (or{" "}
+      <code>pip install &apos;flowyard[models]&apos;</code>) and restart {without.length === 1 ? "it" : "them"}; <code>make test</code> and <code>make bench</code>{" "}
+      install it too.
+    </div>
+  );
+}
+
 /** Warm models per worker: only site admins' worker listings carry them, so others see nothing here. */
 function WarmModels({ workers }: { workers: Worker[] }) {
   const reporting = workers.filter((w) => w.warm_models != null);
@@ -364,6 +384,7 @@ function Models({ user }: { user: User }) {
         </button>
       </header>
       <p className="fy-hint">Weight files nodes load by name, as the live workers list them, by kind folder.</p>
+      {workers.status === "ready" && <ModelsExtraNotice workers={workers.data} />}
       {models.status === "loading" && <Loading what="models" />}
       {models.status === "error" && <ErrorState title="Could not load the models" error={models.error} onRetry={models.reload} />}
       {models.status === "ready" && (

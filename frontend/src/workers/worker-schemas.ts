@@ -22,6 +22,8 @@ export const workerSchema = z.object({
       pack_sandbox: z
         .object({ mode: z.string(), secure: z.boolean(), uploaded_packs: z.string(), reason: z.string() })
         .nullish(),
+      // The models extra (torch, diffusers, transformers): without it, diffusion and ModelScope torch models cannot run there.
+      models_extra: z.object({ installed: z.boolean(), missing: z.array(z.string()).default([]) }).nullish(),
     })
     .passthrough()
     .default({}),

@@ -56,6 +56,18 @@ export function SandboxBadge({ sandbox }: { sandbox: Worker["capabilities"]["pac
   );
 }
 
+/** A worker without the models extra cannot run diffusion or ModelScope torch models: say so, and how to fix it. */
+export function ModelsExtraBadge({ extra }: { extra: Worker["capabilities"]["models_extra"] }) {
+  if (!extra || extra.installed) return null;
+  return (
+    <div data-testid="models-extra-missing">
+      <Badge tone="error" title={`Missing: ${extra.missing.join(", ")}. Install the models extra on this worker: make install-models`}>
+        no models extra: install it (make install-models)
+      </Badge>
+    </div>
+  );
+}
+
 function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }) {
   const state = workerState(w);
   const caps = w.capabilities;
@@ -91,6 +103,7 @@ function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }
           )}
         </div>
         <SandboxBadge sandbox={caps.pack_sandbox} />
+        <ModelsExtraBadge extra={caps.models_extra} />
       </td>
       <td className="fy-small">
         {packs.length ? (
