@@ -48,6 +48,32 @@ class GroupLayout(_Strict):
     color: Annotated[str, Field(max_length=50)] | None = None
 
 
+class NoteLayout(_Strict):
+    """A note on the canvas (ComfyUI's Note, or MarkdownNote when ``markdown``): text only, never run."""
+
+    id: Annotated[str, Field(min_length=1, max_length=100)]
+    x: Number
+    y: Number
+    width: Size | None = None
+    height: Size | None = None
+    text: Annotated[str, Field(max_length=20_000)]
+    markdown: bool | None = None
+
+
+class RerouteLayout(_Strict):
+    """A waypoint (ComfyUI's Reroute) the links from ``source``'s output ``output`` to ``targets`` are drawn through.
+
+    The links themselves stay in the graph; a reroute only changes how they are drawn and exported.
+    """
+
+    id: Annotated[str, Field(min_length=1, max_length=100)]
+    x: Number
+    y: Number
+    source: Annotated[str, Field(min_length=1, max_length=100)]
+    output: Annotated[int, Field(strict=True, ge=0)]
+    targets: list[tuple[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=200)]]]
+
+
 class Viewport(_Strict):
     x: Number
     y: Number
@@ -68,6 +94,8 @@ class Layout(_Strict):
     groups: list[GroupLayout] = Field(default_factory=list)
     viewport: Viewport | None = None
     subgraphs: dict[str, SubgraphLayout] | None = None
+    notes: list[NoteLayout] | None = None
+    reroutes: list[RerouteLayout] | None = None
 
 
 def canonical_json(data: Any) -> bytes:

@@ -323,3 +323,138 @@ def test_history_names_nodes_by_title_and_recent_runs_name_workflow_and_version(
     expect(page.locator(".fy-toast")).to_contain_text("Run queued")
     page.goto("/")
     expect(page.locator(".fy-run-list")).to_contain_text("Titled v2")
+
+
+# A ComfyUI UI-format workflow: EmptyImage -> Reroute -> ImageBlur -> PreviewImage, a Note and a MarkdownNote.
+COMFY_FILE = {
+    "last_node_id": 8,
+    "last_link_id": 3,
+    "nodes": [
+        {
+            "id": 1,
+            "type": "EmptyImage",
+            "pos": [0, 0],
+            "size": [240, 130],
+            "mode": 0,
+            "inputs": [],
+            "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1]}],
+            "widgets_values": [64, 48, 1, 0],
+        },
+        {
+            "id": 5,
+            "type": "Reroute",
+            "pos": [300, 40],
+            "size": [75, 26],
+            "mode": 0,
+            "inputs": [{"name": "", "type": "*", "link": 1}],
+            "outputs": [{"name": "", "type": "IMAGE", "links": [2]}],
+        },
+        {
+            "id": 2,
+            "type": "ImageBlur",
+            "pos": [420, 0],
+            "size": [240, 100],
+            "mode": 0,
+            "inputs": [{"name": "image", "type": "IMAGE", "link": 2}],
+            "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [3]}],
+            "widgets_values": [2, 1.0],
+        },
+        {
+            "id": 3,
+            "type": "PreviewImage",
+            "pos": [720, 0],
+            "size": [240, 100],
+            "mode": 0,
+            "inputs": [{"name": "images", "type": "IMAGE", "link": 3}],
+            "outputs": [],
+        },
+        {
+            "id": 7,
+            "type": "Note",
+            "pos": [0, 300],
+            "size": [300, 100],
+            "widgets_values": ["Plain <b>words</b>"],
+        },
+        {
+            "id": 8,
+            "type": "MarkdownNote",
+            "pos": [400, 300],
+            "size": [300, 160],
+            "widgets_values": ["# Blur demo\n\nRun it, then **look**. <script>alert(1)</script>"],
+        },
+    ],
+    "links": [[1, 1, 0, 5, 0, "IMAGE"], [2, 5, 0, 2, 0, "IMAGE"], [3, 2, 0, 3, 0, "IMAGE"]],
+    "groups": [],
+    "version": 0.4,
+}
+
+
+def import_comfy(page: Page, data: dict, name: str) -> None:
+    payload = json.dumps(data).encode()
+    page.get_by_label("ComfyUI workflow file").set_input_files(
+        {"name": name, "mimeType": "application/json", "buffer": payload}
+    )
+    page.wait_for_url("**/workflows/new")
+
+
+def assert_notes_and_reroute(page: Page, heading: str = "h1", title: str = "Blur demo") -> None:
+    notes = page.locator("[data-note]")
+    expect(notes).to_have_count(2)
+    plain = page.locator("[data-note]", has_text="Plain")
+    expect(plain.locator(".fy-note-body")).to_have_text("Plain <b>words</b>")  # plain text, not HTML
+    markdown = page.locator("[data-note]", has_text=title)
+    expect(markdown.locator(heading)).to_have_text(title)
+    expect(markdown.locator("script, img")).to_have_count(0)
+    expect(page.locator("[data-reroute]")).to_have_count(1)
+    # The link into the blur is drawn from the reroute's dot; the graph itself keeps the direct link.
+    expect(page.locator(".react-flow__edge")).to_have_count(3)
+    expect(page.locator(".react-flow__node .fy-node")).to_have_count(3)
+
+
+def test_notes_and_reroutes_survive_a_comfyui_round_trip(person, tmp_path):
+    me = person()
+    me.signup(unique("notes"))
+    page = me.page
+    page.on("dialog", lambda d: d.accept())
+    page.goto("/")
+    import_comfy(page, COMFY_FILE, "with-notes.json")
+    assert_notes_and_reroute(page)
+    expect(page.locator("[data-note] strong")).to_have_text("look")
+    # Kept, so the import does not report them as dropped.
+    expect(page.get_by_role("status", name="Import notes")).not_to_contain_text("dropped")
+
+    # A note is edited in place (Markdown, sanitised).
+    page.locator("[data-note]", has_text="Blur demo").locator(".fy-note-body").dblclick()
+    page.get_by_label("Note text").fill("## Changed\n\n<img src=x onerror=alert(1)> *fine*")
+    page.locator(".react-flow__pane").click(position={"x": 700, "y": 600})
+    changed = page.locator("[data-note]", has_text="Changed")
+    expect(changed.locator("h2")).to_have_text("Changed")
+    expect(changed.locator("img")).to_have_count(0)
+    expect(changed.locator("em")).to_have_text("fine")
+
+    # Export as a ComfyUI workflow: Note, MarkdownNote and Reroute nodes, the link through the reroute.
+    page.get_by_role("button", name="File").click()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export as ComfyUI workflow").click()
+    path = tmp_path / "exported.json"
+    download.value.save_as(path)
+    exported = json.loads(path.read_text())
+    types = sorted(n["type"] for n in exported["nodes"])
+    assert types == sorted(["EmptyImage", "ImageBlur", "PreviewImage", "Reroute", "Note", "MarkdownNote"])
+    texts = {n["type"]: n["widgets_values"][0] for n in exported["nodes"] if "Note" in n["type"]}
+    assert texts["Note"] == "Plain <b>words</b>"
+    assert texts["MarkdownNote"].startswith("## Changed")
+    reroute = next(n for n in exported["nodes"] if n["type"] == "Reroute")
+    assert any(link[3] == reroute["id"] and link[1] == 1 for link in exported["links"])
+    assert any(link[1] == reroute["id"] and link[3] == 2 for link in exported["links"])
+
+    # Imported again (as ComfyUI would hand it back), everything is there; saved and reloaded too.
+    page.goto("/")
+    import_comfy(page, exported, "exported.json")
+    assert_notes_and_reroute(page, "h2", "Changed")
+    page.locator(".react-flow__pane").click(position={"x": 700, "y": 600})
+    page.keyboard.press("Control+s")
+    page.get_by_role("form", name="Save workflow").get_by_role("button", name="Save").click()
+    page.wait_for_url(lambda url: "/workflows/new" not in url)
+    page.reload()
+    assert_notes_and_reroute(page, "h2", "Changed")

@@ -57,6 +57,11 @@ def test_graph_errors_name_the_node():
             "layout.groups.0.width",
         ),
         ({"colour": "red"}, "layout.colour"),
+        ({"notes": [{"id": "n1", "x": 0, "y": 0}]}, "layout.notes.0.text"),
+        (
+            {"reroutes": [{"id": "r1", "x": 0, "y": 0, "source": "1", "output": -1, "targets": []}]},
+            "layout.reroutes.0.output",
+        ),
     ],
 )
 def test_layout_errors_name_the_field(layout, field):
@@ -101,3 +106,17 @@ def test_diff_reports_added_removed_type_and_input_changes():
 
 def test_diff_of_identical_graphs_is_empty():
     assert diff_graphs(GRAPH, GRAPH) == {"added": [], "removed": [], "changed": [], "type_changed": []}
+
+
+def test_notes_and_reroutes_are_kept_in_the_layout_and_change_nothing_in_the_graph():
+    layout = {
+        **LAYOUT,
+        "notes": [{"id": "n1", "x": 5, "y": 6, "text": "# Read me", "markdown": True}],
+        "reroutes": [
+            {"id": "r1", "x": 100, "y": 50, "source": "1", "output": 0, "targets": [["2", "image"]]}
+        ],
+    }
+    document = parse_document(GRAPH, layout)
+    assert document.layout["notes"] == layout["notes"]
+    assert document.layout["reroutes"] == [{**layout["reroutes"][0], "targets": [["2", "image"]]}]
+    assert document.graph == parse_document(GRAPH, LAYOUT).graph

@@ -106,6 +106,27 @@ export const layoutGroupSchema = z.object({
 });
 export type LayoutGroup = z.infer<typeof layoutGroupSchema>;
 export const viewportSchema = z.object({ x: z.number(), y: z.number(), zoom: z.number() });
+/** A canvas note (ComfyUI Note / MarkdownNote): never run. */
+export const layoutNoteSchema = z.object({
+  id: z.string(),
+  x: z.number(),
+  y: z.number(),
+  width: z.number().optional(),
+  height: z.number().optional(),
+  text: z.string(),
+  markdown: z.boolean().optional(),
+});
+export type LayoutNote = z.infer<typeof layoutNoteSchema>;
+/** A reroute (ComfyUI Reroute): the graph's links from source:output to targets are drawn through it. */
+export const layoutRerouteSchema = z.object({
+  id: z.string(),
+  x: z.number(),
+  y: z.number(),
+  source: z.string(),
+  output: z.number(),
+  targets: z.array(z.tuple([z.string(), z.string()])),
+});
+export type LayoutReroute = z.infer<typeof layoutRerouteSchema>;
 export const layoutSchema = z.object({
   nodes: z.record(z.string(), layoutNodeSchema).default({}),
   groups: z.array(layoutGroupSchema).default([]),
@@ -114,6 +135,8 @@ export const layoutSchema = z.object({
   subgraphs: z
     .record(z.string(), z.object({ nodes: z.record(z.string(), layoutNodeSchema).default({}), groups: z.array(layoutGroupSchema).default([]) }))
     .optional(),
+  notes: z.array(layoutNoteSchema).optional(),
+  reroutes: z.array(layoutRerouteSchema).optional(),
 });
 export type LayoutJson = z.infer<typeof layoutSchema>;
 export const workflowDocumentSchema = z.object({

@@ -1,9 +1,11 @@
-// "Import ComfyUI workflow" (home and editor), the editor's notice of what the import changed, and "Export as
-// ComfyUI API prompt".
+// "Import ComfyUI workflow" (home and editor), the editor's notice of what the import changed, "Export as ComfyUI
+// workflow" (the canvas, notes and reroutes included) and "Export as ComfyUI API prompt".
 import { useRef, useState, type ChangeEvent } from "react";
 import { Link, useLocation, useNavigate } from "react-router";
 import { errorMessage } from "../api/client";
-import { comfyApi } from "./comfy-api";
+import { useEditorStoreApi } from "../editor/store-context";
+import { comfyApi, type ComfyImport } from "./comfy-api";
+import { canvasItemsFromComfy, toComfyWorkflow, workflowFileName } from "./comfy-workflow";
 import { exportFileName, parseComfyFile, readImportState, summarizeImport, type ComfyImportState } from "./comfy-import";
 import "./comfy.css";
 
@@ -19,7 +21,10 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
     setState({ busy: true, error: null });
     file
       .text()
-      .then((text) => comfyApi.importWorkflow(parseComfyFile(text, file.name)))
+      .then((text) => {
+        const data = parseComfyFile(text, file.name);
+        return comfyApi.importWorkflow(data).then((result) => withCanvasItems(result, data));
+      })
       .then(
         (result) => {
           setState({ busy: false, error: null });
@@ -54,6 +59,42 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
         </span>
       )}
     </>
+  );
+}
+
+/**
+ * The server's import plus the file's notes and reroutes (kept in the layout): the server drops notes with a
+ * warning and follows links through reroutes, so those warnings go once the notes are kept.
+ */
+function withCanvasItems(result: ComfyImport, data: unknown): ComfyImport {
+  const { notes, reroutes } = canvasItemsFromComfy(data);
+  if (!notes.length && !reroutes.length) return result;
+  const kept = new Set(notes.map((n) => n.id.slice(1)));
+  const layout = { nodes: {}, groups: [], ...result.document.layout, ...(notes.length ? { notes } : {}), ...(reroutes.length ? { reroutes } : {}) };
+  return {
+    ...result,
+    document: { ...result.document, layout },
+    warnings: result.warnings.filter((w) => !(w.node !== null && kept.has(w.node) && /Note dropped/.test(w.message))),
+  };
+}
+
+/** File menu: the editor's current graph (unsaved changes included) as a ComfyUI workflow, notes and reroutes too. */
+export function ExportComfyWorkflowButton({ name }: { name: string }) {
+  const store = useEditorStoreApi();
+  const run = () => {
+    const s = store.getState();
+    const workflow = toComfyWorkflow(s.graphToSave(), s.catalog);
+    const blob = new Blob([JSON.stringify(workflow, null, 2)], { type: "application/json" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = workflowFileName(name);
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  };
+  return (
+    <button type="button" onClick={run} title="Download the canvas as a ComfyUI workflow (UI format, with notes and reroutes) that ComfyUI opens">
+      Export as ComfyUI workflow
+    </button>
   );
 }
 

@@ -6,7 +6,8 @@
 // Flow (whose node and edge wrappers compare objects) re-renders only the nodes and edges that did change: a
 // widget edit, a selection change or a drag step no longer touches the other 499 nodes.
 import { getViewportForBounds, type NodeChange } from "@xyflow/react";
-import { GROUP_NODE_PREFIX, inHandle, outHandle, type AppEdge, type AppNode, type GroupFlowNode } from "./flow-types";
+import { NOTE_NODE_PREFIX, REROUTE_EDGE_PREFIX, REROUTE_NODE_PREFIX, routedEdges } from "./canvas-items";
+import { GROUP_NODE_PREFIX, inHandle, outHandle, type AppEdge, type AppNode, type GroupFlowNode, type NoteFlowNode, type RerouteFlowNode } from "./flow-types";
 import type { Catalog, EditorGraph, Position, Viewport } from "./graph-model";
 import { typeColor } from "./type-colors";
 
@@ -63,6 +64,28 @@ export function syncFlowNodes(
       height: g.height,
     } as GroupFlowNode);
   }
+  for (const note of graph.notes ?? []) {
+    const id = NOTE_NODE_PREFIX + note.id;
+    const p = old.get(id) as NoteFlowNode | undefined;
+    const position = p?.dragging ? p.position : { x: note.x, y: note.y };
+    if (p && p.type === "flownote" && samePosition(p.position, position) && p.data.readOnly === readOnly) {
+      next.push(p);
+      continue;
+    }
+    next.push({ ...(p ?? {}), id, type: "flownote", position, data: { noteId: note.id, readOnly }, selectable: false, draggable: !readOnly, dragHandle: ".fy-note-handle" } as NoteFlowNode);
+  }
+  for (const r of graph.reroutes ?? []) {
+    const id = REROUTE_NODE_PREFIX + r.id;
+    const p = old.get(id) as RerouteFlowNode | undefined;
+    const position = p?.dragging ? p.position : { x: r.x, y: r.y };
+    const source = graph.nodes[r.source];
+    const valueType = (source && catalog.get(source.type)?.outputs[r.output]?.type) ?? "ANY";
+    if (p && p.type === "flowreroute" && samePosition(p.position, position) && p.data.readOnly === readOnly && p.data.valueType === valueType) {
+      next.push(p);
+      continue;
+    }
+    next.push({ ...(p ?? {}), id, type: "flowreroute", position, data: { rerouteId: r.id, valueType, readOnly }, selectable: false, draggable: !readOnly } as RerouteFlowNode);
+  }
   for (const n of Object.values(graph.nodes)) {
     const p = old.get(n.id);
     const type = catalog.has(n.type) ? "schema" : "missing";
@@ -90,18 +113,22 @@ export function syncFlowNodes(
 export function syncFlowEdges(prev: readonly AppEdge[], graph: EditorGraph, catalog: Catalog, selected: ReadonlySet<string>): AppEdge[] {
   const old = new Map<string, AppEdge>();
   for (const e of prev) old.set(e.id, e);
+  const routed = routedEdges(graph);
   const next = graph.edges.map((e): AppEdge => {
     const source = graph.nodes[e.source];
     const valueType = (source && catalog.get(source.type)?.outputs[e.sourceOutput]?.type) ?? "ANY";
     const target = graph.nodes[e.target];
     const opacity = source?.mode === "mute" || target?.mode === "mute" ? 0.35 : 1;
-    const sourceHandle = outHandle(e.sourceOutput);
+    // A link drawn through a reroute leaves from the reroute's dot (the reroute's own edge brings it there).
+    const via = routed.get(e.id);
+    const flowSource = via ? REROUTE_NODE_PREFIX + via.id : e.source;
+    const sourceHandle = via ? outHandle(0) : outHandle(e.sourceOutput);
     const targetHandle = inHandle(e.targetInput);
     const isSelected = selected.has(e.id);
     const p = old.get(e.id);
     if (
       p &&
-      p.source === e.source &&
+      p.source === flowSource &&
       p.target === e.target &&
       p.sourceHandle === sourceHandle &&
       p.targetHandle === targetHandle &&
@@ -113,7 +140,7 @@ export function syncFlowEdges(prev: readonly AppEdge[], graph: EditorGraph, cata
     }
     return {
       id: e.id,
-      source: e.source,
+      source: flowSource,
       sourceHandle,
       target: e.target,
       targetHandle,
@@ -122,6 +149,19 @@ export function syncFlowEdges(prev: readonly AppEdge[], graph: EditorGraph, cata
       style: { stroke: typeColor(valueType), strokeWidth: 2, opacity },
     };
   });
+  const used = new Set([...routed.values()].map((r) => r.id));
+  for (const r of graph.reroutes ?? []) {
+    if (!used.has(r.id) || !graph.nodes[r.source]) continue;
+    const id = REROUTE_EDGE_PREFIX + r.id;
+    const valueType = catalog.get(graph.nodes[r.source]!.type)?.outputs[r.output]?.type ?? "ANY";
+    const p = old.get(id);
+    const target = REROUTE_NODE_PREFIX + r.id;
+    if (p && p.source === r.source && p.sourceHandle === outHandle(r.output) && p.target === target && p.data?.valueType === valueType) {
+      next.push(p);
+      continue;
+    }
+    next.push({ id, source: r.source, sourceHandle: outHandle(r.output), target, targetHandle: inHandle("value"), selectable: false, data: { valueType }, style: { stroke: typeColor(valueType), strokeWidth: 2 } });
+  }
   return keepIfSame(prev, next);
 }
 
@@ -131,6 +171,8 @@ export interface NodeChangeEffects {
   committed: Record<string, Position>;
   /** Group frames dropped at a new place. */
   groupsMoved: Record<string, Position>;
+  /** Notes and reroutes dropped at a new place, by flow node id. */
+  itemsMoved: Record<string, Position>;
   /** Sizes React Flow measured. */
   measured: Record<string, { width: number; height: number }>;
   /** The new node selection, when it changed. */
@@ -143,12 +185,14 @@ export interface NodeChangeEffects {
  * (`dragging: false`) is committed.
  */
 export function nodeChangeEffects(changes: readonly NodeChange<AppNode>[], selectedNodes: readonly string[]): NodeChangeEffects {
-  const effects: NodeChangeEffects = { committed: {}, groupsMoved: {}, measured: {}, selection: null };
+  const effects: NodeChangeEffects = { committed: {}, groupsMoved: {}, itemsMoved: {}, measured: {}, selection: null };
   let selection: Set<string> | null = null;
   for (const c of changes) {
-    const isGroup = "id" in c && c.id.startsWith(GROUP_NODE_PREFIX);
+    const isItem = "id" in c && (c.id.startsWith(NOTE_NODE_PREFIX) || c.id.startsWith(REROUTE_NODE_PREFIX));
+    const isGroup = ("id" in c && c.id.startsWith(GROUP_NODE_PREFIX)) || isItem;
     if (c.type === "position" && c.position && !c.dragging) {
-      if (isGroup) effects.groupsMoved[c.id.slice(GROUP_NODE_PREFIX.length)] = c.position;
+      if (isItem) effects.itemsMoved[c.id] = c.position;
+      else if (isGroup) effects.groupsMoved[c.id.slice(GROUP_NODE_PREFIX.length)] = c.position;
       else effects.committed[c.id] = c.position;
     } else if (c.type === "dimensions" && c.dimensions && !isGroup) {
       effects.measured[c.id] = c.dimensions;

@@ -7,7 +7,11 @@ export type SchemaFlowNode = Node<{ nodeId: string }, "schema">;
 export type MissingFlowNode = Node<{ nodeId: string; nodeType: string }, "missing">;
 /** A group frame (layout.groups) drawn behind the nodes; its id is `group:<group id>`. */
 export type GroupFlowNode = Node<{ groupId: string; readOnly?: boolean }, "flowgroup">;
-export type AppNode = SchemaFlowNode | MissingFlowNode | GroupFlowNode;
+/** A canvas note (layout.notes); its id is `note:<note id>`. */
+export type NoteFlowNode = Node<{ noteId: string; readOnly?: boolean }, "flownote">;
+/** A reroute dot (layout.reroutes); its id is `reroute:<reroute id>`. */
+export type RerouteFlowNode = Node<{ rerouteId: string; valueType: string; readOnly?: boolean }, "flowreroute">;
+export type AppNode = SchemaFlowNode | MissingFlowNode | GroupFlowNode | NoteFlowNode | RerouteFlowNode;
 export const GROUP_NODE_PREFIX = "group:";
 export type AppEdge = Edge<{ valueType: string }>;
 

@@ -1,6 +1,6 @@
 // The editor's graph model: nodes with widget values, links between typed sockets, per-node mode and title.
 // Every function is pure: it returns a new graph and never mutates its argument (history keeps snapshots).
-import type { InputSpec, LayoutGroup, NodeSchema, SeedControl } from "../api/schemas";
+import type { InputSpec, LayoutGroup, LayoutNote, LayoutReroute, NodeSchema, SeedControl } from "../api/schemas";
 import type { EditorSubgraph } from "./subgraphs";
 
 export type NodeMode = "normal" | "bypass" | "mute";
@@ -51,6 +51,10 @@ export interface EditorGraph {
   outputs?: string[];
   /** Subgraph definitions by id (root graph; an open subgraph's view carries them too). See subgraphs.ts. */
   subgraphs?: Record<string, EditorSubgraph>;
+  /** Canvas notes (canvas-items.ts): never run. */
+  notes?: LayoutNote[];
+  /** Waypoints links are drawn through (canvas-items.ts). */
+  reroutes?: LayoutReroute[];
 }
 
 export type Catalog = ReadonlyMap<string, NodeSchema>;

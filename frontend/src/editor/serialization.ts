@@ -1,4 +1,5 @@
 // Editor state ⇄ workflow document {graph, layout} (docs/api.md), and the graph sent to run.
+import { liveReroutes } from "./canvas-items";
 import type { GraphJson, LayoutJson, LayoutNode, WorkflowDocument } from "../api/schemas";
 import {
   emptyGraph,
@@ -86,6 +87,9 @@ export function toDocument(graph: EditorGraph, baseCatalog: Catalog): { graph: G
   const graphJson: GraphJson = graph.outputs ? { nodes, outputs: [...graph.outputs] } : { nodes };
   const layout: LayoutJson = { nodes: layoutNodes, groups: graph.groups.map((g) => ({ ...g })) };
   if (graph.viewport) layout.viewport = { ...graph.viewport };
+  if (graph.notes?.length) layout.notes = graph.notes.map((n) => ({ ...n }));
+  const reroutes = liveReroutes(graph);
+  if (reroutes.length) layout.reroutes = reroutes;
   if (graph.subgraphs && Object.keys(graph.subgraphs).length) {
     graphJson.subgraphs = {};
     layout.subgraphs = {};
@@ -150,6 +154,8 @@ export function fromDocument(doc: WorkflowDocument, baseCatalog: Catalog): Edito
   graph.edges = edges.filter((e) => e.source in graph.nodes);
   graph.groups = layout?.groups.map((g) => ({ ...g })) ?? [];
   if (layout?.viewport) graph.viewport = { ...layout.viewport };
+  if (layout?.notes?.length) graph.notes = layout.notes.map((n) => ({ ...n }));
+  if (layout?.reroutes?.length) graph.reroutes = layout.reroutes.map((r) => ({ ...r, targets: r.targets.map(([t, i]): [string, string] => [t, i]) }));
   if (doc.graph.outputs) graph.outputs = [...doc.graph.outputs];
   return graph;
 }

@@ -5,7 +5,7 @@ import { workflows } from "../api/endpoints";
 import type { WorkflowDetail } from "../api/schemas";
 import { useEditorStoreApi } from "../editor/store-context";
 import { workflowEditReason } from "../teams/team-permissions";
-import { ExportComfyButton } from "../comfy/comfy-controls";
+import { ExportComfyButton, ExportComfyWorkflowButton } from "../comfy/comfy-controls";
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
 import { HeaderMenu } from "./header-menu";
 
@@ -55,6 +55,7 @@ export function EditorExtras({ workflow: initial, name, version, onVersion, read
       <HeaderMenu label="File" title="Import and export">
         {fileItems}
         <ImportExport name={name} canImport={!readOnly} />
+        <ExportComfyWorkflowButton name={name} />
         <ExportComfyButton workflowId={workflow.id} name={name} version={version} onError={(m) => store.getState().notify("error", m)} />
       </HeaderMenu>
       {panel === "history" && (

@@ -19,7 +19,7 @@ import { NotFound } from "../app/not-found";
 import { ApiError } from "../api/client";
 import { EditorExtras } from "./editor-extras";
 import { HeaderMenu } from "./header-menu";
-import { ComfyImportNotice, ImportComfyButton } from "../comfy/comfy-controls";
+import { ComfyImportNotice, ExportComfyWorkflowButton, ImportComfyButton } from "../comfy/comfy-controls";
 import { readImportState } from "../comfy/comfy-import";
 import { MissingPacksBanner } from "../packs/missing-packs-banner";
 
@@ -184,8 +184,9 @@ function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetai
         {workflow ? (
           <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} readOnly={!canSave} fileItems={importComfy} />
         ) : (
-          <HeaderMenu label="File" title="Import">
+          <HeaderMenu label="File" title="Import and export">
             {importComfy}
+            <ExportComfyWorkflowButton name={name} />
           </HeaderMenu>
         )}
         {canSave ? (

@@ -1,5 +1,5 @@
 // Right-click menu of the empty canvas: add a node here, paste here, group the selection (or frame an empty
-// group here), arrange the graph, select all, fit the view.
+// group here), add a note, reroute the selected link through here, arrange the graph, select all, fit the view.
 import type { Position } from "../graph-model";
 import { useEditorStore } from "../store-context";
 import { useClampedPosition } from "./use-clamped-position";
@@ -17,6 +17,8 @@ export interface CanvasMenuActions {
   paste(): void;
   group(): void;
   arrange(): void;
+  note(): void;
+  reroute(): void;
   selectAll(): void;
   fitView(): void;
 }
@@ -24,6 +26,7 @@ export interface CanvasMenuActions {
 export function CanvasContextMenu({ menu, actions, onClose }: { menu: CanvasMenuState; actions: CanvasMenuActions; onClose(): void }) {
   const [popupRef, popupStyle] = useClampedPosition<HTMLDivElement>(menu);
   const selected = useEditorStore((s) => s.selectedNodes.length);
+  const linkSelected = useEditorStore((s) => s.selectedEdges.length === 1);
   const act = (fn: () => void) => () => {
     onClose();
     fn();
@@ -39,6 +42,14 @@ export function CanvasContextMenu({ menu, actions, onClose }: { menu: CanvasMenu
       <button role="menuitem" onClick={act(actions.group)}>
         {selected ? `Group ${selected} selected node${selected > 1 ? "s" : ""}` : "Add a group here"}
       </button>
+      <button role="menuitem" onClick={act(actions.note)}>
+        Add a note here
+      </button>
+      {linkSelected && (
+        <button role="menuitem" onClick={act(actions.reroute)}>
+          Reroute the selected link here
+        </button>
+      )}
       <button role="menuitem" onClick={act(actions.arrange)}>
         Arrange (auto layout)
       </button>

@@ -25,6 +25,7 @@ import { GROUP_NODE_PREFIX, parseHandle, type AppEdge, type AppNode } from "../f
 import { estimateFitViewport, moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "../flow-sync";
 import type { Position, Viewport } from "../graph-model";
 import { addGroup, groupAround, moveGroup, nodesInGroup } from "../groups";
+import { addNote, addReroute, moveCanvasItems, NOTE_NODE_PREFIX, REROUTE_NODE_PREFIX } from "../canvas-items";
 import { nodeLook } from "../node-look";
 import { estimateNodeSize, freeSpot, nodeRects } from "../placement";
 import { rememberNodeType } from "../recent-nodes";
@@ -34,6 +35,8 @@ import type { EditorState } from "../store";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { nodeTypes as schemaNodeTypes } from "./flow-node";
 import { GroupNode } from "./group-node";
+import { NoteNode } from "./note-node";
+import { RerouteNode } from "./reroute-node";
 import { HelpPanel } from "./help-panel";
 import { CanvasContextMenu, type CanvasMenuState } from "./canvas-context-menu";
 import { NodeContextMenu, type MenuState } from "./node-context-menu";
@@ -50,7 +53,7 @@ export interface EditorCanvasProps {
   aside?: ReactNode;
 }
 
-const nodeTypes = { ...schemaNodeTypes, flowgroup: GroupNode };
+const nodeTypes = { ...schemaNodeTypes, flowgroup: GroupNode, flownote: NoteNode, flowreroute: RerouteNode };
 
 // Props of <ReactFlow> that are objects or arrays are module constants: React Flow copies most of its props into
 // its store whenever they change identity (one store update per changed prop, and every node, edge, handle and
@@ -156,7 +159,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
   const onNodeDragStart = useCallback(
     (_: unknown, node: AppNode) => {
       const s = store.getState();
-      if (node.id.startsWith(GROUP_NODE_PREFIX)) {
+      if (node.id.startsWith(GROUP_NODE_PREFIX) || node.id.startsWith(NOTE_NODE_PREFIX) || node.id.startsWith(REROUTE_NODE_PREFIX)) {
         const groupId = node.id.slice(GROUP_NODE_PREFIX.length);
         const group = s.graph.groups.find((g) => g.id === groupId);
         groupDrag.current = group
@@ -239,6 +242,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       const fx = nodeChangeEffects(changes, s.selectedNodes);
       if (Object.keys(fx.measured).length) s.setMeasured(fx.measured);
       if (Object.keys(fx.committed).length) s.applyPositions(fx.committed);
+      if (Object.keys(fx.itemsMoved).length) s.change((g) => moveCanvasItems(g, fx.itemsMoved));
       for (const [groupId, to] of Object.entries(fx.groupsMoved)) {
         const members = drag?.groupId === groupId ? [...drag.members.keys()] : [];
         s.change((g) => moveGroup(g, groupId, to, members));
@@ -417,6 +421,19 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
         s.change((g) => addGroup(g, group));
       },
       arrange: () => void autoLayout(),
+      note: () => {
+        if (!paneMenu) return;
+        const { graph } = addNote(store.getState().graph, paneMenu.flow);
+        store.getState().change(() => graph);
+      },
+      reroute: () => {
+        const s = store.getState();
+        const edge = s.graph.edges.find((e) => e.id === s.selectedEdges[0]);
+        const at = paneMenu?.flow;
+        const added = edge && at ? addReroute(s.graph, edge.id, at) : null;
+        if (!added) return s.notify("info", "Select one link that is not rerouted yet, then right-click where the reroute goes.");
+        s.change(() => added.graph);
+      },
       selectAll: () => store.getState().selectAll(),
       fitView: () => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 }),
     }),
