@@ -52,7 +52,8 @@ if [ -x "$VENV/bin/uv" ] && [ "$("$VENV/bin/uv" --version 2>/dev/null | cut -d' 
 	uv="$VENV/bin/uv"
 else
 	step "bootstrapping uv${version:+ $version} into $VENV (pip)..."
-	if "$py" -m pip install --quiet --disable-pip-version-check "uv${version:+==$version}"; then
+	# -qq: errors only (a machine's pip.conf may name indexes that hold no uv, and pip warns about each).
+	if "$py" -m pip install -qq --disable-pip-version-check "uv${version:+==$version}"; then
 		uv="$VENV/bin/uv"
 	elif [ -x "$VENV/bin/uv" ]; then
 		uv="$VENV/bin/uv"
@@ -115,7 +116,7 @@ requirements="$VENV/.flowyard-requirements${extra:+-$extra}.txt"
 export_args=(--frozen --no-emit-project --format requirements-txt --quiet -o "$requirements")
 [ -n "$extra" ] && export_args+=(--extra "$extra")
 "$uv" export "${export_args[@]}" >/dev/null
-count=$(grep -c '^[A-Za-z0-9]' "$requirements" || true)
+count=$(grep -o '^[A-Za-z0-9][A-Za-z0-9._-]*==' "$requirements" | sort -u | wc -l)
 
 step "installing Python $what dependencies (uv, $count locked packages)..."
 "$uv" pip install --python "$py" --require-hashes "${index_args[@]}" -r "$requirements"
