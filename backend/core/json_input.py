@@ -15,7 +15,6 @@ from django.conf import settings
 from rest_framework.parsers import JSONParser
 
 # Integers beyond 2**64 (ComfyUI's largest seed is 2**64 - 1) are refused: no input of ours takes them.
-MAX_INTEGER_DIGITS = 20
 MAX_INTEGER = 2**64
 
 
@@ -36,34 +35,36 @@ def _constant(name: str) -> Any:
     raise bad_json(f"{name} is not a JSON number; numbers must be finite")
 
 
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise bad_json(f"the number {text[:40]} is out of range (numbers must be finite)")
-    return value
+def _out_of_range(value: int | float, field: str) -> Exception:
+    if isinstance(value, float):
+        return bad_json(f"the number {value} is out of range (numbers must be finite)", field)
+    return bad_json(f"the integer {str(value)[:40]}... is too large (the limit is 2**64)", field)
 
 
-def _int(text: str) -> int:
-    digits = text.lstrip("-")
-    if len(digits) > MAX_INTEGER_DIGITS or abs(int(text)) > MAX_INTEGER:
-        raise bad_json(f"the integer {text[:40]}... is too large (the limit is 2**64)")
-    return int(text)
-
-
-def _check_depth(value: Any, limit: int) -> None:
-    """Raise when containers nest deeper than ``limit`` (an explicit stack: linear, no recursion)."""
+def _check_values(value: Any, limit: int, field: str) -> None:
+    """Raise when containers nest deeper than ``limit`` or a number is out of range: one walk over the parsed
+    document (an explicit stack: linear, no recursion), cheaper than a Python hook per number while parsing."""
+    if type(value) is not dict and type(value) is not list:
+        if (type(value) is int and not -MAX_INTEGER <= value <= MAX_INTEGER) or (
+            type(value) is float and not math.isfinite(value)
+        ):
+            raise _out_of_range(value, field)
+        return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
-            raise bad_json(f"JSON nested deeper than {limit} levels (the limit, FLOWYARD_MAX_JSON_DEPTH)")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+            message = f"JSON nested deeper than {limit} levels (the limit, FLOWYARD_MAX_JSON_DEPTH)"
+            raise bad_json(message, field)
+        for child in item.values() if type(item) is dict else item:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is int:
+                if not -MAX_INTEGER <= child <= MAX_INTEGER:
+                    raise _out_of_range(child, field)
+            elif kind is float and not math.isfinite(child):  # 1e999 parses as infinity
+                raise _out_of_range(child, field)
 
 
 def loads_strict(raw: bytes | str, field: str = "body") -> Any:
@@ -73,12 +74,14 @@ def loads_strict(raw: bytes | str, field: str = "body") -> Any:
     except UnicodeDecodeError:
         raise bad_json("not UTF-8 text", field) from None
     try:
-        value = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_int)
+        value = json.loads(text, parse_constant=_constant)
     except RecursionError:
         raise bad_json(f"JSON nested deeper than {max_json_depth()} levels (the limit)", field) from None
     except ValueError as exc:
+        if "integer string conversion" in str(exc):  # over Python's 4,300 digits
+            raise bad_json("an integer is too large (the limit is 2**64)", field) from None
         raise bad_json(f"malformed JSON ({exc})", field) from None
-    _check_depth(value, max_json_depth())
+    _check_values(value, max_json_depth(), field)
     return value
 
 
