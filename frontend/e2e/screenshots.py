@@ -1,7 +1,8 @@
 """Screenshots of the main pages into docs/screenshots/*.png (``make screenshots``; not part of make test).
 
-Starts a fresh server (conftest.run_server), builds a small story through the API (a team with a member, an
-image workflow with a group and two versions, a token, a public link) and photographs each page in Chromium.
+Starts a fresh server (conftest.run_server), builds a small story through the API (a team with a member and a
+viewer, an image workflow with a group, a note, a reroute and two versions, a token, a public link) and photographs
+each page in Chromium; home and editor also at 1280x800 and 1920x1080.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, IMAGE_DOC, PASSWORD, run_server  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from conftest import CHROMIUM, CHROMIUM_ARGS, IMAGE_DOC, PASSWORD, run_server  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -33,12 +35,16 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         mate = browser.new_context(base_url=base)
         api(mate, "POST", "/api/auth/signup", {"username": "sam", "password": PASSWORD})
+        viewer = browser.new_context(viewport={"width": 1400, "height": 860}, base_url=base)
+        api(viewer, "POST", "/api/auth/signup", {"username": "vic", "password": PASSWORD})
+        api(viewer, "POST", "/api/auth/login", {"username": "vic", "password": PASSWORD})
         ctx = browser.new_context(viewport={"width": 1400, "height": 860}, base_url=base)
         api(ctx, "POST", "/api/auth/signup", {"username": "alex", "password": PASSWORD})
         user = api(ctx, "POST", "/api/auth/login", {"username": "alex", "password": PASSWORD})
         personal = user["personal_workspace"]["id"]
         team = api(ctx, "POST", "/api/teams", {"name": "Studio"})
         api(ctx, "POST", f"/api/teams/{team['id']}/members", {"username": "sam", "role": "editor"})
+        api(ctx, "POST", f"/api/teams/{team['id']}/members", {"username": "vic", "role": "viewer"})
         api(ctx, "POST", f"/api/teams/{team['id']}/invites", {"role": "runner", "expires_in_hours": 72})
         doc = {
             **IMAGE_DOC,
@@ -46,6 +52,19 @@ def main() -> None:
                 **IMAGE_DOC["layout"],
                 "groups": [
                     {"id": "g1", "title": "Make and soften", "x": -30, "y": -70, "width": 620, "height": 330}
+                ],
+                "notes": [
+                    {
+                        "id": "n1",
+                        "x": 0,
+                        "y": 300,
+                        "width": 320,
+                        "text": "## Banner\n\nA red image, **blurred**, then previewed.\nRaise `blur_radius` for softer edges.",
+                        "markdown": True,
+                    }
+                ],
+                "reroutes": [
+                    {"id": "r1", "x": 600, "y": 200, "source": "2", "output": 0, "targets": [["3", "images"]]}
                 ],
             },
         }
@@ -84,7 +103,9 @@ def main() -> None:
         page.screenshot(path=OUT / "home.png")
 
         page.goto(f"/workflows/{wf['id']}")
-        expect(page.locator(".react-flow__node")).to_have_count(4)  # 3 nodes + the group
+        expect(page.locator(".react-flow__node")).to_have_count(
+            6
+        )  # 3 nodes, the group, the note, the reroute
         expect(page.get_by_text("Loading…")).to_have_count(0)  # the runs sidebar's queue
         page.screenshot(path=OUT / "editor.png")
         page.get_by_role("button", name="History").click()
@@ -96,8 +117,35 @@ def main() -> None:
         expect(page.get_by_test_id("public-link")).to_be_visible()
         page.screenshot(path=OUT / "editor-share.png")
 
+        page.get_by_role("button", name="Done").click()
+        page.locator(".react-flow__pane").click(button="right", position={"x": 420, "y": 560})
+        expect(page.get_by_role("menu", name="Canvas menu")).to_be_visible()
+        page.screenshot(path=OUT / "editor-canvas-menu.png")
+        page.keyboard.press("Escape")
+
+        # Home and editor at the two window sizes every page is checked at (header on one line, no sideways scroll).
+        for width, height in ((1280, 800), (1920, 1080)):
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto("/")
+            expect(page.get_by_role("link", name="Blurred banner").first).to_be_visible()
+            expect(page.get_by_text("Loading recent runs")).to_have_count(0)
+            page.screenshot(path=OUT / f"home-{width}.png")
+            page.goto(f"/workflows/{wf['id']}")
+            expect(page.locator(".react-flow__node")).to_have_count(6)
+            expect(page.get_by_text("Loading…")).to_have_count(0)
+            page.screenshot(path=OUT / f"editor-{width}.png")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.set_viewport_size({"width": 1400, "height": 860})
+
+        vpage = viewer.new_page()
+        vpage.goto(f"/workflows/{wf['id']}")
+        expect(vpage.get_by_test_id("view-only")).to_be_visible()
+        expect(vpage.locator(".react-flow__node")).to_have_count(6)
+        expect(vpage.get_by_text("Loading…")).to_have_count(0)
+        vpage.screenshot(path=OUT / "editor-view-only.png")
+
         page.goto(f"/teams/{team['id']}")
-        expect(page.get_by_role("heading", name="Members (2)")).to_be_visible()
+        expect(page.get_by_role("heading", name="Members (3)")).to_be_visible()
         page.screenshot(path=OUT / "team-settings.png", full_page=True)
 
         page.goto("/settings/tokens")

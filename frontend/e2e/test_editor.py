@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from conftest import IMAGE_DOC, unique
@@ -458,3 +459,33 @@ def test_notes_and_reroutes_survive_a_comfyui_round_trip(person, tmp_path):
     page.wait_for_url(lambda url: "/workflows/new" not in url)
     page.reload()
     assert_notes_and_reroute(page, "h2", "Changed")
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (1920, 1080)])
+def test_home_and_editor_fit_the_window_without_sideways_scroll(person, width, height):
+    me = person()
+    me.signup(unique("sizes"))
+    user = me.api("GET", "/api/auth/me")
+    wf = me.api(
+        "POST",
+        "/api/workflows",
+        {
+            "workspace": user["personal_workspace"]["id"],
+            "name": "A workflow with a rather long name",
+            **IMAGE_DOC,
+        },
+    )
+    page = me.page
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto("/")
+    expect(page.get_by_role("link", name="A workflow with a rather long name")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.goto(f"/workflows/{wf['id']}")
+    expect(page.locator(".react-flow__node")).to_have_count(3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    header = page.locator(".fy-editor-header")
+    tops = header.evaluate("(h) => [...h.children].map((c) => Math.round(c.getBoundingClientRect().top))")
+    assert max(tops) - min(tops) < 20, tops
+    # Every header control is inside the window.
+    rights = header.evaluate("(h) => [...h.children].map((c) => c.getBoundingClientRect().right)")
+    assert max(rights) <= width

@@ -43,7 +43,7 @@ function NoteNodeView({ data }: NodeProps<NoteFlowNode>) {
         />
       ) : (
         <div
-          className="fy-note-body nowheel"
+          className={html !== null ? "fy-note-body nowheel" : "fy-note-body plain nowheel"}
           title={data.readOnly ? undefined : "Double-click to edit"}
           onDoubleClick={() => !data.readOnly && setEditing(true)}
           {...(html !== null ? { dangerouslySetInnerHTML: { __html: html } } : { children: note.text || (data.readOnly ? "" : "Double-click to write") })}
