@@ -12,15 +12,17 @@ New apps add their loaders here in the same shape: load with the role annotated,
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery, Value
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from backend.accounts.models import Membership, Workspace
+from backend.accounts.models import AnyUser, Membership, Workspace
 from backend.accounts.roles import Need, Role
 
 if TYPE_CHECKING:
+    from backend.registry.models import NodePack, NodePackVersion, Publisher
     from backend.runs.models import Run
     from backend.uploads.models import Upload
     from backend.workflows.models import Workflow, WorkflowVersion
@@ -50,20 +52,22 @@ __all__ = [
 ]
 
 
-def _user_id(user) -> int | None:
+def _user_id(user: AnyUser | None) -> int | None:
     return user.pk if user is not None and user.is_authenticated else None
 
 
-def role_subquery(user, workspace_ref: str = "pk") -> Subquery:
-    """A subquery giving ``user``'s role in the workspace at ``workspace_ref`` (an OuterRef path)."""
+def role_subquery(user: AnyUser | None, workspace_ref: str = "pk") -> Subquery | Value:
+    """A subquery giving ``user``'s role in the workspace at ``workspace_ref`` (an OuterRef path); NULL for an
+    anonymous caller, who is no one's member."""
+    user_id = _user_id(user)
+    if user_id is None:
+        return Value(None, output_field=CharField())
     return Subquery(
-        Membership.objects.filter(workspace=OuterRef(workspace_ref), user_id=_user_id(user)).values("role")[
-            :1
-        ]
+        Membership.objects.filter(workspace=OuterRef(workspace_ref), user_id=user_id).values("role")[:1]
     )
 
 
-def role_in(user, workspace: Workspace | int) -> Role | None:
+def role_in(user: AnyUser | None, workspace: Workspace | int) -> Role | None:
     """The user's role in the workspace, or None when not a member (one query)."""
     user_id = _user_id(user)
     if user_id is None:
@@ -86,8 +90,12 @@ def _as_role(value: str | None) -> Role | None:
     return Role(value) if value else None
 
 
-def access_workspace(user, workspace_id, need: Need = Need.VIEW, kind: str | None = None) -> Workspace:
+def access_workspace(
+    user: AnyUser, workspace_id: int | str | None, need: Need = Need.VIEW, kind: str | None = None
+) -> Workspace:
     """Load a workspace the user is a member of; ``kind`` restricts to personal or team workspaces."""
+    if workspace_id is None:
+        raise NotFound("No such workspace.")
     queryset = Workspace.objects.annotate(member_role=role_subquery(user))
     if kind is not None:
         queryset = queryset.filter(kind=kind)
@@ -95,14 +103,15 @@ def access_workspace(user, workspace_id, need: Need = Need.VIEW, kind: str | Non
         workspace = queryset.get(pk=int(workspace_id))
     except (Workspace.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such workspace.") from None
-    workspace.role = _as_role(workspace.member_role)
-    if workspace.role is None:
+    role = _as_role(workspace.member_role)
+    if role is None:
         raise NotFound("No such workspace.")
-    check_need(workspace.role, need, "workspace")
+    workspace.role = role
+    check_need(role, need, "workspace")
     return workspace
 
 
-def access_team(user, team_id, need: Need = Need.VIEW) -> Workspace:
+def access_team(user: AnyUser, team_id: int | str, need: Need = Need.VIEW) -> Workspace:
     """Load a team workspace (personal workspaces answer 404 here)."""
     try:
         return access_workspace(user, team_id, need, kind=Workspace.Kind.TEAM)
@@ -110,7 +119,7 @@ def access_team(user, team_id, need: Need = Need.VIEW) -> Workspace:
         raise NotFound("No such team.") from None
 
 
-def visible_workflows(user) -> QuerySet[Workflow]:
+def visible_workflows(user: AnyUser) -> QuerySet[Workflow]:
     """Every workflow the user may see as a member: team-visible ones, their own, and all of it for admins."""
     from backend.workflows.models import Workflow
 
@@ -125,7 +134,7 @@ def visible_workflows(user) -> QuerySet[Workflow]:
     )
 
 
-def access_workflow(user, workflow_id, need: Need = Need.VIEW) -> Workflow:
+def access_workflow(user: AnyUser, workflow_id: int | str, need: Need = Need.VIEW) -> Workflow:
     """Load a workflow the user may see; site templates are viewable (and forkable) by every signed-in user."""
     from backend.workflows.models import Workflow
 
@@ -146,7 +155,9 @@ def access_workflow(user, workflow_id, need: Need = Need.VIEW) -> Workflow:
     return workflow
 
 
-def access_workflow_version(user, workflow_id, number, need: Need = Need.VIEW) -> WorkflowVersion:
+def access_workflow_version(
+    user: AnyUser, workflow_id: int | str, number: int | str, need: Need = Need.VIEW
+) -> WorkflowVersion:
     """Load version ``number`` of a workflow the user may see; ``version.workflow.role`` holds the role."""
     workflow = access_workflow(user, workflow_id, need)
     try:
@@ -161,7 +172,7 @@ def access_workflow_version(user, workflow_id, number, need: Need = Need.VIEW) -
 # no workflow, to every member); ``need`` is checked against the caller's role in the run's workspace.
 
 
-def visible_runs(user) -> QuerySet[Run]:
+def visible_runs(user: AnyUser) -> QuerySet[Run]:
     """Every run the user may see: in workspaces they belong to, of workflows they may see (or of none)."""
     from backend.runs.models import Run
     from backend.workflows.models import Workflow
@@ -182,7 +193,7 @@ def visible_runs(user) -> QuerySet[Run]:
     )
 
 
-def access_run(user, run_id, need: Need = Need.VIEW, *, graphs: bool = True) -> Run:
+def access_run(user: AnyUser, run_id: UUID | str, need: Need = Need.VIEW, *, graphs: bool = True) -> Run:
     """Load a run the user may see; ``run.role`` holds the caller's role in its workspace.
 
     ``graphs=False`` leaves the run's graph and its version's graph and layout unread (read later if used):
@@ -197,22 +208,24 @@ def access_run(user, run_id, need: Need = Need.VIEW, *, graphs: bool = True) -> 
         run = runs.annotate(member_role=role_subquery(user, "workspace")).get(pk=run_id)
     except (Run.DoesNotExist, TypeError, ValueError, ValidationError):
         raise NotFound("No such run.") from None
-    run.role = _as_role(run.member_role)
-    if run.role is None or (run.workflow is not None and not run.workflow.is_visible_to(user, run.role)):
+    role = _as_role(run.member_role)
+    # Temporary: Run declares ``role`` once backend/runs is type-checked (pyproject's mypy override says why).
+    run.role = role  # type: ignore[attr-defined]
+    if role is None or (run.workflow is not None and not run.workflow.is_visible_to(user, role)):
         raise NotFound("No such run.")
-    check_need(run.role, need, "run")
+    check_need(role, need, "run")
     return run
 
 
-def access_run_to_manage(user, run_id) -> Run:
+def access_run_to_manage(user: AnyUser, run_id: UUID | str) -> Run:
     """Load a run the user may cancel or delete: their own run (needs ``run``), anyone's (needs ``edit``)."""
     run = access_run(user, run_id, Need.RUN)
     if run.created_by_id != _user_id(user):
-        check_need(run.role, Need.EDIT, "run started by someone else")
+        check_need(run.role, Need.EDIT, "run started by someone else")  # type: ignore[attr-defined]
     return run
 
 
-def visible_uploads(user) -> QuerySet[Upload]:
+def visible_uploads(user: AnyUser) -> QuerySet[Upload]:
     """Every upload in a workspace the user is a member of (uploads have no finer visibility)."""
     from backend.uploads.models import Upload
 
@@ -224,7 +237,7 @@ def visible_uploads(user) -> QuerySet[Upload]:
     )
 
 
-def access_upload(user, upload_id, need: Need = Need.VIEW) -> Upload:
+def access_upload(user: AnyUser, upload_id: int | str, need: Need = Need.VIEW) -> Upload:
     """Load an upload of a workspace the user is a member of; ``upload.role`` holds the role."""
     from backend.uploads.models import Upload
 
@@ -236,10 +249,11 @@ def access_upload(user, upload_id, need: Need = Need.VIEW) -> Upload:
         )
     except (Upload.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such upload.") from None
-    upload.role = _as_role(upload.member_role)
-    if upload.role is None:
+    role = _as_role(upload.member_role)
+    if role is None:
         raise NotFound("No such upload.")
-    check_need(upload.role, need, "upload")
+    upload.role = role
+    check_need(role, need, "upload")
     return upload
 
 
@@ -249,7 +263,7 @@ def access_upload(user, upload_id, need: Need = Need.VIEW) -> Upload:
 # (managers only). Non-managers see only active versions (yanked ones included, marked as such).
 
 
-def _publisher_managers(user_id: int | None, prefix: str = "") -> Q:
+def _publisher_managers(user_id: int, prefix: str = "") -> Q:
     admins = [role for role in Role if role.allows(Need.ADMIN)]
     admin_of_team = Membership.objects.filter(
         workspace=OuterRef(f"{prefix}workspace"), user_id=user_id, role__in=admins
@@ -257,7 +271,7 @@ def _publisher_managers(user_id: int | None, prefix: str = "") -> Q:
     return Q(**{f"{prefix}user_id": user_id}) | Q(Exists(admin_of_team))
 
 
-def manageable_publishers(user) -> QuerySet:
+def manageable_publishers(user: AnyUser) -> QuerySet[Publisher]:
     """Publishers the user may publish to and manage: their own, and those of teams they own or administer."""
     from backend.registry.models import Publisher
 
@@ -267,18 +281,18 @@ def manageable_publishers(user) -> QuerySet:
     return Publisher.objects.filter(_publisher_managers(user_id))
 
 
-def _is_site_admin(user) -> bool:
+def _is_site_admin(user: AnyUser | None) -> bool:
     return bool(user is not None and user.is_authenticated and getattr(user, "is_site_admin", False))
 
 
-def check_site_admin(user, action: str) -> None:
+def check_site_admin(user: AnyUser, action: str) -> None:
     """Raise 403 unless the user is a site admin; ``action`` says what was refused (site-wide things, such as
     the model library, have no workspace role to check)."""
     if not _is_site_admin(user):
         raise PermissionDenied(f"Only site admins may {action}.")
 
 
-def visible_packs(user) -> QuerySet:
+def visible_packs(user: AnyUser) -> QuerySet[NodePack]:
     """Every pack the user may see, each annotated with ``can_manage`` (the caller may publish to it)."""
     from django.db.models import BooleanField, ExpressionWrapper
 
@@ -288,8 +302,10 @@ def visible_packs(user) -> QuerySet:
     if user_id is None:
         return NodePack.objects.none()
     manages = _publisher_managers(user_id, "publisher__")
+    # django-stubs refuses to annotate over NodePack's type-only ``can_manage`` declaration (which is what lets
+    # ``version.pack.can_manage`` type-check); Django itself refuses only field names.
     packs = NodePack.objects.annotate(
-        can_manage=ExpressionWrapper(manages, output_field=BooleanField())
+        can_manage=ExpressionWrapper(manages, output_field=BooleanField())  # type: ignore[no-redef]
     ).select_related("publisher")
     if _is_site_admin(user):
         return packs
@@ -306,7 +322,7 @@ def visible_packs(user) -> QuerySet:
     )
 
 
-def access_pack(user, name, manage: bool = False):
+def access_pack(user: AnyUser, name: str, manage: bool = False) -> NodePack:
     """Load a pack the user may see by name; ``manage=True`` also needs publisher rights (else 403).
 
     ``pack.can_manage`` tells whether the caller may publish to, yank and deprecate the pack; site admins see
@@ -325,7 +341,7 @@ def access_pack(user, name, manage: bool = False):
     return pack
 
 
-def visible_pack_versions(user, pack) -> QuerySet:
+def visible_pack_versions(user: AnyUser, pack: NodePack) -> QuerySet[NodePackVersion]:
     """The versions of ``pack`` (loaded through ``access_pack``) the user may see."""
     from backend.registry.models import NodePackVersion
 
@@ -335,7 +351,14 @@ def visible_pack_versions(user, pack) -> QuerySet:
     return versions.filter(status=NodePackVersion.Status.ACTIVE)
 
 
-def access_pack_version(user, version_id=None, *, pack_name=None, version=None, manage: bool = False):
+def access_pack_version(
+    user: AnyUser,
+    version_id: int | str | None = None,
+    *,
+    pack_name: str | None = None,
+    version: str | None = None,
+    manage: bool = False,
+) -> NodePackVersion:
     """Load a pack version by id, or by pack name and version string; ``version.pack`` carries ``can_manage``.
 
     Missing, of an invisible pack, or not active (for anyone but its publisher and site admins): 404.
@@ -345,8 +368,12 @@ def access_pack_version(user, version_id=None, *, pack_name=None, version=None, 
     try:
         if version_id is not None:
             pack_name = NodePackVersion.objects.values_list("pack__name", flat=True).get(pk=int(version_id))
+        if pack_name is None:
+            raise NotFound("No such node pack.")
         pack = access_pack(user, pack_name)
-        query = {"pk": int(version_id)} if version_id is not None else {"version": str(version)}
+        query: dict[str, object] = (
+            {"pk": int(version_id)} if version_id is not None else {"version": str(version)}
+        )
         found = visible_pack_versions(user, pack).get(**query)
     except (NodePackVersion.DoesNotExist, TypeError, ValueError):
         raise NotFound("No such pack version.") from None

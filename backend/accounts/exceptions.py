@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -13,7 +14,7 @@ from backend.core.unavailable import unavailable_response, unavailable_service
 class ApiError(exceptions.APIException):
     """A 4xx answer whose ``errors`` list is given as is (e.g. graph errors naming node and input)."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_detail = "Invalid input."
 
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None, status_code: int = 400):
@@ -44,7 +45,7 @@ def _flatten(data: Any, path: str = "") -> list[dict[str, Any]]:
     return [{"field": path or "non_field_errors", "message": str(data)}]
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
     """DRF's handler, reshaped so every error answer has ``detail`` and ``errors``; an outage answers 503."""
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime
+from typing import TypeAlias
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db import models
 from django.utils import timezone
 
@@ -33,6 +35,10 @@ class User(AbstractUser):
         return self.is_active and self.is_superuser
 
 
+# Whoever a request comes from (``request.user``): the access loaders take either and treat anonymous as no one.
+AnyUser: TypeAlias = "User | AnonymousUser"
+
+
 class Workspace(models.Model):
     """Where workflows live: every user's personal workspace, or a team's shared one."""
 
@@ -52,6 +58,9 @@ class Workspace(models.Model):
         related_name="personal_workspace",
     )
     created = models.DateTimeField(default=timezone.now)
+
+    # Not a column: the caller's role, set by the loaders of backend/accounts/access.py (only members load one).
+    role: Role
 
     class Meta:
         ordering = ["kind", "name"]
@@ -112,6 +121,9 @@ class ApiToken(models.Model):
     last_used = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    # Not a column: the raw secret, set only on the answer that creates the token (only its hash is stored).
+    token: str
+
     class Meta:
         ordering = ["-created", "-id"]
 
@@ -145,9 +157,9 @@ class Invite(models.Model):
     def __str__(self) -> str:
         return f"invite {self.id} to {self.workspace_id} as {self.role}"
 
-    def is_expired(self, now=None) -> bool:
+    def is_expired(self, now: datetime | None = None) -> bool:
         return (now or timezone.now()) >= self.expires
 
-    def is_pending(self, now=None) -> bool:
+    def is_pending(self, now: datetime | None = None) -> bool:
         """True while the link can still be accepted."""
         return self.used_at is None and self.revoked_at is None and not self.is_expired(now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -42,7 +44,7 @@ class SignupSerializer(serializers.Serializer):
         User.username_validator(value)
         return value
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         candidate = User(username=attrs["username"], email=attrs.get("email", ""))
         try:
             password_validation.validate_password(attrs["password"], candidate)
@@ -102,10 +104,10 @@ class MemberSerializer(serializers.ModelSerializer):
 class AssignableRoleField(serializers.ChoiceField):
     """A role that can be given to a member (owner only comes with a transfer)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(choices=Role.choices, **kwargs)
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Role:
         role = Role(super().to_internal_value(data))
         if role == Role.OWNER:
             raise serializers.ValidationError("The owner role is only given by transferring ownership.")

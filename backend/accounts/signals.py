@@ -1,5 +1,7 @@
 """Users created outside sign-up (createsuperuser, the admin) get their personal workspace too."""
 
+from typing import Any
+
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -7,7 +9,9 @@ from backend.accounts.models import User
 
 
 @receiver(post_save, sender=User, dispatch_uid="accounts_personal_workspace")
-def give_personal_workspace(sender, instance: User, created: bool, raw: bool = False, **kwargs) -> None:
+def give_personal_workspace(
+    sender: type[User], instance: User, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
     if created and not raw:
         from backend.accounts.actions import do_ensure_personal_workspace
 

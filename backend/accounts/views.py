@@ -10,11 +10,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import actions
 from backend.accounts.access import Need, access_team, role_subquery
+from backend.accounts.authentication import AuthenticatedRequest
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import Workspace
 from backend.accounts.roles import Role
@@ -43,7 +45,7 @@ class _CsrfCheck(SessionAuthentication):
     """Reuses DRF's CSRF check for views that log a browser in (login CSRF)."""
 
 
-def enforce_csrf(request) -> None:
+def enforce_csrf(request: Request) -> None:
     """Reject unsafe requests from browsers that lack the CSRF token, even when anonymous."""
     _CsrfCheck().enforce_csrf(request)
 
@@ -56,7 +58,7 @@ class CsrfView(APIView):
 
     @extend_schema(responses=CsrfSerializer, summary="Set the csrftoken cookie")
     @method_decorator(ensure_csrf_cookie)
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response({"csrf_token": get_token(request)})
 
 
@@ -79,7 +81,7 @@ class SignupView(APIView):
         responses={202: SignupDoneSerializer},
         summary="Sign up (then sign in with the same credentials)",
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         enforce_csrf(request)
         serializer = SignupSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -91,7 +93,7 @@ class LoginView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(request=LoginSerializer, responses=UserSerializer, summary="Log in (session cookie)")
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         enforce_csrf(request)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -106,14 +108,14 @@ class LogoutView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(request=None, responses={204: None}, summary="Log out")
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MeView(APIView):
     @extend_schema(responses=UserSerializer, summary="The signed-in user")
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         return Response(UserSerializer(request.user).data)
 
 
@@ -122,14 +124,14 @@ class MeView(APIView):
 
 class TokenListView(APIView):
     @extend_schema(responses=TokenSerializer(many=True), summary="My active API tokens")
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         tokens = request.user.api_tokens.filter(revoked_at__isnull=True)
         return Response(TokenSerializer(tokens, many=True).data)
 
     @extend_schema(
         request=TokenSerializer, responses={201: NewTokenSerializer}, summary="Create an API token"
     )
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = TokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, raw = actions.do_create_token(request.user, serializer.validated_data["name"])
@@ -139,7 +141,7 @@ class TokenListView(APIView):
 
 class TokenDetailView(APIView):
     @extend_schema(responses={204: None}, summary="Revoke an API token")
-    def delete(self, request, token_id: int):
+    def delete(self, request: AuthenticatedRequest, token_id: int) -> Response:
         actions.do_revoke_token(request.user, token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -149,16 +151,20 @@ class TokenDetailView(APIView):
 
 class WorkspaceListView(APIView):
     @extend_schema(responses=WorkspaceSerializer(many=True), summary="My workspaces, with my role in each")
-    def get(self, request):
-        workspaces = Workspace.objects.filter(memberships__user=request.user).annotate(
-            role=role_subquery(request.user)
+    def get(self, request: AuthenticatedRequest) -> Response:
+        workspaces = list(
+            Workspace.objects.filter(memberships__user=request.user).annotate(
+                member_role=role_subquery(request.user)
+            )
         )
+        for workspace in workspaces:
+            workspace.role = Role(workspace.member_role)
         return Response(WorkspaceSerializer(workspaces, many=True).data)
 
 
 class TeamListView(APIView):
     @extend_schema(request=TeamNameSerializer, responses={201: WorkspaceSerializer}, summary="Create a team")
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = TeamNameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         team = actions.do_create_team(request.user, serializer.validated_data["name"])
@@ -167,11 +173,11 @@ class TeamListView(APIView):
 
 class TeamDetailView(APIView):
     @extend_schema(responses=WorkspaceSerializer, summary="A team")
-    def get(self, request, team_id: int):
+    def get(self, request: AuthenticatedRequest, team_id: int) -> Response:
         return Response(WorkspaceSerializer(access_team(request.user, team_id)).data)
 
     @extend_schema(request=TeamNameSerializer, responses=WorkspaceSerializer, summary="Rename a team")
-    def patch(self, request, team_id: int):
+    def patch(self, request: AuthenticatedRequest, team_id: int) -> Response:
         team = access_team(request.user, team_id, Need.ADMIN)
         serializer = TeamNameSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -179,19 +185,19 @@ class TeamDetailView(APIView):
         return Response(WorkspaceSerializer(team).data)
 
     @extend_schema(responses={204: None}, summary="Delete a team and its workflows")
-    def delete(self, request, team_id: int):
+    def delete(self, request: AuthenticatedRequest, team_id: int) -> Response:
         actions.do_delete_team(access_team(request.user, team_id, Need.OWN))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MemberListView(APIView):
     @extend_schema(responses=MemberSerializer(many=True), summary="Members of a team")
-    def get(self, request, team_id: int):
+    def get(self, request: AuthenticatedRequest, team_id: int) -> Response:
         team = access_team(request.user, team_id)
         return Response(MemberSerializer(team.memberships.select_related("user"), many=True).data)
 
     @extend_schema(request=AddMemberSerializer, responses={201: MemberSerializer}, summary="Add a member")
-    def post(self, request, team_id: int):
+    def post(self, request: AuthenticatedRequest, team_id: int) -> Response:
         team = access_team(request.user, team_id, Need.MANAGE_MEMBERS)
         serializer = AddMemberSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -202,7 +208,7 @@ class MemberListView(APIView):
 
 class MemberDetailView(APIView):
     @extend_schema(request=ChangeRoleSerializer, responses=MemberSerializer, summary="Change a member's role")
-    def patch(self, request, team_id: int, user_id: int):
+    def patch(self, request: AuthenticatedRequest, team_id: int, user_id: int) -> Response:
         team = access_team(request.user, team_id, Need.MANAGE_MEMBERS)
         serializer = ChangeRoleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -211,7 +217,7 @@ class MemberDetailView(APIView):
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None}, summary="Remove a member")
-    def delete(self, request, team_id: int, user_id: int):
+    def delete(self, request: AuthenticatedRequest, team_id: int, user_id: int) -> Response:
         team = access_team(request.user, team_id, Need.MANAGE_MEMBERS)
         actions.do_remove_member(team, request.user, team.role, user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -219,14 +225,14 @@ class MemberDetailView(APIView):
 
 class LeaveView(APIView):
     @extend_schema(request=None, responses={204: None}, summary="Leave a team")
-    def post(self, request, team_id: int):
+    def post(self, request: AuthenticatedRequest, team_id: int) -> Response:
         actions.do_leave(access_team(request.user, team_id), request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TransferView(APIView):
     @extend_schema(request=TransferSerializer, responses=MemberSerializer, summary="Transfer ownership")
-    def post(self, request, team_id: int):
+    def post(self, request: AuthenticatedRequest, team_id: int) -> Response:
         team = access_team(request.user, team_id, Need.OWN)
         serializer = TransferSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -236,7 +242,7 @@ class TransferView(APIView):
 
 class InviteListView(APIView):
     @extend_schema(responses=InviteSerializer(many=True), summary="Pending invite links of a team")
-    def get(self, request, team_id: int):
+    def get(self, request: AuthenticatedRequest, team_id: int) -> Response:
         team = access_team(request.user, team_id, Need.MANAGE_MEMBERS)
         pending = [invite for invite in team.invites.select_related("created_by") if invite.is_pending()]
         return Response(InviteSerializer(pending, many=True).data)
@@ -244,7 +250,7 @@ class InviteListView(APIView):
     @extend_schema(
         request=InviteCreateSerializer, responses={201: NewInviteSerializer}, summary="Create an invite link"
     )
-    def post(self, request, team_id: int):
+    def post(self, request: AuthenticatedRequest, team_id: int) -> Response:
         team = access_team(request.user, team_id, Need.MANAGE_MEMBERS)
         serializer = InviteCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -264,7 +270,7 @@ class InviteListView(APIView):
 
 class InviteDetailView(APIView):
     @extend_schema(responses={204: None}, summary="Revoke an invite link")
-    def delete(self, request, team_id: int, invite_id: int):
+    def delete(self, request: AuthenticatedRequest, team_id: int, invite_id: int) -> Response:
         team = access_team(request.user, team_id, Need.MANAGE_MEMBERS)
         actions.do_revoke_invite(team, invite_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -272,7 +278,7 @@ class InviteDetailView(APIView):
 
 class AcceptInviteView(APIView):
     @extend_schema(request=None, responses=AcceptedInviteSerializer, summary="Accept an invite link")
-    def post(self, request, token: str):
+    def post(self, request: AuthenticatedRequest, token: str) -> Response:
         membership = actions.do_accept_invite(token, request.user)
         workspace = membership.workspace
         workspace.role = Role(membership.role)
