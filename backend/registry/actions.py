@@ -45,7 +45,7 @@ def do_create_publisher(
             "A publisher id is 2-39 of a-z, 0-9 and '-', not starting or ending with '-'.",
             [{"field": "slug", "message": "2-39 of a-z 0-9 -"}],
         )
-    owner = {"workspace": workspace} if workspace is not None else {"user": user}
+    owner: dict[str, User | Workspace] = {"workspace": workspace} if workspace is not None else {"user": user}
     if Publisher.objects.filter(**owner).exists():
         raise ApiError(
             "This team already has a publisher." if workspace else "You already have a publisher.",

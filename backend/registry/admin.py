@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from backend.registry.models import NodePack, NodePackVersion, Publisher, TeamPackInstall
 
@@ -24,7 +25,7 @@ class NodePackVersionAdmin(admin.ModelAdmin):
     list_filter = ["status", "yanked"]
     search_fields = ["pack__name"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: NodePackVersion | None = None) -> bool:
         return False
 
 

@@ -6,6 +6,8 @@ import hashlib
 import json
 from typing import Any, NamedTuple
 
+from django.db.models import QuerySet
+
 from backend.accounts.models import Workspace
 from backend.registry.models import NodePackVersion, TeamPackInstall
 from workers.engine.registry import NodeRegistry, default_registry
@@ -20,7 +22,7 @@ class InstalledPack(NamedTuple):
     manifest: dict[str, Any]
 
 
-def _installs(workspace: Workspace | int):
+def _installs(workspace: Workspace | int) -> QuerySet[TeamPackInstall]:
     workspace_id = workspace.pk if isinstance(workspace, Workspace) else int(workspace)
     return (
         TeamPackInstall.objects.filter(workspace_id=workspace_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -82,6 +84,9 @@ class NodePack(models.Model):
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
 
+    # Not a column: whether the caller may publish to the pack, set by backend/accounts/access.py.
+    can_manage: bool
+
     class Meta:
         ordering = ["name"]
 
@@ -95,7 +100,7 @@ class NodePack(models.Model):
 
 
 class NodePackVersionQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> int:
         changed = set(kwargs) & NodePackVersion.CONTENT_FIELDS
         if changed:
             raise ImmutableVersionError(f"Pack versions are immutable: cannot update {sorted(changed)}.")
@@ -158,7 +163,7 @@ class NodePackVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.pack.name} {self.version}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding and kwargs.get("update_fields") is None:
             raise ImmutableVersionError(
                 "Pack versions are immutable; save with update_fields of review state."

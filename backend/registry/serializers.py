@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from backend.accounts.models import User
 from backend.registry.models import NodePack, NodePackVersion, Publisher, TeamPackInstall
 
 
@@ -58,13 +59,13 @@ def publisher_json(publisher: Publisher) -> dict[str, Any]:
         "display_name": publisher.display_name,
         "kind": publisher.kind,
         "workspace": publisher.workspace_id,
-        "user": {"id": publisher.user.pk, "username": publisher.user.username} if publisher.user_id else None,
+        "user": _user(publisher.user),
         "trusted": publisher.trusted,
         "created": publisher.created,
     }
 
 
-def _user(user) -> dict[str, Any] | None:
+def _user(user: User | None) -> dict[str, Any] | None:
     return {"id": user.pk, "username": user.username} if user is not None else None
 
 

@@ -108,11 +108,11 @@ def validate_pack_version(version_id: int) -> str | None:
             with get_blob_store().open(version.archive_sha256) as source, path.open("wb") as target:
                 shutil.copyfileobj(source, target)
         except BlobNotFound:
-            report = {
+            missing: dict[str, object] = {
                 "ok": False,
                 "errors": [{"code": "archive-missing", "message": "the uploaded archive is gone"}],
             }
-            recorded = do_record_validation(version_id, report)
+            recorded = do_record_validation(version_id, missing)
             return recorded.status if recorded else None
         report = validate_archive_in_subprocess(path, limits, timeout=limits.wall_seconds)
         data = report.model_dump(mode="json")

@@ -7,12 +7,14 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, QuerySet
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,7 +27,9 @@ from backend.accounts.access import (
     visible_pack_versions,
     visible_packs,
 )
+from backend.accounts.authentication import AuthenticatedRequest
 from backend.accounts.exceptions import ApiError
+from backend.accounts.models import AnyUser, User, Workspace
 from backend.registry import actions
 from backend.registry.archives import ArchiveError, read_manifest
 from backend.registry.installs import workspace_catalog
@@ -55,11 +59,11 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in candidates or f'"{etag}"' in candidates
 
 
-def _site_admin(user) -> bool:
+def _site_admin(user: AnyUser) -> bool:
     return bool(getattr(user, "is_site_admin", False))
 
 
-def _require_site_admin(user) -> None:
+def _require_site_admin(user: AnyUser) -> None:
     if not _site_admin(user):
         raise PermissionDenied("Only site admins review node packs.")
 
@@ -72,7 +76,7 @@ class NodeCatalogView(APIView):
         responses={200: OpenApiTypes.OBJECT, 304: OpenApiResponse(description="Not modified")},
         summary="The node catalog",
     )
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         workspace_id = request.query_params.get("workspace")
         workspace = access_workspace(request.user, workspace_id) if workspace_id else None
         catalog, etag = workspace_catalog(workspace)
@@ -85,11 +89,11 @@ class NodeCatalogView(APIView):
 # Upload
 
 
-def _personal_slug(user) -> str:
+def _personal_slug(user: User) -> str:
     return user.username.lower().replace("_", "-").replace(".", "-")
 
 
-def _publisher_for_upload(user, slug: str) -> Publisher:
+def _publisher_for_upload(user: User, slug: str) -> Publisher:
     publisher = Publisher.objects.filter(slug=slug).first()
     if publisher is None:
         if slug == _personal_slug(user) and not Publisher.objects.filter(user=user).exists():
@@ -108,7 +112,7 @@ def _publisher_for_upload(user, slug: str) -> Publisher:
     return publisher
 
 
-def _verdict_response(request, version: NodePackVersion, status_code: int | None = None) -> Response:
+def _verdict_response(request: Request, version: NodePackVersion, status_code: int | None = None) -> Response:
     body = {
         "status": version.status if version.is_validated() else "validating",
         "message": version.verdict(),
@@ -143,7 +147,7 @@ class PackUploadView(APIView):
     @extend_schema(
         request={"multipart/form-data": UploadSerializer}, responses=OBJECT, summary="Publish a pack"
     )
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         try:
             return self._upload(request)
         except ApiError as exc:
@@ -151,7 +155,7 @@ class PackUploadView(APIView):
             body = {**exc.payload, "status": "rejected", "message": exc.payload["detail"], "report": None}
             return Response(body, status=exc.status_code)
 
-    def _upload(self, request):
+    def _upload(self, request: AuthenticatedRequest) -> Response:
         if "archive" not in request.FILES:
             raise ApiError(
                 "Send the pack as the multipart field 'archive' (a .flowyard.zip).",
@@ -202,20 +206,20 @@ class PackUploadView(APIView):
 # Versions: polling, review, the publisher's controls
 
 
-def _manager_view(user, version: NodePackVersion) -> bool:
+def _manager_view(user: AnyUser, version: NodePackVersion) -> bool:
     return bool(version.pack.can_manage) or _site_admin(user)
 
 
 class VersionByIdView(APIView):
     @extend_schema(responses=OBJECT, summary="A pack version (poll after an upload)")
-    def get(self, request, version_id: int):
+    def get(self, request: AuthenticatedRequest, version_id: int) -> Response:
         version = access_pack_version(request.user, version_id)
         return Response(version_json(version, full=True, manager=_manager_view(request.user, version)))
 
 
 class ReviewQueueView(APIView):
     @extend_schema(responses=OBJECT, summary="Versions waiting for a site admin")
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         _require_site_admin(request.user)
         waiting = (
             NodePackVersion.objects.filter(
@@ -236,7 +240,7 @@ class VersionActionView(APIView):
     """POST /api/packs/versions/<id>/<approve|reject|yank|unyank|deprecate>."""
 
     @extend_schema(request=ReasonSerializer, responses=OBJECT, summary="Review or change a pack version")
-    def post(self, request, version_id: int, verb: str):
+    def post(self, request: AuthenticatedRequest, version_id: int, verb: str) -> Response:
         user = request.user
         version = access_pack_version(user, version_id)
         if verb in ("approve", "reject"):
@@ -260,9 +264,9 @@ class VersionActionView(APIView):
             elif verb == "unyank":
                 version = actions.do_unyank_version(version)
             else:
-                body = DeprecateSerializer(data=request.data)
-                body.is_valid(raise_exception=True)
-                version = actions.do_deprecate_version(version, body.validated_data["message"])
+                deprecation = DeprecateSerializer(data=request.data)
+                deprecation.is_valid(raise_exception=True)
+                version = actions.do_deprecate_version(version, deprecation.validated_data["message"])
         else:
             return Response({"detail": f"Unknown action {verb!r}.", "errors": []}, status=404)
         return Response(version_json(version, full=True, manager=True))
@@ -271,7 +275,7 @@ class VersionActionView(APIView):
 # Browse
 
 
-def _with_active_versions(packs):
+def _with_active_versions(packs: QuerySet[NodePack]) -> QuerySet[NodePack]:
     active = NodePackVersion.objects.filter(status=NodePackVersion.Status.ACTIVE, yanked=False)
     return packs.prefetch_related(Prefetch("versions", queryset=active, to_attr="installable"))
 
@@ -282,7 +286,7 @@ def _latest(pack: NodePack) -> NodePackVersion | None:
 
 class PackListView(APIView):
     @extend_schema(parameters=[PackListQuerySerializer], responses=OBJECT, summary="Search node packs")
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         query = PackListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -303,7 +307,12 @@ class PackListView(APIView):
         for pack in _with_active_versions(packs.order_by("name")):
             latest = _latest(pack)
             known = latest is not None and latest.nodes_recorded_at is not None
-            if node_type and known and not any(node.get("type") == node_type for node in latest.nodes):
+            if (
+                node_type
+                and known
+                and latest is not None
+                and not any(node.get("type") == node_type for node in latest.nodes)
+            ):
                 continue
             result.append(pack_json(pack, latest))
         return Response(result)
@@ -311,7 +320,7 @@ class PackListView(APIView):
 
 class PackDetailView(APIView):
     @extend_schema(responses=OBJECT, summary="A node pack with README, versions, nodes and findings")
-    def get(self, request, name: str):
+    def get(self, request: AuthenticatedRequest, name: str) -> Response:
         pack = access_pack(request.user, name)
         versions = sorted(
             visible_pack_versions(request.user, pack).select_related("reviewed_by", "uploaded_by"),
@@ -338,7 +347,7 @@ class PackDetailView(APIView):
         return Response(data)
 
     @extend_schema(request=PackUpdateSerializer, responses=OBJECT, summary="Change a pack's visibility")
-    def patch(self, request, name: str):
+    def patch(self, request: AuthenticatedRequest, name: str) -> Response:
         pack = access_pack(request.user, name, manage=True)
         body = PackUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -348,14 +357,14 @@ class PackDetailView(APIView):
 
 class PackVersionDetailView(APIView):
     @extend_schema(responses=OBJECT, summary="One version of a pack")
-    def get(self, request, name: str, version: str):
+    def get(self, request: AuthenticatedRequest, name: str, version: str) -> Response:
         found = access_pack_version(request.user, pack_name=name, version=version)
         return Response(version_json(found, full=True, manager=_manager_view(request.user, found)))
 
 
 class PackDownloadView(APIView):
     @extend_schema(responses={200: OpenApiTypes.BINARY}, summary="Download a pack version's archive")
-    def get(self, request, name: str, version: str):
+    def get(self, request: AuthenticatedRequest, name: str, version: str) -> HttpResponseBase:
         found = access_pack_version(request.user, pack_name=name, version=version)
         actions.do_count_download(found)
         return blob_response(
@@ -372,13 +381,13 @@ class PackDownloadView(APIView):
 
 class PublisherListView(APIView):
     @extend_schema(responses=OBJECT, summary="The publishers the caller manages")
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(
             [publisher_json(p) for p in manageable_publishers(request.user).select_related("user")]
         )
 
     @extend_schema(request=PublisherCreateSerializer, responses=OBJECT, summary="Create a publisher")
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         body = PublisherCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -399,7 +408,7 @@ class PublisherDetailView(APIView):
         return publisher
 
     @extend_schema(responses=OBJECT, summary="A publisher and the packs of it the caller may see")
-    def get(self, request, slug: str):
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         publisher = self._load(slug)
         packs = _with_active_versions(visible_packs(request.user).filter(publisher=publisher))
         data = publisher_json(publisher)
@@ -410,7 +419,7 @@ class PublisherDetailView(APIView):
     @extend_schema(
         request=PublisherUpdateSerializer, responses=OBJECT, summary="Rename or (site admins) trust"
     )
-    def patch(self, request, slug: str):
+    def patch(self, request: AuthenticatedRequest, slug: str) -> Response:
         publisher = self._load(slug)
         body = PublisherUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -430,7 +439,7 @@ class PublisherDetailView(APIView):
 # Installs
 
 
-def _installs(workspace):
+def _installs(workspace: Workspace) -> QuerySet[TeamPackInstall]:
     return TeamPackInstall.objects.filter(workspace=workspace).select_related(
         "pack", "version", "installed_by"
     )
@@ -438,7 +447,7 @@ def _installs(workspace):
 
 class WorkspacePackListView(APIView):
     @extend_schema(responses=OBJECT, summary="Packs installed in a workspace")
-    def get(self, request, workspace_id: int):
+    def get(self, request: AuthenticatedRequest, workspace_id: int) -> Response:
         workspace = access_workspace(request.user, workspace_id)
         installs = list(_installs(workspace))
         packs = _with_active_versions(NodePack.objects.filter(pk__in=[i.pack_id for i in installs]))
@@ -446,7 +455,7 @@ class WorkspacePackListView(APIView):
         return Response([install_json(i, latest.get(i.pack_id)) for i in installs])
 
     @extend_schema(request=InstallSerializer, responses=OBJECT, summary="Install, upgrade or pin a pack")
-    def post(self, request, workspace_id: int):
+    def post(self, request: AuthenticatedRequest, workspace_id: int) -> Response:
         workspace = access_workspace(request.user, workspace_id, Need.ADMIN)
         body = InstallSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -466,7 +475,7 @@ class WorkspacePackListView(APIView):
 
 class WorkspacePackDetailView(APIView):
     @extend_schema(responses={204: None}, summary="Remove a pack from a workspace")
-    def delete(self, request, workspace_id: int, name: str):
+    def delete(self, request: AuthenticatedRequest, workspace_id: int, name: str) -> Response:
         workspace = access_workspace(request.user, workspace_id, Need.ADMIN)
         actions.do_remove_pack(workspace, name)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -43,7 +43,9 @@ def publish(publisher, user, name, version="1.0.0", visibility="public", status=
         "findings": [],
         "manifest": manifest.summary(),
     }
-    row = actions.do_record_validation(row.pk, report)
+    recorded = actions.do_record_validation(row.pk, report)
+    assert recorded is not None
+    row = recorded
     if nodes:
         actions.do_record_node_schemas(row, [{**NODE, "type": f"{name}.Thing"}])
     if status == "active" and row.status != "active":
@@ -142,6 +144,7 @@ def test_download_counts_and_serves_the_archive_blob(catalog, as_role, settings)
             "sdk_api": ">=1.0,<2",
         }
     )
+    assert team_publisher.workspace is not None
     row = actions.do_upload_version(
         team_publisher.workspace.owner_membership().user, team_publisher, manifest, sha, 15
     )

@@ -511,7 +511,7 @@ def publish_hostile(upload, client_for, oscar, alice, archive: Path) -> NodePack
 
 
 def run_graph(client, team, nodes: dict[str, tuple[str, dict]], wait_for_run) -> dict:
-    graph = {"nodes": {}}
+    graph: dict[str, dict] = {"nodes": {}}
     for key, (node_type, inputs) in nodes.items():
         graph["nodes"][key] = {"type": node_type, "inputs": inputs}
         graph["nodes"][f"show-{key}"] = {"type": "PreviewAny", "inputs": {"source": [key, 0]}}

@@ -148,14 +148,16 @@ def texts(detail: dict) -> dict[str, str]:
     return {r["node_id"]: r["text"] for r in detail["results"] if r["kind"] == "text"}
 
 
-def pixels(client, detail: dict) -> tuple[int, int, int]:
+def pixels(client, detail: dict) -> tuple[int, ...]:
     [image] = [r for r in detail["results"] if r["kind"] == "image"]
     response = client.get(image["url"])
     assert response.status_code == 200
     data = b"".join(response.streaming_content) if response.streaming else response.content
     picture = Image.open(io.BytesIO(data)).convert("RGB")
     assert picture.size == (8, 4)
-    return picture.getpixel((3, 2))
+    pixel = picture.getpixel((3, 2))
+    assert isinstance(pixel, tuple)
+    return pixel
 
 
 INVERTED = (0xFF - 0x10, 0xFF - 0x20, 0xFF - 0x30)
@@ -268,7 +270,12 @@ def worker(shared, django_db_setup, django_db_blocker):
     args += ["-n", WORKER, "--without-gossip", "--without-mingle", "--loglevel=INFO"]
     process = Process(args, env, shared["var"] / "worker.log")
     try:
-        wait_until(lambda: process.check_alive() or "ready." in process.output(), 30, "the worker to start")
+
+        def ready() -> bool:
+            process.check_alive()
+            return "ready." in process.output()
+
+        wait_until(ready, 30, "the worker to start")
         yield process, redis_url, database_url
     finally:
         process.stop()

@@ -29,6 +29,7 @@ def test_cli_publish_to_live_server_activates_a_trusted_pack_and_team_admin_inst
     assert "/api/packs/versions/" in out
 
     version = NodePackVersion.objects.get(pack__name="demo", version="0.1.0")
+    assert version.report is not None
     assert version.status == "active" and version.report["ok"] and version.report["import_checked"]
     assert [node["type"] for node in version.nodes] == ["demo.Example"]
     detail = client.get("/api/packs/demo").json()
