@@ -118,7 +118,19 @@ def main() -> None:
         page.screenshot(path=OUT / "editor-share.png")
 
         page.get_by_role("button", name="Done").click()
-        page.locator(".react-flow__pane").click(button="right", position={"x": 420, "y": 560})
+        # Right-click an empty spot in the lower half of the canvas (not a node, the note or the minimap).
+        spot = page.evaluate(
+            """() => {
+                 const pane = document.querySelector('.react-flow__pane').getBoundingClientRect();
+                 for (let y = Math.round(pane.height * 0.6); y < pane.height - 220; y += 40)
+                   for (let x = Math.round(pane.width * 0.4); x < pane.width - 260; x += 40) {
+                     const hit = document.elementFromPoint(pane.left + x, pane.top + y);
+                     if (hit && hit.classList.contains('react-flow__pane')) return { x, y };
+                   }
+                 return { x: 40, y: 80 };
+               }"""
+        )
+        page.locator(".react-flow__pane").click(button="right", position=spot)
         expect(page.get_by_role("menu", name="Canvas menu")).to_be_visible()
         page.screenshot(path=OUT / "editor-canvas-menu.png")
         page.keyboard.press("Escape")

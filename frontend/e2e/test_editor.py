@@ -191,28 +191,34 @@ def test_at_1280_the_header_is_one_line_and_the_runs_panel_sits_beside_the_canva
     assert (header.bounding_box() or {})["height"] < 50
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
-    # The runs panel is a column right of the canvas: no node, selected or not, lies under it.
+    # Until this browser chooses, the runs panel starts collapsed to a narrow strip beside the canvas.
     panel = page.get_by_role("complementary", name="Runs")
-    expect(panel).to_be_visible()
+    expect(page.get_by_role("button", name="◂ Runs")).to_be_visible()
+    collapsed = panel.bounding_box()
+    assert collapsed and collapsed["width"] < 60
+    wide = page.locator(".react-flow__pane").bounding_box()
+    assert wide
+
+    # Open, it is a column right of the canvas: no node, selected or not, lies under it.
+    page.get_by_role("button", name="◂ Runs").click()
+    expect(page.get_by_role("button", name="Runs ▸")).to_be_visible()
     page.get_by_role("button", name="Fit view", exact=True).click()
     page.get_by_test_id("node-3").locator(".fy-node-title").click()
     panel_box = panel.bounding_box()
-    assert panel_box
+    assert panel_box and panel_box["width"] > 200
     for i in range(3):
         box = page.locator(".react-flow__node").nth(i).bounding_box()
         assert box and not boxes_overlap(box, panel_box)
     pane = page.locator(".react-flow__pane").bounding_box()
     assert pane and pane["x"] + pane["width"] <= panel_box["x"] + 1
+    assert wide["width"] > pane["width"] + 200
 
-    # Collapsed, it leaves a narrow strip and the canvas widens; the choice survives a reload.
+    # The choice survives a reload, open or collapsed.
+    page.reload()
+    expect(page.get_by_role("button", name="Runs ▸")).to_be_visible()
     page.get_by_role("button", name="Runs ▸").click()
-    collapsed = panel.bounding_box()
-    assert collapsed and collapsed["width"] < 60
-    assert (page.locator(".react-flow__pane").bounding_box() or {})["width"] > pane["width"] + 200
     page.reload()
     expect(page.get_by_role("button", name="◂ Runs")).to_be_visible()
-    page.get_by_role("button", name="◂ Runs").click()
-    expect(page.get_by_role("button", name="Runs ▸")).to_be_visible()
 
 
 def test_the_link_drop_search_stays_on_screen_and_new_nodes_find_free_space(person):
@@ -252,6 +258,24 @@ def test_the_link_drop_search_stays_on_screen_and_new_nodes_find_free_space(pers
             assert a and b and not boxes_overlap(a, b), (a, b)
 
 
+def empty_point(page: Page, skip: int = 0) -> dict:
+    """A point of the pane (relative to it) with nothing drawn over it: the `skip`-th found on a coarse grid."""
+    point = page.evaluate(
+        """(skip) => {
+             const pane = document.querySelector('.react-flow__pane').getBoundingClientRect();
+             for (let y = 60; y < pane.height - 120; y += 50)
+               for (let x = 60; x < pane.width - 260; x += 50) {
+                 const hit = document.elementFromPoint(pane.left + x, pane.top + y);
+                 if (hit && hit.classList.contains('react-flow__pane') && skip-- <= 0) return { x, y };
+               }
+             return null;
+           }""",
+        skip,
+    )
+    assert point, "no empty spot on the canvas"
+    return point
+
+
 def test_the_canvas_menu_adds_pastes_groups_and_arranges(person):
     page, _ = open_at_1280(person)
     nodes = page.locator(".react-flow__node")
@@ -259,7 +283,7 @@ def test_the_canvas_menu_adds_pastes_groups_and_arranges(person):
     menu = page.get_by_role("menu", name="Canvas menu")
 
     # Add node… opens the search where the menu was.
-    pane.click(button="right", position={"x": 200, "y": 560})
+    pane.click(button="right", position=empty_point(page))
     expect(menu).to_be_visible()
     menu.get_by_role("menuitem", name="Add node").click()
     page.get_by_label("Search nodes").fill("blur image")
@@ -269,25 +293,25 @@ def test_the_canvas_menu_adds_pastes_groups_and_arranges(person):
     # Paste here: a copy of the selected node, at the menu's point.
     page.get_by_test_id("node-1").locator(".fy-node-title").click()
     page.keyboard.press("Control+c")
-    pane.click(button="right", position={"x": 420, "y": 600})
+    pane.click(button="right", position=empty_point(page, 3))
     menu.get_by_role("menuitem", name="Paste here").click()
     expect(nodes).to_have_count(5)
 
     # Group: with nothing selected, an empty group frame where the menu was.
-    pane.click(position={"x": 30, "y": 30})
-    pane.click(button="right", position={"x": 60, "y": 60})
+    pane.click(position=empty_point(page))
+    pane.click(button="right", position=empty_point(page, 6))
     expect(menu.get_by_role("menuitem", name="Add a group here")).to_be_visible()
     menu.get_by_role("menuitem", name="Add a group here").click()
     expect(page.locator("[data-group]")).to_have_count(1)
 
-    # Arrange (inside the group's frame, where the canvas menu opens too): auto layout moves the nodes (the graph
-    # becomes dirty) and nothing overlaps.
-    pane.click(button="right", position={"x": 80, "y": 120})
+    # Arrange: auto layout moves the nodes (the graph becomes dirty) and no two overlap.
+    pane.click(button="right", position=empty_point(page))
     menu.get_by_role("menuitem", name="Arrange").click()
     expect(page.locator(".fy-dirty")).to_be_visible()
     page.wait_for_timeout(600)
-    boxes = [nodes.nth(i).bounding_box() for i in range(nodes.count())]
-    real = [b for b, i in zip(boxes, range(len(boxes)), strict=True) if b and b["height"] < 400]
+    graph_nodes = page.locator(".react-flow__node-schema")  # not the group's frame, which holds nodes
+    expect(graph_nodes).to_have_count(5)
+    real = [b for b in (graph_nodes.nth(i).bounding_box() for i in range(5)) if b]
     for i, a in enumerate(real):
         for b in real[i + 1 :]:
             assert not boxes_overlap(a, b), (a, b)

@@ -249,25 +249,31 @@ function Gallery({ workflowId }: { workflowId: number | null }) {
 
 const SIDEBAR_KEY = "flowyard.runsPanel";
 
-function readSidebarOpen(): boolean {
+/** The panel's state this browser chose ("open" or "closed"), or null before any choice. */
+function readSidebarChoice(): "open" | "closed" | null {
   try {
-    return window.localStorage.getItem(SIDEBAR_KEY) !== "closed";
+    const value = window.localStorage.getItem(SIDEBAR_KEY);
+    return value === "open" || value === "closed" ? value : null;
   } catch {
-    return true;
+    return null;
   }
 }
 
 /**
- * The runs panel: a column beside the canvas (never over it, so it cannot hide the selection), collapsed to a
- * narrow strip on request; the choice is remembered in this browser.
+ * The runs panel: a column beside the canvas (never over it, so it cannot hide the selection). Until this browser
+ * opens or collapses it, it starts collapsed (the whole width for the graph) and opens when a run is queued here;
+ * after that the choice is remembered.
  */
 export function RunSidebar({ workflowId }: { workflowId: number | null }) {
   const store = useEditorRunsStore();
-  const [open, setOpenState] = useState(readSidebarOpen);
+  const [choice, setChoice] = useState(readSidebarChoice);
+  const queuedHere = useEditorRuns((s) => s.queued.length > 0);
+  const open = choice ? choice === "open" : queuedHere;
   const setOpen = (next: boolean) => {
-    setOpenState(next);
+    const value = next ? "open" : "closed";
+    setChoice(value);
     try {
-      window.localStorage.setItem(SIDEBAR_KEY, next ? "open" : "closed");
+      window.localStorage.setItem(SIDEBAR_KEY, value);
     } catch {
       // Storage refused (private mode): the choice lasts for this page only.
     }

@@ -423,6 +423,8 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       arrange: () => void autoLayout(),
       note: () => {
         if (!paneMenu) return;
+        // Inside an open subgraph the view is rebuilt from the definition's nodes: notes belong to the top level.
+        if (store.getState().subgraphPath.length) return store.getState().notify("info", "Notes go on the top level of the workflow, not inside a subgraph.");
         const { graph } = addNote(store.getState().graph, paneMenu.flow);
         store.getState().change(() => graph);
       },
@@ -430,6 +432,7 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
         const s = store.getState();
         const edge = s.graph.edges.find((e) => e.id === s.selectedEdges[0]);
         const at = paneMenu?.flow;
+        if (s.subgraphPath.length) return s.notify("info", "Reroutes go on the top level of the workflow, not inside a subgraph.");
         const added = edge && at ? addReroute(s.graph, edge.id, at) : null;
         if (!added) return s.notify("info", "Select one link that is not rerouted yet, then right-click where the reroute goes.");
         s.change(() => added.graph);
