@@ -10,7 +10,8 @@ import os
 from urllib.parse import parse_qs, urlsplit
 
 from django.apps import apps
-from django.core.asgi import get_asgi_application
+
+from backend.core.request_threads import RequestThreads, get_asgi_application
 
 
 def _use_web_database_pool() -> None:
@@ -103,7 +104,7 @@ start_embedded_worker()
 application = ProtocolTypeRouter(
     {
         # Body limits before Django reads a byte of the body (backend/core/body_limits.py).
-        "http": BodyLimitMiddleware(django_asgi_app),
+        "http": BodyLimitMiddleware(RequestThreads(django_asgi_app)),
         "websocket": websocket_application(),
     }
 )

@@ -3,16 +3,19 @@
 Run ``python -m benchmarks.api`` (``make bench``; ``--mode embedded`` or ``--mode celery`` for one stack). Each
 stack is started here as subprocesses and stopped by PID:
 
-- ``embedded``: daphne on SQLite in a temporary directory, the local (in-process) dispatcher, the in-memory
+- ``embedded``: uvicorn on SQLite in a temporary directory, the local (in-process) dispatcher, the in-memory
   channel layer: ``make run``.
-- ``celery``: daphne and one Celery worker (``-c 1``) on Postgres (a fresh database ``flowyard_bench_api``) and
-  Redis (database 7, queues of its own), blobs in a temporary directory.
+- ``celery``: uvicorn and one Celery worker (``-c 1``; ``--workers N`` for more) on Postgres (a fresh database
+  ``flowyard_bench_api``) and Redis (database 7, queues of its own), blobs in a temporary directory.
 
 Prints one JSON object per line: submit-to-first-event latency and submit-to-done of a 10-node and a 500-node
 chain (PrimitiveInt + IntMath add), a fully cached re-run of the 500-chain, 50 small runs submitted at once from
 4 clients (runs/s, p50/p95), one run watched by 200 websockets (delivery = receive time - event ``time``, which
 the worker stamps when the event happens, before its ~50 ms batch is stored and published) and list endpoints
-under 20 concurrent clients. Then the targets: 500-chain under 1 s, cached re-run under 100 ms, delivery p99
+under 20 concurrent clients; then what ComfyUI's clients do (``--only comfy``): a 10-node and a 5,000-node prompt
+through ``POST /comfy/prompt``, done when the user's ``/comfy/ws`` says ``execution_success``, and bursts of 50
+three-node prompts from 4 clients and 500 from 16 (four users). Every row carries the load average. Then the
+targets: 500-chain under 1 s, cached re-run under 100 ms, delivery p99
 under 50 ms. The machine is shared: a missed target is measured again, and only a second miss exits non-zero.
 """
 
@@ -199,7 +202,7 @@ def recreate_database(name: str) -> str:
 
 
 class Stack:
-    """web (daphne) plus, in celery mode, Celery workers and optionally beat; everything in a temporary dir."""
+    """web (uvicorn) plus, in celery mode, Celery workers and optionally beat; everything in a temporary dir."""
 
     def __init__(self, mode: str, *, database: str = "flowyard_bench_api", redis_db: int = 7, **env: str):
         self.mode = mode
@@ -245,14 +248,13 @@ class Stack:
         )
 
     def start_web(self) -> None:
+        # uvicorn, as `make run`, the images and `make cluster` serve (chosen on the web-edge benchmark).
+        args = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
         web = Process(
-            "web",
-            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "backend.asgi:application"],
-            self.env,
-            self.tmp,
+            "web", [*args, "--log-level", "warning", "backend.asgi:application"], self.env, self.tmp
         )
         self.processes["web"] = web
-        wait_until(lambda: web.check() or port_open(self.port), 60, "daphne")
+        wait_until(lambda: web.check() or port_open(self.port), 60, "uvicorn")
 
     def start_worker(self, name: str, concurrency: int = 1, **env: str) -> Process:
         args = [PYTHON, "-m", "celery", "-A", "backend", "worker", "-Q", self.env["FLOWYARD_CPU_QUEUE"]]
@@ -296,13 +298,15 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack(mode: str, **kwargs: Any) -> Iterator[Stack]:
+def stack(mode: str, workers: int = 1, **kwargs: Any) -> Iterator[Stack]:
     s = Stack(mode, **kwargs)
     ok = False
     try:
         s.start_web()
         if mode == "celery":
             s.start_worker("bench-worker")
+            for index in range(2, workers + 1):
+                s.start_worker(f"bench-worker-{index}")
         yield s
         ok = True
     finally:
@@ -330,12 +334,13 @@ class Client:
             await browser.get("/api/auth/csrf")
             headers = {"X-CSRFToken": browser.cookies["csrftoken"], "Referer": base + "/"}
             name = f"bench-{uuid.uuid4().hex[:10]}"
-            response = await browser.post(
-                "/api/auth/signup",
-                json={"username": name, "password": f"pw-{uuid.uuid4().hex}"},
-                headers=headers,
-            )
+            credentials = {"username": name, "password": f"pw-{uuid.uuid4().hex}"}
+            response = await browser.post("/api/auth/signup", json=credentials, headers=headers)
             response.raise_for_status()
+            if response.status_code == 202:  # sign-up no longer signs in (nor tells whether a name is taken)
+                headers["X-CSRFToken"] = browser.cookies.get("csrftoken", headers["X-CSRFToken"])
+                response = await browser.post("/api/auth/login", json=credentials, headers=headers)
+                response.raise_for_status()
             user = response.json()
             headers["X-CSRFToken"] = browser.cookies.get("csrftoken", headers["X-CSRFToken"])
             created = await browser.post("/api/tokens", json={"name": "bench"}, headers=headers)
@@ -534,6 +539,189 @@ async def burst(clients: list[Client], mode: str, total: int = 50) -> dict[str, 
     )
 
 
+# --- ComfyUI's API: the same client as ComfyUI's users ---------------------------------------------------------
+
+
+def comfy_chain(length: int, start: int) -> dict[str, Any]:
+    """A ComfyUI API-format prompt: PrimitiveInt -> IntMath add x (length - 2) -> PreviewAny (``length`` nodes)."""
+    prompt: dict[str, Any] = {"1": {"class_type": "PrimitiveInt", "inputs": {"value": start}}}
+    for index in range(2, length):
+        inputs = {"a": [str(index - 1), 0], "b": 1, "operation": "add"}
+        prompt[str(index)] = {"class_type": "IntMath", "inputs": inputs}
+    prompt[str(length)] = {"class_type": "PreviewAny", "inputs": {"source": [str(length - 1), 0]}}
+    return prompt
+
+
+class ComfyWatcher:
+    """One ComfyUI websocket of a user (``/comfy/ws``): when each prompt's ``execution_success`` (or error)
+    arrived, as a ComfyUI client learns that its prompt is done."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.sid = uuid.uuid4().hex
+        self.done: dict[str, float] = {}
+        self.failed: dict[str, str] = {}
+        self.changed = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ComfyWatcher:
+        self.task = asyncio.create_task(self._listen())
+        await asyncio.wait_for(self.ready.wait(), 60)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _listen(self) -> None:
+        import websockets
+
+        url = self.client.ws_url(f"/comfy/ws?clientId={self.sid}")
+        async with websockets.connect(url, max_size=None) as ws:
+            while True:
+                raw = await ws.recv()
+                if isinstance(raw, bytes):
+                    continue  # a preview frame
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "status":
+                    self.ready.set()
+                elif kind in ("execution_success", "execution_error", "execution_interrupted"):
+                    prompt_id = message["data"]["prompt_id"]
+                    self.done.setdefault(prompt_id, time.perf_counter())
+                    if kind != "execution_success":
+                        self.failed[prompt_id] = kind
+                    self.changed.set()
+
+    async def wait(self, prompt_ids: set[str], timeout: float) -> None:
+        """Wait until every prompt of ``prompt_ids`` is done; fill from ``/comfy/history`` what the socket missed."""
+        deadline = time.monotonic() + timeout
+        while not prompt_ids <= set(self.done):
+            self.changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                missing = prompt_ids - set(self.done)
+                for prompt_id in missing:  # the socket may have missed it: ask as a polling client would
+                    answer = await self.client.http.get(f"/comfy/history/{prompt_id}")
+                    if answer.status_code == 200 and answer.json():
+                        self.done.setdefault(prompt_id, time.perf_counter())
+                if not prompt_ids <= set(self.done):
+                    raise SystemExit(f"{len(prompt_ids - set(self.done))} prompts not done after {timeout} s")
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(left, 1.0))
+
+
+async def post_prompt(client: Client, prompt: dict[str, Any], sid: str) -> tuple[str | None, str]:
+    """``POST /comfy/prompt``; (prompt id, "") or (None, why it failed)."""
+    try:
+        response = await client.http.post("/comfy/prompt", json={"prompt": prompt, "client_id": sid})
+    except httpx.HTTPError as exc:
+        return None, type(exc).__name__
+    if response.status_code != 200:
+        return None, str(response.status_code)
+    return response.json()["prompt_id"], ""
+
+
+async def comfy_latency(client: Client, mode: str, n: int = 10, repeats: int = 20) -> dict[str, Any]:
+    """One prompt at a time: the POST alone, and POST to ``execution_success`` on the client's websocket."""
+    posts, dones = [], []
+    async with ComfyWatcher(client) as watcher:
+        for _ in range(repeats):
+            began = time.perf_counter()
+            prompt_id, error = await post_prompt(client, comfy_chain(n, fresh()), watcher.sid)
+            posted = time.perf_counter()
+            if prompt_id is None:
+                raise SystemExit(f"POST /comfy/prompt failed: {error}")
+            await watcher.wait({prompt_id}, 60)
+            if prompt_id in watcher.failed:
+                raise SystemExit(f"prompt {prompt_id}: {watcher.failed[prompt_id]}")
+            posts.append(posted - began)
+            dones.append(watcher.done[prompt_id] - began)
+    return emit(
+        {
+            "name": f"api.comfy.chain.{n}",
+            "mode": mode,
+            "n": n,
+            "repeats": repeats,
+            "post_p50_ms": ms(pct(posts, 50)),
+            "post_p95_ms": ms(pct(posts, 95)),
+            "done_p50_ms": ms(pct(dones, 50)),
+            "done_best_ms": ms(min(dones)),
+            "per_node_ms": round(ms(pct(dones, 50)) / n, 3),
+            **machine(),
+        }
+    )
+
+
+async def comfy_burst(users: list[Client], mode: str, total: int, concurrency: int) -> dict[str, Any]:
+    """``total`` three-node prompts through ``POST /comfy/prompt`` from ``concurrency`` clients at once (each
+    sends its next prompt when its last POST was answered), spread over ``users``; done = the user's websocket
+    says ``execution_success``. Throughput is prompts over the time from the first POST to the last done."""
+    submitted: dict[str, tuple[Client, float]] = {}
+    posts: list[float] = []
+    errors: list[str] = []
+    counter = iter(range(total))
+    async with contextlib.AsyncExitStack() as stack:
+        watchers = {id(u): await stack.enter_async_context(ComfyWatcher(u)) for u in users}
+
+        async def client_loop(user: Client) -> None:
+            watcher = watchers[id(user)]
+            for _ in counter:
+                began = time.perf_counter()
+                prompt_id, error = await post_prompt(user, comfy_chain(3, fresh()), watcher.sid)
+                posts.append(time.perf_counter() - began)
+                if prompt_id is None:
+                    errors.append(error)  # counted and reported: a refused prompt is a finding
+                else:
+                    submitted[prompt_id] = (user, began)
+
+        cpu = server_cpu()
+        began = time.perf_counter()
+        await asyncio.gather(*(client_loop(users[i % len(users)]) for i in range(concurrency)))
+        posted = time.perf_counter() - began
+        for user in users:
+            mine = {p for p, (owner, _) in submitted.items() if owner is user}
+            await watchers[id(user)].wait(mine, 120 + total)
+        done = {p: watchers[id(owner)].done[p] for p, (owner, _) in submitted.items()}
+        failed = sum(1 for p, (owner, _) in submitted.items() if p in watchers[id(owner)].failed)
+    elapsed = max(done.values()) - began
+    latencies = [done[p] - t for p, (_, t) in submitted.items()]
+    return emit(
+        {
+            "name": "api.comfy.burst",
+            "mode": mode,
+            "prompts": total,
+            "clients": concurrency,
+            "users": len(users),
+            "errors": len(errors) + failed,
+            "error_kinds": sorted(set(errors)),
+            "post_seconds": round(posted, 3),
+            "seconds": round(elapsed, 3),
+            "prompts_per_s": round(len(submitted) / elapsed, 1),
+            "post_p50_ms": ms(pct(posts, 50)),
+            "p50_ms": ms(pct(latencies, 50)),
+            "p95_ms": ms(pct(latencies, 95)),
+            "server_cpu_seconds": round(server_cpu() - cpu, 3),
+            **machine(),
+        }
+    )
+
+
+async def comfy_workloads(clients: list[Client], mode: str) -> dict[str, dict[str, Any]]:
+    """The everyday ComfyUI-client workloads: a 10-node prompt, a 5,000-chain, and the bursts (50 from 4 clients of
+    one user, 500 from 16 clients of four users)."""
+    rows = {
+        "comfy10": await comfy_latency(clients[0], mode, 10, repeats=20),
+        "comfy5000": await comfy_latency(clients[0], mode, 5000, repeats=3),
+    }
+    rows["burst50"] = await comfy_burst(clients[:1], mode, 50, 4)
+    rows["burst500"] = await comfy_burst(clients, mode, 500, 16)
+    return rows
+
+
 async def fan_out(client: Client, mode: str, sockets: int = 200) -> dict[str, Any]:
     """One run watched by ``sockets`` websockets; delivery of the events that happened after a socket was open."""
     import websockets
@@ -705,9 +893,9 @@ async def check_targets(rows: dict[str, dict[str, Any]], main: Client, mode: str
     return failures
 
 
-async def bench_mode(mode: str, only: str | None = None) -> list[str]:
+async def bench_mode(mode: str, only: str | None = None, workers: int = 1, **stack_options: Any) -> list[str]:
     """Run every measurement (or ``only`` one) on one stack; return the missed targets."""
-    with stack(mode) as s:
+    with stack(mode, workers=workers, **stack_options) as s:
         SERVER_PIDS[:] = [process.pid for process in s.processes.values()]
         clients = [await Client.sign_up(s.url) for _ in range(4)]
         main = clients[0]
@@ -715,6 +903,8 @@ async def bench_mode(mode: str, only: str | None = None) -> list[str]:
         rows: dict[str, dict[str, Any]] = {}
         if only == "fanout":
             rows["fanout"] = await fan_out(main, mode)
+        elif only == "comfy":
+            rows.update(await comfy_workloads(clients, mode))
         elif only == "chain":
             rows["chain"] = await chain_latency(main, mode, 500, repeats=3)
             rows["cached"] = await cached_rerun(main, mode)
@@ -723,6 +913,7 @@ async def bench_mode(mode: str, only: str | None = None) -> list[str]:
             rows["chain"] = await chain_latency(main, mode, 500, repeats=3)
             rows["cached"] = await cached_rerun(main, mode)
             await burst(clients, mode)
+            rows.update(await comfy_workloads(clients, mode))
             rows["fanout"] = await fan_out(main, mode)
             await list_endpoints(clients, mode)
         failures = await check_targets(rows, main, mode)
@@ -736,14 +927,23 @@ def main() -> int:
     parser.add_argument("--mode", choices=["embedded", "celery", "both"], default="both")
     parser.add_argument(
         "--only",
-        choices=["fanout", "chain"],
-        help="measure one thing (with its target); chain: 500-chain + cached",
+        choices=["fanout", "chain", "comfy"],
+        help="measure one thing (with its target); chain: 500-chain + cached; comfy: the /comfy/prompt workloads",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="Celery workers (-c 1 each) of the celery stack"
+    )
+    parser.add_argument(
+        "--database", default="flowyard_bench_api", help="Postgres database the celery stack recreates"
+    )
+    parser.add_argument("--redis-db", type=int, default=7, help="Redis database of the celery stack")
     args = parser.parse_args()
     modes = ["embedded", "celery"] if args.mode == "both" else [args.mode]
     failures: list[str] = []
     for mode in modes:
-        failures += asyncio.run(bench_mode(mode, args.only))
+        workers = args.workers if mode == "celery" else 1
+        options = {"database": args.database, "redis_db": args.redis_db}
+        failures += asyncio.run(bench_mode(mode, args.only, workers, **options))
     for failure in failures:
         print(f"TARGET MISSED: {failure}", file=sys.stderr)
     return 1 if failures else 0

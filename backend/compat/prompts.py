@@ -22,8 +22,9 @@ from backend.compat.live import notify_prompt
 from backend.compat.models import ComfyPrompt
 from backend.compat.sanitising import sanitise_extra_data
 from backend.compat.schemas import input_config
+from backend.registry.runtime import LoadedPacks, load_packs
 from backend.runs.actions import do_create_run
-from backend.runs.engine import option_sources_for_workspace, registry_for_workspace
+from backend.runs.engine import option_sources_for_workspace
 from backend.runs.graphs import GraphRejected
 from backend.runs.models import Run
 from workers.engine import GraphError, NodeRegistry
@@ -237,7 +238,8 @@ def submit_prompt(
     prompt = body.get("prompt")
     if not isinstance(prompt, Mapping):
         raise PromptInvalid(comfy_error("no_prompt", "No prompt provided", "No prompt provided"))
-    registry = registry_for_workspace(workspace)
+    packs = load_packs(workspace)  # once per prompt: translating, validating and queueing use the same
+    registry = packs.registry
     graph = _as_graph(prompt, registry)
     targets = body.get("partial_execution_targets")
     if targets is not None:
@@ -254,17 +256,21 @@ def submit_prompt(
         client_id = ""
     priority = _workspace_priority(bool(body.get("front")))
     with transaction.atomic():
-        submitted = _submit(user, workspace, body, prompt, graph, outputs, extra_data, client_id, priority)
+        submitted = _submit(
+            user, workspace, packs, body, prompt, graph, outputs, extra_data, client_id, priority
+        )
         transaction.on_commit(lambda: notify_prompt(submitted.prompt))
     return submitted
 
 
-def _submit(user, workspace, body, prompt, graph, outputs, extra_data, client_id, priority) -> Submitted:
-    registry = registry_for_workspace(workspace)
+def _submit(
+    user, workspace, packs, body, prompt, graph, outputs, extra_data, client_id, priority
+) -> Submitted:
+    registry = packs.registry
     options = option_sources_for_workspace(workspace)
     node_errors: dict[str, Any] = {}
     try:
-        run = _create(user, workspace, graph, outputs, priority)
+        run = _create(user, workspace, packs, graph, outputs, priority)
     except GraphRejected as rejected:
         node_errors = _node_errors(rejected.graph_errors, prompt, graph, outputs, registry, options)
         failing = {output for entry in node_errors.values() for output in entry["dependent_outputs"]}
@@ -284,7 +290,7 @@ def _submit(user, workspace, body, prompt, graph, outputs, extra_data, client_id
                 node_errors,
             ) from None
         try:
-            run = _create(user, workspace, graph, good, priority)
+            run = _create(user, workspace, packs, graph, good, priority)
         except GraphRejected as again:
             more = _node_errors(again.graph_errors, prompt, graph, good, registry, options)
             raise PromptInvalid(
@@ -321,10 +327,13 @@ def _prompt_id(requested: Any, run: Run) -> str:
     return str(run.pk)
 
 
-def _create(user: User, workspace: Workspace, graph: dict, outputs: list[str], priority: int) -> Run:
+def _create(
+    user: User, workspace: Workspace, packs: LoadedPacks, graph: dict, outputs: list[str], priority: int
+) -> Run:
     return do_create_run(
         user,
         workspace=workspace,
+        packs=packs,
         graph=graph,
         outputs=outputs,
         priority=max(-MAX_PRIORITY, min(MAX_PRIORITY, priority)),

@@ -27,9 +27,9 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 
 from backend.accounts.access import Need, access_run, access_workspace, check_need, visible_uploads
 from backend.accounts.exceptions import ApiError
-from backend.accounts.models import Workspace
+from backend.accounts.models import Workspace, hash_secret
 from backend.compat import history as comfy_history
-from backend.compat.auth import SAFE_METHODS, Caller, NotAuthenticated, authenticate_request, token_row
+from backend.compat.auth import SAFE_METHODS, Caller, NotAuthenticated, authenticate_request
 from backend.compat.csrf import CrossSiteRefused, check_cross_site
 from backend.compat.live import notify_queue
 from backend.compat.models import ComfyTokenSettings
@@ -127,9 +127,14 @@ def workspace_for(
     if ref is None:
         ref = _workspace_ref(request.headers.get("X-Flowyard-Workspace") or request.GET.get("workspace"))
     if ref is None and caller.token is not None:
-        row = token_row(caller.token)
-        if row is not None:
-            ref = ComfyTokenSettings.objects.filter(token=row).values_list("workspace_id", flat=True).first()
+        # One query for the token's setting (the token itself was checked by authenticate_request).
+        ref = (
+            ComfyTokenSettings.objects.filter(
+                token__token_hash=hash_secret(caller.token.strip()), token__revoked_at__isnull=True
+            )
+            .values_list("workspace_id", flat=True)
+            .first()
+        )
     if ref is None:
         ref = Workspace.objects.filter(personal_owner=caller.user).values_list("pk", flat=True).first()
     return access_workspace(caller.user, ref, need)

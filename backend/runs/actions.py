@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
-from backend.registry.runtime import check_packs, load_packs
+from backend.registry.runtime import LoadedPacks, check_packs, load_packs
 from backend.runs.dispatch import gpu_route
 from backend.runs.engine import option_sources_for_workspace
 from backend.runs.graphs import PreparedGraph, flatten_subgraphs, prepare_graph
@@ -40,11 +40,13 @@ def do_create_run(
     priority: int = 0,
     source: str = Run.Source.API,
     rerun_of: Run | None = None,
+    packs: LoadedPacks | None = None,
 ) -> Run:
     """Validate the graph (a workflow version's, or ``graph``) and queue a run of it; raise ``GraphRejected``.
 
     With both a version and ``graph``, ``graph`` is what runs and the version records where it came from (a
-    rerun). After commit the scheduler hands the run to the dispatcher if fair-use limits allow.
+    rerun). The scheduler decides in the same transaction whether the run may start (fair use), and after
+    commit hands it to the dispatcher. ``packs``: the workspace's packs when the caller loaded them already.
     """
     if graph is None:
         if workflow_version is None:
@@ -53,7 +55,8 @@ def do_create_run(
     graph, origins = flatten_subgraphs(graph)  # inner nodes run under path ids ("12:34")
     # Outside the transaction: the first run of a pack version builds its environment, which takes seconds.
     pinned = workflow_version.packs if workflow_version is not None else None
-    packs = load_packs(workspace, pinned)
+    if packs is None or pinned:
+        packs = load_packs(workspace, pinned)
     try:
         parsed: Graph | Any = parse_graph(graph)  # once, for both checks
     except GraphFormatError:
@@ -103,7 +106,9 @@ def _queue_run(
     # The 201 answer lists them from memory (RunDetailSerializer): no second read of 500 rows.
     run.created_nodes = prepared.nodes
     transaction.on_commit(lambda: publish_run_status(run))
-    transaction.on_commit(dispatch_next)
+    # Decided here rather than after commit: the submit's transaction (on SQLite, its write turn) serves the
+    # scheduler too; the chosen runs go to the dispatcher once this commits.
+    dispatch_next()
     return run
 
 

@@ -28,6 +28,8 @@ from workers.engine import GraphError
 
 logger = logging.getLogger(__name__)
 
+CAPACITY_SECONDS = 2.0
+
 
 class Dispatcher(abc.ABC):
     """Carries run ids to workers."""
@@ -43,6 +45,11 @@ class Dispatcher(abc.ABC):
     def carried_run_ids(self) -> set[str] | None:
         """The ids of the runs whose message is still on its way: waiting in a queue, or held by a worker that has
         not acknowledged it. None when this dispatcher cannot tell (then no run is dispatched again)."""
+        return None
+
+    def capacity(self) -> int | None:
+        """How many runs the workers behind this dispatcher execute at once; None when it cannot tell (then the
+        scheduler lends no idle capacity beyond the fair-use limits)."""
         return None
 
 
@@ -63,6 +70,10 @@ class LocalDispatcher(Dispatcher):
             self._futures.add(future)
             self._carried[future] = str(run_id)
         future.add_done_callback(self._forget)
+
+    def capacity(self) -> int:
+        """The pool's threads."""
+        return self.workers
 
     def carried_run_ids(self) -> set[str]:
         """The runs submitted to this process's pool that have not finished executing."""
@@ -115,6 +126,7 @@ class CeleryDispatcher(Dispatcher):
             raise ImproperlyConfigured(
                 "FLOWYARD_DISPATCHER=celery needs the Redis channel layer (REDIS_URL)."
             )
+        self._capacity: tuple[float, int] | None = None
 
     def submit(self, run_id: Any) -> None:
         from backend.runs.tasks import execute_run_task
@@ -163,6 +175,19 @@ class CeleryDispatcher(Dispatcher):
             carried.add(_task_id(json.loads(raw)[0]))  # [message, exchange, routing key]
         carried.discard("")
         return carried
+
+    def capacity(self) -> int:
+        """The concurrency of the live workers that serve the CPU queue, read at most every
+        ``CAPACITY_SECONDS`` (the scheduler asks on every pass)."""
+        from backend.workers_registry.catalog import live_workers
+
+        now = time.monotonic()
+        if self._capacity is None or now - self._capacity[0] > CAPACITY_SECONDS:
+            queue = settings.FLOWYARD_CPU_QUEUE
+            rows = live_workers().values_list("queues", "concurrency")
+            total = sum(concurrency for queues, concurrency in rows if queue in (queues or ()))
+            self._capacity = (now, total)
+        return self._capacity[1]
 
     def queue_for(self, run_id: Any) -> str:
         """The queue of workers able to run it: the GPU queue if a node of it requires a GPU (``requires_gpu``,

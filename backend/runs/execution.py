@@ -4,15 +4,18 @@
 claims the run with a conditional UPDATE, so a second delivery of the same id does nothing.
 
 The engine emits an event per state change (three or more per node). ``EventRecorder`` buffers them and a
-background thread writes each batch (at most one per ~50 ms, or at 200 events; an event after a quiet spell
-goes at once) in one transaction: one ``bulk_create`` of
+background thread writes each batch (at most one per ``FLUSH_SECONDS``, or at 200 events; an event after a quiet
+spell goes at once) in one transaction: one ``bulk_create`` of
 events (and of outputs), one ``bulk_update`` of the node rows that changed, one update of the run; then it
-publishes the batch with one call. The same thread polls ``cancel_requested`` every ~0.5 s.
+publishes the batch with one call. The same thread polls ``cancel_requested`` every ~0.5 s. A run that ends
+within ``FLUSH_SECONDS`` (most small runs) never gets that thread: the run's own thread writes all its events
+in one batch when it closes the recorder (``_LateStarts`` starts the thread only for runs still going).
 """
 
 from __future__ import annotations
 
 import gc
+import heapq
 import io
 import json
 import logging
@@ -44,6 +47,8 @@ from workers.engine import Engine, Event, parse_graph
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.02
+# A recorder's writer thread starts this long after the run began, if the run is still going then.
+LATE_START_SECONDS = FLUSH_SECONDS
 FLUSH_EVENTS = 200
 CANCEL_POLL_SECONDS = 0.5
 # From this many nodes changed alike in one batch: one UPDATE ... WHERE id IN rather than a VALUES row each.
@@ -205,6 +210,8 @@ def _execute(run: Run, cancel: threading.Event) -> str:
             ),
             f"finishing run {run.pk}",
         )
+    if recorder.error is None and run.is_finished():
+        return run.status  # the recorder wrote it with the run's last event
     return (
         retry_database(
             lambda: Run.objects.filter(pk=run.pk).values_list("status", flat=True).first(),
@@ -277,6 +284,9 @@ class EventRecorder:
                 )
             )
         self._thread = threading.Thread(target=self._loop, name=f"flowyard-recorder-{run.pk}", daemon=True)
+        self._thread_state = (
+            "new"  # -> "waiting" (start) -> "running" (its thread) or "inline" (closed first)
+        )
 
     # The engine's side
 
@@ -292,6 +302,7 @@ class EventRecorder:
                 self.finished = True
                 self._condition.notify()
             elif len(self._buffer) >= FLUSH_EVENTS:
+                self._start_thread_locked()
                 self._condition.notify()
 
     def synthesize(self, type: str, data: dict[str, Any], node: str | None = None) -> None:
@@ -301,14 +312,36 @@ class EventRecorder:
         self(Event(seq, type, node, data, time.time()))
 
     def start(self) -> None:
-        self._thread.start()
+        """Begin recording: the writer thread starts ``LATE_START_SECONDS`` from now unless the run ends first."""
+        with self._condition:
+            self._thread_state = "waiting"
+        _late_starts.add(self, time.monotonic() + LATE_START_SECONDS)
+
+    def start_thread(self) -> None:
+        """Start the writer thread now, unless it runs already or the recorder was closed."""
+        with self._condition:
+            self._start_thread_locked()
+
+    def _start_thread_locked(self) -> None:
+        if self._thread_state == "waiting":
+            self._thread_state = "running"
+            self._thread.start()
 
     def close(self) -> None:
-        """Write what is buffered and stop the thread."""
+        """Write what is buffered and stop the thread (or, if it never started, write here)."""
         with self._condition:
             self._closed = True
+            inline = self._thread_state != "running"
+            if inline:
+                self._thread_state = "inline"
             self._condition.notify()
-        self._thread.join()
+        if not inline:
+            self._thread.join()
+            return
+        with self._condition:
+            batch, self._buffer = self._buffer, []
+        if batch and self.error is None:
+            self._write(batch)
 
     # The writer thread
 
@@ -690,6 +723,42 @@ class EventRecorder:
             content_type="image/jpeg",
             size=len(jpeg),
         )
+
+
+class _LateStarts:
+    """One thread per process that starts recorders' writer threads when their run outlasts
+    ``LATE_START_SECONDS``, so that a short run costs no thread of its own."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._due: list[tuple[float, int, EventRecorder]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, recorder: EventRecorder, at: float) -> None:
+        with self._condition:
+            self._count += 1
+            heapq.heappush(self._due, (at, self._count, recorder))
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(
+                    target=self._loop, name="flowyard-recorder-starts", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                while not self._due or self._due[0][0] > time.monotonic():
+                    self._condition.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                _, _, recorder = heapq.heappop(self._due)
+            try:
+                recorder.start_thread()
+            except Exception:
+                logger.exception("could not start the event writer of run %s", recorder.run.pk)
+
+
+_late_starts = _LateStarts()
 
 
 def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 1000) -> None:

@@ -100,9 +100,8 @@ def publish_run_events(run: Run, events_json: list[dict[str, Any]]) -> None:
             running = {**status["run"], "status": "running", "finished": None, "error": ""}
             messages.append((workspace_group(run.workspace_id), {**status, "run": running}))
         messages.append((workspace_group(run.workspace_id), status))
+        messages += queue_messages(also=[run.workspace_id])  # positions moved: one send for everything
     _send(messages)
-    if len(messages) > 1:
-        publish_queue(also=[run.workspace_id])
 
 
 def events_message(run_id: Any, events_json: list[dict[str, Any]]) -> dict[str, Any]:
@@ -123,9 +122,13 @@ def events_of(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def publish_run_status(run: Run) -> None:
-    """Tell the run's workspace that the run's status changed (queued, cancelled, deleted...)."""
-    _send([(workspace_group(run.workspace_id), run_status_message(run))])
-    publish_queue(also=[run.workspace_id])
+    """Tell the run's workspace that the run's status changed (queued, cancelled, deleted...).
+
+    Sent without waiting for the channel layer (a submit's answer does not wait on the event loop); the outbox
+    keeps it ahead of everything published after it.
+    """
+    status = (workspace_group(run.workspace_id), run_status_message(run))
+    _send([status, *queue_messages(also=[run.workspace_id])], wait=False)
 
 
 def run_status_message(run: Run) -> dict[str, Any]:
@@ -190,7 +193,7 @@ def _loop_for(layer: Any) -> asyncio.AbstractEventLoop:
         return _publish_loop.loop
 
 
-def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
+def _send(messages: list[tuple[str, dict[str, Any]]], wait: bool = True) -> None:
     if not messages:
         return
     layer = get_channel_layer()
@@ -205,7 +208,7 @@ def _send(messages: list[tuple[str, dict[str, Any]]]) -> None:
     if running is loop:
         outbox.add(layer, messages)  # called from the loop's own thread: waiting would deadlock
         return
-    if outbox.failing:
+    if outbox.failing or not wait:
         loop.call_soon_threadsafe(outbox.add, layer, messages)
         return
     # Waiting (briefly) keeps a publisher in step with a healthy layer; the outbox keeps the order either way.

@@ -96,6 +96,7 @@ def test_queue_and_interrupt_act_only_through_the_access_layer(
     team, alice, rita, vera, oscar, remy, comfy_client, settings, wait_prompt
 ):
     settings.FLOWYARD_MAX_RUNNING_PER_USER = 1
+    settings.FLOWYARD_LEND_IDLE_WORKERS = False  # the second run waits although a worker is idle
     submitter = comfy_client(remy)
     running = submit(submitter, SLOW, team)
     waiting = submit(submitter, SLOW, team)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import logging
+import time
 
 import pytest
 from django.apps import apps
@@ -194,11 +195,16 @@ def test_queue_delete_and_interrupt_act_on_the_callers_prompts(
     alice, oscar, comfy_client, settings, wait_prompt
 ):
     settings.FLOWYARD_MAX_RUNNING_PER_USER = 1
+    settings.FLOWYARD_LEND_IDLE_WORKERS = False  # the second run waits although a worker is idle
     client = comfy_client(alice)
     slow = {"1": {"class_type": "test.Slow", "inputs": {"steps": 400, "step_seconds": 0.02}},
             "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}  # fmt: skip
     first = submit(client, slow).json()["prompt_id"]
     second = submit(client, slow, number=7).json()["prompt_id"]
+    # The first is claimed by a worker thread: on a busy machine, not at once.
+    deadline = time.monotonic() + 20
+    while ComfyPrompt.objects.get(prompt_id=first).run.status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.01)
     queue = client.get("/comfy/queue").json()
     assert [item[1] for item in queue["queue_pending"]] == [second]
     assert queue["queue_pending"][0][0] == 7 and len(queue["queue_pending"][0]) == 5

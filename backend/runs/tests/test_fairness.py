@@ -38,3 +38,94 @@ def test_one_users_hundred_runs_do_not_hold_back_another_users_single_run(
     for run in flood_runs.exclude(status__in=Run.FINISHED):  # no need to run them all
         with contextlib.suppress(RunConflict):  # it finished meanwhile
             do_cancel_run(run)
+
+
+class IdleWorkers:
+    """A dispatcher in front of ``capacity`` idle workers that records what it is handed (nothing executes)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.workers = capacity
+        self.submitted: list = []
+
+    def capacity(self) -> int:
+        return self.workers
+
+    def submit(self, run_id) -> None:
+        self.submitted.append(run_id)
+
+    def cancel(self, run_id) -> None:
+        pass
+
+
+@pytest.fixture
+def idle_workers(monkeypatch, settings):
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 2
+    settings.FLOWYARD_MAX_RUNNING_PER_WORKSPACE = 3
+    workers = IdleWorkers(64)
+    monkeypatch.setattr("backend.runs.dispatch.get_dispatcher", lambda: workers)
+    return workers
+
+
+@pytest.fixture
+def queue_runs(django_capture_on_commit_callbacks):
+    def queue(user, workspace, count: int) -> list:
+        with django_capture_on_commit_callbacks(execute=True):
+            return [do_create_run(user, workspace=workspace, graph=chain(1)).pk for _ in range(count)]
+
+    return queue
+
+
+@pytest.mark.django_db
+def test_a_lone_users_burst_is_dispatched_at_once_while_workers_are_free(
+    members, team, idle_workers, queue_runs
+):
+    burst = queue_runs(members[Role.RUNNER], team, 50)
+    assert idle_workers.submitted == burst
+    assert not Run.objects.filter(status=Run.Status.QUEUED, dispatched__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_lone_users_burst_borrows_only_the_free_workers(members, team, idle_workers, queue_runs):
+    idle_workers.workers = 5
+    burst = queue_runs(members[Role.RUNNER], team, 12)
+    assert idle_workers.submitted == burst[:5]
+    assert Run.objects.get(pk=burst[5]).queue_position() == 0
+
+
+@pytest.mark.django_db
+def test_with_a_second_user_waiting_the_limits_apply_until_only_one_user_waits(
+    members, team, idle_workers, queue_runs, settings, django_capture_on_commit_callbacks
+):
+    rita, eddie = members[Role.RUNNER], members[Role.EDITOR]
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0  # hold everything while both queues fill
+    ritas = queue_runs(rita, team, 10)
+    eddies = queue_runs(eddie, team, 3)
+    assert idle_workers.submitted == []
+
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 2
+    settings.FLOWYARD_MAX_RUNNING_PER_WORKSPACE = 4
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_next()
+    # 64 idle workers, but two users wait: two runs each (the workspace's four slots), the rest wait their turn.
+    assert idle_workers.submitted == [*ritas[:2], *eddies[:2]]
+
+    Run.objects.filter(pk__in=eddies).update(status=Run.Status.CANCELLED)  # eddie no longer waits
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_next()
+    assert idle_workers.submitted[4:] == ritas[2:]  # alone again: rita takes the idle workers
+
+
+@pytest.mark.django_db
+def test_a_workspace_weight_scales_its_limit_under_contention(
+    members, team, idle_workers, queue_runs, settings, django_capture_on_commit_callbacks
+):
+    rita, eddie = members[Role.RUNNER], members[Role.EDITOR]
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0
+    queue_runs(rita, team, 5)
+    queue_runs(eddie, team, 5)
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 10
+    settings.FLOWYARD_MAX_RUNNING_PER_WORKSPACE = 4
+    settings.FLOWYARD_WORKSPACE_WEIGHTS = {team.slug: 0.5}
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch_next()
+    assert len(idle_workers.submitted) == 2  # 4 x 0.5

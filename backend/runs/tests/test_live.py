@@ -283,6 +283,7 @@ def test_workspace_members_follow_run_statuses_and_queue_positions_they_may_see(
     team, members, oscar, private_workflow, settings, wait_for_run
 ):
     settings.FLOWYARD_MAX_RUNNING_PER_USER = 1
+    settings.FLOWYARD_LEND_IDLE_WORKERS = False  # the second run waits although a worker is idle
     alice, rita, eddie = members[Role.OWNER], members[Role.RUNNER], members[Role.EDITOR]
     cookies = {user.username: session_cookie(user) for user in (alice, rita, oscar)}
     private_version = private_workflow.latest_version()

@@ -155,7 +155,9 @@ def test_the_last_event_of_a_run_does_not_wait_out_the_batch_window(
 ):
     # A 60 s window, and closing the recorder (which writes what is left) held back until run_finished was
     # published or 10 s passed: only a recorder that writes the last event at once publishes it before closing.
+    # The writer thread starts at once and the run lasts ~0.3 s, so it is the thread that records.
     monkeypatch.setattr(execution, "FLUSH_SECONDS", 60.0)
+    monkeypatch.setattr(execution, "LATE_START_SECONDS", 0.0)
     made, published = recorders
     published_before_close = []
 
@@ -170,7 +172,11 @@ def test_the_last_event_of_a_run_does_not_wait_out_the_batch_window(
         execution.EventRecorder.__mro__[1].close(self)
 
     monkeypatch.setattr(execution.EventRecorder, "close", close)
-    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(3))
+    graph = {
+        "nodes": {"1": {"type": "test.Slow", "inputs": {"steps": 10, "step_seconds": 0.03}}},
+        "outputs": ["1"],
+    }
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=graph)
     assert wait_for_run(run.pk, timeout=30).status == "succeeded"
     deadline = time.monotonic() + 20
     while not published_before_close and time.monotonic() < deadline:
@@ -179,3 +185,22 @@ def test_the_last_event_of_a_run_does_not_wait_out_the_batch_window(
     assert (
         len(published) == 2
     )  # run_started at once (nothing written before it), then the rest with run_finished
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_ends_before_its_writer_would_start_is_recorded_by_its_own_thread_at_once(
+    team, members, recorders, monkeypatch, wait_for_run
+):
+    monkeypatch.setattr(execution, "LATE_START_SECONDS", 60.0)
+    made, published = recorders
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(3))
+    assert wait_for_run(run.pk, timeout=30).status == "succeeded"
+    deadline = time.monotonic() + 20
+    while not published and time.monotonic() < deadline:
+        time.sleep(0.01)  # published right after the write that marked the run finished
+    [recorder] = made
+    assert recorder._thread.ident is None  # no thread was started for it
+    [batch] = published  # every event in one write, from run_started to run_finished
+    assert batch[0]["type"] == "run_started" and batch[-1]["type"] == "run_finished"
+    assert [event["seq"] for event in batch] == list(range(1, len(batch) + 1))
+    assert RunEvent.objects.filter(run=run).count() == len(batch)

@@ -1,0 +1,88 @@
+"""What one small prompt costs the database: queries and transactions, counted (never timed), so that a change
+that adds a query per prompt or per node fails here instead of showing up as a slower burst."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from backend.compat.models import ComfyPrompt
+from backend.runs import execution
+from backend.runs.execution import execute_run
+
+# Measured when the bounds were set (SQLite / Postgres): the POST 17 / 17 queries with 1 transaction, executing
+# and recording the run 14 / 14 with 3. A bound is what a prompt may cost, whatever its size.
+SUBMIT_QUERIES = 19
+SUBMIT_TRANSACTIONS = 1
+EXECUTE_QUERIES = 17
+EXECUTE_TRANSACTIONS = 2
+
+
+def chain_prompt(length: int, start: int = 0) -> dict:
+    prompt = {"1": {"class_type": "PrimitiveInt", "inputs": {"value": start}}}
+    for index in range(2, length):
+        inputs = {"a": [str(index - 1), 0], "b": 1, "operation": "add"}
+        prompt[str(index)] = {"class_type": "IntMath", "inputs": inputs}
+    prompt[str(length)] = {"class_type": "PreviewAny", "inputs": {"source": [str(length - 1), 0]}}
+    return prompt
+
+
+def transactions(queries: CaptureQueriesContext) -> int:
+    """The outermost transactions among ``queries`` (inside a test's transaction they show as savepoints)."""
+    depth = count = 0
+    for query in queries.captured_queries:
+        sql = query["sql"].upper()
+        if sql.startswith(("BEGIN", "SAVEPOINT")):
+            count += depth == 0
+            depth += 1
+        elif sql.startswith(("COMMIT", "RELEASE SAVEPOINT", "ROLLBACK")) and not sql.startswith(
+            "ROLLBACK TO"
+        ):
+            depth -= 1
+    return count
+
+
+def costs(
+    client, length: int, monkeypatch, capture_on_commit, start: int = 0
+) -> tuple[CaptureQueriesContext, ...]:
+    # The run's own thread records (no writer thread, whatever the machine's speed): counted here, and in this
+    # test's transaction.
+    monkeypatch.setattr(execution, "LATE_START_SECONDS", 60.0)
+    monkeypatch.setattr(execution, "FLUSH_EVENTS", 100_000)
+    with CaptureQueriesContext(connection) as submit, capture_on_commit(execute=True):
+        answer = client.post("/comfy/prompt", {"prompt": chain_prompt(length, start)}, format="json")
+    assert answer.status_code == 200, answer.content
+    run_id = ComfyPrompt.objects.get(prompt_id=answer.json()["prompt_id"]).run_id
+    with CaptureQueriesContext(connection) as execute, capture_on_commit(execute=True):
+        assert execute_run(run_id, "test-worker") == "succeeded"
+    return submit, execute
+
+
+@pytest.mark.django_db
+def test_a_small_prompt_costs_a_bounded_number_of_queries(
+    alice, comfy_client, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0  # queued, not dispatched: executed here, on this connection
+    client = comfy_client(alice)
+    costs(client, 3, monkeypatch, django_capture_on_commit_callbacks)  # first use: packs, schemas, caches
+    submit, execute = costs(client, 10, monkeypatch, django_capture_on_commit_callbacks)
+    assert len(submit) <= SUBMIT_QUERIES
+    assert transactions(submit) <= SUBMIT_TRANSACTIONS
+    assert len(execute) <= EXECUTE_QUERIES
+    assert transactions(execute) <= EXECUTE_TRANSACTIONS
+
+
+@pytest.mark.django_db
+def test_a_prompts_queries_do_not_grow_with_its_nodes(
+    alice, comfy_client, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0
+    client = comfy_client(alice)
+    costs(client, 3, monkeypatch, django_capture_on_commit_callbacks)
+    small = costs(client, 10, monkeypatch, django_capture_on_commit_callbacks, start=1)
+    large = costs(client, 100, monkeypatch, django_capture_on_commit_callbacks, start=2)
+    assert len(large[0]) == len(small[0])
+    # Executing: the same statements; SQLite splits the events in inserts of 166 (999 parameters), and nodes
+    # that changed alike share an UPDATE.
+    assert len(large[1]) <= len(small[1]) + 2

@@ -1,0 +1,83 @@
+"""HTTP requests through Django at the cost of one thread hop each, on long-lived threads.
+
+``SyncChainASGIHandler``: Django's ASGI handler builds its middleware chain for async, so every middleware written
+the classic way (``MiddlewareMixin``: sessions, CSRF, auth, messages, security headers, CSP) runs its
+``process_request`` and ``process_response`` through ``sync_to_async`` in turn, and a sync-only one (WhiteNoise)
+flips the rest back with ``async_to_sync``: ~15 hops between the event loop and a thread per request (a fifth of
+a small ``POST /comfy/prompt``'s CPU). This handler builds the chain for sync, as WSGI does, and runs the whole
+chain and the view in one ``sync_to_async`` call.
+
+``RequestThreads``: Django's ASGI handler runs each request's synchronous code (middleware, views, the ORM) on a thread of its own,
+started for the request and joined at its end (asgiref's ``ThreadSensitiveContext``), so every request paid a
+thread start, a join, and a new database connection (connections belong to threads). On two busy cores the
+start alone held the event loop for ~1 ms per request while the new thread got a CPU. ``RequestThreads`` lends
+each request one of a set of started single-thread executors instead (asgiref >= 3.9 takes a caller-owned
+executor; the handler's own context then defers to this outer one): the same one-thread-per-request guarantee,
+threads and their connections reused. When all are busy a request gets Django's usual fresh thread, so a slow
+request never makes another wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import django
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+from django.http import HttpRequest, HttpResponseBase
+
+Scope = dict[str, Any]
+App = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+class RequestThreads:
+    """ASGI middleware: run each HTTP request's synchronous code on a free one of ``size`` long-lived threads."""
+
+    def __init__(self, inner: App, size: int = 8) -> None:
+        self.inner = inner
+        self.size = size
+        self.idle: list[ThreadPoolExecutor] = []
+        self.made = 0
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        executor = self._take()
+        if executor is None:
+            await self.inner(scope, receive, send)  # Django's own thread for this request
+            return
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.inner(scope, receive, send)
+        finally:
+            self.idle.append(executor)  # the event loop's thread only: no lock needed
+
+    def _take(self) -> ThreadPoolExecutor | None:
+        if self.idle:
+            return self.idle.pop()
+        if self.made < self.size:
+            self.made += 1
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flowyard-request-{self.made}")
+        return None
+
+
+class SyncChainASGIHandler(ASGIHandler):
+    """Django's ASGI handler with the middleware chain built for sync and entered once per request."""
+
+    def __init__(self) -> None:
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+
+    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+        return response
+
+
+def get_asgi_application() -> SyncChainASGIHandler:
+    """Django's ``get_asgi_application`` with ``SyncChainASGIHandler``."""
+    django.setup(set_prefix=False)
+    return SyncChainASGIHandler()
