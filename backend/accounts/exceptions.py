@@ -19,7 +19,7 @@ class ApiError(exceptions.APIException):
 
     def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None, status_code: int = 400):
         super().__init__(detail)
-        self.payload = {"detail": detail, "errors": errors or []}
+        self.payload: dict[str, Any] = {"detail": detail, "errors": errors or []}
         self.status_code = status_code
 
 
