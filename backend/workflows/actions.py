@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -102,7 +103,7 @@ def do_fork_workflow(user: User, source: WorkflowVersion, workspace: Workspace, 
 
 
 @transaction.atomic
-def do_update_workflow(workflow: Workflow, user: User, **changes) -> Workflow:
+def do_update_workflow(workflow: Workflow, user: User, **changes: Any) -> Workflow:
     """Change name, description, is_template or is_site_template (the last only by site admins)."""
     allowed = {"name", "description", "is_template", "is_site_template"}
     unknown = set(changes) - allowed

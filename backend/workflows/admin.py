@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from backend.workflows.models import Workflow, WorkflowVersion
 
@@ -18,8 +19,8 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     list_display = ["workflow", "number", "author", "created", "content_hash"]
     search_fields = ["workflow__name", "content_hash"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: WorkflowVersion | None = None) -> bool:
         return False
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from backend.accounts.models import Workspace
+from backend.accounts.models import AnyUser, Workspace
 from backend.accounts.roles import Role
 
 
@@ -37,6 +39,10 @@ class Workflow(models.Model):
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now)
 
+    # Not a column: the caller's role in the workspace (None for a site template seen by a non-member), set by
+    # the loaders of backend/accounts/access.py.
+    role: Role | None
+
     class Meta:
         ordering = ["-updated", "-id"]
         indexes = [models.Index(fields=["workspace", "-updated"])]
@@ -44,7 +50,7 @@ class Workflow(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def is_visible_to(self, user, role: Role | None) -> bool:
+    def is_visible_to(self, user: AnyUser, role: Role | None) -> bool:
         """True when ``user`` (whose role in the workspace is ``role``) may see this workflow."""
         if role is not None and (
             self.visibility == self.Visibility.TEAM
@@ -62,7 +68,7 @@ class Workflow(models.Model):
 
 
 class WorkflowVersionQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise ImmutableVersionError("Workflow versions are immutable; save a new version instead.")
 
 
@@ -93,7 +99,7 @@ class WorkflowVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.workflow_id} v{self.number}"
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ImmutableVersionError("Workflow versions are immutable; save a new version instead.")
         super().save(*args, **kwargs)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.request import Request
 
 from backend.accounts.serializers import UserRefSerializer
 from backend.workflows.documents import parse_document
@@ -19,7 +22,7 @@ class DocumentInputSerializer(serializers.Serializer):
     layout = serializers.JSONField(required=False, allow_null=True, help_text="Editor layout of the graph.")
     message = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs["document"] = parse_document(attrs["graph"], attrs.get("layout"))
         return attrs
 
@@ -51,7 +54,7 @@ class ShareSerializer(serializers.Serializer):
         required=False, help_text="true: publish a read-only link; false: revoke"
     )
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if not attrs:
             raise serializers.ValidationError("Give 'visibility' or 'public'.")
         return attrs
@@ -222,7 +225,7 @@ class PublicWorkflowSerializer(serializers.ModelSerializer):
         return data
 
 
-def public_url(request, workflow: Workflow) -> str | None:
+def public_url(request: Request | None, workflow: Workflow) -> str | None:
     """The absolute read-only link of a published workflow, or None."""
     if workflow.public_token is None:
         return None

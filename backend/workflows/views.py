@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +18,7 @@ from backend.accounts.access import (
     access_workspace,
     visible_workflows,
 )
+from backend.accounts.authentication import AuthenticatedRequest
 from backend.workflows import actions
 from backend.workflows.documents import diff_graphs
 from backend.workflows.models import Workflow
@@ -40,19 +42,19 @@ from backend.workflows.serializers import (
 )
 
 
-def _with_list_fields(queryset):
+def _with_list_fields(queryset: QuerySet[Workflow]) -> QuerySet[Workflow]:
     return queryset.select_related("created_by", "forked_from").annotate(
         latest_number=Max("versions__number")
     )
 
 
-def _detail(request, workflow: Workflow, status_code: int = status.HTTP_200_OK) -> Response:
+def _detail(request: Request, workflow: Workflow, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(WorkflowDetailSerializer(workflow, context={"request": request}).data, status=status_code)
 
 
 class WorkflowListView(APIView):
     @extend_schema(parameters=[WorkflowListQuerySerializer], responses=WorkflowSerializer(many=True))
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         query = WorkflowListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -69,7 +71,7 @@ class WorkflowListView(APIView):
         return Response(WorkflowSerializer(_with_list_fields(workflows), many=True).data)
 
     @extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowDetailSerializer})
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         serializer = WorkflowCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -88,11 +90,11 @@ class WorkflowListView(APIView):
 
 class WorkflowDetailView(APIView):
     @extend_schema(responses=WorkflowDetailSerializer)
-    def get(self, request, workflow_id: int):
+    def get(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         return _detail(request, access_workflow(request.user, workflow_id))
 
     @extend_schema(request=WorkflowUpdateSerializer, responses=WorkflowDetailSerializer)
-    def patch(self, request, workflow_id: int):
+    def patch(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         workflow = access_workflow(request.user, workflow_id, Need.EDIT)
         serializer = WorkflowUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -100,14 +102,14 @@ class WorkflowDetailView(APIView):
         return _detail(request, workflow)
 
     @extend_schema(responses={204: None})
-    def delete(self, request, workflow_id: int):
+    def delete(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         actions.do_delete_workflow(access_workflow(request.user, workflow_id, Need.EDIT))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class VersionListView(APIView):
     @extend_schema(responses=VersionSerializer(many=True))
-    def get(self, request, workflow_id: int):
+    def get(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         workflow = access_workflow(request.user, workflow_id)
         versions = workflow.versions.select_related("author").order_by("-number")
         return Response(VersionSerializer(versions, many=True).data)
@@ -119,7 +121,7 @@ class VersionListView(APIView):
             200: OpenApiResponse(VersionDocumentSerializer, description="Unchanged: the latest version"),
         },
     )
-    def post(self, request, workflow_id: int):
+    def post(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         workflow = access_workflow(request.user, workflow_id, Need.EDIT)
         serializer = DocumentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -133,7 +135,7 @@ class VersionListView(APIView):
 
 class VersionDetailView(APIView):
     @extend_schema(responses=VersionDocumentSerializer)
-    def get(self, request, workflow_id: int, number: int):
+    def get(self, request: AuthenticatedRequest, workflow_id: int, number: int) -> Response:
         return Response(
             VersionDocumentSerializer(access_workflow_version(request.user, workflow_id, number)).data
         )
@@ -147,7 +149,7 @@ class RestoreView(APIView):
             200: OpenApiResponse(VersionDocumentSerializer, description="Already the latest content"),
         },
     )
-    def post(self, request, workflow_id: int, number: int):
+    def post(self, request: AuthenticatedRequest, workflow_id: int, number: int) -> Response:
         old = access_workflow_version(request.user, workflow_id, number, Need.EDIT)
         version, created = actions.do_restore_version(old.workflow, request.user, old)
         return Response(
@@ -158,7 +160,7 @@ class RestoreView(APIView):
 
 class DiffView(APIView):
     @extend_schema(parameters=[DiffQuerySerializer], responses=DiffSerializer)
-    def get(self, request, workflow_id: int):
+    def get(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         query = DiffQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         workflow = access_workflow(request.user, workflow_id)
@@ -173,13 +175,15 @@ class DiffView(APIView):
 
 class ForkView(APIView):
     @extend_schema(request=ForkSerializer, responses={201: WorkflowDetailSerializer})
-    def post(self, request, workflow_id: int):
+    def post(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         source = access_workflow(request.user, workflow_id)
         serializer = ForkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         workspace = access_workspace(request.user, data["workspace"], Need.EDIT)
         latest = source.latest_version()
+        if latest is None:
+            raise NotFound(f"Workflow {source.pk} has no version to fork.")
         latest.workflow = source
         fork = actions.do_fork_workflow(request.user, latest, workspace, data.get("name") or source.name)
         return _detail(request, access_workflow(request.user, fork.pk), status.HTTP_201_CREATED)
@@ -187,7 +191,7 @@ class ForkView(APIView):
 
 class ShareView(APIView):
     @extend_schema(request=ShareSerializer, responses=ShareResultSerializer)
-    def post(self, request, workflow_id: int):
+    def post(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         workflow = access_workflow(request.user, workflow_id, Need.EDIT)
         serializer = ShareSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -205,7 +209,7 @@ class PublicWorkflowView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses=PublicWorkflowSerializer, auth=[])
-    def get(self, request, token: str):
+    def get(self, request: Request, token: str) -> Response:
         workflow = Workflow.objects.filter(public_token=token).first()
         if workflow is None:
             raise NotFound("This link is unknown or was revoked.")
@@ -214,7 +218,7 @@ class PublicWorkflowView(APIView):
 
 class TemplateListView(APIView):
     @extend_schema(parameters=[TemplateQuerySerializer], responses=WorkflowSerializer(many=True))
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         query = TemplateQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         team = visible_workflows(request.user).filter(is_template=True)

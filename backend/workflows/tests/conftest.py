@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from backend.accounts.roles import Role
 from backend.workflows.actions import do_create_workflow
 from backend.workflows.documents import parse_document
 
-GRAPH = {
+GRAPH: dict[str, Any] = {
     "nodes": {
         "1": {"type": "EmptyImage", "inputs": {"width": 64, "height": 64}},
         "2": {"type": "ImageInvert", "inputs": {"image": ["1", 0]}},
     }
 }
-LAYOUT = {"nodes": {"1": {"x": 0, "y": 0}, "2": {"x": 240, "y": 0, "title": "Invert"}}, "groups": []}
+LAYOUT: dict[str, Any] = {
+    "nodes": {"1": {"x": 0, "y": 0}, "2": {"x": 240, "y": 0, "title": "Invert"}},
+    "groups": [],
+}
 
 
 @pytest.fixture

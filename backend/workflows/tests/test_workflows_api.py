@@ -350,7 +350,8 @@ def test_fork_survives_deletion_of_its_source(workflow, members, as_role):
     )
     workflow.delete()
     fork = Workflow.objects.get(pk=fork_id)
-    assert fork.forked_from is None and fork.latest_version().graph == GRAPH
+    latest = fork.latest_version()
+    assert fork.forked_from is None and latest is not None and latest.graph == GRAPH
 
 
 # Sharing
