@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from backend.uploads.models import Thumbnail, Upload
 
@@ -19,8 +20,8 @@ class ThumbnailAdmin(admin.ModelAdmin):
     list_display = ["source_sha", "size", "sha256", "created"]
     search_fields = ["source_sha", "sha256"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Thumbnail | None = None) -> bool:
         return False
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import IO, Any
+
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpRequest
 
 from backend.accounts.exceptions import ApiError
 
@@ -28,17 +31,24 @@ class SizeLimitedUploadHandler(FileUploadHandler):
     """Stops reading as soon as the declared body or any file in it goes over ``FLOWYARD_MAX_UPLOAD_BYTES``;
     put before Django's handlers, which then keep small files in memory and spool the rest to disk."""
 
-    def __init__(self, request=None) -> None:
+    def __init__(self, request: HttpRequest | None = None) -> None:
         super().__init__(request)
         self.limit = max_upload_bytes()
         self.received = 0
 
-    def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
+    def handle_raw_input(
+        self,
+        input_data: IO[bytes],
+        META: dict[str, str],
+        content_length: int,
+        boundary: str,
+        encoding: str | None = None,
+    ) -> None:
         if content_length and content_length > self.limit + MULTIPART_SLACK_BYTES:
             raise upload_too_large(content_length - MULTIPART_SLACK_BYTES)
         return None
 
-    def new_file(self, *args, **kwargs) -> None:
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
         self.received = 0
 

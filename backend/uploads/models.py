@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from backend.accounts.models import Workspace
+from backend.accounts.roles import Role
 
 NAME_MAX_LENGTH = 200
 
@@ -37,6 +38,9 @@ class Upload(models.Model):
     )
     created = models.DateTimeField(default=timezone.now)
     updated = models.DateTimeField(default=timezone.now, help_text="When the name last got new content.")
+
+    # Not a column: the caller's role in the workspace, set by backend/accounts/access.py (only members load one).
+    role: Role
 
     class Meta:
         ordering = ["-created", "-id"]
