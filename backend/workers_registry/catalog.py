@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend.workers_registry.models import Worker, lost_after
@@ -19,7 +20,7 @@ _local: tuple[float, list[dict[str, Any]]] | None = None
 _local_files: tuple[float, dict[str, list[dict[str, Any]]]] | None = None
 
 
-def live_workers():
+def live_workers() -> QuerySet[Worker]:
     """Workers online and heard from recently."""
     return Worker.objects.filter(
         status=Worker.Status.ONLINE, last_heartbeat__gte=timezone.now() - lost_after()

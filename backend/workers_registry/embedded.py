@@ -8,6 +8,8 @@ import atexit
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 
@@ -57,7 +59,7 @@ def start_embedded_worker() -> bool:
     return True
 
 
-def _sweep_logged(sweep):
+def _sweep_logged(sweep: Callable[[], dict[str, Any]]) -> Callable[[], None]:
     def run() -> None:
         report = sweep()
         if report["workers_lost"] or report["requeued"] or report["failed"]:

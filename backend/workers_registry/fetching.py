@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from backend.accounts.models import AnyUser
 from backend.workers_registry.models import ModelFetch
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 @transaction.atomic
 def do_request_fetch(
-    user, *, repo_id: str, file: str, kind: str, revision: str, **options: Any
+    user: AnyUser | None, *, repo_id: str, file: str, kind: str, revision: str, **options: Any
 ) -> ModelFetch:
     """Record a queued fetch job and send it to a runner once the transaction commits."""
     job = ModelFetch.objects.create(

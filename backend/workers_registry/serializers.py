@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from backend.accounts.models import User
 from backend.workers_registry.models import ModelFetch, Worker
 from nodepacks.sdk import NodeError
 from workers.runtime.model_library import KIND_FOLDERS, canonical_kind
@@ -81,7 +82,8 @@ class ModelFileSerializer(serializers.Serializer):
     name = serializers.CharField()
     size_bytes = serializers.IntegerField(allow_null=True)
     sha256 = serializers.CharField(allow_null=True)
-    source = serializers.DictField(allow_null=True)
+    # A declared field named like Field.source: DRF moves declared fields off the class, the stubs cannot know.
+    source = serializers.DictField(allow_null=True)  # type: ignore[assignment]
     folder = serializers.BooleanField()
     workers = serializers.ListField(child=serializers.CharField())
 
@@ -158,7 +160,9 @@ class ModelFetchRequestSerializer(serializers.Serializer):
 class ModelFetchSerializer(serializers.ModelSerializer):
     """A fetch job as site admins see it."""
 
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = ModelFetch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from celery import signals
 
@@ -15,13 +16,13 @@ _presence = None
 
 
 @signals.worker_init.connect
-def _name_worker(sender=None, **kwargs) -> None:
+def _name_worker(sender: Any = None, **kwargs: Any) -> None:
     # Before the pool forks: every child inherits the name.
     identity.set_worker_name(f"{sender.hostname}:{os.getpid()}")
 
 
 @signals.worker_ready.connect
-def _register_worker(sender=None, **kwargs) -> None:
+def _register_worker(sender: Any = None, **kwargs: Any) -> None:
     global _presence
     from backend.workers_registry.heartbeat import WorkerPresence, collect_pack_environments_every
 
@@ -48,6 +49,6 @@ def _register_worker(sender=None, **kwargs) -> None:
 
 
 @signals.worker_shutdown.connect
-def _unregister_worker(sender=None, **kwargs) -> None:
+def _unregister_worker(sender: Any = None, **kwargs: Any) -> None:
     if _presence is not None:
         _presence.stop()

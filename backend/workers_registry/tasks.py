@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import socket
 
-from celery import shared_task
+from celery import Task, shared_task
 
 
 @shared_task(name="flowyard.fetch_model_file", bind=True, ignore_result=True)
-def fetch_model_file_task(self, job_id: int) -> str | None:
+def fetch_model_file_task(self: Task, job_id: int) -> str | None:
     """Fetch a ModelScope file into this worker machine's model library (``ModelFetch`` ``job_id``)."""
     from backend.workers_registry import identity
     from backend.workers_registry.fetching import run_fetch

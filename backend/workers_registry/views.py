@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.access import check_site_admin
+from backend.accounts.authentication import AuthenticatedRequest
 from backend.workers_registry.catalog import files_overview, models_overview
 from backend.workers_registry.fetching import do_request_fetch
 from backend.workers_registry.models import ModelFetch, Worker
@@ -29,7 +30,7 @@ class WorkerListView(APIView):
         parameters=[OpenApiParameter("status", str, enum=[s.value for s in Worker.Status])],
         responses=WorkerSerializer(many=True),
     )
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         workers = Worker.objects.all()
         wanted = request.query_params.get("status")
         if wanted in Worker.Status.values:
@@ -46,7 +47,7 @@ class ModelListView(APIView):
         parameters=[OpenApiParameter("task", str), OpenApiParameter("kind", str)],
         responses=ModelListSerializer,
     )
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         task = request.query_params.get("task")
         kind = request.query_params.get("kind")
         models = [model for model in models_overview() if not task or model["task"] == task]
@@ -62,7 +63,7 @@ class ModelFetchView(APIView):
     answers 202 with the queued job, which a worker (or, embedded, this process) then runs."""
 
     @extend_schema(request=ModelFetchRequestSerializer, responses={202: ModelFetchSerializer})
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         check_site_admin(request.user, "fetch models into the library")
         serializer = ModelFetchRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -74,7 +75,7 @@ class ModelFetchListView(APIView):
     """``GET /api/models/fetches``: the latest fetch jobs, newest first (site admins)."""
 
     @extend_schema(responses=ModelFetchSerializer(many=True))
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         check_site_admin(request.user, "see model fetches")
         jobs = ModelFetch.objects.select_related("requested_by")[:FETCHES_LISTED]
         return Response(ModelFetchSerializer(jobs, many=True).data)

@@ -3,7 +3,9 @@ machine's model cache (needs a network that reaches the hub)."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workers.runtime.models import DEFAULT_REVISION, fetch_model
 
@@ -11,11 +13,11 @@ from workers.runtime.models import DEFAULT_REVISION, fetch_model
 class Command(BaseCommand):
     help = "Download a model from the ModelScope hub into the local model cache."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("model_id", help="owner/name")
         parser.add_argument("--revision", default=DEFAULT_REVISION)
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         from backend.workers_registry.catalog import forget_local_models
 
         try:

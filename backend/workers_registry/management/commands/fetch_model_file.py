@@ -4,7 +4,9 @@ shared ModelScope cache, and record its sha256 and source (repo, revision)."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workers.runtime.model_library import KIND_ALIASES, KIND_FOLDERS
 
@@ -12,7 +14,7 @@ from workers.runtime.model_library import KIND_ALIASES, KIND_FOLDERS
 class Command(BaseCommand):
     help = "Fetch a ModelScope model file (revision pinned) into the model library."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("repo_id", help="owner/name")
         parser.add_argument("file", nargs="?", help="the file in the repo; leave out for the whole repo")
         parser.add_argument("--kind", required=True, choices=sorted([*KIND_FOLDERS, *KIND_ALIASES]))
@@ -23,7 +25,7 @@ class Command(BaseCommand):
             "--local-files-only", action="store_true", help="take it from the ModelScope cache, never the hub"
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         from backend.runs.engine import model_library
         from backend.workers_registry.catalog import forget_local_models
 

@@ -4,8 +4,9 @@ ModelScope cache (``MODELSCOPE_CACHE``), so workers here can load it offline."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workers.runtime.models import DEFAULT_REVISION, ModelNotAvailable, register_local_model
 
@@ -13,7 +14,7 @@ from workers.runtime.models import DEFAULT_REVISION, ModelNotAvailable, register
 class Command(BaseCommand):
     help = "Copy a local model directory into the local ModelScope cache under a model id and revision."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "directory", help="a directory in ModelScope's layout (configuration.json, weights)"
         )
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--hardlink", action="store_true", help="hard-link files instead of copying them")
         parser.add_argument("--overwrite", action="store_true", help="replace that revision if registered")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         from backend.workers_registry.catalog import forget_local_models
 
         try:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
     help = "Mark workers without heartbeats lost and re-queue (or fail) the runs they were executing."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--evict-cache", action="store_true", help="also shrink the shared cache to budget"
         )
@@ -19,7 +20,7 @@ class Command(BaseCommand):
             "--every", type=float, default=0, help="repeat every N seconds (until interrupted)"
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         from backend.runs.recovery import sweep
 
         while True:
