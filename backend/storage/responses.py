@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.utils.http import parse_etags
 
 from backend.storage.blobs import BlobNotFound, BlobStore, check_sha, get_blob_store
@@ -58,7 +59,7 @@ def blob_response(
     *,
     as_attachment: bool = False,
     store: BlobStore | None = None,
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Return the blob as a streamed ``FileResponse`` (local store) or a redirect to a presigned URL (S3).
 
     Blobs never change, so the sha is a strong ETag and a matching ``If-None-Match`` answers 304. A ``Range``
@@ -72,9 +73,9 @@ def blob_response(
         raise Http404("no such blob") from None
     etag = f'"{sha}"'
     if etag in parse_etags(request.headers.get("If-None-Match", "")):
-        response = HttpResponse(status=304)
-        response["ETag"] = etag
-        return response
+        not_modified = HttpResponse(status=304)
+        not_modified["ETag"] = etag
+        return not_modified
     url = store.presigned_url(sha, filename, content_type, expires=PRESIGNED_SECONDS)
     if url is not None:
         redirect = HttpResponseRedirect(url)

@@ -12,12 +12,17 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backend.storage.blobs import BlobStore, LocalBlobStore, S3BlobStore
 
-S3_CREDENTIALS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
+S3_CREDENTIALS: dict[str, Any] = {
+    "access_key_id": "testing",
+    "secret_access_key": "testing",
+    "region": "us-east-1",
+}
 
 
 def _free_port() -> int:

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404
+from django.http.response import HttpResponseBase
 from django.test import RequestFactory
 
 from backend.storage.blobs import BlobStore, LocalBlobStore, S3BlobStore
 from backend.storage.responses import RangeNotSatisfiable, blob_response, parse_range
+
+
+def _drain(response: FileResponse) -> bytes:
+    """The streamed body; the file is closed directly, since close() would fire request_finished (a DB hook)."""
+    content = response.streaming_content
+    assert isinstance(content, Iterator)
+    body = b"".join(content)
+    assert response.file_to_stream is not None
+    response.file_to_stream.close()
+    return body
 
 
 def test_local_blob_is_streamed_with_its_type_filename_and_etag(local_store: LocalBlobStore) -> None:
@@ -19,13 +31,12 @@ def test_local_blob_is_streamed_with_its_type_filename_and_etag(local_store: Loc
     request = RequestFactory().get("/")
     response = blob_response(sha, "out.png", "image/png", request, store=local_store)
     assert isinstance(response, FileResponse) and response.streaming
-    assert b"".join(response.streaming_content) == data
+    assert _drain(response) == data
     assert response["Content-Type"] == "image/png"
     assert response["Content-Length"] == str(len(data))
     assert response["Content-Disposition"] == 'inline; filename="out.png"'
     assert response["ETag"] == f'"{sha}"'
     assert "private" in response["Cache-Control"]
-    response.file_to_stream.close()  # close() would fire request_finished (a DB hook)
 
 
 def test_attachment_download(local_store: LocalBlobStore) -> None:
@@ -34,7 +45,8 @@ def test_attachment_download(local_store: LocalBlobStore) -> None:
         sha, "data.json", "application/json", RequestFactory().get("/"), as_attachment=True, store=local_store
     )
     assert response["Content-Disposition"] == 'attachment; filename="data.json"'
-    response.file_to_stream.close()
+    assert isinstance(response, FileResponse)
+    _drain(response)
 
 
 def test_matching_etag_answers_not_modified(local_store: LocalBlobStore) -> None:
@@ -73,15 +85,14 @@ def served_store(request: pytest.FixtureRequest) -> BlobStore:
     return s3
 
 
-def _get(store: BlobStore, **headers: str) -> tuple[HttpResponse, bytes]:
+def _get(store: BlobStore, **headers: str) -> tuple[HttpResponseBase, bytes]:
     sha = store.put(DATA)
     response = blob_response(
         sha, "clip.mp4", "video/mp4", RequestFactory().get("/", headers=headers), store=store
     )
     body = b""
     if isinstance(response, FileResponse):
-        body = b"".join(response.streaming_content)
-        response.file_to_stream.close()
+        body = _drain(response)
     return response, body
 
 
