@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 
 from backend.cache.models import CacheRecord
 from backend.cache.stores import DatabaseCacheStore, TieredCacheStore
@@ -192,6 +193,7 @@ def test_engine_pool_threads_do_not_keep_database_connections(store: DatabaseCac
     thread.start()
     thread.join()
     # Django never closes an in-memory SQLite database (the test default without DATABASE_URL).
-    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    in_memory = isinstance(wrapper, SQLiteDatabaseWrapper) and wrapper.is_in_memory_db()
     assert still_open == [in_memory]
     assert store.contains_many([make_key("b")]) == {make_key("b")}
