@@ -48,11 +48,11 @@ from django.contrib.auth.models import AnonymousUser  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
 
 from backend.accounts.authentication import authenticate_token  # noqa: E402
-from backend.core.body_limits import BodyLimitMiddleware  # noqa: E402
+from backend.core.body_limits import ASGIApp, BodyLimitMiddleware, Receive, Scope, Send  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
 
 
-def handshake_token(scope) -> str | None:
+def handshake_token(scope: Scope) -> str | None:
     """The API token of a websocket handshake (``?token=`` or ``Authorization: Bearer``), or None."""
     token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
     if token:
@@ -65,7 +65,7 @@ def handshake_token(scope) -> str | None:
     return None
 
 
-def _cross_site(scope) -> bool:
+def _cross_site(scope: Scope) -> bool:
     """True when a browser on another site opened the socket (its cookies must then not sign it in)."""
     for name, value in scope.get("headers", []):
         if name.lower() == b"origin":
@@ -77,10 +77,10 @@ def _cross_site(scope) -> bool:
 class TokenAuthMiddleware:
     """Sets ``scope["user"]`` from an API token when the handshake carries one; sits inside the session stack."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: ASGIApp) -> None:
         self.inner = inner
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = handshake_token(scope)
         if raw is not None:
             user = await database_sync_to_async(authenticate_token)(raw)
@@ -91,7 +91,7 @@ class TokenAuthMiddleware:
         return await self.inner(scope, receive, send)
 
 
-def websocket_application(inner=None):
+def websocket_application(inner: ASGIApp | None = None) -> ASGIApp:
     """The websocket stack: session, then token authentication, then the routes."""
     return AuthMiddlewareStack(TokenAuthMiddleware(inner or URLRouter(websocket_urlpatterns)))
 

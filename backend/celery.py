@@ -11,6 +11,7 @@ as well as CPU ones.
 
 import logging
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
@@ -28,7 +29,7 @@ _reconciler = None
 
 
 @worker_process_init.connect
-def _freeze_loaded_objects(**kwargs) -> None:
+def _freeze_loaded_objects(**kwargs: Any) -> None:
     """A worker process's imports live as long as it does: keep full garbage collections from walking them."""
     from backend.gc_tuning import freeze
 
@@ -52,7 +53,7 @@ def held_run_ids() -> set[str]:
 
 
 @worker_ready.connect
-def _start_reconciler(sender=None, **kwargs) -> None:
+def _start_reconciler(sender: Any = None, **kwargs: Any) -> None:
     global _reconciler
     from django.conf import settings
 
@@ -66,6 +67,6 @@ def _start_reconciler(sender=None, **kwargs) -> None:
 
 
 @worker_shutdown.connect
-def _stop_reconciler(**kwargs) -> None:
+def _stop_reconciler(**kwargs: Any) -> None:
     if _reconciler is not None:
         _reconciler.stop()

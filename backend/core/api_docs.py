@@ -4,11 +4,14 @@ access. Each page widens the Content-Security-Policy for its own response only, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from csp.decorators import csp_update
+from django.http.response import HttpResponseBase
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 
-def api_docs_view():
+def api_docs_view() -> Callable[..., HttpResponseBase]:
     """Swagger UI with its start-up script served as a file (the split view), so script-src needs no
     'unsafe-inline'; the page's own <style> block does need inline styles."""
     policy = {"style-src": ["'unsafe-inline'"]}
@@ -21,7 +24,7 @@ class RedocView(SpectacularRedocView):
     template_name = "core/redoc.html"
 
 
-def api_redoc_view():
+def api_redoc_view() -> Callable[..., HttpResponseBase]:
     """Redoc: its styled components insert <style> elements, and its search index runs in a worker it creates
     from a blob: URL."""
     policy = {"style-src": ["'unsafe-inline'"], "worker-src": ["'self'", "blob:"]}

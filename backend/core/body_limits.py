@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
@@ -91,7 +92,17 @@ def too_large_body(limit: BodyLimit, size: int | None) -> dict[str, Any]:
     return {"detail": message, "errors": [{"field": "body", "message": message}], "limit": limit.bytes}
 
 
-async def send_json(send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:
+# ASGI, loosely: a scope and its messages are dicts (asgiref.typing's TypedDicts are stricter than this code needs).
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     """Answers a whole JSON response, closing the connection (the unread body is not wanted)."""
     payload = json.dumps(body).encode()
     await send(
@@ -113,10 +124,10 @@ class BodyLimitMiddleware:
     """ASGI middleware: 413 JSON for a body over its route's limit, from ``Content-Length`` before reading it,
     or as soon as a streamed body passes it (the application then sees a disconnect and stops)."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = body_limit(scope)
@@ -138,7 +149,7 @@ class BodyLimitMiddleware:
         over = False
         started = False
 
-        async def limited_receive():
+        async def limited_receive() -> Message:
             nonlocal received, over
             if over:
                 return {"type": "http.disconnect"}
@@ -151,7 +162,7 @@ class BodyLimitMiddleware:
                     return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message):
+        async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True

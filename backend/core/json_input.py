@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 from django.conf import settings
 from rest_framework.parsers import JSONParser
@@ -88,7 +89,12 @@ def loads_strict(raw: bytes | str, field: str = "body") -> Any:
 class StrictJSONParser(JSONParser):
     """DRF's JSON parser with ``loads_strict``: every malformed or out-of-range body answers 400 JSON."""
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
         raw = stream.read() if stream is not None else b""
         if not raw:
             raise bad_json("empty body; send a JSON object")

@@ -1,6 +1,7 @@
 """Health check and the single-page app that hosts the editor."""
 
 import asyncio
+from collections.abc import Callable
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -42,7 +43,7 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": status, **body})
 
 
-def _outcome(check) -> str:
+def _outcome(check: Callable[[], str | None]) -> str:
     try:
         return check() or "ok"
     except Exception as exc:  # the check reports, it never raises

@@ -44,28 +44,28 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _start_transaction_under_autocommit(self) -> None:
         self.take_writer()
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # django-stubs lacks the private method
         except BaseException:
             self.give_writer()
             raise
 
     def _commit(self) -> None:
         try:
-            super()._commit()
+            super()._commit()  # type: ignore[misc]  # django-stubs lacks the private method
         finally:
             if not self.in_transaction():
                 self.give_writer()
 
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]  # django-stubs lacks the private method
         finally:
             if not self.in_transaction():
                 self.give_writer()
 
     def _close(self) -> None:
         try:
-            super()._close()
+            super()._close()  # type: ignore[misc]  # django-stubs lacks the private method
         finally:
             self.give_writer()
 
