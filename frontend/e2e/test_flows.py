@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import IMAGE_DOC, PASSWORD, unique
 from playwright.sync_api import Page, expect
+
+from conftest import IMAGE_DOC, PASSWORD, unique
 
 
 def add_node_by_search(page: Page, query: str, at: tuple[int, int]) -> None:
