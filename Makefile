@@ -68,6 +68,7 @@ frontend: $(FRONTEND)/dist/index.html
 
 frontend-check: $(NODE_STAMP)
 	cd $(FRONTEND) && $(NPM) run lint
+	cd $(FRONTEND) && $(NPM) run format:check
 	cd $(FRONTEND) && $(NPM) run typecheck
 	cd $(FRONTEND) && $(NPM) test
 

@@ -7,7 +7,10 @@ function respond(status: number, body: unknown) {
   const calls: { url: string; init: RequestInit }[] = [];
   setFetcher(async (url, init) => {
     calls.push({ url: String(url), init: init ?? {} });
-    return new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+    return new Response(body === undefined ? null : JSON.stringify(body), {
+      status,
+      headers: { "Content-Type": "application/json" },
+    });
   });
   return calls;
 }
@@ -22,14 +25,24 @@ describe("api client", () => {
 
   it("sends JSON with same-origin credentials and the query string", async () => {
     const calls = respond(200, { ok: true });
-    await apiRequest("/api/x", z.object({ ok: z.boolean() }), { method: "POST", body: { a: 1 }, query: { q: "hi", n: undefined } });
+    await apiRequest("/api/x", z.object({ ok: z.boolean() }), {
+      method: "POST",
+      body: { a: 1 },
+      query: { q: "hi", n: undefined },
+    });
     expect(calls[0]!.url).toBe("/api/x?q=hi");
     expect(calls[0]!.init.credentials).toBe("same-origin");
     expect(calls[0]!.init.body).toBe('{"a":1}');
   });
 
   it("parses the error contract into ApiError with field and node errors", async () => {
-    respond(400, { detail: "Invalid graph", errors: [{ node: "3", input: "image", message: "needs a link" }, { field: "name", message: "required" }] });
+    respond(400, {
+      detail: "Invalid graph",
+      errors: [
+        { node: "3", input: "image", message: "needs a link" },
+        { field: "name", message: "required" },
+      ],
+    });
     const error = await apiRequest("/api/x", z.unknown()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     const api = error as ApiError;
@@ -54,17 +67,39 @@ describe("api client", () => {
   });
 
   it("accepts the user object bare or wrapped in {user}", () => {
-    const user = { id: 1, username: "ada", email: "", is_site_admin: false, personal_workspace: { id: 2, slug: "ada" } };
+    const user = {
+      id: 1,
+      username: "ada",
+      email: "",
+      is_site_admin: false,
+      personal_workspace: { id: 2, slug: "ada" },
+    };
     expect(userResponseSchema.parse(user).username).toBe("ada");
     expect(userResponseSchema.parse({ user }).username).toBe("ada");
   });
 
   it("finds the latest document in a workflow detail", () => {
     const detail = workflowDetailSchema.parse({
-      id: 5, name: "w", description: "", workspace: 2, visibility: "private", is_template: false, latest_version: 1,
-      updated: "2026-01-01T00:00:00Z", forked_from: { workflow: 1, version: 2 }, role: "owner",
-      version: { number: 1, message: "", author: { id: 1, username: "ada" }, created: "x", content_hash: "h", packs: [],
-        graph: { nodes: { "1": { type: "A", inputs: {} } } }, layout: { nodes: { "1": { x: 1, y: 2 } }, groups: [] } },
+      id: 5,
+      name: "w",
+      description: "",
+      workspace: 2,
+      visibility: "private",
+      is_template: false,
+      latest_version: 1,
+      updated: "2026-01-01T00:00:00Z",
+      forked_from: { workflow: 1, version: 2 },
+      role: "owner",
+      version: {
+        number: 1,
+        message: "",
+        author: { id: 1, username: "ada" },
+        created: "x",
+        content_hash: "h",
+        packs: [],
+        graph: { nodes: { "1": { type: "A", inputs: {} } } },
+        layout: { nodes: { "1": { x: 1, y: 2 } }, groups: [] },
+      },
     });
     expect(documentOf(detail)?.graph.nodes["1"]?.type).toBe("A");
     expect(documentOf(detail)?.layout?.nodes["1"]).toEqual({ x: 1, y: 2 });

@@ -36,7 +36,10 @@ export class ApiError extends Error {
   }
 }
 
-export function readCookie(name: string, cookie: string = typeof document === "undefined" ? "" : document.cookie): string | null {
+export function readCookie(
+  name: string,
+  cookie: string = typeof document === "undefined" ? "" : document.cookie,
+): string | null {
   for (const part of cookie.split(";")) {
     const [key, ...rest] = part.trim().split("=");
     if (key === name) return decodeURIComponent(rest.join("="));

@@ -70,7 +70,11 @@ export const nodes = {
   /** The node catalog (with `workspace`: plus the packs installed there); schemas that do not parse are left out
    * and named in `skipped` (never fatal). */
   catalog: async (workspace?: number) => {
-    const envelope = await apiRequest("/api/nodes", catalogEnvelopeSchema, workspace === undefined ? {} : { query: { workspace } });
+    const envelope = await apiRequest(
+      "/api/nodes",
+      catalogEnvelopeSchema,
+      workspace === undefined ? {} : { query: { workspace } },
+    );
     const parsed = envelope.nodes.map((raw) => ({ raw, result: nodeSchemaSchema.safeParse(raw) }));
     const skipped = parsed
       .filter((p) => !p.result.success)

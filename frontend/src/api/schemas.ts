@@ -69,10 +69,23 @@ export const graphNodeSchema = z.object({
 export const subgraphJsonSchema = z.object({
   name: z.string(),
   inputs: z
-    .array(z.object({ name: z.string(), type: z.string(), targets: z.array(z.tuple([z.string(), z.string()])).default([]), label: z.string().optional() }))
+    .array(
+      z.object({
+        name: z.string(),
+        type: z.string(),
+        targets: z.array(z.tuple([z.string(), z.string()])).default([]),
+        label: z.string().optional(),
+      }),
+    )
     .default([]),
   outputs: z
-    .array(z.object({ name: z.string(), type: z.string(), source: z.union([graphLinkSchema, z.object({ input: z.string() }), z.null()]).default(null) }))
+    .array(
+      z.object({
+        name: z.string(),
+        type: z.string(),
+        source: z.union([graphLinkSchema, z.object({ input: z.string() }), z.null()]).default(null),
+      }),
+    )
     .default([]),
   nodes: z.record(z.string(), graphNodeSchema).default({}),
 });
@@ -133,7 +146,13 @@ export const layoutSchema = z.object({
   viewport: viewportSchema.optional(),
   /** Where the nodes inside each subgraph definition are drawn. */
   subgraphs: z
-    .record(z.string(), z.object({ nodes: z.record(z.string(), layoutNodeSchema).default({}), groups: z.array(layoutGroupSchema).default([]) }))
+    .record(
+      z.string(),
+      z.object({
+        nodes: z.record(z.string(), layoutNodeSchema).default({}),
+        groups: z.array(layoutGroupSchema).default([]),
+      }),
+    )
     .optional(),
   notes: z.array(layoutNoteSchema).optional(),
   reroutes: z.array(layoutRerouteSchema).optional(),

@@ -31,14 +31,16 @@ export const tokens = {
 export const teams = {
   create: (name: string) => apiRequest("/api/teams", workspaceSchema, { method: "POST", body: { name } }),
   get: (id: number) => apiRequest(`/api/teams/${id}`, workspaceSchema),
-  rename: (id: number, name: string) => apiRequest(`/api/teams/${id}`, workspaceSchema, { method: "PATCH", body: { name } }),
+  rename: (id: number, name: string) =>
+    apiRequest(`/api/teams/${id}`, workspaceSchema, { method: "PATCH", body: { name } }),
   remove: (id: number) => apiRequest(`/api/teams/${id}`, none, { method: "DELETE" }),
   members: (id: number) => apiRequest(`/api/teams/${id}/members`, listOf(teamMemberSchema)),
   addMember: (id: number, username: string, role: string) =>
     apiRequest(`/api/teams/${id}/members`, teamMemberSchema, { method: "POST", body: { username, role } }),
   changeRole: (id: number, userId: number, role: string) =>
     apiRequest(`/api/teams/${id}/members/${userId}`, teamMemberSchema, { method: "PATCH", body: { role } }),
-  removeMember: (id: number, userId: number) => apiRequest(`/api/teams/${id}/members/${userId}`, none, { method: "DELETE" }),
+  removeMember: (id: number, userId: number) =>
+    apiRequest(`/api/teams/${id}/members/${userId}`, none, { method: "DELETE" }),
   leave: (id: number) => apiRequest(`/api/teams/${id}/leave`, none, { method: "POST" }),
   transfer: (id: number, userId: number) =>
     apiRequest(`/api/teams/${id}/transfer`, teamMemberSchema, { method: "POST", body: { user_id: userId } }),
@@ -48,7 +50,8 @@ export const teams = {
       method: "POST",
       body: { role, expires_in_hours: expiresInHours },
     }),
-  revokeInvite: (id: number, inviteId: number) => apiRequest(`/api/teams/${id}/invites/${inviteId}`, none, { method: "DELETE" }),
+  revokeInvite: (id: number, inviteId: number) =>
+    apiRequest(`/api/teams/${id}/invites/${inviteId}`, none, { method: "DELETE" }),
   acceptInvite: (token: string) =>
     apiRequest(`/api/invites/${encodeURIComponent(token)}/accept`, acceptedInviteSchema, { method: "POST" }),
 };

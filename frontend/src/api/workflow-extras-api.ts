@@ -50,7 +50,8 @@ export const workflowExtras = {
   share: (id: number, body: { visibility?: "private" | "team"; public?: boolean }) =>
     apiRequest(`/api/workflows/${id}/share`, shareSchema, { method: "POST", body }),
   publicWorkflow: (token: string) => apiRequest(`/api/public/${encodeURIComponent(token)}`, publicWorkflowSchema),
-  templates: (workspace?: number) => apiRequest("/api/templates", listOf(workflowSummarySchema), { query: { workspace } }),
+  templates: (workspace?: number) =>
+    apiRequest("/api/templates", listOf(workflowSummarySchema), { query: { workspace } }),
   recentRuns: (limit = 8) => apiRequest("/api/runs", runPageSchema, { query: { mine: 1, limit } }),
 };
 

@@ -15,7 +15,9 @@ describe("server status", () => {
     const probe = vi.fn().mockResolvedValueOnce(false).mockResolvedValue(true);
     setHealthProbe(probe);
     const body = { detail: "Service unavailable: the database is unavailable.", errors: [], unavailable: "database" };
-    setFetcher(async () => new Response(JSON.stringify(body), { status: 503, headers: { "Content-Type": "application/json" } }));
+    setFetcher(
+      async () => new Response(JSON.stringify(body), { status: 503, headers: { "Content-Type": "application/json" } }),
+    );
     await expect(apiRequest("/api/workflows", z.unknown())).rejects.toBeInstanceOf(ApiError);
     expect(isServerUnavailable()).toBe(true);
     await vi.advanceTimersByTimeAsync(HEALTH_POLL_MS);

@@ -30,7 +30,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     );
   }, []);
   useEffect(refresh, [refresh]);
-  const setUser = useCallback((user: User | null) => setSession(user ? { status: "signed-in", user } : { status: "anonymous" }), []);
+  const setUser = useCallback(
+    (user: User | null) => setSession(user ? { status: "signed-in", user } : { status: "anonymous" }),
+    [],
+  );
   return <SessionContext.Provider value={{ session, setUser, refresh }}>{children}</SessionContext.Provider>;
 }
 

@@ -14,7 +14,8 @@ export function ErrorState({ title, error, onRetry }: { title: string; error: un
   const status = error instanceof ApiError ? error.status : null;
   let hint = "";
   if (status === 0) hint = "The server did not answer. Is it running?";
-  else if (status === 404) hint = "The server does not know this address. The feature may not be available yet, or the item was removed.";
+  else if (status === 404)
+    hint = "The server does not know this address. The feature may not be available yet, or the item was removed.";
   else if (status === 401 || status === 403) hint = "Sign in to continue.";
   return (
     <div className="fy-status fy-error" role="alert">

@@ -1,9 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 
-export type AsyncState<T> =
-  | { status: "loading" }
-  | { status: "error"; error: unknown }
-  | { status: "ready"; data: T };
+export type AsyncState<T> = { status: "loading" } | { status: "error"; error: unknown } | { status: "ready"; data: T };
 
 /** Run `load` on mount and whenever `deps` (primitives) change; `reload` runs it again. */
 export function useAsync<T>(

@@ -17,7 +17,9 @@ function useAuthForm(submit: (form: FormData) => Promise<void>) {
       .finally(() => setBusy(false));
   };
   const fieldError = (name: string) =>
-    error instanceof ApiError && error.fieldErrors(name).length ? <span className="fy-field-error">{error.fieldErrors(name).join(" ")}</span> : null;
+    error instanceof ApiError && error.fieldErrors(name).length ? (
+      <span className="fy-field-error">{error.fieldErrors(name).join(" ")}</span>
+    ) : null;
   return { error, busy, onSubmit, fieldError };
 }
 
@@ -44,7 +46,11 @@ export function LoginPage() {
         <input name="password" type="password" autoComplete="current-password" required />
         {fieldError("password")}
       </label>
-      {error != null && <p className="fy-form-error" role="alert">{errorMessage(error)}</p>}
+      {error != null && (
+        <p className="fy-form-error" role="alert">
+          {errorMessage(error)}
+        </p>
+      )}
       <button type="submit" disabled={busy}>
         {busy ? "Signing in…" : "Sign in"}
       </button>
@@ -66,7 +72,10 @@ export function SignupPage() {
     // Sign-up does not say whether the name was free; signing in with the new credentials does.
     const user = await auth.login(username, password).catch((e: unknown) => {
       if (e instanceof ApiError && e.status === 400) {
-        throw new ApiError(400, "Could not sign in to the new account: this username may already be taken. Choose another one.");
+        throw new ApiError(
+          400,
+          "Could not sign in to the new account: this username may already be taken. Choose another one.",
+        );
       }
       throw e;
     });
@@ -91,7 +100,11 @@ export function SignupPage() {
         <input name="password" type="password" autoComplete="new-password" required />
         {fieldError("password")}
       </label>
-      {error != null && <p className="fy-form-error" role="alert">{errorMessage(error)}</p>}
+      {error != null && (
+        <p className="fy-form-error" role="alert">
+          {errorMessage(error)}
+        </p>
+      )}
       <button type="submit" disabled={busy}>
         {busy ? "Creating…" : "Create account"}
       </button>

@@ -5,7 +5,10 @@ import { apiRequest } from "../api/client";
 import { workflowDocumentSchema } from "../api/schemas";
 
 export const importWarningSchema = z.object({
-  node: z.union([z.string(), z.number()]).nullish().transform((n) => (n == null ? null : String(n))),
+  node: z
+    .union([z.string(), z.number()])
+    .nullish()
+    .transform((n) => (n == null ? null : String(n))),
   message: z.string(),
 });
 export type ImportWarning = z.infer<typeof importWarningSchema>;
@@ -21,12 +24,19 @@ export type ComfyImport = z.infer<typeof comfyImportSchema>;
 /** An API-format prompt: `{id: {class_type, inputs, _meta?}}`. */
 export const comfyPromptSchema = z.record(
   z.string(),
-  z.object({ class_type: z.string(), inputs: z.record(z.string(), z.unknown()), _meta: z.object({ title: z.string() }).partial().optional() }),
+  z.object({
+    class_type: z.string(),
+    inputs: z.record(z.string(), z.unknown()),
+    _meta: z.object({ title: z.string() }).partial().optional(),
+  }),
 );
 export type ComfyPrompt = z.infer<typeof comfyPromptSchema>;
 
 export const comfyApi = {
-  importWorkflow: (workflow: unknown) => apiRequest("/api/import/comfy", comfyImportSchema, { method: "POST", body: workflow }),
+  importWorkflow: (workflow: unknown) =>
+    apiRequest("/api/import/comfy", comfyImportSchema, { method: "POST", body: workflow }),
   exportPrompt: (workflowId: number, version?: number | null) =>
-    apiRequest(`/api/workflows/${workflowId}/export/comfy`, comfyPromptSchema, { query: { version: version ?? undefined } }),
+    apiRequest(`/api/workflows/${workflowId}/export/comfy`, comfyPromptSchema, {
+      query: { version: version ?? undefined },
+    }),
 };

@@ -6,7 +6,13 @@ import { errorMessage } from "../api/client";
 import { useEditorStoreApi } from "../editor/store-context";
 import { comfyApi, type ComfyImport } from "./comfy-api";
 import { canvasItemsFromComfy, toComfyWorkflow, workflowFileName } from "./comfy-workflow";
-import { exportFileName, parseComfyFile, readImportState, summarizeImport, type ComfyImportState } from "./comfy-import";
+import {
+  exportFileName,
+  parseComfyFile,
+  readImportState,
+  summarizeImport,
+  type ComfyImportState,
+} from "./comfy-import";
 import "./comfy.css";
 
 /** Pick a ComfyUI file, convert it on the server, open the result in a new unsaved editor. */
@@ -29,7 +35,11 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
         (result) => {
           setState({ busy: false, error: null });
           const handoff: ComfyImportState = {
-            comfyImport: { key: `${Date.now()}-${file.name}`, document: result.document, summary: summarizeImport(result, file.name) },
+            comfyImport: {
+              key: `${Date.now()}-${file.name}`,
+              document: result.document,
+              summary: summarizeImport(result, file.name),
+            },
           };
           navigate("/workflows/new", { state: handoff });
         },
@@ -49,7 +59,14 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
       >
         {state.busy ? "Importing…" : "Import ComfyUI workflow"}
       </button>
-      <input ref={input} type="file" accept="application/json,.json" hidden onChange={pick} aria-label="ComfyUI workflow file" />
+      <input
+        ref={input}
+        type="file"
+        accept="application/json,.json"
+        hidden
+        onChange={pick}
+        aria-label="ComfyUI workflow file"
+      />
       {state.error && (
         <span className="fy-form-error fy-comfy-error" role="alert">
           {state.error}{" "}
@@ -70,7 +87,13 @@ function withCanvasItems(result: ComfyImport, data: unknown): ComfyImport {
   const { notes, reroutes } = canvasItemsFromComfy(data);
   if (!notes.length && !reroutes.length) return result;
   const kept = new Set(notes.map((n) => n.id.slice(1)));
-  const layout = { nodes: {}, groups: [], ...result.document.layout, ...(notes.length ? { notes } : {}), ...(reroutes.length ? { reroutes } : {}) };
+  const layout = {
+    nodes: {},
+    groups: [],
+    ...result.document.layout,
+    ...(notes.length ? { notes } : {}),
+    ...(reroutes.length ? { reroutes } : {}),
+  };
   return {
     ...result,
     document: { ...result.document, layout },
@@ -92,7 +115,11 @@ export function ExportComfyWorkflowButton({ name }: { name: string }) {
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   };
   return (
-    <button type="button" onClick={run} title="Download the canvas as a ComfyUI workflow (UI format, with notes and reroutes) that ComfyUI opens">
+    <button
+      type="button"
+      onClick={run}
+      title="Download the canvas as a ComfyUI workflow (UI format, with notes and reroutes) that ComfyUI opens"
+    >
       Export as ComfyUI workflow
     </button>
   );
@@ -134,7 +161,8 @@ export function ComfyImportNotice() {
         <ul>
           {summary.items.map((item, i) => (
             <li key={i} className={`fy-comfy-${item.kind}`}>
-              <span className="fy-comfy-kind">{item.kind}</span> {item.node !== null && <code>#{item.node}</code>} {item.label !== item.node ? item.label : ""}: {item.message}
+              <span className="fy-comfy-kind">{item.kind}</span> {item.node !== null && <code>#{item.node}</code>}{" "}
+              {item.label !== item.node ? item.label : ""}: {item.message}
             </li>
           ))}
         </ul>
@@ -144,7 +172,12 @@ export function ComfyImportNotice() {
 }
 
 /** Download the saved version as a ComfyUI API-format prompt (`GET /api/workflows/<id>/export/comfy`). */
-export function ExportComfyButton({ workflowId, name, version, onError }: {
+export function ExportComfyButton({
+  workflowId,
+  name,
+  version,
+  onError,
+}: {
   workflowId: number;
   name: string;
   version: number | null;

@@ -15,21 +15,33 @@ describe("summarizeImport", () => {
       ["missing", "3", "KSamplerAdvancedFancy"],
       ["dropped", "4", "node 4"],
     ]);
-    expect(s.headline).toBe("Imported 4 nodes from flow.json; 1 of unknown type (KSamplerAdvancedFancy), shown in red; 1 dropped.");
+    expect(s.headline).toBe(
+      "Imported 4 nodes from flow.json; 1 of unknown type (KSamplerAdvancedFancy), shown in red; 1 dropped.",
+    );
   });
 
   it("uses layout titles, counts repeated unknown types, adds lines for unwarned missing nodes", () => {
     const result = comfyImportSchema.parse({
       document: {
-        graph: { nodes: { a: { type: "X", inputs: {} }, b: { type: "X", inputs: {} }, c: { type: "ImageBlur", inputs: {} } } },
+        graph: {
+          nodes: { a: { type: "X", inputs: {} }, b: { type: "X", inputs: {} }, c: { type: "ImageBlur", inputs: {} } },
+        },
         layout: { nodes: { c: { x: 0, y: 0, title: "Soft" } }, groups: [] },
       },
-      warnings: [{ node: "c", message: "blur_radius clamped" }, { node: null, message: "schema 1 links" }],
+      warnings: [
+        { node: "c", message: "blur_radius clamped" },
+        { node: null, message: "schema 1 links" },
+      ],
       missing: { a: { type: "X" }, b: { class_type: "X" } },
     });
     const s = summarizeImport(result, "w.json");
     expect(s.missingTypes).toEqual([{ type: "X", nodes: ["a", "b"] }]);
-    expect(s.items.map((i) => `${i.kind}:${i.label}`)).toEqual(["missing:X", "missing:X", "changed:Soft", "general:workflow"]);
+    expect(s.items.map((i) => `${i.kind}:${i.label}`)).toEqual([
+      "missing:X",
+      "missing:X",
+      "changed:Soft",
+      "general:workflow",
+    ]);
   });
 
   it("names nodes inside subgraphs by the subgraph and counts the subgraphs", () => {
@@ -51,7 +63,10 @@ describe("summarizeImport", () => {
   });
 
   it("a clean import has a short headline", () => {
-    const s = summarizeImport({ document: { graph: { nodes: { "1": { type: "A", inputs: {} } } } }, warnings: [], missing: {} }, "a.json");
+    const s = summarizeImport(
+      { document: { graph: { nodes: { "1": { type: "A", inputs: {} } } } }, warnings: [], missing: {} },
+      "a.json",
+    );
     expect(s.headline).toBe("Imported 1 node from a.json.");
     expect(s.items).toEqual([]);
   });
@@ -67,7 +82,9 @@ describe("files and handoff", () => {
     expect(readImportState(null)).toBeNull();
     expect(readImportState({ other: 1 })).toBeNull();
     expect(readImportState({ comfyImport: { key: 1 } })).toBeNull();
-    const state = { comfyImport: { key: "k", document: recorded.document, summary: summarizeImport(recorded, "f.json") } };
+    const state = {
+      comfyImport: { key: "k", document: recorded.document, summary: summarizeImport(recorded, "f.json") },
+    };
     expect(readImportState(state)?.key).toBe("k");
   });
   it("names the exported prompt", () => {

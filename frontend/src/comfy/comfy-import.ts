@@ -59,16 +59,24 @@ export function summarizeImport(result: ComfyImport, fileName: string): ImportSu
   const items: ImportItem[] = result.warnings.map((w) => {
     const node = w.node;
     const inGraph = node !== null && node in graph.nodes;
-    const kind: WarningKind = node === null ? "general" : node in result.missing ? "missing" : inGraph ? "changed" : "dropped";
+    const kind: WarningKind =
+      node === null ? "general" : node in result.missing ? "missing" : inGraph ? "changed" : "dropped";
     // Nodes inside a subgraph are named "<subgraph name> › <node id>" by the server.
     const label =
-      node === null ? "workflow" : (layout?.nodes[node]?.title ?? graph.nodes[node]?.type ?? (node.includes(" › ") ? node : `node ${node}`));
+      node === null
+        ? "workflow"
+        : (layout?.nodes[node]?.title ?? graph.nodes[node]?.type ?? (node.includes(" › ") ? node : `node ${node}`));
     return { node, label, kind, message: w.message };
   });
   // Missing nodes the server did not warn about still get a line.
   for (const [id] of Object.entries(result.missing)) {
     if (!items.some((i) => i.node === id)) {
-      items.push({ node: id, label: graph.nodes[id]?.type ?? `node ${id}`, kind: "missing", message: "Unknown node type: kept as a missing node." });
+      items.push({
+        node: id,
+        label: graph.nodes[id]?.type ?? `node ${id}`,
+        kind: "missing",
+        message: "Unknown node type: kept as a missing node.",
+      });
     }
   }
   const order: Record<WarningKind, number> = { missing: 0, changed: 1, dropped: 2, general: 3 };
@@ -78,7 +86,9 @@ export function summarizeImport(result: ComfyImport, fileName: string): ImportSu
   const dropped = items.filter((i) => i.kind === "dropped").length;
   const parts = [`Imported ${nodeCount} node${nodeCount === 1 ? "" : "s"} from ${fileName}`];
   if (missingCount) {
-    parts.push(`${missingCount} of unknown type${missingTypes.length ? ` (${missingTypes.map((t) => t.type).join(", ")})` : ""}, shown in red`);
+    parts.push(
+      `${missingCount} of unknown type${missingTypes.length ? ` (${missingTypes.map((t) => t.type).join(", ")})` : ""}, shown in red`,
+    );
   }
   if (dropped) parts.push(`${dropped} dropped`);
   const subgraphs = Object.keys(graph.subgraphs ?? {}).length;

@@ -20,7 +20,15 @@ function graphWithItems() {
 
 describe("ComfyUI UI-format export", () => {
   it("writes notes as MarkdownNote / Note and a reroute with the link through it", () => {
-    const file = toComfyWorkflow(graphWithItems(), catalog) as { nodes: { id: number; type: string; widgets_values?: unknown[]; inputs: { name: string; link: number | null }[] }[]; links: number[][] };
+    const file = toComfyWorkflow(graphWithItems(), catalog) as {
+      nodes: {
+        id: number;
+        type: string;
+        widgets_values?: unknown[];
+        inputs: { name: string; link: number | null }[];
+      }[];
+      links: number[][];
+    };
     const byType = (t: string) => file.nodes.filter((n) => n.type === t);
     expect(byType("MarkdownNote")[0]!.widgets_values).toEqual(["# Read me\n\nThen **run**."]);
     expect(byType("Note")[0]!.widgets_values).toEqual(["plain words"]);
@@ -65,7 +73,12 @@ describe("ComfyUI UI-format export", () => {
         [3, 6, 0, 2, 0, "IMAGE"],
       ],
     };
-    expect(canvasItemsFromComfy(file).reroutes).toEqual([{ id: "r6", x: 200, y: 0, source: "1", output: 0, targets: [["2", "image"]] }]);
-    expect(canvasItemsFromComfy({ "1": { class_type: "EmptyImage", inputs: {} } })).toEqual({ notes: [], reroutes: [] });
+    expect(canvasItemsFromComfy(file).reroutes).toEqual([
+      { id: "r6", x: 200, y: 0, source: "1", output: 0, targets: [["2", "image"]] },
+    ]);
+    expect(canvasItemsFromComfy({ "1": { class_type: "EmptyImage", inputs: {} } })).toEqual({
+      notes: [],
+      reroutes: [],
+    });
   });
 });

@@ -19,7 +19,8 @@ interface UiNode {
 }
 
 function pair(value: unknown): [number, number] | null {
-  if (Array.isArray(value) && value.length >= 2 && typeof value[0] === "number" && typeof value[1] === "number") return [value[0], value[1]];
+  if (Array.isArray(value) && value.length >= 2 && typeof value[0] === "number" && typeof value[1] === "number")
+    return [value[0], value[1]];
   if (value && typeof value === "object" && "0" in value && "1" in value) {
     const v = value as Record<string, unknown>;
     if (typeof v["0"] === "number" && typeof v["1"] === "number") return [v["0"], v["1"]];
@@ -31,7 +32,8 @@ function pair(value: unknown): [number, number] | null {
 function linksOf(data: Record<string, unknown>): Map<number, [string, number, string, number]> {
   const links = new Map<number, [string, number, string, number]>();
   for (const link of Array.isArray(data.links) ? data.links : []) {
-    if (Array.isArray(link) && link.length >= 5) links.set(Number(link[0]), [String(link[1]), Number(link[2]), String(link[3]), Number(link[4])]);
+    if (Array.isArray(link) && link.length >= 5)
+      links.set(Number(link[0]), [String(link[1]), Number(link[2]), String(link[3]), Number(link[4])]);
     else if (link && typeof link === "object") {
       const l = link as Record<string, unknown>;
       links.set(Number(l.id), [String(l.origin_id), Number(l.origin_slot), String(l.target_id), Number(l.target_slot)]);
@@ -42,7 +44,8 @@ function linksOf(data: Record<string, unknown>): Map<number, [string, number, st
 
 /** Notes and reroutes of a ComfyUI UI-format workflow (top level), as layout items; empty for an API prompt. */
 export function canvasItemsFromComfy(data: unknown): { notes: LayoutNote[]; reroutes: LayoutReroute[] } {
-  if (!data || typeof data !== "object" || !Array.isArray((data as { nodes?: unknown }).nodes)) return { notes: [], reroutes: [] };
+  if (!data || typeof data !== "object" || !Array.isArray((data as { nodes?: unknown }).nodes))
+    return { notes: [], reroutes: [] };
   const file = data as Record<string, unknown> & { nodes: UiNode[] };
   const nodes = new Map(file.nodes.filter((n) => n && typeof n === "object").map((n) => [String(n.id), n]));
   const links = linksOf(file);
@@ -84,7 +87,15 @@ export function canvasItemsFromComfy(data: unknown): { notes: LayoutNote[]; rero
         const name = to.inputs?.[l[3]]?.name;
         if (name) targets.push([l[2], name]);
       }
-      if (origin && targets.length) reroutes.push({ id: `r${id}`, x: Math.round(pos[0]), y: Math.round(pos[1]), source: origin[0], output: origin[1], targets });
+      if (origin && targets.length)
+        reroutes.push({
+          id: `r${id}`,
+          x: Math.round(pos[0]),
+          y: Math.round(pos[1]),
+          source: origin[0],
+          output: origin[1],
+          targets,
+        });
     }
   }
   return { notes, reroutes };
@@ -127,7 +138,8 @@ export function toComfyWorkflow(graph: EditorGraph, catalog: Catalog): Record<st
     inLink.set(`${to}:${toKey}`, id);
     return id;
   };
-  const typeOut = (nodeId: string, slot: number) => catalog.get(graph.nodes[nodeId]?.type ?? "")?.outputs[slot]?.type ?? "*";
+  const typeOut = (nodeId: string, slot: number) =>
+    catalog.get(graph.nodes[nodeId]?.type ?? "")?.outputs[slot]?.type ?? "*";
   const routed = routedEdges(graph);
   const rerouteIn = new Map<string, number>();
   for (const e of graph.edges) {
@@ -137,7 +149,8 @@ export function toComfyWorkflow(graph: EditorGraph, catalog: Catalog): Record<st
       continue;
     }
     const rid = rerouteId.get(via.id)!;
-    if (!rerouteIn.has(via.id)) rerouteIn.set(via.id, link(idOf.get(e.source)!, e.sourceOutput, rid, "", typeOut(e.source, e.sourceOutput)));
+    if (!rerouteIn.has(via.id))
+      rerouteIn.set(via.id, link(idOf.get(e.source)!, e.sourceOutput, rid, "", typeOut(e.source, e.sourceOutput)));
     link(rid, 0, idOf.get(e.target)!, e.targetInput, typeOut(e.source, e.sourceOutput));
   }
   const slotOf = (linkId: number | undefined, slot: number) => {
@@ -151,19 +164,29 @@ export function toComfyWorkflow(graph: EditorGraph, catalog: Catalog): Record<st
     const schema = catalog.get(node.type);
     const inputs: Record<string, unknown>[] = [];
     const linked = new Set(graph.edges.filter((e) => e.target === node.id).map((e) => e.targetInput));
-    const specs = schema?.inputs ?? [...linked].map((name) => ({ name, type: "*", widget: null, mode: "socket" }) as unknown as InputSpec);
+    const specs =
+      schema?.inputs ??
+      [...linked].map((name) => ({ name, type: "*", widget: null, mode: "socket" }) as unknown as InputSpec);
     for (const spec of specs) {
       const widget = isWidget(spec);
       if (widget && !linked.has(spec.name) && !node.sockets.includes(spec.name)) continue;
       const l = inLink.get(`${id}:${spec.name}`);
       slotOf(l, inputs.length);
-      inputs.push({ name: spec.name, type: spec.type, link: l ?? null, ...(widget ? { widget: { name: spec.name } } : {}) });
+      inputs.push({
+        name: spec.name,
+        type: spec.type,
+        link: l ?? null,
+        ...(widget ? { widget: { name: spec.name } } : {}),
+      });
     }
     const widgetsValues: unknown[] = [];
     if (schema) {
       for (const spec of widgetInputs(schema)) {
         widgetsValues.push(node.values[spec.name] ?? (spec.has_default ? spec.default : null));
-        if (isSeedLike(spec)) widgetsValues.push(node.seedControl?.[spec.name] ?? (spec.widget?.kind === "seed" ? spec.widget.control_after_run : "fixed"));
+        if (isSeedLike(spec))
+          widgetsValues.push(
+            node.seedControl?.[spec.name] ?? (spec.widget?.kind === "seed" ? spec.widget.control_after_run : "fixed"),
+          );
       }
     } else {
       widgetsValues.push(...Object.values(node.values));
@@ -177,7 +200,12 @@ export function toComfyWorkflow(graph: EditorGraph, catalog: Catalog): Record<st
       order: order++,
       mode: MODES[node.mode] ?? 0,
       inputs,
-      outputs: (schema?.outputs ?? []).map((o, slot) => ({ name: o.name, type: o.type, links: outLinks.get(`${id}:${slot}`) ?? [], slot_index: slot })),
+      outputs: (schema?.outputs ?? []).map((o, slot) => ({
+        name: o.name,
+        type: o.type,
+        links: outLinks.get(`${id}:${slot}`) ?? [],
+        slot_index: slot,
+      })),
       properties: { "Node name for S&R": node.type },
       widgets_values: widgetsValues,
       ...(node.title ? { title: node.title } : {}),
@@ -223,7 +251,11 @@ export function toComfyWorkflow(graph: EditorGraph, catalog: Catalog): Record<st
     last_link_id: links.length,
     nodes,
     links,
-    groups: graph.groups.map((g) => ({ title: g.title, bounding: [g.x, g.y, g.width, g.height], ...(g.color ? { color: g.color } : {}) })),
+    groups: graph.groups.map((g) => ({
+      title: g.title,
+      bounding: [g.x, g.y, g.width, g.height],
+      ...(g.color ? { color: g.color } : {}),
+    })),
     config: {},
     extra: {},
     version: 0.4,

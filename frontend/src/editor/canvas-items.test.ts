@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { addNote, addReroute, liveReroutes, moveCanvasItems, removeReroute, routedEdges, setNoteText } from "./canvas-items";
+import {
+  addNote,
+  addReroute,
+  liveReroutes,
+  moveCanvasItems,
+  removeReroute,
+  routedEdges,
+  setNoteText,
+} from "./canvas-items";
 import { sampleSchemas } from "./fixtures";
 import { addNode, createNode, emptyGraph, makeCatalog, makeEdge, removeEdges } from "./graph-model";
 import { fromDocument, toDocument } from "./serialization";
@@ -38,7 +46,9 @@ describe("notes and reroutes", () => {
     graph = addNote(graph, { x: 0, y: 200 }, "**why**").graph;
     const doc = toDocument(graph, catalog);
     expect(doc.layout.notes).toEqual([{ id: "n1", x: 0, y: 200, width: 260, text: "**why**", markdown: true }]);
-    expect(doc.layout.reroutes).toEqual([{ id: "r1", x: 200, y: 10, source: "1", output: 0, targets: [["2", "image"]] }]);
+    expect(doc.layout.reroutes).toEqual([
+      { id: "r1", x: 200, y: 10, source: "1", output: 0, targets: [["2", "image"]] },
+    ]);
     expect(doc.graph).toEqual(toDocument(base, catalog).graph);
     const back = fromDocument(doc, catalog);
     expect(back.notes).toEqual(graph.notes);

@@ -19,7 +19,12 @@ function nextId(prefix: string, taken: Iterable<{ id: string }>): string {
   return `${prefix}${n}`;
 }
 
-export function addNote(graph: EditorGraph, at: Position, text = "", markdown = true): { graph: EditorGraph; id: string } {
+export function addNote(
+  graph: EditorGraph,
+  at: Position,
+  text = "",
+  markdown = true,
+): { graph: EditorGraph; id: string } {
   const notes = graph.notes ?? [];
   const id = nextId("n", notes);
   const note: EditorNote = { id, x: Math.round(at.x), y: Math.round(at.y), width: 260, text, markdown };
@@ -56,7 +61,14 @@ export function addReroute(graph: EditorGraph, id: string, at: Position): { grap
   if (!edge || routedEdges(graph).has(id)) return null;
   const reroutes = graph.reroutes ?? [];
   const rid = nextId("r", reroutes);
-  const reroute: EditorReroute = { id: rid, x: Math.round(at.x), y: Math.round(at.y), source: edge.source, output: edge.sourceOutput, targets: [[edge.target, edge.targetInput]] };
+  const reroute: EditorReroute = {
+    id: rid,
+    x: Math.round(at.x),
+    y: Math.round(at.y),
+    source: edge.source,
+    output: edge.sourceOutput,
+    targets: [[edge.target, edge.targetInput]],
+  };
   return { graph: { ...graph, reroutes: [...reroutes, reroute] }, id: rid };
 }
 

@@ -23,7 +23,13 @@ const fragmentSchema = z.object({
     }),
   ),
   edges: z.array(
-    z.object({ id: z.string(), source: z.string(), sourceOutput: z.number(), target: z.string(), targetInput: z.string() }),
+    z.object({
+      id: z.string(),
+      source: z.string(),
+      sourceOutput: z.number(),
+      target: z.string(),
+      targetInput: z.string(),
+    }),
   ),
 });
 

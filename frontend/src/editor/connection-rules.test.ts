@@ -95,7 +95,10 @@ describe("connection rules", () => {
   });
 
   it("lists node types compatible with a dragged link", () => {
-    const fromImage = compatibleNodeTypes(catalog, { kind: "output", type: "IMAGE" }).map((m) => [m.schema.type, m.slot]);
+    const fromImage = compatibleNodeTypes(catalog, { kind: "output", type: "IMAGE" }).map((m) => [
+      m.schema.type,
+      m.slot,
+    ]);
     expect(fromImage).toContainEqual(["ImageBlur", "image"]);
     expect(fromImage).toContainEqual(["CompositeMasked", "destination"]);
     expect(fromImage).toContainEqual(["PreviewAny", "value"]);

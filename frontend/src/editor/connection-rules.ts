@@ -57,8 +57,10 @@ export function checkConnection(graph: EditorGraph, catalog: Catalog, req: Conne
   if (req.source === req.target) return { ok: false, reason: "A node cannot be linked to itself." };
   const sourceSchema = catalog.get(sourceNode.type);
   const targetSchema = catalog.get(targetNode.type);
-  if (!sourceSchema) return { ok: false, reason: `Node type ${sourceNode.type} is not installed, so its outputs are unknown.` };
-  if (!targetSchema) return { ok: false, reason: `Node type ${targetNode.type} is not installed, so its inputs are unknown.` };
+  if (!sourceSchema)
+    return { ok: false, reason: `Node type ${sourceNode.type} is not installed, so its outputs are unknown.` };
+  if (!targetSchema)
+    return { ok: false, reason: `Node type ${targetNode.type} is not installed, so its inputs are unknown.` };
   const output = sourceSchema.outputs[req.sourceOutput];
   if (!output) return { ok: false, reason: `${sourceSchema.display_name} has no output #${req.sourceOutput + 1}.` };
   const input = targetSchema.inputs.find((i) => i.name === req.targetInput);
@@ -82,8 +84,7 @@ export function checkConnection(graph: EditorGraph, catalog: Catalog, req: Conne
 }
 
 export type ConnectResult =
-  | { ok: true; graph: EditorGraph; edge: EditorEdge; replaced?: EditorEdge }
-  | { ok: false; reason: string };
+  { ok: true; graph: EditorGraph; edge: EditorEdge; replaced?: EditorEdge } | { ok: false; reason: string };
 
 /**
  * Link an output to an input. An input takes one link: a new link replaces the old one. An output may feed

@@ -1,8 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { sampleSchemas } from "./fixtures";
 import { GROUP_NODE_PREFIX, type AppNode } from "./flow-types";
-import { estimateFitViewport, linkedInputsOf, moveGroupMembers, nodeChangeEffects, syncFlowEdges, syncFlowNodes } from "./flow-sync";
-import { addNode, createNode, emptyGraph, makeCatalog, moveNodes, setWidgetValue, type EditorGraph } from "./graph-model";
+import {
+  estimateFitViewport,
+  linkedInputsOf,
+  moveGroupMembers,
+  nodeChangeEffects,
+  syncFlowEdges,
+  syncFlowNodes,
+} from "./flow-sync";
+import {
+  addNode,
+  createNode,
+  emptyGraph,
+  makeCatalog,
+  moveNodes,
+  setWidgetValue,
+  type EditorGraph,
+} from "./graph-model";
 
 const catalog = makeCatalog(sampleSchemas);
 const schema = (type: string) => sampleSchemas.find((s) => s.type === type)!;
@@ -24,7 +39,9 @@ describe("syncFlowNodes", () => {
 
   it("replaces only the node that moved or whose selection changed, keeping its measured size", () => {
     const g = graphOf(3);
-    const first = syncFlowNodes([], g, catalog, new Set(), false).map((n) => ({ ...n, measured: { width: 200, height: 90 } }) as AppNode);
+    const first = syncFlowNodes([], g, catalog, new Set(), false).map(
+      (n) => ({ ...n, measured: { width: 200, height: 90 } }) as AppNode,
+    );
     const next = syncFlowNodes(first, moveNodes(g, { "2": { x: 99, y: 1 } }), catalog, new Set(["3"]), false);
     expect(next[0]).toBe(first[0]);
     expect(next[1]).not.toBe(first[1]);
@@ -56,7 +73,10 @@ describe("syncFlowNodes", () => {
 
 describe("syncFlowEdges and linked inputs", () => {
   const base = graphOf(2);
-  const linked: EditorGraph = { ...base, edges: [{ id: "e1", source: "1", sourceOutput: 0, target: "2", targetInput: "image" }] };
+  const linked: EditorGraph = {
+    ...base,
+    edges: [{ id: "e1", source: "1", sourceOutput: 0, target: "2", targetInput: "image" }],
+  };
 
   it("keeps unchanged edges and updates selection", () => {
     const first = syncFlowEdges([], linked, catalog, new Set());

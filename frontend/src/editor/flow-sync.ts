@@ -7,7 +7,16 @@
 // widget edit, a selection change or a drag step no longer touches the other 499 nodes.
 import { getViewportForBounds, type NodeChange } from "@xyflow/react";
 import { NOTE_NODE_PREFIX, REROUTE_EDGE_PREFIX, REROUTE_NODE_PREFIX, routedEdges } from "./canvas-items";
-import { GROUP_NODE_PREFIX, inHandle, outHandle, type AppEdge, type AppNode, type GroupFlowNode, type NoteFlowNode, type RerouteFlowNode } from "./flow-types";
+import {
+  GROUP_NODE_PREFIX,
+  inHandle,
+  outHandle,
+  type AppEdge,
+  type AppNode,
+  type GroupFlowNode,
+  type NoteFlowNode,
+  type RerouteFlowNode,
+} from "./flow-types";
 import type { Catalog, EditorGraph, Position, Viewport } from "./graph-model";
 import { typeColor } from "./type-colors";
 
@@ -72,7 +81,16 @@ export function syncFlowNodes(
       next.push(p);
       continue;
     }
-    next.push({ ...(p ?? {}), id, type: "flownote", position, data: { noteId: note.id, readOnly }, selectable: false, draggable: !readOnly, dragHandle: ".fy-note-handle" } as NoteFlowNode);
+    next.push({
+      ...(p ?? {}),
+      id,
+      type: "flownote",
+      position,
+      data: { noteId: note.id, readOnly },
+      selectable: false,
+      draggable: !readOnly,
+      dragHandle: ".fy-note-handle",
+    } as NoteFlowNode);
   }
   for (const r of graph.reroutes ?? []) {
     const id = REROUTE_NODE_PREFIX + r.id;
@@ -80,11 +98,25 @@ export function syncFlowNodes(
     const position = p?.dragging ? p.position : { x: r.x, y: r.y };
     const source = graph.nodes[r.source];
     const valueType = (source && catalog.get(source.type)?.outputs[r.output]?.type) ?? "ANY";
-    if (p && p.type === "flowreroute" && samePosition(p.position, position) && p.data.readOnly === readOnly && p.data.valueType === valueType) {
+    if (
+      p &&
+      p.type === "flowreroute" &&
+      samePosition(p.position, position) &&
+      p.data.readOnly === readOnly &&
+      p.data.valueType === valueType
+    ) {
       next.push(p);
       continue;
     }
-    next.push({ ...(p ?? {}), id, type: "flowreroute", position, data: { rerouteId: r.id, valueType, readOnly }, selectable: false, draggable: !readOnly } as RerouteFlowNode);
+    next.push({
+      ...(p ?? {}),
+      id,
+      type: "flowreroute",
+      position,
+      data: { rerouteId: r.id, valueType, readOnly },
+      selectable: false,
+      draggable: !readOnly,
+    } as RerouteFlowNode);
   }
   for (const n of Object.values(graph.nodes)) {
     const p = old.get(n.id);
@@ -110,7 +142,12 @@ export function syncFlowNodes(
 }
 
 /** The React Flow edges for `graph`, reusing the objects of `prev` that did not change. */
-export function syncFlowEdges(prev: readonly AppEdge[], graph: EditorGraph, catalog: Catalog, selected: ReadonlySet<string>): AppEdge[] {
+export function syncFlowEdges(
+  prev: readonly AppEdge[],
+  graph: EditorGraph,
+  catalog: Catalog,
+  selected: ReadonlySet<string>,
+): AppEdge[] {
   const old = new Map<string, AppEdge>();
   for (const e of prev) old.set(e.id, e);
   const routed = routedEdges(graph);
@@ -156,11 +193,26 @@ export function syncFlowEdges(prev: readonly AppEdge[], graph: EditorGraph, cata
     const valueType = catalog.get(graph.nodes[r.source]!.type)?.outputs[r.output]?.type ?? "ANY";
     const p = old.get(id);
     const target = REROUTE_NODE_PREFIX + r.id;
-    if (p && p.source === r.source && p.sourceHandle === outHandle(r.output) && p.target === target && p.data?.valueType === valueType) {
+    if (
+      p &&
+      p.source === r.source &&
+      p.sourceHandle === outHandle(r.output) &&
+      p.target === target &&
+      p.data?.valueType === valueType
+    ) {
       next.push(p);
       continue;
     }
-    next.push({ id, source: r.source, sourceHandle: outHandle(r.output), target, targetHandle: inHandle("value"), selectable: false, data: { valueType }, style: { stroke: typeColor(valueType), strokeWidth: 2 } });
+    next.push({
+      id,
+      source: r.source,
+      sourceHandle: outHandle(r.output),
+      target,
+      targetHandle: inHandle("value"),
+      selectable: false,
+      data: { valueType },
+      style: { stroke: typeColor(valueType), strokeWidth: 2 },
+    });
   }
   return keepIfSame(prev, next);
 }
@@ -184,7 +236,10 @@ export interface NodeChangeEffects {
  * canvas' own array (`applyNodeChanges`); positions while dragging stay there, only the final position
  * (`dragging: false`) is committed.
  */
-export function nodeChangeEffects(changes: readonly NodeChange<AppNode>[], selectedNodes: readonly string[]): NodeChangeEffects {
+export function nodeChangeEffects(
+  changes: readonly NodeChange<AppNode>[],
+  selectedNodes: readonly string[],
+): NodeChangeEffects {
   const effects: NodeChangeEffects = { committed: {}, groupsMoved: {}, itemsMoved: {}, measured: {}, selection: null };
   let selection: Set<string> | null = null;
   for (const c of changes) {
@@ -255,7 +310,14 @@ const ESTIMATED_NODE = { width: 240, height: 160 };
  * full nodes first and then compact ones (see COMPACT_ZOOM in node-look.ts), so a large graph was laid out twice on
  * open.
  */
-export function estimateFitViewport(graph: EditorGraph, width: number, height: number, padding = 0.2, minZoom = 0.1, maxZoom = 1): Viewport | null {
+export function estimateFitViewport(
+  graph: EditorGraph,
+  width: number,
+  height: number,
+  padding = 0.2,
+  minZoom = 0.1,
+  maxZoom = 1,
+): Viewport | null {
   const nodes = Object.values(graph.nodes);
   if (!nodes.length || width <= 0 || height <= 0) return null;
   let x0 = Infinity;
@@ -268,5 +330,12 @@ export function estimateFitViewport(graph: EditorGraph, width: number, height: n
     x1 = Math.max(x1, n.position.x + (n.width ?? ESTIMATED_NODE.width));
     y1 = Math.max(y1, n.position.y + (n.height ?? ESTIMATED_NODE.height));
   }
-  return getViewportForBounds({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, width, height, minZoom, maxZoom, padding);
+  return getViewportForBounds(
+    { x: x0, y: y0, width: x1 - x0, height: y1 - y0 },
+    width,
+    height,
+    minZoom,
+    maxZoom,
+    padding,
+  );
 }

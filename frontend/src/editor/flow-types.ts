@@ -18,7 +18,9 @@ export type AppEdge = Edge<{ valueType: string }>;
 export const inHandle = (name: string) => `in:${name}`;
 export const outHandle = (index: number) => `out:${index}`;
 
-export function parseHandle(handle: string | null | undefined): { kind: "in"; name: string } | { kind: "out"; index: number } | null {
+export function parseHandle(
+  handle: string | null | undefined,
+): { kind: "in"; name: string } | { kind: "out"; index: number } | null {
   if (!handle) return null;
   if (handle.startsWith("in:")) return { kind: "in", name: handle.slice(3) };
   if (handle.startsWith("out:")) {

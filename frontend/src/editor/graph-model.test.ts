@@ -157,12 +157,54 @@ describe("graph model", () => {
 describe("dynamic combos", () => {
   const schema = {
     inputs: [
-      { name: "resize_type", type: "STRING", required: true, mode: "both", default: "scale dimensions", has_default: true, tooltip: "",
-        widget: { kind: "select", options: ["scale dimensions", "scale by multiplier"], source: null,
-                  shows: { "scale dimensions": ["resize_type.width", "resize_type.height"], "scale by multiplier": ["resize_type.multiplier"] } } },
-      { name: "resize_type.width", type: "INT", required: true, mode: "both", default: 512, has_default: true, tooltip: "", widget: null },
-      { name: "resize_type.height", type: "INT", required: true, mode: "both", default: 512, has_default: true, tooltip: "", widget: null },
-      { name: "resize_type.multiplier", type: "FLOAT", required: true, mode: "both", default: 1, has_default: true, tooltip: "", widget: null },
+      {
+        name: "resize_type",
+        type: "STRING",
+        required: true,
+        mode: "both",
+        default: "scale dimensions",
+        has_default: true,
+        tooltip: "",
+        widget: {
+          kind: "select",
+          options: ["scale dimensions", "scale by multiplier"],
+          source: null,
+          shows: {
+            "scale dimensions": ["resize_type.width", "resize_type.height"],
+            "scale by multiplier": ["resize_type.multiplier"],
+          },
+        },
+      },
+      {
+        name: "resize_type.width",
+        type: "INT",
+        required: true,
+        mode: "both",
+        default: 512,
+        has_default: true,
+        tooltip: "",
+        widget: null,
+      },
+      {
+        name: "resize_type.height",
+        type: "INT",
+        required: true,
+        mode: "both",
+        default: 512,
+        has_default: true,
+        tooltip: "",
+        widget: null,
+      },
+      {
+        name: "resize_type.multiplier",
+        type: "FLOAT",
+        required: true,
+        mode: "both",
+        default: 1,
+        has_default: true,
+        tooltip: "",
+        widget: null,
+      },
     ],
   } as unknown as Parameters<typeof hiddenByChoice>[0];
 

@@ -183,7 +183,9 @@ export function moveNodes(graph: EditorGraph, positions: Record<string, Position
 }
 
 export function setWidgetValue(graph: EditorGraph, id: string, input: string, value: unknown): EditorGraph {
-  return updateNode(graph, id, (n) => (n.values[input] === value ? n : { ...n, values: { ...n.values, [input]: value } }));
+  return updateNode(graph, id, (n) =>
+    n.values[input] === value ? n : { ...n, values: { ...n.values, [input]: value } },
+  );
 }
 
 export function setTitle(graph: EditorGraph, id: string, title: string): EditorGraph {
@@ -288,7 +290,11 @@ export function insertFragment(
 }
 
 /** Change seed widgets as their control says, as the editor does after queueing a run. */
-export function applySeedControls(graph: EditorGraph, catalog: Catalog, random: () => number = Math.random): EditorGraph {
+export function applySeedControls(
+  graph: EditorGraph,
+  catalog: Catalog,
+  random: () => number = Math.random,
+): EditorGraph {
   let next = graph;
   for (const node of Object.values(graph.nodes)) {
     const schema = catalog.get(node.type);

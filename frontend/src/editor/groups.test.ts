@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { emptyGraph, type EditorGraph } from "./graph-model";
-import { addGroup, GROUP_PADDING, GROUP_TITLE_HEIGHT, groupAround, moveGroup, nodesInGroup, removeGroup, renameGroup } from "./groups";
+import {
+  addGroup,
+  GROUP_PADDING,
+  GROUP_TITLE_HEIGHT,
+  groupAround,
+  moveGroup,
+  nodesInGroup,
+  removeGroup,
+  renameGroup,
+} from "./groups";
 
 function graphWith(positions: Record<string, [number, number]>): EditorGraph {
   const g = emptyGraph();

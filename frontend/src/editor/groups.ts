@@ -11,7 +11,10 @@ type Sizes = Readonly<Record<string, { width: number; height: number } | undefin
 
 function nodeRect(graph: EditorGraph, id: string, sizes: Sizes) {
   const node = graph.nodes[id]!;
-  const size = sizes[id] ?? { width: node.width ?? DEFAULT_NODE_SIZE.width, height: node.height ?? DEFAULT_NODE_SIZE.height };
+  const size = sizes[id] ?? {
+    width: node.width ?? DEFAULT_NODE_SIZE.width,
+    height: node.height ?? DEFAULT_NODE_SIZE.height,
+  };
   return { x: node.position.x, y: node.position.y, width: size.width, height: size.height };
 }
 
@@ -23,7 +26,12 @@ function nextGroupId(graph: EditorGraph): string {
 }
 
 /** A new group framing nodes `ids` (padding around them, room for the title above). Null without nodes. */
-export function groupAround(graph: EditorGraph, ids: readonly string[], sizes: Sizes, title = "Group"): LayoutGroup | null {
+export function groupAround(
+  graph: EditorGraph,
+  ids: readonly string[],
+  sizes: Sizes,
+  title = "Group",
+): LayoutGroup | null {
   const rects = ids.filter((id) => id in graph.nodes).map((id) => nodeRect(graph, id, sizes));
   if (!rects.length) return null;
   const minX = Math.min(...rects.map((r) => r.x));
@@ -70,7 +78,10 @@ export function moveGroup(graph: EditorGraph, groupId: string, to: Position, mem
 }
 
 export function renameGroup(graph: EditorGraph, groupId: string, title: string): EditorGraph {
-  return { ...graph, groups: graph.groups.map((g) => (g.id === groupId ? { ...g, title: title.trim() || g.title } : g)) };
+  return {
+    ...graph,
+    groups: graph.groups.map((g) => (g.id === groupId ? { ...g, title: title.trim() || g.title } : g)),
+  };
 }
 
 export function removeGroup(graph: EditorGraph, groupId: string): EditorGraph {

@@ -12,7 +12,9 @@ describe("renderNoteMarkdown", () => {
   });
 
   it("shows raw HTML as text and strips anything that could run", () => {
-    const html = renderNoteMarkdown('<script>alert(1)</script>\n\nhi <b onclick="x()">b</b> [x](javascript:alert(1)) ![i](http://evil/x.png)');
+    const html = renderNoteMarkdown(
+      '<script>alert(1)</script>\n\nhi <b onclick="x()">b</b> [x](javascript:alert(1)) ![i](http://evil/x.png)',
+    );
     expect(html).not.toContain("<script");
     expect(html).not.toContain("<b ");
     expect(html).toContain("&lt;script&gt;");

@@ -8,7 +8,12 @@ function escapeHtml(text: string): string {
 }
 
 // Raw HTML in a note (block or inline) is shown as typed, never interpreted.
-const markdown = new Marked({ gfm: true, breaks: true, async: false, renderer: { html: ({ text }) => escapeHtml(text) } });
+const markdown = new Marked({
+  gfm: true,
+  breaks: true,
+  async: false,
+  renderer: { html: ({ text }) => escapeHtml(text) },
+});
 
 /** Markdown to sanitised HTML (no raw HTML, no scripts, no event handlers, no images from elsewhere). */
 export function renderNoteMarkdown(text: string): string {

@@ -40,7 +40,17 @@ describe("palette search", () => {
 });
 
 function schema(type: string, display_name: string, category = "misc", extra: Partial<NodeSchema> = {}): NodeSchema {
-  return { ...sampleSchemas[0]!, type, display_name, category, description: "", deprecated: null, inputs: [], outputs: [], ...extra };
+  return {
+    ...sampleSchemas[0]!,
+    type,
+    display_name,
+    category,
+    description: "",
+    deprecated: null,
+    inputs: [],
+    outputs: [],
+    ...extra,
+  };
 }
 
 describe("node search ranking", () => {
@@ -57,7 +67,10 @@ describe("node search ranking", () => {
     schema("KSampler", "KSampler", "sampling"),
     schema("KSamplerAdvanced", "KSampler (Advanced)", "sampling"),
   ];
-  const types = (q: string, recent: string[] = []) => createNodeSearch(catalog, { recent: () => recent }).search(q).map((s) => s.type);
+  const types = (q: string, recent: string[] = []) =>
+    createNodeSearch(catalog, { recent: () => recent })
+      .search(q)
+      .map((s) => s.type);
 
   it("splits names into words, camelCase and punctuation alike", () => {
     expect(wordsOf("KSamplerAdvanced")).toEqual(["k", "sampler", "advanced"]);
@@ -106,4 +119,3 @@ describe("node search ranking", () => {
     expect(types("", ["SaveImage", "KSampler"]).slice(0, 2)).toEqual(["SaveImage", "KSampler"]);
   });
 });
-

@@ -104,7 +104,8 @@ export function createNodeSearch(schemas: readonly NodeSchema[], options: NodeSe
       const recent = options.recent?.() ?? [];
       const recentRank = new Map(recent.map((t, i) => [t, i]));
       const recentCategories = new Set(recent.flatMap((t) => (byType.has(t) ? [topCategory(byType.get(t)!)] : [])));
-      const byRecent = (a: NodeSchema, b: NodeSchema) => (recentRank.get(a.type) ?? Infinity) - (recentRank.get(b.type) ?? Infinity);
+      const byRecent = (a: NodeSchema, b: NodeSchema) =>
+        (recentRank.get(a.type) ?? Infinity) - (recentRank.get(b.type) ?? Infinity);
       if (!q) {
         return schemas
           .filter((s) => !s.deprecated)
@@ -121,7 +122,8 @@ export function createNodeSearch(schemas: readonly NodeSchema[], options: NodeSe
       const tokens = q.split(/\s+/).filter(Boolean);
       const fuzzy: Ranked[] = [];
       if (tokens.length === 1) {
-        for (const r of fuse.search(q, { limit: limit * 2 })) fuzzy.push({ schema: r.item, tier: MatchTier.Fuzzy, score: r.score ?? 1 });
+        for (const r of fuse.search(q, { limit: limit * 2 }))
+          fuzzy.push({ schema: r.item, tier: MatchTier.Fuzzy, score: r.score ?? 1 });
       } else {
         const perToken = tokens.map((t) => new Map(fuse.search(t).map((r) => [r.item.type, r.score ?? 1])));
         for (const schema of schemas) {

@@ -6,7 +6,9 @@ import { estimateNodeSize, freeSpot, nodeRects, PLACEMENT_GAP } from "./placemen
 const size = { width: 240, height: 120 };
 
 function overlapsAny(rects: ReturnType<typeof nodeRects>, p: { x: number; y: number }) {
-  return rects.some((r) => p.x < r.x + r.width && r.x < p.x + size.width && p.y < r.y + r.height && r.y < p.y + size.height);
+  return rects.some(
+    (r) => p.x < r.x + r.width && r.x < p.x + size.width && p.y < r.y + r.height && r.y < p.y + size.height,
+  );
 }
 
 describe("freeSpot", () => {
@@ -26,7 +28,9 @@ describe("freeSpot", () => {
     let graph = emptyGraph();
     const schema = sampleSchemas.find((s) => s.type === "ImageBlur")!;
     let n = 0;
-    for (let x = 0; x < 5; x += 1) for (let y = 0; y < 5; y += 1) graph = addNode(graph, createNode(schema, String(++n), { x: x * 260, y: y * 140 }));
+    for (let x = 0; x < 5; x += 1)
+      for (let y = 0; y < 5; y += 1)
+        graph = addNode(graph, createNode(schema, String(++n), { x: x * 260, y: y * 140 }));
     const rects = nodeRects(graph, {});
     const spot = freeSpot(rects, { x: 500, y: 300 }, size);
     expect(overlapsAny(rects, spot)).toBe(false);

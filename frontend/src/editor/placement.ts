@@ -26,7 +26,9 @@ export function estimateNodeSize(schema: NodeSchema | undefined): Size {
 }
 
 function overlaps(a: Rect, b: Rect, gap: number): boolean {
-  return a.x < b.x + b.width + gap && b.x < a.x + a.width + gap && a.y < b.y + b.height + gap && b.y < a.y + a.height + gap;
+  return (
+    a.x < b.x + b.width + gap && b.x < a.x + a.width + gap && a.y < b.y + b.height + gap && b.y < a.y + a.height + gap
+  );
 }
 
 /** Rectangles of the graph's nodes, measured where React Flow measured them. */
@@ -48,9 +50,15 @@ export function freeSpot(taken: readonly Rect[], want: Position, size: Size = DE
   for (let ring = 1; ring <= MAX_RINGS; ring += 1) {
     const candidates: Position[] = [];
     for (let i = -ring; i <= ring; i += 1) {
-      candidates.push({ x: start.x + i * STEP, y: start.y - ring * STEP }, { x: start.x + i * STEP, y: start.y + ring * STEP });
+      candidates.push(
+        { x: start.x + i * STEP, y: start.y - ring * STEP },
+        { x: start.x + i * STEP, y: start.y + ring * STEP },
+      );
       if (i !== -ring && i !== ring) {
-        candidates.push({ x: start.x - ring * STEP, y: start.y + i * STEP }, { x: start.x + ring * STEP, y: start.y + i * STEP });
+        candidates.push(
+          { x: start.x - ring * STEP, y: start.y + i * STEP },
+          { x: start.x + ring * STEP, y: start.y + i * STEP },
+        );
       }
     }
     candidates.sort((a, b) => Math.hypot(a.x - start.x, a.y - start.y) - Math.hypot(b.x - start.x, b.y - start.y));

@@ -104,7 +104,9 @@ describe("serialization", () => {
 
   it("marks linked widget inputs as sockets on load", () => {
     const g = fromDocument(
-      { graph: { nodes: { "1": { type: "math.Add", inputs: {} }, "2": { type: "math.Add", inputs: { a: ["1", 0] } } } } },
+      {
+        graph: { nodes: { "1": { type: "math.Add", inputs: {} }, "2": { type: "math.Add", inputs: { a: ["1", 0] } } } },
+      },
       catalog,
     );
     expect(g.nodes["2"]!.sockets).toEqual(["a"]);

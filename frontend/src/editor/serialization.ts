@@ -37,7 +37,12 @@ export function decodeConstant(value: unknown): unknown {
   return value;
 }
 
-function nodeInputs(node: EditorNode, graph: EditorGraph, catalog: Catalog, link: (e: EditorEdge) => [string, number] | null) {
+function nodeInputs(
+  node: EditorNode,
+  graph: EditorGraph,
+  catalog: Catalog,
+  link: (e: EditorEdge) => [string, number] | null,
+) {
   const inputs: Record<string, unknown> = {};
   const schema = catalog.get(node.type);
   if (!schema) {
@@ -97,7 +102,12 @@ export function toDocument(graph: EditorGraph, baseCatalog: Catalog): { graph: G
       const inner = toDocument(def.graph, catalog);
       graphJson.subgraphs[id] = {
         name: def.name,
-        inputs: def.inputs.map((i) => ({ name: i.name, type: i.type, targets: i.targets.map(([n, x]): [string, string] => [n, x]), ...(i.label ? { label: i.label } : {}) })),
+        inputs: def.inputs.map((i) => ({
+          name: i.name,
+          type: i.type,
+          targets: i.targets.map(([n, x]): [string, string] => [n, x]),
+          ...(i.label ? { label: i.label } : {}),
+        })),
         outputs: def.outputs.map((o) => ({ name: o.name, type: o.type, source: o.source })),
         nodes: inner.graph.nodes,
       };
@@ -114,7 +124,13 @@ export function fromDocument(doc: WorkflowDocument, baseCatalog: Catalog): Edito
   const catalog = withSubgraphCatalog(baseCatalog, defs);
   for (const [id, def] of Object.entries(defs ?? {})) {
     const layout = doc.layout?.subgraphs?.[id];
-    def.graph = fromDocument({ graph: { nodes: doc.graph.subgraphs?.[id]?.nodes ?? {} }, layout: { nodes: layout?.nodes ?? {}, groups: layout?.groups ?? [] } }, catalog);
+    def.graph = fromDocument(
+      {
+        graph: { nodes: doc.graph.subgraphs?.[id]?.nodes ?? {} },
+        layout: { nodes: layout?.nodes ?? {}, groups: layout?.groups ?? [] },
+      },
+      catalog,
+    );
   }
   if (defs) graph.subgraphs = defs;
   const layout = doc.layout;
@@ -123,7 +139,9 @@ export function fromDocument(doc: WorkflowDocument, baseCatalog: Catalog): Edito
   for (const [id, raw] of Object.entries(doc.graph.nodes)) {
     const schema = catalog.get(raw.type);
     const place = layout?.nodes[id];
-    const position = place ? { x: place.x, y: place.y } : { x: (unplaced % 4) * 320, y: Math.floor(unplaced / 4) * 260 };
+    const position = place
+      ? { x: place.x, y: place.y }
+      : { x: (unplaced % 4) * 320, y: Math.floor(unplaced / 4) * 260 };
     if (!place) unplaced += 1;
     const values: Record<string, unknown> = {};
     const sockets: string[] = [];
@@ -155,7 +173,11 @@ export function fromDocument(doc: WorkflowDocument, baseCatalog: Catalog): Edito
   graph.groups = layout?.groups.map((g) => ({ ...g })) ?? [];
   if (layout?.viewport) graph.viewport = { ...layout.viewport };
   if (layout?.notes?.length) graph.notes = layout.notes.map((n) => ({ ...n }));
-  if (layout?.reroutes?.length) graph.reroutes = layout.reroutes.map((r) => ({ ...r, targets: r.targets.map(([t, i]): [string, string] => [t, i]) }));
+  if (layout?.reroutes?.length)
+    graph.reroutes = layout.reroutes.map((r) => ({
+      ...r,
+      targets: r.targets.map(([t, i]): [string, string] => [t, i]),
+    }));
   if (doc.graph.outputs) graph.outputs = [...doc.graph.outputs];
   return graph;
 }
@@ -168,7 +190,12 @@ function subgraphsFromDocument(doc: WorkflowDocument): Record<string, EditorSubg
   for (const [id, def] of Object.entries(json)) {
     defs[id] = {
       name: def.name,
-      inputs: def.inputs.map((i) => ({ name: i.name, type: i.type, targets: i.targets.map(([n, x]): [string, string] => [n, x]), ...(i.label ? { label: i.label } : {}) })),
+      inputs: def.inputs.map((i) => ({
+        name: i.name,
+        type: i.type,
+        targets: i.targets.map(([n, x]): [string, string] => [n, x]),
+        ...(i.label ? { label: i.label } : {}),
+      })),
       outputs: def.outputs.map((o) => ({ name: o.name, type: o.type, source: o.source })),
       graph: emptyGraph(),
     };
@@ -216,7 +243,10 @@ export function exportGraphForRun(graph: EditorGraph, baseCatalog: Catalog): Gra
       result.subgraphs[id] = {
         ...json,
         inputs: json.inputs.map((i) => ({ ...i, targets: i.targets.filter(([n]) => n in inner) })),
-        outputs: json.outputs.map((o) => ({ ...o, source: Array.isArray(o.source) && !(o.source[0] in inner) ? null : o.source })),
+        outputs: json.outputs.map((o) => ({
+          ...o,
+          source: Array.isArray(o.source) && !(o.source[0] in inner) ? null : o.source,
+        })),
         nodes: inner,
       };
     }

@@ -27,7 +27,15 @@ import {
   type Position,
   type Viewport,
 } from "./graph-model";
-import { closeView, convertToSubgraph, foldFrames, openView, subgraphIdOf, withSubgraphCatalog, type SubgraphFrame } from "./subgraphs";
+import {
+  closeView,
+  convertToSubgraph,
+  foldFrames,
+  openView,
+  subgraphIdOf,
+  withSubgraphCatalog,
+  type SubgraphFrame,
+} from "./subgraphs";
 
 export const HISTORY_LIMIT = 100;
 /** Edits with the same key within this window are one undo step (typing in a text widget). */
@@ -143,7 +151,17 @@ export function createEditorStore(
 
     setCatalog: (schemas) => set({ baseCatalog: makeCatalog(schemas) }),
     load: (graph) =>
-      set({ graph, viewport: graph.viewport ?? null, savedGraph: graph, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null, subgraphPath: [] }),
+      set({
+        graph,
+        viewport: graph.viewport ?? null,
+        savedGraph: graph,
+        past: [],
+        future: [],
+        selectedNodes: [],
+        selectedEdges: [],
+        lastCoalesce: null,
+        subgraphPath: [],
+      }),
     markSaved: (graph) => set((s) => ({ savedGraph: graph ?? s.graph })),
     isDirty: () => get().graph !== get().savedGraph,
 
@@ -256,7 +274,8 @@ export function createEditorStore(
     applyPositions: (positions) => get().change((g) => moveNodesIn(g, positions)),
 
     select: (nodes, edges = []) => set({ selectedNodes: nodes, selectedEdges: edges }),
-    selectAll: () => set((s) => ({ selectedNodes: Object.keys(s.graph.nodes), selectedEdges: s.graph.edges.map((e) => e.id) })),
+    selectAll: () =>
+      set((s) => ({ selectedNodes: Object.keys(s.graph.nodes), selectedEdges: s.graph.edges.map((e) => e.id) })),
     setMeasured: (sizes) =>
       set((s) => {
         let measured: EditorState["measured"] | null = null;
@@ -286,7 +305,15 @@ export function createEditorStore(
       const parent = s.subgraphPath.length ? s.graph : { ...s.graph, ...(s.viewport ? { viewport: s.viewport } : {}) };
       const view = openView(s.graph.subgraphs, id, s.catalog);
       // Undo history is per level: going in or out starts a fresh one.
-      set({ graph: view, subgraphPath: [...s.subgraphPath, { id, instance: nodeId, parent }], past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null });
+      set({
+        graph: view,
+        subgraphPath: [...s.subgraphPath, { id, instance: nodeId, parent }],
+        past: [],
+        future: [],
+        selectedNodes: [],
+        selectedEdges: [],
+        lastCoalesce: null,
+      });
       return true;
     },
     closeSubgraph: (depth = 0) => {
@@ -300,7 +327,15 @@ export function createEditorStore(
       const path = s.subgraphPath.slice(0, depth);
       const atRoot = !path.length;
       const unchanged = atRoot && JSON.stringify(graph) === JSON.stringify(s.savedGraph);
-      set({ graph: unchanged ? s.savedGraph : graph, subgraphPath: path, past: [], future: [], selectedNodes: [], selectedEdges: [], lastCoalesce: null });
+      set({
+        graph: unchanged ? s.savedGraph : graph,
+        subgraphPath: path,
+        past: [],
+        future: [],
+        selectedNodes: [],
+        selectedEdges: [],
+        lastCoalesce: null,
+      });
     },
     convertSelectionToSubgraph: (name) => {
       const s = get();

@@ -3,7 +3,15 @@ import { sampleCatalog, sampleSchemas } from "./fixtures";
 import { addNode, createNode, emptyGraph, makeEdge, setWidgetValue, type EditorGraph } from "./graph-model";
 import { exportGraphForRun, fromDocument, toDocument } from "./serialization";
 import { createEditorStore } from "./store";
-import { closeView, convertToSubgraph, INPUTS_NODE, instanceStatus, openView, OUTPUTS_NODE, withSubgraphCatalog } from "./subgraphs";
+import {
+  closeView,
+  convertToSubgraph,
+  INPUTS_NODE,
+  instanceStatus,
+  openView,
+  OUTPUTS_NODE,
+  withSubgraphCatalog,
+} from "./subgraphs";
 import { schemaOf } from "./fixtures";
 
 // EmptyImage(1) -> Blur(2) -> Invert(3) -> Save(4); converting {2, 3} gives one input and one output.
@@ -13,7 +21,10 @@ function chain(): EditorGraph {
   g = addNode(g, createNode(schemaOf("ImageBlur"), "2", { x: 300, y: 0 }));
   g = addNode(g, createNode(schemaOf("ImageInvert"), "3", { x: 600, y: 0 }));
   g = addNode(g, createNode(schemaOf("SaveImage"), "4", { x: 900, y: 0 }));
-  g = { ...g, edges: [makeEdge("1", 0, "2", "image"), makeEdge("2", 0, "3", "image"), makeEdge("3", 0, "4", "images")] };
+  g = {
+    ...g,
+    edges: [makeEdge("1", 0, "2", "image"), makeEdge("2", 0, "3", "image"), makeEdge("3", 0, "4", "images")],
+  };
   return setWidgetValue(g, "2", "radius", 7);
 }
 
@@ -54,11 +65,18 @@ describe("opening a subgraph", () => {
     const view = store.getState().graph;
     expect(Object.keys(view.nodes).sort()).toEqual(["2", "3", INPUTS_NODE, OUTPUTS_NODE]);
     expect(view.edges.map((e) => e.id).sort()).toEqual(["2:0->3:image", "3:0->@out:image", "@in:0->2:image"]);
-    expect(store.getState().catalog.get(view.nodes[INPUTS_NODE]!.type)!.outputs.map((o) => o.name)).toEqual(["image"]);
+    expect(
+      store
+        .getState()
+        .catalog.get(view.nodes[INPUTS_NODE]!.type)!
+        .outputs.map((o) => o.name),
+    ).toEqual(["image"]);
 
     store.getState().setWidgetValue("2", "radius", 11);
     // Feed the output from the blur instead of the invert.
-    expect(store.getState().connect({ source: "2", sourceOutput: 0, target: OUTPUTS_NODE, targetInput: "image" }).ok).toBe(true);
+    expect(
+      store.getState().connect({ source: "2", sourceOutput: 0, target: OUTPUTS_NODE, targetInput: "image" }).ok,
+    ).toBe(true);
     // Saving from inside saves the root with the edited definition.
     const saved = toDocument(store.getState().graphToSave(), store.getState().baseCatalog);
     expect(Object.keys(saved.graph.nodes).sort()).toEqual(["1", "4", "5"]);
@@ -89,7 +107,10 @@ describe("serializing subgraphs", () => {
       name: "S",
       inputs: [{ name: "image", type: "IMAGE", targets: [["2", "image"]] }],
       outputs: [{ name: "image", type: "IMAGE", source: ["3", 0] }],
-      nodes: { "2": { type: "ImageBlur", inputs: { radius: 7 } }, "3": { type: "ImageInvert", inputs: { image: ["2", 0] } } },
+      nodes: {
+        "2": { type: "ImageBlur", inputs: { radius: 7 } },
+        "3": { type: "ImageInvert", inputs: { image: ["2", 0] } },
+      },
     });
     expect(doc.layout.subgraphs!["s"]!.nodes["3"]).toEqual({ x: 600, y: 0 });
     const loaded = fromDocument(doc, sampleCatalog);
@@ -101,7 +122,12 @@ describe("serializing subgraphs", () => {
     const inner = graph.subgraphs!["s"]!.graph;
     const muted: EditorGraph = {
       ...graph,
-      subgraphs: { s: { ...graph.subgraphs!["s"]!, graph: { ...inner, nodes: { ...inner.nodes, "3": { ...inner.nodes["3"]!, mode: "mute" } } } } },
+      subgraphs: {
+        s: {
+          ...graph.subgraphs!["s"]!,
+          graph: { ...inner, nodes: { ...inner.nodes, "3": { ...inner.nodes["3"]!, mode: "mute" } } },
+        },
+      },
     };
     const run = exportGraphForRun(muted, sampleCatalog);
     expect(Object.keys(run.subgraphs!["s"]!.nodes)).toEqual(["2"]);

@@ -43,7 +43,12 @@ function socketInput(name: string, type: string): InputSpec {
   return { name, type, required: false, mode: "socket", has_default: false, tooltip: "", widget: null };
 }
 
-function schema(type: string, display: string, inputs: InputSpec[], outputs: { name: string; type: string }[]): NodeSchema {
+function schema(
+  type: string,
+  display: string,
+  inputs: InputSpec[],
+  outputs: { name: string; type: string }[],
+): NodeSchema {
   return {
     type,
     display_name: display,
@@ -67,7 +72,15 @@ export function withSubgraphCatalog(catalog: Catalog, subgraphs: Record<string, 
     const ins = def.inputs.map((i) => socketInput(i.name, i.type));
     map.set(INSTANCE_PREFIX + id, schema(INSTANCE_PREFIX + id, def.name, ins, def.outputs));
     map.set(INPUTS_TYPE + id, schema(INPUTS_TYPE + id, "Inputs", [], def.inputs));
-    map.set(OUTPUTS_TYPE + id, schema(OUTPUTS_TYPE + id, "Outputs", def.outputs.map((o) => socketInput(o.name, o.type)), []));
+    map.set(
+      OUTPUTS_TYPE + id,
+      schema(
+        OUTPUTS_TYPE + id,
+        "Outputs",
+        def.outputs.map((o) => socketInput(o.name, o.type)),
+        [],
+      ),
+    );
   }
   return map;
 }
@@ -89,7 +102,12 @@ export function openView(subgraphs: Record<string, EditorSubgraph>, id: string, 
   const inner = def.graph;
   const box = bounds(inner);
   const boundary = (nodeId: string, type: string, position: Position): EditorNode => ({
-    id: nodeId, type, position, values: {}, sockets: [], mode: "normal",
+    id: nodeId,
+    type,
+    position,
+    values: {},
+    sockets: [],
+    mode: "normal",
   });
   const nodes: Record<string, EditorNode> = {
     ...inner.nodes,
@@ -104,7 +122,8 @@ export function openView(subgraphs: Record<string, EditorSubgraph>, id: string, 
       edges.push(makeEdge(INPUTS_NODE, index, node, name));
       // An input that is a widget shows as a socket while the boundary feeds it; its value stays the fallback.
       const spec = catalog.get(target.type)?.inputs.find((i) => i.name === name);
-      if (spec?.mode === "both" && !target.sockets.includes(name)) nodes[node] = { ...target, sockets: [...target.sockets, name] };
+      if (spec?.mode === "both" && !target.sockets.includes(name))
+        nodes[node] = { ...target, sockets: [...target.sockets, name] };
     }
   });
   for (const output of def.outputs) {
@@ -198,7 +217,12 @@ export function convertToSubgraph(
       let index = byInner.get(key);
       if (index === undefined) {
         const out = catalog.get(graph.nodes[e.source]!.type)?.outputs[e.sourceOutput];
-        index = outputs.push({ name: uniqueName(out?.name ?? "output", outputNames), type: out?.type ?? "*", source: [e.source, e.sourceOutput] }) - 1;
+        index =
+          outputs.push({
+            name: uniqueName(out?.name ?? "output", outputNames),
+            type: out?.type ?? "*",
+            source: [e.source, e.sourceOutput],
+          }) - 1;
         byInner.set(key, index);
       }
       outerEdges.push(makeEdge(instance, index, e.target, e.targetInput));
@@ -206,19 +230,33 @@ export function convertToSubgraph(
   }
   const innerNodes: Record<string, EditorNode> = {};
   const outerNodes: Record<string, EditorNode> = {};
-  for (const [nodeId, node] of Object.entries(graph.nodes)) (inside.has(nodeId) ? innerNodes : outerNodes)[nodeId] = node;
+  for (const [nodeId, node] of Object.entries(graph.nodes))
+    (inside.has(nodeId) ? innerNodes : outerNodes)[nodeId] = node;
   const innerGraph: EditorGraph = {
     nodes: innerNodes,
     edges: graph.edges.filter((e) => inside.has(e.source) && inside.has(e.target)),
     groups: [],
   };
   const box = bounds(innerGraph);
-  outerNodes[instance] = { id: instance, type: INSTANCE_PREFIX + id, position: { x: box.minX, y: box.minY }, values: {}, sockets: [], mode: "normal" };
+  outerNodes[instance] = {
+    id: instance,
+    type: INSTANCE_PREFIX + id,
+    position: { x: box.minX, y: box.minY },
+    values: {},
+    sockets: [],
+    mode: "normal",
+  };
   const name = options.name ?? `Subgraph ${Object.keys(graph.subgraphs ?? {}).length + 1}`;
   const subgraphs = { ...graph.subgraphs, [id]: { name, inputs, outputs, graph: innerGraph } };
   const outputsList = graph.outputs?.filter((o) => !inside.has(o));
   return {
-    graph: { ...graph, nodes: outerNodes, edges: outerEdges, subgraphs, ...(outputsList ? { outputs: outputsList } : {}) },
+    graph: {
+      ...graph,
+      nodes: outerNodes,
+      edges: outerEdges,
+      subgraphs,
+      ...(outputsList ? { outputs: outputsList } : {}),
+    },
     id,
     instance,
   };
@@ -242,9 +280,14 @@ export function foldFrames(view: EditorGraph, frames: readonly SubgraphFrame[]):
 }
 
 /** The run state an instance shows: the worst (failed, running) or else the least finished of its inner nodes. */
-export function instanceStatus<T extends { status: string }>(nodes: Record<string, T>, instance: string): string | null {
+export function instanceStatus<T extends { status: string }>(
+  nodes: Record<string, T>,
+  instance: string,
+): string | null {
   const prefix = `${instance}:`;
-  const inner = Object.entries(nodes).filter(([id]) => id.startsWith(prefix)).map(([, n]) => n.status);
+  const inner = Object.entries(nodes)
+    .filter(([id]) => id.startsWith(prefix))
+    .map(([, n]) => n.status);
   if (!inner.length) return null;
   for (const status of ["failed", "running", "cancelled", "queued"]) if (inner.includes(status)) return status;
   return inner.every((s) => s === "cached") ? "cached" : "succeeded";

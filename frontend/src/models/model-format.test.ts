@@ -5,13 +5,21 @@ const file = (name: string, extra: Record<string, unknown> = {}) => ({ name, wor
 
 describe("model-format", () => {
   it("orders kinds as the library does, unknown kinds last by name, files by name", () => {
-    const groups = groupFiles({ zz_custom: [file("a")], loras: [file("b"), file("a")], checkpoints: [file("c")], aa_custom: [file("d")] });
+    const groups = groupFiles({
+      zz_custom: [file("a")],
+      loras: [file("b"), file("a")],
+      checkpoints: [file("c")],
+      aa_custom: [file("d")],
+    });
     expect(groups.map((g) => g.kind)).toEqual(["checkpoints", "loras", "aa_custom", "zz_custom"]);
     expect(groups[1]!.files.map((f) => f.name)).toEqual(["a", "b"]);
   });
 
   it("matches every search word in kind, name, hash, source or workers", () => {
-    const files = { vae: [file("x.safetensors", { sha256: "abcdef", source: { modelscope: "o/r", revision: "v2" } })], loras: [file("y.pt")] };
+    const files = {
+      vae: [file("x.safetensors", { sha256: "abcdef", source: { modelscope: "o/r", revision: "v2" } })],
+      loras: [file("y.pt")],
+    };
     expect(groupFiles(files, "vae abcd").map((g) => g.kind)).toEqual(["vae"]);
     expect(groupFiles(files, "o/r@v2").map((g) => g.kind)).toEqual(["vae"]);
     expect(groupFiles(files, "w1").map((g) => g.kind)).toEqual(["vae", "loras"]);
@@ -19,7 +27,9 @@ describe("model-format", () => {
   });
 
   it("words sources, hashes, kinds and job states", () => {
-    expect(sourceLabel({ modelscope: "owner/repo", revision: "v1", file: "m.safetensors" })).toBe("modelscope:owner/repo@v1");
+    expect(sourceLabel({ modelscope: "owner/repo", revision: "v1", file: "m.safetensors" })).toBe(
+      "modelscope:owner/repo@v1",
+    );
     expect(sourceLabel({ url: "https://example.test/m" })).toBe("url:https://example.test/m");
     expect(sourceLabel(null)).toBeNull();
     expect(shortSha("0123456789abcdef")).toBe("0123456789ab");

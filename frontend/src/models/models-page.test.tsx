@@ -21,14 +21,22 @@ function fakeServer(options: { admin: boolean; models?: unknown; route?: Route }
   const calls: Call[] = [];
   setFetcher(async (input, init) => {
     const url = new URL(String(input), "http://test");
-    const call = { method: init?.method ?? "GET", path: url.pathname, body: init?.body ? JSON.parse(String(init.body)) : undefined };
+    const call = {
+      method: init?.method ?? "GET",
+      path: url.pathname,
+      body: init?.body ? JSON.parse(String(init.body)) : undefined,
+    };
     calls.push(call);
-    const answer = options.route?.(call) ?? {
-      "/api/auth/me": { body: options.admin ? samples.me_admin : samples.me_member },
-      "/api/models": { body: options.models ?? samples.models },
-      "/api/workers": { body: options.admin ? samples.workers_admin : samples.workers_member },
-    }[url.pathname] ?? { status: 404, body: { detail: "Not found." } };
-    return new Response(JSON.stringify(answer.body), { status: answer.status ?? 200, headers: { "Content-Type": "application/json" } });
+    const answer = options.route?.(call) ??
+      {
+        "/api/auth/me": { body: options.admin ? samples.me_admin : samples.me_member },
+        "/api/models": { body: options.models ?? samples.models },
+        "/api/workers": { body: options.admin ? samples.workers_admin : samples.workers_member },
+      }[url.pathname] ?? { status: 404, body: { detail: "Not found." } };
+    return new Response(JSON.stringify(answer.body), {
+      status: answer.status ?? 200,
+      headers: { "Content-Type": "application/json" },
+    });
   });
   return calls;
 }
@@ -66,7 +74,9 @@ describe("ModelsPage", () => {
     expect(sd15.getByText("celery@gpu-1:4021, celery@gpu-2:3988")).toBeTruthy();
     expect(within(screen.getByTestId("model-file-sdxl_vae.safetensors")).getByText("not hashed yet")).toBeTruthy();
     expect(within(screen.getByTestId("model-file-tiny-sd")).getByText("folder")).toBeTruthy();
-    expect(within(screen.getByTestId("modelscope-models")).getByText("damo/cv_csrnet_image-color-enhance-models")).toBeTruthy();
+    expect(
+      within(screen.getByTestId("modelscope-models")).getByText("damo/cv_csrnet_image-color-enhance-models"),
+    ).toBeTruthy();
     // not a site admin: no form, no job list, no warm models (the workers API gives members none)
     expect(screen.queryByRole("form", { name: "Fetch from ModelScope" })).toBeNull();
     expect(screen.queryByTestId("warm-models")).toBeNull();
@@ -84,7 +94,9 @@ describe("ModelsPage", () => {
     fireEvent.change(search, { target: { value: "modelscope:acme" } });
     expect(kinds()).toEqual(["kind-diffusers"]);
     fireEvent.change(search, { target: { value: "6ce016" } });
-    expect(screen.getAllByTestId(/^model-file-/).map((el) => el.dataset.testid)).toEqual(["model-file-sd15/v1-5-pruned-emaonly.safetensors"]);
+    expect(screen.getAllByTestId(/^model-file-/).map((el) => el.dataset.testid)).toEqual([
+      "model-file-sd15/v1-5-pruned-emaonly.safetensors",
+    ]);
     expect(screen.getByText("No ModelScope models matching “6ce016”.")).toBeTruthy();
     fireEvent.change(search, { target: { value: "nothing-like-this" } });
     expect(screen.getByText("No model files matching “nothing-like-this”.")).toBeTruthy();
@@ -109,7 +121,11 @@ describe("ModelsPage", () => {
       queues: ["flowyard.cpu"],
       capabilities: { cpu_count: 2, models_extra: { installed, missing: installed ? [] : ["torch", "diffusers"] } },
     });
-    const workers = [withExtra("embedded@web:1", true, false), withExtra("old@gone:2", false, false), withExtra("gpu@box:3", true, true)];
+    const workers = [
+      withExtra("embedded@web:1", true, false),
+      withExtra("old@gone:2", false, false),
+      withExtra("gpu@box:3", true, true),
+    ];
     fakeServer({ admin: false, route: (c) => (c.path === "/api/workers" ? { body: workers } : undefined) });
     renderPage();
     const notice = await screen.findByTestId("models-extra-notice");
@@ -119,7 +135,10 @@ describe("ModelsPage", () => {
     expect(notice.textContent).toContain("torch, diffusers are not installed there");
     expect(notice.textContent).toContain("make install-models");
     cleanup();
-    const calls = fakeServer({ admin: false, route: (c) => (c.path === "/api/workers" ? { body: [withExtra("gpu@box:3", true, true)] } : undefined) });
+    const calls = fakeServer({
+      admin: false,
+      route: (c) => (c.path === "/api/workers" ? { body: [withExtra("gpu@box:3", true, true)] } : undefined),
+    });
     renderPage();
     await screen.findByTestId("kind-checkpoints");
     await vi.waitFor(() => expect(calls.some((c) => c.path === "/api/workers")).toBe(true));
@@ -131,7 +150,10 @@ describe("ModelsPage", () => {
 
   it("shows a retryable error when the listing fails", async () => {
     let fail = true;
-    fakeServer({ admin: false, route: (c) => (c.path === "/api/models" && fail ? { status: 500, body: { detail: "boom" } } : undefined) });
+    fakeServer({
+      admin: false,
+      route: (c) => (c.path === "/api/models" && fail ? { status: 500, body: { detail: "boom" } } : undefined),
+    });
     renderPage();
     expect((await screen.findByRole("alert")).textContent).toContain("Could not load the models");
     fail = false;
@@ -148,7 +170,15 @@ describe("ModelsPage", () => {
   });
 
   it("shows the server's field errors under the admin's form fields", async () => {
-    fakeServer({ admin: true, route: (c) => (c.path === "/api/models/fetches" ? { body: [] } : c.path === "/api/models/fetch" ? { status: 400, body: samples.fetch_invalid } : undefined) });
+    fakeServer({
+      admin: true,
+      route: (c) =>
+        c.path === "/api/models/fetches"
+          ? { body: [] }
+          : c.path === "/api/models/fetch"
+            ? { status: 400, body: samples.fetch_invalid }
+            : undefined,
+    });
     renderPage();
     const form = await screen.findByRole("form", { name: "Fetch from ModelScope" });
     fireEvent.change(within(form).getByLabelText(/Repo id/), { target: { value: "tiny" } });
@@ -156,7 +186,9 @@ describe("ModelsPage", () => {
     fireEvent.submit(form);
     expect(await within(form).findByText("must be a ModelScope repo id like 'owner/name'")).toBeTruthy();
     expect(within(form).getByText("This field may not be blank.")).toBeTruthy();
-    const repoLabel = within(form).getByLabelText(/Repo id/).closest("label");
+    const repoLabel = within(form)
+      .getByLabelText(/Repo id/)
+      .closest("label");
     expect(repoLabel?.textContent).toContain("owner/name'");
   });
 

@@ -11,7 +11,16 @@ import { Badge } from "../packs/pack-widgets";
 import { formatBytes, modelLabel } from "../workers/worker-format";
 import { ModelScopeTable } from "../workers/modelscope-table";
 import type { Model, Worker } from "../workers/worker-schemas";
-import { countFiles, fetchActive, filterModels, groupFiles, kindLabel, LIBRARY_KINDS, shortSha, sourceLabel } from "./model-format";
+import {
+  countFiles,
+  fetchActive,
+  filterModels,
+  groupFiles,
+  kindLabel,
+  LIBRARY_KINDS,
+  shortSha,
+  sourceLabel,
+} from "./model-format";
 import type { FetchRequest, ModelFetch } from "./model-schemas";
 import { modelsApi } from "./models-api";
 
@@ -21,7 +30,11 @@ const DOCS_URL: string = (import.meta.env.VITE_FLOWYARD_DOCS_URL as string | und
 
 function DocsRef() {
   const label = "docs/models.md, “Model library”";
-  return DOCS_URL ? <a href={`${DOCS_URL.replace(/\/?$/, "/")}models.md#model-library`}>{label}</a> : <code>{label}</code>;
+  return DOCS_URL ? (
+    <a href={`${DOCS_URL.replace(/\/?$/, "/")}models.md#model-library`}>{label}</a>
+  ) : (
+    <code>{label}</code>
+  );
 }
 
 function CopySha({ sha }: { sha: string }) {
@@ -29,7 +42,12 @@ function CopySha({ sha }: { sha: string }) {
   return (
     <span className="fy-mono" title={sha}>
       {shortSha(sha)}{" "}
-      <button type="button" className="fy-small" aria-label={`Copy sha256 ${sha}`} onClick={() => void copyText(sha).then(setCopied)}>
+      <button
+        type="button"
+        className="fy-small"
+        aria-label={`Copy sha256 ${sha}`}
+        onClick={() => void copyText(sha).then(setCopied)}
+      >
         {copied ? "Copied" : "Copy"}
       </button>
     </span>
@@ -63,7 +81,15 @@ function FileTable({ files }: { files: ModelFile[] }) {
                 )}
               </td>
               <td>{formatBytes(f.size_bytes)}</td>
-              <td>{f.sha256 ? <CopySha sha={f.sha256} /> : <span className="fy-muted" title="Hashed when a run first loads it">not hashed yet</span>}</td>
+              <td>
+                {f.sha256 ? (
+                  <CopySha sha={f.sha256} />
+                ) : (
+                  <span className="fy-muted" title="Hashed when a run first loads it">
+                    not hashed yet
+                  </span>
+                )}
+              </td>
               <td className="fy-small fy-mono" title={file ?? undefined}>
                 {source ?? <span className="fy-muted">—</span>}
               </td>
@@ -83,9 +109,9 @@ function Library({ files, query }: { files: Record<string, ModelFile[]>; query: 
       <div className="fy-empty-state" data-testid="library-empty">
         <h3>No live worker lists a model file yet</h3>
         <p>
-          Put weight files in <code>FLOWYARD_MODELS_DIR</code> (default <code>var/models</code>) in ComfyUI's layout, one folder per kind (
-          <code>checkpoints/</code>, <code>loras/</code>, <code>vae/</code>…), or point <code>FLOWYARD_EXTRA_MODEL_PATHS</code> at an existing
-          ComfyUI <code>extra_model_paths.yaml</code>.
+          Put weight files in <code>FLOWYARD_MODELS_DIR</code> (default <code>var/models</code>) in ComfyUI's layout,
+          one folder per kind (<code>checkpoints/</code>, <code>loras/</code>, <code>vae/</code>…), or point{" "}
+          <code>FLOWYARD_EXTRA_MODEL_PATHS</code> at an existing ComfyUI <code>extra_model_paths.yaml</code>.
         </p>
         <p>
           Workers list their library in their heartbeat about once a minute. See <DocsRef />.
@@ -99,7 +125,10 @@ function Library({ files, query }: { files: Record<string, ModelFile[]>; query: 
       {groups.map((g) => (
         <section key={g.kind} data-testid={`kind-${g.kind}`}>
           <h3>
-            {kindLabel(g.kind)} <span className="fy-muted fy-small">{g.kind}/ · {g.files.length}</span>
+            {kindLabel(g.kind)}{" "}
+            <span className="fy-muted fy-small">
+              {g.kind}/ · {g.files.length}
+            </span>
           </h3>
           <FileTable files={g.files} />
         </section>
@@ -127,21 +156,29 @@ function warmLabel(entry: unknown): string {
 }
 
 // Inline style: the notice belongs to this page alone (CSP allows style attributes).
-const NOTICE_STYLE = { background: "#3a2f1a", border: "1px solid #8a6b2c", borderRadius: 8, padding: "8px 12px", margin: "10px 0" } as const;
+const NOTICE_STYLE = {
+  background: "#3a2f1a",
+  border: "1px solid #8a6b2c",
+  borderRadius: 8,
+  padding: "8px 12px",
+  margin: "10px 0",
+} as const;
 
 /** Live workers without the models extra (torch...): their diffusion and ModelScope torch nodes fail, so say which
  * and how to install it rather than leave an empty page unexplained. */
 export function ModelsExtraNotice({ workers }: { workers: Worker[] }) {
-  const without = workers.filter((w) => w.alive && w.capabilities.models_extra && !w.capabilities.models_extra.installed);
+  const without = workers.filter(
+    (w) => w.alive && w.capabilities.models_extra && !w.capabilities.models_extra.installed,
+  );
   if (!without.length) return null;
   const missing = [...new Set(without.flatMap((w) => w.capabilities.models_extra?.missing ?? []))];
   return (
     <div role="status" style={NOTICE_STYLE} data-testid="models-extra-notice">
-      <strong>Install the models extra to run models.</strong>{" "}
-      {without.length === 1 ? "Worker" : "Workers"} {without.map((w) => w.name).join(", ")} cannot run diffusion nodes or ModelScope torch models:{" "}
-      {missing.join(", ")} {missing.length === 1 ? "is" : "are"} not installed there. Install the models extra with <code>make install-models</code> (or{" "}
-      <code>pip install &apos;flowyard[models]&apos;</code>) and restart {without.length === 1 ? "it" : "them"}; <code>make test</code> and <code>make bench</code>{" "}
-      install it too.
+      <strong>Install the models extra to run models.</strong> {without.length === 1 ? "Worker" : "Workers"}{" "}
+      {without.map((w) => w.name).join(", ")} cannot run diffusion nodes or ModelScope torch models:{" "}
+      {missing.join(", ")} {missing.length === 1 ? "is" : "are"} not installed there. Install the models extra with{" "}
+      <code>make install-models</code> (or <code>pip install &apos;flowyard[models]&apos;</code>) and restart{" "}
+      {without.length === 1 ? "it" : "them"}; <code>make test</code> and <code>make bench</code> install it too.
     </div>
   );
 }
@@ -216,7 +253,14 @@ function useFetches(onFinished: () => void) {
   return { ...state, refresh: () => setTick((t) => t + 1) };
 }
 
-const EMPTY_FORM: FetchRequest = { repo_id: "", file: "", kind: "checkpoints", revision: "", local_files_only: false, overwrite: false };
+const EMPTY_FORM: FetchRequest = {
+  repo_id: "",
+  file: "",
+  kind: "checkpoints",
+  revision: "",
+  local_files_only: false,
+  overwrite: false,
+};
 
 function FieldError({ error, field }: { error: unknown; field: string }) {
   if (!(error instanceof ApiError)) return null;
@@ -232,7 +276,8 @@ function FetchForm({ onQueued }: { onQueued: () => void }) {
   const [form, setForm] = useState<FetchRequest>(EMPTY_FORM);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const set = <K extends keyof FetchRequest>(key: K, value: FetchRequest[K]) => setForm((f) => ({ ...f, [key]: value }));
+  const set = <K extends keyof FetchRequest>(key: K, value: FetchRequest[K]) =>
+    setForm((f) => ({ ...f, [key]: value }));
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -254,12 +299,21 @@ function FetchForm({ onQueued }: { onQueued: () => void }) {
     <form className="fy-form" aria-label="Fetch from ModelScope" onSubmit={submit}>
       <label>
         Repo id{" "}
-        <input required placeholder="owner/name" value={form.repo_id} onChange={(e) => set("repo_id", e.target.value)} />
+        <input
+          required
+          placeholder="owner/name"
+          value={form.repo_id}
+          onChange={(e) => set("repo_id", e.target.value)}
+        />
         <FieldError error={error} field="repo_id" />
       </label>
       <label>
         File in the repo{" "}
-        <input placeholder="model.safetensors (blank with kind diffusers: the whole repo)" value={form.file} onChange={(e) => set("file", e.target.value)} />
+        <input
+          placeholder="model.safetensors (blank with kind diffusers: the whole repo)"
+          value={form.file}
+          onChange={(e) => set("file", e.target.value)}
+        />
         <FieldError error={error} field="file" />
       </label>
       <label>
@@ -275,15 +329,25 @@ function FetchForm({ onQueued }: { onQueued: () => void }) {
       </label>
       <label>
         Revision{" "}
-        <input required placeholder="a tag or commit (pinned)" value={form.revision} onChange={(e) => set("revision", e.target.value)} />
+        <input
+          required
+          placeholder="a tag or commit (pinned)"
+          value={form.revision}
+          onChange={(e) => set("revision", e.target.value)}
+        />
         <FieldError error={error} field="revision" />
       </label>
       <label>
-        <input type="checkbox" checked={form.local_files_only} onChange={(e) => set("local_files_only", e.target.checked)} /> From the ModelScope
-        cache only (no download)
+        <input
+          type="checkbox"
+          checked={form.local_files_only}
+          onChange={(e) => set("local_files_only", e.target.checked)}
+        />{" "}
+        From the ModelScope cache only (no download)
       </label>
       <label>
-        <input type="checkbox" checked={form.overwrite} onChange={(e) => set("overwrite", e.target.checked)} /> Replace a file of that name
+        <input type="checkbox" checked={form.overwrite} onChange={(e) => set("overwrite", e.target.checked)} /> Replace
+        a file of that name
       </label>
       {fieldless && (
         <p className="fy-form-error" role="alert">
@@ -297,7 +361,12 @@ function FetchForm({ onQueued }: { onQueued: () => void }) {
   );
 }
 
-const FETCH_TONES: Record<string, "ok" | "wait" | "error" | "muted"> = { queued: "muted", running: "wait", done: "ok", failed: "error" };
+const FETCH_TONES: Record<string, "ok" | "wait" | "error" | "muted"> = {
+  queued: "muted",
+  running: "wait",
+  done: "ok",
+  failed: "error",
+};
 
 function FetchJobs({ jobs }: { jobs: ModelFetch[] }) {
   if (!jobs.length) return <p className="fy-empty">No fetches yet.</p>;
@@ -350,8 +419,8 @@ function FetchPanel({ onFetched }: { onFetched: () => void }) {
     <section data-testid="fetch-panel">
       <h2>Fetch from ModelScope</h2>
       <p className="fy-hint">
-        A worker (in embedded mode, this server) downloads one file of a ModelScope repo at a pinned revision into its library's kind folder and
-        records its sha256 and source.
+        A worker (in embedded mode, this server) downloads one file of a ModelScope repo at a pinned revision into its
+        library's kind folder and records its sha256 and source.
       </p>
       <FetchForm onQueued={fetches.refresh} />
       {fetches.jobs === null && fetches.error === null && <Loading what="fetches" />}
@@ -377,7 +446,13 @@ function Models({ user }: { user: User }) {
         {models.status === "ready" && <span className="fy-muted">{countFiles(models.data.files)} library files</span>}
         <span className="fy-spacer" />
         <form role="search" onSubmit={(e) => e.preventDefault()}>
-          <input type="search" aria-label="Search models" placeholder="name, sha256, source…" value={query} onChange={(e) => setQuery(e.target.value)} />
+          <input
+            type="search"
+            aria-label="Search models"
+            placeholder="name, sha256, source…"
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+          />
         </form>
         <button type="button" onClick={models.reload}>
           Refresh
@@ -386,7 +461,9 @@ function Models({ user }: { user: User }) {
       <p className="fy-hint">Weight files nodes load by name, as the live workers list them, by kind folder.</p>
       {workers.status === "ready" && <ModelsExtraNotice workers={workers.data} />}
       {models.status === "loading" && <Loading what="models" />}
-      {models.status === "error" && <ErrorState title="Could not load the models" error={models.error} onRetry={models.reload} />}
+      {models.status === "error" && (
+        <ErrorState title="Could not load the models" error={models.error} onRetry={models.reload} />
+      )}
       {models.status === "ready" && (
         <>
           <h2>Model library</h2>

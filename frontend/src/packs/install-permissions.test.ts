@@ -11,20 +11,33 @@ import {
 } from "./install-permissions";
 import { packDetailSchema, packVersionSchema } from "./pack-schemas";
 
-const ws = (id: number, role: Workspace["role"], kind: Workspace["kind"] = "team"): Workspace => ({ id, slug: `w${id}`, name: `W${id}`, kind, role });
+const ws = (id: number, role: Workspace["role"], kind: Workspace["kind"] = "team"): Workspace => ({
+  id,
+  slug: `w${id}`,
+  name: `W${id}`,
+  kind,
+  role,
+});
 const spaces = [ws(1, "owner", "personal"), ws(2, "admin"), ws(3, "editor"), ws(4, "viewer")];
 
 describe("where a pack may be installed", () => {
   it("public packs: workspaces where the caller is owner or admin", () => {
     const t = installTargets(spaces, { name: "demo", visibility: "public" }, null);
     expect(t.map((x) => x.decision.allowed)).toEqual([true, true, false, false]);
-    expect(t[2]!.decision).toEqual({ allowed: false, reason: "Only the workspace's owner and admins install packs (you are editor)." });
+    expect(t[2]!.decision).toEqual({
+      allowed: false,
+      reason: "Only the workspace's owner and admins install packs (you are editor).",
+    });
   });
   it("team-only and private packs: only the publisher's own workspace", () => {
     const t = installTargets(spaces, { name: "demo", visibility: "team" }, 2);
     expect(t.map((x) => x.decision.allowed)).toEqual([false, true, false, false]);
-    expect(t[0]!.decision).toMatchObject({ reason: "demo is team-only: it installs only in its publisher's own workspace." });
-    expect(installTargets(spaces, { name: "demo", visibility: "private" }, null).some((x) => x.decision.allowed)).toBe(false);
+    expect(t[0]!.decision).toMatchObject({
+      reason: "demo is team-only: it installs only in its publisher's own workspace.",
+    });
+    expect(installTargets(spaces, { name: "demo", visibility: "private" }, null).some((x) => x.decision.allowed)).toBe(
+      false,
+    );
   });
   it("finds the publisher's home workspace", () => {
     const me = { id: 7, personal_workspace: { id: 70 } };
@@ -40,7 +53,10 @@ describe("which versions may be installed", () => {
   it("active, not yanked (deprecated ones still may)", () => {
     expect(versionInstallDecision(base)).toEqual({ allowed: true });
     expect(versionInstallDecision({ ...base, deprecated: "old" } as typeof base)).toEqual({ allowed: true });
-    expect(versionInstallDecision({ ...base, yanked: true, yank_reason: "broken" })).toEqual({ allowed: false, reason: "0.2.0 was yanked: broken." });
+    expect(versionInstallDecision({ ...base, yanked: true, yank_reason: "broken" })).toEqual({
+      allowed: false,
+      reason: "0.2.0 was yanked: broken.",
+    });
     expect(versionInstallDecision({ ...base, status: "flagged" }).allowed).toBe(false);
     expect(versionInstallDecision({ ...base, status: "pending" }).allowed).toBe(false);
     expect(versionInstallDecision({ ...base, validated: false }).allowed).toBe(false);

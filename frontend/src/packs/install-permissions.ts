@@ -26,14 +26,20 @@ export function installTargets<W extends { id: number; role: Role; name: string;
     if (!canInstallIn(workspace.role)) {
       return {
         workspace,
-        decision: { allowed: false, reason: `Only the workspace's owner and admins install packs (you are ${workspace.role}).` },
+        decision: {
+          allowed: false,
+          reason: `Only the workspace's owner and admins install packs (you are ${workspace.role}).`,
+        },
       };
     }
     if (pack.visibility !== "public" && workspace.id !== home) {
       const what = pack.visibility === "team" ? "team-only" : "private";
       return {
         workspace,
-        decision: { allowed: false, reason: `${pack.name} is ${what}: it installs only in its publisher's own workspace.` },
+        decision: {
+          allowed: false,
+          reason: `${pack.name} is ${what}: it installs only in its publisher's own workspace.`,
+        },
       };
     }
     return { workspace, decision: { allowed: true } };
@@ -51,8 +57,11 @@ export function publisherHome(
 }
 
 /** May this version be newly installed (or pinned)? Active and not yanked; deprecated ones still may. */
-export function versionInstallDecision(v: Pick<PackVersion, "version" | "status" | "yanked" | "yank_reason" | "validated">): Decision {
-  if (v.yanked) return { allowed: false, reason: `${v.version} was yanked${v.yank_reason ? `: ${v.yank_reason}` : ""}.` };
+export function versionInstallDecision(
+  v: Pick<PackVersion, "version" | "status" | "yanked" | "yank_reason" | "validated">,
+): Decision {
+  if (v.yanked)
+    return { allowed: false, reason: `${v.version} was yanked${v.yank_reason ? `: ${v.yank_reason}` : ""}.` };
   if (!v.validated) return { allowed: false, reason: `${v.version} is still being validated.` };
   if (v.status === "pending") return { allowed: false, reason: `${v.version} waits for a site admin's review.` };
   if (v.status === "flagged") return { allowed: false, reason: `${v.version} is flagged and waits for review.` };
@@ -61,14 +70,18 @@ export function versionInstallDecision(v: Pick<PackVersion, "version" | "status"
 }
 
 /** Versions offered in the install / pin picker, newest first as the server lists them. */
-export function installableVersions<V extends Pick<PackVersion, "version" | "status" | "yanked" | "yank_reason" | "validated">>(
-  versions: readonly V[],
-): V[] {
+export function installableVersions<
+  V extends Pick<PackVersion, "version" | "status" | "yanked" | "yank_reason" | "validated">,
+>(versions: readonly V[]): V[] {
   return versions.filter((v) => versionInstallDecision(v).allowed);
 }
 
 /** What installing `target` over an existing pin does, in words for the button. */
-export function installAction(installed: string | null | undefined, target: string, compare: (a: string, b: string) => number = compareVersions): string {
+export function installAction(
+  installed: string | null | undefined,
+  target: string,
+  compare: (a: string, b: string) => number = compareVersions,
+): string {
   if (!installed) return `Install ${target}`;
   const c = compare(target, installed);
   if (c === 0) return `${target} is installed`;

@@ -18,7 +18,10 @@ function fakeServer(packs: (url: URL) => unknown) {
     const url = new URL(String(input), "http://test");
     calls.push(url.pathname + url.search);
     const body = url.pathname === "/api/auth/me" ? samples.me_admin : url.pathname === "/api/packs" ? packs(url) : null;
-    return new Response(JSON.stringify(body), { status: body === null ? 404 : 200, headers: { "Content-Type": "application/json" } });
+    return new Response(JSON.stringify(body), {
+      status: body === null ? 404 : 200,
+      headers: { "Content-Type": "application/json" },
+    });
   });
   return calls;
 }
@@ -62,7 +65,10 @@ describe("MarketplacePage", () => {
 
 describe("VerdictPanel", () => {
   it("renders a rejected upload with each error's place", () => {
-    const verdict = verdictFromUpload({ httpStatus: 422, verdict: uploadVerdictSchema.parse(samples.upload_rejected.body) });
+    const verdict = verdictFromUpload({
+      httpStatus: 422,
+      verdict: uploadVerdictSchema.parse(samples.upload_rejected.body),
+    });
     render(<VerdictPanel verdict={verdict} />);
     expect(screen.getByRole("alert").textContent).toContain("Rejected");
     expect(screen.getByText("../../etc/cron.d/evil")).toBeTruthy();

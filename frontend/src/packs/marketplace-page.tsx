@@ -4,12 +4,25 @@ import { Link, useSearchParams } from "react-router";
 import { RequireSignIn } from "../app/require-sign-in";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
-import { categoryOptions, describeFilters, filtersFromParams, filtersToParams, hasFilters, withFilter, type PackFilters } from "./pack-filters";
+import {
+  categoryOptions,
+  describeFilters,
+  filtersFromParams,
+  filtersToParams,
+  hasFilters,
+  withFilter,
+  type PackFilters,
+} from "./pack-filters";
 import { PackCard } from "./pack-widgets";
 import { packsApi } from "./packs-api";
 import type { User } from "../api/schemas";
 
-function SearchForm({ filters, categories, publishers, onChange }: {
+function SearchForm({
+  filters,
+  categories,
+  publishers,
+  onChange,
+}: {
   filters: PackFilters;
   categories: string[];
   publishers: { slug: string; display_name: string }[];
@@ -23,8 +36,18 @@ function SearchForm({ filters, categories, publishers, onChange }: {
   };
   return (
     <form className="fy-pack-search" role="search" onSubmit={submit} aria-label="Search packs">
-      <input type="search" aria-label="Search" placeholder="Search name or description…" value={q} onChange={(e) => setQ(e.target.value)} />
-      <select aria-label="Category" value={filters.category ?? ""} onChange={(e) => onChange(withFilter(filters, "category", e.target.value))}>
+      <input
+        type="search"
+        aria-label="Search"
+        placeholder="Search name or description…"
+        value={q}
+        onChange={(e) => setQ(e.target.value)}
+      />
+      <select
+        aria-label="Category"
+        value={filters.category ?? ""}
+        onChange={(e) => onChange(withFilter(filters, "category", e.target.value))}
+      >
         <option value="">All categories</option>
         {categories.map((c) => (
           <option key={c} value={c}>
@@ -32,7 +55,11 @@ function SearchForm({ filters, categories, publishers, onChange }: {
           </option>
         ))}
       </select>
-      <select aria-label="Publisher" value={filters.publisher ?? ""} onChange={(e) => onChange(withFilter(filters, "publisher", e.target.value))}>
+      <select
+        aria-label="Publisher"
+        value={filters.publisher ?? ""}
+        onChange={(e) => onChange(withFilter(filters, "publisher", e.target.value))}
+      >
         <option value="">All publishers</option>
         {publishers.map((p) => (
           <option key={p.slug} value={p.slug}>
@@ -40,7 +67,12 @@ function SearchForm({ filters, categories, publishers, onChange }: {
           </option>
         ))}
       </select>
-      <input aria-label="Node type" placeholder="Node type, e.g. demo.Example" value={nodeType} onChange={(e) => setNodeType(e.target.value)} />
+      <input
+        aria-label="Node type"
+        placeholder="Node type, e.g. demo.Example"
+        value={nodeType}
+        onChange={(e) => setNodeType(e.target.value)}
+      />
       <button type="submit">Search</button>
       {hasFilters(filters) && (
         <button
@@ -66,7 +98,9 @@ function Marketplace({ user }: { user: User }) {
   // Every visible pack, once: the category and publisher choices do not shrink as filters narrow the list.
   const all = useAsync(() => packsApi.list(), []);
   const known = all.status === "ready" ? all.data : [];
-  const publishers = [...new Map(known.map((p) => [p.publisher.slug, p.publisher])).values()].sort((a, b) => a.slug.localeCompare(b.slug));
+  const publishers = [...new Map(known.map((p) => [p.publisher.slug, p.publisher])).values()].sort((a, b) =>
+    a.slug.localeCompare(b.slug),
+  );
   if (filters.publisher && !publishers.some((p) => p.slug === filters.publisher)) {
     publishers.push({ slug: filters.publisher, display_name: filters.publisher, trusted: false });
   }
@@ -85,9 +119,17 @@ function Marketplace({ user }: { user: User }) {
         Node packs add node types to a workspace. A team's owner or admin installs a pack, pinned to one version; its
         members then use its nodes.
       </p>
-      <SearchForm key={key} filters={filters} categories={categoryOptions(known, filters.category)} publishers={publishers} onChange={change} />
+      <SearchForm
+        key={key}
+        filters={filters}
+        categories={categoryOptions(known, filters.category)}
+        publishers={publishers}
+        onChange={change}
+      />
       {list.status === "loading" && <Loading what="packs" />}
-      {list.status === "error" && <ErrorState title="Could not load the marketplace" error={list.error} onRetry={list.reload} />}
+      {list.status === "error" && (
+        <ErrorState title="Could not load the marketplace" error={list.error} onRetry={list.reload} />
+      )}
       {list.status === "ready" &&
         (list.data.length ? (
           <>

@@ -29,20 +29,26 @@ export function MissingPacksBanner({ workflow, onInstalled }: { workflow: Workfl
         <ul>
           {missing.map((m) => (
             <li key={m.pack}>
-              {m.message}{" "}
-              <Link to={`/packs/${encodeURIComponent(m.pack)}`}>About {m.pack}</Link>
+              {m.message} <Link to={`/packs/${encodeURIComponent(m.pack)}`}>About {m.pack}</Link>
               {done[m.pack] ? (
                 <span className="fy-ok"> {done[m.pack]}</span>
               ) : admin ? (
                 <button type="button" onClick={() => install(m)}>
-                  {m.status === "other_version" ? `Pin ${m.install.pack} ${m.install.version ?? ""}` : `Install ${m.install.pack} ${m.install.version ?? ""}`}
+                  {m.status === "other_version"
+                    ? `Pin ${m.install.pack} ${m.install.version ?? ""}`
+                    : `Install ${m.install.pack} ${m.install.version ?? ""}`}
                 </button>
               ) : null}
               {errors[m.pack] && <span className="fy-form-error"> {errors[m.pack]}</span>}
             </li>
           ))}
         </ul>
-        {!admin && <p className="fy-hint">Ask the workspace's owner or an admin to install them; until then, its nodes show as missing and runs fail validation.</p>}
+        {!admin && (
+          <p className="fy-hint">
+            Ask the workspace's owner or an admin to install them; until then, its nodes show as missing and runs fail
+            validation.
+          </p>
+        )}
       </div>
       {allDone ? (
         <button type="button" onClick={onInstalled}>

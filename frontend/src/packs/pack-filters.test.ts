@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { categoryOptions, describeFilters, filtersFromParams, filtersToParams, hasFilters, withFilter } from "./pack-filters";
+import {
+  categoryOptions,
+  describeFilters,
+  filtersFromParams,
+  filtersToParams,
+  hasFilters,
+  withFilter,
+} from "./pack-filters";
 
 describe("marketplace filters in the URL", () => {
   it("reads the API's own query names, ignoring blanks", () => {
@@ -20,9 +27,15 @@ describe("marketplace filters in the URL", () => {
     expect(hasFilters(f)).toBe(true);
   });
   it("describes a search for the empty state", () => {
-    expect(describeFilters({ q: "blur", nodeType: "x.Y", publisher: "alice" })).toBe("matching “blur”, providing node x.Y, by alice");
+    expect(describeFilters({ q: "blur", nodeType: "x.Y", publisher: "alice" })).toBe(
+      "matching “blur”, providing node x.Y, by alice",
+    );
   });
   it("offers every category seen plus the current one", () => {
-    expect(categoryOptions([{ categories: ["utils", "image"] }, { categories: ["image"] }], "audio")).toEqual(["audio", "image", "utils"]);
+    expect(categoryOptions([{ categories: ["utils", "image"] }, { categories: ["image"] }], "audio")).toEqual([
+      "audio",
+      "image",
+      "utils",
+    ]);
   });
 });

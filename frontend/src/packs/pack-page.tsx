@@ -10,7 +10,14 @@ import { RequireSignIn } from "../app/require-sign-in";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { relativeTime } from "../workflows/diff-summary";
-import { installAction, installableVersions, installTargets, publisherHome, versionInstallDecision, type InstallTarget } from "./install-permissions";
+import {
+  installAction,
+  installableVersions,
+  installTargets,
+  publisherHome,
+  versionInstallDecision,
+  type InstallTarget,
+} from "./install-permissions";
 import type { PackDetail, PackVersion } from "./pack-schemas";
 import { Badge, FindingsList, NodeList, plural, VersionBadges } from "./pack-widgets";
 import { packsApi } from "./packs-api";
@@ -19,11 +26,16 @@ import { errorLocation, sortFindings } from "./verdict";
 function InstallPanel({ pack, me, onInstalled }: { pack: PackDetail; me: User; onInstalled(): void }) {
   const needsHome = pack.visibility !== "public";
   const data = useAsync(
-    () => Promise.all([workspaces.list(), needsHome ? packsApi.publisher(pack.publisher.slug).catch(() => null) : Promise.resolve(null)]),
+    () =>
+      Promise.all([
+        workspaces.list(),
+        needsHome ? packsApi.publisher(pack.publisher.slug).catch(() => null) : Promise.resolve(null),
+      ]),
     [pack.name, needsHome],
   );
   if (data.status === "loading") return <Loading what="your workspaces" />;
-  if (data.status === "error") return <p className="fy-form-error">Workspaces are unavailable: {errorMessage(data.error)}</p>;
+  if (data.status === "error")
+    return <p className="fy-form-error">Workspaces are unavailable: {errorMessage(data.error)}</p>;
   const [spaces, publisher] = data.data;
   const targets = installTargets(spaces, pack, publisherHome(publisher, me));
   const versions = installableVersions(pack.versions);
@@ -37,7 +49,8 @@ function InstallPanel({ pack, me, onInstalled }: { pack: PackDetail; me: User; o
         <ul className="fy-plain-list">
           {targets.map((t) => (
             <li key={t.workspace.id}>
-              {t.workspace.kind === "personal" ? "Personal" : t.workspace.name}: {t.decision.allowed ? "" : t.decision.reason}
+              {t.workspace.kind === "personal" ? "Personal" : t.workspace.name}:{" "}
+              {t.decision.allowed ? "" : t.decision.reason}
             </li>
           ))}
         </ul>
@@ -47,7 +60,12 @@ function InstallPanel({ pack, me, onInstalled }: { pack: PackDetail; me: User; o
   return <InstallForm pack={pack} targets={targets} versions={versions} onInstalled={onInstalled} />;
 }
 
-function InstallForm({ pack, targets, versions, onInstalled }: {
+function InstallForm({
+  pack,
+  targets,
+  versions,
+  onInstalled,
+}: {
   pack: PackDetail;
   targets: InstallTarget<Workspace>[];
   versions: PackVersion[];
@@ -57,7 +75,10 @@ function InstallForm({ pack, targets, versions, onInstalled }: {
   const [version, setVersion] = useState<string>(versions[0]?.version ?? "");
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
-  const current = useAsync(() => (chosen === null ? Promise.resolve(null) : packsApi.installed(chosen)), [chosen, result?.text]);
+  const current = useAsync(
+    () => (chosen === null ? Promise.resolve(null) : packsApi.installed(chosen)),
+    [chosen, result?.text],
+  );
   const chosenVersion = version;
   const pin = current.status === "ready" ? current.data?.find((i) => i.pack === pack.name) : undefined;
   const install = () => {
@@ -67,7 +88,10 @@ function InstallForm({ pack, targets, versions, onInstalled }: {
     packsApi.install(chosen, pack.name, chosenVersion).then(
       (inst) => {
         const where = targets.find((t) => t.workspace.id === chosen)?.workspace;
-        setResult({ ok: true, text: `${inst.display_name || inst.pack} ${inst.version} is installed in ${where?.kind === "personal" ? "your personal workspace" : where?.name}.` });
+        setResult({
+          ok: true,
+          text: `${inst.display_name || inst.pack} ${inst.version} is installed in ${where?.kind === "personal" ? "your personal workspace" : where?.name}.`,
+        });
         setBusy(false);
         onInstalled();
       },
@@ -79,12 +103,31 @@ function InstallForm({ pack, targets, versions, onInstalled }: {
   };
   const action = installAction(pin?.version, chosenVersion);
   return (
-    <form className="fy-install" aria-label="Install pack" onSubmit={(e) => { e.preventDefault(); install(); }}>
+    <form
+      className="fy-install"
+      aria-label="Install pack"
+      onSubmit={(e) => {
+        e.preventDefault();
+        install();
+      }}
+    >
       <label>
         Workspace
-        <select aria-label="Workspace" value={chosen ?? ""} onChange={(e) => { setChosen(Number(e.target.value)); setResult(null); }}>
+        <select
+          aria-label="Workspace"
+          value={chosen ?? ""}
+          onChange={(e) => {
+            setChosen(Number(e.target.value));
+            setResult(null);
+          }}
+        >
           {targets.map((t) => (
-            <option key={t.workspace.id} value={t.workspace.id} disabled={!t.decision.allowed} title={t.decision.allowed ? "" : t.decision.reason}>
+            <option
+              key={t.workspace.id}
+              value={t.workspace.id}
+              disabled={!t.decision.allowed}
+              title={t.decision.allowed ? "" : t.decision.reason}
+            >
               {t.workspace.kind === "personal" ? "Personal" : t.workspace.name}
               {t.decision.allowed ? "" : " (not allowed)"}
             </option>
@@ -106,8 +149,17 @@ function InstallForm({ pack, targets, versions, onInstalled }: {
       <button type="submit" disabled={busy || pin?.version === chosenVersion}>
         {busy ? "Installing…" : action}
       </button>
-      {pin && <small className="fy-hint">Installed here: {pin.version}{pin.update_available ? ` (update ${pin.latest_version} available)` : ""}</small>}
-      {result && <p className={result.ok ? "fy-ok" : "fy-form-error"} role={result.ok ? "status" : "alert"}>{result.text}</p>}
+      {pin && (
+        <small className="fy-hint">
+          Installed here: {pin.version}
+          {pin.update_available ? ` (update ${pin.latest_version} available)` : ""}
+        </small>
+      )}
+      {result && (
+        <p className={result.ok ? "fy-ok" : "fy-form-error"} role={result.ok ? "status" : "alert"}>
+          {result.text}
+        </p>
+      )}
     </form>
   );
 }
@@ -150,9 +202,12 @@ function VersionRow({ v, manager, onChanged }: { v: PackVersion; manager: boolea
             Download
           </a>
         )}
-        {manager && v.status === "active" && (
-          v.yanked ? (
-            <button type="button" onClick={() => void act(packsApi.unyank(v.id))}>Unyank</button>
+        {manager &&
+          v.status === "active" &&
+          (v.yanked ? (
+            <button type="button" onClick={() => void act(packsApi.unyank(v.id))}>
+              Unyank
+            </button>
           ) : (
             <button
               type="button"
@@ -164,8 +219,7 @@ function VersionRow({ v, manager, onChanged }: { v: PackVersion; manager: boolea
             >
               Yank
             </button>
-          )
-        )}
+          ))}
         {manager && v.status === "active" && (
           <button
             type="button"
@@ -194,12 +248,18 @@ function PackView({ pack, me, reload }: { pack: PackDetail; me: User; reload(): 
         <h1>{pack.display_name || pack.name}</h1>
         <span className="fy-mono fy-muted">{pack.name}</span>
         {pack.latest_version && <Badge tone="ok">{pack.latest_version}</Badge>}
-        {pack.visibility !== "public" && <Badge tone="muted">{pack.visibility === "team" ? "team-only" : "private"}</Badge>}
+        {pack.visibility !== "public" && (
+          <Badge tone="muted">{pack.visibility === "team" ? "team-only" : "private"}</Badge>
+        )}
       </header>
       <p>{pack.description}</p>
       <p className="fy-pack-meta">
-        by <Link to={`/publishers/${encodeURIComponent(pack.publisher.slug)}`}>{pack.publisher.display_name || pack.publisher.slug}</Link>
-        {pack.publisher.trusted && <Badge tone="ok">trusted</Badge>} · {plural(pack.installs, "install")} · {plural(pack.downloads, "download")}
+        by{" "}
+        <Link to={`/publishers/${encodeURIComponent(pack.publisher.slug)}`}>
+          {pack.publisher.display_name || pack.publisher.slug}
+        </Link>
+        {pack.publisher.trusted && <Badge tone="ok">trusted</Badge>} · {plural(pack.installs, "install")} ·{" "}
+        {plural(pack.downloads, "download")}
         {pack.homepage && (
           <>
             {" · "}
@@ -231,7 +291,9 @@ function PackView({ pack, me, reload }: { pack: PackDetail; me: User; reload(): 
               <NodeList nodes={pack.nodes} />
             ) : (
               <p className="fy-empty">
-                {pack.nodes_known ? "This version declares no nodes." : "Not known yet: the server records a version's nodes when a worker first loads it."}
+                {pack.nodes_known
+                  ? "This version declares no nodes."
+                  : "Not known yet: the server records a version's nodes when a worker first loads it."}
               </p>
             )}
           </section>
@@ -292,11 +354,7 @@ function PackView({ pack, me, reload }: { pack: PackDetail; me: User; reload(): 
 
 export function PackPage() {
   const { name = "" } = useParams();
-  return (
-    <RequireSignIn>
-      {(me) => <PackLoader name={name} me={me} />}
-    </RequireSignIn>
-  );
+  return <RequireSignIn>{(me) => <PackLoader name={name} me={me} />}</RequireSignIn>;
 }
 
 function PackLoader({ name, me }: { name: string; me: User }) {

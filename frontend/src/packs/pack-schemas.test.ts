@@ -16,7 +16,10 @@ import {
   uploadVerdictSchema,
 } from "./pack-schemas";
 
-function parses<T>(schema: { safeParse(x: unknown): { success: boolean; error?: unknown; data?: T } }, value: unknown): T {
+function parses<T>(
+  schema: { safeParse(x: unknown): { success: boolean; error?: unknown; data?: T } },
+  value: unknown,
+): T {
   const result = schema.safeParse(value);
   expect(result.success, JSON.stringify(result.error ?? null)).toBe(true);
   return result.data as T;
@@ -24,7 +27,13 @@ function parses<T>(schema: { safeParse(x: unknown): { success: boolean; error?: 
 
 describe("recorded marketplace payloads", () => {
   it("parses every upload answer: 201 pending/active/flagged, 422 rejected, 400 refused", () => {
-    for (const key of ["upload_pending", "upload_active", "upload_flagged", "upload_rejected", "upload_refused"] as const) {
+    for (const key of [
+      "upload_pending",
+      "upload_active",
+      "upload_flagged",
+      "upload_rejected",
+      "upload_refused",
+    ] as const) {
       parses(uploadVerdictSchema, samples[key].body);
     }
     expect(samples.upload_rejected.status).toBe(422);
@@ -51,7 +60,11 @@ describe("recorded marketplace payloads", () => {
     for (const item of samples.workspace_packs) parses(installSchema, item);
     parses(apiErrorBodySchema, samples.install_forbidden.body);
     const wf = parses(workflowDetailSchema, samples.workflow_missing_packs);
-    expect(wf.missing_packs?.[0]).toMatchObject({ pack: "vignette", status: "missing", install: { pack: "vignette", version: "0.1.0" } });
+    expect(wf.missing_packs?.[0]).toMatchObject({
+      pack: "vignette",
+      status: "missing",
+      install: { pack: "vignette", version: "0.1.0" },
+    });
   });
 
   it("parses ComfyUI import and export, workers and models", () => {

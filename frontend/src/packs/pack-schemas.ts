@@ -49,10 +49,12 @@ export type Report = z.infer<typeof reportSchema>;
 const lenientNodes = z
   .array(z.unknown())
   .default([])
-  .transform((items) => items.flatMap((raw) => {
-    const parsed = nodeSchemaSchema.safeParse(raw);
-    return parsed.success ? [parsed.data] : [];
-  }));
+  .transform((items) =>
+    items.flatMap((raw) => {
+      const parsed = nodeSchemaSchema.safeParse(raw);
+      return parsed.success ? [parsed.data] : [];
+    }),
+  );
 
 export const packVersionSchema = z.object({
   id: z.number(),
@@ -86,7 +88,9 @@ export const packVersionFullSchema = packVersionSchema.extend({
   changelog: z.string().default(""),
   nodes: lenientNodes,
   findings: z.array(findingSchema).default([]),
-  files: z.array(z.object({ path: z.string(), sha256: z.string().optional(), size: z.number().optional() })).default([]),
+  files: z
+    .array(z.object({ path: z.string(), sha256: z.string().optional(), size: z.number().optional() }))
+    .default([]),
 });
 export type PackVersionFull = z.infer<typeof packVersionFullSchema>;
 

@@ -5,7 +5,15 @@ import type { Finding, PackSummary } from "./pack-schemas";
 import { findingLocation, versionBadges, type VerdictTone, type VerdictView } from "./verdict";
 import "./packs.css";
 
-export function Badge({ tone, children, title }: { tone: VerdictTone | "muted"; children: React.ReactNode; title?: string | undefined }) {
+export function Badge({
+  tone,
+  children,
+  title,
+}: {
+  tone: VerdictTone | "muted";
+  children: React.ReactNode;
+  title?: string | undefined;
+}) {
   return (
     <span className={`fy-badge fy-badge-${tone}`} title={title}>
       {children}
@@ -13,7 +21,11 @@ export function Badge({ tone, children, title }: { tone: VerdictTone | "muted"; 
   );
 }
 
-export function VersionBadges({ v }: { v: { status: string; yanked: boolean; deprecated?: string | null | undefined } }) {
+export function VersionBadges({
+  v,
+}: {
+  v: { status: string; yanked: boolean; deprecated?: string | null | undefined };
+}) {
   return (
     <>
       {versionBadges(v).map((b) => (
@@ -32,17 +44,26 @@ export function PackCard({ pack }: { pack: PackSummary }) {
         <Link to={`/packs/${encodeURIComponent(pack.name)}`} className="fy-pack-name">
           {pack.display_name || pack.name}
         </Link>
-        {pack.latest_version ? <span className="fy-mono fy-muted">{pack.latest_version}</span> : <Badge tone="wait">no active version</Badge>}
+        {pack.latest_version ? (
+          <span className="fy-mono fy-muted">{pack.latest_version}</span>
+        ) : (
+          <Badge tone="wait">no active version</Badge>
+        )}
       </header>
       <p className="fy-pack-desc">{pack.description}</p>
       <p className="fy-pack-meta">
-        by <Link to={`/publishers/${encodeURIComponent(pack.publisher.slug)}`}>{pack.publisher.display_name || pack.publisher.slug}</Link>
+        by{" "}
+        <Link to={`/publishers/${encodeURIComponent(pack.publisher.slug)}`}>
+          {pack.publisher.display_name || pack.publisher.slug}
+        </Link>
         {pack.publisher.trusted && (
           <Badge tone="ok" title="A site admin marked this publisher as trusted">
             trusted
           </Badge>
         )}
-        {pack.visibility !== "public" && <Badge tone="muted">{pack.visibility === "team" ? "team-only" : "private"}</Badge>}
+        {pack.visibility !== "public" && (
+          <Badge tone="muted">{pack.visibility === "team" ? "team-only" : "private"}</Badge>
+        )}
         {pack.can_manage && <Badge tone="muted">yours</Badge>}
       </p>
       <p className="fy-pack-stats">
@@ -69,7 +90,9 @@ export function FindingsList({ findings }: { findings: readonly Finding[] }) {
       {findings.map((f, i) => (
         <li key={i} className={`fy-finding fy-finding-${f.severity}`}>
           <div>
-            <Badge tone={f.severity === "high" ? "error" : f.severity === "medium" ? "warn" : "muted"}>{f.severity}</Badge>{" "}
+            <Badge tone={f.severity === "high" ? "error" : f.severity === "medium" ? "warn" : "muted"}>
+              {f.severity}
+            </Badge>{" "}
             <strong>{f.rule}</strong> <span className="fy-mono fy-muted">{findingLocation(f)}</span>
           </div>
           {f.snippet && <pre className="fy-snippet">{f.snippet}</pre>}
@@ -82,7 +105,11 @@ export function FindingsList({ findings }: { findings: readonly Finding[] }) {
 
 export function VerdictPanel({ verdict }: { verdict: VerdictView }) {
   return (
-    <section className={`fy-verdict fy-verdict-${verdict.tone}`} role={verdict.tone === "error" ? "alert" : "status"} aria-label="Verdict">
+    <section
+      className={`fy-verdict fy-verdict-${verdict.tone}`}
+      role={verdict.tone === "error" ? "alert" : "status"}
+      aria-label="Verdict"
+    >
       <h2>
         {verdict.poll && <span className="fy-spinner" aria-hidden />} {verdict.title}
       </h2>
@@ -141,7 +168,11 @@ export function NodeList({ nodes }: { nodes: readonly NodeSchema[] }) {
             <strong>{n.display_name}</strong> <span className="fy-mono fy-muted">{n.type}</span>
             {n.requires_gpu && <Badge tone="warn">GPU</Badge>}
             {n.output_node && <Badge tone="muted">output</Badge>}
-            {n.deprecated && <Badge tone="warn" title={n.deprecated}>deprecated</Badge>}
+            {n.deprecated && (
+              <Badge tone="warn" title={n.deprecated}>
+                deprecated
+              </Badge>
+            )}
           </header>
           {n.description && <p className="fy-hint">{n.description}</p>}
           <div className="fy-io">

@@ -81,7 +81,10 @@ export const packsApi = {
     } catch {
       throw new ApiError(0, "Cannot reach the server. Check your connection.");
     }
-    const body: unknown = await response.clone().json().catch(() => undefined);
+    const body: unknown = await response
+      .clone()
+      .json()
+      .catch(() => undefined);
     const parsed = uploadVerdictSchema.safeParse(body);
     if (parsed.success) return { httpStatus: response.status, verdict: parsed.data };
     if (!response.ok) throw await toApiError(response);

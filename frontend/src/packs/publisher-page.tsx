@@ -34,7 +34,9 @@ function Publisher({ slug }: { slug: string }) {
         {p.can_manage && <Badge tone="muted">you manage it</Badge>}
       </header>
       <p className="fy-hint">
-        {p.kind === "user" && p.user ? `Published by ${p.user.username}. ` : "Published by a team: its owner and admins manage it. "}
+        {p.kind === "user" && p.user
+          ? `Published by ${p.user.username}. `
+          : "Published by a team: its owner and admins manage it. "}
         Since {new Date(p.created).toLocaleDateString()}.
       </p>
       {p.packs.length ? (

@@ -24,7 +24,8 @@ function ReviewCard({ item, onDone }: { item: ReviewItem; onDone(message: string
     }
     setBusy(true);
     setError(null);
-    const call = verb === "approve" ? packsApi.approve(item.id, reason.trim()) : packsApi.reject(item.id, reason.trim());
+    const call =
+      verb === "approve" ? packsApi.approve(item.id, reason.trim()) : packsApi.reject(item.id, reason.trim());
     call.then(
       (v) => onDone(`${v.pack} ${v.version}: ${v.verdict}`),
       (exc: unknown) => {
@@ -39,7 +40,8 @@ function ReviewCard({ item, onDone }: { item: ReviewItem; onDone(message: string
         <Link to={`/packs/${encodeURIComponent(item.pack)}`}>
           <strong>{item.pack}</strong> {item.version}
         </Link>{" "}
-        <VersionBadges v={item} /> by <Link to={`/publishers/${encodeURIComponent(item.publisher)}`}>{item.publisher}</Link>
+        <VersionBadges v={item} /> by{" "}
+        <Link to={`/publishers/${encodeURIComponent(item.publisher)}`}>{item.publisher}</Link>
         {item.uploaded_by && <span className="fy-muted"> (uploaded by {item.uploaded_by.username})</span>}
         <span className="fy-muted"> · {relativeTime(item.created)}</span>
       </header>
@@ -82,8 +84,8 @@ function Review() {
         </button>
       </header>
       <p className="fy-hint">
-        Flagged versions have high-severity scan findings; pending ones are clean uploads of publishers who are not trusted.
-        Nothing here can be installed until you approve it.
+        Flagged versions have high-severity scan findings; pending ones are clean uploads of publishers who are not
+        trusted. Nothing here can be installed until you approve it.
       </p>
       {done.length > 0 && (
         <ul className="fy-plain-list" role="status">
@@ -95,7 +97,9 @@ function Review() {
         </ul>
       )}
       {queue.status === "loading" && <Loading what="the review queue" />}
-      {queue.status === "error" && <ErrorState title="Could not load the review queue" error={queue.error} onRetry={queue.reload} />}
+      {queue.status === "error" && (
+        <ErrorState title="Could not load the review queue" error={queue.error} onRetry={queue.reload} />
+      )}
       {queue.status === "ready" &&
         (queue.data.length ? (
           <ul className="fy-review-list">

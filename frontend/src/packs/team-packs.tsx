@@ -11,7 +11,15 @@ import type { Install } from "./pack-schemas";
 import { Badge } from "./pack-widgets";
 import { packsApi } from "./packs-api";
 
-function PinPicker({ workspace, install, onDone }: { workspace: number; install: Install; onDone(message: string): void }) {
+function PinPicker({
+  workspace,
+  install,
+  onDone,
+}: {
+  workspace: number;
+  install: Install;
+  onDone(message: string): void;
+}) {
   const detail = useAsync(() => packsApi.get(install.pack), [install.pack]);
   const [version, setVersion] = useState("");
   const [error, setError] = useState<string | null>(null);
@@ -61,7 +69,9 @@ export function TeamPacks({ workspace, role }: { workspace: number; role: Role }
     <section aria-label="Node packs">
       <h2>Node packs</h2>
       {list.status === "loading" && <Loading what="installed packs" />}
-      {list.status === "error" && <ErrorState title="Could not load the installed packs" error={list.error} onRetry={list.reload} />}
+      {list.status === "error" && (
+        <ErrorState title="Could not load the installed packs" error={list.error} onRetry={list.reload} />
+      )}
       {list.status === "ready" &&
         (list.data.length ? (
           <table className="fy-table">
@@ -82,20 +92,45 @@ export function TeamPacks({ workspace, role }: { workspace: number; role: Role }
                   </td>
                   <td>
                     <span className="fy-mono">{i.version}</span>{" "}
-                    {i.update_available && <Badge tone="wait" title={`Latest: ${i.latest_version}`}>update {i.latest_version}</Badge>}
-                    {i.yanked && <Badge tone="error" title={i.yank_reason}>yanked</Badge>}
-                    {i.deprecated && <Badge tone="warn" title={i.deprecated}>deprecated</Badge>}
+                    {i.update_available && (
+                      <Badge tone="wait" title={`Latest: ${i.latest_version}`}>
+                        update {i.latest_version}
+                      </Badge>
+                    )}
+                    {i.yanked && (
+                      <Badge tone="error" title={i.yank_reason}>
+                        yanked
+                      </Badge>
+                    )}
+                    {i.deprecated && (
+                      <Badge tone="warn" title={i.deprecated}>
+                        deprecated
+                      </Badge>
+                    )}
                   </td>
-                  <td className="fy-mono fy-small">{i.nodes.filter(Boolean).join(", ") || <span className="fy-muted">not known yet</span>}</td>
+                  <td className="fy-mono fy-small">
+                    {i.nodes.filter(Boolean).join(", ") || <span className="fy-muted">not known yet</span>}
+                  </td>
                   <td>{i.installed_by?.username ?? "—"}</td>
                   <td className="fy-actions">
                     {manage && i.update_available && i.latest_version && (
-                      <button type="button" onClick={() => packsApi.install(workspace, i.pack, i.latest_version).then((x) => done(`${x.pack} upgraded to ${x.version}.`), fail)}>
+                      <button
+                        type="button"
+                        onClick={() =>
+                          packsApi
+                            .install(workspace, i.pack, i.latest_version)
+                            .then((x) => done(`${x.pack} upgraded to ${x.version}.`), fail)
+                        }
+                      >
                         Upgrade to {i.latest_version}
                       </button>
                     )}
                     {manage && (
-                      <button type="button" onClick={() => setPicking(picking === i.pack ? null : i.pack)} aria-pressed={picking === i.pack}>
+                      <button
+                        type="button"
+                        onClick={() => setPicking(picking === i.pack ? null : i.pack)}
+                        aria-pressed={picking === i.pack}
+                      >
                         Change version
                       </button>
                     )}
@@ -104,7 +139,11 @@ export function TeamPacks({ workspace, role }: { workspace: number; role: Role }
                         type="button"
                         className="fy-danger"
                         onClick={() => {
-                          if (window.confirm(`Remove ${i.pack} from this workspace? Workflows using its nodes will not run until it is installed again.`)) {
+                          if (
+                            window.confirm(
+                              `Remove ${i.pack} from this workspace? Workflows using its nodes will not run until it is installed again.`,
+                            )
+                          ) {
                             packsApi.remove(workspace, i.pack).then(() => done(`${i.pack} removed.`), fail);
                           }
                         }}

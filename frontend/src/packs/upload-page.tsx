@@ -40,7 +40,8 @@ function Upload({ user }: { user: User }) {
           if (next.poll) setTimeout(tick, pollDelay(attempt++));
         },
         (exc: unknown) => {
-          if (!controller.signal.aborted) setError(`Could not check the verdict: ${errorMessage(exc)}. Reload this version's pack page later.`);
+          if (!controller.signal.aborted)
+            setError(`Could not check the verdict: ${errorMessage(exc)}. Reload this version's pack page later.`);
         },
       );
     };
@@ -76,9 +77,10 @@ function Upload({ user }: { user: User }) {
       <h1>Publish a node pack</h1>
       <p className="fy-hint">
         Build the archive with <code>flowyard pack build</code> (or publish from the command line with{" "}
-        <code>flowyard pack publish</code>). To publish as yourself, set <code>publisher = "{personalSlug(user.username)}"</code> in{" "}
-        <code>flowyard.toml</code>. The server validates the archive and scans its code; clean versions from trusted publishers
-        become active at once, others wait for a site admin.
+        <code>flowyard pack publish</code>). To publish as yourself, set{" "}
+        <code>publisher = "{personalSlug(user.username)}"</code> in <code>flowyard.toml</code>. The server validates the
+        archive and scans its code; clean versions from trusted publishers become active at once, others wait for a site
+        admin.
       </p>
       <form className="fy-upload-form" onSubmit={submit} aria-label="Upload pack">
         <label>
@@ -96,7 +98,11 @@ function Upload({ user }: { user: User }) {
         </label>
         <label>
           Visibility (new packs only)
-          <select aria-label="Visibility" value={visibility} onChange={(e) => setVisibility(e.target.value as PackVisibility)}>
+          <select
+            aria-label="Visibility"
+            value={visibility}
+            onChange={(e) => setVisibility(e.target.value as PackVisibility)}
+          >
             <option value="public">public: every signed-in user</option>
             <option value="team">team-only: the publisher's team</option>
             <option value="private">private: the publisher's managers</option>

@@ -2,7 +2,14 @@
 import { describe, expect, it } from "vitest";
 import samples from "./__fixtures__/backend-samples.json";
 import { packVersionFullSchema, uploadVerdictSchema } from "./pack-schemas";
-import { errorLocation, pollDelay, sortFindings, verdictFromUpload, verdictFromVersion, versionBadges } from "./verdict";
+import {
+  errorLocation,
+  pollDelay,
+  sortFindings,
+  verdictFromUpload,
+  verdictFromVersion,
+  versionBadges,
+} from "./verdict";
 
 function answer(sample: { status: number; body: unknown }) {
   return { httpStatus: sample.status, verdict: uploadVerdictSchema.parse(sample.body) };
@@ -15,7 +22,11 @@ describe("verdictFromUpload", () => {
     expect(v.tone).toBe("error");
     expect(v.poll).toBe(false);
     expect(v.errors).toEqual([
-      { location: "../../etc/cron.d/evil", message: "'../../etc/cron.d/evil': '..' would escape the pack folder", code: "path-traversal" },
+      {
+        location: "../../etc/cron.d/evil",
+        message: "'../../etc/cron.d/evil': '..' would escape the pack folder",
+        code: "path-traversal",
+      },
     ]);
   });
 
@@ -38,12 +49,22 @@ describe("verdictFromUpload", () => {
   });
 
   it("pending and active uploads", () => {
-    expect(verdictFromUpload(answer(samples.upload_pending))).toMatchObject({ kind: "pending", tone: "wait", poll: false, pack: "vignette", version: "0.1.0" });
+    expect(verdictFromUpload(answer(samples.upload_pending))).toMatchObject({
+      kind: "pending",
+      tone: "wait",
+      poll: false,
+      pack: "vignette",
+      version: "0.1.0",
+    });
     expect(verdictFromUpload(answer(samples.upload_active))).toMatchObject({ kind: "active", tone: "ok", poll: false });
   });
 
   it("a 202 asks to poll the version", () => {
-    const body = { ...samples.upload_pending.body, status: "validating", version: { ...samples.upload_pending.body.version, validated: false } };
+    const body = {
+      ...samples.upload_pending.body,
+      status: "validating",
+      version: { ...samples.upload_pending.body.version, validated: false },
+    };
     const v = verdictFromUpload({ httpStatus: 202, verdict: uploadVerdictSchema.parse(body) });
     expect(v).toMatchObject({ kind: "validating", poll: true, versionId: samples.upload_pending.body.version.id });
   });
@@ -82,6 +103,10 @@ describe("helpers", () => {
     expect([0, 1, 2, 10].map(pollDelay)).toEqual([1000, 2000, 3000, 5000]);
   });
   it("badges yanked and deprecated versions", () => {
-    expect(versionBadges({ status: "active", yanked: true, deprecated: "use 2.0" }).map((b) => b.label)).toEqual(["active", "yanked", "deprecated"]);
+    expect(versionBadges({ status: "active", yanked: true, deprecated: "use 2.0" }).map((b) => b.label)).toEqual([
+      "active",
+      "yanked",
+      "deprecated",
+    ]);
   });
 });

@@ -86,7 +86,8 @@ export function verdictFromUpload({ verdict }: UploadAnswer): VerdictView {
   const findings = sortFindings(verdict.report?.findings ?? version?.findings ?? []);
   return view(kind, {
     message: verdict.message || verdict.detail || "",
-    errors: kind === "rejected" && !errors.length ? [{ location: "archive", message: verdict.message, code: null }] : errors,
+    errors:
+      kind === "rejected" && !errors.length ? [{ location: "archive", message: verdict.message, code: null }] : errors,
     findings,
     versionId: version?.id ?? null,
     pack: version?.pack ?? null,
@@ -114,9 +115,16 @@ export function pollDelay(attempt: number): number {
 }
 
 /** Badges for a version in lists: status, plus yanked/deprecated. */
-export function versionBadges(v: { status: string; yanked: boolean; deprecated?: string | null | undefined }): { label: string; tone: VerdictTone; title?: string }[] {
+export function versionBadges(v: {
+  status: string;
+  yanked: boolean;
+  deprecated?: string | null | undefined;
+}): { label: string; tone: VerdictTone; title?: string }[] {
   const badges: { label: string; tone: VerdictTone; title?: string }[] = [
-    { label: v.status, tone: TONES[(v.status as VerdictView["kind"]) in TONES ? (v.status as VerdictView["kind"]) : "pending"] },
+    {
+      label: v.status,
+      tone: TONES[(v.status as VerdictView["kind"]) in TONES ? (v.status as VerdictView["kind"]) : "pending"],
+    },
   ];
   if (v.yanked) badges.push({ label: "yanked", tone: "error" });
   if (v.deprecated) badges.push({ label: "deprecated", tone: "warn", title: v.deprecated });

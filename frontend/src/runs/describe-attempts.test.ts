@@ -7,7 +7,10 @@ describe("describeAttempts", () => {
       describeAttempts({ attempt: 2, maxAttempts: 3, reason: "worker_lost", previousWorker: "w1", worker: null }, 2),
     ).toBe("2 of 3: its worker stopped answering (w1), back in the queue; finished nodes come from the shared cache");
     expect(
-      describeAttempts({ attempt: 2, maxAttempts: null, reason: "worker_stopped", previousWorker: null, worker: "w2" }, 2),
+      describeAttempts(
+        { attempt: 2, maxAttempts: null, reason: "worker_stopped", previousWorker: null, worker: "w2" },
+        2,
+      ),
     ).toBe("2: its worker shut down, taken over by w2; finished nodes come from the shared cache");
   });
 

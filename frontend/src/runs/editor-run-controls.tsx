@@ -6,7 +6,13 @@ import { errorMessage } from "../api/client";
 import type { WorkflowDetail } from "../api/schemas";
 import { useSession } from "../app/session";
 import { useEditorStoreApi } from "../editor/store-context";
-import { createEditorRunsStore, queueRun, useEditorRuns, useEditorRunsStore, type EditorRunsStore } from "./editor-runs";
+import {
+  createEditorRunsStore,
+  queueRun,
+  useEditorRuns,
+  useEditorRunsStore,
+  type EditorRunsStore,
+} from "./editor-runs";
 import { MediaOutput } from "./media-output";
 import { imagesOf, stateFromDetail } from "./run-state";
 import { FINISHED, type Run, type RunResult } from "./run-schemas";
@@ -20,7 +26,10 @@ export interface EditorRunner {
 }
 
 /** The run state of one editor; `version` is the saved version the editor's savedGraph holds. */
-export function useEditorRunner(workflow: Pick<WorkflowDetail, "id" | "workspace"> | null, version: number | null): EditorRunner {
+export function useEditorRunner(
+  workflow: Pick<WorkflowDetail, "id" | "workspace"> | null,
+  version: number | null,
+): EditorRunner {
   const editor = useEditorStoreApi();
   const { session } = useSession();
   const userId = session.status === "signed-in" ? session.user.id : null;
@@ -98,7 +107,11 @@ function ActiveRun() {
       <header>
         <span className={`fy-run-pill status-${status}`}>{status}</span>
         <Link to={`/runs/${runId}`}>details</Link>
-        {connection === "waiting" && <span className="fy-muted" title="Reconnecting; nothing is lost">reconnecting…</span>}
+        {connection === "waiting" && (
+          <span className="fy-muted" title="Reconnecting; nothing is lost">
+            reconnecting…
+          </span>
+        )}
       </header>
       {status === "queued" && position !== null && <p>Position {position + 1} in the queue.</p>}
       {nodes.length > 0 && (
@@ -179,12 +192,22 @@ function QueuePanel({ store }: { store: EditorRunsStore }) {
             const pos = positions.get(r.id) ?? r.queue_position;
             return (
               <li key={r.id} className={r.id === activeRunId ? "active" : ""}>
-                <button type="button" className="fy-link" onClick={() => store.getState().show(r.id)} title="Show this run on the canvas">
+                <button
+                  type="button"
+                  className="fy-link"
+                  onClick={() => store.getState().show(r.id)}
+                  title="Show this run on the canvas"
+                >
                   {r.id.slice(0, 8)}
                 </button>
                 <span className={`fy-run-pill status-${r.status}`}>{statusLabel(r)}</span>
                 {r.status === "queued" && pos !== null && <span className="fy-muted">#{pos + 1}</span>}
-                <button type="button" onClick={() => void cancel(r.id)} disabled={busy === r.id || r.cancel_requested} aria-label={`Cancel run ${r.id.slice(0, 8)}`}>
+                <button
+                  type="button"
+                  onClick={() => void cancel(r.id)}
+                  disabled={busy === r.id || r.cancel_requested}
+                  aria-label={`Cancel run ${r.id.slice(0, 8)}`}
+                >
                   Cancel
                 </button>
               </li>
@@ -201,7 +224,9 @@ const GALLERY_RUNS = 6;
 function Gallery({ workflowId }: { workflowId: number | null }) {
   const activeRunId = useEditorRuns((s) => s.activeRunId);
   const active = useLiveRun(activeRunId);
-  const finishedCount = useFeed((f) => Object.values(f.statuses).filter((r) => r.workflow === workflowId && FINISHED.has(r.status)).length);
+  const finishedCount = useFeed(
+    (f) => Object.values(f.statuses).filter((r) => r.workflow === workflowId && FINISHED.has(r.status)).length,
+  );
   const [past, setPast] = useState<{ runId: string; images: RunResult[] }[]>([]);
   useEffect(() => {
     if (workflowId === null) return;
@@ -225,12 +250,20 @@ function Gallery({ workflowId }: { workflowId: number | null }) {
     <section aria-label="Gallery">
       <h3>Gallery</h3>
       {all.length === 0 ? (
-        <p className="fy-muted">{workflowId === null ? "Images of this session's runs show here." : "No images from this workflow's runs yet."}</p>
+        <p className="fy-muted">
+          {workflowId === null
+            ? "Images of this session's runs show here."
+            : "No images from this workflow's runs yet."}
+        </p>
       ) : (
         <div className="fy-gallery">
           {all.slice(0, 24).map((img) =>
             img.kind === "image" ? (
-              <Link key={`${img.runId}-${img.id}`} to={`/runs/${img.runId}`} title={`${img.filename ?? ""} (run ${img.runId.slice(0, 8)})`}>
+              <Link
+                key={`${img.runId}-${img.id}`}
+                to={`/runs/${img.runId}`}
+                title={`${img.filename ?? ""} (run ${img.runId.slice(0, 8)})`}
+              >
                 <MediaOutput result={img} />
               </Link>
             ) : (

@@ -59,13 +59,20 @@ describe("queueRun", () => {
       ],
     });
     expect(await queueRun(editor, runs, { workflow: null, version: null, fallbackWorkspace: 1 })).toBeNull();
-    expect(runs.getState().validation["1"]).toEqual([{ input: "strength", code: "invalid_value", message: "too wide" }]);
+    expect(runs.getState().validation["1"]).toEqual([
+      { input: "strength", code: "invalid_value", message: "too wide" },
+    ]);
     expect(editor.getState().selectedNodes.sort()).toEqual(["1", "2"]);
     expect(editor.getState().notice?.kind).toBe("error");
 
     // …and the canvas shows them: red node, message under the input, node-level message in the body.
     const g = editor.getState().graph;
-    const nodes = Object.values(g.nodes).map((n) => ({ id: n.id, type: "schema", position: n.position, data: { nodeId: n.id } })) as AppNode[];
+    const nodes = Object.values(g.nodes).map((n) => ({
+      id: n.id,
+      type: "schema",
+      position: n.position,
+      data: { nodeId: n.id },
+    })) as AppNode[];
     render(
       <EditorStoreProvider store={editor}>
         <EditorRunsProvider store={runs}>

@@ -91,7 +91,12 @@ export async function queueRun(editor: EditorStore, runs: EditorRunsStore, targe
   runs.setState((r) => ({ submitting: r.submitting + 1 }));
   try {
     const run = await runsApi.create(body);
-    runs.setState((r) => ({ activeRunId: run.id, queued: [run.id, ...r.queued].slice(0, 50), validation: {}, generalErrors: [] }));
+    runs.setState((r) => ({
+      activeRunId: run.id,
+      queued: [run.id, ...r.queued].slice(0, 50),
+      validation: {},
+      generalErrors: [],
+    }));
     editor.getState().change((g) => applySeedControls(g, editor.getState().catalog));
     const where = run.queue_position ? ` (position ${run.queue_position + 1} in the queue)` : "";
     editor.getState().notify("info", `Run queued${where}.`);
@@ -101,7 +106,14 @@ export async function queueRun(editor: EditorStore, runs: EditorRunsStore, targe
       const { byNode, general } = validationByNode(exc);
       runs.setState({ validation: byNode, generalErrors: general });
       const count = Object.keys(byNode).length;
-      editor.getState().notify("error", count ? `The graph cannot run: ${count} node${count > 1 ? "s have" : " has"} problems (marked in red). ${exc.detail}` : exc.detail);
+      editor
+        .getState()
+        .notify(
+          "error",
+          count
+            ? `The graph cannot run: ${count} node${count > 1 ? "s have" : " has"} problems (marked in red). ${exc.detail}`
+            : exc.detail,
+        );
       if (count) editor.getState().select(Object.keys(byNode));
     } else {
       editor.getState().notify("error", `Could not queue the run: ${errorMessage(exc)}`);
@@ -126,8 +138,20 @@ export function useNodeRunState(nodeId: string): NodeState | null {
 
 function instanceState(id: string, status: string): NodeState {
   return {
-    id, type: "", status: status as NodeState["status"], started: null, finished: null, duration: null, progress: null,
-    preview: null, error: "", errorType: "", traceback: "", outputs: [], results: [], retry: null,
+    id,
+    type: "",
+    status: status as NodeState["status"],
+    started: null,
+    finished: null,
+    duration: null,
+    progress: null,
+    preview: null,
+    error: "",
+    errorType: "",
+    traceback: "",
+    outputs: [],
+    results: [],
+    retry: null,
   };
 }
 
@@ -171,7 +195,11 @@ export function NodeRunBadge({ nodeId }: { nodeId: string }) {
         ? `retry ${state.retry.attempt}/${state.retry.attempts}`
         : STATUS_TEXT[state.status];
   return (
-    <span className={`fy-run-badge status-${state.status}`} title={`This node: ${state.status}`} data-testid={`run-badge-${nodeId}`}>
+    <span
+      className={`fy-run-badge status-${state.status}`}
+      title={`This node: ${state.status}`}
+      data-testid={`run-badge-${nodeId}`}
+    >
       {label}
     </span>
   );
@@ -208,8 +236,17 @@ export function NodeRunDetails({ nodeId }: { nodeId: string }) {
         </div>
       ))}
       {state?.status === "running" && (
-        <div className="fy-progress" role="progressbar" aria-valuemin={0} aria-valuemax={progress?.max ?? 1} aria-valuenow={progress?.value ?? 0}>
-          <div className={progress ? "fy-progress-fill" : "fy-progress-fill indeterminate"} style={progress ? { width: `${(100 * progress.value) / Math.max(progress.max, 1e-9)}%` } : undefined} />
+        <div
+          className="fy-progress"
+          role="progressbar"
+          aria-valuemin={0}
+          aria-valuemax={progress?.max ?? 1}
+          aria-valuenow={progress?.value ?? 0}
+        >
+          <div
+            className={progress ? "fy-progress-fill" : "fy-progress-fill indeterminate"}
+            style={progress ? { width: `${(100 * progress.value) / Math.max(progress.max, 1e-9)}%` } : undefined}
+          />
           {progress && (
             <span className="fy-progress-text">
               {Math.round(progress.value)}/{Math.round(progress.max)}
@@ -219,7 +256,8 @@ export function NodeRunDetails({ nodeId }: { nodeId: string }) {
       )}
       {state?.status === "running" && state.retry && (
         <div className="fy-node-retry" role="status">
-          {state.retry.outOfMemory ? "Out of memory; models freed. " : ""}Attempt {state.retry.attempt} of {state.retry.attempts} after: {state.retry.error}
+          {state.retry.outOfMemory ? "Out of memory; models freed. " : ""}Attempt {state.retry.attempt} of{" "}
+          {state.retry.attempts} after: {state.retry.error}
         </div>
       )}
       {preview?.url && <img className="fy-node-preview" src={preview.url} alt="live preview" />}
@@ -237,7 +275,13 @@ export function NodeRunDetails({ nodeId }: { nodeId: string }) {
       {images.length > 0 && (
         <div className="fy-node-images">
           {images.slice(0, 8).map((r) => (
-            <button type="button" key={r.id} className="fy-node-image" onClick={() => toggle(r.url!)} title={r.filename ?? ""}>
+            <button
+              type="button"
+              key={r.id}
+              className="fy-node-image"
+              onClick={() => toggle(r.url!)}
+              title={r.filename ?? ""}
+            >
               <img src={r.url!} alt={r.filename ?? "output"} loading="lazy" />
             </button>
           ))}

@@ -68,7 +68,15 @@ function fakeEnv() {
 const events = samples.run_ws_messages;
 const detail = runDetailSchema.parse(samples.run_detail);
 /** The detail as it was before the run started: queued, no node rows, no results. */
-const queuedDetail: RunDetail = { ...detail, status: "queued", last_seq: 0, started: null, finished: null, nodes: [], results: [] };
+const queuedDetail: RunDetail = {
+  ...detail,
+  status: "queued",
+  last_seq: 0,
+  started: null,
+  finished: null,
+  nodes: [],
+  results: [],
+};
 
 describe("backoff", () => {
   it("doubles from 0.5 s up to the cap, with bounded jitter", () => {
@@ -121,7 +129,13 @@ describe("LiveRun", () => {
       events: async (_id, after) =>
         eventsApi
           ? eventsApi(after)
-          : { run: detail.id, status: "running", last_seq: events.length, events: events.filter((e) => e.seq > after).map((e) => anyEventSchema.parse(e)), more: false },
+          : {
+              run: detail.id,
+              status: "running",
+              last_seq: events.length,
+              events: events.filter((e) => e.seq > after).map((e) => anyEventSchema.parse(e)),
+              more: false,
+            },
       factory: env.factory,
       timers: env.timers,
       random: () => 0,

@@ -2,7 +2,13 @@
 // &batch=1 for everything after it (each frame an array of events: one per published batch, not per event); reconnects resume from the last applied seq, duplicates are dropped and a gap is
 // filled from GET /api/runs/<id>/events. Reloading the page or opening an old run therefore shows the real state.
 import { errorMessage } from "../api/client";
-import { ReconnectingSocket, wsUrl, type ConnectionState, type SocketFactory, type Timers } from "./reconnecting-socket";
+import {
+  ReconnectingSocket,
+  wsUrl,
+  type ConnectionState,
+  type SocketFactory,
+  type Timers,
+} from "./reconnecting-socket";
 import { eventFrameSchema, type AnyRunEvent, type EventPage, type RunDetail } from "./run-schemas";
 import { applyEvents, applyStatus, isFinished, stateFromDetail, type RunState } from "./run-state";
 import { FINISHED, type RunStatus } from "./run-schemas";
@@ -80,7 +86,13 @@ export class LiveRun {
       onState: (connection) => this.set({ connection }),
       onInvalid: (raw, error) => console.warn("Run event in an unexpected shape, ignored:", error, raw),
       onFinal: (code) => {
-        if (code !== null) this.set({ error: code === 4404 ? "This run no longer exists or is not visible to you." : `Live updates stopped (code ${code}).` });
+        if (code !== null)
+          this.set({
+            error:
+              code === 4404
+                ? "This run no longer exists or is not visible to you."
+                : `Live updates stopped (code ${code}).`,
+          });
       },
       ...(this.deps.factory ? { factory: this.deps.factory } : {}),
       ...(this.deps.timers ? { timers: this.deps.timers } : {}),

@@ -15,7 +15,13 @@ export function isTextual(result: Pick<RunResult, "kind">): boolean {
 }
 
 /** One image, video or audio output: <img>, a looping muted <video controls>, or <audio controls>. */
-export function MediaOutput({ result, className }: { result: Pick<RunResult, "kind" | "url" | "filename" | "content_type">; className?: string }) {
+export function MediaOutput({
+  result,
+  className,
+}: {
+  result: Pick<RunResult, "kind" | "url" | "filename" | "content_type">;
+  className?: string;
+}) {
   const url = result.url ?? undefined;
   const label = result.filename ?? "output";
   if (result.kind === "video") {

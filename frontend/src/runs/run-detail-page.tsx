@@ -47,7 +47,9 @@ function NodeRow({ node }: { node: NodeState }) {
             <pre>{node.traceback}</pre>
           </details>
         )}
-        {node.outputs.length > 0 && !node.error && <span className="fy-muted">{node.outputs.map((o) => o.summary || o.name).join(", ")}</span>}
+        {node.outputs.length > 0 && !node.error && (
+          <span className="fy-muted">{node.outputs.map((o) => o.summary || o.name).join(", ")}</span>
+        )}
       </td>
     </tr>
   );
@@ -79,7 +81,8 @@ export function RunDetailPage() {
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
 
-  if (!detail && error) return <ErrorState title="Could not open this run" error={new Error(error)} onRetry={() => refreshRun(id)} />;
+  if (!detail && error)
+    return <ErrorState title="Could not open this run" error={new Error(error)} onRetry={() => refreshRun(id)} />;
   if (!state || !detail) return <Loading what="the run" />;
 
   const act = async (what: () => Promise<unknown>) => {
@@ -107,19 +110,34 @@ export function RunDetailPage() {
       <header>
         <Link to="/runs">← Runs</Link>
         <h1>Run {detail.id.slice(0, 8)}</h1>
-        <span className={`fy-run-pill status-${state.status}`}>{detail.cancel_requested && !finished ? "cancelling" : state.status}</span>
+        <span className={`fy-run-pill status-${state.status}`}>
+          {detail.cancel_requested && !finished ? "cancelling" : state.status}
+        </span>
         {connection === "waiting" && <span className="fy-muted">reconnecting…</span>}
         <span className="fy-spacer" />
         {!finished && (
-          <button type="button" disabled={busy || detail.cancel_requested} onClick={() => void act(async () => (await runsApi.cancel(id), refreshRun(id)))}>
+          <button
+            type="button"
+            disabled={busy || detail.cancel_requested}
+            onClick={() => void act(async () => (await runsApi.cancel(id), refreshRun(id)))}
+          >
             Cancel
           </button>
         )}
-        <button type="button" disabled={busy} onClick={() => void act(async () => navigate(`/runs/${(await runsApi.rerun(id)).id}`))}>
+        <button
+          type="button"
+          disabled={busy}
+          onClick={() => void act(async () => navigate(`/runs/${(await runsApi.rerun(id)).id}`))}
+        >
           Re-run
         </button>
         {canResume && (
-          <button type="button" disabled={busy} title="Run again; nodes that finished come from the cache" onClick={() => void act(async () => navigate(`/runs/${(await runsApi.resume(id)).id}`))}>
+          <button
+            type="button"
+            disabled={busy}
+            title="Run again; nodes that finished come from the cache"
+            onClick={() => void act(async () => navigate(`/runs/${(await runsApi.resume(id)).id}`))}
+          >
             Resume from failure
           </button>
         )}
@@ -128,7 +146,8 @@ export function RunDetailPage() {
             type="button"
             disabled={busy}
             onClick={() => {
-              if (window.confirm("Delete this run, its log and its outputs?")) void act(async () => (await runsApi.remove(id), navigate("/runs")));
+              if (window.confirm("Delete this run, its log and its outputs?"))
+                void act(async () => (await runsApi.remove(id), navigate("/runs")));
             }}
           >
             Delete
@@ -163,7 +182,13 @@ export function RunDetailPage() {
           </>
         )}
         <dt>Duration</dt>
-        <dd>{state.summary?.duration != null ? formatSeconds(state.summary.duration) : detail.duration !== null ? formatSeconds(detail.duration) : "—"}</dd>
+        <dd>
+          {state.summary?.duration != null
+            ? formatSeconds(state.summary.duration)
+            : detail.duration !== null
+              ? formatSeconds(detail.duration)
+              : "—"}
+        </dd>
         {state.summary && (
           <>
             <dt>Nodes</dt>
@@ -209,7 +234,12 @@ export function RunDetailPage() {
       </dl>
 
       <h2>Timeline</h2>
-      <RunTimeline rows={timelineInputs(state)} runStart={state.started} runEnd={state.finished} running={!FINISHED.has(state.status)} />
+      <RunTimeline
+        rows={timelineInputs(state)}
+        runStart={state.started}
+        runEnd={state.finished}
+        running={!FINISHED.has(state.status)}
+      />
 
       <h2>Nodes</h2>
       <table className="fy-table">
@@ -276,7 +306,11 @@ export function RunDetailPage() {
             <summary>
               #{n.id} {n.type}: {n.errorType} {n.error}
             </summary>
-            {n.traceback ? <pre className="fy-node-text">{n.traceback}</pre> : <p className="fy-muted">The node reported this error itself; there is no traceback.</p>}
+            {n.traceback ? (
+              <pre className="fy-node-text">{n.traceback}</pre>
+            ) : (
+              <p className="fy-muted">The node reported this error itself; there is no traceback.</p>
+            )}
           </details>
         ))
       )}

@@ -24,7 +24,9 @@ export function RunRow({ run, workflowName }: { run: Run; workflowName?: string 
       </td>
       <td>
         <span className={`fy-run-pill status-${run.status}`}>{run.status}</span>
-        {run.status === "queued" && run.queue_position !== null && <span className="fy-muted"> #{run.queue_position + 1}</span>}
+        {run.status === "queued" && run.queue_position !== null && (
+          <span className="fy-muted"> #{run.queue_position + 1}</span>
+        )}
       </td>
       <td>
         {run.workflow !== null ? (
@@ -97,7 +99,11 @@ export function RunHistoryPage() {
       <div className="fy-filters" role="group" aria-label="Filters">
         <label>
           Whose{" "}
-          <select value={scope} onChange={(e) => set("scope", e.target.value === "mine" ? "" : e.target.value)} aria-label="Whose runs">
+          <select
+            value={scope}
+            onChange={(e) => set("scope", e.target.value === "mine" ? "" : e.target.value)}
+            aria-label="Whose runs"
+          >
             <option value="mine">Mine</option>
             <option value="all">Everything I can see</option>
             {spaces.status === "ready" &&

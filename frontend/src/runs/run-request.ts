@@ -18,7 +18,10 @@ export interface RunTarget {
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** Overrides turning `saved` into `current`, or null when the difference is not just constants. */
-export function constantOverrides(saved: GraphJson, current: GraphJson): Record<string, Record<string, unknown>> | null {
+export function constantOverrides(
+  saved: GraphJson,
+  current: GraphJson,
+): Record<string, Record<string, unknown>> | null {
   const ids = Object.keys(current.nodes);
   if (ids.length !== Object.keys(saved.nodes).length) return null;
   if (!same(saved.outputs ?? null, current.outputs ?? null)) return null;
@@ -39,7 +42,12 @@ export function constantOverrides(saved: GraphJson, current: GraphJson): Record<
   return overrides;
 }
 
-export function buildRunRequest(current: EditorGraph, saved: EditorGraph, catalog: Catalog, target: RunTarget): RunRequest {
+export function buildRunRequest(
+  current: EditorGraph,
+  saved: EditorGraph,
+  catalog: Catalog,
+  target: RunTarget,
+): RunRequest {
   const graph = exportGraphForRun(current, catalog);
   if (target.workflow && target.version !== null) {
     const overrides = constantOverrides(toDocument(saved, catalog).graph, graph);

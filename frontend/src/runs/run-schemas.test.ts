@@ -46,7 +46,9 @@ describe("websocket messages recorded from the backend", () => {
 
   it("keeps an event type it does not know as `unknown`, and refuses a malformed known one", () => {
     expect(anyEventSchema.parse({ seq: 4, type: "node_warning", node: "2", data: {}, time: 1 }).type).toBe("unknown");
-    expect(anyEventSchema.safeParse({ seq: 4, type: "progress", node: "2", data: { value: "x" }, time: 1 }).success).toBe(false);
+    expect(
+      anyEventSchema.safeParse({ seq: 4, type: "progress", node: "2", data: { value: "x" }, time: 1 }).success,
+    ).toBe(false);
     expect(anyEventSchema.safeParse({ type: "progress" }).success).toBe(false);
   });
 

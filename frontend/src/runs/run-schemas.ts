@@ -114,7 +114,12 @@ export const runEventSchema = z.discriminatedUnion("type", [
     node: z.null(),
     data: z.object({ nodes: z.array(z.string()), targets: z.array(z.string()).default([]) }),
   }),
-  z.object({ ...base, type: z.literal("nodes_cached"), node: z.null(), data: z.object({ nodes: z.array(z.string()) }) }),
+  z.object({
+    ...base,
+    type: z.literal("nodes_cached"),
+    node: z.null(),
+    data: z.object({ nodes: z.array(z.string()) }),
+  }),
   z.object({ ...base, type: z.literal("node_started"), node: z.string(), data: z.object({ type: z.string() }) }),
   z.object({
     ...base,
@@ -203,7 +208,12 @@ const KNOWN_EVENT_TYPES: ReadonlySet<string> = new Set(runEventSchema.options.ma
 export const anyEventSchema = z.union([
   runEventSchema,
   z
-    .object({ ...base, type: z.string().refine((t) => !KNOWN_EVENT_TYPES.has(t)), node: z.string().nullable(), data: z.unknown() })
+    .object({
+      ...base,
+      type: z.string().refine((t) => !KNOWN_EVENT_TYPES.has(t)),
+      node: z.string().nullable(),
+      data: z.unknown(),
+    })
     .transform((e) => ({ ...e, type: "unknown" as const, original: e.type })),
 ]);
 export type AnyRunEvent = z.infer<typeof anyEventSchema>;
@@ -245,7 +255,11 @@ export const runQueueMessageSchema = z.object({
 });
 /** The server dropped this socket's backlog (it fell too far behind): reload what is shown from the API. */
 export const resyncMessageSchema = z.object({ type: z.literal("resync") });
-export const workspaceEventSchema = z.discriminatedUnion("type", [runStatusMessageSchema, runQueueMessageSchema, resyncMessageSchema]);
+export const workspaceEventSchema = z.discriminatedUnion("type", [
+  runStatusMessageSchema,
+  runQueueMessageSchema,
+  resyncMessageSchema,
+]);
 export type WorkspaceEvent = z.infer<typeof workspaceEventSchema>;
 export type RunStatusMessage = z.infer<typeof runStatusMessageSchema>;
 
@@ -253,4 +267,8 @@ export type RunStatusMessage = z.infer<typeof runStatusMessageSchema>;
 export const CLOSE_BAD_REQUEST = 4400;
 export const CLOSE_UNAUTHENTICATED = 4401;
 export const CLOSE_NOT_FOUND = 4404;
-export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([CLOSE_BAD_REQUEST, CLOSE_UNAUTHENTICATED, CLOSE_NOT_FOUND]);
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CLOSE_BAD_REQUEST,
+  CLOSE_UNAUTHENTICATED,
+  CLOSE_NOT_FOUND,
+]);

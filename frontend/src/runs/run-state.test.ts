@@ -43,16 +43,33 @@ describe("events → per-node state", () => {
 
   it("marks nodes the run does not plan as cached, as the server's node rows do", () => {
     const detail = runDetailSchema.parse(samples.run_detail);
-    const queuedRows = { ...detail, status: "queued" as const, last_seq: 0, started: null, finished: null, results: [],
-      nodes: detail.nodes.map((n) => ({ ...n, status: "queued" as const, started: null, finished: null, duration: null })) };
-    const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: seq });
-    const s = applyEvents(stateFromDetail(queuedRows), [mk(1, "run_started", null, { nodes: ["1", "5", "2", "3"], targets: ["3", "5"] })]).state;
+    const queuedRows = {
+      ...detail,
+      status: "queued" as const,
+      last_seq: 0,
+      started: null,
+      finished: null,
+      results: [],
+      nodes: detail.nodes.map((n) => ({
+        ...n,
+        status: "queued" as const,
+        started: null,
+        finished: null,
+        duration: null,
+      })),
+    };
+    const mk = (seq: number, type: string, node: string | null, data: unknown) =>
+      anyEventSchema.parse({ seq, type, node, data, time: seq });
+    const s = applyEvents(stateFromDetail(queuedRows), [
+      mk(1, "run_started", null, { nodes: ["1", "5", "2", "3"], targets: ["3", "5"] }),
+    ]).state;
     expect(s.nodes["4"]!.status).toBe("cached");
     expect(s.nodes["1"]!.status).toBe("queued");
   });
 
   it("shows cached nodes and cancels what was still open when the run ends", () => {
-    const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
+    const mk = (seq: number, type: string, node: string | null, data: unknown) =>
+      anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
     const s = applyEvents(emptyRunState("c"), [
       mk(1, "run_started", null, { nodes: ["a", "b", "c"], targets: ["c"] }),
       mk(2, "nodes_cached", null, { nodes: ["a"] }),
@@ -66,19 +83,33 @@ describe("events → per-node state", () => {
   });
 
   it("shows a node being retried, and clears the retry when it finishes", () => {
-    const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
+    const mk = (seq: number, type: string, node: string | null, data: unknown) =>
+      anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
     let s = applyEvents(emptyRunState("r"), [
       mk(1, "run_started", null, { nodes: ["a"], targets: ["a"] }),
       mk(2, "node_started", "a", { type: "Flaky" }),
-      mk(3, "node_retry", "a", { type: "Flaky", attempt: 2, attempts: 3, error: "NodeError: busy", error_type: "NodeError", delay: 0.5 }),
+      mk(3, "node_retry", "a", {
+        type: "Flaky",
+        attempt: 2,
+        attempts: 3,
+        error: "NodeError: busy",
+        error_type: "NodeError",
+        delay: 0.5,
+      }),
     ]).state;
-    expect(s.nodes["a"]).toMatchObject({ status: "running", retry: { attempt: 2, attempts: 3, error: "NodeError: busy", outOfMemory: false } });
-    s = applyEvents(s, [mk(4, "node_finished", "a", { type: "Flaky", duration: 1.5, cached: false, outputs: [] })]).state;
+    expect(s.nodes["a"]).toMatchObject({
+      status: "running",
+      retry: { attempt: 2, attempts: 3, error: "NodeError: busy", outOfMemory: false },
+    });
+    s = applyEvents(s, [
+      mk(4, "node_finished", "a", { type: "Flaky", duration: 1.5, cached: false, outputs: [] }),
+    ]).state;
     expect(s.nodes["a"]).toMatchObject({ status: "succeeded", retry: null });
   });
 
   it("puts a run whose worker was lost back in the queue, its running nodes with it", () => {
-    const mk = (seq: number, type: string, node: string | null, data: unknown) => anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
+    const mk = (seq: number, type: string, node: string | null, data: unknown) =>
+      anyEventSchema.parse({ seq, type, node, data, time: 100 + seq });
     let s = applyEvents(emptyRunState("q"), [
       mk(1, "run_started", null, { nodes: ["a", "b"], targets: ["b"] }),
       mk(2, "node_started", "a", { type: "Slow" }),
@@ -87,12 +118,24 @@ describe("events → per-node state", () => {
       mk(5, "run_requeued", null, { attempt: 2, max_attempts: 3, reason: "worker_lost", previous_worker: "w1" }),
     ]).state;
     expect(s.status).toBe("queued");
-    expect(s.requeued).toEqual({ attempt: 2, maxAttempts: 3, reason: "worker_lost", previousWorker: "w1", worker: null });
+    expect(s.requeued).toEqual({
+      attempt: 2,
+      maxAttempts: 3,
+      reason: "worker_lost",
+      previousWorker: "w1",
+      worker: null,
+    });
     expect(s.nodes["a"]!.status).toBe("succeeded");
     expect(s.nodes["b"]!.status).toBe("queued");
     // Taken over at once by another worker: it stays running; the resumed attempt starts again.
     s = applyEvents(s, [
-      mk(6, "run_requeued", null, { attempt: 3, max_attempts: 3, reason: "worker_stopped", previous_worker: "w2", worker: "w3" }),
+      mk(6, "run_requeued", null, {
+        attempt: 3,
+        max_attempts: 3,
+        reason: "worker_stopped",
+        previous_worker: "w2",
+        worker: "w3",
+      }),
       mk(7, "run_started", null, { nodes: ["b"], targets: ["b"] }),
     ]).state;
     expect(s.requeued?.worker).toBe("w3");

@@ -162,15 +162,27 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
       let s = state;
       for (const id of state.order) {
         const n = state.nodes[id];
-        if (n && !planned.has(id) && (n.status === "queued" || n.status === "pending")) s = patchNode(s, id, (x) => ({ ...x, status: "cached" }));
+        if (n && !planned.has(id) && (n.status === "queued" || n.status === "pending"))
+          s = patchNode(s, id, (x) => ({ ...x, status: "cached" }));
       }
       s = patchMany(s, event.data.nodes, (n) => (n.status === "pending" ? { ...n, status: "queued" } : n));
       return { ...s, status: s.status === "queued" ? "running" : s.status, started: s.started ?? at };
     }
     case "nodes_cached":
-      return patchMany(state, event.data.nodes, (n) => ({ ...n, status: "cached", progress: null, finished: n.finished ?? at }));
+      return patchMany(state, event.data.nodes, (n) => ({
+        ...n,
+        status: "cached",
+        progress: null,
+        finished: n.finished ?? at,
+      }));
     case "node_started":
-      return patchNode(state, event.node, (n) => ({ ...n, type: event.data.type, status: "running", started: at, progress: null }));
+      return patchNode(state, event.node, (n) => ({
+        ...n,
+        type: event.data.type,
+        status: "running",
+        started: at,
+        progress: null,
+      }));
     case "node_retry":
       // The attempt failed and the node runs again (after `delay` seconds): still running, the error shown.
       return patchNode(state, event.node, (n) => ({

@@ -6,7 +6,13 @@ const ROW = 22;
 const LABEL = 190;
 const AXIS = 22;
 
-export function RunTimeline({ rows, runStart, runEnd, running, width = 900 }: {
+export function RunTimeline({
+  rows,
+  runStart,
+  runEnd,
+  running,
+  width = 900,
+}: {
   rows: TimelineInput[];
   runStart: number | null;
   runEnd: number | null;
@@ -24,7 +30,14 @@ export function RunTimeline({ rows, runStart, runEnd, running, width = 900 }: {
   const layout = layoutTimeline(rows, { width: plot, runStart, runEnd: running ? null : runEnd, now });
   const height = AXIS + rows.length * ROW + 6;
   return (
-    <svg className="fy-timeline" width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-label="Run timeline">
+    <svg
+      className="fy-timeline"
+      width={width}
+      height={height}
+      viewBox={`0 0 ${width} ${height}`}
+      role="img"
+      aria-label="Run timeline"
+    >
       <g className="axis" transform={`translate(${LABEL},0)`}>
         {layout.ticks.map((t) => (
           <g key={t.label} transform={`translate(${t.x},0)`}>
@@ -45,9 +58,19 @@ export function RunTimeline({ rows, runStart, runEnd, running, width = 900 }: {
               {b.label.length > 26 ? b.label.slice(0, 25) + "…" : b.label}
             </text>
             {b.marker ? (
-              <path className={`marker status-${b.status}`} d={`M ${LABEL + b.x} ${ROW / 2 - 6} l 6 6 l -6 6 l -6 -6 z`} />
+              <path
+                className={`marker status-${b.status}`}
+                d={`M ${LABEL + b.x} ${ROW / 2 - 6} l 6 6 l -6 6 l -6 -6 z`}
+              />
             ) : (
-              <rect className={`bar status-${b.status}`} x={LABEL + b.x} y={4} width={b.width} height={ROW - 8} rx={3} />
+              <rect
+                className={`bar status-${b.status}`}
+                x={LABEL + b.x}
+                y={4}
+                width={b.width}
+                height={ROW - 8}
+                rx={3}
+              />
             )}
             {!b.marker && (
               <text x={Math.min(LABEL + b.x + b.width + 4, width - 60)} y={ROW / 2 + 4} className="fy-muted">

@@ -7,7 +7,13 @@ import { eventPageSchema, runDetailSchema, runPageSchema, type RunStatus } from 
 
 /** What POST /api/runs takes: a saved workflow version (with constant overrides) or a raw graph. */
 export type RunRequest =
-  | { workflow: number; version?: number; overrides?: Record<string, Record<string, unknown>>; outputs?: string[]; priority?: number }
+  | {
+      workflow: number;
+      version?: number;
+      overrides?: Record<string, Record<string, unknown>>;
+      outputs?: string[];
+      priority?: number;
+    }
   | { workspace: number; graph: GraphJson; outputs?: string[]; priority?: number };
 
 export interface RunListQuery {

@@ -60,7 +60,7 @@ export function useLiveRun(id: string | null): LiveRunSnapshot {
     },
     [id],
   );
-  return useSyncExternalStore(subscribe, () => (id ? live.get(id)?.run.getSnapshot() ?? EMPTY : EMPTY));
+  return useSyncExternalStore(subscribe, () => (id ? (live.get(id)?.run.getSnapshot() ?? EMPTY) : EMPTY));
 }
 
 // ---- the workspace feed ----
@@ -81,7 +81,13 @@ interface FeedState {
   version: number;
 }
 
-export const feedStore = createStore<FeedState>()(() => ({ connection: "idle", statuses: {}, queues: {}, notifications: [], version: 0 }));
+export const feedStore = createStore<FeedState>()(() => ({
+  connection: "idle",
+  statuses: {},
+  queues: {},
+  notifications: [],
+  version: 0,
+}));
 let feedSocket: ReconnectingSocket<typeof workspaceEventSchema> | null = null;
 let feedRefs = 0;
 let feedUser: number | null = null;
@@ -164,7 +170,9 @@ export function useRunNode(runId: string | null, nodeId: string): NodeState | nu
     },
     [runId],
   );
-  return useSyncExternalStore(subscribe, () => (runId ? live.get(runId)?.run.getSnapshot().state?.nodes[nodeId] ?? null : null));
+  return useSyncExternalStore(subscribe, () =>
+    runId ? (live.get(runId)?.run.getSnapshot().state?.nodes[nodeId] ?? null) : null,
+  );
 }
 
 /** The run state a subgraph instance shows, from its inner nodes ("12:34"); null when it has none. */

@@ -19,7 +19,17 @@ describe("timeline layout", () => {
     expect(layout.bars[0]).toMatchObject({ x: 0, width: 100, seconds: 1, row: 0, marker: false });
     expect(layout.bars[1]).toMatchObject({ x: 100, width: 300, seconds: 3 });
     expect(layout.bars[2]).toMatchObject({ marker: true, width: 0, x: 0 });
-    expect(layout.ticks.map((t) => t.label)).toEqual(["0 ms", "500 ms", "1.0 s", "1.5 s", "2.0 s", "2.5 s", "3.0 s", "3.5 s", "4.0 s"]);
+    expect(layout.ticks.map((t) => t.label)).toEqual([
+      "0 ms",
+      "500 ms",
+      "1.0 s",
+      "1.5 s",
+      "2.0 s",
+      "2.5 s",
+      "3.0 s",
+      "3.5 s",
+      "4.0 s",
+    ]);
   });
 
   it("gives very short nodes a visible bar and extends running ones to now", () => {
@@ -48,7 +58,10 @@ describe("timeline layout", () => {
   });
 
   it("lays out a recorded run in plan order", () => {
-    const s = applyEvents(emptyRunState("r"), samples.run_ws_messages.map((m) => anyEventSchema.parse(m))).state;
+    const s = applyEvents(
+      emptyRunState("r"),
+      samples.run_ws_messages.map((m) => anyEventSchema.parse(m)),
+    ).state;
     const layout = layoutTimeline(timelineInputs(s), { width: 600, runStart: s.started });
     expect(layout.bars.map((b) => b.id)).toEqual(["4", "1", "5", "2", "3"]);
     const blur = layout.bars.find((b) => b.id === "2")!;

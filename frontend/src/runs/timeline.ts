@@ -82,13 +82,16 @@ export function layoutTimeline(
   const step = tickStep(spanS);
   const ticks: TimelineLayout["ticks"] = [];
   for (let t = 0; t <= spanS + 1e-9 && ticks.length < 50; t += step) {
-    ticks.push({ x: (t * 1000) * scale, label: formatSeconds(t) });
+    ticks.push({ x: t * 1000 * scale, label: formatSeconds(t) });
   }
   return { start, end, width: opts.width, bars, ticks };
 }
 
 /** Timeline rows of a run state, in plan order, labelled with `label(id, type)`. */
-export function timelineInputs(state: RunState, label: (id: string, type: string) => string = (id, type) => `#${id} ${type}`): TimelineInput[] {
+export function timelineInputs(
+  state: RunState,
+  label: (id: string, type: string) => string = (id, type) => `#${id} ${type}`,
+): TimelineInput[] {
   return state.order.flatMap((id) => {
     const n = state.nodes[id];
     return n ? [{ id, label: label(id, n.type), status: n.status, started: n.started, finished: n.finished }] : [];

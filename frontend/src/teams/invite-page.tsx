@@ -10,14 +10,17 @@ import { RequireSignIn } from "../app/require-sign-in";
 export function inviteErrorMessage(exc: unknown): string {
   if (exc instanceof ApiError) {
     if (exc.status === 410) return "This invite link has expired. Ask a team admin for a new one.";
-    if (exc.status === 404) return "This invite link was already used or has been revoked. Invite links work only once.";
+    if (exc.status === 404)
+      return "This invite link was already used or has been revoked. Invite links work only once.";
     if (exc.status === 409) return "You are already a member of this team.";
   }
   return errorMessage(exc);
 }
 
 function Accept({ token }: { token: string }) {
-  const [state, setState] = useState<{ kind: "idle" | "busy" } | { kind: "joined"; team: Workspace } | { kind: "error"; message: string }>({
+  const [state, setState] = useState<
+    { kind: "idle" | "busy" } | { kind: "joined"; team: Workspace } | { kind: "error"; message: string }
+  >({
     kind: "idle",
   });
   const accept = () => {
@@ -32,8 +35,8 @@ function Accept({ token }: { token: string }) {
       <h1>Team invitation</h1>
       {state.kind === "joined" ? (
         <p role="status">
-          You joined <strong>{state.team.name}</strong> as {state.team.role}. <Link to={`/teams/${state.team.id}`}>Open the team</Link> or{" "}
-          <Link to="/">see its workflows</Link>.
+          You joined <strong>{state.team.name}</strong> as {state.team.role}.{" "}
+          <Link to={`/teams/${state.team.id}`}>Open the team</Link> or <Link to="/">see its workflows</Link>.
         </p>
       ) : (
         <>

@@ -40,7 +40,17 @@ function useAction() {
   return { error, busy, run };
 }
 
-function MemberRow({ team, me, member, onChanged }: { team: Workspace; me: User; member: TeamMember; onChanged(): void }) {
+function MemberRow({
+  team,
+  me,
+  member,
+  onChanged,
+}: {
+  team: Workspace;
+  me: User;
+  member: TeamMember;
+  onChanged(): void;
+}) {
   const decision = memberDecision({ id: me.id, role: team.role }, { id: member.user.id, role: member.role });
   const action = useAction();
   const roles = assignableRoles(team.role);
@@ -85,7 +95,12 @@ function MemberRow({ team, me, member, onChanged }: { team: Workspace; me: User;
         ) : (
           <small className="fy-hint">{decision.reason}</small>
         )}
-        {action.error && <span className="fy-form-error" role="alert"> {action.error}</span>}
+        {action.error && (
+          <span className="fy-form-error" role="alert">
+            {" "}
+            {action.error}
+          </span>
+        )}
       </td>
     </tr>
   );
@@ -109,7 +124,11 @@ function InviteByUsername({ team, onAdded }: { team: Workspace; onAdded(): void 
   return (
     <form className="fy-inline-form" onSubmit={submit} aria-label="Invite by username">
       <input name="username" placeholder="Username" required aria-label="Username to invite" />
-      <select name="role" defaultValue={roles.includes("editor") ? "editor" : roles[0]} aria-label="Role for the new member">
+      <select
+        name="role"
+        defaultValue={roles.includes("editor") ? "editor" : roles[0]}
+        aria-label="Role for the new member"
+      >
         {roles.map((r) => (
           <option key={r} value={r}>
             {r}
@@ -119,7 +138,11 @@ function InviteByUsername({ team, onAdded }: { team: Workspace; onAdded(): void 
       <button type="submit" disabled={action.busy}>
         Add member
       </button>
-      {action.error && <span className="fy-form-error" role="alert">{action.error}</span>}
+      {action.error && (
+        <span className="fy-form-error" role="alert">
+          {action.error}
+        </span>
+      )}
     </form>
   );
 }
@@ -145,7 +168,11 @@ function InviteLinks({ team }: { team: Workspace }) {
       <h2>Invite links</h2>
       <p className="fy-hint">A link works once: the first person who opens it while signed in joins with its role.</p>
       <form className="fy-inline-form" onSubmit={submit} aria-label="Create invite link">
-        <select name="role" defaultValue={roles.includes("editor") ? "editor" : roles[0]} aria-label="Role for the link">
+        <select
+          name="role"
+          defaultValue={roles.includes("editor") ? "editor" : roles[0]}
+          aria-label="Role for the link"
+        >
           {roles.map((r) => (
             <option key={r} value={r}>
               {r}
@@ -162,7 +189,11 @@ function InviteLinks({ team }: { team: Workspace }) {
         <button type="submit" disabled={action.busy}>
           Create link
         </button>
-        {action.error && <span className="fy-form-error" role="alert">{action.error}</span>}
+        {action.error && (
+          <span className="fy-form-error" role="alert">
+            {action.error}
+          </span>
+        )}
       </form>
       {fresh && (
         <div className="fy-secret" role="status">
@@ -196,7 +227,10 @@ function InviteLinks({ team }: { team: Workspace }) {
                   </td>
                   <td>{new Date(inv.expires).toLocaleString()}</td>
                   <td>
-                    <button type="button" onClick={() => action.run(() => teams.revokeInvite(team.id, inv.id), list.reload)}>
+                    <button
+                      type="button"
+                      onClick={() => action.run(() => teams.revokeInvite(team.id, inv.id), list.reload)}
+                    >
                       Revoke
                     </button>
                   </td>
@@ -217,7 +251,8 @@ function TeamSettings({ me, teamId }: { me: User; teamId: number }) {
   const action = useAction();
   const [transferTo, setTransferTo] = useState<string>("");
   if (data.status === "loading") return <Loading what="the team" />;
-  if (data.status === "error") return <ErrorState title="Could not open this team" error={data.error} onRetry={data.reload} />;
+  if (data.status === "error")
+    return <ErrorState title="Could not open this team" error={data.error} onRetry={data.reload} />;
   const [team, members] = data.data;
   const leave = leaveDecision(team.role);
   const transfer = transferDecision(team.role, members.length);
@@ -233,7 +268,11 @@ function TeamSettings({ me, teamId }: { me: User; teamId: number }) {
           your role: {team.role}
         </span>
       </header>
-      {action.error && <p className="fy-form-error" role="alert">{action.error}</p>}
+      {action.error && (
+        <p className="fy-form-error" role="alert">
+          {action.error}
+        </p>
+      )}
       <section>
         <h2>Members ({members.length})</h2>
         <table className="fy-table fy-members">
@@ -282,7 +321,11 @@ function TeamSettings({ me, teamId }: { me: User; teamId: number }) {
             disabled={!leave.allowed || action.busy}
             title={leave.allowed ? "" : leave.reason}
             onClick={() => {
-              if (window.confirm(`Leave ${team.name}?`)) action.run(() => teams.leave(team.id), () => navigate("/"));
+              if (window.confirm(`Leave ${team.name}?`))
+                action.run(
+                  () => teams.leave(team.id),
+                  () => navigate("/"),
+                );
             }}
           >
             Leave team
@@ -325,7 +368,10 @@ function TeamSettings({ me, teamId }: { me: User; teamId: number }) {
             className="fy-danger"
             onClick={() => {
               if (window.confirm(`Delete ${team.name} and all its workflows? This cannot be undone.`)) {
-                action.run(() => teams.remove(team.id), () => navigate("/"));
+                action.run(
+                  () => teams.remove(team.id),
+                  () => navigate("/"),
+                );
               }
             }}
           >
@@ -343,7 +389,11 @@ export function TeamPage() {
   return (
     <RequireSignIn>
       {(user) =>
-        Number.isInteger(id) ? <TeamSettings me={user} teamId={id} /> : <ErrorState title="No such team" error={new Error(`"${params.id}" is not a team id.`)} />
+        Number.isInteger(id) ? (
+          <TeamSettings me={user} teamId={id} />
+        ) : (
+          <ErrorState title="No such team" error={new Error(`"${params.id}" is not a team id.`)} />
+        )
       }
     </RequireSignIn>
   );

@@ -36,7 +36,11 @@ export function memberDecision(caller: { id: number; role: Role }, member: { id:
   if (member.id === caller.id) return no("You cannot change your own role or remove yourself; leave the team instead.");
   if (!canManageMembers(caller.role)) return no("Only the owner and admins manage members.");
   if (!outranks(caller.role, member.role)) {
-    return no(member.role === "owner" ? "Nobody can change the owner; the owner transfers ownership." : `Only someone ranked above ${member.role} can change this member.`);
+    return no(
+      member.role === "owner"
+        ? "Nobody can change the owner; the owner transfers ownership."
+        : `Only someone ranked above ${member.role} can change this member.`,
+    );
   }
   return yes;
 }
@@ -59,5 +63,7 @@ export function editableWorkspaces<W extends { role: Role }>(spaces: readonly W[
 /** Why an editor action on a workflow is unavailable, or null when allowed. */
 export function workflowEditReason(permissions: { edit: boolean } | null | undefined): string | null {
   if (!permissions) return "Save the workflow first.";
-  return permissions.edit ? null : "Your role in this workspace lets you view (and maybe run) this workflow, not change it. Fork it into your own workspace to edit.";
+  return permissions.edit
+    ? null
+    : "Your role in this workspace lets you view (and maybe run) this workflow, not change it. Fork it into your own workspace to edit.";
 }

@@ -43,10 +43,20 @@ function Tokens() {
         A token acts as you, with your permissions. Send it as <code>Authorization: Bearer &lt;token&gt;</code>.
       </p>
       <form className="fy-inline-form" onSubmit={create} aria-label="Create API token">
-        <input name="name" placeholder="What is it for? (e.g. nightly batch)" required aria-label="Token name" maxLength={100} />
+        <input
+          name="name"
+          placeholder="What is it for? (e.g. nightly batch)"
+          required
+          aria-label="Token name"
+          maxLength={100}
+        />
         <button type="submit">Create token</button>
       </form>
-      {error && <p className="fy-form-error" role="alert">{error}</p>}
+      {error && (
+        <p className="fy-form-error" role="alert">
+          {error}
+        </p>
+      )}
       {fresh?.token && (
         <div className="fy-secret" role="status">
           <p>
@@ -62,7 +72,9 @@ function Tokens() {
         </div>
       )}
       {list.status === "loading" && <Loading what="your tokens" />}
-      {list.status === "error" && <ErrorState title="Could not load your tokens" error={list.error} onRetry={list.reload} />}
+      {list.status === "error" && (
+        <ErrorState title="Could not load your tokens" error={list.error} onRetry={list.reload} />
+      )}
       {list.status === "ready" &&
         (list.data.length ? (
           <table className="fy-table">

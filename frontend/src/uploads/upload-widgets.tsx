@@ -34,10 +34,18 @@ export function UploadSelect({ nodeId, spec, value, disabled, source }: Props & 
       value={current}
       disabled={disabled}
       title={error ?? undefined}
-      onChange={(e: ChangeEvent<HTMLSelectElement>) => store.getState().setWidgetValue(nodeId, spec.name, e.target.value)}
+      onChange={(e: ChangeEvent<HTMLSelectElement>) =>
+        store.getState().setWidgetValue(nodeId, spec.name, e.target.value)
+      }
     >
       <option value="" disabled>
-        {uploads === null ? (workspace === null ? "(sign in to list uploads)" : "loading…") : options.length ? "choose…" : "(no uploads yet)"}
+        {uploads === null
+          ? workspace === null
+            ? "(sign in to list uploads)"
+            : "loading…"
+          : options.length
+            ? "choose…"
+            : "(no uploads yet)"}
       </option>
       {options.map((o) => (
         <option key={o} value={o}>

@@ -23,8 +23,20 @@ describe("video and audio upload widgets", () => {
     const widget = widgetSchema.parse({ kind: "upload", accept: "video", source: "uploads.video" });
     expect(widget).toMatchObject({ kind: "upload", accept: "video" });
     const upload = uploadSchema.parse({
-      id: 1, workspace: 2, name: "clip.mp4", kind: "video", content_type: "video/mp4", size: 10, sha256: "ab",
-      width: 32, height: 24, created_by: null, created: "", updated: "", content_url: "/c", thumbnail_url: null,
+      id: 1,
+      workspace: 2,
+      name: "clip.mp4",
+      kind: "video",
+      content_type: "video/mp4",
+      size: 10,
+      sha256: "ab",
+      width: 32,
+      height: 24,
+      created_by: null,
+      created: "",
+      updated: "",
+      content_url: "/c",
+      thumbnail_url: null,
     });
     expect(upload.kind).toBe("video");
   });

@@ -56,6 +56,6 @@ export function useUploads(workspace: number | null, kind: UploadKind | "all"): 
       listeners.add(cb);
       return () => listeners.delete(cb);
     },
-    () => (workspace === null ? EMPTY : entries.get(keyOf(workspace, kind)) ?? EMPTY),
+    () => (workspace === null ? EMPTY : (entries.get(keyOf(workspace, kind)) ?? EMPTY)),
   );
 }

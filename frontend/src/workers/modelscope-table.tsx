@@ -3,7 +3,15 @@ import { Badge } from "../packs/pack-widgets";
 import { formatBytes } from "./worker-format";
 import type { Model } from "./worker-schemas";
 
-export function ModelScopeTable({ models, framework = false, testId }: { models: Model[]; framework?: boolean; testId?: string }) {
+export function ModelScopeTable({
+  models,
+  framework = false,
+  testId,
+}: {
+  models: Model[];
+  framework?: boolean;
+  testId?: string;
+}) {
   return (
     <table className="fy-table" data-testid={testId}>
       <thead>

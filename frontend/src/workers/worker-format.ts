@@ -26,12 +26,24 @@ export function heartbeatAge(iso: string | null | undefined, now: number): strin
 export type WorkerTone = "ok" | "wait" | "warn" | "error" | "muted";
 
 /** One label for a worker: busy/idle while online, else its status; `lost` is an alarm, `stopped` is calm. */
-export function workerState(w: Pick<Worker, "status" | "alive" | "busy">): { label: string; tone: WorkerTone; hint: string } {
+export function workerState(w: Pick<Worker, "status" | "alive" | "busy">): {
+  label: string;
+  tone: WorkerTone;
+  hint: string;
+} {
   if (w.status === "online") {
-    if (!w.alive) return { label: "silent", tone: "warn", hint: "Online, but its heartbeat is late: the sweep marks it lost if it stays silent." };
-    return w.busy ? { label: "busy", tone: "wait", hint: "Executing runs." } : { label: "idle", tone: "ok", hint: "Online and waiting for work." };
+    if (!w.alive)
+      return {
+        label: "silent",
+        tone: "warn",
+        hint: "Online, but its heartbeat is late: the sweep marks it lost if it stays silent.",
+      };
+    return w.busy
+      ? { label: "busy", tone: "wait", hint: "Executing runs." }
+      : { label: "idle", tone: "ok", hint: "Online and waiting for work." };
   }
-  if (w.status === "lost") return { label: "lost", tone: "error", hint: "Stopped sending heartbeats; its runs went back to the queue." };
+  if (w.status === "lost")
+    return { label: "lost", tone: "error", hint: "Stopped sending heartbeats; its runs went back to the queue." };
   if (w.status === "stopped") return { label: "stopped", tone: "muted", hint: "Shut down cleanly." };
   return { label: w.status, tone: "muted", hint: "" };
 }

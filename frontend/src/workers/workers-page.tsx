@@ -19,7 +19,11 @@ const BUILTIN_PACKS = new Set(["core", "modelscope"]);
 
 /** The worker list, refreshed every REFRESH_MS while the tab is visible; keeps the last good list on errors. */
 function useWorkers(status: string) {
-  const [state, setState] = useState<{ workers: Worker[] | null; error: unknown; at: number }>({ workers: null, error: null, at: 0 });
+  const [state, setState] = useState<{ workers: Worker[] | null; error: unknown; at: number }>({
+    workers: null,
+    error: null,
+    at: 0,
+  });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     const controller = new AbortController();
@@ -46,7 +50,11 @@ function useWorkers(status: string) {
 /** How uploaded packs run on a worker: sandboxed, refused (no sandbox) or unconfined (the admin's choice). */
 export function SandboxBadge({ sandbox }: { sandbox: Worker["capabilities"]["pack_sandbox"] }) {
   if (!sandbox) return null;
-  const label = sandbox.secure ? "packs sandboxed" : sandbox.mode === "unavailable" ? "uploaded packs refused: no sandbox" : "packs UNSANDBOXED";
+  const label = sandbox.secure
+    ? "packs sandboxed"
+    : sandbox.mode === "unavailable"
+      ? "uploaded packs refused: no sandbox"
+      : "packs UNSANDBOXED";
   return (
     <div data-testid="pack-sandbox">
       <Badge tone={sandbox.secure ? "ok" : "error"} title={sandbox.reason}>
@@ -61,7 +69,10 @@ export function ModelsExtraBadge({ extra }: { extra: Worker["capabilities"]["mod
   if (!extra || extra.installed) return null;
   return (
     <div data-testid="models-extra-missing">
-      <Badge tone="error" title={`Missing: ${extra.missing.join(", ")}. Install the models extra on this worker: make install-models`}>
+      <Badge
+        tone="error"
+        title={`Missing: ${extra.missing.join(", ")}. Install the models extra on this worker: make install-models`}
+      >
         no models extra: install it (make install-models)
       </Badge>
     </div>
@@ -119,7 +130,15 @@ function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }
       </td>
       {admin && (
         <td className="fy-small">
-          {(w.warm_models ?? []).length ? (w.warm_models ?? []).map((m, i) => <div key={i} className="fy-mono">{modelLabel(m)}</div>) : <span className="fy-muted">none</span>}
+          {(w.warm_models ?? []).length ? (
+            (w.warm_models ?? []).map((m, i) => (
+              <div key={i} className="fy-mono">
+                {modelLabel(m)}
+              </div>
+            ))
+          ) : (
+            <span className="fy-muted">none</span>
+          )}
         </td>
       )}
       {admin && (
@@ -145,9 +164,14 @@ function WorkerRow({ w, admin, now }: { w: Worker; admin: boolean; now: number }
 function Models() {
   const models = useAsync(() => workersApi.models(), []);
   if (models.status === "loading") return <Loading what="models" />;
-  if (models.status === "error") return <ErrorState title="Could not load the models" error={models.error} onRetry={models.reload} />;
+  if (models.status === "error")
+    return <ErrorState title="Could not load the models" error={models.error} onRetry={models.reload} />;
   if (!models.data.length) {
-    return <p className="fy-empty">No worker holds a model yet. Workers download the models packs declare when a run first needs them.</p>;
+    return (
+      <p className="fy-empty">
+        No worker holds a model yet. Workers download the models packs declare when a run first needs them.
+      </p>
+    );
   }
   return <ModelScopeTable models={models.data} framework />;
 }
@@ -193,7 +217,9 @@ function Workers({ user }: { user: User }) {
         </p>
       )}
       {!workers && list.error === null && <Loading what="workers" />}
-      {!workers && list.error !== null && <ErrorState title="Could not load the workers" error={list.error} onRetry={list.refresh} />}
+      {!workers && list.error !== null && (
+        <ErrorState title="Could not load the workers" error={list.error} onRetry={list.refresh} />
+      )}
       {workers &&
         (workers.length ? (
           <table className="fy-table fy-workers">
@@ -218,7 +244,10 @@ function Workers({ user }: { user: User }) {
         ) : (
           <div className="fy-empty-state">
             <h2>{status ? `No ${status} workers` : "No workers have registered"}</h2>
-            <p>Start one with <code>celery -A backend worker</code>, or run the server with the embedded worker (the default).</p>
+            <p>
+              Start one with <code>celery -A backend worker</code>, or run the server with the embedded worker (the
+              default).
+            </p>
           </div>
         ))}
       <h2>Models</h2>

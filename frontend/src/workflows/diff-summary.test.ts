@@ -7,17 +7,26 @@ import { schemasFromGraph } from "./document-schemas";
 describe("diffSummary", () => {
   it("says what was added, removed and changed", () => {
     expect(
-      diffSummary({ added: ["4"], removed: ["1", "2"], changed: [{ node: "3", inputs: ["blur_radius", "sigma"] }], type_changed: [] }),
+      diffSummary({
+        added: ["4"],
+        removed: ["1", "2"],
+        changed: [{ node: "3", inputs: ["blur_radius", "sigma"] }],
+        type_changed: [],
+      }),
     ).toEqual(["Added 1 node: #4", "Removed 2 nodes: #1, #2", "Changed inputs of 1 node: #3 (blur_radius, sigma)"]);
   });
 
   it("shortens long lists and names layout-only versions", () => {
     const added = ["1", "2", "3", "4", "5", "6"];
-    expect(diffSummary({ added, removed: [], changed: [], type_changed: [] })[0]).toBe("Added 6 nodes: #1, #2, #3, #4 and 2 more");
-    expect(diffSummary({ added: [], removed: [], changed: [], type_changed: [] })).toEqual(["No node changes (layout only)"]);
-    expect(diffSummary({ added: [], removed: [], changed: [], type_changed: [{ node: "1", from: "A", to: "B" }] })).toEqual([
-      "Changed the type of 1 node: #1",
+    expect(diffSummary({ added, removed: [], changed: [], type_changed: [] })[0]).toBe(
+      "Added 6 nodes: #1, #2, #3, #4 and 2 more",
+    );
+    expect(diffSummary({ added: [], removed: [], changed: [], type_changed: [] })).toEqual([
+      "No node changes (layout only)",
     ]);
+    expect(
+      diffSummary({ added: [], removed: [], changed: [], type_changed: [{ node: "1", from: "A", to: "B" }] }),
+    ).toEqual(["Changed the type of 1 node: #1"]);
   });
 });
 
@@ -27,7 +36,13 @@ describe("diffSummary with node names", () => {
     layout: { nodes: { "1": { x: 0, y: 0, title: "Portrait" } }, groups: [] },
   };
   const after = {
-    graph: { nodes: { "2": { type: "ImageBlur", inputs: {} }, "3": { type: "ImageBlur", inputs: {} }, "4": { type: "Custom", inputs: {} } } },
+    graph: {
+      nodes: {
+        "2": { type: "ImageBlur", inputs: {} },
+        "3": { type: "ImageBlur", inputs: {} },
+        "4": { type: "Custom", inputs: {} },
+      },
+    },
     layout: { nodes: {}, groups: [] },
   };
   const display = (type: string) => ({ LoadImage: "Load Image", ImageBlur: "Blur Image" })[type];
@@ -40,8 +55,15 @@ describe("diffSummary with node names", () => {
     expect(name("4")).toBe("Custom");
     expect(name("9")).toBe("#9");
     expect(
-      diffSummary({ added: ["3", "4"], removed: ["1"], changed: [{ node: "2", inputs: ["sigma"] }], type_changed: [] }, name),
-    ).toEqual(["Added 2 nodes: Blur Image #3, Custom", "Removed 1 node: Portrait", "Changed inputs of 1 node: Blur Image #2 (sigma)"]);
+      diffSummary(
+        { added: ["3", "4"], removed: ["1"], changed: [{ node: "2", inputs: ["sigma"] }], type_changed: [] },
+        name,
+      ),
+    ).toEqual([
+      "Added 2 nodes: Blur Image #3, Custom",
+      "Removed 1 node: Portrait",
+      "Changed inputs of 1 node: Blur Image #2 (sigma)",
+    ]);
   });
 });
 

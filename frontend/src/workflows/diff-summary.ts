@@ -15,7 +15,10 @@ const byId: NodeNamer = (id) => `#${id}`;
  * Names of the nodes of some versions' documents: the title set in the editor, else the node type's display name
  * (`displayName`, from the catalog), else the type; a name two nodes share gets their ids. Later documents win.
  */
-export function nodeNamer(docs: readonly (WorkflowDocument | null | undefined)[], displayName: (type: string) => string | undefined): NodeNamer {
+export function nodeNamer(
+  docs: readonly (WorkflowDocument | null | undefined)[],
+  displayName: (type: string) => string | undefined,
+): NodeNamer {
   const names = new Map<string, string>();
   for (const doc of docs) {
     if (!doc) continue;
@@ -48,8 +51,12 @@ export function diffSummary(diff: WorkflowDiff, name: NodeNamer = byId): string[
     lines.push(`Changed inputs of ${plural(diff.changed.length, "node")}: ${parts.join(", ")}${more}`);
   }
   if (diff.type_changed.length) {
-    const changedIds = diff.type_changed.flatMap((t) => (t && typeof t === "object" && "node" in t ? [String(t.node)] : []));
-    lines.push(`Changed the type of ${plural(diff.type_changed.length, "node")}${changedIds.length ? `: ${listed(changedIds, name)}` : ""}`);
+    const changedIds = diff.type_changed.flatMap((t) =>
+      t && typeof t === "object" && "node" in t ? [String(t.node)] : [],
+    );
+    lines.push(
+      `Changed the type of ${plural(diff.type_changed.length, "node")}${changedIds.length ? `: ${listed(changedIds, name)}` : ""}`,
+    );
   }
   return lines.length ? lines : ["No node changes (layout only)"];
 }
@@ -70,7 +77,10 @@ export function relativeTime(iso: string, now: number = Date.now()): string {
 }
 
 /** What a run ran, for lists: the workflow's name and version, or an unsaved graph. */
-export function runSubject(run: { workflow: number | null; workflow_version?: number | null | undefined }, names: ReadonlyMap<number, string>): string {
+export function runSubject(
+  run: { workflow: number | null; workflow_version?: number | null | undefined },
+  names: ReadonlyMap<number, string>,
+): string {
   if (run.workflow === null) return "an unsaved graph";
   const name = names.get(run.workflow) ?? `workflow #${run.workflow}`;
   return run.workflow_version != null ? `${name} v${run.workflow_version}` : name;

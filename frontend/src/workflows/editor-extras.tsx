@@ -9,7 +9,14 @@ import { ExportComfyButton, ExportComfyWorkflowButton } from "../comfy/comfy-con
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
 import { HeaderMenu } from "./header-menu";
 
-export function EditorExtras({ workflow: initial, name, version, onVersion, readOnly = false, fileItems }: {
+export function EditorExtras({
+  workflow: initial,
+  name,
+  version,
+  onVersion,
+  readOnly = false,
+  fileItems,
+}: {
   workflow: WorkflowDetail;
   name: string;
   version: number | null;
@@ -28,14 +35,23 @@ export function EditorExtras({ workflow: initial, name, version, onVersion, read
     workflows.update(workflow.id, { is_template: !workflow.is_template }).then(
       (updated) => {
         setWorkflow((w) => ({ ...w, is_template: updated.is_template }));
-        store.getState().notify("info", updated.is_template ? "Listed in the team's template gallery." : "Removed from the template gallery.");
+        store
+          .getState()
+          .notify(
+            "info",
+            updated.is_template ? "Listed in the team's template gallery." : "Removed from the template gallery.",
+          );
       },
       (exc: unknown) => store.getState().notify("error", errorMessage(exc)),
     );
   };
   return (
     <>
-      <button type="button" onClick={() => setPanel(panel === "history" ? null : "history")} aria-pressed={panel === "history"}>
+      <button
+        type="button"
+        onClick={() => setPanel(panel === "history" ? null : "history")}
+        aria-pressed={panel === "history"}
+      >
         History
       </button>
       <button type="button" onClick={() => setPanel("share")}>
@@ -50,13 +66,24 @@ export function EditorExtras({ workflow: initial, name, version, onVersion, read
         Fork
       </button>
       <label className="fy-check" title={editReason ?? "List this workflow in the team's template gallery"}>
-        <input type="checkbox" checked={workflow.is_template} disabled={editReason !== null} onChange={toggleTemplate} /> Template
+        <input
+          type="checkbox"
+          checked={workflow.is_template}
+          disabled={editReason !== null}
+          onChange={toggleTemplate}
+        />{" "}
+        Template
       </label>
       <HeaderMenu label="File" title="Import and export">
         {fileItems}
         <ImportExport name={name} canImport={!readOnly} />
         <ExportComfyWorkflowButton name={name} />
-        <ExportComfyButton workflowId={workflow.id} name={name} version={version} onError={(m) => store.getState().notify("error", m)} />
+        <ExportComfyButton
+          workflowId={workflow.id}
+          name={name}
+          version={version}
+          onError={(m) => store.getState().notify("error", m)}
+        />
       </HeaderMenu>
       {panel === "history" && (
         <VersionHistoryPanel
@@ -71,7 +98,11 @@ export function EditorExtras({ workflow: initial, name, version, onVersion, read
         />
       )}
       {panel === "share" && (
-        <ShareDialog workflow={workflow} onChanged={(patch) => setWorkflow((w) => ({ ...w, ...patch }))} onClose={() => setPanel(null)} />
+        <ShareDialog
+          workflow={workflow}
+          onChanged={(patch) => setWorkflow((w) => ({ ...w, ...patch }))}
+          onClose={() => setPanel(null)}
+        />
       )}
       {panel === "fork" && <ForkDialog workflow={workflow} onClose={() => setPanel(null)} />}
     </>

@@ -45,7 +45,14 @@ async function load(id: number | null, useDemoCatalog: boolean, imported: Workfl
   return { schemas, workflow: wf?.workflow ?? null, store };
 }
 
-function SaveDialog({ isNew, defaultName, busy, error, onSave, onCancel }: {
+function SaveDialog({
+  isNew,
+  defaultName,
+  busy,
+  error,
+  onSave,
+  onCancel,
+}: {
   isNew: boolean;
   defaultName: string;
   busy: boolean;
@@ -108,7 +115,15 @@ function ViewOnlyBadge({ role }: { role: string | null }) {
   );
 }
 
-function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetail | null; demo: boolean; onReload(): void }) {
+function EditorWorkspace({
+  workflow,
+  demo,
+  onReload,
+}: {
+  workflow: WorkflowDetail | null;
+  demo: boolean;
+  onReload(): void;
+}) {
   const store = useEditorStoreApi();
   const dirty = useEditorStore((s) => s.graph !== s.savedGraph);
   const { session } = useSession();
@@ -166,64 +181,81 @@ function EditorWorkspace({ workflow, demo, onReload }: { workflow: WorkflowDetai
   };
 
   const importComfy = (
-    <ImportComfyButton confirmLeave={() => !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")} />
+    <ImportComfyButton
+      confirmLeave={() =>
+        !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")
+      }
+    />
   );
 
   return (
     <EditorRunsProvider store={runner.store}>
-    <div className="fy-editor-page">
-      <header className="fy-editor-header">
-        <Link to="/">← Workflows</Link>
-        <h1 title={name}>
-          {name}
-          {dirty && <span className="fy-dirty" title="Unsaved changes"> •</span>}
-        </h1>
-        {version !== null && <span className="fy-version">v{version}</span>}
-        {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
-        <span className="fy-spacer" />
-        {workflow ? (
-          <EditorExtras workflow={workflow} name={name} version={version} onVersion={setVersion} readOnly={!canSave} fileItems={importComfy} />
-        ) : (
-          <HeaderMenu label="File" title="Import and export">
-            {importComfy}
-            <ExportComfyWorkflowButton name={name} />
-          </HeaderMenu>
+      <div className="fy-editor-page">
+        <header className="fy-editor-header">
+          <Link to="/">← Workflows</Link>
+          <h1 title={name}>
+            {name}
+            {dirty && (
+              <span className="fy-dirty" title="Unsaved changes">
+                {" "}
+                •
+              </span>
+            )}
+          </h1>
+          {version !== null && <span className="fy-version">v{version}</span>}
+          {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
+          <span className="fy-spacer" />
+          {workflow ? (
+            <EditorExtras
+              workflow={workflow}
+              name={name}
+              version={version}
+              onVersion={setVersion}
+              readOnly={!canSave}
+              fileItems={importComfy}
+            />
+          ) : (
+            <HeaderMenu label="File" title="Import and export">
+              {importComfy}
+              <ExportComfyWorkflowButton name={name} />
+            </HeaderMenu>
+          )}
+          {canSave ? (
+            <button type="button" onClick={openSave} title="Save (Ctrl+S)">
+              Save
+            </button>
+          ) : (
+            <ViewOnlyBadge role={workflow?.role ?? null} />
+          )}
+          <RunButton runner={runner} blockedReason={runBlocked} />
+        </header>
+        {workflow && (
+          <MissingPacksBanner
+            workflow={workflow}
+            onInstalled={() => {
+              if (!store.getState().isDirty() || window.confirm("Reloading discards your unsaved changes. Reload now?"))
+                onReload();
+            }}
+          />
         )}
-        {canSave ? (
-          <button type="button" onClick={openSave} title="Save (Ctrl+S)">
-            Save
-          </button>
-        ) : (
-          <ViewOnlyBadge role={workflow?.role ?? null} />
+        <ComfyImportNotice />
+        <EditorCanvas
+          onSave={canSave ? openSave : undefined}
+          onRun={runBlocked ? undefined : onRun}
+          readOnly={!canSave}
+          aside={<RunSidebar workflowId={workflow?.id ?? null} />}
+        />
+        {saving && (
+          <SaveDialog
+            isNew={!workflow}
+            defaultName={name}
+            busy={saving.busy}
+            error={saving.error}
+            onSave={(n, m) => void save(n, m)}
+            onCancel={() => setSaving(null)}
+          />
         )}
-        <RunButton runner={runner} blockedReason={runBlocked} />
-      </header>
-      {workflow && (
-        <MissingPacksBanner
-          workflow={workflow}
-          onInstalled={() => {
-            if (!store.getState().isDirty() || window.confirm("Reloading discards your unsaved changes. Reload now?")) onReload();
-          }}
-        />
-      )}
-      <ComfyImportNotice />
-      <EditorCanvas
-        onSave={canSave ? openSave : undefined}
-        onRun={runBlocked ? undefined : onRun}
-        readOnly={!canSave}
-        aside={<RunSidebar workflowId={workflow?.id ?? null} />}
-      />
-      {saving && (
-        <SaveDialog
-          isNew={!workflow}
-          defaultName={name}
-          busy={saving.busy}
-          error={saving.error}
-          onSave={(n, m) => void save(n, m)}
-          onCancel={() => setSaving(null)}
-        />
-      )}
-    </div>
+      </div>
     </EditorRunsProvider>
   );
 }
@@ -238,15 +270,21 @@ export function EditorPage() {
     () => load(id !== null && Number.isInteger(id) ? id : null, demo, imported?.document ?? null),
     [id, demo, imported?.key],
   );
-  if (id !== null && !Number.isInteger(id)) return <ErrorState title="No such workflow" error={new Error(`"${params.id}" is not a workflow id.`)} />;
-  if (state.status === "loading") return <Loading what={id === null ? "the node catalog" : "the workflow and node catalog"} />;
+  if (id !== null && !Number.isInteger(id))
+    return <ErrorState title="No such workflow" error={new Error(`"${params.id}" is not a workflow id.`)} />;
+  if (state.status === "loading")
+    return <Loading what={id === null ? "the node catalog" : "the workflow and node catalog"} />;
   if (state.status === "error" && state.error instanceof ApiError && state.error.status === 404 && id !== null) {
     return <NotFound what="workflow" />;
   }
   if (state.status === "error") {
     return (
       <div>
-        <ErrorState title={id === null ? "Could not open the editor" : "Could not open this workflow"} error={state.error} onRetry={state.reload} />
+        <ErrorState
+          title={id === null ? "Could not open the editor" : "Could not open this workflow"}
+          error={state.error}
+          onRetry={state.reload}
+        />
         {!demo && (
           <p className="fy-status">
             <button type="button" onClick={() => setDemo(true)}>

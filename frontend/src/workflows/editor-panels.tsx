@@ -4,7 +4,13 @@ import { useRef, useState, type ChangeEvent, type FormEvent } from "react";
 import { useNavigate } from "react-router";
 import { errorMessage } from "../api/client";
 import { workflows, workspaces } from "../api/endpoints";
-import { documentOf, workflowDocumentSchema, graphSchema, type VersionDetail, type WorkflowDetail } from "../api/schemas";
+import {
+  documentOf,
+  workflowDocumentSchema,
+  graphSchema,
+  type VersionDetail,
+  type WorkflowDetail,
+} from "../api/schemas";
 import { publicPagePath, workflowExtras } from "../api/workflow-extras-api";
 import { copyText } from "../app/require-sign-in";
 import { useAsync } from "../app/use-async";
@@ -31,7 +37,10 @@ async function loadChanges(workflowId: number, number: number, displayName: (typ
 
 function VersionChanges({ workflowId, number }: { workflowId: number; number: number }) {
   const store = useEditorStoreApi();
-  const diff = useAsync(() => loadChanges(workflowId, number, (type) => store.getState().catalog.get(type)?.display_name), [workflowId, number]);
+  const diff = useAsync(
+    () => loadChanges(workflowId, number, (type) => store.getState().catalog.get(type)?.display_name),
+    [workflowId, number],
+  );
   if (diff.status === "loading") return <small className="fy-hint">Comparing with version {number - 1}…</small>;
   if (diff.status === "error") return <small className="fy-form-error">{errorMessage(diff.error)}</small>;
   return (
@@ -43,7 +52,12 @@ function VersionChanges({ workflowId, number }: { workflowId: number; number: nu
   );
 }
 
-export function VersionHistoryPanel({ workflow, current, onRestored, onClose }: {
+export function VersionHistoryPanel({
+  workflow,
+  current,
+  onRestored,
+  onClose,
+}: {
   workflow: WorkflowDetail;
   current: number | null;
   onRestored(version: VersionDetail): void;
@@ -67,7 +81,11 @@ export function VersionHistoryPanel({ workflow, current, onRestored, onClose }: 
           ×
         </button>
       </header>
-      {error && <p className="fy-form-error" role="alert">{error}</p>}
+      {error && (
+        <p className="fy-form-error" role="alert">
+          {error}
+        </p>
+      )}
       {list.status === "loading" && <p className="fy-hint">Loading versions…</p>}
       {list.status === "error" && <p className="fy-form-error">{errorMessage(list.error)}</p>}
       {list.status === "ready" && !list.data.length && <p className="fy-empty">No versions yet: save to create one.</p>}
@@ -89,7 +107,12 @@ export function VersionHistoryPanel({ workflow, current, onRestored, onClose }: 
                   </button>
                 )}
                 {v.number !== current && (
-                  <button type="button" disabled={editReason !== null} title={editReason ?? "Save this version's content as a new version"} onClick={() => restore(v.number)}>
+                  <button
+                    type="button"
+                    disabled={editReason !== null}
+                    title={editReason ?? "Save this version's content as a new version"}
+                    onClick={() => restore(v.number)}
+                  >
                     Restore
                   </button>
                 )}
@@ -104,7 +127,11 @@ export function VersionHistoryPanel({ workflow, current, onRestored, onClose }: 
   );
 }
 
-export function ShareDialog({ workflow, onChanged, onClose }: {
+export function ShareDialog({
+  workflow,
+  onChanged,
+  onClose,
+}: {
   workflow: WorkflowDetail;
   onChanged(patch: Partial<WorkflowDetail>): void;
   onClose(): void;
@@ -159,7 +186,11 @@ export function ShareDialog({ workflow, onChanged, onClose }: {
             </button>
           )}
         </div>
-        {error && <p className="fy-form-error" role="alert">{error}</p>}
+        {error && (
+          <p className="fy-form-error" role="alert">
+            {error}
+          </p>
+        )}
         <p className="fy-actions">
           <button type="button" onClick={onClose}>
             Done
@@ -208,7 +239,11 @@ export function ForkDialog({ workflow, onClose }: { workflow: WorkflowDetail; on
           Name
           <input name="name" defaultValue={`${workflow.name} (fork)`} />
         </label>
-        {error && <p className="fy-form-error" role="alert">{error}</p>}
+        {error && (
+          <p className="fy-form-error" role="alert">
+            {error}
+          </p>
+        )}
         <p className="fy-actions">
           <button type="submit" disabled={!targets.length}>
             Fork
@@ -260,7 +295,10 @@ export function ImportExport({ name, canImport = true }: { name: string; canImpo
         const doc = parseImportedDocument(text);
         const graph = fromDocument(doc, s.catalog);
         s.change(() => graph);
-        s.notify("info", `Imported ${Object.keys(graph.nodes).length} nodes from ${file.name}. Save to keep them (Ctrl+Z undoes).`);
+        s.notify(
+          "info",
+          `Imported ${Object.keys(graph.nodes).length} nodes from ${file.name}. Save to keep them (Ctrl+Z undoes).`,
+        );
       } catch (exc) {
         s.notify("error", `Could not import ${file.name}: ${errorMessage(exc)}`);
       }
@@ -273,10 +311,21 @@ export function ImportExport({ name, canImport = true }: { name: string; canImpo
       </button>
       {canImport && (
         <>
-          <button type="button" onClick={() => input.current?.click()} title="Replace the canvas with a workflow JSON file">
+          <button
+            type="button"
+            onClick={() => input.current?.click()}
+            title="Replace the canvas with a workflow JSON file"
+          >
             Import
           </button>
-          <input ref={input} type="file" accept="application/json,.json" hidden onChange={importFile} aria-label="Import workflow file" />
+          <input
+            ref={input}
+            type="file"
+            accept="application/json,.json"
+            hidden
+            onChange={importFile}
+            aria-label="Import workflow file"
+          />
         </>
       )}
     </>

@@ -51,7 +51,11 @@ function CreateTeam({ onCreated }: { onCreated(team: Workspace): void }) {
       <button type="button" onClick={() => setOpen(false)}>
         Cancel
       </button>
-      {error && <span className="fy-form-error" role="alert">{error}</span>}
+      {error && (
+        <span className="fy-form-error" role="alert">
+          {error}
+        </span>
+      )}
     </form>
   );
 }
@@ -59,8 +63,10 @@ function CreateTeam({ onCreated }: { onCreated(team: Workspace): void }) {
 function RecentRuns({ workflowNames }: { workflowNames: ReadonlyMap<number, string> }) {
   const runs = useAsync(() => workflowExtras.recentRuns(), []);
   if (runs.status === "loading") return <Loading what="recent runs" />;
-  if (runs.status === "error") return <p className="fy-hint">Recent runs are unavailable: {errorMessage(runs.error)}</p>;
-  if (!runs.data.length) return <p className="fy-empty">No runs yet. Open a workflow and press Ctrl+Enter to run it.</p>;
+  if (runs.status === "error")
+    return <p className="fy-hint">Recent runs are unavailable: {errorMessage(runs.error)}</p>;
+  if (!runs.data.length)
+    return <p className="fy-empty">No runs yet. Open a workflow and press Ctrl+Enter to run it.</p>;
   return (
     <ul className="fy-run-list">
       {runs.data.map((r) => (
@@ -81,7 +87,11 @@ function Templates({ onUse }: { onUse(t: WorkflowSummary): void }) {
   if (list.status === "loading") return <Loading what="templates" />;
   if (list.status === "error") return <p className="fy-hint">Templates are unavailable: {errorMessage(list.error)}</p>;
   if (!list.data.length) {
-    return <p className="fy-empty">No templates yet. In the editor, “Mark as template” puts a workflow here for your team.</p>;
+    return (
+      <p className="fy-empty">
+        No templates yet. In the editor, “Mark as template” puts a workflow here for your team.
+      </p>
+    );
   }
   return (
     <ul className="fy-template-grid">
@@ -107,7 +117,8 @@ function Home({ user }: { user: User }) {
   const [filter, setFilter] = useState<number | "all">("all");
   const [useError, setUseError] = useState<string | null>(null);
   if (data.status === "loading") return <Loading what="your workflows" />;
-  if (data.status === "error") return <ErrorState title="Could not load your workflows" error={data.error} onRetry={data.reload} />;
+  if (data.status === "error")
+    return <ErrorState title="Could not load your workflows" error={data.error} onRetry={data.reload} />;
   const [spaces, list] = data.data;
   const nameOf = new Map(spaces.map((s) => [s.id, s.kind === "personal" ? "Personal" : s.name]));
   const shown = spaces.filter((s) => filter === "all" || s.id === filter);
@@ -191,7 +202,11 @@ function Home({ user }: { user: User }) {
         <h2>Recent runs</h2>
         <RecentRuns workflowNames={new Map(list.map((w) => [w.id, w.name]))} />
         <h2>Templates</h2>
-        {useError && <p className="fy-form-error" role="alert">{useError}</p>}
+        {useError && (
+          <p className="fy-form-error" role="alert">
+            {useError}
+          </p>
+        )}
         <Templates onUse={useTemplate} />
       </aside>
     </div>

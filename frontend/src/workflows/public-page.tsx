@@ -41,14 +41,24 @@ function ForkPublic({ wf }: { wf: PublicWorkflow }) {
   }
   const fork = () => {
     setError(null);
-    workflows
-      .create({ workspace: session.user.personal_workspace.id, name: `${wf.name} (fork)`, ...doc })
-      .then((created) => navigate(`/workflows/${created.id}`), (exc: unknown) => setError(errorMessage(exc)));
+    workflows.create({ workspace: session.user.personal_workspace.id, name: `${wf.name} (fork)`, ...doc }).then(
+      (created) => navigate(`/workflows/${created.id}`),
+      (exc: unknown) => setError(errorMessage(exc)),
+    );
   };
   return (
     <>
-      {error && <span className="fy-form-error" role="alert">{error}</span>}
-      <button type="button" className="fy-primary" onClick={fork} title="Copy this version into your personal workspace to edit it">
+      {error && (
+        <span className="fy-form-error" role="alert">
+          {error}
+        </span>
+      )}
+      <button
+        type="button"
+        className="fy-primary"
+        onClick={fork}
+        title="Copy this version into your personal workspace to edit it"
+      >
         Fork
       </button>
     </>
@@ -68,7 +78,10 @@ function Shared({ wf, schemas }: { wf: PublicWorkflow; schemas: NodeSchema[] }) 
         <span className="fy-version">
           {wf.version ? `version ${wf.version.number}` : "no versions"} · updated {relativeTime(wf.updated)}
         </span>
-        <span className="fy-readonly-badge" title="A public link shows the workflow; editing needs the editor role in its workspace. Fork it to edit your own copy.">
+        <span
+          className="fy-readonly-badge"
+          title="A public link shows the workflow; editing needs the editor role in its workspace. Fork it to edit your own copy."
+        >
           read-only shared view
         </span>
         <span className="fy-spacer" />

@@ -23,7 +23,15 @@ export interface CanvasMenuActions {
   fitView(): void;
 }
 
-export function CanvasContextMenu({ menu, actions, onClose }: { menu: CanvasMenuState; actions: CanvasMenuActions; onClose(): void }) {
+export function CanvasContextMenu({
+  menu,
+  actions,
+  onClose,
+}: {
+  menu: CanvasMenuState;
+  actions: CanvasMenuActions;
+  onClose(): void;
+}) {
   const [popupRef, popupStyle] = useClampedPosition<HTMLDivElement>(menu);
   const selected = useEditorStore((s) => s.selectedNodes.length);
   const linkSelected = useEditorStore((s) => s.selectedEdges.length === 1);
@@ -32,7 +40,14 @@ export function CanvasContextMenu({ menu, actions, onClose }: { menu: CanvasMenu
     fn();
   };
   return (
-    <div className="fy-menu" ref={popupRef} style={popupStyle} role="menu" aria-label="Canvas menu" onMouseLeave={onClose}>
+    <div
+      className="fy-menu"
+      ref={popupRef}
+      style={popupStyle}
+      role="menu"
+      aria-label="Canvas menu"
+      onMouseLeave={onClose}
+    >
       <button role="menuitem" onClick={act(actions.addNode)}>
         Add node… <kbd>double-click</kbd>
       </button>

@@ -46,7 +46,17 @@ describe("editor canvas", () => {
     act(() => store.getState().select(["2"]));
     unsubscribe();
     expect(updates.length).toBeGreaterThan(0);
-    const tracked = ["onNodeDragStart", "onNodeDragStop", "onMoveEnd", "fitViewOptions", "onNodesChange", "onEdgesChange", "onConnect", "onConnectEnd", "isValidConnection"] as const;
+    const tracked = [
+      "onNodeDragStart",
+      "onNodeDragStop",
+      "onMoveEnd",
+      "fitViewOptions",
+      "onNodesChange",
+      "onEdgesChange",
+      "onConnect",
+      "onConnectEnd",
+      "isValidConnection",
+    ] as const;
     for (const changed of updates) for (const key of tracked) expect(changed).not.toContain(key);
     expect(updates.some((changed) => changed.includes("nodes"))).toBe(true);
   });
@@ -94,7 +104,8 @@ describe("editor canvas", () => {
   it("editable: the same node's widgets are enabled", () => {
     const { view } = renderCanvas(false);
     const node = view.container.querySelector("[data-testid='node-1']")!;
-    for (const c of node.querySelectorAll("input, select, textarea")) expect((c as HTMLInputElement).disabled).toBe(false);
+    for (const c of node.querySelectorAll("input, select, textarea"))
+      expect((c as HTMLInputElement).disabled).toBe(false);
     expect(view.container.querySelector(".fy-palette")).toBeTruthy();
   });
 });

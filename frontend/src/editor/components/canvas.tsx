@@ -17,7 +17,16 @@ import {
   type ReactFlowState,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type MouseEvent as ReactMouseEvent, type ReactNode } from "react";
+import {
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  type DragEvent,
+  type MouseEvent as ReactMouseEvent,
+  type ReactNode,
+} from "react";
 import type { NodeSchema } from "../../api/schemas";
 import { layoutGraph } from "../auto-layout";
 import { checkConnection, compatibleNodeTypes, type ConnectionRequest } from "../connection-rules";
@@ -69,15 +78,21 @@ interface SearchState {
   screen: Position;
   flow: Position;
   /** A link dropped in empty space: the new node gets linked to this end. */
-  pending?: { kind: "output"; nodeId: string; index: number; type: string } | { kind: "input"; nodeId: string; name: string; type: string };
+  pending?:
+    | { kind: "output"; nodeId: string; index: number; type: string }
+    | { kind: "input"; nodeId: string; name: string; type: string };
 }
 
 /** Turn a React Flow connection into an output → input request (links may be drawn from either end). */
-function toRequest(c: Pick<Connection, "source" | "sourceHandle" | "target" | "targetHandle">): ConnectionRequest | null {
+function toRequest(
+  c: Pick<Connection, "source" | "sourceHandle" | "target" | "targetHandle">,
+): ConnectionRequest | null {
   const out = parseHandle(c.sourceHandle);
   const inp = parseHandle(c.targetHandle);
-  if (out?.kind === "out" && inp?.kind === "in") return { source: c.source, sourceOutput: out.index, target: c.target, targetInput: inp.name };
-  if (out?.kind === "in" && inp?.kind === "out") return { source: c.target, sourceOutput: inp.index, target: c.source, targetInput: out.name };
+  if (out?.kind === "out" && inp?.kind === "in")
+    return { source: c.source, sourceOutput: out.index, target: c.target, targetInput: inp.name };
+  if (out?.kind === "in" && inp?.kind === "out")
+    return { source: c.target, sourceOutput: inp.index, target: c.source, targetInput: out.name };
   return null;
 }
 
@@ -117,7 +132,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
   // from an estimate of the fitted one (fitView still corrects it once the nodes are measured).
   const [initialViewport] = useState(() => store.getState().graph.viewport ?? null);
   const [startViewport] = useState(
-    () => initialViewport ?? estimateFitViewport(store.getState().graph, window.innerWidth - (readOnly ? 0 : 230), window.innerHeight - 60),
+    () =>
+      initialViewport ??
+      estimateFitViewport(store.getState().graph, window.innerWidth - (readOnly ? 0 : 230), window.innerHeight - 60),
   );
 
   // React Flow's node and edge arrays live here. React Flow's changes (drag steps, measurements, selection) are
@@ -145,10 +162,20 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
     syncEdges();
     return store.subscribe((s, p) => {
       const catalogChanged = s.catalog !== p.catalog;
-      if (catalogChanged || s.graph.nodes !== p.graph.nodes || s.graph.groups !== p.graph.groups || s.selectedNodes !== p.selectedNodes) {
+      if (
+        catalogChanged ||
+        s.graph.nodes !== p.graph.nodes ||
+        s.graph.groups !== p.graph.groups ||
+        s.selectedNodes !== p.selectedNodes
+      ) {
         syncNodes();
       }
-      if (catalogChanged || s.graph.nodes !== p.graph.nodes || s.graph.edges !== p.graph.edges || s.selectedEdges !== p.selectedEdges) {
+      if (
+        catalogChanged ||
+        s.graph.nodes !== p.graph.nodes ||
+        s.graph.edges !== p.graph.edges ||
+        s.selectedEdges !== p.selectedEdges
+      ) {
         syncEdges();
       }
     });
@@ -159,7 +186,11 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
   const onNodeDragStart = useCallback(
     (_: unknown, node: AppNode) => {
       const s = store.getState();
-      if (node.id.startsWith(GROUP_NODE_PREFIX) || node.id.startsWith(NOTE_NODE_PREFIX) || node.id.startsWith(REROUTE_NODE_PREFIX)) {
+      if (
+        node.id.startsWith(GROUP_NODE_PREFIX) ||
+        node.id.startsWith(NOTE_NODE_PREFIX) ||
+        node.id.startsWith(REROUTE_NODE_PREFIX)
+      ) {
         const groupId = node.id.slice(GROUP_NODE_PREFIX.length);
         const group = s.graph.groups.find((g) => g.id === groupId);
         groupDrag.current = group
@@ -184,7 +215,11 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       if (node.id.startsWith(GROUP_NODE_PREFIX)) {
         // A group's frame is canvas: its menu is the canvas menu (add, paste, arrange inside it).
         setMenu(null);
-        setPaneMenu({ x: e.clientX - (rect?.left ?? 0), y: e.clientY - (rect?.top ?? 0), flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }) });
+        setPaneMenu({
+          x: e.clientX - (rect?.left ?? 0),
+          y: e.clientY - (rect?.top ?? 0),
+          flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }),
+        });
         return;
       }
       setPaneMenu(null);
@@ -204,7 +239,11 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       if (readOnly || !wrapper.current) return;
       const rect = wrapper.current.getBoundingClientRect();
       setMenu(null);
-      setPaneMenu({ x: e.clientX - rect.left, y: e.clientY - rect.top, flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }) });
+      setPaneMenu({
+        x: e.clientX - rect.left,
+        y: e.clientY - rect.top,
+        flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }),
+      });
     },
     [flow, readOnly],
   );
@@ -270,7 +309,12 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
 
   const isValidConnection = useCallback<IsValidConnection<AppEdge>>(
     (c) => {
-      const req = toRequest({ source: c.source, target: c.target, sourceHandle: c.sourceHandle ?? null, targetHandle: c.targetHandle ?? null });
+      const req = toRequest({
+        source: c.source,
+        target: c.target,
+        sourceHandle: c.sourceHandle ?? null,
+        targetHandle: c.targetHandle ?? null,
+      });
       return req !== null && checkConnection(store.getState().graph, store.getState().catalog, req).ok;
     },
     [store],
@@ -291,9 +335,16 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       const from = parseHandle(state.fromHandle.id);
       if (state.toHandle?.id && state.isValid === false) {
         // Dropped on a socket that refuses the link: say why.
-        const conn = { source: state.fromNode.id, sourceHandle: state.fromHandle.id, target: state.toHandle.nodeId, targetHandle: state.toHandle.id };
+        const conn = {
+          source: state.fromNode.id,
+          sourceHandle: state.fromHandle.id,
+          target: state.toHandle.nodeId,
+          targetHandle: state.toHandle.id,
+        };
         const req = toRequest(conn);
-        const verdict = req ? checkConnection(s.graph, s.catalog, req) : { ok: false as const, reason: "Link an output to an input." };
+        const verdict = req
+          ? checkConnection(s.graph, s.catalog, req)
+          : { ok: false as const, reason: "Link an output to an input." };
         if (!verdict.ok) s.notify("error", verdict.reason);
         return;
       }
@@ -330,11 +381,24 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       const id = placeNode(schema.type, search.flow);
       const pending = search.pending;
       if (id && pending) {
-        const match = compatibleNodeTypes(new Map([[schema.type, schema]]), { kind: pending.kind, type: pending.type })[0];
+        const match = compatibleNodeTypes(new Map([[schema.type, schema]]), {
+          kind: pending.kind,
+          type: pending.type,
+        })[0];
         if (match && pending.kind === "output") {
-          s.connect({ source: pending.nodeId, sourceOutput: pending.index, target: id, targetInput: String(match.slot) });
+          s.connect({
+            source: pending.nodeId,
+            sourceOutput: pending.index,
+            target: id,
+            targetInput: String(match.slot),
+          });
         } else if (match && pending.kind === "input") {
-          s.connect({ source: id, sourceOutput: Number(match.slot), target: pending.nodeId, targetInput: pending.name });
+          s.connect({
+            source: id,
+            sourceOutput: Number(match.slot),
+            target: pending.nodeId,
+            targetInput: pending.name,
+          });
         }
       }
       setSearch(null);
@@ -352,7 +416,8 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
   // Double-clicking a subgraph instance opens its inside (the breadcrumb leads back out).
   const onNodeDoubleClick = useCallback(
     (_: ReactMouseEvent, node: { id: string }) => {
-      if (!readOnly && store.getState().openSubgraph(node.id)) void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 });
+      if (!readOnly && store.getState().openSubgraph(node.id))
+        void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 });
     },
     [flow, readOnly, store],
   );
@@ -362,7 +427,10 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       const target = e.target as Element;
       if (readOnly || !target.classList.contains("react-flow__pane") || !wrapper.current) return;
       const rect = wrapper.current.getBoundingClientRect();
-      setSearch({ screen: { x: e.clientX - rect.left, y: e.clientY - rect.top }, flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }) });
+      setSearch({
+        screen: { x: e.clientX - rect.left, y: e.clientY - rect.top },
+        flow: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }),
+      });
     },
     [flow, readOnly],
   );
@@ -370,7 +438,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
   const addAtCentre = useCallback(
     (type: string) => {
       const rect = wrapper.current?.getBoundingClientRect();
-      const centre = rect ? flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 }) : { x: 0, y: 0 };
+      const centre = rect
+        ? flow.screenToFlowPosition({ x: rect.left + rect.width / 2, y: rect.top + rect.height / 2 })
+        : { x: 0, y: 0 };
       placeNode(type, centre, "centre");
     },
     [flow, placeNode],
@@ -404,7 +474,9 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       },
       paste: () => {
         const at = paneMenu?.flow;
-        const fromClipboard = navigator.clipboard?.readText ? navigator.clipboard.readText().catch(() => null) : Promise.resolve(null);
+        const fromClipboard = navigator.clipboard?.readText
+          ? navigator.clipboard.readText().catch(() => null)
+          : Promise.resolve(null);
         void fromClipboard.then((text) => {
           const s = store.getState();
           if (text && s.paste(text, at)) return;
@@ -416,7 +488,14 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
         const s = store.getState();
         if (s.selectedNodes.length) return groupSelection();
         if (!paneMenu) return;
-        const group = { id: `g${s.graph.groups.length + 1}`, title: "Group", x: Math.round(paneMenu.flow.x), y: Math.round(paneMenu.flow.y), width: 400, height: 260 };
+        const group = {
+          id: `g${s.graph.groups.length + 1}`,
+          title: "Group",
+          x: Math.round(paneMenu.flow.x),
+          y: Math.round(paneMenu.flow.y),
+          width: 400,
+          height: 260,
+        };
         while (s.graph.groups.some((g) => g.id === group.id)) group.id = `${group.id}x`;
         s.change((g) => addGroup(g, group));
       },
@@ -424,7 +503,8 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
       note: () => {
         if (!paneMenu) return;
         // Inside an open subgraph the view is rebuilt from the definition's nodes: notes belong to the top level.
-        if (store.getState().subgraphPath.length) return store.getState().notify("info", "Notes go on the top level of the workflow, not inside a subgraph.");
+        if (store.getState().subgraphPath.length)
+          return store.getState().notify("info", "Notes go on the top level of the workflow, not inside a subgraph.");
         const { graph } = addNote(store.getState().graph, paneMenu.flow);
         store.getState().change(() => graph);
       },
@@ -432,9 +512,11 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
         const s = store.getState();
         const edge = s.graph.edges.find((e) => e.id === s.selectedEdges[0]);
         const at = paneMenu?.flow;
-        if (s.subgraphPath.length) return s.notify("info", "Reroutes go on the top level of the workflow, not inside a subgraph.");
+        if (s.subgraphPath.length)
+          return s.notify("info", "Reroutes go on the top level of the workflow, not inside a subgraph.");
         const added = edge && at ? addReroute(s.graph, edge.id, at) : null;
-        if (!added) return s.notify("info", "Select one link that is not rerouted yet, then right-click where the reroute goes.");
+        if (!added)
+          return s.notify("info", "Select one link that is not rerouted yet, then right-click where the reroute goes.");
         s.change(() => added.graph);
       },
       selectAll: () => store.getState().selectAll(),
@@ -506,104 +588,124 @@ export function CanvasInner({ onSave, onRun, readOnly = false, aside }: EditorCa
 
   return (
     <ReadOnlyContext.Provider value={readOnly}>
-    <div className={readOnly ? "fy-editor fy-readonly" : "fy-editor"}>
-      {!readOnly && <NodePalette schemas={schemas} onAdd={addAtCentre} />}
-      <div
-        className="fy-canvas"
-        ref={wrapper}
-        onDoubleClick={onDoubleClick}
-        onDragOver={(e) => {
-          if (e.dataTransfer.types.includes(NODE_DRAG_MIME)) e.preventDefault();
-        }}
-        onDrop={onDrop}
-        onMouseMove={(e) => {
-          pointer.current = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
-        }}
-      >
-        <ReactFlow<AppNode, AppEdge>
-          onNodeDoubleClick={onNodeDoubleClick}
-          nodes={nodes}
-          edges={edges}
-          nodeTypes={nodeTypes}
-          onNodesChange={onNodesChange}
-          onEdgesChange={onEdgesChange}
-          onNodeDragStart={onNodeDragStart}
-          onNodeDragStop={onNodeDragStop}
-          nodesDraggable={!readOnly}
-          nodesConnectable={!readOnly}
-          // Selecting is no edit: read-only nodes stay selectable so that they take pointer events (scroll a
-          // text, open an output) and can be copied into a workflow of one's own.
-          elementsSelectable
-          onConnect={onConnect}
-          onConnectEnd={onConnectEnd}
-          isValidConnection={isValidConnection}
-          onNodeContextMenu={onNodeContextMenu}
-          onPaneClick={onPaneClick}
-          onPaneContextMenu={onPaneContextMenu}
-          onMoveEnd={onMoveEnd}
-          deleteKeyCode={null}
-          selectionKeyCode="Shift"
-          multiSelectionKeyCode={MULTI_SELECTION_KEYS}
-          zoomOnDoubleClick={false}
-          defaultViewport={startViewport ?? DEFAULT_VIEWPORT}
-          minZoom={0.1}
-          maxZoom={2.5}
-          fitView={!initialViewport && hasNodes}
-          fitViewOptions={FIT_VIEW_OPTIONS}
-          proOptions={PRO_OPTIONS}
-          className={overview ? "fy-overview" : undefined}
+      <div className={readOnly ? "fy-editor fy-readonly" : "fy-editor"}>
+        {!readOnly && <NodePalette schemas={schemas} onAdd={addAtCentre} />}
+        <div
+          className="fy-canvas"
+          ref={wrapper}
+          onDoubleClick={onDoubleClick}
+          onDragOver={(e) => {
+            if (e.dataTransfer.types.includes(NODE_DRAG_MIME)) e.preventDefault();
+          }}
+          onDrop={onDrop}
+          onMouseMove={(e) => {
+            pointer.current = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+          }}
         >
-          <Background gap={20} />
-          <MiniMap pannable zoomable nodeStrokeWidth={3} bgColor="#1f2229" maskColor="#00000088" nodeColor="#4b5263" />
-          <Controls showInteractive={false} />
-        </ReactFlow>
-        <SubgraphBreadcrumb />
-        <div className="fy-canvas-toolbar">
-          {!readOnly && (
-            <>
-              <button type="button" onClick={() => store.getState().undo()} title="Undo (Ctrl+Z)">
-                Undo
-              </button>
-              <button type="button" onClick={() => store.getState().redo()} title="Redo (Ctrl+Y)">
-                Redo
-              </button>
-              <button type="button" onClick={groupSelection} title="Draw a titled group around the selected nodes">
-                Group selection
-              </button>
-              <SubgraphButtons />
-            </>
-          )}
-          <button type="button" onClick={() => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 })} title="Fit view (F)">
-            Fit view
-          </button>
-          {!readOnly && (
-            <button type="button" onClick={() => void autoLayout()} title="Arrange nodes left to right">
-              Auto layout
+          <ReactFlow<AppNode, AppEdge>
+            onNodeDoubleClick={onNodeDoubleClick}
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onNodeDragStart={onNodeDragStart}
+            onNodeDragStop={onNodeDragStop}
+            nodesDraggable={!readOnly}
+            nodesConnectable={!readOnly}
+            // Selecting is no edit: read-only nodes stay selectable so that they take pointer events (scroll a
+            // text, open an output) and can be copied into a workflow of one's own.
+            elementsSelectable
+            onConnect={onConnect}
+            onConnectEnd={onConnectEnd}
+            isValidConnection={isValidConnection}
+            onNodeContextMenu={onNodeContextMenu}
+            onPaneClick={onPaneClick}
+            onPaneContextMenu={onPaneContextMenu}
+            onMoveEnd={onMoveEnd}
+            deleteKeyCode={null}
+            selectionKeyCode="Shift"
+            multiSelectionKeyCode={MULTI_SELECTION_KEYS}
+            zoomOnDoubleClick={false}
+            defaultViewport={startViewport ?? DEFAULT_VIEWPORT}
+            minZoom={0.1}
+            maxZoom={2.5}
+            fitView={!initialViewport && hasNodes}
+            fitViewOptions={FIT_VIEW_OPTIONS}
+            proOptions={PRO_OPTIONS}
+            className={overview ? "fy-overview" : undefined}
+          >
+            <Background gap={20} />
+            <MiniMap
+              pannable
+              zoomable
+              nodeStrokeWidth={3}
+              bgColor="#1f2229"
+              maskColor="#00000088"
+              nodeColor="#4b5263"
+            />
+            <Controls showInteractive={false} />
+          </ReactFlow>
+          <SubgraphBreadcrumb />
+          <div className="fy-canvas-toolbar">
+            {!readOnly && (
+              <>
+                <button type="button" onClick={() => store.getState().undo()} title="Undo (Ctrl+Z)">
+                  Undo
+                </button>
+                <button type="button" onClick={() => store.getState().redo()} title="Redo (Ctrl+Y)">
+                  Redo
+                </button>
+                <button type="button" onClick={groupSelection} title="Draw a titled group around the selected nodes">
+                  Group selection
+                </button>
+                <SubgraphButtons />
+              </>
+            )}
+            <button
+              type="button"
+              onClick={() => void flow.fitView({ padding: 0.2, maxZoom: 1, duration: 200 })}
+              title="Fit view (F)"
+            >
+              Fit view
             </button>
+            {!readOnly && (
+              <button type="button" onClick={() => void autoLayout()} title="Arrange nodes left to right">
+                Auto layout
+              </button>
+            )}
+            <button type="button" onClick={() => setHelp((h) => !h)} title="Keyboard shortcuts (?)">
+              ?
+            </button>
+          </div>
+          {!hasNodes && !readOnly && (
+            <div className="fy-canvas-empty">Double-click the canvas or pick a node from the palette to start.</div>
           )}
-          <button type="button" onClick={() => setHelp((h) => !h)} title="Keyboard shortcuts (?)">
-            ?
-          </button>
+          {search && (
+            <NodeSearchPopup
+              schemas={searchSchemas}
+              at={search.screen}
+              {...(search.pending
+                ? {
+                    title:
+                      search.pending.kind === "output"
+                        ? `Nodes that take ${search.pending.type}`
+                        : `Nodes that give ${search.pending.type}`,
+                  }
+                : {})}
+              onPick={pickFromSearch}
+              onClose={() => setSearch(null)}
+            />
+          )}
+          {menu && <NodeContextMenu menu={menu} onClose={() => setMenu(null)} />}
+          {paneMenu && (
+            <CanvasContextMenu menu={paneMenu} actions={paneMenuActions} onClose={() => setPaneMenu(null)} />
+          )}
+          {help && <HelpPanel onClose={() => setHelp(false)} />}
+          <NoticeToast />
         </div>
-        {!hasNodes && !readOnly && (
-          <div className="fy-canvas-empty">Double-click the canvas or pick a node from the palette to start.</div>
-        )}
-        {search && (
-          <NodeSearchPopup
-            schemas={searchSchemas}
-            at={search.screen}
-            {...(search.pending ? { title: search.pending.kind === "output" ? `Nodes that take ${search.pending.type}` : `Nodes that give ${search.pending.type}` } : {})}
-            onPick={pickFromSearch}
-            onClose={() => setSearch(null)}
-          />
-        )}
-        {menu && <NodeContextMenu menu={menu} onClose={() => setMenu(null)} />}
-        {paneMenu && <CanvasContextMenu menu={paneMenu} actions={paneMenuActions} onClose={() => setPaneMenu(null)} />}
-        {help && <HelpPanel onClose={() => setHelp(false)} />}
-        <NoticeToast />
+        {aside}
       </div>
-      {aside}
-    </div>
     </ReadOnlyContext.Provider>
   );
 }

@@ -11,7 +11,11 @@ import { nodeTypes } from "./flow-node";
 
 afterEach(cleanup);
 
-function renderNode(type: string, extra?: (g: ReturnType<typeof emptyGraph>) => ReturnType<typeof emptyGraph>, zoom = 1) {
+function renderNode(
+  type: string,
+  extra?: (g: ReturnType<typeof emptyGraph>) => ReturnType<typeof emptyGraph>,
+  zoom = 1,
+) {
   const schema = sampleSchemas.find((s) => s.type === type)!;
   let graph = addNode(emptyGraph(), createNode(schema, "1", { x: 0, y: 0 }));
   if (extra) graph = extra(graph);
@@ -26,7 +30,13 @@ function renderNode(type: string, extra?: (g: ReturnType<typeof emptyGraph>) => 
     <EditorStoreProvider store={store}>
       <ReactFlowProvider>
         <div style={{ width: 800, height: 600 }}>
-          <ReactFlow nodes={nodes} edges={[]} nodeTypes={nodeTypes} defaultViewport={{ x: 0, y: 0, zoom }} minZoom={0.1} />
+          <ReactFlow
+            nodes={nodes}
+            edges={[]}
+            nodeTypes={nodeTypes}
+            defaultViewport={{ x: 0, y: 0, zoom }}
+            minZoom={0.1}
+          />
         </div>
       </ReactFlowProvider>
     </EditorStoreProvider>,
@@ -91,7 +101,10 @@ describe("schema node component", () => {
   });
 
   it("shows a node of an unknown type as missing", () => {
-    renderNode("EmptyImage", (g) => ({ ...g, nodes: { ...g.nodes, "2": { ...g.nodes["1"]!, id: "2", type: "gone.Node" } } }));
+    renderNode("EmptyImage", (g) => ({
+      ...g,
+      nodes: { ...g.nodes, "2": { ...g.nodes["1"]!, id: "2", type: "gone.Node" } },
+    }));
     expect(screen.getByText("gone.Node")).toBeTruthy();
     expect(screen.getByText(/not installed/)).toBeTruthy();
   });

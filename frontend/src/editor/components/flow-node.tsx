@@ -1,5 +1,12 @@
 // The node components React Flow renders: one from the schema, one for types that are not installed.
-import { Handle, Position, useStore as useFlowStore, type NodeProps, type NodeTypes, type ReactFlowState } from "@xyflow/react";
+import {
+  Handle,
+  Position,
+  useStore as useFlowStore,
+  type NodeProps,
+  type NodeTypes,
+  type ReactFlowState,
+} from "@xyflow/react";
 import { memo } from "react";
 import { useShallow } from "zustand/react/shallow";
 import type { InputSpec, SeedControl } from "../../api/schemas";
@@ -16,7 +23,10 @@ import { Widget } from "./widgets";
 /** A handle's colour and shape; `faint` (the handle of an input shown as a widget) mixes the colour 70 % in. */
 function handleStyle(type: string, faint = false) {
   const colour = typeColor(type);
-  return { background: faint ? `color-mix(in srgb, ${colour} 70%, transparent)` : colour, borderRadius: isListType(type) ? 2 : "50%" };
+  return {
+    background: faint ? `color-mix(in srgb, ${colour} 70%, transparent)` : colour,
+    borderRadius: isListType(type) ? 2 : "50%",
+  };
 }
 
 /** Compact nodes (below COMPACT_ZOOM, node-look.ts) draw widget values as text instead of form controls. */
@@ -31,7 +41,16 @@ function widgetText(spec: InputSpec, value: unknown, seedControl: SeedControl | 
   return value == null ? "" : String(value);
 }
 
-function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, compact }: {
+function InputRow({
+  nodeId,
+  spec,
+  value,
+  seedControl,
+  socket,
+  linked,
+  disabled,
+  compact,
+}: {
   compact: boolean;
   nodeId: string;
   spec: InputSpec;
@@ -45,7 +64,10 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, 
   const readOnly = useReadOnly();
   const convertible = spec.mode === "both" && !readOnly;
   const label = (
-    <span className="fy-input-label" title={`${spec.tooltip ? spec.tooltip + " — " : ""}${spec.type}${spec.required ? " (required)" : ""}`}>
+    <span
+      className="fy-input-label"
+      title={`${spec.tooltip ? spec.tooltip + " — " : ""}${spec.type}${spec.required ? " (required)" : ""}`}
+    >
       {spec.name}
       {spec.required && !linked && socket ? <span className="fy-required">*</span> : null}
     </span>
@@ -66,16 +88,22 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, 
       {label}
       {socket ? (
         <span className="fy-socket-type">{linked ? "" : spec.type}</span>
+      ) : compact ? (
+        <span
+          className={
+            spec.widget?.kind === "text" && spec.widget.multiline ? "fy-widget-compact multiline" : "fy-widget-compact"
+          }
+        >
+          {widgetText(spec, value, seedControl)}
+        </span>
       ) : (
-        compact ? (
-          <span className={spec.widget?.kind === "text" && spec.widget.multiline ? "fy-widget-compact multiline" : "fy-widget-compact"}>
-            {widgetText(spec, value, seedControl)}
-          </span>
-        ) : (
-          <Widget nodeId={nodeId} spec={spec} value={value} seedControl={seedControl} disabled={disabled} />
-        )
+        <Widget nodeId={nodeId} spec={spec} value={value} seedControl={seedControl} disabled={disabled} />
       )}
-      {convertible && compact && <span className="fy-convert" aria-hidden="true">{socket ? "⇠" : "⇢"}</span>}
+      {convertible && compact && (
+        <span className="fy-convert" aria-hidden="true">
+          {socket ? "⇠" : "⇢"}
+        </span>
+      )}
       {convertible && !compact && (
         <button
           type="button"
@@ -96,7 +124,10 @@ function InputRow({ nodeId, spec, value, seedControl, socket, linked, disabled, 
  * absolute position and the z-index, which change after the first measurement and on every drag step; the view
  * reads none of them (its content comes from the store through per-node selectors).
  */
-function sameView(a: NodeProps<SchemaFlowNode | MissingFlowNode>, b: NodeProps<SchemaFlowNode | MissingFlowNode>): boolean {
+function sameView(
+  a: NodeProps<SchemaFlowNode | MissingFlowNode>,
+  b: NodeProps<SchemaFlowNode | MissingFlowNode>,
+): boolean {
   return a.id === b.id && a.selected === b.selected && a.data === b.data;
 }
 
@@ -115,8 +146,15 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
   const title = node.title ?? schema.display_name;
   const modeClass = node.mode === "normal" ? "" : ` mode-${node.mode}`;
   return (
-    <div className={`fy-node${selected ? " selected" : ""}${modeClass}${schema.output_node ? " is-output" : ""}${runClass}`} data-testid={`node-${id}`}>
-      <header className="fy-node-header" onDoubleClick={() => !readOnly && setRenaming(true)} title={schema.description || schema.type}>
+    <div
+      className={`fy-node${selected ? " selected" : ""}${modeClass}${schema.output_node ? " is-output" : ""}${runClass}`}
+      data-testid={`node-${id}`}
+    >
+      <header
+        className="fy-node-header"
+        onDoubleClick={() => !readOnly && setRenaming(true)}
+        title={schema.description || schema.type}
+      >
         <button
           type="button"
           className="fy-collapse nodrag"
@@ -193,7 +231,9 @@ export const SchemaNodeView = memo(function SchemaNodeView({ id, selected }: Nod
 export const MissingNodeView = memo(function MissingNodeView({ id, data, selected }: NodeProps<MissingFlowNode>) {
   const inputs = useEditorStore(useShallow((s) => linkedInputsOf(s.graph.edges, id)));
   const outputs = useEditorStore(
-    useShallow((s) => [...new Set(s.graph.edges.filter((e) => e.source === id).map((e) => e.sourceOutput))].sort((a, b) => a - b)),
+    useShallow((s) =>
+      [...new Set(s.graph.edges.filter((e) => e.source === id).map((e) => e.sourceOutput))].sort((a, b) => a - b),
+    ),
   );
   return (
     <div className={`fy-node fy-missing${selected ? " selected" : ""}`} data-testid={`node-${id}`}>
@@ -204,14 +244,26 @@ export const MissingNodeView = memo(function MissingNodeView({ id, data, selecte
         <p className="fy-missing-note">This node type is not installed. It is kept as is and saved unchanged.</p>
         {inputs.map((name) => (
           <div className="fy-row fy-input" key={name}>
-            <Handle type="target" position={Position.Left} id={inHandle(name)} className="fy-handle" isConnectable={false} />
+            <Handle
+              type="target"
+              position={Position.Left}
+              id={inHandle(name)}
+              className="fy-handle"
+              isConnectable={false}
+            />
             <span className="fy-input-label">{name}</span>
           </div>
         ))}
         {outputs.map((index) => (
           <div className="fy-row fy-output" key={index}>
             <span className="fy-output-label">output {index + 1}</span>
-            <Handle type="source" position={Position.Right} id={outHandle(index)} className="fy-handle" isConnectable={false} />
+            <Handle
+              type="source"
+              position={Position.Right}
+              id={outHandle(index)}
+              className="fy-handle"
+              isConnectable={false}
+            />
           </div>
         ))}
       </div>

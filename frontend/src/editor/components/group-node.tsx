@@ -16,7 +16,11 @@ function GroupNodeView({ data }: NodeProps<GroupFlowNode>) {
     store.getState().change((g) => renameGroup(g, group.id, title));
   };
   return (
-    <div className="fy-group" style={{ width: group.width, height: group.height, ...(group.color ? { borderColor: group.color } : {}) }} data-group={group.id}>
+    <div
+      className="fy-group"
+      style={{ width: group.width, height: group.height, ...(group.color ? { borderColor: group.color } : {}) }}
+      data-group={group.id}
+    >
       <div className="fy-group-title" onDoubleClick={() => !data.readOnly && setEditing(true)}>
         {editing ? (
           <input

@@ -29,7 +29,11 @@ beforeEach(() => {
   setFetcher(async (url) => {
     asked.push(String(url));
     const kind = new URL(String(url), "http://x").searchParams.get("kind") ?? "";
-    const body = { count: 0, results: [], files: { [kind]: files.map((f) => ({ ...f, sha256: null, workers: ["w1"] })) } };
+    const body = {
+      count: 0,
+      results: [],
+      files: { [kind]: files.map((f) => ({ ...f, sha256: null, workers: ["w1"] })) },
+    };
     return new Response(JSON.stringify(body), { status: 200, headers: { "Content-Type": "application/json" } });
   });
 });

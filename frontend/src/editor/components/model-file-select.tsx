@@ -53,9 +53,7 @@ export function ModelFileSelect({ nodeId, spec, value, kind, disabled }: Props) 
         <option value="" disabled>
           {placeholder}
         </option>
-        {current && !known && (
-          <option value={current}>{missing ? `${current} (missing)` : current}</option>
-        )}
+        {current && !known && <option value={current}>{missing ? `${current} (missing)` : current}</option>}
         {shown.map((f) => (
           <option key={f.name} value={f.name}>
             {f.size_bytes != null ? `${f.name} (${formatBytes(f.size_bytes)})` : f.name}

@@ -23,7 +23,9 @@ export function NodeContextMenu({ menu, onClose }: { menu: MenuState; onClose():
   const s = store.getState;
   return (
     <div className="fy-menu" ref={popupRef} style={popupStyle} role="menu" onMouseLeave={onClose}>
-      <button role="menuitem" onClick={act(() => s().setRenaming(node.id))}>Rename…</button>
+      <button role="menuitem" onClick={act(() => s().setRenaming(node.id))}>
+        Rename…
+      </button>
       <button role="menuitem" onClick={act(() => s().toggleMode("bypass"))}>
         {node.mode === "bypass" ? "Stop bypassing" : "Bypass"} <kbd>Ctrl+B</kbd>
       </button>

@@ -45,14 +45,26 @@ function Category({ node, onAdd, depth }: { node: CategoryNode; onAdd(type: stri
   );
 }
 
-export const NodePalette = memo(function NodePalette({ schemas, onAdd }: { schemas: readonly NodeSchema[]; onAdd(type: string): void }) {
+export const NodePalette = memo(function NodePalette({
+  schemas,
+  onAdd,
+}: {
+  schemas: readonly NodeSchema[];
+  onAdd(type: string): void;
+}) {
   const [query, setQuery] = useState("");
   const tree = useMemo(() => buildCategoryTree(schemas), [schemas]);
   const search = useMemo(() => createNodeSearch(schemas, { recent: readRecentNodeTypes }), [schemas]);
   const results = useMemo(() => (query.trim() ? search.search(query) : []), [search, query]);
   return (
     <aside className="fy-palette" aria-label="Node palette">
-      <input type="search" placeholder="Search nodes…" aria-label="Filter nodes" value={query} onChange={(e) => setQuery(e.target.value)} />
+      <input
+        type="search"
+        placeholder="Search nodes…"
+        aria-label="Filter nodes"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+      />
       {schemas.length === 0 && <p className="fy-empty">The node catalog is empty.</p>}
       {query.trim() ? (
         <ul className="fy-palette-results">

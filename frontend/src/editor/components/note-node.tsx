@@ -17,11 +17,21 @@ function NoteNodeView({ data }: NodeProps<NoteFlowNode>) {
   if (!note) return null;
   const edit = !data.readOnly && editing;
   return (
-    <div className="fy-note" style={{ width: note.width ?? 260, ...(note.height ? { minHeight: note.height } : {}) }} data-note={note.id}>
+    <div
+      className="fy-note"
+      style={{ width: note.width ?? 260, ...(note.height ? { minHeight: note.height } : {}) }}
+      data-note={note.id}
+    >
       <div className="fy-note-handle">
         <span>{note.markdown ? "Note (Markdown)" : "Note"}</span>
         {!data.readOnly && (
-          <button type="button" className="nodrag" aria-label="Remove note" title="Remove the note" onClick={() => store.getState().change((g) => removeNote(g, note.id))}>
+          <button
+            type="button"
+            className="nodrag"
+            aria-label="Remove note"
+            title="Remove the note"
+            onClick={() => store.getState().change((g) => removeNote(g, note.id))}
+          >
             ×
           </button>
         )}
@@ -46,7 +56,9 @@ function NoteNodeView({ data }: NodeProps<NoteFlowNode>) {
           className={html !== null ? "fy-note-body nowheel" : "fy-note-body plain nowheel"}
           title={data.readOnly ? undefined : "Double-click to edit"}
           onDoubleClick={() => !data.readOnly && setEditing(true)}
-          {...(html !== null ? { dangerouslySetInnerHTML: { __html: html } } : { children: note.text || (data.readOnly ? "" : "Double-click to write") })}
+          {...(html !== null
+            ? { dangerouslySetInnerHTML: { __html: html } }
+            : { children: note.text || (data.readOnly ? "" : "Double-click to write") })}
         />
       )}
     </div>

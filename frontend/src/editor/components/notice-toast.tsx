@@ -12,7 +12,11 @@ export function NoticeToast() {
   }, [notice, dismiss]);
   if (!notice) return null;
   return (
-    <div className={`fy-toast fy-toast-${notice.kind}`} role={notice.kind === "error" ? "alert" : "status"} onClick={dismiss}>
+    <div
+      className={`fy-toast fy-toast-${notice.kind}`}
+      role={notice.kind === "error" ? "alert" : "status"}
+      onClick={dismiss}
+    >
       {notice.text}
     </div>
   );

@@ -15,11 +15,25 @@ function RerouteNodeView({ data }: NodeProps<RerouteFlowNode>) {
       className="fy-reroute"
       data-reroute={data.rerouteId}
       style={{ borderColor: colour }}
-      title={data.readOnly ? data.valueType : `${data.valueType}: drag to bend the links, double-click to remove the reroute`}
+      title={
+        data.readOnly ? data.valueType : `${data.valueType}: drag to bend the links, double-click to remove the reroute`
+      }
       onDoubleClick={() => !data.readOnly && store.getState().change((g) => removeReroute(g, data.rerouteId))}
     >
-      <Handle type="target" position={Position.Left} id={inHandle("value")} isConnectable={false} className="fy-reroute-handle" />
-      <Handle type="source" position={Position.Right} id={outHandle(0)} isConnectable={false} className="fy-reroute-handle" />
+      <Handle
+        type="target"
+        position={Position.Left}
+        id={inHandle("value")}
+        isConnectable={false}
+        className="fy-reroute-handle"
+      />
+      <Handle
+        type="source"
+        position={Position.Right}
+        id={outHandle(0)}
+        isConnectable={false}
+        className="fy-reroute-handle"
+      />
     </div>
   );
 }

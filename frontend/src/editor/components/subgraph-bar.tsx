@@ -6,7 +6,9 @@ import { subgraphIdOf } from "../subgraphs";
 export function SubgraphBreadcrumb() {
   const store = useEditorStoreApi();
   const path = useEditorStore((s) => s.subgraphPath);
-  const names = useEditorStore((s) => s.subgraphPath.map((f) => s.graph.subgraphs?.[f.id]?.name ?? f.id).join("\u0000"));
+  const names = useEditorStore((s) =>
+    s.subgraphPath.map((f) => s.graph.subgraphs?.[f.id]?.name ?? f.id).join("\u0000"),
+  );
   if (!path.length) return null;
   const labels = names.split("\u0000");
   return (
@@ -50,11 +52,20 @@ export function SubgraphButtons() {
   };
   return (
     <>
-      <button type="button" onClick={convert} disabled={!selected.length} title="Replace the selected nodes by one subgraph node">
+      <button
+        type="button"
+        onClick={convert}
+        disabled={!selected.length}
+        title="Replace the selected nodes by one subgraph node"
+      >
         Convert to subgraph
       </button>
       {instance && (
-        <button type="button" onClick={() => store.getState().openSubgraph(instance)} title="Edit the inside of this subgraph (or double-click it)">
+        <button
+          type="button"
+          onClick={() => store.getState().openSubgraph(instance)}
+          title="Edit the inside of this subgraph (or double-click it)"
+        >
           Open subgraph
         </button>
       )}

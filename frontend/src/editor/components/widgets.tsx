@@ -75,7 +75,8 @@ function NumberField({ nodeId, spec, value, widget, disabled }: WidgetProps & { 
 
 function SelectField({ nodeId, spec, value, widget, disabled }: WidgetProps & { widget: SelectWidget }) {
   const store = useEditorStoreApi();
-  const onChange = (e: ChangeEvent<HTMLSelectElement>) => store.getState().setWidgetValue(nodeId, spec.name, e.target.value);
+  const onChange = (e: ChangeEvent<HTMLSelectElement>) =>
+    store.getState().setWidgetValue(nodeId, spec.name, e.target.value);
   const current = value == null ? "" : String(value);
   if (!widget.options && kindOfSource(widget.source)) {
     return <UploadSelect nodeId={nodeId} spec={spec} value={value} disabled={disabled} source={widget.source!} />;
@@ -87,7 +88,14 @@ function SelectField({ nodeId, spec, value, widget, disabled }: WidgetProps & { 
   if (!widget.options) {
     // Options the server supplies (uploads, models): listed once the options API exists.
     return (
-      <select className="nodrag" aria-label={spec.name} value={current} onChange={onChange} disabled={disabled} title={`Options come from the server (${widget.source ?? "unknown source"})`}>
+      <select
+        className="nodrag"
+        aria-label={spec.name}
+        value={current}
+        onChange={onChange}
+        disabled={disabled}
+        title={`Options come from the server (${widget.source ?? "unknown source"})`}
+      >
         {current && <option value={current}>{current}</option>}
         <option value="" disabled>
           {`(options from ${widget.source ?? "server"})`}
@@ -146,7 +154,13 @@ export const Widget = memo(function Widget(given: WidgetProps) {
     case "toggle":
       return (
         <label className="fy-toggle nodrag">
-          <input type="checkbox" aria-label={spec.name} checked={Boolean(value)} disabled={disabled} onChange={(e) => set(e.target.checked)} />
+          <input
+            type="checkbox"
+            aria-label={spec.name}
+            checked={Boolean(value)}
+            disabled={disabled}
+            onChange={(e) => set(e.target.checked)}
+          />
           <span>{value ? widget.label_on : widget.label_off}</span>
         </label>
       );
