@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -100,6 +101,10 @@ def test_queue_and_interrupt_act_only_through_the_access_layer(
     submitter = comfy_client(remy)
     running = submit(submitter, SLOW, team)
     waiting = submit(submitter, SLOW, team)
+    # The first is claimed by a worker thread: on a busy machine, not at once.
+    deadline = time.monotonic() + 20
+    while status_of(running) == Run.Status.QUEUED and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert [item[1] for item in submitter.get("/comfy/queue").json()["queue_pending"]] == [waiting]
 
     # Neither an outsider, nor a viewer or runner (a teammate's run needs edit), can cancel; nobody but the
