@@ -8,7 +8,6 @@ the others (400 only when every output fails). Upload widgets accept ComfyUI's `
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -310,7 +309,7 @@ def _submit(
         user=user,
         client_id=client_id[:200],
         number=int(number),
-        prompt=copy.deepcopy(dict(prompt)),
+        prompt=dict(prompt),  # parsed for this request alone: no copy (a deep one cost ~5 µs a node)
         extra_data=extra_data,
         outputs_to_execute=outputs,
     )

@@ -284,9 +284,8 @@ class EventRecorder:
                 )
             )
         self._thread = threading.Thread(target=self._loop, name=f"flowyard-recorder-{run.pk}", daemon=True)
-        self._thread_state = (
-            "new"  # -> "waiting" (start) -> "running" (its thread) or "inline" (closed first)
-        )
+        # "new", then "waiting" (started), then "running" (its thread writes) or "inline" (closed first)
+        self._thread_state = "new"
 
     # The engine's side
 
