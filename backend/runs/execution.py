@@ -221,11 +221,25 @@ def _execute(run: Run, cancel: threading.Event) -> str:
     )
 
 
+class _EventRow:
+    """A ``RunEvent`` row to insert, without the model machinery (~10 µs an instance: 15,000 for a 5,000-node
+    run)."""
+
+    __slots__ = ("seq", "type", "node", "data", "time")
+
+    def __init__(self, seq: int, type: str, node: str | None, data: dict[str, Any], time: float) -> None:
+        self.seq, self.type, self.node, self.data, self.time = seq, type, node, data, time
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as clients receive it (``RunEvent.to_json``)."""
+        return {"seq": self.seq, "type": self.type, "node": self.node, "data": self.data, "time": self.time}
+
+
 @dataclass
 class _Pending:
     """An event being written: its row, and the outputs whose ids go into its data once they exist."""
 
-    row: RunEvent
+    row: _EventRow
     outputs: list[RunOutput]
     preview: RunOutput | None = None
 
@@ -412,14 +426,7 @@ class EventRecorder:
         dirty: dict[str, set[str]] = {}  # node id -> the fields this batch changed
         final: dict[str, Any] = {}
         for event in batch:
-            row = RunEvent(
-                run_id=self.run.pk,
-                seq=event.seq + offset,
-                type=event.type,
-                node=event.node,
-                data=dict(event.data),
-                time=event.time,
-            )
+            row = _EventRow(event.seq + offset, event.type, event.node, dict(event.data), event.time)
             item = _Pending(row, [])
             self._apply(event, row, item, dirty, final)
             pending.append(item)
@@ -450,7 +457,7 @@ class EventRecorder:
                         item.row.data["results"] = [output.to_ref() for output in item.outputs]
                     if item.preview is not None:
                         item.row.data["preview"] = item.preview.to_ref()
-            RunEvent.objects.bulk_create([item.row for item in pending], batch_size=1000)
+            insert_run_events(self.run.pk, [item.row for item in pending])
             if dirty:
                 self._write_nodes(dirty)
             last_seq = pending[-1].row.seq
@@ -497,7 +504,7 @@ class EventRecorder:
     def _apply(
         self,
         event: Event,
-        row: RunEvent,
+        row: _EventRow,
         item: _Pending,
         dirty: dict[str, set[str]],
         final: dict[str, Any],
@@ -758,6 +765,51 @@ class _LateStarts:
 
 
 _late_starts = _LateStarts()
+
+
+def insert_run_events(run_id: Any, rows: list[_EventRow]) -> None:
+    """Insert a run's events in one statement (Postgres: five arrays; SQLite: as many rows as its parameter limit
+    takes), without a model instance per event; a ``seq`` already stored raises ``IntegrityError`` as before."""
+    if connection.vendor not in ("postgresql", "sqlite"):
+        RunEvent.objects.bulk_create(
+            [
+                RunEvent(run_id=run_id, **{name: getattr(row, name) for name in _EventRow.__slots__})
+                for row in rows
+            ],
+            batch_size=1000,
+        )
+        return
+    meta = RunEvent._meta
+    table = meta.db_table
+    run = meta.get_field("run").get_db_prep_save(run_id, connection)
+    datas = [json.dumps(row.data) for row in rows]  # what the JSONField would store
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f'INSERT INTO "{table}" ("run_id", "seq", "type", "node", "data", "time") '
+                "SELECT %s, u.s, u.t, u.n, u.d::jsonb, u.tm FROM unnest("
+                "%s::integer[], %s::text[], %s::text[], %s::text[], %s::double precision[]) AS u(s, t, n, d, tm)",
+                [
+                    run,
+                    [row.seq for row in rows],
+                    [row.type for row in rows],
+                    [row.node for row in rows],
+                    datas,
+                    [row.time for row in rows],
+                ],
+            )
+            return
+        per_statement = max(1, (connection.features.max_query_params or 999) // 6)
+        for start in range(0, len(rows), per_statement):
+            batch = rows[start : start + per_statement]
+            params: list[Any] = []
+            for row, data in zip(batch, datas[start : start + per_statement], strict=True):
+                params += [run, row.seq, row.type, row.node, data, row.time]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(batch))
+            cursor.execute(
+                f'INSERT INTO "{table}" ("run_id", "seq", "type", "node", "data", "time") VALUES {values}',
+                params,
+            )
 
 
 def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 1000) -> None:
