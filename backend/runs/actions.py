@@ -45,8 +45,8 @@ def do_create_run(
     """Validate the graph (a workflow version's, or ``graph``) and queue a run of it; raise ``GraphRejected``.
 
     With both a version and ``graph``, ``graph`` is what runs and the version records where it came from (a
-    rerun). The scheduler decides in the same transaction whether the run may start (fair use), and after
-    commit hands it to the dispatcher. ``packs``: the workspace's packs when the caller loaded them already.
+    rerun). The scheduler decides whether the run may start (fair use: on SQLite in the same transaction, on
+    Postgres right after commit) and hands it to the dispatcher once committed. ``packs``: the workspace's packs when the caller loaded them already.
     """
     if graph is None:
         if workflow_version is None:
@@ -106,9 +106,14 @@ def _queue_run(
     # The 201 answer lists them from memory (RunDetailSerializer): no second read of 500 rows.
     run.created_nodes = prepared.nodes
     transaction.on_commit(lambda: publish_run_status(run))
-    # Decided here rather than after commit: the submit's transaction (on SQLite, its write turn) serves the
-    # scheduler too; the chosen runs go to the dispatcher once this commits.
-    dispatch_next()
+    if connection.vendor == "sqlite":
+        # The submit's write transaction (one writer at a time anyway) serves the scheduler too; the chosen runs
+        # go to the dispatcher once it commits.
+        dispatch_next()
+    else:
+        # Postgres: the scheduler's advisory lock is held only for its own short transaction, not for the rest
+        # of the submit's (concurrent submits and finishing runs would queue behind it).
+        transaction.on_commit(dispatch_next)
     return run
 
 
