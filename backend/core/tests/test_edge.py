@@ -204,7 +204,10 @@ def test_every_api_answers_503_json_quickly_while_the_database_is_down(server_wi
     assert response.json()["unavailable"] == DATABASE
     assert "the database is unavailable" in response.json()["detail"]
     assert int(response.headers["Retry-After"]) > 0
-    assert elapsed < 2.0, f"{path} answered after {elapsed:.2f} s"
+    # Not a speed check (those live in benchmarks/: this machine is shared and loaded): the answer must come from
+    # the short connect timeouts (2 s for Postgres), not from the 10 s pool wait or a hang, which a loaded
+    # machine cannot stretch to 8 s.
+    assert elapsed < 8.0, f"{path} answered after {elapsed:.2f} s"
 
 
 def test_health_answers_503_json_naming_both_outages(server_without_services):
