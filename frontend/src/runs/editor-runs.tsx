@@ -12,7 +12,7 @@ import { buildRunRequest, type RunTarget } from "./run-request";
 import { runsApi } from "./runs-api";
 import { useRunInstanceStatus, useRunNode } from "./runs-store";
 import { FileOutput, isShownMedia, isTextual, MediaOutput } from "./media-output";
-import type { NodeState } from "./run-state";
+import { blankNode, type NodeState } from "./run-state";
 
 export interface ValidationIssue {
   input: string | null;
@@ -137,22 +137,7 @@ export function useNodeRunState(nodeId: string): NodeState | null {
 }
 
 function instanceState(id: string, status: string): NodeState {
-  return {
-    id,
-    type: "",
-    status: status as NodeState["status"],
-    started: null,
-    finished: null,
-    duration: null,
-    progress: null,
-    preview: null,
-    error: "",
-    errorType: "",
-    traceback: "",
-    outputs: [],
-    results: [],
-    retry: null,
-  };
+  return { ...blankNode(id), status: status as NodeState["status"] };
 }
 
 const EMPTY: ValidationIssue[] = [];

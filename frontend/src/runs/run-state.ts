@@ -68,7 +68,8 @@ export function toMillis(iso: string | null | undefined): number | null {
   return Number.isNaN(t) ? null : t;
 }
 
-function blankNode(id: string, type = ""): NodeState {
+/** A node's state before any event about it arrived. */
+export function blankNode(id: string, type = ""): NodeState {
   return {
     id,
     type,
