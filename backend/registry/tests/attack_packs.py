@@ -361,7 +361,8 @@ class MemoryHog(sdk.Node):
 
 
 class MemoryFanOut(sdk.Node):
-    """Each of ``children`` processes allocates ``bytes``: do the processes together pass the host's limit?"""
+    """Each of ``children`` processes allocates ``bytes`` and holds it ``hold`` s: do they together pass the host's
+    limit?"""
 
     id = "{name}.MemoryFanOut"
     Inputs = Target
@@ -389,6 +390,7 @@ class MemoryFanOut(sdk.Node):
             if os.read(reader, 1) == b"y":
                 allocated += target["bytes"]
             os.close(reader)
+        time.sleep(target.get("hold", 0))  # keep it all, as a real hog would
         for pid, _ in children:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)

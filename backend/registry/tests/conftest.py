@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,27 @@ import pytest
 from backend.registry.models import NodePackVersion, Publisher
 from workers import cli
 from workers.packs.build import build_pack
+
+
+@contextmanager
+def installed_packs_settings(settings, blobs: Path, envs: Path) -> Iterator[None]:
+    """Blobs and pack environments in these folders, core as the only built-in pack, nothing cached; on exit
+    the embedded dispatcher must be idle (a run still executing would outlive the test's database)."""
+    from backend.registry.runtime import forget_loaded_packs
+    from backend.runs.dispatch import LocalDispatcher, get_dispatcher
+    from backend.storage.blobs import get_blob_store
+
+    settings.FLOWYARD_BLOB_DIR = blobs
+    settings.FLOWYARD_PACK_ENV_ROOT = envs
+    settings.FLOWYARD_NODE_PACKS = ["nodepacks.core"]
+    get_blob_store.cache_clear()
+    forget_loaded_packs()
+    yield
+    dispatcher = get_dispatcher()
+    if isinstance(dispatcher, LocalDispatcher):
+        assert dispatcher.wait_idle(30), "runs were still executing when the test ended"
+    forget_loaded_packs()
+    get_blob_store.cache_clear()
 
 
 @pytest.fixture(autouse=True)

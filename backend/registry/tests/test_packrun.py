@@ -18,10 +18,8 @@ from PIL import Image
 from backend.celery import app as celery_app
 from backend.registry import tasks as registry_tasks
 from backend.registry.models import NodePackVersion, Publisher
-from backend.registry.runtime import forget_loaded_packs
-from backend.registry.tests.conftest import make_cli_pack
+from backend.registry.tests.conftest import installed_packs_settings, make_cli_pack
 from backend.runs import tasks
-from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.runs.scheduling import dispatch_next
 from backend.runs.tests.services import (
     PYTHON,
@@ -32,7 +30,6 @@ from backend.runs.tests.services import (
     subprocess_database_url,
     wait_until,
 )
-from backend.storage.blobs import get_blob_store
 from workers import cli
 from workers.packs.build import build_pack
 from workers.runtime.packhost.tests.conftest import make_pack_source
@@ -102,17 +99,8 @@ def shared(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(autouse=True)
 def packrun_settings(settings, shared):
-    settings.FLOWYARD_BLOB_DIR = shared["blobs"]
-    settings.FLOWYARD_PACK_ENV_ROOT = shared["envs"]
-    settings.FLOWYARD_NODE_PACKS = ["nodepacks.core"]
-    get_blob_store.cache_clear()
-    forget_loaded_packs()
-    yield
-    dispatcher = get_dispatcher()
-    if isinstance(dispatcher, LocalDispatcher):
-        assert dispatcher.wait_idle(30), "runs were still executing when the test ended"
-    forget_loaded_packs()
-    get_blob_store.cache_clear()
+    with installed_packs_settings(settings, shared["blobs"], shared["envs"]):
+        yield
 
 
 def publish(upload, user, archive: Path, approver=None, client_for=None) -> NodePackVersion:

@@ -158,18 +158,52 @@ def describe(env: PackEnv, pool: PackHostPool) -> dict[str, Any]:
     return data
 
 
+def description_problems(env: PackEnv, description: dict[str, Any]) -> list[dict[str, Any]]:
+    """What is wrong with a host's description of ``env``: dicts with ``code``, ``message`` (and ``node``).
+
+    ``pack-mismatch`` (the module's pack is not the manifest's), ``node-prefix`` (an id outside
+    ``<name>.``, which would shadow built-in or other packs' nodes), ``no-nodes``. Validation refuses a
+    version with any; ``remote_pack`` refuses a mismatch and leaves unprefixed nodes out.
+    """
+    problems: list[dict[str, Any]] = []
+    declared = description.get("pack") or {}
+    if (declared.get("name"), declared.get("version")) != (env.name, env.version):
+        problems.append(
+            {
+                "code": "pack-mismatch",
+                "message": f"the module's pack is {declared.get('name')} {declared.get('version')}, "
+                f"the manifest says {env.name} {env.version}",
+            }
+        )
+    nodes = description.get("nodes") or []
+    for node in nodes:
+        node_type = str(node.get("type"))
+        if not node_type.startswith(f"{env.name}."):
+            problems.append(
+                {
+                    "code": "node-prefix",
+                    "message": f"node id {node_type!r} must start with {env.name + '.'!r} (pack ids never "
+                    "shadow built-in or other packs' nodes)",
+                    "node": node_type,
+                }
+            )
+    if not nodes:
+        problems.append({"code": "no-nodes", "message": f"pack {env.name} defines no nodes"})
+    return problems
+
+
 def remote_pack(env: PackEnv, pool: PackHostPool) -> sdk.Pack:
     """An SDK ``Pack`` whose nodes execute in ``env``'s host; node ids outside ``<name>.`` are dropped."""
     data = describe(env, pool)
     declared = data["pack"]
-    if declared["name"] != env.name or declared["version"] != env.version:
-        raise PackEnvError(
-            f"the pack's module declares {declared['name']} {declared['version']}, "
-            f"its manifest {env.name} {env.version}"
-        )
+    problems = description_problems(env, data)
+    for problem in problems:
+        if problem["code"] == "pack-mismatch":
+            raise PackEnvError(problem["message"])
+    outside = {problem["node"] for problem in problems if problem["code"] == "node-prefix"}
     nodes = []
     for node in data["nodes"]:
-        if not str(node["type"]).startswith(f"{env.name}."):
+        if node["type"] in outside:
             logger.warning("pack %s: node %s is outside the pack's namespace: ignored", env.key, node["type"])
             continue
         nodes.append(remote_node_class(env, pool, node))
@@ -216,30 +250,8 @@ def inspect_archive(
         return [{"code": "import-failed", "message": str(exc)}], []
     finally:
         host.close()
-    problems: list[dict[str, Any]] = []
-    declared = description.get("pack") or {}
-    if (declared.get("name"), declared.get("version")) != (env.name, env.version):
-        problems.append(
-            {
-                "code": "pack-mismatch",
-                "message": f"the module's pack is {declared.get('name')} {declared.get('version')}, "
-                f"the manifest says {env.name} {env.version}",
-            }
-        )
     nodes = [dict(node) for node in description.get("nodes") or []]
-    for node in nodes:
-        node_type = str(node.get("type"))
-        if not node_type.startswith(f"{env.name}."):
-            problems.append(
-                {
-                    "code": "node-prefix",
-                    "message": f"node id {node_type!r} must start with {env.name + '.'!r} (pack ids never "
-                    "shadow built-in or other packs' nodes)",
-                    "node": node_type,
-                }
-            )
-    if not nodes:
-        problems.append({"code": "no-nodes", "message": f"pack {env.name} defines no nodes"})
+    problems = description_problems(env, description)
     return problems, [{k: v for k, v in node.items() if k != "has_fingerprint"} for node in nodes]
 
 
