@@ -9,7 +9,10 @@ setting backend/settings.py reads.
 
 from __future__ import annotations
 
+import functools
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +297,26 @@ def test_deploy_docs_describe_every_setting():
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", docs))
     missing = sorted((variables | {"DATABASE_URL"}) - documented)
     assert not missing, f"add these settings to the reference in docs/deploy.md: {missing}"
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", "Dockerfile.gpu"])
+def test_images_install_python_packages_from_the_lockfile(name: str):
+    text = (INFRA / name).read_text()
+    assert "COPY pyproject.toml uv.lock" in text
+    assert "uv export --frozen" in text and "--require-hashes" in text
+    # The project itself goes in without resolving anything: its dependencies all came from the lock.
+    assert "uv pip install --no-deps ." in text
+    assert not re.search(r'pip install "?\.(\[|"|\s*$)', text, re.MULTILINE), (
+        "no unlocked install of the project"
+    )
+
+
+def test_lock_versions_reads_the_locked_torch_and_the_cuda_wheels():
+    script = INFRA / "lock_versions.py"
+    run = functools.partial(subprocess.run, capture_output=True, text=True, check=True)
+    lock = (REPO / "uv.lock").read_text()
+    torch = run([sys.executable, str(script), "torch"]).stdout.strip()
+    assert f'name = "torch"\nversion = "{torch}"' in lock
+    skipped = run([sys.executable, str(script), "--cuda-packages"]).stdout.split()
+    assert "--no-emit-package=torch" in skipped and "--no-emit-package=torchvision" in skipped
+    assert any(flag.startswith("--no-emit-package=nvidia-") for flag in skipped)
