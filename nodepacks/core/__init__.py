@@ -1,6 +1,7 @@
 """The built-in core pack: primitives, math, text, logic, JSON and image nodes."""
 
 from nodepacks.core import (
+    approval,
     audio_extras,
     extras,
     image_edit,
@@ -38,6 +39,7 @@ pack = Pack(
         *video_audio.NODES,
         *extras.NODES,
         *audio_extras.NODES,
+        *approval.NODES,
     ],
     builtin=True,
 )

@@ -18,7 +18,15 @@ class Invert(sdk.Node):
 """
 
 from nodepacks.sdk import types
-from nodepacks.sdk.context import Cancelled, Context, FileProvider, ModelProvider, NodeError, NodeTimeout
+from nodepacks.sdk.context import (
+    AwaitDecision,
+    Cancelled,
+    Context,
+    FileProvider,
+    ModelProvider,
+    NodeError,
+    NodeTimeout,
+)
 from nodepacks.sdk.inputs import color, link, model_file, number, output, seed, select, text, toggle, upload
 from nodepacks.sdk.node import (
     UI,
@@ -53,6 +61,7 @@ __all__ = [
     "AnyValue",
     "Audio",
     "AudioValue",
+    "AwaitDecision",
     "Cancelled",
     "Context",
     "FileProvider",

@@ -21,6 +21,18 @@ class NodeError(Exception):
     """Raise to fail a node with a message meant for the user (shown without a traceback)."""
 
 
+class AwaitDecision(Exception):  # noqa: N818 - a signal, like Cancelled, not an error
+    """Raised by a node that needs a person's decision before it can finish (an approval step): the engine
+    pauses the run at that node, keeps what finished, and executes the node again once the decision is
+    recorded (then in ``ctx.decision``). ``request`` (JSON) says who should decide and how; ``ui`` is what
+    they are shown."""
+
+    def __init__(self, message: str = "", *, request: dict[str, Any] | None = None, ui: Any = None) -> None:
+        super().__init__(message or "waiting for a decision")
+        self.request: dict[str, Any] = dict(request or {})
+        self.ui = ui
+
+
 class NodeTimeout(TimeoutError):
     """Raised inside a node (at ``check_cancelled()`` or ``progress()``) once it has run past its
     ``timeout_seconds``; a ``TimeoutError``, so a retry policy ``on=(TimeoutError,)`` retries it."""
@@ -108,6 +120,7 @@ class Context:
         "_scratch",
         "_deadline",
         "_timeout",
+        "decision",
     )
 
     def __init__(
@@ -121,8 +134,11 @@ class Context:
         logger: logging.Logger | None = None,
         scratch_root: Path | None = None,
         timeout_seconds: float | None = None,
+        decision: str | None = None,
     ) -> None:
         self.node_id = node_id
+        # The decision recorded for this node ("approve", "reject"), or None while nobody decided.
+        self.decision = decision
         self._timeout = timeout_seconds
         self._deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         self._on_progress = on_progress

@@ -7,7 +7,9 @@ hand-off); otherwise ready nodes go to a thread pool of ``parallelism`` workers.
 between the index lookup and the load, that node is planned again for execution, pulling in its ancestors.
 
 A failing node skips its dependents while independent branches finish; everything computed is stored, so
-running again resumes from the failure.
+running again resumes from the failure. A node that raises ``AwaitDecision`` (an approval step) pauses in the same
+way without failing: independent branches finish, its dependents wait, and the run ends "paused"; run again with
+the node's decision in ``decisions``, it resumes from there.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,7 +33,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nodepacks.sdk import UI, Cancelled, Context, FileProvider, ModelProvider, NodeError, NodeTimeout, Result
+from nodepacks.sdk import (
+    UI,
+    AwaitDecision,
+    Cancelled,
+    Context,
+    FileProvider,
+    ModelProvider,
+    NodeError,
+    NodeTimeout,
+    Result,
+)
 from nodepacks.sdk.context import NoFiles, NoModels
 from workers.engine.cache import CacheEntry, CacheStore, MemoryCache, estimate_size
 from workers.engine.cache_keys import keys_for
@@ -42,7 +54,7 @@ from workers.engine.validation import OptionSources, ResolvedGraph, ResolvedNode
 
 logger = logging.getLogger(__name__)
 
-RunStatus = Literal["succeeded", "failed", "cancelled", "invalid"]
+RunStatus = Literal["succeeded", "failed", "cancelled", "invalid", "paused"]
 
 # A node result that took at least this long to compute is flushed to the cache store at once, not batched.
 DURABLE_AFTER_SECONDS = 0.5
@@ -60,6 +72,7 @@ class RunResult:
     cached: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)  # nodes waiting for a decision (AwaitDecision)
     events: int = 0
     duration: float = 0.0
 
@@ -115,11 +128,13 @@ class Engine:
         cancel: threading.Event | None = None,
         validate: bool = True,
         option_sources: OptionSources | None = None,
+        decisions: Mapping[str, str] | None = None,
     ) -> RunResult:
         """Run what ``outputs`` (default: ``graph.outputs``, else every output node) need; return the result.
 
         ``validate=False`` trusts a graph validated before: constants are not coerced or range-checked and
         link types are not compared (structure is still checked, since the engine cannot run without it).
+        ``decisions``: {node id: decision} recorded for nodes that paused the run (their ``ctx.decision``).
         """
         started = time.perf_counter()
         sink = EventSink(on_event)
@@ -131,7 +146,9 @@ class Engine:
             finished = {"status": "invalid", "executed": 0, "cached": 0, "failed": [], "duration": duration}
             sink.emit("run_finished", None, finished)
             return RunResult("invalid", errors=resolved.errors, events=sink.count, duration=duration)
-        return _Run(self, resolved, sink, cancel or threading.Event(), started).execute()
+        run = _Run(self, resolved, sink, cancel or threading.Event(), started)
+        run.decisions = decisions or {}
+        return run.execute()
 
 
 # Node states during a run.
@@ -141,6 +158,7 @@ _RUNNING = 3
 _DONE = 4
 _FAILED = 5
 _SKIPPED = 6
+_PAUSED = 7  # raised AwaitDecision: its dependents wait for the decision
 
 _PLANNED = (_LOAD, _EXECUTE)
 
@@ -150,13 +168,14 @@ class _Outcome:
     """What a node task came back with (built on a worker thread, handled on the run's thread)."""
 
     node: str
-    kind: Literal["loaded", "missing", "executed", "failed", "cancelled"]
+    kind: Literal["loaded", "missing", "executed", "failed", "cancelled", "paused"]
     duration: float = 0.0
     outputs: tuple[Any, ...] = ()
     ui: UI | None = None
     error: str = ""
     error_type: str = ""
     traceback: str | None = None
+    request: dict[str, Any] | None = None  # a paused node's AwaitDecision.request
 
 
 class _InvalidOutputs(TypeError):
@@ -207,6 +226,7 @@ class _Run:
         # Without a listener progress reports go nowhere: nodes then only check cancellation.
         self.progress_callback = self.on_progress if sink.listening else None
         self.cancelled = False
+        self.decisions: Mapping[str, str] = {}
 
     def lookup(self, keys: list[str]) -> set[str]:
         """The keys the cache index holds; none when the index cannot answer (the run then computes all)."""
@@ -344,6 +364,11 @@ class _Run:
             outputs, ui = self.execute_with_policy(node, inputs)
         except Cancelled:
             return _Outcome(node.id, "cancelled", time.perf_counter() - began)
+        except AwaitDecision as exc:
+            ui = exc.ui if isinstance(exc.ui, UI) and not exc.ui.is_empty() else None
+            return _Outcome(
+                node.id, "paused", time.perf_counter() - began, ui=ui, error=str(exc), request=exc.request
+            )
         except (NodeError, NodeTimeout, _InvalidOutputs) as exc:  # the message says it all: no traceback
             error_type = "NodeError" if isinstance(exc, NodeError) else type(exc).__name__.lstrip("_")
             return _Outcome(
@@ -401,6 +426,7 @@ class _Run:
                 logger=_node_logger(schema.id),
                 scratch_root=self.scratch_root,
                 timeout_seconds=schema.timeout_seconds,
+                decision=self.decisions.get(node.id),
             )
             try:
                 returned = entry.instance.execute(inputs, ctx)
@@ -408,7 +434,7 @@ class _Run:
                     # It returned, but past its deadline without checking: the timeout holds all the same.
                     ctx.check_cancelled()
                 return _unpack(node, returned)
-            except (Cancelled, _InvalidOutputs):
+            except (Cancelled, AwaitDecision, _InvalidOutputs):
                 raise
             except Exception as exc:
                 if _out_of_memory(exc) and not freed_memory:
@@ -503,6 +529,13 @@ class _Run:
             }
             self.sink.emit("node_failed", node_id, data)
             self.skip_dependents(node_id)
+        elif kind == "paused":
+            # Its dependents stay planned and never become ready: the run ends "paused" once the rest is done.
+            self.state[node_id] = _PAUSED
+            result.paused.append(node_id)
+            request = {"type": self.nodes[node_id].entry.schema.id, "message": outcome.error}
+            request.update(outcome.request or {})
+            self.sink.emit("node_paused", node_id, request, ui=outcome.ui)
         else:
             self.cancelled = True
             self.state[node_id] = _SKIPPED
@@ -559,13 +592,16 @@ class _Run:
     def finish(self) -> RunResult:
         """Mark what never ran skipped, emit the closing events, and return the result."""
         result = self.result
-        for node_id, node_state in self.state.items():
-            if node_state in _PLANNED:
-                result.skipped.append(node_id)
         if self.cancelled:
             result.status = "cancelled"
         elif result.failed:
             result.status = "failed"
+        elif result.paused:
+            result.status = "paused"
+        if result.status != "paused":  # paused: what is still planned waits for the decision
+            for node_id, node_state in self.state.items():
+                if node_state in _PLANNED:
+                    result.skipped.append(node_id)
         if result.skipped:
             reason = "cancelled" if self.cancelled else "upstream_failed"
             self.sink.emit("nodes_skipped", None, {"nodes": result.skipped, "reason": reason})
@@ -581,6 +617,8 @@ class _Run:
             "failed": result.failed,
             "duration": result.duration,
         }
+        if result.paused:
+            finished["paused"] = result.paused
         self.sink.emit("run_finished", None, finished)
         result.events = self.sink.count
         return result
