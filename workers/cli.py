@@ -1,6 +1,6 @@
 """The ``flowyard`` command: run, validate and inspect graphs headless, with no server.
 
-flowyard run GRAPH.json [--out DIR] [--set NODE.INPUT=VALUE ...]
+flowyard run GRAPH.json|SCRIPT.py [--out DIR] [--set NODE.INPUT=VALUE ...]
 flowyard validate GRAPH.json [--json]
 flowyard nodes [--json]
 
@@ -35,7 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add_graph_options(cmd: argparse.ArgumentParser) -> None:
-        cmd.add_argument("graph", help="graph JSON file (or a saved workflow document)")
+        cmd.add_argument(
+            "graph",
+            help="graph JSON file (or a saved workflow document, or a Python script defining 'graph')",
+        )
         cmd.add_argument(
             "--set", action="append", metavar="NODE.INPUT=VALUE", help="override a constant input"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import runpy
 import signal
 import sys
 import threading
@@ -32,8 +33,25 @@ class CliError(Exception):
     """A problem with the command line or its files; printed without a traceback."""
 
 
+def load_graph_script(path: Path) -> Any:
+    """Run a Python graph script (an exported workflow, ``workers.export.script``) and answer its ``graph``."""
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    try:
+        namespace = runpy.run_path(str(path), run_name="flowyard_graph_script")
+    except Exception as exc:  # the script's own error, shown as one line like any other bad input
+        raise CliError(f"{path}: the script failed: {type(exc).__name__}: {exc}") from None
+    graph = namespace.get("graph")
+    if graph is None:
+        raise CliError(f"{path}: the script defines no 'graph' (graph JSON, e.g. GraphBuilder().build())")
+    return graph
+
+
 def load_graph_file(path: Path) -> Graph:
-    """Read a graph (or a saved workflow document ``{"graph", "layout"}``) from a JSON file."""
+    """Read a graph (or a saved workflow document ``{"graph", "layout"}``) from a JSON file, or the ``graph``
+    a Python script (``.py``) builds."""
+    if path.suffix == ".py":
+        return parse_graph(load_graph_script(path))
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
