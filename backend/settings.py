@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "backend.uploads",
     "backend.compat",
     "backend.workers_registry",
+    "backend.flowapps",
     "axes",
     "csp",
 ]
@@ -383,6 +384,13 @@ FLOWYARD_COMFY_AT_ROOT = env_bool("FLOWYARD_COMFY_AT_ROOT", False)
 
 # Uploads: the largest file accepted (the request is refused with 413 while it streams in).
 FLOWYARD_MAX_UPLOAD_BYTES = int(os.environ.get("FLOWYARD_MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)))
+
+# Apps (backend/flowapps, docs/apps.md): hosts a file input may be given as a URL from (comma-separated
+# "host" or "host:port"; empty: URLs refused), the most bytes fetched from one, and how long (seconds) a signed
+# output download URL stays valid.
+FLOWYARD_APP_URL_HOSTS = [h for h in os.environ.get("FLOWYARD_APP_URL_HOSTS", "").split(",") if h.strip()]
+FLOWYARD_APP_URL_MAX_BYTES = int(os.environ.get("FLOWYARD_APP_URL_MAX_BYTES", str(20 * 1024 * 1024)))
+FLOWYARD_APP_DOWNLOAD_URL_MAX_AGE = int(os.environ.get("FLOWYARD_APP_DOWNLOAD_URL_MAX_AGE", "3600"))
 
 # The request edge (backend/core/body_limits.py, unavailable.py, json_input.py; docs/api.md "Errors"). Bodies
 # are refused with 413 from Content-Length before they are read, or while they stream: uploads up to

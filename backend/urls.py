@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("backend.registry.urls")),
     path("api/", include("backend.runs.urls")),
     path("api/", include("backend.uploads.urls")),
+    path("api/", include("backend.flowapps.urls")),
     path("api/", include("backend.workers_registry.urls")),
     path("api/", include("backend.compat.api_urls")),
     path("", include("backend.compat.urls")),

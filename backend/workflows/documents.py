@@ -87,8 +87,45 @@ class SubgraphLayout(_Strict):
     groups: list[GroupLayout] = Field(default_factory=list)
 
 
+AppName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+# Kept as given (an int stays an int): the form shows integer limits as integers.
+AppNumber = Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True, allow_inf_nan=False)]
+AppKind = Literal["text", "prompt", "number", "integer", "seed", "select", "model", "toggle", "image", "file"]
+
+
+class AppInput(_Strict):
+    """A widget (or an upload-fed input) of a node exposed as a named input of the workflow's app."""
+
+    name: AppName
+    node: Annotated[str, Field(min_length=1, max_length=100)]
+    input: Annotated[str, Field(min_length=1, max_length=200)]
+    label: Annotated[str, Field(max_length=200)] | None = None
+    help: Annotated[str, Field(max_length=2000)] | None = None
+    min: AppNumber | None = None
+    max: AppNumber | None = None
+    step: AppNumber | None = None
+    default: Any = None
+    kind: AppKind | None = None
+
+
+class AppOutput(_Strict):
+    """An output node whose results the app shows (and its run endpoint answers) under ``name``."""
+
+    name: AppName
+    node: Annotated[str, Field(min_length=1, max_length=100)]
+    label: Annotated[str, Field(max_length=200)] | None = None
+
+
+class AppSection(_Strict):
+    """What the workflow's app exposes (docs/apps.md); versioned with the document, checked on save."""
+
+    inputs: list[AppInput] = Field(default_factory=list, max_length=100)
+    outputs: list[AppOutput] = Field(default_factory=list, max_length=100)
+
+
 class Layout(_Strict):
-    """Where the editor draws each node, the groups and the viewport; nothing here affects a run."""
+    """Where the editor draws each node, the groups and the viewport; nothing here affects a run (the ``app``
+    section says what a published app exposes: it changes the app's form, not the workflow's runs)."""
 
     nodes: dict[str, NodeLayout] = Field(default_factory=dict)
     groups: list[GroupLayout] = Field(default_factory=list)
@@ -96,6 +133,7 @@ class Layout(_Strict):
     subgraphs: dict[str, SubgraphLayout] | None = None
     notes: list[NoteLayout] | None = None
     reroutes: list[RerouteLayout] | None = None
+    app: AppSection | None = None
 
 
 def canonical_json(data: Any) -> bytes:
@@ -145,6 +183,10 @@ def parse_document(graph: Any, layout: Any = None) -> Document:
         raise ApiError(
             f"The layout is invalid: {errors[0]['field']}: {errors[0]['message']}", errors
         ) from None
+    if checked.app is not None:
+        app_problems = check_app_section(checked.app, parsed)
+        if app_problems:
+            raise ApiError(f"The app section is invalid: {app_problems[0]['message']}", app_problems)
     graph_json = parsed.to_json()
     packs = default_registry().packs_used(parsed)
     if subgraphs:
@@ -155,6 +197,95 @@ def parse_document(graph: Any, layout: Any = None) -> Document:
     layout_json = checked.model_dump(mode="json", exclude_none=True)
     digest = hashlib.sha256(canonical_json({"graph": graph_json, "layout": layout_json})).hexdigest()
     return Document(graph_json, layout_json, digest, dict(sorted(packs.items())))
+
+
+# Widget kinds of the node SDK (nodepacks/sdk/inputs.py) and the app input kind each one gives by default.
+_KIND_OF_WIDGET = {
+    "text": "text",
+    "number": "number",
+    "seed": "seed",
+    "select": "select",
+    "toggle": "toggle",
+    "upload": "image",
+    "color": "integer",
+}
+
+
+def default_app_kind(widget: dict[str, Any] | None, input_type: str = "") -> str:
+    """The app input kind a widget suggests (a multiline text is a prompt, a model picker a model)."""
+    if not widget:
+        return "text"
+    kind = str(widget.get("kind", "text"))
+    if kind == "text" and widget.get("multiline"):
+        return "prompt"
+    if kind == "select" and str(widget.get("source") or "").startswith(("models.", "modelfiles.")):
+        return "model"
+    if kind == "upload":
+        return "image" if widget.get("accept") == "image" else "file"
+    if kind == "number" and input_type == "INT":
+        return "integer"
+    return _KIND_OF_WIDGET.get(kind, "text")
+
+
+def check_app_section(app: AppSection, graph: Graph) -> list[dict[str, Any]]:
+    """Every problem of an app section against its graph: unique names, existing nodes, exposed inputs that are
+    widgets (checked against the node schema when the type is installed here; publishing checks the workspace's
+    packs again), consistent limits, outputs that are output nodes. Each problem names its field."""
+    problems: list[dict[str, Any]] = []
+    registry = default_registry()
+
+    def problem(field: str, message: str) -> None:
+        problems.append({"field": f"layout.app.{field}", "message": message})
+
+    seen: set[str] = set()
+    targets: set[tuple[str, str]] = set()
+    for index, item in enumerate(app.inputs):
+        where = f"inputs.{index}"
+        if item.name in seen:
+            problem(f"{where}.name", f"Input name {item.name!r} is used twice.")
+        seen.add(item.name)
+        if (item.node, item.input) in targets:
+            problem(f"{where}.input", f"Node {item.node} input {item.input!r} is exposed twice.")
+        targets.add((item.node, item.input))
+        if item.step is not None and item.step <= 0:
+            problem(f"{where}.step", f"Input {item.name!r}: step must be above 0.")
+        if item.min is not None and item.max is not None and item.min > item.max:
+            problem(f"{where}.min", f"Input {item.name!r}: min {item.min} is above max {item.max}.")
+        node = graph.nodes.get(item.node)
+        if node is None:
+            problem(f"{where}.node", f"Input {item.name!r}: the graph has no node {item.node!r}.")
+            continue
+        if isinstance(node.inputs.get(item.input), Link):
+            problem(
+                f"{where}.input",
+                f"Input {item.name!r}: node {item.node} input {item.input!r} is fed by a link, not a widget.",
+            )
+            continue
+        entry = registry.get(node.type)
+        if entry is None:
+            continue  # a pack this installation lacks: the workspace's packs are checked on publish
+        spec = next((spec for spec in entry.schema.inputs if spec.name == item.input), None)
+        if spec is None:
+            problem(f"{where}.input", f"Input {item.name!r}: {node.type} has no input {item.input!r}.")
+        elif spec.widget is None or not spec.accepts_constant:
+            problem(
+                f"{where}.input",
+                f"Input {item.name!r}: {node.type}.{item.input} is a socket, not a widget or an upload.",
+            )
+    seen = set()
+    for index, output in enumerate(app.outputs):
+        where = f"outputs.{index}"
+        if output.name in seen:
+            problem(f"{where}.name", f"Output name {output.name!r} is used twice.")
+        seen.add(output.name)
+        node = graph.nodes.get(output.node)
+        if node is None:
+            problem(f"{where}.node", f"Output {output.name!r}: the graph has no node {output.node!r}.")
+            continue
+        entry = registry.get(node.type)
+        if entry is not None and not entry.schema.output_node:
+            problem(f"{where}.node", f"Output {output.name!r}: {node.type} is not an output node.")
+    return problems
 
 
 def _input_key(value: Any) -> bytes:
