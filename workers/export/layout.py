@@ -9,16 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-COLUMN_WIDTH = 320.0
+COLUMN_WIDTH = 340.0
 ROW_GAP = 40.0
-BASE_HEIGHT = 70.0
-ROW_HEIGHT = 22.0
+BASE_HEIGHT = 60.0
+ROW_HEIGHT = 30.0
+TEXT_BOX_HEIGHT = 60.0  # a multi-line text widget is taller than a row
 
 
 def estimated_height(node: Mapping[str, Any]) -> float:
-    """Roughly how tall the editor draws a node: a header plus a row per input."""
+    """Roughly how tall the editor draws a node: a header, a row per input, more for long text."""
     inputs = node.get("inputs") or {}
-    return BASE_HEIGHT + ROW_HEIGHT * len(inputs)
+    long_texts = sum(1 for v in inputs.values() if isinstance(v, str) and (len(v) > 30 or "\n" in v))
+    return BASE_HEIGHT + ROW_HEIGHT * len(inputs) + TEXT_BOX_HEIGHT * long_texts
 
 
 def _sources(node: Mapping[str, Any], nodes: Mapping[str, Any]) -> list[str]:
