@@ -1,6 +1,7 @@
 // zod schemas for every REST payload in docs/api.md implemented so far. Unknown extra fields pass through
 // (z.object strips them), so the backend may add fields without breaking the editor.
 import { z } from "zod";
+import { appSectionSchema } from "../apps/app-section";
 
 // ---- errors ----
 export const apiErrorItemSchema = z.object({
@@ -156,6 +157,8 @@ export const layoutSchema = z.object({
     .optional(),
   notes: z.array(layoutNoteSchema).optional(),
   reroutes: z.array(layoutRerouteSchema).optional(),
+  /** What a published app exposes (apps/app-section.ts, docs/apps.md). */
+  app: appSectionSchema.optional(),
 });
 export type LayoutJson = z.infer<typeof layoutSchema>;
 export const workflowDocumentSchema = z.object({

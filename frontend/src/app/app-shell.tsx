@@ -19,6 +19,7 @@ export function AppShell() {
           <>
             <Link to="/">Workflows</Link>
             <Link to="/runs">Runs</Link>
+            <Link to="/apps">Apps</Link>
             <Link to="/packs">Marketplace</Link>
             <Link to="/workers">Workers</Link>
             <Link to="/models">Models</Link>

@@ -15,6 +15,8 @@ import { ReviewPage } from "../packs/review-page";
 import { UploadPage } from "../packs/upload-page";
 import { WorkersPage } from "../workers/workers-page";
 import { ModelsPage } from "../models/models-page";
+import { AppPage } from "../apps/app-page";
+import { AppsListPage } from "../apps/apps-list-page";
 import { AppShell } from "./app-shell";
 import { NotFound } from "./not-found";
 import { SessionProvider } from "./session";
@@ -41,6 +43,8 @@ const router = createBrowserRouter([
       { path: "/packs/review", element: <ReviewPage /> }, // not /admin/...: Django admin owns that prefix
       { path: "/workers", element: <WorkersPage /> },
       { path: "/models", element: <ModelsPage /> },
+      { path: "/apps", element: <AppsListPage /> },
+      { path: "/apps/:slug", element: <AppPage /> },
       { path: "*", element: <NotFound /> },
     ],
   },

@@ -1,6 +1,7 @@
 // The editor's graph model: nodes with widget values, links between typed sockets, per-node mode and title.
 // Every function is pure: it returns a new graph and never mutates its argument (history keeps snapshots).
 import type { InputSpec, LayoutGroup, LayoutNote, LayoutReroute, NodeSchema, SeedControl } from "../api/schemas";
+import type { AppSection } from "../apps/app-section";
 import type { EditorSubgraph } from "./subgraphs";
 
 export type NodeMode = "normal" | "bypass" | "mute";
@@ -55,6 +56,8 @@ export interface EditorGraph {
   notes?: LayoutNote[];
   /** Waypoints links are drawn through (canvas-items.ts). */
   reroutes?: LayoutReroute[];
+  /** What a published app exposes (root graph only; apps/app-section.ts). */
+  app?: AppSection;
 }
 
 export type Catalog = ReadonlyMap<string, NodeSchema>;

@@ -1,6 +1,7 @@
 // Editor state ⇄ workflow document {graph, layout} (docs/api.md), and the graph sent to run.
 import { liveReroutes } from "./canvas-items";
 import type { GraphJson, LayoutJson, LayoutNode, WorkflowDocument } from "../api/schemas";
+import { pruneSection } from "../apps/app-section";
 import {
   emptyGraph,
   inputEdge,
@@ -95,6 +96,8 @@ export function toDocument(graph: EditorGraph, baseCatalog: Catalog): { graph: G
   if (graph.notes?.length) layout.notes = graph.notes.map((n) => ({ ...n }));
   const reroutes = liveReroutes(graph);
   if (reroutes.length) layout.reroutes = reroutes;
+  const app = graph.app && pruneSection(graph.app, new Set(Object.keys(graph.nodes)));
+  if (app && (app.inputs.length || app.outputs.length)) layout.app = structuredClone(app);
   if (graph.subgraphs && Object.keys(graph.subgraphs).length) {
     graphJson.subgraphs = {};
     layout.subgraphs = {};
@@ -179,6 +182,7 @@ export function fromDocument(doc: WorkflowDocument, baseCatalog: Catalog): Edito
       targets: r.targets.map(([t, i]): [string, string] => [t, i]),
     }));
   if (doc.graph.outputs) graph.outputs = [...doc.graph.outputs];
+  if (layout?.app) graph.app = structuredClone(layout.app);
   return graph;
 }
 

@@ -6,8 +6,10 @@ import type { WorkflowDetail } from "../api/schemas";
 import { useEditorStoreApi } from "../editor/store-context";
 import { workflowEditReason } from "../teams/team-permissions";
 import { ExportComfyButton, ExportComfyWorkflowButton } from "../comfy/comfy-controls";
+import { AppPanel } from "../apps/app-panel";
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
-import { HeaderMenu } from "./header-menu";
+import { HeaderMenu, HeaderMenuGroup } from "./header-menu";
+import { ExportVersionButton } from "../templates/export-items";
 
 export function EditorExtras({
   workflow: initial,
@@ -28,7 +30,7 @@ export function EditorExtras({
 }) {
   const store = useEditorStoreApi();
   const [workflow, setWorkflow] = useState(initial);
-  const [panel, setPanel] = useState<"history" | "share" | "fork" | null>(null);
+  const [panel, setPanel] = useState<"history" | "share" | "fork" | "app" | null>(null);
   const loadVersion = useLoadVersion();
   const editReason = workflowEditReason(workflow.permissions);
   const toggleTemplate = () => {
@@ -53,6 +55,9 @@ export function EditorExtras({
         aria-pressed={panel === "history"}
       >
         History
+      </button>
+      <button type="button" onClick={() => setPanel(panel === "app" ? null : "app")} aria-pressed={panel === "app"}>
+        App
       </button>
       <button type="button" onClick={() => setPanel("share")}>
         Share{workflow.public_url ? " (public)" : workflow.visibility === "private" ? " (private)" : ""}
@@ -84,6 +89,17 @@ export function EditorExtras({
           version={version}
           onError={(m) => store.getState().notify("error", m)}
         />
+        <HeaderMenuGroup label="Export as code or picture">
+          {(["python", "svg"] as const).map((format) => (
+            <ExportVersionButton
+              key={format}
+              format={format}
+              workflowId={workflow.id}
+              version={version}
+              onError={(m) => store.getState().notify("error", m)}
+            />
+          ))}
+        </HeaderMenuGroup>
       </HeaderMenu>
       {panel === "history" && (
         <VersionHistoryPanel
@@ -105,6 +121,7 @@ export function EditorExtras({
         />
       )}
       {panel === "fork" && <ForkDialog workflow={workflow} onClose={() => setPanel(null)} />}
+      {panel === "app" && <AppPanel workflow={workflow} version={version} onClose={() => setPanel(null)} />}
     </>
   );
 }

@@ -1,5 +1,6 @@
 // Right-click menu of a node: rename, bypass, mute, collapse, convert widgets ⇄ sockets, open/convert to a
 // subgraph, duplicate, delete.
+import { AppMenuItems } from "../../apps/app-menu-items";
 import { useEditorStore, useEditorStoreApi } from "../store-context";
 import { subgraphIdOf } from "../subgraphs";
 import { useClampedPosition } from "./use-clamped-position";
@@ -45,6 +46,7 @@ export function NodeContextMenu({ menu, onClose }: { menu: MenuState; onClose():
             </button>
           );
         })}
+      <AppMenuItems node={node} schema={schema} onDone={onClose} />
       {subgraphIdOf(node.type) && (
         <button role="menuitem" onClick={act(() => s().openSubgraph(node.id))}>
           Open subgraph <kbd>double-click</kbd>
