@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "backend.compat",
     "backend.workers_registry",
     "backend.flowapps",
+    "backend.approvals",
     "axes",
     "csp",
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", include("backend.workflows.urls")),
     path("api/", include("backend.registry.urls")),
     path("api/", include("backend.runs.urls")),
+    path("api/", include("backend.approvals.urls")),
     path("api/", include("backend.uploads.urls")),
     path("api/", include("backend.flowapps.urls")),
     path("api/", include("backend.workers_registry.urls")),

@@ -461,3 +461,63 @@ def access_app_run(user: AnyUser, app: App, run_id: UUID | str, *, key: AppKey |
         return runs.get(run_id=run_id)
     except (AppRun.DoesNotExist, TypeError, ValueError, ValidationError):
         raise NotFound("This app has no such run.") from None
+
+
+# Approvals (backend/approvals). Whoever may see a run sees its approvals; deciding one takes being one of its
+# approvers (a workspace role at least as high as the one named, or a named member): other members get 403,
+# and who cannot see the run gets 404.
+
+
+def access_approval(
+    user: AnyUser, run_id: UUID | str, approval_id: int | str, *, decide: bool = False
+) -> Approval:
+    """Load an approval of a run the user may see; ``decide=True`` also requires the user to be an approver."""
+    from backend.approvals.models import Approval
+
+    run = access_run(user, run_id, Need.VIEW, graphs=False)
+    try:
+        approval = Approval.objects.select_related("decided_by").get(pk=int(approval_id), run=run)
+    except (Approval.DoesNotExist, TypeError, ValueError):
+        raise NotFound("No such approval.") from None
+    approval.run = run
+    approval.caller_approves = approval.approves(user, run.role)  # type: ignore[attr-defined]
+    if decide and not approval.caller_approves:
+        raise PermissionDenied(
+            f"Only the approvers of this step may decide it ({approval.approvers_text()})."
+        )
+    return approval
+
+
+def approvals_for(user: AnyUser, run: Run) -> list[Approval]:
+    """The approvals of a run loaded with ``access_run``, each knowing whether ``user`` approves it."""
+    approvals = list(run.approvals.select_related("decided_by").order_by("requested", "id"))
+    for approval in approvals:
+        approval.run = run
+        approval.caller_approves = approval.approves(user, run.role)  # type: ignore[attr-defined]
+    return approvals
+
+
+def visible_approvals(user: AnyUser, *, pending: bool = False) -> list[Approval]:
+    """The approvals of the runs the user may see, newest first; ``pending``: only those the user may decide now."""
+    from backend.approvals.models import Approval
+    from backend.runs.models import Run
+
+    user_id = _user_id(user)
+    if user_id is None:
+        return []
+    approvals = Approval.objects.filter(run__in=visible_runs(user)).select_related(
+        "run", "run__workflow", "decided_by"
+    )
+    if pending:
+        approvals = approvals.filter(decision="", run__status=Run.Status.AWAITING_APPROVAL)
+    roles = dict(Membership.objects.filter(user_id=user_id).values_list("workspace_id", "role"))
+    found = []
+    for approval in approvals.order_by("-requested", "-id"):
+        approval.caller_approves = approval.approves(user, _as_role(roles.get(approval.run.workspace_id)))
+        if approval.caller_approves or not pending:
+            found.append(approval)
+    return found
+
+
+if TYPE_CHECKING:
+    from backend.approvals.models import Approval

@@ -17,7 +17,8 @@ from backend.compat.live import ADD_MESSAGE_TYPES, PromptTranslator, output_imag
 from backend.compat.models import ComfyPrompt
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 
-ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING)
+# A run paused at an approval step has not finished: ComfyUI clients see it pending, not in the history.
+ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL)
 
 
 def user_prompts(user) -> Any:
@@ -64,7 +65,7 @@ def queue(user) -> dict[str, list]:
         user_prompts(user).filter(run__status__in=ACTIVE).order_by("-run__priority", "number", "created")
     )
     running = [prompt.queue_item() for prompt in prompts if prompt.run.status == Run.Status.RUNNING]
-    pending = [prompt.queue_item() for prompt in prompts if prompt.run.status == Run.Status.QUEUED]
+    pending = [prompt.queue_item() for prompt in prompts if prompt.run.status != Run.Status.RUNNING]
     return {"queue_running": running, "queue_pending": pending}
 
 

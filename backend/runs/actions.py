@@ -168,14 +168,17 @@ def do_cancel_run(run: Run) -> Run:
     """Cancel a queued run at once, or ask a running one to stop; raise ``RunConflict`` if it has finished."""
     with transaction.atomic():
         now = timezone.now()
-        stopped = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+        # A run paused for approval holds no worker: it stops at once, like a queued one.
+        stopped = Run.objects.filter(
+            pk=run.pk, status__in=[Run.Status.QUEUED, Run.Status.AWAITING_APPROVAL]
+        ).update(
             status=Run.Status.CANCELLED,
             cancel_requested=True,
             finished=now,
             error="Cancelled before it started.",
         )
         if stopped:
-            run.node_runs.filter(status=NodeRun.Status.QUEUED).update(
+            run.node_runs.filter(status__in=[NodeRun.Status.QUEUED, NodeRun.Status.AWAITING]).update(
                 status=NodeRun.Status.CANCELLED, finished=now
             )
         elif not Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(cancel_requested=True):
@@ -212,9 +215,11 @@ def do_rerun(user: User, run: Run, *, source: str | None = None) -> Run:
 
 
 def do_resume(user: User, run: Run, *, source: str | None = None) -> Run:
-    """Run a failed or cancelled run again from where it stopped: what finished comes from the cache."""
-    if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED):
-        raise RunConflict(f"Only failed or cancelled runs can be resumed; this run is {run.status}.")
+    """Run a failed, cancelled or rejected run again from where it stopped: what finished comes from the cache."""
+    if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.REJECTED):
+        raise RunConflict(
+            f"Only failed or cancelled (or rejected) runs can be resumed; this run is {run.status}."
+        )
     return do_rerun(user, run, source=source)
 
 

@@ -120,6 +120,10 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
     finally:
         with _active_lock:
             _active.pop(str(run.pk), None)
+    if status == Run.Status.AWAITING_APPROVAL:
+        from backend.approvals.actions import request_approvals
+
+        retry_database(lambda: request_approvals(run.pk), f"requesting the approvals of run {run_id}")
     if status != Run.Status.SUCCEEDED:
         release_gpu_memory()
     retry_database(dispatch_next, f"starting the runs waiting after run {run_id}")
@@ -179,7 +183,12 @@ def _execute(run: Run, cancel: threading.Event) -> str:
         )
         # Validated when submitted (prepare_graph): the stored graph holds checked, coerced constants.
         result = engine.run(
-            parse_graph(run.graph), outputs=run.outputs, on_event=recorder, cancel=cancel, validate=False
+            parse_graph(run.graph),
+            outputs=run.outputs,
+            on_event=recorder,
+            cancel=cancel,
+            validate=False,
+            decisions=_decisions(run),
         )
     except Exception as exc:
         logger.exception("run %s crashed", run.pk)
@@ -219,6 +228,15 @@ def _execute(run: Run, cancel: threading.Event) -> str:
         )
         or Run.Status.FAILED
     )
+
+
+def _decisions(run: Run) -> dict[str, str] | None:
+    """The approval decisions a resumed run's Approval nodes see; a first attempt has none (no query)."""
+    if run.attempts < 2:
+        return None
+    from backend.approvals.models import decisions_for
+
+    return decisions_for(run.pk)
 
 
 class _EventRow:
@@ -559,6 +577,10 @@ class EventRecorder:
             change(event.node, **fields)
             if event.ui is not None and event.node is not None and event.node not in self._has_results:
                 item.outputs = self._ui_outputs(event.node, event.ui)
+        elif kind == "node_paused":  # an approval step: what it shows the approvers is stored like results
+            change(event.node, status=Status.AWAITING, duration=data.get("duration"))
+            if event.ui is not None and event.node is not None and event.node not in self._has_results:
+                item.outputs = self._ui_outputs(event.node, event.ui)
         elif kind == "node_failed":
             error = str(data.get("error", ""))
             tb = data.get("traceback") or ""
@@ -581,6 +603,11 @@ class EventRecorder:
             status = Status.CANCELLED if data.get("reason") == "cancelled" else Status.SKIPPED
             for node_id in data.get("nodes", ()):
                 change(node_id, status=status, finished=at)
+        elif kind == "run_finished" and data.get("status") == "paused":
+            # Not finished: it waits for approval (backend/approvals) holding no worker; the nodes that did not run
+            # stay queued for the attempt that resumes it. Clients see a "run_paused" event.
+            row.type = "run_paused"
+            final.update(status=Run.Status.AWAITING_APPROVAL)
         elif kind == "run_finished":
             status = {"succeeded": Run.Status.SUCCEEDED, "cancelled": Run.Status.CANCELLED}.get(
                 data.get("status"), Run.Status.FAILED

@@ -25,13 +25,16 @@ class Run(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        # Paused at an approval step (backend/approvals): holds no worker and no fair-use slot.
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        REJECTED = "rejected", "Rejected"  # an approver said no (or the approval timed out to "reject")
 
     class Source(models.TextChoices):
         UI = "ui", "Editor"
         API = "api", "API"
         COMFY = "comfy", "ComfyUI API"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.REJECTED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="runs")
@@ -50,7 +53,7 @@ class Run(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     priority = models.IntegerField(default=0, help_text="Higher runs first among queued runs.")
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created = models.DateTimeField(default=timezone.now)
@@ -97,7 +100,7 @@ class Run(models.Model):
         return f"run {self.pk} ({self.status})"
 
     def is_finished(self) -> bool:
-        """True once the run succeeded, failed or was cancelled."""
+        """True once the run succeeded, failed, was cancelled or rejected."""
         return self.status in self.FINISHED
 
     def is_waiting(self) -> bool:
@@ -137,6 +140,7 @@ class NodeRun(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
+        AWAITING = "awaiting", "Awaiting a decision"  # an approval step that paused the run
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="node_runs", db_index=False)
     node_id = models.CharField(max_length=200)
@@ -164,7 +168,7 @@ class NodeRun(models.Model):
 
     def is_finished(self) -> bool:
         """True once the node has an outcome (finished, served from the cache, failed, skipped, cancelled)."""
-        return self.status not in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status not in (self.Status.QUEUED, self.Status.RUNNING, self.Status.AWAITING)
 
 
 class RunEvent(models.Model):

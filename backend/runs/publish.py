@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-STATUS_EVENTS = frozenset({"run_started", "run_finished"})
+STATUS_EVENTS = frozenset({"run_started", "run_finished", "run_paused"})
 # How long a publisher waits for its batch to reach a healthy layer (waiting keeps tests and callers in step);
 # while the layer is failing nobody waits: the batch stays in the outbox.
 PUBLISH_WAIT_SECONDS = 1.0

@@ -21,7 +21,8 @@ workers run it too; the embedded web process runs ``sweep`` from its heartbeat t
 - ``sweep`` (one sweeper at a time: a Postgres advisory lock): silent workers are marked lost and their runs
   re-queued; a run QUEUED and handed to the dispatcher over ``FLOWYARD_DISPATCH_GRACE_SECONDS`` ago whose message
   is neither waiting in the broker nor held by a worker (Redis restarted without it) is dispatched again
-  (``redispatch_lost_messages``); then the scheduler starts whatever the fair-use slots allow.
+  (``redispatch_lost_messages``); approvals past their deadline get their ``on_timeout`` decision
+  (backend/approvals); then the scheduler starts whatever the fair-use slots allow.
 
 Claims are conditional UPDATEs, so a run dispatched twice is executed once.
 """
@@ -71,8 +72,21 @@ def sweep(*, judge_workers: bool = True) -> dict[str, Any]:
             report["workers_lost"] = mark_lost_workers()
             report.update(recover_orphaned_runs())
         report["redispatched"] = redispatch_lost_messages()
+        report.update(_approvals_due())
         dispatch_next()
     return report
+
+
+def _approvals_due() -> dict[str, list[Any]]:
+    """Apply the timeouts of approvals past their deadline; request those a worker stopped before creating."""
+    from backend.approvals.actions import expire_approvals, request_missing_approvals
+
+    try:
+        done = {"approvals_requested": request_missing_approvals(), "approvals_timed_out": expire_approvals()}
+    except Exception:
+        logger.exception("could not check the approvals waiting for a decision")
+        return {}
+    return {name: ids for name, ids in done.items() if ids}  # reported only when something was done
 
 
 @contextmanager
