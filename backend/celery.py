@@ -25,7 +25,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 RUN_TASK = "flowyard.execute_run"
+AUTOMATION_TICK = "flowyard.automation.tick"
 _reconciler = None
+
+
+@app.on_after_configure.connect
+def _automation_beat(sender: Celery, **kwargs: Any) -> None:
+    """Beat sends the automation tick at the start of every minute (backend/automation/tick.py): it fires the
+    due cron schedules (a row lock and one firing row per occurrence: two beats never start one twice), records
+    the webhook deliveries of run ends whose signal was lost, and sends overdue deliveries."""
+    from celery.schedules import crontab
+
+    sender.add_periodic_task(crontab(), sender.signature(AUTOMATION_TICK), name="automation-tick")
 
 
 @worker_process_init.connect

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "backend.uploads",
     "backend.compat",
     "backend.workers_registry",
+    "backend.automation",
     "backend.flowapps",
     "backend.approvals",
     "axes",
@@ -378,6 +379,27 @@ FLOWYARD_WORKSPACE_WEIGHTS = {
     )
 }
 FLOWYARD_MAX_PREVIEW_BYTES = int(os.environ.get("FLOWYARD_MAX_PREVIEW_BYTES", str(256 * 1024)))
+
+# Automation (backend/automation, docs/webhooks.md): webhooks out, trigger URLs, cron schedules.
+# Webhook targets must resolve to public addresses: private, loopback, link-local, multicast and reserved ones are
+# refused unless allowed here (all of them, or the listed CIDR networks only).
+FLOWYARD_WEBHOOK_ALLOW_PRIVATE = env_bool("FLOWYARD_WEBHOOK_ALLOW_PRIVATE", False)
+FLOWYARD_WEBHOOK_ALLOWED_NETWORKS = env_list("FLOWYARD_WEBHOOK_ALLOWED_NETWORKS", "")
+FLOWYARD_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("FLOWYARD_WEBHOOK_TIMEOUT_SECONDS", "10"))
+FLOWYARD_WEBHOOK_MAX_RESPONSE_BYTES = int(os.environ.get("FLOWYARD_WEBHOOK_MAX_RESPONSE_BYTES", "65536"))
+# Failed deliveries are retried (5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h) this long after the event.
+FLOWYARD_WEBHOOK_RETRY_HOURS = float(os.environ.get("FLOWYARD_WEBHOOK_RETRY_HOURS", "24"))
+# Multiplies every retry delay (benchmarks and tests shorten the schedule with it).
+FLOWYARD_WEBHOOK_RETRY_SCALE = float(os.environ.get("FLOWYARD_WEBHOOK_RETRY_SCALE", "1"))
+# Embedded mode: threads sending deliveries. Celery mode: the queue the delivery tasks go to.
+FLOWYARD_WEBHOOK_WORKERS = int(os.environ.get("FLOWYARD_WEBHOOK_WORKERS", "4"))
+FLOWYARD_WEBHOOK_QUEUE = os.environ.get("FLOWYARD_WEBHOOK_QUEUE", FLOWYARD_CPU_QUEUE)
+# The tick records a run's end without a delivery, or sends a due delivery nobody sent, this long after.
+FLOWYARD_WEBHOOK_SWEEP_GRACE_SECONDS = float(os.environ.get("FLOWYARD_WEBHOOK_SWEEP_GRACE_SECONDS", "30"))
+# Embedded mode: how often the web process ticks (Celery beat ticks every minute); 0: never.
+FLOWYARD_AUTOMATION_TICK_SECONDS = float(os.environ.get("FLOWYARD_AUTOMATION_TICK_SECONDS", "5"))
+# An occurrence fired later than this (or several missed at once) counts as downtime: the catch-up policy decides.
+FLOWYARD_SCHEDULE_MISFIRE_SECONDS = float(os.environ.get("FLOWYARD_SCHEDULE_MISFIRE_SECONDS", "300"))
 
 # ComfyUI-compatible API (backend/compat, docs/comfyui-compat.md): always under /comfy/; with this set, also at
 # ComfyUI's own paths at the site root (/prompt, /ws, /history...) for clients that cannot take a path prefix.

@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("backend.uploads.urls")),
     path("api/", include("backend.flowapps.urls")),
     path("api/", include("backend.workers_registry.urls")),
+    path("api/", include("backend.automation.urls")),
     path("api/", include("backend.compat.api_urls")),
     path("", include("backend.compat.urls")),
     path("", include("backend.core.urls")),

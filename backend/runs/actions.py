@@ -17,6 +17,7 @@ from backend.runs.graphs import PreparedGraph, flatten_subgraphs, prepare_graph
 from backend.runs.models import NodeRun, Run
 from backend.runs.publish import publish_run_status
 from backend.runs.scheduling import dispatch_next
+from backend.runs.signals import run_finished
 from backend.workflows.models import WorkflowVersion
 from workers.engine import GraphFormatError, parse_graph
 from workers.engine.graph import Graph
@@ -189,6 +190,7 @@ def do_cancel_run(run: Run) -> Run:
         if stopped:
             transaction.on_commit(lambda: publish_run_status(run))
             transaction.on_commit(dispatch_next)  # a cancelled run may have held a slot while dispatched
+            transaction.on_commit(lambda: run_finished.send(sender=Run, run_id=run_id, status=run.status))
         else:
             transaction.on_commit(lambda: _tell_dispatcher_to_cancel(run_id))
     return run

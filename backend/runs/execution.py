@@ -41,6 +41,7 @@ from backend.runs.files import files_for_workspace
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 from backend.runs.publish import publish_run_events
 from backend.runs.retries import retry_database
+from backend.runs.signals import run_finished
 from nodepacks.sdk import UI
 from workers.engine import Engine, Event, parse_graph
 
@@ -124,6 +125,8 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
         from backend.approvals.actions import request_approvals
 
         retry_database(lambda: request_approvals(run.pk), f"requesting the approvals of run {run_id}")
+    if status in Run.FINISHED:  # committed by now: webhooks and approvals listen (backend/runs/signals.py)
+        transaction.on_commit(lambda: run_finished.send(sender=Run, run_id=run.pk, status=status))
     if status != Run.Status.SUCCEEDED:
         release_gpu_memory()
     retry_database(dispatch_next, f"starting the runs waiting after run {run_id}")

@@ -43,6 +43,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.runs.models import NodeRun, Run, RunEvent
+from backend.runs.signals import run_finished
 from backend.workers_registry.identity import pid_alive
 from backend.workers_registry.models import Worker, worker_of_run
 
@@ -389,6 +390,8 @@ def requeue_run(
         for name, value in fields.items():
             setattr(run, name, value)
         transaction.on_commit(lambda: _publish(run, row))
+        if outcome == "failed":
+            transaction.on_commit(lambda: run_finished.send(sender=Run, run_id=run.pk, status=run.status))
     logger.warning("run %s of worker %s: %s (%s)", run_id, previous_worker, outcome, reason)
     return outcome
 
