@@ -104,11 +104,14 @@ def do_decide(
         approval.comment = comment[:COMMENT_CHARS]
         approval.timed_out = timed_out
         approval.save(update_fields=["decision", "decided_by", "decided_at", "comment", "timed_out"])
-        events = [_append_event(run, "approval_decided", approval.node_id, approval.to_event())]
         ended = decision == Approval.Decision.REJECT
+        resumes = not ended and not Approval.objects.filter(run=run, decision="").exists()
+        after = Run.Status.REJECTED if ended else Run.Status.QUEUED if resumes else run.status
+        decided = {**approval.to_event(), "run_status": str(after)}  # what the run does next
+        events = [_append_event(run, "approval_decided", approval.node_id, decided)]
         if ended:
             _reject(run, approval, now, events)
-        elif not Approval.objects.filter(run=run, decision="").exists():
+        elif resumes:
             # Every approval said yes: back to the queue; the scheduler hands it to a worker like any run.
             Run.objects.filter(pk=run.pk).update(
                 status=Run.Status.QUEUED, dispatched=None, last_seq=run.last_seq

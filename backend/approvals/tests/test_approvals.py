@@ -101,6 +101,7 @@ def test_a_run_pauses_at_the_approval_showing_the_value_and_resumes_on_approve(a
     assert decided.node == "gate"
     assert decided.data["decision"] == "approve" and decided.data["decided_by"] == "eddie"
     assert decided.data["comment"] == "fine" and decided.data["decided_at"]
+    assert decided.data["run_status"] == "queued"
     nodes = dict(NodeRun.objects.filter(run_id=run_id).values_list("node_id", "status"))
     assert set(nodes.values()) == {"succeeded"}
     assert as_role("editor").get("/api/approvals?pending=1").json()["results"] == []
