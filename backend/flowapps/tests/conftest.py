@@ -41,7 +41,11 @@ APP_SECTION: dict[str, list[dict[str, Any]]] = {
 
 
 def app_document(section=None):
-    layout: dict[str, object] = {"nodes": {}, "groups": [], "app": copy.deepcopy(APP_SECTION if section is None else section)}
+    layout: dict[str, object] = {
+        "nodes": {},
+        "groups": [],
+        "app": copy.deepcopy(APP_SECTION if section is None else section),
+    }
     return parse_document(copy.deepcopy(GRAPH), layout)
 
 

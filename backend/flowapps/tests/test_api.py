@@ -131,7 +131,9 @@ def test_a_public_app_is_run_by_anyone_without_a_role(public_app, anon, as_role)
     assert response.status_code == 201, response.json()
     record = AppRun.objects.get(run_id=response.json()["id"])
     assert (record.via, record.caller) == ("public", "ip:127.0.0.1")
-    assert Run.objects.get(app_run=record).created_by == public_app.created_by  # attributed to the publisher for fair use
+    assert (
+        Run.objects.get(app_run=record).created_by == public_app.created_by
+    )  # attributed to the publisher for fair use
     # The viewer has no run right in the workspace: they run it as the public does.
     response = as_role("viewer").post("/api/apps/tiny/runs", {}, format="json")
     assert response.status_code == 201

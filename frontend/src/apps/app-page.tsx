@@ -57,7 +57,7 @@ function AppView({ app }: { app: AppDetail }) {
       </header>
       {app.description && <p className="fy-app-description">{app.description}</p>}
       <div className="fy-app-grid">
-        <form className="fy-app-form" onSubmit={submit} aria-label="App inputs">
+        <form className="fy-app-form" onSubmit={submit} aria-label="App inputs" noValidate>
           {app.inputs.map((input) => (
             <AppField
               key={input.name}
