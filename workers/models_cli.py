@@ -122,7 +122,7 @@ def cmd_fetch_file(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``models`` command (with list/register/fetch) to a ``flowyard`` sub-parser set."""
     models = sub.add_parser("models", help="list, register and fetch models in the local model cache")
     actions = models.add_subparsers(dest="models_command", required=True)

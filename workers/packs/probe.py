@@ -13,6 +13,16 @@ import resource
 import sys
 import traceback
 import types
+from typing import Any, TypedDict
+
+
+class ProbeError(TypedDict):
+    """One problem found while importing the pack, as the report lists it."""
+
+    code: str
+    message: str
+    node: str | None
+    field: str | None
 
 
 def _clean_import_system(hide: list[str]) -> None:
@@ -44,11 +54,11 @@ def _load_sdk(sdk_dir: str) -> types.ModuleType:
     return sdk
 
 
-def _error(errors: list, code: str, message: str, node: str = "", field: str = "") -> None:
+def _error(errors: list[ProbeError], code: str, message: str, node: str = "", field: str = "") -> None:
     errors.append({"code": code, "message": message, "node": node or None, "field": field or None})
 
 
-def _check_nodes(pack: object, expected: dict, errors: list) -> list:
+def _check_nodes(pack: object, expected: dict[str, Any], errors: list[ProbeError]) -> list[dict[str, Any]]:
     for field in ("name", "version", "sdk_api"):
         declared = getattr(pack, field)
         if declared != expected[field]:
@@ -58,7 +68,8 @@ def _check_nodes(pack: object, expected: dict, errors: list) -> list:
                 f"Pack({field}={declared!r}) in {expected['entry']} differs from flowyard.toml ({expected[field]!r})",
                 field=field,
             )
-    schemas, seen = [], set()
+    schemas: list[dict[str, Any]] = []
+    seen: set[str] = set()
     prefix = expected["name"] + "."
     for node_cls in pack.nodes:  # type: ignore[attr-defined]
         node_id = getattr(node_cls, "id", "") or getattr(node_cls, "__name__", repr(node_cls))
@@ -102,8 +113,8 @@ def main() -> None:
     # The report goes to a private copy of stdout; whatever the pack prints lands on stderr.
     report_stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    errors: list = []
-    schemas: list = []
+    errors: list[ProbeError] = []
+    schemas: list[dict[str, Any]] = []
     _clean_import_system(args["hide"])
     sdk = _load_sdk(args["sdk_dir"])
     sys.path.insert(0, args["location"])

@@ -209,7 +209,7 @@ def test_a_folder_that_cannot_hold_the_index_still_hashes_and_remembers_in_memor
     def read_only(*args: object) -> None:
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(ml.os, "replace", read_only)  # what a read-only mount answers (tests may run as root)
+    monkeypatch.setattr(os, "replace", read_only)  # what a read-only mount answers (tests may run as root)
     library = ModelLibrary([root])
     assert library.sha256("vae", "ae.safetensors") == hashlib.sha256(b"vae").hexdigest()
     assert sorted(p.name for p in root.iterdir()) == ["vae"]

@@ -39,7 +39,7 @@ NUMPY_LINEAR = "flowyard-test-numpy-linear"
 
 
 @MODELS.register_module(TASK, module_name=LINEAR)
-class TinyLinear(TorchModel):
+class TinyLinear(TorchModel):  # type: ignore[misc]  # modelscope ships no type information
     """A torch linear layer whose weights come from the model directory."""
 
     def __init__(self, model_dir: str, *args: Any, features: int = 4, **kwargs: Any) -> None:
@@ -54,7 +54,7 @@ class TinyLinear(TorchModel):
 
 
 @MODELS.register_module(TASK, module_name=NUMPY_LINEAR)
-class NumpyLinear(Model):
+class NumpyLinear(Model):  # type: ignore[misc]  # modelscope ships no type information
     """A model without torch: a matrix in weights.npy."""
 
     def __init__(self, model_dir: str, *args: Any, **kwargs: Any) -> None:
@@ -203,7 +203,9 @@ def test_a_revision_that_would_leave_the_cache_is_refused(cache: Path) -> None:
 # --- missing models ---------------------------------------------------------------------------------------------
 
 
-def test_a_missing_model_names_id_revision_cache_path_and_how_to_fetch(cache: Path, no_network: list) -> None:
+def test_a_missing_model_names_id_revision_cache_path_and_how_to_fetch(
+    cache: Path, no_network: list[Any]
+) -> None:
     manager = ModelManager(memory_budget_bytes=1 << 20)
     with pytest.raises(ModelNotAvailable) as caught:
         manager.get("flowyard/absent", "v3")
@@ -270,13 +272,14 @@ def test_a_task_loads_a_modelscope_pipeline(cache: Path, tmp_path: Path) -> None
     if PIPELINES.get(pipeline_type, TASK) is None:
 
         @PIPELINES.register_module(TASK, module_name=pipeline_type)
-        class LinearPipeline(Pipeline):
+        class LinearPipeline(Pipeline):  # type: ignore[misc]  # modelscope ships no type information
             def preprocess(self, input: Any) -> dict[str, Any]:  # noqa: A002
                 return {"x": torch.as_tensor(np.asarray(input, np.float32))}
 
             def forward(self, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
                 with torch.no_grad():
-                    return self.model(input)
+                    outputs: dict[str, Any] = self.model(input)
+                return outputs
 
             def postprocess(self, inputs: dict[str, Any]) -> dict[str, Any]:
                 return {"scores": inputs["outputs"].tolist()}
@@ -500,7 +503,7 @@ def test_the_memory_budget_comes_from_the_environment(monkeypatch: pytest.Monkey
 
 
 def test_the_models_command_registers_and_lists(
-    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+    cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from workers import models_cli
 

@@ -8,12 +8,13 @@ import threading
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from nodepacks.sdk import Context, MediaFile, NodeError
-from workers.engine import Engine, MemoryCache, parse_graph
+from workers.engine import Engine, MemoryCache, NodeRegistry, RunResult, parse_graph
 from workers.runtime.packhost import (
     HostLimits,
     PackEnv,
@@ -44,13 +45,18 @@ def secrets_in_parent(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def call(pool: PackHostPool, env: PackEnv, node: str, **inputs: object) -> list:
+def call(pool: PackHostPool, env: PackEnv, node: str, **inputs: object) -> list[Any]:
     outputs, _ = pool.execute(env, f"{env.name}.{node}", dict(inputs), Context("n"))
     assert outputs is not None
     return outputs
 
 
-def run_graph(registry, nodes: dict, outputs: list[str], cancel: threading.Event | None = None):
+def run_graph(
+    registry: NodeRegistry,
+    nodes: dict[str, tuple[str, dict[str, Any]]],
+    outputs: list[str],
+    cancel: threading.Event | None = None,
+) -> RunResult:
     data = {"nodes": {k: {"type": t, "inputs": i} for k, (t, i) in nodes.items()}, "outputs": outputs}
     engine = Engine(registry, MemoryCache())
     try:
@@ -219,7 +225,7 @@ def test_timeout_kills_the_host(pool, envs):
 def test_image_round_trip_through_shared_memory(pool, envs):
     rng = np.random.default_rng(0)
     image = rng.random((2, 256, 384, 3), dtype=np.float32)
-    progress: list[tuple] = []
+    progress: list[tuple[float, float | None, np.ndarray | None]] = []
     ctx = Context(
         "i", on_progress=lambda node, value, total, preview: progress.append((value, total, preview))
     )
@@ -227,7 +233,9 @@ def test_image_round_trip_through_shared_memory(pool, envs):
     assert outputs is not None
     assert outputs[0].dtype == np.float32 and np.array_equal(outputs[0], 1.0 - image)
     assert ui is not None and list(ui.text) == ["inverted"]
-    assert progress and progress[0][0] == 1 and progress[0][2].shape == (1, 8, 8, 3)
+    assert progress and progress[0][0] == 1
+    preview = progress[0][2]
+    assert preview is not None and preview.shape == (1, 8, 8, 3)
     echoed = call(
         pool, envs["sixa"], "Echo", value={"f": np.asfortranarray(image[0, :, :, 0]), "n": [1.5, None]}
     )[0]
