@@ -9,18 +9,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-COLUMN_WIDTH = 340.0
-ROW_GAP = 40.0
+COLUMN_WIDTH = 420.0  # the widest common nodes (a prompt, a sampler) are 340 px
+ROW_GAP = 60.0
 BASE_HEIGHT = 60.0
-ROW_HEIGHT = 30.0
+ROW_HEIGHT = 28.0
 TEXT_BOX_HEIGHT = 60.0  # a multi-line text widget is taller than a row
 
 
-def estimated_height(node: Mapping[str, Any]) -> float:
-    """Roughly how tall the editor draws a node: a header, a row per input, more for long text."""
+def estimated_height(node: Mapping[str, Any], outputs: int = 1) -> float:
+    """Roughly how tall the editor draws a node: a header, a row per input and per output beyond the first,
+    more for long text."""
     inputs = node.get("inputs") or {}
     long_texts = sum(1 for v in inputs.values() if isinstance(v, str) and (len(v) > 30 or "\n" in v))
-    return BASE_HEIGHT + ROW_HEIGHT * len(inputs) + TEXT_BOX_HEIGHT * long_texts
+    # Text inputs often get a multi-line box, and upload pickers a second row.
+    strings = sum(1 for v in inputs.values() if isinstance(v, str))
+    rows = len(inputs) + strings + max(outputs - 1, 0)
+    return BASE_HEIGHT + ROW_HEIGHT * rows + TEXT_BOX_HEIGHT * long_texts
 
 
 def _sources(node: Mapping[str, Any], nodes: Mapping[str, Any]) -> list[str]:
@@ -47,6 +51,16 @@ def layered_layout(graph: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     nodes = {str(k): v for k, v in nodes.items() if isinstance(v, Mapping)}
     sources = {node_id: _sources(node, nodes) for node_id, node in nodes.items()}
     depth = _depths(sources)
+    outputs = {node_id: 1 for node_id in nodes}
+    for node in nodes.values():
+        for value in (node.get("inputs") or {}).values():
+            if (
+                isinstance(value, list)
+                and len(value) == 2
+                and value[0] in outputs
+                and isinstance(value[1], int)
+            ):
+                outputs[value[0]] = max(outputs[value[0]], value[1] + 1)
     columns: dict[int, list[str]] = {}
     for node_id in nodes:
         columns.setdefault(depth[node_id], []).append(node_id)
@@ -55,7 +69,7 @@ def layered_layout(graph: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         y = 0.0
         for node_id in members:
             positions[node_id] = {"x": column * COLUMN_WIDTH, "y": y}
-            y += estimated_height(nodes[node_id]) + ROW_GAP
+            y += estimated_height(nodes[node_id], outputs[node_id]) + ROW_GAP
     return positions
 
 

@@ -7,6 +7,7 @@ to a review or to put in docs. Text is escaped; nothing from the graph is ever w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -156,15 +157,18 @@ def graph_to_svg(
             f'font-weight="600">{escape(str(group.get("title", "")))}</text></g>'
         )
     for note in notes:
-        lines = str(note.get("text", "")).splitlines()[:6]
-        text = "".join(
+        text = str(note.get("text", ""))
+        if note.get("markdown"):  # the marks, not their rendering: a picture shows the words
+            text = re.sub(r"[*_`#>]+", "", text)
+        lines = [line for line in text.splitlines() if line.strip()][:6]
+        spans = "".join(
             f'<tspan x="{_number(note["x"] + 8)}" dy="16">{escape(_shown(line, 34))}</tspan>'
             for line in lines
         )
         out.append(
             f'<g class="note"><rect x="{_number(note["x"])}" y="{_number(note["y"])}" '
             f'width="{_number(note.get("width") or 220)}" height="{_number(note.get("height") or 100)}" rx="4" '
-            f'fill="#4a4425" stroke="#8a7f3a"/><text y="{_number(note["y"] + 4)}" fill="#f3e9b5">{text}</text></g>'
+            f'fill="#4a4425" stroke="#8a7f3a"/><text y="{_number(note["y"] + 4)}" fill="#f3e9b5">{spans}</text></g>'
         )
     for node_id, node in graph.nodes.items():
         target = boxes[node_id]

@@ -8,7 +8,8 @@ import { workflowEditReason } from "../teams/team-permissions";
 import { ExportComfyButton, ExportComfyWorkflowButton } from "../comfy/comfy-controls";
 import { AppPanel } from "../apps/app-panel";
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
-import { HeaderMenu } from "./header-menu";
+import { HeaderMenu, HeaderMenuGroup } from "./header-menu";
+import { ExportVersionButton } from "../templates/export-items";
 
 export function EditorExtras({
   workflow: initial,
@@ -88,6 +89,17 @@ export function EditorExtras({
           version={version}
           onError={(m) => store.getState().notify("error", m)}
         />
+        <HeaderMenuGroup label="Export as code or picture">
+          {(["python", "svg"] as const).map((format) => (
+            <ExportVersionButton
+              key={format}
+              format={format}
+              workflowId={workflow.id}
+              version={version}
+              onError={(m) => store.getState().notify("error", m)}
+            />
+          ))}
+        </HeaderMenuGroup>
       </HeaderMenu>
       {panel === "history" && (
         <VersionHistoryPanel

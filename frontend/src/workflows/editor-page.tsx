@@ -22,6 +22,7 @@ import { HeaderMenu } from "./header-menu";
 import { ComfyImportNotice, ExportComfyWorkflowButton, ImportComfyButton } from "../comfy/comfy-controls";
 import { readImportState } from "../comfy/comfy-import";
 import { MissingPacksBanner } from "../packs/missing-packs-banner";
+import { NewFromTemplateButton } from "../templates/new-from-template";
 
 interface Loaded {
   schemas: NodeSchema[];
@@ -181,11 +182,18 @@ function EditorWorkspace({
   };
 
   const importComfy = (
-    <ImportComfyButton
-      confirmLeave={() =>
-        !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")
-      }
-    />
+    <>
+      <NewFromTemplateButton
+        confirmLeave={() =>
+          !store.getState().isDirty() || window.confirm("Discard your unsaved changes and start from a template?")
+        }
+      />
+      <ImportComfyButton
+        confirmLeave={() =>
+          !store.getState().isDirty() || window.confirm("Discard your unsaved changes and open the import?")
+        }
+      />
+    </>
   );
 
   return (

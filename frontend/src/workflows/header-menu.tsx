@@ -37,3 +37,13 @@ export function HeaderMenu({ label, title, children }: { label: string; title?: 
     </div>
   );
 }
+
+/** A labelled group of entries inside a header menu (the File menu's "Export" entries). */
+export function HeaderMenuGroup({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="fy-header-menu-group" role="group" aria-label={label}>
+      <span className="fy-header-menu-label">{label}</span>
+      {children}
+    </div>
+  );
+}

@@ -12,6 +12,8 @@ import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { relativeTime, runSubject } from "./diff-summary";
 import { ImportComfyButton } from "../comfy/comfy-controls";
+import { OpenFileButton } from "../templates/open-file-button";
+import { TemplateGallery } from "../templates/template-gallery";
 
 function WorkflowCard({ w, workspaceName }: { w: WorkflowSummary; workspaceName?: string | undefined }) {
   return (
@@ -88,9 +90,7 @@ function Templates({ onUse }: { onUse(t: WorkflowSummary): void }) {
   if (list.status === "error") return <p className="fy-hint">Templates are unavailable: {errorMessage(list.error)}</p>;
   if (!list.data.length) {
     return (
-      <p className="fy-empty">
-        No templates yet. In the editor, “Mark as template” puts a workflow here for your team.
-      </p>
+      <p className="fy-empty">No team templates yet. In the editor, “Template” puts a workflow here for your team.</p>
     );
   }
   return (
@@ -153,15 +153,23 @@ function Home({ user }: { user: User }) {
           <Link className="fy-button" to="/workflows/new">
             New workflow
           </Link>
+          <OpenFileButton />
           <ImportComfyButton />
         </header>
         {!list.length && (
           <div className="fy-empty-state">
             <h2>No workflows yet</h2>
-            <p>A workflow is a graph of nodes: load an image, change it, save the result.</p>
-            <Link className="fy-button" to="/workflows/new">
-              Create your first workflow
-            </Link>
+            <p>
+              A workflow is a graph of nodes: load an image, change it, save the result. Start from a template, run it
+              with Ctrl+Enter, then change it.
+            </p>
+            <TemplateGallery workspace={typeof filter === "number" ? filter : personal} />
+            <p>
+              <Link className="fy-button" to="/workflows/new">
+                Create your first workflow
+              </Link>{" "}
+              from an empty canvas, or open a graph file (Flowyard or ComfyUI).
+            </p>
           </div>
         )}
         {list.length > 0 &&
@@ -201,7 +209,13 @@ function Home({ user }: { user: User }) {
         <CreateTeam onCreated={(team) => navigate(`/teams/${team.id}`)} />
         <h2>Recent runs</h2>
         <RecentRuns workflowNames={new Map(list.map((w) => [w.id, w.name]))} />
-        <h2>Templates</h2>
+        {list.length > 0 && (
+          <>
+            <h2>Start from a template</h2>
+            <TemplateGallery workspace={typeof filter === "number" ? filter : personal} />
+          </>
+        )}
+        <h2>Shared templates</h2>
         {useError && (
           <p className="fy-form-error" role="alert">
             {useError}
