@@ -59,7 +59,7 @@ def run_payload(run_id: Any) -> tuple[str, dict[str, Any], dict[str, Any]] | Non
     from backend.runs.models import Run
 
     row = (
-        Run.objects.filter(pk=run_id, status__in=Run.FINISHED + tuple(_extra_terminal_statuses()))
+        Run.objects.filter(pk=run_id, status__in=Run.FINISHED)
         .values(
             "id",
             "status",
@@ -91,14 +91,6 @@ def run_payload(run_id: Any) -> tuple[str, dict[str, Any], dict[str, Any]] | Non
         }
     }
     return event_for_status(row["status"]), data, dict(row)
-
-
-def _extra_terminal_statuses() -> list[str]:
-    """Terminal statuses other apps may add to runs (an approval's ``rejected``): whatever the model has beyond
-    queued and running, so the payload is built for them too."""
-    from backend.runs.models import Run
-
-    return [value for value in Run.Status.values if value not in ("queued", "running", *Run.FINISHED)]
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -196,7 +188,7 @@ def sweep_missed_runs(now: datetime | None = None) -> int:
     for hook in Webhook.objects.filter(active=True):
         statuses = [
             status
-            for status in [*Run.FINISHED, *_extra_terminal_statuses()]
+            for status in Run.FINISHED
             if event_for_status(status) in (hook.events or ()) and event_for_status(status) in RUN_EVENTS
         ]
         if not statuses:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied
 
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User
@@ -98,7 +98,8 @@ def start_workflow_run(
         )
     except RunRefused:
         raise
-    except NotFound:
+    except (NotFound, PermissionDenied):
+        # Whether they lost sight of it or only the run right: the caller learns no more than that.
         raise RunRefused("The owner can no longer run this workflow.", status_code=403) from None
     except APIException as exc:
         errors = getattr(exc, "payload", {}).get("errors", [])
