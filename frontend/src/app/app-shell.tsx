@@ -1,5 +1,6 @@
 import { Link, Outlet, useNavigate } from "react-router";
 import { auth } from "../api/endpoints";
+import { ApprovalsNavLink } from "../approvals/pending-approvals";
 import { RunNotifications } from "../runs/run-notifications";
 import { ServerBanner } from "./server-banner";
 import { useSession } from "./session";
@@ -19,6 +20,7 @@ export function AppShell() {
           <>
             <Link to="/">Workflows</Link>
             <Link to="/runs">Runs</Link>
+            <ApprovalsNavLink />
             <Link to="/apps">Apps</Link>
             <Link to="/packs">Marketplace</Link>
             <Link to="/workers">Workers</Link>

@@ -5,6 +5,7 @@ import { InvitePage } from "../teams/invite-page";
 import { TeamPage } from "../teams/team-page";
 import { TokensPage } from "../tokens/tokens-page";
 import { HomePage } from "../workflows/home-page";
+import { ApprovalsPage } from "../approvals/pending-approvals";
 import { RunDetailPage } from "../runs/run-detail-page";
 import { RunHistoryPage } from "../runs/run-history-page";
 import { PublicPage } from "../workflows/public-page";
@@ -32,6 +33,7 @@ const router = createBrowserRouter([
       { path: "/workflows/:id", element: <EditorPage /> },
       { path: "/runs", element: <RunHistoryPage /> },
       { path: "/runs/:id", element: <RunDetailPage /> },
+      { path: "/approvals", element: <ApprovalsPage /> },
       { path: "/teams/:id", element: <TeamPage /> },
       { path: "/invite/:token", element: <InvitePage /> },
       { path: "/settings/tokens", element: <TokensPage /> },

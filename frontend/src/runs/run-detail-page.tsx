@@ -5,6 +5,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { errorMessage } from "../api/client";
 import { useSession } from "../app/session";
 import { ErrorState, Loading } from "../app/status-views";
+import { ApprovalPanel } from "../approvals/approval-panel";
 import { FileOutput, isShownMedia, isTextual, MediaOutput } from "./media-output";
 import { RunTimeline } from "./run-timeline";
 import { FINISHED } from "./run-schemas";
@@ -103,7 +104,7 @@ export function RunDetailPage() {
   const files = results.filter((r) => r.kind === "file" && r.url);
   const texts = results.filter(isTextual);
   const logs = nodes.filter((n) => n.error || n.traceback);
-  const canResume = state.status === "failed" || state.status === "cancelled";
+  const canResume = state.status === "failed" || state.status === "cancelled" || state.status === "rejected";
 
   return (
     <section className="fy-runs-page">
@@ -232,6 +233,8 @@ export function RunDetailPage() {
           </>
         )}
       </dl>
+
+      <ApprovalPanel runId={id} status={state.status} lastSeq={state.lastSeq} />
 
       <h2>Timeline</h2>
       <RunTimeline

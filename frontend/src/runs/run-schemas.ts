@@ -2,11 +2,29 @@
 // Checked against messages captured from the real backend in __fixtures__/backend-samples.json.
 import { z } from "zod";
 
-export const runStatusSchema = z.enum(["queued", "running", "succeeded", "failed", "cancelled"]);
+// awaiting_approval: paused at an approval step (docs/approvals.md); rejected: an approver said no.
+export const runStatusSchema = z.enum([
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "awaiting_approval",
+  "rejected",
+]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
-export const FINISHED: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled"]);
+export const FINISHED: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled", "rejected"]);
 
-export const nodeStatusSchema = z.enum(["queued", "cached", "running", "succeeded", "failed", "skipped", "cancelled"]);
+export const nodeStatusSchema = z.enum([
+  "queued",
+  "cached",
+  "running",
+  "succeeded",
+  "failed",
+  "skipped",
+  "cancelled",
+  "awaiting",
+]);
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
 
 const userRefSchema = z.object({ id: z.number(), username: z.string() });
@@ -182,6 +200,36 @@ export const runEventSchema = z.discriminatedUnion("type", [
       reason: z.string().default("worker_lost"),
       previous_worker: z.string().nullish(),
       worker: z.string().nullish(),
+    }),
+  }),
+  // An approval step paused the run: what it shows the approvers comes as results (docs/approvals.md).
+  z.object({
+    ...base,
+    type: z.literal("node_paused"),
+    node: z.string(),
+    data: z.object({
+      type: z.string(),
+      message: z.string().default(""),
+      results: z.array(eventResultSchema).default([]),
+    }),
+  }),
+  z.object({
+    ...base,
+    type: z.literal("run_paused"),
+    node: z.null(),
+    data: z.object({ paused: z.array(z.string()).default([]) }),
+  }),
+  z.object({
+    ...base,
+    type: z.literal("approval_decided"),
+    node: z.string(),
+    data: z.object({
+      approval: z.number(),
+      decision: z.enum(["approve", "reject"]),
+      decided_by: z.string().nullish(),
+      comment: z.string().default(""),
+      timed_out: z.boolean().default(false),
+      run_status: runStatusSchema.optional(),
     }),
   }),
   z.object({

@@ -255,6 +255,23 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
       const status: NodeRunStatus = event.data.reason === "cancelled" ? "cancelled" : "skipped";
       return patchMany(state, event.data.nodes, (n) => ({ ...n, status, progress: null, preview: null }));
     }
+    case "node_paused":
+      return patchNode(state, event.node, (n) => ({
+        ...n,
+        type: event.data.type,
+        status: "awaiting",
+        progress: null,
+        preview: null,
+        results: event.data.results.length ? event.data.results : n.results,
+      }));
+    case "run_paused":
+      return { ...state, status: "awaiting_approval" };
+    case "approval_decided": {
+      // Approved by everyone: the run goes back to the queue and the step runs again (rejected: run_finished).
+      if (event.data.run_status !== "queued") return state;
+      const s = patchNode(state, event.node, (n) => ({ ...n, status: n.status === "awaiting" ? "queued" : n.status }));
+      return { ...s, status: "queued" };
+    }
     case "run_finished": {
       const failed = new Set(event.data.failed);
       // Nodes still open when the run ends: not needed (succeeded), stopped (cancelled) or not reached (failed).
@@ -264,6 +281,7 @@ export function reduceEvent(state: RunState, event: AnyRunEvent): RunState {
       for (const [id, n] of Object.entries(state.nodes)) {
         const open = n.status === "running" || n.status === "queued" || n.status === "pending";
         nodes[id] = open && !failed.has(id) ? { ...n, status: closed, progress: null, preview: null } : n;
+        if (n.status === "awaiting") nodes[id] = { ...n, status: failed.has(id) ? "failed" : closed }; // rejected
       }
       return {
         ...state,
