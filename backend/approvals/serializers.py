@@ -91,3 +91,10 @@ class DecisionSerializer(serializers.Serializer):
 
 class ApprovalListQuerySerializer(serializers.Serializer):
     pending = serializers.BooleanField(required=False, default=False)
+
+
+class ApprovalPageSerializer(serializers.Serializer):
+    """GET /api/approvals: how many, and the approvals (at most 200)."""
+
+    count = serializers.IntegerField()
+    results = ApprovalSerializer(many=True)

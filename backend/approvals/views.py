@@ -14,13 +14,18 @@ from backend.accounts.access import access_approval, access_run, approvals_for, 
 from backend.accounts.models import User
 from backend.approvals import actions
 from backend.approvals.models import Approval
-from backend.approvals.serializers import ApprovalListQuerySerializer, ApprovalSerializer, DecisionSerializer
+from backend.approvals.serializers import (
+    ApprovalListQuerySerializer,
+    ApprovalPageSerializer,
+    ApprovalSerializer,
+    DecisionSerializer,
+)
 
 LIST_LIMIT = 200
 
 
 class ApprovalListView(APIView):
-    @extend_schema(parameters=[ApprovalListQuerySerializer], responses=ApprovalSerializer(many=True))
+    @extend_schema(parameters=[ApprovalListQuerySerializer], responses=ApprovalPageSerializer)
     def get(self, request: Request) -> Response:
         """The approvals of runs the caller may see, newest first; ``pending=1``: those the caller may decide now."""
         query = ApprovalListQuerySerializer(data=request.query_params)
