@@ -204,3 +204,31 @@ def test_a_valid_app_section_is_kept_in_the_layout_and_counts_in_the_hash():
 @pytest.mark.django_db
 def test_the_app_model_says_what_it_exposes(app):
     assert [item["name"] for item in App.objects.get().section()["inputs"]] == ["width", "color", "prompt"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_posts_with_one_idempotency_key_start_one_run(app, rita):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from backend.runs.models import Run
+
+    def post(_: int) -> tuple[int, str | None]:
+        client = APIClient()
+        client.force_login(rita)
+        try:
+            response = client.post(
+                "/api/apps/tiny/runs", {"width": 9}, format="json", HTTP_IDEMPOTENCY_KEY="same"
+            )
+            return response.status_code, response.json().get("id")
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(post, range(4)))
+    codes = sorted(code for code, _ in answers)
+    assert codes.count(201) == 1, answers
+    assert set(codes) <= {200, 201, 409}, answers
+    assert len({run_id for code, run_id in answers if code in (200, 201)}) == 1
+    assert Run.objects.count() == 1
