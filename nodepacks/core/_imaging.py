@@ -196,7 +196,8 @@ def gaussian_kernel_1d(kernel_size: int, sigma: float) -> np.ndarray:
     """
     x = np.linspace(-1.0, 1.0, kernel_size, dtype=np.float64)
     g = np.exp(-(x * x) / (2.0 * sigma * sigma))
-    return g / g.sum()
+    normalised: np.ndarray = g / g.sum()
+    return normalised
 
 
 def gaussian_blur(

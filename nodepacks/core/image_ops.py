@@ -361,22 +361,25 @@ class ImageBlend(sdk.Node):
 
 def _blend(base: np.ndarray, top: np.ndarray, mode: str) -> np.ndarray:
     """Return the blend of ``top`` over ``base`` before mixing (ComfyUI's Blend.blend_mode)."""
+    blended: np.ndarray
     if mode == "normal":
-        return top
-    if mode == "multiply":
-        return base * top
-    if mode == "screen":
-        return 1 - (1 - base) * (1 - top)
-    if mode == "overlay":
-        return np.where(base <= 0.5, 2 * base * top, 1 - 2 * (1 - base) * (1 - top))
-    if mode == "soft_light":
+        blended = top
+    elif mode == "multiply":
+        blended = base * top
+    elif mode == "screen":
+        blended = 1 - (1 - base) * (1 - top)
+    elif mode == "overlay":
+        blended = np.where(base <= 0.5, 2 * base * top, 1 - 2 * (1 - base) * (1 - top))
+    elif mode == "soft_light":
         g = np.where(base <= 0.25, ((16 * base - 12) * base + 4) * base, np.sqrt(base))
-        return np.where(
+        blended = np.where(
             top <= 0.5, base - (1 - 2 * top) * base * (1 - base), base + (2 * top - 1) * (g - base)
         )
-    if mode == "difference":
-        return base - top
-    raise sdk.NodeError(f"unknown blend mode {mode!r}")
+    elif mode == "difference":
+        blended = base - top
+    else:
+        raise sdk.NodeError(f"unknown blend mode {mode!r}")
+    return blended
 
 
 class ImagePadForOutpaint(sdk.Node):

@@ -103,7 +103,9 @@ def decode_video(source: BinaryIO) -> sdk.Video:
 
 def _rgb_uint8(frames: np.ndarray) -> np.ndarray:
     """Frames as (f, h, w, 3) uint8 with even sides (yuv420p needs them), the last row/column repeated."""
-    data = np.clip(np.asarray(frames, dtype=np.float32)[..., :3] * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    data: np.ndarray = np.clip(np.asarray(frames, dtype=np.float32)[..., :3] * 255.0 + 0.5, 0, 255).astype(
+        np.uint8
+    )
     pad_h, pad_w = data.shape[1] % 2, data.shape[2] % 2
     if pad_h or pad_w:
         data = np.pad(data, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")

@@ -42,7 +42,8 @@ def gaussian_kernel_1d(kernel_size: int, sigma: float) -> np.ndarray:
     """Return the 1-D factor of ComfyUI's gaussian kernel (sampled on linspace(-1, 1), normalised)."""
     x = np.linspace(-1.0, 1.0, kernel_size, dtype=np.float64)
     g = np.exp(-(x * x) / (2.0 * sigma * sigma))
-    return g / g.sum()
+    normalised: np.ndarray = g / g.sum()
+    return normalised
 
 
 def gaussian_blur(images: np.ndarray, radius: int, sigma: float) -> np.ndarray:

@@ -17,7 +17,7 @@ from nodepacks.core.video_audio import (
     SaveVideo,
     decode_video,
 )
-from nodepacks.sdk.testing import run_node
+from nodepacks.sdk.testing import NodeOutcome, run_node
 
 pytest.importorskip("av")
 
@@ -36,7 +36,7 @@ def _tone(seconds: float = 0.5, rate: int = 16000, channels: int = 2) -> sdk.Aud
     return sdk.Audio(samples=samples.astype(np.float32), sample_rate=rate)
 
 
-def _saved_file(outcome) -> sdk.MediaFile:
+def _saved_file(outcome: NodeOutcome) -> sdk.MediaFile:
     assert outcome.ui.saved
     (file,) = outcome.ui.files
     return file
