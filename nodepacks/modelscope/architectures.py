@@ -30,7 +30,7 @@ def pixel_transform_net(hidden: int) -> torch.nn.Sequential:
 
 
 @MODELS.register_module(TASK, module_name=PIXEL_TRANSFORM)
-class PixelTransform(TorchModel):
+class PixelTransform(TorchModel):  # type: ignore[misc]  # modelscope ships no type information
     """A per-pixel colour transform loaded from ``pytorch_model.bin`` in its model directory."""
 
     def __init__(self, model_dir: str, *args: Any, hidden: int = 8, **kwargs: Any) -> None:

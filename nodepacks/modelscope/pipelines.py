@@ -14,7 +14,7 @@ from nodepacks.modelscope.architectures import PIXEL_TRANSFORM, TASK
 
 
 @PIPELINES.register_module(TASK, module_name=PIXEL_TRANSFORM)
-class PixelTransformPipeline(Pipeline):
+class PixelTransformPipeline(Pipeline):  # type: ignore[misc]  # modelscope ships no type information
     """Image in (PIL image or HxWx3 uint8 RGB array), ``{"output_img": HxWx3 uint8 BGR}`` out, as ModelScope's
     colour-enhancement pipelines do."""
 
@@ -27,7 +27,8 @@ class PixelTransformPipeline(Pipeline):
 
     @torch.no_grad()
     def forward(self, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
-        return self.model(input)
+        outputs: dict[str, Any] = self.model(input)
+        return outputs
 
     def postprocess(self, inputs: dict[str, Any]) -> dict[str, Any]:
         rgb = (inputs["outputs"][0] * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()

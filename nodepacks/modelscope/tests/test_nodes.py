@@ -63,7 +63,8 @@ def expected(net: Any, image: np.ndarray) -> np.ndarray:
     """What the model must compute, straight from torch."""
     with torch.no_grad():
         out = net(torch.from_numpy(image).permute(0, 3, 1, 2)).clamp(0, 1)
-    return out.permute(0, 2, 3, 1).numpy()
+    pixels: np.ndarray = out.permute(0, 2, 3, 1).numpy()
+    return pixels
 
 
 def test_color_enhance_computes_what_the_network_computes(manager: ModelManager, net: Any) -> None:
