@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from nodepacks import sdk
-from nodepacks.diffusion.handles import DiffusionError
+from nodepacks.diffusion.handles import Cond, DiffusionError
 from nodepacks.diffusion.weights import load_tensors, place, read_keys, shipped_config
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -392,7 +392,8 @@ def style_tokens(style: StyleModel, models: sdk.ModelProvider, output: Mapping[s
     parameter = next(network.parameters())
     with torch.inference_mode():
         tokens = network(torch.from_numpy(hidden).to(parameter.device, parameter.dtype)).float()
-    return tokens.reshape(1, -1, tokens.shape[-1]).cpu().numpy()
+    sequence: np.ndarray = tokens.reshape(1, -1, tokens.shape[-1]).cpu().numpy()
+    return sequence
 
 
 def apply_style(
@@ -425,8 +426,8 @@ def apply_style(
 
 
 def add_unclip(
-    conds: Sequence[Mapping[str, Any]], output: Mapping[str, Any], strength: float, noise_augmentation: float
-) -> list[dict[str, Any]]:
+    conds: Sequence[Cond], output: Mapping[str, Any], strength: float, noise_augmentation: float
+) -> list[Cond]:
     """unCLIPConditioning: every entry gets the image embeddings appended to its ``unclip_conditioning``."""
     embeds = np.asarray(output["image_embeds"], dtype=np.float32)
     if embeds.ndim != 2:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from nodepacks import sdk
-from nodepacks.diffusion.handles import DiffusionError
+from nodepacks.diffusion.handles import Cond, DiffusionError
 from nodepacks.diffusion.weights import load_tensors, place, read_json, read_keys, shipped_config
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -289,7 +289,7 @@ def hint_from_image(image: np.ndarray, input_name: str = "image") -> np.ndarray:
 
 
 def attach(
-    conds: Sequence[Mapping[str, Any]],
+    conds: Sequence[Cond],
     net: ControlNet,
     hint: np.ndarray,
     strength: float,
@@ -297,7 +297,7 @@ def attach(
     end_percent: float,
     *,
     apply_to_uncond: bool,
-) -> list[dict[str, Any]]:
+) -> list[Cond]:
     """Copies of ``conds`` with the ControlNet added at the end of each entry's chain."""
     use = {
         "controlnet": net.reference(),
@@ -308,7 +308,7 @@ def attach(
     }
     out = []
     for cond in conds:
-        entry = dict(cond)
+        entry = Cond(**cond)
         entry["control"] = [*(cond.get("control") or ()), use]
         entry["control_apply_to_uncond"] = apply_to_uncond
         out.append(entry)

@@ -35,14 +35,19 @@ Prediction = Literal["eps", "v", "flow", "lcm", "x0"]
 
 class Cond(TypedDict, total=False):
     """One conditioning entry: ``cross_attn`` (1, tokens, dim) float32, optional ``pooled_output`` (1, dim) and
-    extras that families read (``guidance`` for Flux, ``width``/``height`` for SDXL, ``strength``, ``mask``,
-    ``start_percent``/``end_percent``)."""
+    extras that families read (``guidance`` for Flux, ``width``/``height`` and the other time ids for SDXL,
+    ``strength``, ``mask``, ``start_percent``/``end_percent``)."""
 
     cross_attn: np.ndarray
     pooled_output: np.ndarray | None
     guidance: float
     width: int
     height: int
+    crop_w: int  # SDXL's size-and-crop time ids (CLIPTextEncodeSDXL)
+    crop_h: int
+    target_width: int
+    target_height: int
+    aesthetic_score: float  # the SDXL refiner's (CLIPTextEncodeSDXLRefiner)
     strength: float
     start_percent: float
     end_percent: float
@@ -50,6 +55,10 @@ class Cond(TypedDict, total=False):
     concat_mask: np.ndarray  # inpainting models: the mask (b, 1, h, w), 1 = regenerate
     reference_latents: list[np.ndarray]  # edit models (Flux Kontext): VAE-space latents (b, c, h, w)
     reference_latents_method: str  # how their positions are laid out: offset, index, uxo
+    mask: np.ndarray  # where the entry applies: weights in [0, 1] over the latent
+    control: list[dict[str, Any]]  # the ControlNets applied in turn (controlnet.attach)
+    control_apply_to_uncond: bool  # the old ControlNetApply: the negative borrows this entry's controls
+    unclip_conditioning: list[dict[str, Any]]  # SDXL revision's image embeddings (clip_vision.add_unclip)
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,8 @@ class LatentFormat:
         rgb = np.einsum("chw,cr->hwr", latent.astype(np.float32), factors)
         if self.rgb_bias is not None:
             rgb = rgb + np.asarray(self.rgb_bias, dtype=np.float32)
-        return np.clip((rgb + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
+        image: np.ndarray = np.clip((rgb + 1.0) / 2.0, 0.0, 1.0).astype(np.float32)
+        return image
 
 
 # The zero-terminal-SNR schedule's last alpha_bar (ComfyUI's value), and LCM's boundary-condition constants.
@@ -379,9 +389,17 @@ class UpscaleModel:
 
 
 # The socket types, with ComfyUI's names; any module of the pack annotates inputs and outputs with these.
-Model = sdk.define_type("MODEL", DiffusionModel)
-Clip = sdk.define_type("CLIP", TextEncoder)
-Vae = sdk.define_type("VAE", VAEModel)
-Conditioning = sdk.define_type("CONDITIONING", list)
-Latent = sdk.define_type("LATENT", dict)
-UpscaleModelType = sdk.define_type("UPSCALE_MODEL", UpscaleModel)
+if TYPE_CHECKING:  # the python types, for mypy; at run time the annotations carry ComfyUI's type names
+    Model = DiffusionModel
+    Clip = TextEncoder
+    Vae = VAEModel
+    Conditioning = list[Cond]
+    Latent = dict[str, Any]
+    UpscaleModelType = UpscaleModel
+else:
+    Model = sdk.define_type("MODEL", DiffusionModel)
+    Clip = sdk.define_type("CLIP", TextEncoder)
+    Vae = sdk.define_type("VAE", VAEModel)
+    Conditioning = sdk.define_type("CONDITIONING", list)
+    Latent = sdk.define_type("LATENT", dict)
+    UpscaleModelType = sdk.define_type("UPSCALE_MODEL", UpscaleModel)

@@ -140,7 +140,8 @@ def _sgm_to_diffusers(state: dict[str, torch.Tensor], network: Any) -> dict[str,
         return state
     from diffusers.loaders.lora_conversion_utils import _maybe_map_sgm_blocks_to_diffusers
 
-    return _maybe_map_sgm_blocks_to_diffusers(state, network.config)
+    mapped: dict[str, torch.Tensor] = _maybe_map_sgm_blocks_to_diffusers(state, network.config)
+    return mapped
 
 
 def apply_to_diffusion_model(network: Any, family: Family, patch: Patch) -> None:

@@ -63,7 +63,7 @@ class CLIPTextEncodeFlux(sdk.Node):
                 f"clip: CLIPTextEncodeFlux needs a flux text encoder, this one is {family.name}"
             )
         stack = runtime.load_text_stack(inputs.clip, ctx.models)
-        cond = encode_pair(stack, inputs.clip_l, inputs.t5xxl)
+        cond: Cond = encode_pair(stack, inputs.clip_l, inputs.t5xxl)
         return self.Outputs(CONDITIONING=[Cond(**cond, guidance=float(inputs.guidance))])
 
 

@@ -36,8 +36,8 @@ class InstructPixToPixConditioning(sdk.Node):
         pixels = _crop_to_8(inputs.pixels)[..., :3].astype(np.float32)
         image = runtime.vae_encode(inputs.vae, ctx.models, pixels)
 
-        def conditioned(conds: list) -> list:
-            return [Cond(**{**c, "concat_latent_image": image}) for c in conds]  # replaces an earlier image
+        def conditioned(conds: list[Cond]) -> list[Cond]:
+            return [{**c, "concat_latent_image": image} for c in conds]  # replaces an earlier image
 
         return self.Outputs(
             positive=conditioned(inputs.positive),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def _multiple_of_8(value: int, input_name: str) -> None:
         )
 
 
-def _samples(latent: dict, input_name: str = "samples") -> np.ndarray:
+def _samples(latent: dict[str, Any], input_name: str = "samples") -> np.ndarray:
     samples = latent.get("samples") if isinstance(latent, dict) else None
     if not isinstance(samples, np.ndarray) or samples.ndim != 4:
         raise DiffusionError(f"{input_name}: not a LATENT (a dict with 'samples' of shape (batch, c, h, w))")
@@ -83,12 +84,8 @@ class CLIPTextEncodeSDXLRefiner(sdk.Node):
         if inputs.clip is None:
             raise DiffusionError("clip: no CLIP model (a checkpoint without a text encoder?)")
         cond = runtime.encode_text(inputs.clip, ctx.models, inputs.text)
-        extra = {
-            "aesthetic_score": float(inputs.ascore),
-            "width": int(inputs.width),
-            "height": int(inputs.height),
-        }
-        return self.Outputs(CONDITIONING=[Cond(**cond, **extra)])  # type: ignore[typeddict-item]
+        extra = Cond(aesthetic_score=float(inputs.ascore), width=int(inputs.width), height=int(inputs.height))
+        return self.Outputs(CONDITIONING=[Cond(**cond, **extra)])
 
 
 class CLIPTextEncodeSDXL(sdk.Node):
@@ -126,16 +123,16 @@ class CLIPTextEncodeSDXL(sdk.Node):
                 f"clip: CLIPTextEncodeSDXL needs an SDXL CLIP (CLIP-L and CLIP-G), this one is {family.name}"
             )
         stack = runtime.load_text_stack(inputs.clip, ctx.models)
-        cond = encode_lg(stack, inputs.text_l, inputs.text_g, inputs.clip.layer)
-        extra = {
-            "width": int(inputs.width),
-            "height": int(inputs.height),
-            "crop_w": int(inputs.crop_w),
-            "crop_h": int(inputs.crop_h),
-            "target_width": int(inputs.target_width),
-            "target_height": int(inputs.target_height),
-        }
-        return self.Outputs(CONDITIONING=[Cond(**cond, **extra)])  # type: ignore[typeddict-item]
+        cond: Cond = encode_lg(stack, inputs.text_l, inputs.text_g, inputs.clip.layer)
+        extra = Cond(
+            width=int(inputs.width),
+            height=int(inputs.height),
+            crop_w=int(inputs.crop_w),
+            crop_h=int(inputs.crop_h),
+            target_width=int(inputs.target_width),
+            target_height=int(inputs.target_height),
+        )
+        return self.Outputs(CONDITIONING=[Cond(**cond, **extra)])
 
 
 class ConditioningCombine(sdk.Node):
@@ -195,7 +192,7 @@ class FluxGuidance(sdk.Node):
         CONDITIONING: Conditioning
 
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
-        out = [Cond(**{**cond, "guidance": float(inputs.guidance)}) for cond in inputs.conditioning]
+        out: list[Cond] = [{**cond, "guidance": float(inputs.guidance)} for cond in inputs.conditioning]
         return self.Outputs(CONDITIONING=out)
 
 
@@ -403,11 +400,11 @@ class InpaintModelConditioning(sdk.Node):
         concat = runtime.vae_encode(inputs.vae, ctx.models, greyed)
         original = runtime.vae_encode(inputs.vae, ctx.models, pixels)
         mask4 = mask[:, None]
-        latent: dict = {"samples": original}
+        latent: dict[str, Any] = {"samples": original}
         if inputs.noise_mask:
             latent["noise_mask"] = mask4
 
-        def conditioned(conds: list) -> list:
+        def conditioned(conds: list[Cond]) -> list[Cond]:
             return [Cond(**c, concat_latent_image=concat, concat_mask=mask4) for c in conds]
 
         return self.Outputs(
@@ -531,7 +528,7 @@ class LatentUpscale(sdk.Node):
         return self.Outputs(LATENT={**_without_mask(inputs.samples), "samples": out})
 
 
-def _without_mask(latent: dict) -> dict:
+def _without_mask(latent: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in latent.items() if k != "noise_mask"}
 
 
@@ -574,7 +571,7 @@ class RepeatLatentBatch(sdk.Node):
 
     def execute(self, inputs: Inputs, ctx: sdk.Context) -> Outputs:
         samples = _samples(inputs.samples)
-        out: dict = {**inputs.samples, "samples": np.tile(samples, (inputs.amount, 1, 1, 1))}
+        out: dict[str, Any] = {**inputs.samples, "samples": np.tile(samples, (inputs.amount, 1, 1, 1))}
         mask = inputs.samples.get("noise_mask")
         if mask is not None and mask.shape[0] > 1:
             if mask.shape[0] < samples.shape[0]:

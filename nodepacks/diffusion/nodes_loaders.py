@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nodepacks import sdk
 from nodepacks.diffusion import library
-from nodepacks.diffusion.families import Family, get_family
+from nodepacks.diffusion.families import Family, detect_family, get_family
 from nodepacks.diffusion.handles import (
     Clip,
     DiffusionError,
@@ -79,7 +79,7 @@ class UNETLoader(sdk.Node):
             family, source = library.open_checkpoint(path, sha256, "unet_name")
         else:
             try:
-                family = library.detect_family(read_keys(path), source=path.name, path=path)
+                family = detect_family(read_keys(path), source=path.name, path=path)
             except DiffusionError as exc:
                 raise DiffusionError(f"unet_name: {exc}") from None
             source = WeightsSource(str(path), "diffusion_model", sha256)

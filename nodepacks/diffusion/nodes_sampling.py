@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nodepacks import sdk
-from nodepacks.diffusion.handles import DiffusionError, DiffusionModel, ModelSampling
+from nodepacks.diffusion.handles import Cond, DiffusionError, DiffusionModel, ModelSampling
 from nodepacks.diffusion.sampling import (
     SAMPLER_NAMES,
     SCHEDULER_NAMES,
@@ -60,11 +60,11 @@ class GuiderValue:
 
 if TYPE_CHECKING:  # the python types, for mypy; at run time the annotations carry ComfyUI's type names
     Model = DiffusionModel
-    Conditioning = list
-    Latent = dict
-    Sampler = dict
+    Conditioning = list[Cond]
+    Latent = dict[str, Any]
+    Sampler = dict[str, Any]
     Sigmas = np.ndarray
-    Noise = dict
+    Noise = dict[str, Any]
     Guider = GuiderValue
 else:
     Model = sdk.define_type("MODEL", DiffusionModel)
@@ -119,8 +119,8 @@ def run_sampling(
     noise: dict[str, Any],
     sigmas: np.ndarray,
     sampler: dict[str, Any],
-    positive: list[Any],
-    negative: list[Any] | None,
+    positive: list[Cond],
+    negative: list[Cond] | None,
     cfg: float,
     dual: DualCFG | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:

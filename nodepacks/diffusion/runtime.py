@@ -52,9 +52,10 @@ def pick_device() -> tuple[str, torch.dtype]:
 
 def _size_of(module: Any) -> int | None:
     try:
-        return sum(p.numel() * p.element_size() for p in module.parameters())
+        size: int = sum(p.numel() * p.element_size() for p in module.parameters())
     except AttributeError:
         return None
+    return size
 
 
 def load_diffusion_network(model: DiffusionModel, models: sdk.ModelProvider) -> Any:
@@ -331,8 +332,8 @@ def _to_batch(tensor: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 def inpaint_conds(
-    denoiser: Any, latent: dict[str, Any], positive: list[Any], negative: list[Any] | None
-) -> tuple[list[Any], list[Any] | None]:
+    denoiser: Any, latent: dict[str, Any], positive: list[Cond], negative: list[Cond] | None
+) -> tuple[list[Cond], list[Cond] | None]:
     """The conditionings with a LATENT's inpainting data for an inpainting model: its ``noise_mask`` and the
     masked image's latent (``concat_latent`` from VAEEncodeForInpaint, else the samples, as ComfyUI does) as
     ``concat_mask``/``concat_latent_image``, on entries that have none yet (InpaintModelConditioning's keep
@@ -344,7 +345,7 @@ def inpaint_conds(
     mask = mask.reshape(-1, 1, *mask.shape[-2:])
     image = np.asarray(latent.get("concat_latent", latent["samples"]), dtype=np.float32)
 
-    def add(conds: list[Any]) -> list[Any]:
+    def add(conds: list[Cond]) -> list[Cond]:
         return [
             c if "concat_mask" in c else Cond(**c, concat_mask=mask, concat_latent_image=image) for c in conds
         ]
@@ -389,7 +390,8 @@ def vae_decode(
     latent = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)).to(device, dtype)
 
     def decode(z: torch.Tensor) -> torch.Tensor:
-        return network.decode(z).sample.float()
+        images: torch.Tensor = network.decode(z).sample
+        return images.float()
 
     with torch.inference_mode():
         images = []

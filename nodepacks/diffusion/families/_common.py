@@ -244,7 +244,10 @@ def open_clip_to_hf(state: dict[str, torch.Tensor], base: dict[str, Any]) -> dic
     hidden = int(state[OPEN_CLIP_TOKEN_KEY].shape[1])
     stub = SimpleNamespace(config=SimpleNamespace(hidden_size=hidden))
     prefix = "conditioner.embedders.1.model."  # not SD2's prefix: diffusers drops SD2's last layer there
-    return convert_open_clip_checkpoint(stub, {prefix + k: v for k, v in state.items()}, prefix=prefix)
+    converted: dict[str, torch.Tensor] = convert_open_clip_checkpoint(
+        stub, {prefix + k: v for k, v in state.items()}, prefix=prefix
+    )
+    return converted
 
 
 def clip_state_for_role(

@@ -103,7 +103,8 @@ def encode_t5(model: Any, tokens: T5Tokens, text: str) -> torch.Tensor:
             f"{model.config.vocab_size}: the tokenizer is not this model's"
         )
     with torch.inference_mode():
-        return model(input_ids=ids).last_hidden_state
+        hidden: torch.Tensor = model(input_ids=ids).last_hidden_state
+    return hidden
 
 
 def t5_config_from_weights(state: dict[str, torch.Tensor], base: dict[str, Any]) -> Any:

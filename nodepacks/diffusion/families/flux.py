@@ -115,7 +115,7 @@ def convert_original(state: dict[str, torch.Tensor], config: dict[str, Any]) -> 
                     own[f"single_transformer_blocks.{index}.{name}.{tail}"] = part
                 shape = (fused_rows,) if tail == "bias" else (fused_rows, 1)
                 state[prefix + tail] = torch.zeros((), dtype=fused.dtype).expand(shape)
-    converted = convert_flux_transformer_checkpoint_to_diffusers(state)
+    converted: dict[str, torch.Tensor] = convert_flux_transformer_checkpoint_to_diffusers(state)
     converted.update(own)
     return converted
 
@@ -321,7 +321,7 @@ class FluxFamily(Family):
         if network.config.guidance_embeds:
             value = float(cond.get("guidance", DEFAULT_GUIDANCE))
             guidance = torch.full((batch,), value, device=x.device, dtype=torch.float32)
-        out = network(
+        out: torch.Tensor = network(
             hidden_states=tokens,
             encoder_hidden_states=context,
             pooled_projections=cond["pooled_output"],

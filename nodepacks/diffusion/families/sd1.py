@@ -82,4 +82,5 @@ class SD1Family(Family):
     def predict(
         self, network: Any, x: torch.Tensor, timestep: torch.Tensor, cond: dict[str, Any]
     ) -> torch.Tensor:
-        return network(x, timestep, encoder_hidden_states=cond["cross_attn"]).sample
+        prediction: torch.Tensor = network(x, timestep, encoder_hidden_states=cond["cross_attn"]).sample
+        return prediction

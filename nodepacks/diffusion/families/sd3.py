@@ -175,12 +175,13 @@ class SD3Family(SD1Family):
         width = int(network.config.joint_attention_dim)
         if context.shape[-1] < width:
             context = torch.nn.functional.pad(context, (0, width - context.shape[-1]))
-        return network(
+        prediction: torch.Tensor = network(
             hidden_states=x,
             encoder_hidden_states=context[..., :width],
             pooled_projections=cond["pooled_output"],
             timestep=timestep,
         ).sample
+        return prediction
 
 
 def _holds_t5(source: WeightsSource) -> bool:

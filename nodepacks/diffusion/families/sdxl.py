@@ -95,4 +95,7 @@ class SDXLFamily(SD1Family):
 
             pooled = unclip_pooled(cond["unclip_conditioning"], int(pooled.shape[-1]), pooled)
         added = {"text_embeds": pooled, "time_ids": time_ids}
-        return network(x, timestep, encoder_hidden_states=cond["cross_attn"], added_cond_kwargs=added).sample
+        prediction: torch.Tensor = network(
+            x, timestep, encoder_hidden_states=cond["cross_attn"], added_cond_kwargs=added
+        ).sample
+        return prediction

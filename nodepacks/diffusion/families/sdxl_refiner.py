@@ -119,4 +119,7 @@ class SDXLRefinerFamily(SDXLFamily):
         ids = [height, width, float(cond.get("crop_h", 0)), float(cond.get("crop_w", 0)), score]
         time_ids = torch.tensor([ids], device=x.device, dtype=x.dtype).expand(x.shape[0], -1)
         added = {"text_embeds": cond["pooled_output"], "time_ids": time_ids}
-        return network(x, timestep, encoder_hidden_states=cond["cross_attn"], added_cond_kwargs=added).sample
+        prediction: torch.Tensor = network(
+            x, timestep, encoder_hidden_states=cond["cross_attn"], added_cond_kwargs=added
+        ).sample
+        return prediction

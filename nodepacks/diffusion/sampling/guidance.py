@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nodepacks.diffusion.controlnet import share_with_uncond
+from nodepacks.diffusion.handles import Cond
 from nodepacks.diffusion.sampling.denoiser import Denoiser
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -211,7 +212,7 @@ class DualCFG:
     ``regular``: ``neg + cfg2 (cond2 - neg) + cfg1 (cond1 - cond2)`` or ``nested``:
     ``neg + cfg2 ((cond2 + cfg1 (cond1 - cond2)) - neg)``; ``cfg1`` is the run's cfg."""
 
-    def __init__(self, middle: Sequence[Mapping[str, Any]], cfg2: float, style: str = "regular"):
+    def __init__(self, middle: Sequence[Cond], cfg2: float, style: str = "regular"):
         if style not in ("regular", "nested"):
             raise ValueError(f"unknown DualCFGGuider style {style!r}: regular or nested")
         self.middle = list(middle)
@@ -234,7 +235,7 @@ def rescale_cfg(
     v-predictions, whose per-item standard deviation is then matched to the positive prediction's and blended
     with plain CFG by ``multiplier``; back to a denoised prediction. (ComfyUI applies the same eps/v
     conversion to every family.)"""
-    scale = (sigma**2 + 1.0) ** 0.5
+    scale: float = (sigma**2 + 1.0) ** 0.5
     x_in = x / (sigma**2 + 1.0)
 
     def to_v(denoised: torch.Tensor) -> torch.Tensor:

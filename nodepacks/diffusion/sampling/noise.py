@@ -71,7 +71,8 @@ def brownian_noise_sampler(
     def sample(sigma: float, sigma_next: float) -> torch.Tensor:
         low, high = (sigma, sigma_next) if sigma < sigma_next else (sigma_next, sigma)
         sign = 1.0 if sigma < sigma_next else -1.0
-        w = tree(min(max(low, start), end), min(max(high, start), end))
-        return w.to(device=out_device, dtype=out_dtype) * (sign / abs(high - low) ** 0.5)
+        w: torch.Tensor = tree(min(max(low, start), end), min(max(high, start), end))
+        scale: float = sign / abs(high - low) ** 0.5
+        return w.to(device=out_device, dtype=out_dtype) * scale
 
     return sample

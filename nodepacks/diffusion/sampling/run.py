@@ -185,7 +185,7 @@ def _run(
 
 
 def _denoise_mask_function(
-    spec: Any, sampling: Any, sigmas: list[float]
+    spec: tuple[str, float] | None, sampling: Any, sigmas: list[float]
 ) -> Callable[[torch.Tensor, float], torch.Tensor] | None:
     """DifferentialDiffusion's per-step mask: a latent pixel is regenerated once the run's progress, measured in
     model timesteps from the first sigma to the last (at least ``sigma_min``), passes ``1 - mask``; so a soft

@@ -18,7 +18,7 @@ from nodepacks.diffusion import nodes_clip_vision as cv_nodes
 from nodepacks.diffusion import nodes_latent as latent_nodes
 from nodepacks.diffusion import nodes_loaders as loaders
 from nodepacks.diffusion import nodes_sampling as sampling_nodes
-from nodepacks.diffusion.handles import DiffusionError
+from nodepacks.diffusion.handles import Cond, DiffusionError
 from nodepacks.diffusion.weights import load_tensors
 from nodepacks.sdk.testing import run_node
 from workers.runtime.model_library import ModelLibrary
@@ -52,13 +52,17 @@ def _image(height: int, width: int, seed: int = 0) -> np.ndarray:
 
 
 def _vision(models: Any, name: str) -> clip_vision.ClipVision:
-    return run_node(cv_nodes.CLIPVisionLoader, models=models, clip_name=name)["CLIP_VISION"]
+    vision: clip_vision.ClipVision = run_node(cv_nodes.CLIPVisionLoader, models=models, clip_name=name)[
+        "CLIP_VISION"
+    ]
+    return vision
 
 
 def _encode(models: Any, vision: Any, image: np.ndarray, crop: str = "center") -> dict[str, np.ndarray]:
-    return run_node(cv_nodes.CLIPVisionEncode, models=models, clip_vision=vision, image=image, crop=crop)[
-        "CLIP_VISION_OUTPUT"
-    ]
+    output: dict[str, np.ndarray] = run_node(
+        cv_nodes.CLIPVisionEncode, models=models, clip_vision=vision, image=image, crop=crop
+    )["CLIP_VISION_OUTPUT"]
+    return output
 
 
 def test_clip_vision_layouts_and_comfyui_outputs(models: ModelManager) -> None:
@@ -180,13 +184,14 @@ def test_unclip_pooled_is_the_noise_augmented_embedding() -> None:
         clip_vision.unclip_pooled([{"image_embeds": embeds, "strength": 1.0}], 48, like)
 
 
-def _sample(models: Any, model: Any, positive: list, negative: list) -> np.ndarray:
+def _sample(models: Any, model: Any, positive: list[Cond], negative: list[Cond]) -> np.ndarray:
     latent = run_node(latent_nodes.EmptyLatentImage, width=64, height=64, batch_size=1)["LATENT"]
     out = run_node(
         sampling_nodes.KSampler, models=models, model=model, positive=positive, negative=negative,
         latent_image=latent, seed=1, steps=2, cfg=4.0, sampler_name="euler", scheduler="normal", denoise=1.0,
     )  # fmt: skip
-    return out["latent"]["samples"]
+    samples: np.ndarray = out["latent"]["samples"]
+    return samples
 
 
 def test_unclip_conditioning_steers_sdxl_and_is_refused_elsewhere(models: ModelManager) -> None:
@@ -200,11 +205,12 @@ def test_unclip_conditioning_steers_sdxl_and_is_refused_elsewhere(models: ModelM
         "CONDITIONING"
     ]
 
-    def unclip(cond: list, **values: Any) -> list:
+    def unclip(cond: list[Cond], **values: Any) -> list[Cond]:
         args = {"strength": 0.75, "noise_augmentation": 0.0, **values}
-        return run_node(cv_nodes.UnCLIPConditioning, conditioning=cond, clip_vision_output=out, **args)[
-            "CONDITIONING"
-        ]
+        conditioning: list[Cond] = run_node(
+            cv_nodes.UnCLIPConditioning, conditioning=cond, clip_vision_output=out, **args
+        )["CONDITIONING"]
+        return conditioning
 
     assert "unclip_conditioning" not in unclip(positive, strength=0.0)[0]  # strength 0: unchanged
     revised = unclip(

@@ -14,6 +14,7 @@ from accelerate import init_empty_weights
 
 from nodepacks.diffusion import nodes_loaders as loaders
 from nodepacks.diffusion import runtime
+from nodepacks.diffusion.families import get_family
 from nodepacks.diffusion.upscale import load_descriptor
 from nodepacks.sdk.testing import run_node
 
@@ -38,14 +39,14 @@ def test_an_upscaler_is_not_built_while_a_network_is_built_on_the_meta_device(li
 
 def test_the_pack_builds_its_networks_under_the_lock(models, monkeypatch):
     held: list[bool] = []
-    real = runtime.get_family("sd1").load_diffusion_model
+    real = get_family("sd1").load_diffusion_model
 
     def watching(*args, **kwargs):
         held.append(runtime.BUILD_LOCK._is_owned())  # type: ignore[attr-defined]
         return real(*args, **kwargs)
 
     monkeypatch.setattr(
-        type(runtime.get_family("sd1")), "load_diffusion_model", lambda self, *a, **k: watching(*a, **k)
+        type(get_family("sd1")), "load_diffusion_model", lambda self, *a, **k: watching(*a, **k)
     )
     model = run_node(loaders.CheckpointLoaderSimple, models=models, ckpt_name="tiny-sd1.safetensors")["MODEL"]
     runtime.load_diffusion_network(model, models)

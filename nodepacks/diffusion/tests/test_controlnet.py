@@ -15,7 +15,7 @@ from nodepacks.diffusion import nodes_controlnet as cn_nodes
 from nodepacks.diffusion import nodes_latent as latent_nodes
 from nodepacks.diffusion import nodes_loaders as loaders
 from nodepacks.diffusion import nodes_sampling as sampling_nodes
-from nodepacks.diffusion.handles import DiffusionError
+from nodepacks.diffusion.handles import Cond, DiffusionError
 from nodepacks.sdk.testing import run_node
 from workers.runtime.model_library import ModelLibrary
 from workers.runtime.models import ModelManager
@@ -49,7 +49,7 @@ def models(cn_root: Path, tmp_path: Path) -> ModelManager:
     return ModelManager(tmp_path / "cache", library=ModelLibrary([cn_root]), vram_budget_bytes=0)
 
 
-def _setup(models: Any, family: str = "sd1") -> tuple[Any, list, list, dict]:
+def _setup(models: Any, family: str = "sd1") -> tuple[Any, list[Cond], list[Cond], dict[str, Any]]:
     out = run_node(loaders.CheckpointLoaderSimple, models=models, ckpt_name=f"tiny-{family}.safetensors")
     positive = run_node(latent_nodes.CLIPTextEncode, models=models, clip=out["CLIP"], text="a house")
     negative = run_node(latent_nodes.CLIPTextEncode, models=models, clip=out["CLIP"], text="blurry")
@@ -58,7 +58,7 @@ def _setup(models: Any, family: str = "sd1") -> tuple[Any, list, list, dict]:
 
 
 def _sample(
-    models: Any, model: Any, positive: list, negative: list, latent: dict, **values: Any
+    models: Any, model: Any, positive: list[Cond], negative: list[Cond], latent: dict[str, Any], **values: Any
 ) -> np.ndarray:
     args: dict[str, Any] = dict(
         seed=1, steps=3, cfg=5.0, sampler_name="euler", scheduler="normal", denoise=1.0
@@ -68,14 +68,20 @@ def _sample(
         sampling_nodes.KSampler, models=models, model=model, positive=positive, negative=negative,
         latent_image=latent, **args,
     )  # fmt: skip
-    return out["latent"]["samples"]
+    samples: np.ndarray = out["latent"]["samples"]
+    return samples
 
 
 def _load(models: Any, name: str) -> controlnet.ControlNet:
-    return run_node(cn_nodes.ControlNetLoader, models=models, control_net_name=name)["CONTROL_NET"]
+    net: controlnet.ControlNet = run_node(cn_nodes.ControlNetLoader, models=models, control_net_name=name)[
+        "CONTROL_NET"
+    ]
+    return net
 
 
-def _apply(models: Any, net: Any, positive: list, negative: list, **values: Any) -> tuple[list, list]:
+def _apply(
+    models: Any, net: Any, positive: list[Cond], negative: list[Cond], **values: Any
+) -> tuple[list[Cond], list[Cond]]:
     args: dict[str, Any] = dict(strength=1.0, start_percent=0.0, end_percent=1.0)
     args.update(values)
     out = run_node(

@@ -14,7 +14,7 @@ from nodepacks.diffusion import nodes_latent as latent_nodes
 from nodepacks.diffusion import nodes_loaders as loaders
 from nodepacks.diffusion import testing
 from nodepacks.diffusion.families import detect_family
-from nodepacks.diffusion.handles import DiffusionError
+from nodepacks.diffusion.handles import Cond, DiffusionError
 from nodepacks.diffusion.runtime import inpaint_conds, prepare_denoiser
 from nodepacks.diffusion.tokenizers import clip_token_chunks
 from nodepacks.diffusion.weights import read_keys
@@ -56,8 +56,11 @@ def load(models, name: str):
     return out["MODEL"], out["CLIP"], out["VAE"]
 
 
-def encode(models, clip, text: str = "a teacup on a pink tablecloth"):
-    return run_node(latent_nodes.CLIPTextEncode, models=models, clip=clip, text=text)["CONDITIONING"]
+def encode(models, clip, text: str = "a teacup on a pink tablecloth") -> list[Cond]:
+    conditioning: list[Cond] = run_node(latent_nodes.CLIPTextEncode, models=models, clip=clip, text=text)[
+        "CONDITIONING"
+    ]
+    return conditioning
 
 
 def test_sd2_checkpoint_is_detected_and_encodes_the_penultimate_open_clip_layer(models) -> None:

@@ -23,7 +23,7 @@ from nodepacks.diffusion.nodes_flux import (
     ReferenceLatent,
     kontext_size,
 )
-from nodepacks.diffusion.runtime import prepare_denoiser
+from nodepacks.diffusion.runtime import Denoiser, prepare_denoiser
 from nodepacks.sdk.testing import run_node
 from workers.runtime.model_library import ModelLibrary
 from workers.runtime.models import ModelManager
@@ -51,8 +51,11 @@ def load(models, name: str = "flux-kontext.safetensors"):
     return out["MODEL"], out["CLIP"], out["VAE"]
 
 
-def encode(models, clip, text: str = "make the bottle red"):
-    return run_node(latent_nodes.CLIPTextEncode, models=models, clip=clip, text=text)["CONDITIONING"]
+def encode(models, clip, text: str = "make the bottle red") -> list[Cond]:
+    conditioning: list[Cond] = run_node(latent_nodes.CLIPTextEncode, models=models, clip=clip, text=text)[
+        "CONDITIONING"
+    ]
+    return conditioning
 
 
 def latent(shape: tuple[int, ...], seed: int) -> dict[str, Any]:
@@ -60,7 +63,7 @@ def latent(shape: tuple[int, ...], seed: int) -> dict[str, Any]:
     return {"samples": rng.standard_normal(shape).astype(np.float32)}
 
 
-def reference(conditioning, *latents: dict[str, Any]):
+def reference(conditioning: list[Cond], *latents: dict[str, Any]) -> list[Cond]:
     for item in latents:
         conditioning = run_node(ReferenceLatent, conditioning=conditioning, latent=item)["CONDITIONING"]
     return conditioning
@@ -88,7 +91,7 @@ class Recorder:
 X = torch.randn(1, 16, 4, 6, generator=torch.Generator().manual_seed(0))  # 2 x 3 tokens
 
 
-def denoise(denoiser, cond, x: torch.Tensor = X) -> torch.Tensor:
+def denoise(denoiser: Denoiser, cond: list[Cond], x: torch.Tensor = X) -> torch.Tensor:
     return denoiser(x, torch.tensor([0.7]), cond)
 
 
@@ -159,7 +162,7 @@ def test_index_and_offset_methods_give_different_predictions(models) -> None:
 def test_cfg_with_reference_latents_batches_both_prompts_as_separate_calls_would(models) -> None:
     model, clip, _ = load(models)
     positive = reference(encode(models, clip), latent((1, 16, 4, 4), 1))
-    negative = run_node(latent_nodes.ConditioningZeroOut, conditioning=positive)["CONDITIONING"]
+    negative: list[Cond] = run_node(latent_nodes.ConditioningZeroOut, conditioning=positive)["CONDITIONING"]
     # A copy of the negative's reference (another array, equal values) still runs in one doubled batch.
     copied = [Cond(**{**negative[0], "reference_latents": [np.copy(negative[0]["reference_latents"][0])]})]
     separate = [Cond(**negative[0], strength=1.0)]  # another field set: the two prompts run apart
@@ -269,11 +272,14 @@ def test_fill_model_inpaints_with_a_mask_and_differs_without(models) -> None:
     np.testing.assert_allclose(with_mask[..., 0, :], original[..., 0, :], atol=1e-5)
     assert np.abs(with_mask[..., 1:3, 1:3] - original[..., 1:3, 1:3]).max() > 1e-3
     # One prediction with and without the fill channels' mask and masked image: they are network inputs.
-    plain = [Cond(**{k: v for k, v in c.items() if not k.startswith("concat")}) for c in inpaint["positive"]]
+    filled: list[Cond] = inpaint["positive"]
+    plain = [Cond(**c) for c in filled]
+    for c in plain:
+        del c["concat_mask"], c["concat_latent_image"]
     x = torch.randn(1, 16, 4, 4, generator=torch.Generator().manual_seed(2))
-    conditioned = denoise(denoiser, inpaint["positive"], x)
+    conditioned = denoise(denoiser, filled, x)
     assert (conditioned - denoise(denoiser, plain, x)).abs().max() > 1e-4
-    other_mask = [Cond(**{**c, "concat_mask": 1.0 - c["concat_mask"]}) for c in inpaint["positive"]]
+    other_mask: list[Cond] = [{**c, "concat_mask": 1.0 - c["concat_mask"]} for c in filled]
     assert (conditioned - denoise(denoiser, other_mask, x)).abs().max() > 1e-4
     # Without InpaintModelConditioning's channels a LATENT's noise mask fills them (runtime.inpaint_conds, as
     # ComfyUI's denoise mask), with the unmasked latent as the image: another result than the greyed one.

@@ -14,7 +14,7 @@ from nodepacks.diffusion import nodes_latent as latent_nodes
 from nodepacks.diffusion import nodes_loaders as loaders
 from nodepacks.diffusion import nodes_sampling as sampling_nodes
 from nodepacks.diffusion import testing
-from nodepacks.diffusion.handles import ModelSampling
+from nodepacks.diffusion.handles import Cond, ModelSampling
 from nodepacks.diffusion.runtime import encode_text, prepare_denoiser
 from nodepacks.diffusion.sampling.samplers import SamplerRun, lcm
 from nodepacks.sdk.testing import run_node
@@ -162,9 +162,10 @@ def test_sampler_lcm_node_options_reach_the_sampler(models) -> None:
     values |= {"sigmas": sigmas["sigmas"], "latent_image": {"samples": np.zeros((1, 4, 8, 8), np.float32)}}
 
     def sample(sampler) -> np.ndarray:
-        return run_node(sampling_nodes.SamplerCustom, models=models, sampler=sampler, **values)["output"][
-            "samples"
-        ]
+        samples: np.ndarray = run_node(
+            sampling_nodes.SamplerCustom, models=models, sampler=sampler, **values
+        )["output"]["samples"]
+        return samples
 
     plain = sample({"sampler_name": "lcm"})
     same = sample(
@@ -218,12 +219,16 @@ def test_refiner_loads_from_a_file_and_a_folder_and_reads_the_aesthetic_score(mo
     folder_model, folder_clip, _ = load(models, "refiner-diffusers")
     assert model.family == folder_model.family == clip.family == vae.family == "sdxl_refiner"
 
-    def encode(clip, ascore: float) -> list:
+    def encode(clip, ascore: float) -> list[Cond]:
         values = {"ascore": ascore, "width": 64, "height": 64, "text": "a cat", "clip": clip}
-        return run_node(latent_nodes.CLIPTextEncodeSDXLRefiner, models=models, **values)["CONDITIONING"]
+        conditioning: list[Cond] = run_node(latent_nodes.CLIPTextEncodeSDXLRefiner, models=models, **values)[
+            "CONDITIONING"
+        ]
+        return conditioning
 
     good, bad = encode(clip, 6.0), encode(clip, 2.5)
-    assert good[0]["cross_attn"].shape == (1, 77, 48) and good[0]["pooled_output"].shape == (1, 48)
+    pooled = good[0]["pooled_output"]
+    assert good[0]["cross_attn"].shape == (1, 77, 48) and pooled is not None and pooled.shape == (1, 48)
     assert good[0]["aesthetic_score"] == 6.0 and good[0]["width"] == 64
     np.testing.assert_allclose(encode(folder_clip, 6.0)[0]["cross_attn"], good[0]["cross_attn"], atol=1e-5)
     x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(1))

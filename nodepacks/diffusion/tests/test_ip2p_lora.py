@@ -19,6 +19,7 @@ from nodepacks.diffusion.families import get_family
 from nodepacks.diffusion.handles import DiffusionError, Patch
 from nodepacks.diffusion.nodes_ip2p import InstructPixToPixConditioning
 from nodepacks.diffusion.runtime import load_diffusion_network, prepare_denoiser, vae_encode
+from nodepacks.diffusion.weights import load_tensors
 from nodepacks.sdk.testing import run_node
 from workers.runtime.model_library import ModelLibrary
 from workers.runtime.models import ModelManager
@@ -164,7 +165,7 @@ def test_flux_kohya_lora_merges_fused_qkv_and_linear1_split_like_diffusers(model
     family = get_family("flux")
     base = load_diffusion_network(model, models)
     path = root / "loras" / "flux-kohya.safetensors"
-    state = lora.load_tensors(path)
+    state = load_tensors(path)
     zero = copy.deepcopy(base)
     lora.apply_to_diffusion_model(zero, family, Patch("lora", "x", str(path), 0.0))
     for (key, before), after in zip(base.state_dict().items(), zero.state_dict().values(), strict=True):

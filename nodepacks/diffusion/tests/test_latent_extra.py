@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +25,7 @@ def test_empty_video_and_flux2_latents_have_comfyui_shapes():
     assert flux2["samples"].shape == (1, 128, 52, 78) and not flux2["samples"].any()
 
 
-def _video_latent() -> dict:
+def _video_latent() -> dict[str, Any]:
     return {"samples": np.arange(2 * 3 * 5 * 4 * 6, dtype=np.float32).reshape(2, 3, 5, 4, 6)}
 
 
@@ -61,7 +62,8 @@ def test_encode_tiled_matches_whole_encoding_for_a_local_encoder():
     # a per-pixel encoder (8x8 average pooling) must give the same latent tiled or whole
     def encode(pixels: np.ndarray) -> np.ndarray:
         b, h, w, _ = pixels.shape
-        return pixels.reshape(b, h // 8, 8, w // 8, 8, 3).mean(axis=(2, 4)).transpose(0, 3, 1, 2)
+        pooled: np.ndarray = pixels.reshape(b, h // 8, 8, w // 8, 8, 3).mean(axis=(2, 4))
+        return pooled.transpose(0, 3, 1, 2)
 
     pixels = np.random.default_rng(0).random((1, 96, 160, 3)).astype(np.float32)
     tiled = extra.encode_tiled(encode, pixels, tile=64, overlap=16)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from nodepacks.diffusion import nodes_sampling as nodes
-from nodepacks.diffusion.handles import DiffusionModel, LatentFormat, ModelSampling
+from nodepacks.diffusion.handles import Cond, DiffusionModel, LatentFormat, ModelSampling
 from nodepacks.diffusion.sampling import calculate_sigmas, prepare_noise
 from nodepacks.diffusion.sampling import samplers as algorithms
 from nodepacks.diffusion.sampling.analytic import GaussianDenoiser
@@ -36,7 +36,7 @@ FORMAT = LatentFormat(channels=4, scale_factor=1.0)
 MODEL = DiffusionModel("sd15", "abc", "test", ModelSampling.discrete(), FORMAT)
 
 
-def cond(mu: float) -> list[dict]:
+def cond(mu: float) -> list[Cond]:
     return [{"cross_attn": np.full((1, 3, 8), mu, dtype=np.float32)}]
 
 

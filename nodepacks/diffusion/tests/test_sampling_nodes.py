@@ -20,11 +20,11 @@ FORMAT = LatentFormat(channels=4, scale_factor=1.0, rgb_factors=((0.3, 0.2, 0.1)
 MODEL = DiffusionModel("sd15", "abc", "test", ModelSampling.discrete(), FORMAT)
 
 
-def cond(mu: float, **extra) -> list[dict]:
+def cond(mu: float, **extra: Any) -> list[dict[str, Any]]:
     return [{"cross_attn": np.full((1, 3, 8), mu, dtype=np.float32), **extra}]
 
 
-def latent(batch=1, channels=4, value=0.0, size=16) -> dict:
+def latent(batch=1, channels=4, value=0.0, size=16) -> dict[str, Any]:
     return {"samples": np.full((batch, channels, size, size), value, dtype=np.float32)}
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nodepacks.diffusion.handles import ModelSampling
+from nodepacks.diffusion.handles import Cond, ModelSampling
 from nodepacks.diffusion.sampling import calculate_sigmas, prepare_noise, sample
 from nodepacks.diffusion.sampling import samplers as algorithms
 from nodepacks.diffusion.sampling.analytic import GaussianDenoiser
@@ -18,7 +18,7 @@ MU = 0.7
 SHAPE = (1, 4, 32, 32)
 
 
-def conditioning(mu: float) -> list[dict]:
+def conditioning(mu: float) -> list[Cond]:
     return [{"cross_attn": np.full((1, 3, 8), mu, dtype=np.float32)}]
 
 
