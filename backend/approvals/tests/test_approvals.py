@@ -10,7 +10,6 @@ from django.utils import timezone
 from backend.approvals.actions import expire_approvals
 from backend.approvals.models import Approval
 from backend.approvals.tests.helpers import gated_graph, wait_for_approval
-from backend.compat import history
 from backend.runs import recovery
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 from backend.runs.tests import testpack
@@ -188,11 +187,3 @@ def test_a_paused_run_can_be_cancelled_at_once_and_then_cannot_be_approved(as_ro
     assert as_role("runner").post(f"/api/runs/{run_id}/cancel").status_code in (200, 202)
     assert Run.objects.get(pk=run_id).status == "cancelled"
     assert decide(as_role("editor"), run_id, approval, "approve").status_code == 409
-
-
-def test_the_comfy_queue_shows_a_paused_run_pending_and_its_history_leaves_it_out(
-    as_role, team, wait_for_run
-):
-    run_id, _ = paused_run(as_role, team, wait_for_run)
-    assert Run.Status.AWAITING_APPROVAL in history.ACTIVE
-    assert not Run.objects.filter(pk=run_id, status__in=Run.FINISHED).exists()
