@@ -7,6 +7,7 @@ import { useEditorStoreApi } from "../editor/store-context";
 import { workflowEditReason } from "../teams/team-permissions";
 import { ExportComfyButton, ExportComfyWorkflowButton } from "../comfy/comfy-controls";
 import { AppPanel } from "../apps/app-panel";
+import { AutomationPanel } from "../automation/automation-panel";
 import { ForkDialog, ImportExport, ShareDialog, useLoadVersion, VersionHistoryPanel } from "./editor-panels";
 import { HeaderMenu, HeaderMenuGroup } from "./header-menu";
 import { ExportVersionButton } from "../templates/export-items";
@@ -30,7 +31,7 @@ export function EditorExtras({
 }) {
   const store = useEditorStoreApi();
   const [workflow, setWorkflow] = useState(initial);
-  const [panel, setPanel] = useState<"history" | "share" | "fork" | "app" | null>(null);
+  const [panel, setPanel] = useState<"history" | "share" | "fork" | "app" | "automation" | null>(null);
   const loadVersion = useLoadVersion();
   const editReason = workflowEditReason(workflow.permissions);
   const toggleTemplate = () => {
@@ -58,6 +59,14 @@ export function EditorExtras({
       </button>
       <button type="button" onClick={() => setPanel(panel === "app" ? null : "app")} aria-pressed={panel === "app"}>
         App
+      </button>
+      <button
+        type="button"
+        onClick={() => setPanel(panel === "automation" ? null : "automation")}
+        aria-pressed={panel === "automation"}
+        title="Webhooks, trigger URLs and schedules"
+      >
+        Automation
       </button>
       <button type="button" onClick={() => setPanel("share")}>
         Share{workflow.public_url ? " (public)" : workflow.visibility === "private" ? " (private)" : ""}
@@ -122,6 +131,7 @@ export function EditorExtras({
       )}
       {panel === "fork" && <ForkDialog workflow={workflow} onClose={() => setPanel(null)} />}
       {panel === "app" && <AppPanel workflow={workflow} version={version} onClose={() => setPanel(null)} />}
+      {panel === "automation" && <AutomationPanel workflow={workflow} onClose={() => setPanel(null)} />}
     </>
   );
 }
