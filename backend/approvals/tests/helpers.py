@@ -25,11 +25,12 @@ def gated_graph(approvers: str = "editor", **approval: Any) -> dict[str, Any]:
     }
 
 
-def wait_for_approval(run_id: Any, timeout: float = 20.0) -> Approval:
-    """Poll until the run's approval exists (the worker requests it right after the run pauses)."""
+def wait_for_approval(run_id: Any, timeout: float = 20.0, node: str | None = None) -> Approval:
+    """Poll until the run's approval (at ``node``) exists (the worker requests it right after the run pauses)."""
     deadline = time.monotonic() + timeout
     while True:
-        approval = Approval.objects.filter(run_id=run_id).order_by("-id").first()
+        found = Approval.objects.filter(run_id=run_id)
+        approval = (found.filter(node_id=node) if node else found).order_by("-id").first()
         if approval is not None:
             return approval
         if time.monotonic() > deadline:

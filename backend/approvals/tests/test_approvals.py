@@ -187,3 +187,43 @@ def test_a_paused_run_can_be_cancelled_at_once_and_then_cannot_be_approved(as_ro
     assert as_role("runner").post(f"/api/runs/{run_id}/cancel").status_code in (200, 202)
     assert Run.objects.get(pk=run_id).status == "cancelled"
     assert decide(as_role("editor"), run_id, approval, "approve").status_code == 409
+
+
+def test_two_steps_in_a_row_each_ask_and_the_run_resumes_after_each(as_role, team, wait_for_run):
+    graph = gated_graph()
+    graph["nodes"]["gate2"] = {"type": "Approval", "inputs": {"value": ["3", 0], "approvers": "admin"}}
+    graph["nodes"]["show"]["inputs"]["value"] = ["gate2", 0]
+    run_id, first = paused_run(as_role, team, wait_for_run, graph)
+    assert first.node_id == "gate"
+    assert decide(as_role("editor"), run_id, first, "approve").status_code == 200
+    wait_for_run(run_id, until=lambda run: run.attempts == 2 and awaiting(run))
+    second = wait_for_approval(run_id, node="gate2")
+    assert second.node_id == "gate2" and second.approver_role == "admin"
+    assert texts(run_id)["gate2"] == "2", "the second step shows what the first one let through"
+    assert decide(as_role("editor"), run_id, second, "approve").status_code == 403
+    assert decide(as_role("admin"), run_id, second, "approve").status_code == 200
+    run = wait_for_run(run_id)
+    assert run.status == "succeeded" and run.attempts == 3
+    assert texts(run_id)["show"] == "value 2"
+    assert event_types(run_id).count("approval_decided") == 2
+
+
+def test_parallel_steps_resume_the_run_once_both_are_approved(as_role, team, wait_for_run):
+    graph = gated_graph()
+    graph["nodes"]["gate_b"] = {"type": "Approval", "inputs": {"value": ["b", 0]}}
+    graph["nodes"]["show_b"]["inputs"]["value"] = ["gate_b", 0]
+    run_id = submit(as_role("runner"), team, graph)
+    wait_for_run(run_id, until=awaiting)
+    wait_for_approval(run_id, node="gate_b")
+    approvals = {a.node_id: a for a in Approval.objects.filter(run_id=run_id)}
+    assert set(approvals) == {"gate", "gate_b"}
+    response = decide(as_role("editor"), run_id, approvals["gate"], "approve")
+    assert response.json()["run_status"] == "awaiting_approval"
+    assert RunEvent.objects.filter(run_id=run_id, type="approval_decided").get().data["run_status"] == (
+        "awaiting_approval"
+    )
+    assert Run.objects.get(pk=run_id).status == "awaiting_approval", "one step still waits"
+    assert decide(as_role("editor"), run_id, approvals["gate_b"], "approve").status_code == 200
+    run = wait_for_run(run_id)
+    assert run.status == "succeeded", run.error
+    assert texts(run_id) == {"gate": "1", "gate_b": "5", "show": "value 2", "show_b": "value 5"}
