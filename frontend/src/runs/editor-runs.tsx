@@ -168,6 +168,7 @@ const STATUS_TEXT: Record<string, string> = {
   failed: "failed",
   skipped: "skipped",
   cancelled: "cancelled",
+  awaiting: "awaiting approval",
 };
 
 export function NodeRunBadge({ nodeId }: { nodeId: string }) {
