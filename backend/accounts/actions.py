@@ -1,5 +1,9 @@
 """Every write to accounts, workspaces, memberships, tokens and invites; each runs in one transaction.
 
+Actions are durable (``atomic(durable=True)``): called inside another transaction they raise instead of quietly
+becoming part of it, so what one wrote is committed when it returns. ``do_ensure_personal_workspace`` is not: a
+new user's save runs it (``do_create_user``, and the ``post_save`` signal for users made elsewhere).
+
 Actions trust that the caller was loaded through access.py for the basic need; they check the rules that
 depend on more than one role (who may change whom) and keep the invariants (a team has exactly one owner).
 """
@@ -42,7 +46,7 @@ def _unique_slug(base: str) -> str:
 # Users
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_user(username: str, password: str | None, email: str = "") -> User:
     """Create a user with their personal workspace; the first user of an installation becomes site admin."""
     # Two sign-ups racing on an empty installation could both become admin; harmless, and rare enough.
@@ -72,7 +76,7 @@ def do_sign_up(username: str, password: str, email: str = "") -> User | None:
         return None
 
 
-@transaction.atomic
+@transaction.atomic  # not durable: do_create_user and the post_save signal run it inside theirs
 def do_ensure_personal_workspace(user: User) -> Workspace:
     """Return the user's personal workspace, creating it (owned by them) if missing."""
     workspace = Workspace.objects.filter(personal_owner=user).first()
@@ -90,7 +94,7 @@ def do_ensure_personal_workspace(user: User) -> Workspace:
 # Teams
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_team(user: User, name: str) -> Workspace:
     """Create a team workspace owned by ``user``."""
     team = Workspace.objects.create(kind=Workspace.Kind.TEAM, name=name, slug=_unique_slug(name))
@@ -99,14 +103,14 @@ def do_create_team(user: User, name: str) -> Workspace:
     return team
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_rename_team(team: Workspace, name: str) -> Workspace:
     Workspace.objects.filter(pk=team.pk).update(name=name)
     team.name = name
     return team
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_delete_team(team: Workspace) -> None:
     """Delete a team with its memberships, invites and workflows."""
     if not team.is_team:
@@ -132,7 +136,7 @@ def _require_team(workspace: Workspace) -> None:
         raise ApiError("Personal workspaces have no other members; create a team.")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_add_member(team: Workspace, actor_role: Role, user: User, role: Role) -> Membership:
     """Make ``user`` a member of ``team`` with ``role`` (invite by username: membership is immediate)."""
     _require_team(team)
@@ -145,7 +149,7 @@ def do_add_member(team: Workspace, actor_role: Role, user: User, role: Role) -> 
         raise field_error("username", f"{user.username} is already a member of this team.") from None
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_change_role(team: Workspace, actor: User, actor_role: Role, user_id: int, role: Role) -> Membership:
     """Change a member's role; owners and admins change only members ranked below them."""
     _require_team(team)
@@ -163,7 +167,7 @@ def do_change_role(team: Workspace, actor: User, actor_role: Role, user_id: int,
     return membership
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_remove_member(team: Workspace, actor: User, actor_role: Role, user_id: int) -> None:
     """Remove a member ranked below the actor (members leave with ``do_leave``)."""
     _require_team(team)
@@ -175,7 +179,7 @@ def do_remove_member(team: Workspace, actor: User, actor_role: Role, user_id: in
     membership.delete()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_leave(team: Workspace, user: User) -> None:
     """Leave a team; the owner must transfer ownership first."""
     _require_team(team)
@@ -187,7 +191,7 @@ def do_leave(team: Workspace, user: User) -> None:
     membership.delete()
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_transfer_ownership(team: Workspace, owner: User, new_owner_id: int) -> Membership:
     """Make another member the owner; the previous owner becomes an admin."""
     _require_team(team)
@@ -211,7 +215,7 @@ def do_transfer_ownership(team: Workspace, owner: User, new_owner_id: int) -> Me
 # Invites
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_invite(
     team: Workspace, actor: User, actor_role: Role, role: Role, hours: int
 ) -> tuple[Invite, str]:
@@ -232,7 +236,7 @@ def do_create_invite(
     return invite, raw
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_revoke_invite(team: Workspace, invite_id: int) -> None:
     updated = Invite.objects.filter(
         workspace=team, pk=invite_id, used_at__isnull=True, revoked_at__isnull=True
@@ -241,7 +245,7 @@ def do_revoke_invite(team: Workspace, invite_id: int) -> None:
         raise NotFound("No such pending invite.")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_accept_invite(raw: str, user: User) -> Membership:
     """Join the invite's team; the link is used up (single use) unless the user is already a member."""
     invite = (
@@ -266,7 +270,7 @@ def do_accept_invite(raw: str, user: User) -> Membership:
 # API tokens
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_token(user: User, name: str) -> tuple[ApiToken, str]:
     """Create an API token; returns the row and the raw token, which is never stored and shown only once."""
     raw = new_secret(TOKEN_PREFIX)
@@ -274,7 +278,7 @@ def do_create_token(user: User, name: str) -> tuple[ApiToken, str]:
     return token, raw
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_revoke_token(user: User, token_id: int) -> None:
     updated = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(
         revoked_at=timezone.now()

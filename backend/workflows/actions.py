@@ -1,4 +1,9 @@
-"""Every write to workflows and their versions; each runs in one transaction."""
+"""Every write to workflows and their versions; each runs in one transaction.
+
+An action that callers use on its own is durable (``atomic(durable=True)``): called inside another transaction
+it raises instead of quietly becoming part of it, so what it wrote is committed when it returns.
+``do_create_workflow`` is not: forks and built-in templates create a workflow inside their own transaction.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ def _add_version(workflow: Workflow, user: User | None, document: Document, mess
     return version
 
 
-@transaction.atomic
+@transaction.atomic  # not durable: do_fork_workflow and do_create_from_builtin run it inside theirs
 def do_create_workflow(
     user: User,
     workspace: Workspace,
@@ -61,7 +66,7 @@ def do_create_workflow(
     return workflow
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_save_version(
     workflow: Workflow, user: User, document: Document, message: str = ""
 ) -> tuple[WorkflowVersion, bool]:
@@ -83,7 +88,7 @@ def do_restore_version(
     return do_save_version(workflow, user, document, f"Restored version {version.number}")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_fork_workflow(user: User, source: WorkflowVersion, workspace: Workspace, name: str) -> Workflow:
     """Copy ``source`` into ``workspace`` as a new workflow that remembers where it came from.
 
@@ -102,7 +107,7 @@ def do_fork_workflow(user: User, source: WorkflowVersion, workspace: Workspace, 
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_update_workflow(workflow: Workflow, user: User, **changes: Any) -> Workflow:
     """Change name, description, is_template or is_site_template (the last only by site admins)."""
     allowed = {"name", "description", "is_template", "is_site_template"}
@@ -120,14 +125,14 @@ def do_update_workflow(workflow: Workflow, user: User, **changes: Any) -> Workfl
     return workflow
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_set_visibility(workflow: Workflow, visibility: str) -> Workflow:
     workflow.visibility = visibility
     workflow.save(update_fields=["visibility"])
     return workflow
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_set_public(workflow: Workflow, public: bool) -> Workflow:
     """Publish a read-only link (a new unguessable token) or revoke it; revoked tokens never come back."""
     if public and workflow.public_token is None:
@@ -138,7 +143,7 @@ def do_set_public(workflow: Workflow, public: bool) -> Workflow:
     return workflow
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_delete_workflow(workflow: Workflow) -> None:
     """Delete a workflow and its versions; forks of it keep their content and lose the link."""
     workflow.delete()
