@@ -24,7 +24,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from backend.automation import netguard
@@ -112,7 +112,13 @@ def _envelope(event: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def record_run_finished(run_id: Any) -> list[WebhookDelivery]:
     """Record one delivery of the run's end per subscribed endpoint that has none yet; send them once
-    committed. Returns the new deliveries."""
+    committed. Returns the new deliveries. Called in the finishing run's thread: when no active endpoint of the
+    run's workspace exists (the common case), it costs one query."""
+    from backend.runs.models import Run
+
+    workspace = Run.objects.filter(pk=run_id).values("workspace_id")[:1]
+    if not Webhook.objects.filter(workspace_id=Subquery(workspace), active=True).exists():
+        return []
     found = run_payload(run_id)
     if found is None:
         return []

@@ -301,3 +301,12 @@ def test_approval_requested_is_recorded_for_subscribers(webhook, image_workflow)
     delivery = WebhookDelivery.objects.get(event="approval.requested")
     assert delivery.event_key == "approval:42"
     assert delivery.payload["data"]["approval"] == {"id": "42"}
+
+
+@pytest.mark.django_db
+def test_a_run_end_costs_one_query_when_no_endpoint_listens(image_workflow, django_assert_num_queries):
+    run = Run.objects.create(
+        workspace=image_workflow.workspace, workflow=image_workflow, graph={}, status="succeeded"
+    )
+    with django_assert_num_queries(1):
+        assert deliveries.record_run_finished(run.pk) == []
