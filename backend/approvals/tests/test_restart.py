@@ -49,6 +49,12 @@ def environment(root, redis_url: str) -> dict[str, str]:
     )
 
 
+def alive(process: Process) -> bool:
+    """True while the process runs; fails the test with its output once it has exited."""
+    process.check_alive()
+    return True
+
+
 def start_worker(env: dict[str, str], root, name: str) -> Process:
     args = [
         PYTHON,
@@ -67,7 +73,7 @@ def start_worker(env: dict[str, str], root, name: str) -> Process:
     process = Process(
         [*args, "--without-gossip", "--without-mingle", "--loglevel=INFO"], env, root / f"{name}.log"
     )
-    wait_until(lambda: process.check_alive() or "ready." in process.output(), 40, f"worker {name}")
+    wait_until(lambda: alive(process) and "ready." in process.output(), 40, f"worker {name}")
     return process
 
 
@@ -75,7 +81,7 @@ def start_web(env: dict[str, str], root) -> tuple[str, Process]:
     port = free_port()
     args = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"]
     process = Process(args, env, root / "web.log")
-    wait_until(lambda: process.check_alive() or port_open(port), 30, "the web process to listen")
+    wait_until(lambda: alive(process) and port_open(port), 30, "the web process to listen")
     return f"http://127.0.0.1:{port}", process
 
 
