@@ -389,7 +389,6 @@ def access_pack_version(
     return found
 
 
-
 # Apps (backend/flowapps). Members of the app's workspace see it by their role (unpublished apps: editors
 # only); a public app is seen and run by anyone, signed in or not (rate-limited per IP by the run action); an
 # app key reaches its own app only, to run it and read the runs it started. ``app.via`` says which one applied.
@@ -559,8 +558,9 @@ def approvals_for(user: AnyUser, run: Run) -> list[Approval]:
     return approvals
 
 
-def visible_approvals(user: AnyUser, *, pending: bool = False) -> list[Approval]:
-    """The approvals of the runs the user may see, newest first; ``pending``: only those the user may decide now."""
+def visible_approvals(user: AnyUser, *, pending: bool = False, limit: int = 200) -> list[Approval]:
+    """The approvals of the runs the user may see, newest first (at most ``limit``); ``pending``: only those the
+    user may decide now."""
     from backend.approvals.models import Approval
     from backend.runs.models import Run
 
@@ -574,11 +574,12 @@ def visible_approvals(user: AnyUser, *, pending: bool = False) -> list[Approval]
         approvals = approvals.filter(decision="", run__status=Run.Status.AWAITING_APPROVAL)
     roles = dict(Membership.objects.filter(user_id=user_id).values_list("workspace_id", "role"))
     found = []
-    for approval in approvals.order_by("-requested", "-id"):
+    # Pending ones are few (runs paused now) and filtered here by approver; the others are cut in the query.
+    for approval in approvals.order_by("-requested", "-id")[: None if pending else limit]:
         approval.caller_approves = approval.approves(user, _as_role(roles.get(approval.run.workspace_id)))
         if approval.caller_approves or not pending:
             found.append(approval)
-    return found
+    return found[:limit]
 
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ class ApprovalListView(APIView):
         """The approvals of runs the caller may see, newest first; ``pending=1``: those the caller may decide now."""
         query = ApprovalListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        approvals = visible_approvals(request.user, pending=query.validated_data["pending"])[:LIST_LIMIT]
+        approvals = visible_approvals(request.user, pending=query.validated_data["pending"], limit=LIST_LIMIT)
         return Response({"count": len(approvals), "results": ApprovalSerializer(approvals, many=True).data})
 
 

@@ -227,3 +227,26 @@ def test_parallel_steps_resume_the_run_once_both_are_approved(as_role, team, wai
     run = wait_for_run(run_id)
     assert run.status == "succeeded", run.error
     assert texts(run_id) == {"gate": "1", "gate_b": "5", "show": "value 2", "show_b": "value 5"}
+
+
+def test_the_sweep_requests_the_approvals_of_a_run_whose_worker_stopped_before_it_could(
+    as_role, team, wait_for_run
+):
+    run_id, approval = paused_run(as_role, team, wait_for_run)
+    Approval.objects.filter(pk=approval.pk).delete()  # as if the worker died between pausing and requesting
+    assert as_role("editor").get("/api/approvals?pending=1").json()["results"] == []
+    assert recovery.sweep()["approvals_requested"] == [run_id]
+    [again] = Approval.objects.filter(run_id=run_id)
+    assert again.node_id == "gate" and again.is_pending()
+    assert recovery.sweep().get("approvals_requested") is None, "nothing left to repair"
+    assert decide(as_role("editor"), run_id, again, "approve").status_code == 200
+    assert wait_for_run(run_id).status == "succeeded"
+
+
+def test_every_visible_approval_is_listed_without_pending_and_outsiders_see_none(as_role, team, wait_for_run):
+    run_id, approval = paused_run(as_role, team, wait_for_run)
+    assert decide(as_role("editor"), run_id, approval, "reject", "no").status_code == 200
+    [listed] = as_role("viewer").get("/api/approvals").json()["results"]
+    assert listed["id"] == approval.pk and listed["decision"] == "reject" and listed["comment"] == "no"
+    assert listed["decided_by"] == "eddie" and listed["run_status"] == "rejected" and not listed["can_decide"]
+    assert as_role("outsider").get("/api/approvals").json() == {"count": 0, "results": []}
