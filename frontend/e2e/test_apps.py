@@ -97,8 +97,17 @@ def test_publish_an_app_run_it_as_a_runner_and_through_its_endpoint(person, serv
     # A runner manages no keys: the API section is the editors'.
     expect(rpage.get_by_role("region", name="API")).to_have_count(0)
 
-    # The owner creates an app key on the app page; the key runs the app through its endpoint, no cookies.
+    # The owner (who may open the graph, and so follows the run's websocket too) runs the form as well.
     page.goto(f"/apps/{slug}")
+    expect(page.get_by_role("link", name=re.compile("Open workflow"))).to_be_visible()
+    page.get_by_role("spinbutton", name="Width in pixels").fill("20")
+    page.get_by_role("button", name="Run").click()
+    owner_result = page.locator(".fy-app-run[data-status=succeeded]")
+    expect(owner_result).to_be_visible(timeout=30_000)
+    expect(owner_result.locator("figure img")).to_have_js_property("naturalWidth", 20)
+    expect(page.locator(".fy-app-runs li")).to_have_count(2)
+
+    # The owner creates an app key on the app page; the key runs the app through its endpoint, no cookies.
     page.get_by_label("Key name").fill("ci")
     page.get_by_role("button", name="Create key").click()
     key = page.get_by_test_id("app-key").inner_text()

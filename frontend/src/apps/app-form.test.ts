@@ -136,3 +136,30 @@ describe("app section in the workflow document", () => {
     expect(toDocument({ ...graph, nodes: rest }, catalog).layout.app).toEqual({ inputs: app.inputs, outputs: [] });
   });
 });
+
+describe("live progress", () => {
+  it("counts finished nodes from the live state when it is ahead of the polled answer", async () => {
+    const { liveProgress } = await import("./app-page");
+    const run = {
+      id: "r1",
+      app: "a",
+      status: "running",
+      created: "",
+      finished: null,
+      error: "",
+      progress: { total: 3, finished: 1 },
+      inputs: {},
+      outputs: {},
+      via: "member",
+    };
+    const node = (status: string) => ({ status }) as never;
+    const live = {
+      runId: "r1",
+      order: ["1", "2", "3"],
+      nodes: { "1": node("cached"), "2": node("succeeded"), "3": node("running") },
+    } as never;
+    expect(liveProgress(live, run)).toEqual({ total: 3, finished: 2 });
+    expect(liveProgress(null, run)).toEqual({ total: 3, finished: 1 });
+    expect(liveProgress({ ...(live as object), runId: "other" } as never, run)).toEqual(run.progress);
+  });
+});

@@ -7,6 +7,8 @@ import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
 import { modelsApi } from "../models/models-api";
 import { FileOutput, MediaOutput } from "../runs/media-output";
+import type { RunState } from "../runs/run-state";
+import { useLiveRun } from "../runs/runs-store";
 import { hasSlider, initialValues, RANDOM, requestBody, type FormValues } from "./app-form";
 import { AppApiSection } from "./app-api-section";
 import { appsApi, FINISHED, type AppDetail, type AppRun, type FormInput } from "./apps-api";
@@ -48,6 +50,9 @@ function AppView({ app }: { app: AppDetail }) {
     );
   };
   const shown = watched ?? current;
+  // Callers who may read the workflow's runs also follow the run's websocket (per-node progress as it happens);
+  // everyone else sees the polled counts. Outputs always come from the app endpoint (signed URLs).
+  const live = useLiveRun(app.can_open_graph && shown && !FINISHED.has(shown.status) ? shown.id : null);
   return (
     <div className="fy-page fy-app-page">
       <header className="fy-page-header">
@@ -79,7 +84,11 @@ function AppView({ app }: { app: AppDetail }) {
           {!app.can_run && <p className="fy-hint">Your role may view this app but not run it.</p>}
         </form>
         <section className="fy-app-result" aria-label="Result">
-          {shown ? <RunResult app={app} run={shown} /> : <p className="fy-empty">Fill the form and press Run.</p>}
+          {shown ? (
+            <RunResult app={app} run={shown} live={live.state} />
+          ) : (
+            <p className="fy-empty">Fill the form and press Run.</p>
+          )}
         </section>
       </div>
       <section className="fy-app-history" aria-label="Run history">
@@ -152,8 +161,18 @@ function usePolledRun(slug: string, run: AppRun | null, onFinished: () => void):
   return latest && run && latest.id === run.id ? latest : run;
 }
 
-function RunResult({ app, run }: { app: AppDetail; run: AppRun }) {
-  const { total, finished } = run.progress;
+/** Nodes finished of all, from the live state while it is ahead of the last polled answer. */
+export function liveProgress(live: RunState | null, run: AppRun): { total: number; finished: number } {
+  if (!live || live.runId !== run.id || !live.order.length) return run.progress;
+  const done = live.order.filter((id) => {
+    const status = live.nodes[id]?.status;
+    return status !== undefined && status !== "queued" && status !== "running";
+  }).length;
+  return done >= run.progress.finished ? { total: live.order.length, finished: done } : run.progress;
+}
+
+function RunResult({ app, run, live }: { app: AppDetail; run: AppRun; live: RunState | null }) {
+  const { total, finished } = liveProgress(live, run);
   const labels = new Map(app.outputs.map((o) => [o.name, o.label]));
   return (
     <div className="fy-app-run" data-run={run.id} data-status={run.status}>
