@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -84,10 +85,12 @@ def test_a_run_pauses_at_the_approval_showing_the_value_and_resumes_on_approve(a
     assert as_role("runner").get("/api/approvals?pending=1").json()["results"] == []
 
     executions_before = testpack.executions.get("test.Inc", 0)
+    posted = time.monotonic()
     response = decide(as_role("editor"), run_id, approval, "approve", "fine")
     assert response.status_code == 200, response.json()
     assert response.json()["decision"] == "approve" and response.json()["decided_by"] == "eddie"
     run = wait_for_run(run_id)
+    print(f"approved to succeeded (embedded dispatcher): {time.monotonic() - posted:.3f} s")
     assert run.status == "succeeded", run.error
     assert run.attempts == 2
     assert texts(run_id)["show"] == "value 2"
