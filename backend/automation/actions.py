@@ -129,9 +129,15 @@ def do_delete_trigger(trigger: Trigger) -> None:
 
 def do_fire_trigger(trigger: Trigger, body: Any) -> Any:
     """Start a run of the trigger's workflow as its owner with the body mapped to inputs; returns the run."""
-    from backend.automation.runs import map_inputs, start_workflow_run
+    from backend.automation.runs import exposed_inputs, map_inputs, start_workflow_run
 
-    overrides = map_inputs(body, trigger.mapping)
+    exposed = None
+    if any("." not in target for target in (trigger.mapping or {}).values()):
+        versions = trigger.workflow.versions.order_by("-number")
+        if trigger.version is not None:
+            versions = versions.filter(number=trigger.version)
+        exposed = exposed_inputs(versions.values_list("layout", flat=True).first())
+    overrides = map_inputs(body, trigger.mapping, exposed)
     run = start_workflow_run(trigger.owner, trigger.workflow_id, trigger.version, overrides)
     Trigger.objects.filter(pk=trigger.pk).update(last_fired=timezone.now())
     return run

@@ -15,12 +15,15 @@ class RunRefused(ApiError):
     """The run cannot start: the owner lost access, the workflow has no version, or the inputs do not fit."""
 
 
-def map_inputs(body: Any, mapping: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def map_inputs(
+    body: Any, mapping: Mapping[str, str], exposed: Mapping[str, tuple[str, str]] | None = None
+) -> dict[str, dict[str, Any]]:
     """The overrides (``{"node_id": {"input": value}}``) a trigger's JSON body asks for.
 
-    Without a mapping the body *is* the overrides. With one, each ``{"body.field": "node_id.input"}`` entry takes
-    the body's value at that dotted path (fields the mapping does not name are ignored; a named field that is
-    missing leaves the input as saved). Exposed app inputs will map here too."""
+    Without a mapping the body *is* the overrides. With one, each ``{"body.field": target}`` entry takes the
+    body's value at that dotted path (fields the mapping does not name are ignored; a named field that is missing
+    leaves the input as saved). A target is ``"node_id.input"``, or the name of an input the version exposes as an
+    app input (``exposed``: name -> (node id, input), from ``exposed_inputs``)."""
     if not isinstance(body, dict):
         raise RunRefused(
             "The body must be a JSON object.", [{"field": "body", "message": "Expected an object."}]
@@ -40,9 +43,27 @@ def map_inputs(body: Any, mapping: Mapping[str, str]) -> dict[str, dict[str, Any
         found, value = _lookup(body, field)
         if not found:
             continue
-        node_id, _, input_name = target.rpartition(".")
+        node_id, dot, input_name = target.rpartition(".")
+        if not dot:
+            if exposed is None or target not in exposed:
+                message = f"{target!r} is not an app input of this version (nor a node_id.input)."
+                raise RunRefused(
+                    f"mapping.{field}: {message}", [{"field": f"mapping.{field}", "message": message}]
+                )
+            node_id, input_name = exposed[target]
         overrides.setdefault(node_id, {})[input_name] = value
     return overrides
+
+
+def exposed_inputs(layout: Any) -> dict[str, tuple[str, str]]:
+    """The app inputs a version exposes (its layout's ``app`` section): name -> (node id, input)."""
+    section = (layout or {}).get("app") if isinstance(layout, dict) else None
+    items = section.get("inputs") if isinstance(section, dict) else None
+    return {
+        item["name"]: (str(item["node"]), str(item["input"]))
+        for item in items or []
+        if isinstance(item, dict) and {"name", "node", "input"} <= item.keys()
+    }
 
 
 def check_mapping(mapping: Any) -> dict[str, str]:
@@ -52,11 +73,14 @@ def check_mapping(mapping: Any) -> dict[str, str]:
             "The mapping must be an object.", [{"field": "mapping", "message": "Expected an object."}]
         )
     for field, target in mapping.items():
-        node_id, dot, input_name = str(target).rpartition(".") if isinstance(target, str) else ("", "", "")
-        if not field or not dot or not node_id or not input_name:
+        ok = isinstance(target, str) and bool(target.strip()) and bool(field)
+        if ok and "." in target:
+            node_id, _, input_name = target.rpartition(".")
+            ok = bool(node_id) and bool(input_name)
+        if not ok:
+            message = 'Expected "node_id.input" or an app input name.'
             raise RunRefused(
-                f'mapping.{field}: expected "node_id.input".',
-                [{"field": f"mapping.{field}", "message": 'Expected "node_id.input".'}],
+                f"mapping.{field}: {message}", [{"field": f"mapping.{field}", "message": message}]
             )
     return dict(mapping)
 

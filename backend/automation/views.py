@@ -204,7 +204,9 @@ class TriggerView(APIView):
     )
     def post(self, request: Request, trigger_id: UUID) -> Response:
         raw = request.body  # before anything parses it: the signature covers these bytes
-        trigger = Trigger.objects.select_related("owner").filter(pk=trigger_id, active=True).first()
+        trigger = (
+            Trigger.objects.select_related("owner", "workflow").filter(pk=trigger_id, active=True).first()
+        )
         if trigger is None:
             raise NotFound("No such trigger.")
         _authenticate_trigger(trigger, request.headers, raw)

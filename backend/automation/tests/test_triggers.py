@@ -6,7 +6,7 @@ from backend.accounts.actions import do_change_role, do_remove_member
 from backend.accounts.roles import Role
 from backend.automation.actions import do_create_trigger
 from backend.automation.models import Trigger
-from backend.automation.runs import RunRefused, map_inputs
+from backend.automation.runs import RunRefused, exposed_inputs, map_inputs
 from backend.automation.signing import new_secret, signed_headers
 from backend.runs.models import Run
 
@@ -30,6 +30,32 @@ def test_without_a_mapping_the_body_is_the_overrides():
         map_inputs({"1": 3}, {})
     with pytest.raises(RunRefused):
         map_inputs([1, 2], {})
+
+
+def test_a_mapping_may_name_an_exposed_app_input_instead_of_a_node_input():
+    layout = {"app": {"inputs": [{"name": "size", "node": "1", "input": "width", "label": "Size"}]}}
+    exposed = exposed_inputs(layout)
+    assert exposed == {"size": ("1", "width")}
+    assert map_inputs({"w": 9}, {"w": "size"}, exposed) == {"1": {"width": 9}}
+    with pytest.raises(RunRefused) as refused:
+        map_inputs({"w": 9}, {"w": "height"}, exposed)
+    assert refused.value.payload["errors"][0]["field"] == "mapping.w"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trigger_maps_to_the_app_inputs_its_version_exposes(anon, image_workflow, members, wait_for_run):
+    from backend.workflows.actions import do_save_version
+    from backend.workflows.documents import parse_document
+
+    version = image_workflow.latest_version()
+    layout = {**version.layout, "app": {"inputs": [{"name": "size", "node": "1", "input": "width"}]}}
+    do_save_version(image_workflow, members[Role.OWNER], parse_document(version.graph, layout))
+    trigger = do_create_trigger(members[Role.OWNER], image_workflow, mapping={"image.size": "size"})
+    answer = fire(anon, trigger, {"image": {"size": 24}}, HTTP_X_TRIGGER_SECRET=trigger.secret)
+    assert answer.status_code == 201, answer.json()
+    run = wait_for_run(answer.json()["run"])
+    assert run.workflow_version.number == 2
+    assert run.graph["nodes"]["1"]["inputs"]["width"] == 24
 
 
 def test_a_mapping_takes_dotted_body_fields_to_node_inputs_and_ignores_the_rest():
@@ -159,7 +185,7 @@ def test_runners_viewers_and_outsiders_cannot_manage_triggers(as_role, image_wor
 def test_bad_trigger_settings_name_the_field(as_role, image_workflow):
     client = as_role("editor")
     url = f"/api/workflows/{image_workflow.pk}/triggers"
-    bad_mapping = client.post(url, {"mapping": {"w": "width"}}, format="json")
+    bad_mapping = client.post(url, {"mapping": {"w": "1."}}, format="json")
     assert bad_mapping.status_code == 400 and bad_mapping.json()["errors"][0]["field"] == "mapping.w"
     bad_version = client.post(url, {"version": 99}, format="json")
     assert bad_version.status_code == 400 and bad_version.json()["errors"][0]["field"] == "version"

@@ -246,7 +246,7 @@ function Triggers({ workflowId }: { workflowId: number }) {
       </p>
       <form onSubmit={create} className="fy-automation-form">
         <label>
-          Mapping (optional): one “body.field = node_id.input” per line
+          Mapping (optional): one “body.field = node_id.input” (or an app input name) per line
           <textarea rows={3} value={text} onChange={(e) => setText(e.target.value)} placeholder="prompt = 6.text" />
         </label>
         {parsed.errors.map((message) => (

@@ -9,12 +9,13 @@ describe("trigger mapping text", () => {
   });
 
   it("reports bad lines by number", () => {
-    const { errors } = parseMapping("prompt = text\nok = 1.a\n= 2.b\nx = 3.\ny = 4.c = 5");
+    const { errors, mapping } = parseMapping("prompt = text\nok = 1.a\n= 2.b\nx = 3.\ny = 4.c = 5\nz = .d");
+    expect(mapping).toEqual({ prompt: "text", ok: "1.a" }); // "text": an app input's name
     expect(errors).toEqual([
-      'Line 1: expected "body.field = node_id.input".',
       'Line 3: expected "body.field = node_id.input".',
       'Line 4: expected "body.field = node_id.input".',
       'Line 5: expected "body.field = node_id.input".',
+      'Line 6: expected "body.field = node_id.input".',
     ]);
   });
 

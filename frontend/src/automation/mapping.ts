@@ -10,8 +10,9 @@ export function parseMapping(text: string): MappingResult {
     const line = raw.trim();
     if (!line || line.startsWith("#")) return;
     const [field, target, ...rest] = line.split("=").map((part) => part.trim());
+    // "node_id.input", or an app input's name (no dot).
     const dot = target ? target.lastIndexOf(".") : -1;
-    if (!field || !target || rest.length || dot <= 0 || dot === target.length - 1) {
+    if (!field || !target || rest.length || dot === 0 || dot === target.length - 1) {
       errors.push(`Line ${index + 1}: expected "body.field = node_id.input".`);
       return;
     }
