@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User
 from backend.flowapps.inputs import ExposedInput, input_error
 from backend.flowapps.models import App
@@ -78,11 +79,8 @@ def file_resolver(app: App, user: User | None) -> Any:
             kind = Upload.Kind.IMAGE if item.kind == "image" else None
             try:
                 upload, _ = do_upload(user, app.workspace, io.BytesIO(body), name, kind=kind)
-            except Exception as exc:
-                message = getattr(exc, "payload", {}).get("detail") if hasattr(exc, "payload") else None
-                if message is None:
-                    raise
-                raise input_error(item.name, message) from None
+            except ApiError as exc:  # not an image, too large, empty: said about this input
+                raise input_error(item.name, str(exc.payload["detail"]), exc.status_code) from None
         else:
             raise input_error(item.name, "expected an upload id or an http(s) URL.")
         if item.kind == "image" and not upload.is_image:

@@ -232,3 +232,14 @@ def test_concurrent_posts_with_one_idempotency_key_start_one_run(app, rita):
     assert set(codes) <= {200, 201, 409}, answers
     assert len({run_id for code, run_id in answers if code in (200, 201)}) == 1
     assert Run.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_url_that_is_not_an_image_is_refused_naming_the_input(invert_app, as_role, file_server, settings):
+    settings.FLOWYARD_APP_URL_HOSTS = [file_server]
+    response = as_role("runner").post(
+        "/api/apps/invert/runs", {"photo": f"http://{file_server}/big.png"}, format="json"
+    )
+    assert response.status_code == 400, response.json()
+    assert response.json()["errors"][0]["field"] == "photo"
+    assert "image" in response.json()["detail"]
