@@ -310,3 +310,30 @@ def test_a_run_end_costs_one_query_when_no_endpoint_listens(image_workflow, djan
     )
     with django_assert_num_queries(1):
         assert deliveries.record_run_finished(run.pk) == []
+
+
+@pytest.mark.django_db
+def test_a_lost_run_failed_by_recovery_is_recorded_for_its_webhooks(
+    webhook, image_workflow, members, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    from backend.runs.recovery import requeue_run
+
+    settings.FLOWYARD_MAX_RUN_ATTEMPTS = 1
+    run = Run.objects.create(
+        workspace=image_workflow.workspace,
+        workflow=image_workflow,
+        graph={},
+        created_by=members[Role.OWNER],
+        status=Run.Status.RUNNING,
+        worker="dead@host:1",
+        attempts=1,
+        started=timezone.now(),
+    )
+    queued: list = []
+    monkeypatch.setattr(deliveries, "send_later", lambda pk, delay=0.0: queued.append(pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requeue_run(run.pk, "dead@host:1", "worker_lost") == "failed"
+    [delivery] = WebhookDelivery.objects.filter(run_id=run.pk)
+    assert queued == [delivery.pk]
+    assert delivery.event == "run.failed"
+    assert "lost" in delivery.payload["data"]["run"]["error"]
