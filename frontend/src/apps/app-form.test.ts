@@ -163,3 +163,13 @@ describe("live progress", () => {
     expect(liveProgress({ ...(live as object), runId: "other" } as never, run)).toEqual(run.progress);
   });
 });
+
+describe("app panel defaults", () => {
+  it("keeps the widget's type: numbers stay numbers, booleans booleans, text text", async () => {
+    const { defaultFrom } = await import("./app-panel");
+    expect(defaultFrom("12", 8)).toBe(12);
+    expect(defaultFrom("true", false)).toBe(true);
+    expect(defaultFrom("a dog", "a cat")).toBe("a dog");
+    expect(defaultFrom("", 8)).toBeUndefined();
+  });
+});

@@ -18,6 +18,14 @@ function numberOrUndefined(text: string): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
+/** A typed default: a number or a boolean where the widget holds one, else the text as written. */
+export function defaultFrom(text: string, current: unknown): unknown {
+  if (text === "") return undefined;
+  if (typeof current === "number") return numberOrUndefined(text) ?? text;
+  if (typeof current === "boolean") return text === "true";
+  return text;
+}
+
 export function AppPanel({
   workflow,
   version,
@@ -95,6 +103,15 @@ export function AppPanel({
           <label>
             Help
             <input value={item.help ?? ""} onChange={(e) => editInput(index, "help")(e.target.value)} />
+          </label>
+          <label>
+            Default (empty: the widget's value)
+            <input
+              value={item.default === undefined || item.default === null ? "" : String(item.default)}
+              onChange={(e) =>
+                editInput(index, "default")(defaultFrom(e.target.value, graph.nodes[item.node]?.values[item.input]))
+              }
+            />
           </label>
           <button
             type="button"
