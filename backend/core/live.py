@@ -90,6 +90,12 @@ class RedisLayer(RedisPubSubChannelLayer):
         channel: str = await layer.new_channel(prefix)
         return channel
 
+    async def flush(self) -> None:
+        """Flush this loop's layer as channels-redis does; its listening channel goes with it, so the next channel
+        made on the loop is preceded by a new one."""
+        await self._get_layer().flush()
+        self._listening.discard(asyncio.get_running_loop())
+
 
 class LiveConsumerMixin:
     """What every Flowyard websocket consumer shares: group membership left on disconnect, and dispatch straight

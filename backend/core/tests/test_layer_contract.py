@@ -540,6 +540,23 @@ def test_redis_a_flushed_layer_works_as_new(
     run_redis(layer, scenario)
 
 
+def test_redis_layer_listens_again_after_a_flush(redis_hosts: list[dict[str, Any]]) -> None:
+    """The channel that keeps a subscription open is made again on a loop after ``flush`` dropped it."""
+    layer = RedisLayer(hosts=redis_hosts)
+
+    def listening() -> list[str]:
+        return [name for name in layer._get_layer().channels if "flowyard.listening." in name]
+
+    async def scenario() -> None:
+        await layer.new_channel()
+        assert len(listening()) == 1
+        await layer.flush()
+        await layer.new_channel()
+        assert len(listening()) == 1
+
+    run_redis(layer, scenario)
+
+
 def test_the_pub_sub_machinery_the_redis_layer_builds_on_is_unchanged(
     redis_hosts: list[dict[str, Any]],
 ) -> None:
