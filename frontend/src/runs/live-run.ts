@@ -13,6 +13,9 @@ import { eventFrameSchema, type AnyRunEvent, type EventPage, type RunDetail } fr
 import { applyEvents, applyStatus, isFinished, stateFromDetail, type RunState } from "./run-state";
 import { FINISHED, type RunStatus } from "./run-schemas";
 
+/** How long a finished-run notice waits for the run's final state at most. */
+export const SETTLE_MS = 3000;
+
 export interface LiveRunDeps {
   get(id: string): Promise<RunDetail>;
   events(id: string, after: number): Promise<EventPage>;
@@ -150,13 +153,40 @@ export class LiveRun {
     }
   }
 
-  /** A status change from ws/events/. A run cancelled while queued has no event log: reload its detail. */
+  /**
+   * A status change from ws/events/. When it says the run ended, the final state is fetched now (the detail:
+   * its node rows and results) instead of waiting for this run's own socket, which may still be connecting or
+   * replaying: the feed's notification waits for it (`whenFinished`), so the canvas and the toast agree. A run
+   * cancelled while queued has no event log: its detail is reloaded.
+   */
   noteStatus(status: RunStatus): void {
     const state = this.snapshot.state;
     if (!state || isFinished(state)) return;
     const next = applyStatus(state, status);
     if (next !== state) this.set({ state: next });
-    if (FINISHED.has(status) && state.lastSeq === 0) void this.start();
+    if (FINISHED.has(status)) void (state.lastSeq === 0 ? this.start() : this.reconcile());
+  }
+
+  /** Resolves once the run's state is finished, or after `timeoutMs` whatever it is (a notice is never lost). */
+  whenFinished(timeoutMs = SETTLE_MS): Promise<void> {
+    const finished = () => !!this.snapshot.state && isFinished(this.snapshot.state);
+    if (finished() || this.closed) return Promise.resolve();
+    // Arrow functions: a browser's setTimeout called as a method of another object throws "Illegal invocation".
+    const timers = this.deps.timers ?? {
+      set: (fn: () => void, ms: number) => setTimeout(fn, ms),
+      clear: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    };
+    return new Promise((resolve) => {
+      const done = () => {
+        timers.clear(handle);
+        unsubscribe();
+        resolve();
+      };
+      const unsubscribe = this.subscribe(() => {
+        if (finished()) done();
+      });
+      const handle = timers.set(done, timeoutMs);
+    });
   }
 
   close(): void {

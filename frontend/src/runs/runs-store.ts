@@ -7,7 +7,7 @@ import { instanceStatus } from "../editor/subgraphs";
 import { LiveRun, type LiveRunSnapshot } from "./live-run";
 import type { NodeState } from "./run-state";
 import { ReconnectingSocket, wsUrl, type ConnectionState } from "./reconnecting-socket";
-import { FINISHED, workspaceEventSchema, type RunStatusMessage } from "./run-schemas";
+import { FINISHED, workspaceEventSchema, type RunStatusMessage, type WorkspaceEvent } from "./run-schemas";
 import { runsApi } from "./runs-api";
 
 // ---- live runs ----
@@ -99,28 +99,53 @@ function startFeed(): void {
     schema: workspaceEventSchema,
     onState: (connection) => feedStore.setState({ connection }),
     onInvalid: (raw, error) => console.warn("Workspace event in an unexpected shape, ignored:", error, raw),
-    onMessage: (message) => {
-      if (message.type === "run.queue") {
-        feedStore.setState((s) => ({ queues: { ...s.queues, [message.workspace]: message.runs } }));
-        return;
-      }
-      if (message.type === "resync") {
-        // Events were dropped for this socket (the server closes it next; it reconnects): lists refetch, and
-        // queue positions are forgotten until announced again.
-        feedStore.setState((s) => ({ queues: {}, version: s.version + 1 }));
-        return;
-      }
-      const run = message.run;
-      const before = feedStore.getState().statuses[run.id];
-      const notify = FINISHED.has(run.status) && before?.status !== run.status && run.created_by === feedUser;
-      feedStore.setState((s) => ({
-        statuses: { ...s.statuses, [run.id]: run },
-        version: s.version + 1,
-        notifications: notify ? [...s.notifications.slice(-4), { id: ++notificationCounter, run }] : s.notifications,
-      }));
-      live.get(run.id)?.run.noteStatus(run.status);
-    },
+    onMessage: receiveWorkspaceEvent,
   });
+}
+
+/** One ws/events/ message: queue positions, a resync, or a run's new status (and maybe a finished-run notice). */
+export function receiveWorkspaceEvent(message: WorkspaceEvent): void {
+  if (message.type === "run.queue") {
+    feedStore.setState((s) => ({ queues: { ...s.queues, [message.workspace]: message.runs } }));
+    return;
+  }
+  if (message.type === "resync") {
+    // Events were dropped for this socket (the server closes it next; it reconnects): lists refetch, and
+    // queue positions are forgotten until announced again.
+    feedStore.setState((s) => ({ queues: {}, version: s.version + 1 }));
+    return;
+  }
+  const run = message.run;
+  const before = feedStore.getState().statuses[run.id];
+  const notify = FINISHED.has(run.status) && before?.status !== run.status && run.created_by === feedUser;
+  feedStore.setState((s) => ({ statuses: { ...s.statuses, [run.id]: run }, version: s.version + 1 }));
+  const followed = live.get(run.id)?.run;
+  followed?.noteStatus(run.status);
+  if (!notify) return;
+  const add = () =>
+    feedStore.setState((s) => ({
+      notifications: [...s.notifications.slice(-4), { id: ++notificationCounter, run }],
+    }));
+  // A run shown somewhere (the editor's canvas, a run page) ends there first: its notice waits for that view's
+  // final state, which noteStatus just asked for, so the toast never says "succeeded" over nodes still running.
+  if (followed) void followed.whenFinished().then(add);
+  else add();
+}
+
+/** Tests: whose finished runs notify. */
+export function setFeedUser(userId: number | null): void {
+  feedUser = userId;
+}
+
+/** The live snapshot of a run some view follows, or null. */
+export function liveRunSnapshot(id: string): LiveRunSnapshot | null {
+  return live.get(id)?.run.getSnapshot() ?? null;
+}
+
+/** Follow a run (as a mounted view does) until the returned release is called. */
+export function followRun(id: string): () => void {
+  acquire(id);
+  return () => release(id);
 }
 
 /** Keep ws/events/ open while mounted (signed-in views only). `userId` decides which finished runs notify. */
