@@ -33,7 +33,8 @@ def environments_in_use() -> set[str]:
     pinned: set[tuple[str, str]] = set()
     sources = [
         WorkflowVersion.objects.exclude(packs={}).values_list("packs", flat=True),
-        Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+        # A run paused for approval resumes with the pack versions it was validated with: keep them too.
+        Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL])
         .exclude(packs={})
         .values_list("packs", flat=True),
     ]
