@@ -304,7 +304,7 @@ def _submit(
         if body.get("front"):
             number = -number
     record = ComfyPrompt.objects.create(
-        run=run,
+        run_id=run.pk,  # not ``run=run``: the two would cache each other, a cycle holding the run's graph
         prompt_id=_prompt_id(prompt_id, run),
         user=user,
         client_id=client_id[:200],

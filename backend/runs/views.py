@@ -50,7 +50,8 @@ def _created(run: Run) -> Response:
     if state is not None:
         for name, value in state.items():
             setattr(run, name, value)
-    return Response(RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+    # Built without an instance and not kept on the serializer, which its fields refer back to (a reference cycle).
+    return Response(RunDetailSerializer().to_representation(run), status=status.HTTP_201_CREATED)
 
 
 class RunPagination(LimitOffsetPagination):
@@ -79,9 +80,8 @@ class RunListView(APIView):
 
     @extend_schema(request=RunCreateSerializer, responses={201: RunDetailSerializer})
     def post(self, request):
-        serializer = RunCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        # Validated without keeping the data on the serializer (it and its fields refer to each other).
+        data = RunCreateSerializer().run_validation(request.data)
         if "workflow" in data:
             if "version" in data:
                 version = access_workflow_version(request.user, data["workflow"], data["version"], Need.RUN)

@@ -148,7 +148,12 @@ class Engine:
             return RunResult("invalid", errors=resolved.errors, events=sink.count, duration=duration)
         run = _Run(self, resolved, sink, cancel or threading.Event(), started)
         run.decisions = decisions or {}
-        return run.execute()
+        try:
+            return run.execute()
+        finally:
+            # The run refers to itself through its bound method: dropped, reference counting frees the run's
+            # state at once instead of the cyclic collector walking it later (a 5,000-node run's ~25,000 objects).
+            run.progress_callback = None
 
 
 # Node states during a run.

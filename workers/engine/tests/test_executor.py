@@ -393,3 +393,20 @@ def test_one_engine_serves_concurrent_runs() -> None:
         thread.join()
     shared.close()
     assert [r.outputs for r in results] == [{"sum": (3,)}] * 3
+
+
+def test_a_finished_run_leaves_no_reference_cycles_for_the_collector() -> None:
+    import gc
+
+    run_engine = engine()
+    run_engine.run(add_chain(5, start=1), on_event=lambda event: None)  # warm: node types, caches
+    gc.collect()
+    gc.disable()
+    try:
+        result = run_engine.run(add_chain(200, start=2), on_event=lambda event: None)
+        assert result.status == "succeeded"
+        del result
+        # A run's state (its plan, values, events) is freed by reference counting, not by a full collection.
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
