@@ -14,8 +14,14 @@ class AutomationConfig(AppConfig):
     verbose_name = "Automation"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from backend.automation.delivery import forget_no_webhooks
+        from backend.automation.models import Webhook
         from backend.runs.signals import approval_requested, run_finished
 
+        post_save.connect(forget_no_webhooks, sender=Webhook, dispatch_uid="automation.webhook_saved")
+        post_delete.connect(forget_no_webhooks, sender=Webhook, dispatch_uid="automation.webhook_deleted")
         run_finished.connect(_on_run_finished, dispatch_uid="automation.run_finished")
         approval_requested.connect(_on_approval_requested, dispatch_uid="automation.approval_requested")
         if _web_server_process():

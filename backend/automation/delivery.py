@@ -17,6 +17,7 @@ import json
 import logging
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from backend.automation import netguard
@@ -110,14 +111,36 @@ def _envelope(event: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"type": event, "timestamp": timezone.now().isoformat(), "data": data}
 
 
+# When no active endpoint exists anywhere (most installations), a run's end costs no query: the answer is kept
+# this long. Saving or deleting a webhook in this process forgets it at once; another process learns within this
+# delay, and a run end it skipped meanwhile is recorded by the sweep.
+NO_WEBHOOKS_TTL_SECONDS = 30.0
+_no_webhooks_until = 0.0
+
+
+def may_have_webhooks() -> bool:
+    """False when no active webhook existed a moment ago (at most ``NO_WEBHOOKS_TTL_SECONDS``)."""
+    global _no_webhooks_until
+    now = time.monotonic()
+    if now < _no_webhooks_until:
+        return False
+    if Webhook.objects.filter(active=True).exists():
+        return True
+    _no_webhooks_until = now + NO_WEBHOOKS_TTL_SECONDS
+    return False
+
+
+def forget_no_webhooks(**kwargs: Any) -> None:
+    """A webhook was saved or deleted: ask the database again next time."""
+    global _no_webhooks_until
+    _no_webhooks_until = 0.0
+
+
 def record_run_finished(run_id: Any) -> list[WebhookDelivery]:
     """Record one delivery of the run's end per subscribed endpoint that has none yet; send them once
-    committed. Returns the new deliveries. Called in the finishing run's thread: when no active endpoint of the
-    run's workspace exists (the common case), it costs one query."""
-    from backend.runs.models import Run
-
-    workspace = Run.objects.filter(pk=run_id).values("workspace_id")[:1]
-    if not Webhook.objects.filter(workspace_id=Subquery(workspace), active=True).exists():
+    committed. Returns the new deliveries. Called in the finishing run's thread, so it costs no query while no
+    active endpoint exists anywhere."""
+    if not may_have_webhooks():
         return []
     found = run_payload(run_id)
     if found is None:

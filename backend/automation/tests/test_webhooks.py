@@ -304,12 +304,26 @@ def test_approval_requested_is_recorded_for_subscribers(webhook, image_workflow)
 
 
 @pytest.mark.django_db
-def test_a_run_end_costs_one_query_when_no_endpoint_listens(image_workflow, django_assert_num_queries):
+def test_a_run_end_costs_no_query_while_no_endpoint_exists(
+    image_workflow, members, allow_loopback, django_assert_num_queries
+):
     run = Run.objects.create(
         workspace=image_workflow.workspace, workflow=image_workflow, graph={}, status="succeeded"
     )
+    deliveries.forget_no_webhooks()
     with django_assert_num_queries(1):
         assert deliveries.record_run_finished(run.pk) == []
+    with django_assert_num_queries(0):
+        assert deliveries.record_run_finished(run.pk) == []
+    # A webhook made in this process counts at once.
+    do_create_webhook(
+        members[Role.OWNER],
+        workspace=image_workflow.workspace,
+        workflow=None,
+        url="http://127.0.0.1:9/",
+        events=["run.finished"],
+    )
+    assert len(deliveries.record_run_finished(run.pk)) == 1
 
 
 @pytest.mark.django_db
