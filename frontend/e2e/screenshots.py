@@ -7,6 +7,7 @@ each page in Chromium; home and editor also at 1280x800 and 1920x1080.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, IMAGE_DOC, PASSWORD, run_server  # noqa: E402
 
-OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# FLOWYARD_SCREENSHOTS_DIR: write elsewhere (to refresh only some of them by hand).
+OUT = Path(
+    os.environ.get("FLOWYARD_SCREENSHOTS_DIR") or Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+)
 
 
 def api(context, method: str, path: str, data=None):
@@ -174,9 +178,26 @@ def main() -> None:
         page.goto("/workflows/999999")
         expect(page.get_by_test_id("not-found")).to_be_visible()
         page.screenshot(path=OUT / "not-found.png")
+
+        # A newcomer's first page: no workflows, the built-in templates in the middle, at both window sizes.
+        newcomer = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=base)
+        api(newcomer, "POST", "/api/auth/signup", {"username": "nina", "password": PASSWORD})
+        api(newcomer, "POST", "/api/auth/login", {"username": "nina", "password": PASSWORD})
+        npage = newcomer.new_page()
+        for width, height in ((1280, 800), (1920, 1080)):
+            npage.set_viewport_size({"width": width, "height": height})
+            npage.goto("/")
+            expect(npage.get_by_role("heading", name="No workflows yet")).to_be_visible()
+            expect(npage.locator(".fy-builtin")).to_have_count(4)
+            npage.wait_for_function(
+                "() => [...document.querySelectorAll('.fy-builtin img')].every((i) => i.complete && i.naturalWidth)"
+            )
+            expect(npage.get_by_text("Loading recent runs")).to_have_count(0)
+            npage.screenshot(path=OUT / f"home-first-run-{width}.png")
+            assert npage.evaluate("document.documentElement.scrollWidth") <= width
         browser.close()
     for png in sorted(OUT.glob("*.png")):
-        print(png.relative_to(OUT.parents[1]))
+        print(png)
 
 
 if __name__ == "__main__":
