@@ -112,6 +112,8 @@ export const automationApi = {
     apiRequest(workflowPath(workflow, "webhooks"), webhookSchema, { method: "POST", body }),
   updateWebhook: (id: string, body: { active?: boolean; events?: string[]; url?: string }) =>
     apiRequest(`/api/webhooks/${id}`, webhookSchema, { method: "PATCH", body }),
+  rotateWebhookSecret: (id: string) =>
+    apiRequest(`/api/webhooks/${id}/rotate-secret`, webhookSchema, { method: "POST" }),
   deleteWebhook: (id: string) => apiRequest(`/api/webhooks/${id}`, z.undefined(), { method: "DELETE" }),
   deliveries: (id: string) =>
     apiRequest(`/api/webhooks/${id}/deliveries`, deliveryPageSchema, { query: { limit: 10 } }),
@@ -122,6 +124,8 @@ export const automationApi = {
     apiRequest(workflowPath(workflow, "triggers"), triggerSchema, { method: "POST", body }),
   updateTrigger: (id: string, body: { active?: boolean; mapping?: Record<string, string> }) =>
     apiRequest(`/api/triggers/${id}`, triggerSchema, { method: "PATCH", body }),
+  rotateTriggerSecret: (id: string) =>
+    apiRequest(`/api/triggers/${id}/rotate-secret`, triggerSchema, { method: "POST" }),
   deleteTrigger: (id: string) => apiRequest(`/api/triggers/${id}`, z.undefined(), { method: "DELETE" }),
   schedules: (workflow: number) => apiRequest(workflowPath(workflow, "schedules"), z.array(scheduleSchema)),
   createSchedule: (workflow: number, body: ScheduleRequest) =>

@@ -147,6 +147,18 @@ function Webhooks({ workflowId }: { workflowId: number }) {
                 </button>
                 <button
                   type="button"
+                  title="A new secret; the old one stops working"
+                  onClick={() =>
+                    window.confirm("Replace this webhook's secret? Receivers must switch to the new one.") &&
+                    automationApi
+                      .rotateWebhookSecret(hook.id)
+                      .then(setCreated, (exc: unknown) => setError(errorMessage(exc)))
+                  }
+                >
+                  Rotate secret
+                </button>
+                <button
+                  type="button"
                   onClick={() => window.confirm("Delete this webhook?") && act(automationApi.deleteWebhook(hook.id))}
                 >
                   Delete
@@ -289,6 +301,18 @@ function Triggers({ workflowId }: { workflowId: number }) {
                   onClick={() => act(automationApi.updateTrigger(trigger.id, { active: !trigger.active }))}
                 >
                   {trigger.active ? "Disable" : "Enable"}
+                </button>
+                <button
+                  type="button"
+                  title="A new secret; the old one stops working"
+                  onClick={() =>
+                    window.confirm("Replace this trigger's secret? Callers must switch to the new one.") &&
+                    automationApi
+                      .rotateTriggerSecret(trigger.id)
+                      .then(setCreated, (exc: unknown) => setError(errorMessage(exc)))
+                  }
+                >
+                  Rotate secret
                 </button>
                 <button
                   type="button"
