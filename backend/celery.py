@@ -35,8 +35,10 @@ def _automation_beat(sender: Celery, **kwargs: Any) -> None:
     due cron schedules (a row lock and one firing row per occurrence: two beats never start one twice), records
     the webhook deliveries of run ends whose signal was lost, and sends overdue deliveries."""
     from celery.schedules import crontab
+    from django.conf import settings
 
-    sender.add_periodic_task(crontab(), sender.signature(AUTOMATION_TICK), name="automation-tick")
+    tick = sender.signature(AUTOMATION_TICK, queue=settings.FLOWYARD_AUTOMATION_QUEUE)
+    sender.add_periodic_task(crontab(), tick, name="automation-tick")
 
 
 @worker_process_init.connect

@@ -391,9 +391,10 @@ FLOWYARD_WEBHOOK_MAX_RESPONSE_BYTES = int(os.environ.get("FLOWYARD_WEBHOOK_MAX_R
 FLOWYARD_WEBHOOK_RETRY_HOURS = float(os.environ.get("FLOWYARD_WEBHOOK_RETRY_HOURS", "24"))
 # Multiplies every retry delay (benchmarks and tests shorten the schedule with it).
 FLOWYARD_WEBHOOK_RETRY_SCALE = float(os.environ.get("FLOWYARD_WEBHOOK_RETRY_SCALE", "1"))
-# Embedded mode: threads sending deliveries. Celery mode: the queue the delivery tasks go to.
+# Embedded mode: threads sending deliveries. Celery mode: the queue of the automation tasks (deliveries and the
+# tick); a small worker of its own keeps them from waiting behind long runs (docs/webhooks.md).
 FLOWYARD_WEBHOOK_WORKERS = int(os.environ.get("FLOWYARD_WEBHOOK_WORKERS", "4"))
-FLOWYARD_WEBHOOK_QUEUE = os.environ.get("FLOWYARD_WEBHOOK_QUEUE", FLOWYARD_CPU_QUEUE)
+FLOWYARD_AUTOMATION_QUEUE = os.environ.get("FLOWYARD_AUTOMATION_QUEUE", FLOWYARD_CPU_QUEUE)
 # The tick records a run's end without a delivery, or sends a due delivery nobody sent, this long after.
 FLOWYARD_WEBHOOK_SWEEP_GRACE_SECONDS = float(os.environ.get("FLOWYARD_WEBHOOK_SWEEP_GRACE_SECONDS", "30"))
 # Embedded mode: how often the web process ticks (Celery beat ticks every minute); 0: never.

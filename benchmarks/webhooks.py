@@ -150,7 +150,7 @@ def main() -> int:
         "FLOWYARD_WEBHOOK_WORKERS": str(args.workers),
         "FLOWYARD_WEBHOOK_SWEEP_GRACE_SECONDS": "5",
         "FLOWYARD_DISPATCHER": "local" if args.mode == "embedded" else "celery",
-        "FLOWYARD_WEBHOOK_QUEUE": queue,
+        "FLOWYARD_AUTOMATION_QUEUE": queue,
         "FLOWYARD_VAR_DIR": tempfile.mkdtemp(prefix="flowyard-bench-hooks-"),
     }
     if args.mode == "celery":

@@ -258,7 +258,9 @@ def attempt(delivery_id: Any) -> DeliveryAttempt | None:
     ).update(claimed_until=lease, attempts=F("attempts") + 1)
     if not claimed:
         return None
-    delivery = WebhookDelivery.objects.select_related("webhook").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("webhook").filter(pk=delivery_id).first()
+    if delivery is None:
+        return None  # its webhook was deleted meanwhile
     hook = delivery.webhook
     started = timezone.now()
     if not hook.active:
@@ -376,7 +378,7 @@ class LocalSender:
 
 
 class CelerySender:
-    """Sends ``flowyard.automation.deliver_webhook`` by name to ``FLOWYARD_WEBHOOK_QUEUE``."""
+    """Sends ``flowyard.automation.deliver_webhook`` by name to ``FLOWYARD_AUTOMATION_QUEUE``."""
 
     def send(self, delivery_id: str, delay: float) -> None:
         from backend.celery import app
@@ -385,7 +387,7 @@ class CelerySender:
             DELIVER_TASK,
             args=[delivery_id],
             countdown=delay or None,
-            queue=settings.FLOWYARD_WEBHOOK_QUEUE,
+            queue=settings.FLOWYARD_AUTOMATION_QUEUE,
         )
 
 

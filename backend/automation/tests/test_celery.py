@@ -41,7 +41,7 @@ def worker(redis_url, tmp_path_factory, django_db_setup, django_db_blocker):
         SECRET_KEY="celery-tests",
         FLOWYARD_DISPATCHER="celery",
         FLOWYARD_CPU_QUEUE=QUEUE,
-        FLOWYARD_WEBHOOK_QUEUE=QUEUE,
+        FLOWYARD_AUTOMATION_QUEUE=QUEUE,
         FLOWYARD_WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32",
         FLOWYARD_WEBHOOK_RETRY_SCALE="0.2",  # the first retry after ~1 s
         FLOWYARD_VAR_DIR=str(log.parent / "var"),
@@ -72,7 +72,7 @@ def celery_sender(settings, monkeypatch, redis_url, worker):
     from backend.celery import app as celery_app
 
     settings.FLOWYARD_DISPATCHER = "celery"
-    settings.FLOWYARD_WEBHOOK_QUEUE = QUEUE
+    settings.FLOWYARD_AUTOMATION_QUEUE = QUEUE
     settings.CELERY_BROKER_URL = redis_url
     monkeypatch.setattr(deliveries, "_senders", {})
     celery_app.close()
