@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "backend.automation",
     "backend.flowapps",
     "backend.approvals",
+    "backend.coedit",
     "axes",
     "csp",
 ]

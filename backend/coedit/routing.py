@@ -1,0 +1,9 @@
+"""Websocket routes of live co-editing."""
+
+from django.urls import path
+
+from backend.coedit import consumers
+
+websocket_urlpatterns = [
+    path("ws/workflows/<int:workflow_id>/doc/", consumers.DocumentConsumer.as_asgi()),
+]
