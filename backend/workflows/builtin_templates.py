@@ -116,6 +116,22 @@ def _asset_path(value: Any) -> Path | None:
     return path if path.is_relative_to(EXAMPLES_DIR / "assets") and path.is_file() else None
 
 
+def upload_shipped_files(user: User, workspace: Workspace, graph: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``graph`` whose inputs naming a shipped file (``assets/sample.png``) name its upload in
+    ``workspace`` instead, uploading it the first time (the same content keeps its upload and name)."""
+    from backend.uploads.actions import do_upload
+
+    graph = json.loads(json.dumps(graph))
+    for node in graph["nodes"].values():
+        for input_name, value in node["inputs"].items():
+            path = _asset_path(value)
+            if path is not None:
+                with path.open("rb") as f:
+                    upload, _ = do_upload(user, workspace, f, path.name)
+                node["inputs"][input_name] = upload.name
+    return graph
+
+
 @transaction.atomic
 def do_create_from_builtin(
     user: User,
@@ -127,16 +143,7 @@ def do_create_from_builtin(
     """A new workflow in ``workspace`` holding a copy of ``template``, ready to run: its sample files uploaded
     into the workspace (once: the same content keeps its upload) and model inputs set to an installed file
     where the shipped name is not installed."""
-    from backend.uploads.actions import do_upload
-
-    graph = json.loads(json.dumps(template.graph))
-    for node in graph["nodes"].values():
-        for input_name, value in node["inputs"].items():
-            path = _asset_path(value)
-            if path is not None:
-                with path.open("rb") as f:
-                    upload, _ = do_upload(user, workspace, f, path.name)
-                node["inputs"][input_name] = upload.name
+    graph = upload_shipped_files(user, workspace, template.graph)
     for target, kind in template.models.items():
         node_id, _, input_name = target.partition(".")
         inputs = graph["nodes"].get(node_id, {}).get("inputs", {})

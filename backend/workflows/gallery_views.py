@@ -5,7 +5,8 @@
 - ``GET /api/templates/builtin/<id>/preview.svg``: the template drawn as SVG.
 - ``POST /api/templates/builtin/<id>/use`` ``{workspace, name?}``: a new workflow from it (editor role).
 - ``POST /api/workflows/open`` ``{graph, layout?}``: a Flowyard graph or document, checked and laid out (nodes
-  without a position get one), answered as ``{document, warnings, missing}`` like the ComfyUI import.
+  without a position get one; a shipped sample file it names is uploaded into the caller's personal workspace),
+  answered as ``{document, warnings, missing}`` like the ComfyUI import.
 - ``GET /api/workflows/<id>/versions/<n>/export?format=python|svg``: the version as a runnable Python script
   or an SVG picture (a download).
 """
@@ -27,7 +28,12 @@ from rest_framework.views import APIView
 from backend.accounts.access import Need, access_workflow, access_workflow_version, access_workspace
 from backend.accounts.authentication import AuthenticatedRequest
 from backend.accounts.models import Workspace
-from backend.workflows.builtin_templates import BuiltinTemplate, builtin_templates, do_create_from_builtin
+from backend.workflows.builtin_templates import (
+    BuiltinTemplate,
+    builtin_templates,
+    do_create_from_builtin,
+    upload_shipped_files,
+)
 from backend.workflows.documents import parse_document
 from backend.workflows.serializers import DocumentInputSerializer, WorkflowDetailSerializer
 from workers.engine.registry import NodeRegistry
@@ -147,6 +153,11 @@ class OpenFileView(APIView):
         serializer = DocumentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         document = serializer.validated_data["document"]
+        # An example file from examples/ reads its sample photo by path: uploaded into the caller's workspace
+        # (once), so the opened graph runs as shipped.
+        graph = upload_shipped_files(request.user, request.user.personal_workspace, document.graph)
+        if graph != document.graph:
+            document = parse_document(graph, document.layout)
         layout = dict(document.layout)
         places = dict(layout.get("nodes") or {})
         unplaced = [node_id for node_id in document.graph["nodes"] if node_id not in places]

@@ -3,6 +3,7 @@ and a version exported as a Python script or an SVG picture, each for owner, tea
 
 from __future__ import annotations
 
+import json
 import runpy
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -10,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from backend.accounts.roles import Role
 from backend.runs import engine
 from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.storage.blobs import get_blob_store
 from backend.uploads.models import Upload
-from backend.workflows.builtin_templates import builtin_templates
+from backend.workflows.builtin_templates import EXAMPLES_DIR, builtin_templates
 from backend.workflows.models import Workflow
 from workers.engine.graph import parse_graph
 
@@ -168,6 +170,16 @@ def test_a_document_keeps_its_positions_and_places_only_the_new_nodes(as_role):
     )
     places = body["document"]["layout"]["nodes"]
     assert places["a"] == {"x": 500, "y": 40} and places["b"]["x"] > 500
+
+
+@pytest.mark.django_db
+def test_the_image_example_file_opens_with_its_sample_photo_uploaded(as_role, members):
+    document = json.loads((EXAMPLES_DIR / "image-pipeline.json").read_text())
+    response = as_role("editor").post("/api/workflows/open", document, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["document"]["graph"]["nodes"]["load"]["inputs"]["image"] == "sample.png"
+    personal = members[Role.EDITOR].personal_workspace
+    assert list(Upload.objects.filter(workspace=personal).values_list("name", flat=True)) == ["sample.png"]
 
 
 @pytest.mark.django_db
