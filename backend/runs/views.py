@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 from backend.accounts.access import (
     Need,
     access_run,
+    access_run_target,
     access_run_to_manage,
     access_workflow,
-    access_workflow_version,
     access_workspace,
     visible_runs,
 )
@@ -82,19 +82,12 @@ class RunListView(APIView):
     def post(self, request):
         # Validated without keeping the data on the serializer (it and its fields refer to each other).
         data = RunCreateSerializer().run_validation(request.data)
-        if "workflow" in data:
-            if "version" in data:
-                version = access_workflow_version(request.user, data["workflow"], data["version"], Need.RUN)
-            else:
-                workflow = access_workflow(request.user, data["workflow"], Need.RUN)
-                version = workflow.latest_version()
-                if version is None:
-                    raise NotFound(f"Workflow {workflow.pk} has no saved version.")
-                version.workflow = workflow
-            workspace = version.workflow.workspace
-        else:
-            version = None
-            workspace = access_workspace(request.user, data["workspace"], Need.RUN)
+        workspace, version = access_run_target(
+            request.user,
+            workflow_id=data.get("workflow"),
+            number=data.get("version"),
+            workspace_id=data.get("workspace"),
+        )
         run = actions.do_create_run(
             request.user,
             workspace=workspace,
