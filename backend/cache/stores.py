@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -92,6 +94,87 @@ def decode_entry(manifest: Mapping[str, Any], store: BlobStore, size: int) -> Ca
     )
 
 
+class _PendingRow:
+    """A ``CacheRecord`` row waiting for the next batch, without the model machinery (a model instance and its
+    field preparation cost more than the rest of a small node's caching)."""
+
+    __slots__ = (
+        "key",
+        "node_type",
+        "pack_name",
+        "pack_version",
+        "manifest",
+        "manifest_json",
+        "blobs",
+        "size",
+    )
+
+    def __init__(
+        self,
+        key: str,
+        node_type: str,
+        pack_name: str,
+        pack_version: str,
+        manifest: dict[str, Any],
+        manifest_json: str,
+        blobs: list[str],
+        size: int,
+    ) -> None:
+        self.key, self.node_type, self.pack_name, self.pack_version = key, node_type, pack_name, pack_version
+        self.manifest, self.manifest_json, self.blobs, self.size = manifest, manifest_json, blobs, size
+
+
+_COLUMNS = ("key", "node_type", "pack_name", "pack_version", "manifest", "blobs", "size", "created", "last_hit",
+            "hit_count")  # fmt: skip
+
+
+def insert_cache_records(rows: Sequence[_PendingRow]) -> None:
+    """Insert ``rows`` in as few statements as the database takes; keys stored already are left as they are."""
+    if not rows:
+        return
+    if connection.vendor not in ("postgresql", "sqlite"):
+        records = [
+            CacheRecord(key=r.key, node_type=r.node_type, pack_name=r.pack_name, pack_version=r.pack_version,
+                        manifest=r.manifest, blobs=r.blobs, size=r.size)
+            for r in rows
+        ]  # fmt: skip
+        CacheRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=500)
+        return
+    table = connection.ops.quote_name(CacheRecord._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(name) for name in _COLUMNS)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT u.k, u.t, u.pn, u.pv, u.m::jsonb, u.b::jsonb, u.s, %s, %s, 0 "
+                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+                '%s::bigint[]) AS u(k, t, pn, pv, m, b, s) ON CONFLICT ("key") DO NOTHING',
+                [
+                    now,
+                    now,
+                    [r.key for r in rows],
+                    [r.node_type for r in rows],
+                    [r.pack_name for r in rows],
+                    [r.pack_version for r in rows],
+                    [r.manifest_json for r in rows],
+                    [json.dumps(r.blobs) for r in rows],
+                    [r.size for r in rows],
+                ],
+            )
+            return
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        per_statement = max(1, (connection.features.max_query_params or 999) // len(_COLUMNS))
+        row_marks = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
+        for start in range(0, len(rows), per_statement):
+            batch = rows[start : start + per_statement]
+            params: list[Any] = []
+            for r in batch:
+                params += [r.key, r.node_type, r.pack_name, r.pack_version, r.manifest_json, json.dumps(r.blobs),
+                           r.size, stamp, stamp, 0]  # fmt: skip
+            values = ", ".join([row_marks] * len(batch))
+            cursor.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES {values}", params)
+
+
 class DatabaseCacheStore:
     """The shared cache: ``CacheRecord`` rows in the database, values in the blob store.
 
@@ -115,9 +198,9 @@ class DatabaseCacheStore:
         self.registry = registry
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
-        self._timer: threading.Timer | None = None
+        self._scheduled = False  # a flush is due on the process's flusher thread
         self.unencodable = 0
-        self._pending: dict[str, CacheRecord] = {}
+        self._pending: dict[str, _PendingRow] = {}
         self._pending_lock = threading.Lock()
 
     @_releasing_thread_connection
@@ -174,29 +257,23 @@ class DatabaseCacheStore:
         for data in blobs.values():
             self.blob_store.put(data)
         pack_name, pack_version = self._pack_of(entry.node_type)
-        size = sum(len(data) for data in blobs.values()) + len(json.dumps(manifest, separators=(",", ":")))
-        record = CacheRecord(
-            key=key,
-            node_type=entry.node_type,
-            pack_name=pack_name,
-            pack_version=pack_version,
-            manifest=manifest,
-            blobs=sorted(blobs),
-            size=size,
+        manifest_json = json.dumps(manifest, separators=(",", ":"))  # measured and stored as is
+        size = sum(len(data) for data in blobs.values()) + len(manifest_json)
+        record = _PendingRow(
+            key, entry.node_type, pack_name, pack_version, manifest, manifest_json, sorted(blobs), size
         )
         with self._pending_lock:
             self._pending[key] = record
             full = len(self._pending) >= self.flush_rows
-            if not full and self._timer is None:
-                self._timer = threading.Timer(self.flush_seconds, self._flush_on_timer)
-                self._timer.daemon = True
-                self._timer.start()
+            if not full and not self._scheduled:
+                self._scheduled = True
+                _flusher().schedule(self, self.flush_seconds)
         if full:
             self.flush()
 
     def _flush_on_timer(self) -> None:
         with self._pending_lock:
-            self._timer = None
+            self._scheduled = False
         try:
             self.flush()
         except Exception:  # the next flush retries; the engine's end-of-run flush reports failures
@@ -207,13 +284,13 @@ class DatabaseCacheStore:
         """Write the buffered rows in one insert (rows another worker stored first are left as they are)."""
         with self._pending_lock:
             records, self._pending = list(self._pending.values()), {}
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            if self._scheduled:
+                self._scheduled = False
+                _flusher().cancel(self)
         if not records:
             return
         try:
-            CacheRecord.objects.bulk_create(records, ignore_conflicts=True, batch_size=500)
+            insert_cache_records(records)
         except Exception:
             with self._pending_lock:  # keep them for the next flush rather than lose them
                 for record in records:
@@ -225,6 +302,53 @@ class DatabaseCacheStore:
         if node is None:
             return "", ""
         return node.pack.name, node.pack.version
+
+
+class _Flusher:
+    """One thread per process that writes the stores' buffered rows when they are due (a timer thread per store
+    started a thread for every run: a wait for the scheduler on a busy machine)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.condition = threading.Condition()
+        self.due: dict[DatabaseCacheStore, float] = {}
+        self.thread = threading.Thread(target=self._loop, name="flowyard-cache-flush", daemon=True)
+        self.thread.start()
+
+    def schedule(self, store: DatabaseCacheStore, delay: float) -> None:
+        with self.condition:
+            self.due.setdefault(store, time.monotonic() + delay)
+            self.condition.notify()
+
+    def cancel(self, store: DatabaseCacheStore) -> None:
+        with self.condition:
+            self.due.pop(store, None)
+
+    def _loop(self) -> None:
+        while True:
+            with self.condition:
+                now = time.monotonic()
+                ready = [store for store, at in self.due.items() if at <= now]
+                if not ready:
+                    self.condition.wait(min(self.due.values()) - now if self.due else None)
+                    continue
+                for store in ready:
+                    del self.due[store]
+            for store in ready:
+                store._flush_on_timer()
+
+
+_the_flusher: _Flusher | None = None
+_flusher_lock = threading.Lock()
+
+
+def _flusher() -> _Flusher:
+    global _the_flusher
+    with _flusher_lock:
+        # A forked process (a Celery prefork child) has the parent's object but not its thread.
+        if _the_flusher is None or _the_flusher.pid != os.getpid():
+            _the_flusher = _Flusher()
+        return _the_flusher
 
 
 class TieredCacheStore:
