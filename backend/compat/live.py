@@ -22,12 +22,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from backend.runs.feeds import _Ticking, heartbeat_seconds
+from backend.runs.publish import publish_messages
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +40,9 @@ def user_group(user_id: Any) -> str:
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        logger.exception("could not notify %s", group)
+    # Through the process's publish outbox (one long-lived loop): ``async_to_sync`` started a thread and an event
+    # loop per notice (~5 ms of a small prompt's submit), and a notice lost to an outage is retried there.
+    publish_messages([(group, message)])
 
 
 def notify_prompt(prompt: Any) -> None:

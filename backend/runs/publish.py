@@ -138,6 +138,11 @@ def run_status_message(run: Run) -> dict[str, Any]:
     return {"type": "run.status", "run": run_status(run), "private_to": private_to}
 
 
+def publish_messages(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send ``(group, message)`` pairs through this process's outbox, without waiting for the layer."""
+    _send(messages, wait=False)
+
+
 def publish_queue(also: Iterable[int] = ()) -> None:
     """Tell every workspace with waiting runs (and those in ``also``) where its runs stand in the queue.
 
