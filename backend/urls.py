@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/redoc/", api_redoc_view(), name="api-redoc"),
     path("api/", include("backend.accounts.urls")),
     path("api/", include("backend.workflows.urls")),
+    path("api/", include("backend.coedit.urls")),
     path("api/", include("backend.registry.urls")),
     path("api/", include("backend.runs.urls")),
     path("api/", include("backend.approvals.urls")),
