@@ -140,3 +140,21 @@ def test_the_file_menu_exports_a_python_script_and_an_svg_picture(newcomer: Sess
     assert 'g.node("TextSplit", "split"' in files["Export as Python script"]
     svg = ET.fromstring(files["Export as SVG picture"])
     assert len([g for g in svg.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "node"]) == 9
+
+
+def test_new_from_template_in_the_editor_opens_the_gallery_and_the_copy(newcomer: Session) -> None:
+    newcomer.signup(unique("editor"))
+    page = newcomer.page
+    page.goto("/workflows/new")
+    expect(page.locator(".fy-palette")).to_be_visible()
+    page.get_by_role("button", name="File").click()
+    page.get_by_role("button", name="New from template").click()
+    dialog = page.get_by_role("dialog", name="New from template")
+    expect(dialog.get_by_role("listitem")).to_have_count(4)
+    dialog.get_by_role("listitem", name="Template Branching").get_by_role(
+        "button", name="Use template"
+    ).click()
+    page.wait_for_url(re.compile(r".*/workflows/\d+$"))
+    expect(dialog).to_have_count(0)
+    expect(page.locator(".react-flow__node .fy-node-title")).to_have_count(10)
+    expect(page.locator("h1")).to_have_text("Branching")
