@@ -146,3 +146,72 @@ describe("AppPage", () => {
     await waitFor(() => expect(screen.getByRole("region", { name: "Run history" }).textContent).toContain("succeeded"));
   });
 });
+
+describe("AppPage approvals", () => {
+  function serve(canOpenGraph: boolean) {
+    const paused = { ...run("awaiting_approval"), id: "0b9c6f1e-7a51-4c1f-9d83-5d1c4a0a2f10" };
+    const gate = {
+      id: 7,
+      run: paused.id,
+      run_status: "awaiting_approval",
+      workspace: 1,
+      workflow: 7,
+      workflow_name: "Square",
+      node: "gate",
+      message: "Is the square right?",
+      approvers: { role: "editor", users: [], text: "editor or higher" },
+      requested: "2026-12-07T12:00:00Z",
+      deadline: null,
+      on_timeout: "reject",
+      pending: true,
+      can_decide: true,
+      decision: "",
+      decided_by: null,
+      decided_at: null,
+      comment: "",
+      timed_out: false,
+      outputs: [],
+    };
+    const fake = async (input: RequestInfo | URL) => {
+      const path = new URL(String(input), "http://test").pathname;
+      const body =
+        path === "/api/apps/square"
+          ? { ...APP, can_open_graph: canOpenGraph }
+          : path === "/api/apps/square/runs"
+            ? [paused]
+            : path.startsWith("/api/apps/square/runs/")
+              ? paused
+              : path === `/api/runs/${paused.id}/approvals`
+                ? [gate]
+                : path === "/api/models"
+                  ? { results: [], files: {} }
+                  : null;
+      return new Response(JSON.stringify(body ?? { detail: "Not found." }), {
+        status: body ? 200 : 404,
+        headers: { "Content-Type": "application/json" },
+      });
+    };
+    setFetcher(fake);
+    vi.stubGlobal("fetch", fake);
+  }
+
+  it("shows a paused run's approval to a caller who may read the workflow's runs", async () => {
+    serve(true);
+    renderPage();
+    const history = await screen.findByRole("region", { name: "Run history" });
+    await waitFor(() => expect(history.textContent).toContain("awaiting_approval"));
+    fireEvent.click(within(history).getAllByRole("button")[0] as HTMLElement);
+    const panel = await screen.findByRole("region", { name: "Approvals" });
+    expect(panel.textContent).toContain("Is the square right?");
+  });
+
+  it("leaves the approval out for a runner who cannot read the run", async () => {
+    serve(false);
+    renderPage();
+    const history = await screen.findByRole("region", { name: "Run history" });
+    await waitFor(() => expect(history.textContent).toContain("awaiting_approval"));
+    fireEvent.click(within(history).getAllByRole("button")[0] as HTMLElement);
+    await screen.findByText("awaiting_approval", { selector: ".fy-app-run .fy-run-pill" });
+    expect(screen.queryByRole("region", { name: "Approvals" })).toBeNull();
+  });
+});

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError, errorMessage } from "../api/client";
 import { ErrorState, Loading } from "../app/status-views";
+import { ApprovalPanel } from "../approvals/approval-panel";
 import { useAsync } from "../app/use-async";
 import { modelsApi } from "../models/models-api";
 import { FileOutput, MediaOutput } from "../runs/media-output";
@@ -181,6 +182,10 @@ function RunResult({ app, run, live }: { app: AppDetail; run: AppRun; live: RunS
         <progress max={Math.max(total, 1)} value={finished} aria-label="Progress" /> {finished}/{total} nodes
       </p>
       {run.error && <p className="fy-form-error">{run.error}</p>}
+      {app.can_open_graph && (run.status === "awaiting_approval" || run.status === "rejected") && (
+        // Approvers are checked on the run itself: shown to callers who may read the workflow's runs.
+        <ApprovalPanel runId={run.id} status={run.status} lastSeq={live?.runId === run.id ? live.lastSeq : 0} />
+      )}
       {Object.entries(run.outputs).map(([name, items]) => (
         <figure key={name} className="fy-app-output" aria-label={`Output ${labels.get(name) ?? name}`}>
           <figcaption>{labels.get(name) ?? name}</figcaption>
