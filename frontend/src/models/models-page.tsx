@@ -7,6 +7,7 @@ import type { ModelFile } from "../editor/model-files";
 import { copyText, RequireSignIn } from "../app/require-sign-in";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
+import { usePolled } from "../app/use-polled";
 import { Badge } from "../packs/pack-widgets";
 import { formatBytes, modelLabel } from "../workers/worker-format";
 import { ModelScopeTable } from "../workers/modelscope-table";
@@ -222,35 +223,22 @@ function WarmModels({ workers }: { workers: Worker[] }) {
 
 /** The fetch jobs, polled every POLL_MS while one is queued or running; `onFinished` when one ends. */
 function useFetches(onFinished: () => void) {
-  const [state, setState] = useState<{ jobs: ModelFetch[] | null; error: unknown }>({ jobs: null, error: null });
-  const [tick, setTick] = useState(0);
+  const fetches = usePolled(
+    (signal) => modelsApi.fetches(signal),
+    [],
+    (jobs) => (jobs && fetchActive(jobs) ? POLL_MS : null),
+  );
   const active = useRef<Set<number>>(new Set());
-  const finished = useRef(onFinished);
   useEffect(() => {
-    finished.current = onFinished;
-  });
-  useEffect(() => {
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    modelsApi.fetches(controller.signal).then(
-      (jobs) => {
-        const nowActive = new Set(jobs.filter((j) => j.status === "queued" || j.status === "running").map((j) => j.id));
-        const ended = [...active.current].some((id) => !nowActive.has(id));
-        active.current = nowActive;
-        setState({ jobs, error: null });
-        if (ended) finished.current();
-        if (fetchActive(jobs)) timer = setTimeout(() => setTick((t) => t + 1), POLL_MS);
-      },
-      (error: unknown) => {
-        if (!controller.signal.aborted) setState((s) => ({ ...s, error }));
-      },
+    if (!fetches.data) return;
+    const nowActive = new Set(
+      fetches.data.filter((j) => j.status === "queued" || j.status === "running").map((j) => j.id),
     );
-    return () => {
-      controller.abort();
-      if (timer) clearTimeout(timer);
-    };
-  }, [tick]);
-  return { ...state, refresh: () => setTick((t) => t + 1) };
+    const ended = [...active.current].some((id) => !nowActive.has(id));
+    active.current = nowActive;
+    if (ended) onFinished();
+  }, [fetches.data, onFinished]);
+  return fetches;
 }
 
 const EMPTY_FORM: FetchRequest = {
@@ -423,13 +411,13 @@ function FetchPanel({ onFetched }: { onFetched: () => void }) {
         library's kind folder and records its sha256 and source.
       </p>
       <FetchForm onQueued={fetches.refresh} />
-      {fetches.jobs === null && fetches.error === null && <Loading what="fetches" />}
+      {fetches.data === null && fetches.error === null && <Loading what="fetches" />}
       {fetches.error !== null && (
         <p className="fy-form-error" role="alert">
           Could not load the fetches: {errorMessage(fetches.error)}
         </p>
       )}
-      {fetches.jobs && <FetchJobs jobs={fetches.jobs} />}
+      {fetches.data && <FetchJobs jobs={fetches.data} />}
     </section>
   );
 }

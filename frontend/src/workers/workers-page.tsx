@@ -1,12 +1,13 @@
 // /workers: the worker registry (auto-refreshed) and the models workers hold. Members see capabilities; site
 // admins also see host, process, current runs and warm models (docs/permissions.md "Workers and models").
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { Link } from "react-router";
 import { errorMessage } from "../api/client";
 import type { User } from "../api/schemas";
 import { RequireSignIn } from "../app/require-sign-in";
 import { ErrorState, Loading } from "../app/status-views";
 import { useAsync } from "../app/use-async";
+import { usePolled } from "../app/use-polled";
 import { Badge } from "../packs/pack-widgets";
 import { formatBytes, heartbeatAge, modelLabel, sortWorkers, workerState } from "./worker-format";
 import { ModelScopeTable } from "./modelscope-table";
@@ -16,36 +17,6 @@ import { workersApi } from "./workers-api";
 export const REFRESH_MS = 5000;
 /** Packs that ship with Flowyard (reserved names, backend/registry/actions.py): no marketplace page. */
 const BUILTIN_PACKS = new Set(["core", "modelscope"]);
-
-/** The worker list, refreshed every REFRESH_MS while the tab is visible; keeps the last good list on errors. */
-function useWorkers(status: string) {
-  const [state, setState] = useState<{ workers: Worker[] | null; error: unknown; at: number }>({
-    workers: null,
-    error: null,
-    at: 0,
-  });
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    const controller = new AbortController();
-    workersApi.list(status, controller.signal).then(
-      (workers) => setState({ workers, error: null, at: Date.now() }),
-      (error: unknown) => {
-        if (!controller.signal.aborted) setState((s) => ({ ...s, error, at: Date.now() }));
-      },
-    );
-    const timer = setTimeout(() => {
-      if (document.visibilityState !== "hidden") setTick((t) => t + 1);
-    }, REFRESH_MS);
-    const onVisible = () => document.visibilityState === "visible" && setTick((t) => t + 1);
-    document.addEventListener("visibilitychange", onVisible);
-    return () => {
-      controller.abort();
-      clearTimeout(timer);
-      document.removeEventListener("visibilitychange", onVisible);
-    };
-  }, [status, tick]);
-  return { ...state, refresh: () => setTick((t) => t + 1) };
-}
 
 /** How uploaded packs run on a worker: sandboxed, refused (no sandbox) or unconfined (the admin's choice). */
 export function SandboxBadge({ sandbox }: { sandbox: Worker["capabilities"]["pack_sandbox"] }) {
@@ -178,10 +149,15 @@ function Models() {
 
 function Workers({ user }: { user: User }) {
   const [status, setStatus] = useState("");
-  const list = useWorkers(status);
+  // Refreshed every REFRESH_MS while the tab is visible; a failed refresh keeps the last good list.
+  const list = usePolled(
+    (signal) => workersApi.list(status, signal),
+    [status],
+    () => REFRESH_MS,
+  );
   const admin = user.is_site_admin;
   const now = list.at || 0;
-  const workers = list.workers ? sortWorkers(list.workers) : null;
+  const workers = list.data ? sortWorkers(list.data) : null;
   const online = workers?.filter((w) => w.status === "online").length ?? 0;
   return (
     <section className="fy-page fy-page-wide">
