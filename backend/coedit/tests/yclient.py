@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -28,7 +29,7 @@ def sync_step2(update: bytes) -> bytes:
 
 
 class YClient:
-    def __init__(self, communicator: WebsocketCommunicator) -> None:
+    def __init__(self, communicator: WebsocketCommunicator | SocketCommunicator) -> None:
         self.communicator = communicator
         self.doc: Doc[Any] = Doc()
         self.notices: list[dict[str, Any]] = []
@@ -110,3 +111,49 @@ class YClient:
 
     def document(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return document_from_doc(self.doc)
+
+
+class SocketCommunicator:
+    """The part of ``WebsocketCommunicator`` YClient uses, over a real websocket (``websockets``), for tests
+    against running web processes."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+        self.socket: Any = None
+        self.stash: list[dict[str, Any]] = []
+
+    async def connect(self, timeout: float = 5) -> tuple[bool, None]:
+        from websockets.asyncio.client import connect
+
+        self.socket = await asyncio.wait_for(connect(self.url, additional_headers=self.headers), timeout)
+        return True, None
+
+    async def send_to(self, bytes_data: bytes) -> None:
+        await self.socket.send(bytes_data)
+
+    async def _next(self, timeout: float) -> dict[str, Any]:
+        import websockets
+
+        try:
+            data = await asyncio.wait_for(self.socket.recv(), timeout)
+        except websockets.ConnectionClosed as closed:
+            return {"type": "websocket.close", "code": closed.rcvd.code if closed.rcvd else None}
+        if isinstance(data, str):
+            return {"type": "websocket.send", "text": data}
+        return {"type": "websocket.send", "bytes": data}
+
+    async def receive_nothing(self, timeout: float = 0.1) -> bool:
+        if self.stash:
+            return False
+        try:
+            self.stash.append(await self._next(timeout))
+        except TimeoutError:
+            return True
+        return False
+
+    async def receive_output(self, timeout: float = 1) -> dict[str, Any]:
+        return self.stash.pop(0) if self.stash else await self._next(timeout)
+
+    async def disconnect(self) -> None:
+        await self.socket.close()
