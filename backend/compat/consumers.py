@@ -213,6 +213,8 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
 
     async def comfy_prompt(self, message: dict[str, Any]) -> None:
         """The user queued a prompt: report the longer queue and follow it."""
+        if message["prompt_id"] in self.known_prompts:
+            return  # taken up already: its notice was held through an outage and the discovery came first
         await self.send_status()
         await self.follow(message["prompt_id"], message["run"])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from backend.accounts.access import Need, access_run, access_run_to_manage, visible_runs
@@ -23,9 +24,10 @@ ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL)
 
 def user_prompts(user) -> Any:
     """The user's own ComfyUI prompts whose runs they may still see (``visible_runs``)."""
-    return ComfyPrompt.objects.filter(user=user, run__in=visible_runs(user).values("pk")).select_related(
-        "run"
-    )
+    # Checked per prompt (EXISTS on the run's id): ``run__in=visible_runs(...)`` made the database list every
+    # visible run of the installation first, on every call.
+    visible = visible_runs(user).filter(pk=OuterRef("run_id"))
+    return ComfyPrompt.objects.filter(Exists(visible), user=user).select_related("run")
 
 
 def access_prompt(user, prompt_id: str, need: Need = Need.VIEW, *, graphs: bool = True) -> ComfyPrompt:
@@ -56,7 +58,9 @@ def manageable_prompt(user, prompt_id: str) -> ComfyPrompt | None:
 
 def queue_remaining(user) -> int:
     """How many of the user's reachable prompts are queued or running."""
-    return user_prompts(user).filter(run__status__in=ACTIVE).count()
+    # The active runs first: the user's history (thousands of prompts) is not walked.
+    active = Run.objects.filter(status__in=ACTIVE).values("pk")
+    return user_prompts(user).filter(run__in=active).count()
 
 
 def queue(user) -> dict[str, list]:
