@@ -20,6 +20,9 @@ from pycrdt import Decoder, Doc, Encoder, TransactionEvent
 from backend.coedit import store
 
 COMPACT_EVERY = 200  # stored updates folded into the snapshot each time this many were added by one room
+# How often a room reads what it may have missed: the channel layer delivers at most once (Redis drops what is
+# published while a process is away from it), so each room checks the database itself.
+CATCH_UP_SECONDS = 5.0
 
 
 def group_name(workflow_id: int) -> str:
@@ -56,6 +59,8 @@ class Room:
     # Awareness entries seen (client id -> (clock, state JSON)), sent to each socket that joins.
     awareness: dict[int, tuple[int, str]] = field(default_factory=dict)
     added_since_compaction: int = 0
+    merged_seen: int = 0  # the snapshot's updates_merged when this room last read it
+    catching_up: asyncio.Task[None] | None = None
     _changed: bytes | None = None
 
     def __post_init__(self) -> None:
@@ -64,10 +69,35 @@ class Room:
     def _on_change(self, event: TransactionEvent) -> None:
         self._changed = event.update
 
-    def load(self, state: bytes, updates: list[tuple[int, bytes]]) -> None:
+    def load(self, state: bytes, updates: list[tuple[int, bytes]], merged: int = 0) -> None:
         self.doc.apply_update(state)
+        self.merged_seen = merged
         for pk, update in updates:
             self.apply_stored(pk, update)
+
+    async def catch_up(self) -> int:
+        """Apply what the database holds and this room lacks, and send it to the sockets here; returns how many
+        changes that made (0 in the usual case: the group brought everything)."""
+        from pycrdt import create_update_message
+
+        state, self.merged_seen, updates = await database_sync_to_async(store.load_missing)(
+            self.workflow_id, set(self.applied), self.merged_seen
+        )
+        changes = []
+        for update in ([state] if state is not None else []) + [update for _, update in updates]:
+            changed = self.apply(update)
+            if changed is not None:
+                changes.append(changed)
+        self.applied.update(pk for pk, _ in updates)
+        for changed in changes:
+            for socket in list(self.sockets):
+                await socket.send(bytes_data=create_update_message(changed))
+        return len(changes)
+
+    async def keep_up(self) -> None:
+        while True:
+            await asyncio.sleep(CATCH_UP_SECONDS)
+            await self.catch_up()
 
     def apply(self, update: bytes) -> bytes | None:
         """Apply a writer's update; returns what it changed (an update), or None when it changed nothing."""
@@ -101,6 +131,7 @@ class Room:
         self.added_since_compaction = 0
         await database_sync_to_async(store.compact)(self.workflow_id)
         # Ids of folded updates can be forgotten: one arriving late again is applied again, which changes nothing.
+        # The next catch-up reads the new snapshot once (its count changed), which changes nothing either.
         self.applied.clear()
 
 
@@ -122,8 +153,9 @@ async def enter(workflow_id: int, socket: Any) -> Room:
         room = rooms_here().get(workflow_id)
         if room is None:
             room = Room(workflow_id)
-            state, updates = await database_sync_to_async(store.load_draft)(workflow_id)
-            room.load(state, updates)
+            state, merged, updates = await database_sync_to_async(store.load_draft_counted)(workflow_id)
+            room.load(state, updates, merged)
+            room.catching_up = asyncio.get_running_loop().create_task(room.keep_up())
             rooms_here()[workflow_id] = room
         room.sockets.add(socket)
         return room
@@ -138,6 +170,8 @@ async def leave(room: Room, socket: Any) -> None:
             return
         if rooms_here().get(room.workflow_id) is room:
             del rooms_here()[room.workflow_id]
+        if room.catching_up is not None:
+            room.catching_up.cancel()
         await room.compact()
 
 

@@ -37,16 +37,48 @@ def ensure_draft(workflow_id: int) -> None:
 
 def load_draft(workflow_id: int) -> tuple[bytes, list[tuple[int, bytes]]]:
     """The snapshot and the updates stored after it, in order."""
+    state, _, updates = load_draft_counted(workflow_id)
+    return state, updates
+
+
+def load_draft_counted(workflow_id: int) -> tuple[bytes, int, list[tuple[int, bytes]]]:
+    """The snapshot, how many updates compaction folded into it so far, and the updates stored after it."""
     ensure_draft(workflow_id)
     with transaction.atomic():
-        state = bytes(DraftSnapshot.objects.values_list("state", flat=True).get(workflow_id=workflow_id))
+        state, merged = DraftSnapshot.objects.values_list("state", "updates_merged").get(
+            workflow_id=workflow_id
+        )
         updates = [
             (pk, bytes(update))
             for pk, update in DraftUpdate.objects.filter(workflow_id=workflow_id)
             .order_by("id")
             .values_list("id", "update")
         ]
-    return state, updates
+    return bytes(state), merged, updates
+
+
+def load_missing(
+    workflow_id: int, known: set[int], merged: int
+) -> tuple[bytes | None, int, list[tuple[int, bytes]]]:
+    """What a room may have missed: the snapshot when compaction folded updates since it last looked (its
+    ``updates_merged`` differs from ``merged``), and the stored updates whose ids are not in ``known``."""
+    with transaction.atomic():
+        row = (
+            DraftSnapshot.objects.filter(workflow_id=workflow_id)
+            .values_list("state", "updates_merged")
+            .first()
+        )
+        ids = set(DraftUpdate.objects.filter(workflow_id=workflow_id).values_list("id", flat=True)) - known
+        updates = [
+            (pk, bytes(update))
+            for pk, update in DraftUpdate.objects.filter(id__in=ids)
+            .order_by("id")
+            .values_list("id", "update")
+        ]
+    if row is None:
+        return None, merged, updates
+    state, now_merged = row
+    return (bytes(state) if now_merged != merged else None), now_merged, updates
 
 
 def draft_doc(workflow_id: int) -> Doc:

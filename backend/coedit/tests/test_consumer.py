@@ -136,6 +136,8 @@ def test_the_draft_survives_a_restart_and_compaction(workflow, members, monkeypa
         room = rooms.rooms_here()[workflow.pk]
         rooms.rooms_here().clear()  # a "restart": the next socket loads the room from the database
         room.sockets.clear()
+        assert room.catching_up is not None
+        room.catching_up.cancel()
         return before, editor
 
     before, first = async_to_sync(session)(7, 0)
@@ -215,3 +217,33 @@ def test_presence_carries_the_real_user_and_clears_when_they_leave(workflow, mem
     assert shown[4242]["user"] == {"id": eddie.pk, "name": eddie.username, "color": "#f00"}
     assert shown[4242]["cursor"] == [1, 2]
     assert after[4242] is None
+
+
+def test_a_room_catches_up_on_an_update_whose_group_message_it_missed(workflow, members, client_for):
+    async def scenario():
+        from channels.db import database_sync_to_async
+
+        editor, viewer = client_for(Role.EDITOR, workflow), client_for(Role.VIEWER, workflow)
+        await editor.connect()
+        await viewer.connect()
+        room = rooms.rooms_here()[workflow.pk]
+
+        def stored_elsewhere() -> None:
+            # Another process stored this update; its message over Redis never arrived here.
+            doc = store.draft_doc(workflow.pk)
+            before = doc.get_state()
+            set_widget(doc, "2", "text", "from a process whose message was lost")
+            store.append_update(workflow.pk, None, doc.get_update(before))
+            store.compact(workflow.pk)  # and folded into the snapshot there
+
+        await database_sync_to_async(stored_elsewhere)()
+        changes = await room.catch_up()
+        await viewer.pump(0.2)
+        again = await room.catch_up()
+        for c in (editor, viewer):
+            await c.communicator.disconnect()
+        return changes, again, viewer.document()
+
+    changes, again, (graph, _) = async_to_sync(scenario)()
+    assert changes == 1 and again == 0
+    assert graph["nodes"]["2"]["inputs"]["text"] == "from a process whose message was lost"
