@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -62,13 +63,10 @@ def test_only_a_large_declared_body_counts_as_large() -> None:
 
 
 def test_a_rendered_response_lets_go_of_its_view_its_request_and_its_data() -> None:
-    class Response:
-        is_rendered = True
-
     view = SimpleNamespace(request=None, response=None)
     request = SimpleNamespace(parser_context={"view": view})
     view.request = request
-    response = Response()
+    response: Any = SimpleNamespace(is_rendered=True)
     view.response = response
     response.renderer_context = {"view": view, "request": request, "response": response}
     response.data = {"graph": {"nodes": {}}}
