@@ -26,6 +26,7 @@ from backend.accounts.access_base import (
 from backend.accounts.roles import Need, Role
 from backend.approvals.access_rules import access_approval, approvals_for, visible_approvals
 from backend.automation.access_rules import access_schedule, access_trigger, access_webhook
+from backend.coedit.access_rules import access_workflow_draft
 from backend.flowapps.access_rules import access_app, access_app_run, visible_apps
 from backend.registry.access_rules import (
     access_pack,
@@ -60,6 +61,7 @@ __all__ = [
     "access_upload",
     "access_webhook",
     "access_workflow",
+    "access_workflow_draft",
     "access_workflow_version",
     "access_workspace",
     "approvals_for",

@@ -1,4 +1,4 @@
-"""Who may join a workflow's draft and who may write to it (re-exported by backend/accounts/access.py).
+"""Who may join a workflow's draft and who may write to it (loaded through backend/accounts/access.py).
 
 The draft is joined by the members who may see the workflow; editors and above write, viewers and runners read.
 """
@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound
 
 from backend.accounts.models import AnyUser
 from backend.accounts.roles import Need
+from backend.workflows.access_rules import access_workflow
 
 if TYPE_CHECKING:
     from backend.workflows.models import Workflow
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
 def access_workflow_draft(user: AnyUser, workflow_id: int | str) -> tuple[Workflow, bool]:
     """Load a workflow whose draft the user may join, and whether they may write to it (editors and above).
     Non-members (a site template's visitors) get ``NotFound``, as for a workflow they cannot see."""
-    from backend.accounts.access import access_workflow
-
     workflow = access_workflow(user, workflow_id, Need.VIEW)
     if workflow.role is None:
         raise NotFound("No such workflow.")

@@ -29,8 +29,8 @@ from pycrdt import (
 )
 from rest_framework.exceptions import NotFound
 
+from backend.accounts.access import access_workflow_draft
 from backend.coedit import rooms, store
-from backend.coedit.access_rules import access_workflow_draft
 from backend.core.live import LiveConsumerMixin
 
 CLOSE_BAD_REQUEST = 4400
