@@ -35,6 +35,7 @@ def bundle(out: Path) -> Path:
     rolldown = FRONTEND / "node_modules/rolldown/bin/cli.mjs"
     if node is None or not rolldown.exists():
         unavailable("node and frontend/node_modules (npm ci) are needed to run the browser's provider")
+    assert node is not None
     script = out / "live-clients.mjs"
     subprocess.run(
         [node, str(rolldown), "src/coedit/__fixtures__/live-clients.ts", "--platform", "node"]
