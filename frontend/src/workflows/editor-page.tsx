@@ -23,6 +23,7 @@ import { ComfyImportNotice, ExportComfyWorkflowButton, ImportComfyButton } from 
 import { readImportState } from "../comfy/comfy-import";
 import { MissingPacksBanner } from "../packs/missing-packs-banner";
 import { NewFromTemplateButton } from "../templates/new-from-template";
+import { CoeditSession, coeditEnabled } from "../coedit/coedit-session";
 
 interface Loaded {
   schemas: NodeSchema[];
@@ -213,6 +214,7 @@ function EditorWorkspace({
           {version !== null && <span className="fy-version">v{version}</span>}
           {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
           <span className="fy-spacer" />
+          {workflow && coeditEnabled() && <CoeditSession workflowId={workflow.id} />}
           {workflow ? (
             <EditorExtras
               workflow={workflow}
