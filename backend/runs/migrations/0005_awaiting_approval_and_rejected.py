@@ -4,20 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('runs', '0004_run_output_media_kinds'),
+        ("runs", "0004_run_output_media_kinds"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='noderun',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('cached', 'Cached'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('cancelled', 'Cancelled'), ('awaiting', 'Awaiting a decision')], default='queued', max_length=16),
+            model_name="noderun",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("cached", "Cached"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("skipped", "Skipped"),
+                    ("cancelled", "Cancelled"),
+                    ("awaiting", "Awaiting a decision"),
+                ],
+                default="queued",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('awaiting_approval', 'Awaiting approval'), ('rejected', 'Rejected')], default='queued', max_length=20),
+            model_name="run",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("succeeded", "Succeeded"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                    ("awaiting_approval", "Awaiting approval"),
+                    ("rejected", "Rejected"),
+                ],
+                default="queued",
+                max_length=20,
+            ),
         ),
     ]
