@@ -18,11 +18,13 @@ class FakeSocket implements BinarySocket {
   onclose: ((ev: { code: number }) => void) | null = null;
   onerror: ((ev: unknown) => void) | null = null;
   open = true;
+  opened = false; // as a browser's: send() before the open event throws
   constructor(
     private readonly relay: Relay,
     readonly canWrite: boolean,
   ) {}
   send(data: Uint8Array): void {
+    if (!this.opened) throw new Error("Still in CONNECTING state");
     if (this.open) this.relay.receive(this, data);
   }
   close(code = 1000): void {
@@ -47,6 +49,7 @@ class Relay {
     const socket = new FakeSocket(this, canWrite);
     this.sockets.add(socket);
     queueMicrotask(() => {
+      socket.opened = true;
       socket.onopen?.({});
       socket.deliver(JSON.stringify({ type: "welcome", can_write: canWrite, user: { id: 1, name: "x" } }));
       const encoder = encoding.createEncoder();
@@ -144,7 +147,9 @@ describe("CoeditProvider", () => {
     const relay = new Relay();
     const a = join(relay, true).provider;
     const b = join(relay, false).provider;
+    showPresence(a.awareness, { user: { id: 7, name: "Ann Lee", color: "" } }); // while still connecting
     await tick();
+    expect(peersOf(b.awareness)).toMatchObject([{ user: { id: 7 } }]);
     showPresence(a.awareness, { user: { id: 7, name: "Ann Lee", color: "" }, selection: ["1"], dragging: "1" });
     await tick();
     expect(peersOf(b.awareness)).toMatchObject([{ user: { id: 7, name: "Ann Lee" }, dragging: "1" }]);

@@ -61,6 +61,7 @@ export class CoeditProvider {
   canWrite: boolean | null = null;
   status: ProviderStatus = "connecting";
   private socket: BinarySocket | null = null;
+  private connected = false; // open: a socket still connecting refuses send()
   private timer: unknown = null;
   private attempt = 0;
   private stopped = false;
@@ -90,8 +91,10 @@ export class CoeditProvider {
     const socket = this.options.factory ? this.options.factory(url) : (new WebSocket(url) as unknown as BinarySocket);
     socket.binaryType = "arraybuffer";
     this.socket = socket;
+    this.connected = false;
     socket.onopen = () => {
       if (socket !== this.socket) return;
+      this.connected = true;
       const encoder = encoding.createEncoder();
       encoding.writeVarUint(encoder, MESSAGE_SYNC);
       syncProtocol.writeSyncStep1(encoder, this.doc);
@@ -108,6 +111,7 @@ export class CoeditProvider {
     socket.onclose = (ev) => {
       if (socket !== this.socket) return;
       this.socket = null;
+      this.connected = false;
       // Others' presence is unknown while away; the server sends it again on reconnect.
       const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
       awarenessProtocol.removeAwarenessStates(this.awareness, others, this);
@@ -148,7 +152,7 @@ export class CoeditProvider {
       encoding.writeVarUint(encoder, MESSAGE_SYNC);
       const step = syncProtocol.readSyncMessage(decoder, encoder, this.doc, this);
       // A reader's reply to the server's step 1 is sent too: it holds nothing the server lacks.
-      if (encoding.length(encoder) > 1) this.socket?.send(encoding.toUint8Array(encoder));
+      if (encoding.length(encoder) > 1) this.send(encoding.toUint8Array(encoder));
       if (step === syncProtocol.messageYjsSyncStep2) {
         this.attempt = 0;
         this.setStatus("synced");
@@ -159,11 +163,12 @@ export class CoeditProvider {
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
-    if (origin === this || this.canWrite === false || !this.socket) return;
+    // Edits made while away (or connecting) go in the reply to the server's sync step 1 on (re)connect.
+    if (origin === this || this.canWrite === false || !this.connected) return;
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, MESSAGE_SYNC);
     syncProtocol.writeUpdate(encoder, update);
-    this.socket.send(encoding.toUint8Array(encoder));
+    this.send(encoding.toUint8Array(encoder));
   };
 
   private readonly onAwarenessUpdate = (
@@ -175,11 +180,15 @@ export class CoeditProvider {
   };
 
   private sendAwareness(clients: number[]): void {
-    if (!this.socket || clients.length === 0) return;
+    if (!this.connected || clients.length === 0) return;
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, MESSAGE_AWARENESS);
     encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients));
-    this.socket.send(encoding.toUint8Array(encoder));
+    this.send(encoding.toUint8Array(encoder));
+  }
+
+  private send(data: Uint8Array): void {
+    if (this.connected) this.socket?.send(data);
   }
 
   /** Leave: tell the others, close for good. */
