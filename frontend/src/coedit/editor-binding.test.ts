@@ -6,13 +6,14 @@ import { sampleSchemas } from "../editor/fixtures";
 import { createEditorStore, type EditorStore } from "../editor/store";
 import { docFromDocument, documentFromDoc } from "./doc-model";
 import { bindEditorStore } from "./editor-binding";
+import { localOrigin } from "./undo";
 
 const TYPE = sampleSchemas.find((s) => s.inputs.some((i) => i.widget?.kind === "text" && i.mode !== "socket"))!;
 const WIDGET = TYPE.inputs.find((i) => i.widget?.kind === "text" && i.mode !== "socket")!.name;
 
 function tab(doc: Y.Doc): { store: EditorStore; updates: () => number } {
   const store = createEditorStore({ schemas: sampleSchemas });
-  const origin = { kind: "local" };
+  const origin = localOrigin();
   let count = 0;
   doc.on("update", (_u: Uint8Array, from: unknown) => {
     if (from === origin) count += 1;
@@ -54,5 +55,32 @@ describe("bindEditorStore", () => {
     expect(second.store.getState().graph.nodes[id]?.type).toBe(TYPE.type);
     expect(documentFromDoc(a).graph.nodes[id]).toBeDefined();
     expect(JSON.stringify(documentFromDoc(a))).toBe(JSON.stringify(documentFromDoc(b)));
+  });
+
+  it("undoes this tab's own edits only, in the store and in the others'", async () => {
+    const a = docFromDocument({
+      graph: { nodes: { "1": { type: TYPE.type, inputs: { [WIDGET]: "before" } } } },
+      layout: { nodes: { "1": { x: 0, y: 0 } }, groups: [] },
+    });
+    const b = new Y.Doc();
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    link(a, b);
+    const first = tab(a);
+    const second = tab(b);
+    first.store.getState().setWidgetValue("1", WIDGET, "mine");
+    await settle();
+    second.store.getState().moveNodes({ "1": { x: 70, y: 80 } });
+    await settle();
+    expect(first.store.getState().canUndo()).toBe(true);
+    first.store.getState().undo();
+    await settle();
+    for (const { store } of [first, second]) {
+      expect(store.getState().graph.nodes["1"]?.values[WIDGET]).toBe("before");
+      expect(store.getState().graph.nodes["1"]?.position).toEqual({ x: 70, y: 80 });
+    }
+    expect(first.store.getState().canRedo()).toBe(true);
+    first.store.getState().redo();
+    await settle();
+    expect(second.store.getState().graph.nodes["1"]?.values[WIDGET]).toBe("mine");
   });
 });

@@ -1,13 +1,15 @@
 // Binds the editor's store to a co-edited Y.Doc (behind the co-editing flag, use-coedit.ts): the store keeps
 // working on its graph; each change of it is turned into Yjs writes (applyChanges, only what changed), and each
-// change from others is loaded back into the store. The store's own history is not used for others' changes:
-// a remote change replaces the graph without an undo step.
+// change from others is loaded back into the store without an undo step. Undo and redo go through a Yjs
+// UndoManager tracking only this tab's origin (undo.ts), put in place of the store's own: the store's history
+// holds whole graphs, and undoing one of them would also take back what others did meanwhile.
 import type * as Y from "yjs";
 import type { WorkflowDocument } from "../api/schemas";
 import { fromDocument, toDocument } from "../editor/serialization";
 import type { EditorStore } from "../editor/store";
 import { applyChanges } from "./apply-changes";
 import { documentFromDoc, type JsonDocument } from "./doc-model";
+import { createUndoManager, type LocalOrigin } from "./undo";
 
 export interface EditorBinding {
   /** Load the Y.Doc into the store as a fresh document (history cleared): once the provider has synced. */
@@ -20,8 +22,11 @@ function documentOf(store: EditorStore): JsonDocument {
   return toDocument(s.graphToSave(), s.catalog) as unknown as JsonDocument;
 }
 
-export function bindEditorStore(store: EditorStore, doc: Y.Doc, origin: unknown): EditorBinding {
+export function bindEditorStore(store: EditorStore, doc: Y.Doc, origin: LocalOrigin): EditorBinding {
   let known: JsonDocument = documentOf(store);
+  const undoManager: Y.UndoManager = createUndoManager(doc, origin);
+  const own = store.getState();
+  const history = { undo: own.undo, redo: own.redo, canUndo: own.canUndo, canRedo: own.canRedo };
   let loading = false;
   let pending = false;
   let ready = false; // nothing is written before the draft was loaded: the doc is empty until the first sync
@@ -43,6 +48,14 @@ export function bindEditorStore(store: EditorStore, doc: Y.Doc, origin: unknown)
     }
     // What the editor now shows, as the editor writes it: later diffs hold only this person's changes.
     known = documentOf(store);
+    if (!ready) {
+      store.setState({
+        undo: () => undoManager.undo(),
+        redo: () => undoManager.redo(),
+        canUndo: () => undoManager.undoStack.length > 0,
+        canRedo: () => undoManager.redoStack.length > 0,
+      });
+    }
     ready = true;
   };
 
@@ -71,6 +84,8 @@ export function bindEditorStore(store: EditorStore, doc: Y.Doc, origin: unknown)
     destroy: () => {
       unsubscribe();
       doc.off("update", onUpdate);
+      undoManager.destroy();
+      if (ready) store.setState(history);
     },
   };
 }
