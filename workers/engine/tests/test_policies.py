@@ -134,7 +134,7 @@ def fresh_state() -> None:
     state.clear()
 
 
-def run(nodes: dict, **kwargs: Any) -> tuple[Any, list[Event]]:
+def run(nodes: dict[str, Any], **kwargs: Any) -> tuple[Any, list[Event]]:
     events: list[Event] = []
     engine = Engine(registry, MemoryCache(), **kwargs)
     result = engine.run(graph(nodes, outputs=list(nodes)), on_event=events.append)
