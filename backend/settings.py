@@ -335,6 +335,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker blip must not cancel the runs being executed: their state is in Postgres, not in the message.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# A Celery worker keeps its task connection this many seconds across tasks (checked before reuse, closed when
+# unusable or older; backend/celery.py) instead of connecting per task. 0: a new connection per task.
+FLOWYARD_WORKER_CONN_MAX_AGE = int(os.environ.get("FLOWYARD_WORKER_CONN_MAX_AGE", "300"))
 # Workers (backend/workers_registry): heartbeats, and recovery of runs whose worker died (backend/runs/recovery.py).
 FLOWYARD_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT_SECONDS", "5"))
 FLOWYARD_WORKER_LOST_SECONDS = float(os.environ.get("FLOWYARD_WORKER_LOST_SECONDS", "30"))

@@ -937,12 +937,20 @@ def main() -> int:
         "--database", default="flowyard_bench_api", help="Postgres database the celery stack recreates"
     )
     parser.add_argument("--redis-db", type=int, default=7, help="Redis database of the celery stack")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the stack's processes (repeatable), e.g. FLOWYARD_WORKER_CONN_MAX_AGE=0 for an A/B",
+    )
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.env)
     modes = ["embedded", "celery"] if args.mode == "both" else [args.mode]
     failures: list[str] = []
     for mode in modes:
         workers = args.workers if mode == "celery" else 1
-        options = {"database": args.database, "redis_db": args.redis_db}
+        options = {"database": args.database, "redis_db": args.redis_db, **extra}
         failures += asyncio.run(bench_mode(mode, args.only, workers, **options))
     for failure in failures:
         print(f"TARGET MISSED: {failure}", file=sys.stderr)

@@ -203,3 +203,36 @@ def test_runs_that_need_a_gpu_go_to_the_gpu_queue(celery_mode, team, members, se
     dispatcher = dispatch.get_dispatcher()
     assert dispatcher.queue_for(cpu.pk) == QUEUE
     assert dispatcher.queue_for(gpu.pk) == settings.FLOWYARD_GPU_QUEUE == "flowyard.gpu"
+
+
+def test_a_task_thread_keeps_its_connection_while_usable_and_young():
+    """backend/celery.py: between tasks the worker keeps the task thread's connection instead of reconnecting,
+    but drops it when a transaction was left open or it outlived FLOWYARD_WORKER_CONN_MAX_AGE."""
+    from django.db import connection
+
+    from backend.celery import _recycle_task_connections
+
+    original = connection.settings_dict
+    try:
+        _recycle_task_connections(300)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        _recycle_task_connections(300)  # after the task, then before the next one
+        _recycle_task_connections(300)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            assert cursor.fetchone()[0] == pid
+        assert connection.settings_dict["CONN_HEALTH_CHECKS"]  # checked before its first query in a task
+
+        connection.set_autocommit(False)  # a task that left a transaction open
+        _recycle_task_connections(300)
+        assert connection.connection is None
+
+        connection.ensure_connection()
+        connection.close_at = time.monotonic() - 1  # older than its maximum age
+        _recycle_task_connections(300)
+        assert connection.connection is None
+    finally:
+        connection.close()
+        connection.settings_dict = original
