@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 
@@ -7,7 +8,7 @@ class NodeRunInline(admin.TabularInline):
     model = NodeRun
     extra = 0
     fields = ["node_id", "node_type", "status", "duration", "error"]
-    readonly_fields = fields
+    readonly_fields = ["node_id", "node_type", "status", "duration", "error"]
     can_delete = False
 
 
@@ -29,7 +30,7 @@ class RunEventAdmin(admin.ModelAdmin):
     list_filter = ["type"]
     raw_id_fields = ["run"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: RunEvent | None = None) -> bool:
         return False
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Field
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -84,6 +84,20 @@ class _NodeRow:
     whose instantiation cost ~0.2 ms per row (100 ms for a 500-node run before its first event was stored)."""
 
     __slots__ = ("id", "node_id", "node_type", *_NODE_FIELDS)
+
+    id: int
+    node_id: str
+    node_type: str
+    status: str
+    started: datetime | None
+    finished: datetime | None
+    duration: float | None
+    progress_value: float | None
+    progress_max: float | None
+    error: str
+    error_type: str
+    traceback: str
+    outputs: list[Any]
 
     def __init__(self, values: tuple[Any, ...]) -> None:
         for name, value in zip(self.__slots__, values, strict=True):
@@ -185,7 +199,7 @@ def _execute(run: Run, cancel: threading.Event) -> str:
     try:
         # The pack versions the graph was validated with when it was submitted, even if the team upgraded
         # since (a run recorded before runs kept them: its workflow version's, the ones it was built with).
-        pinned = run.packs or (run.workflow_version.packs if run.workflow_version_id else None)
+        pinned = run.packs or (run.workflow_version.packs if run.workflow_version is not None else None)
         registry = registry_for_workspace(run.workspace, pinned)
         engine = Engine(
             registry,
@@ -447,7 +461,9 @@ class EventRecorder:
         except Exception:
             logger.exception("could not publish events of run %s", self.run.pk)
 
-    def _count_query(self, execute, sql, params, many, context):
+    def _count_query(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
         self.queries += 1
         return execute(sql, params, many, context)
 
@@ -518,7 +534,9 @@ class EventRecorder:
             older = RunOutput.objects.filter(
                 run_id=self.run.pk, kind=RunOutput.Kind.PREVIEW, node_id__in=nodes & self._previewed
             )
-            dropped.update(older.exclude(blob_sha=None).values_list("blob_sha", flat=True))
+            dropped.update(
+                sha for sha in older.exclude(blob_sha=None).values_list("blob_sha", flat=True) if sha
+            )
             older.delete()
         self._previewed |= nodes
         dropped.discard("")
@@ -547,6 +565,7 @@ class EventRecorder:
         data = event.data
         kind = event.type
         Status = NodeRun.Status
+        node: _NodeRow | None
 
         def change(node_id: str | None, **fields: Any) -> None:
             node = nodes.get(node_id) if node_id is not None else None
@@ -623,14 +642,14 @@ class EventRecorder:
             row.type = "run_paused"
             final.update(status=Run.Status.AWAITING_APPROVAL)
         elif kind == "run_finished":
-            status = {"succeeded": Run.Status.SUCCEEDED, "cancelled": Run.Status.CANCELLED}.get(
-                data.get("status"), Run.Status.FAILED
+            run_status = {"succeeded": Run.Status.SUCCEEDED, "cancelled": Run.Status.CANCELLED}.get(
+                str(data.get("status")), Run.Status.FAILED
             )
-            leftover = Status.CANCELLED if status == Run.Status.CANCELLED else Status.SKIPPED
+            leftover = Status.CANCELLED if run_status == Run.Status.CANCELLED else Status.SKIPPED
             for node_id, node in nodes.items():
                 if node.status in (Status.QUEUED, Status.RUNNING):
                     change(node_id, status=leftover, finished=at)
-            final.update(status=status, finished=timezone.now(), error=self._summary(status, data))
+            final.update(status=run_status, finished=timezone.now(), error=self._summary(run_status, data))
 
     def _write_nodes(self, dirty: dict[str, set[str]]) -> None:
         """Write the node rows a batch changed: one ``UPDATE ... WHERE id IN`` per set of nodes that took the same
@@ -853,6 +872,13 @@ def insert_run_events(run_id: Any, rows: list[_EventRow]) -> None:
             )
 
 
+def _column_field(name: str) -> Field[Any, Any]:
+    """The NodeRun field stored in the column of that name (``get_field`` also answers relations)."""
+    field = NodeRun._meta.get_field(name)
+    assert isinstance(field, Field), name
+    return field
+
+
 def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 1000) -> None:
     """Write the changing fields of ``nodes`` in one statement per batch.
 
@@ -869,7 +895,7 @@ def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 10
         NodeRun.objects.bulk_update(models, _NODE_FIELDS, batch_size=200)
         return
     meta = NodeRun._meta
-    fields = [meta.pk, *(meta.get_field(name) for name in _NODE_FIELDS)]
+    fields = [_column_field(name) for name in ("id", *_NODE_FIELDS)]
     columns = [field.column for field in fields]
     if connection.vendor == "postgresql":
         row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"

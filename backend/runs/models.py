@@ -250,4 +250,5 @@ class RunOutput(models.Model):
 
 def run_output_blob_references(shas: set[str]) -> set[str]:
     """The blob reference checker: which of ``shas`` some run output still uses."""
-    return set(RunOutput.objects.filter(blob_sha__in=shas).values_list("blob_sha", flat=True).distinct())
+    used = RunOutput.objects.filter(blob_sha__in=shas).values_list("blob_sha", flat=True).distinct()
+    return {sha for sha in used if sha is not None}

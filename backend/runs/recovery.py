@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, Literal
 
 from django.conf import settings
@@ -83,7 +84,10 @@ def _approvals_due() -> dict[str, list[Any]]:
     from backend.approvals.actions import expire_approvals, request_missing_approvals
 
     try:
-        done = {"approvals_requested": request_missing_approvals(), "approvals_timed_out": expire_approvals()}
+        done: dict[str, list[Any]] = {
+            "approvals_requested": request_missing_approvals(),
+            "approvals_timed_out": expire_approvals(),
+        }
     except Exception:
         logger.exception("could not check the approvals waiting for a decision")
         return {}
@@ -348,6 +352,7 @@ def requeue_run(
         now = timezone.now()
         fields: dict[str, Any] = {"last_seq": seq}
         outcome: Outcome
+        event: tuple[str, dict[str, Any]]
         if run.attempts >= max_attempts:
             outcome = "failed"
             error = (
@@ -363,7 +368,7 @@ def requeue_run(
                 status=NodeRun.Status.SKIPPED, finished=now
             )
         else:
-            data = {
+            data: dict[str, Any] = {
                 "attempt": run.attempts + 1,
                 "max_attempts": max_attempts,
                 "reason": reason,
@@ -407,7 +412,5 @@ def _publish(run: Run, row: RunEvent) -> None:
         logger.exception("could not publish the recovery of run %s", run.pk)
 
 
-def _seconds(value: float):
-    from datetime import timedelta
-
+def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -38,7 +40,7 @@ class RunCreateSerializer(serializers.Serializer):
         required=False, default=0, min_value=-MAX_PRIORITY, max_value=MAX_PRIORITY
     )
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "workflow" in attrs:
             for name in ("workspace", "graph"):
                 if name in attrs:
@@ -184,20 +186,21 @@ class RunDetailSerializer(RunSerializer):
         ]
 
     @extend_schema_field(NodeRunSerializer(many=True))
-    def get_nodes(self, run: Run) -> list:
+    def get_nodes(self, run: Run) -> list[Any]:
         created = getattr(run, "created_nodes", None)
         if created is not None:  # just created (do_create_run): the rows as inserted, without reading them
             return [_new_node_json(node_id, node_type) for node_id, node_type in created]
-        return NodeRunSerializer(run.node_runs.order_by("position"), many=True).data
+        # many=True makes a ListSerializer, whose data is a list (the stubs type the constructor's result only).
+        return cast(list[Any], NodeRunSerializer(run.node_runs.order_by("position"), many=True).data)
 
     @extend_schema_field(OutputSerializer(many=True))
-    def get_results(self, run: Run) -> list:
+    def get_results(self, run: Run) -> list[Any]:
         if getattr(run, "created_nodes", None) is not None:
             return []  # a run just created has no outputs yet
         outputs = run.run_outputs.exclude(kind=RunOutput.Kind.PREVIEW).order_by(
             "node_id", "kind", "index", "id"
         )
-        return OutputSerializer(outputs, many=True).data
+        return cast(list[Any], OutputSerializer(outputs, many=True).data)
 
 
 def _new_node_json(node_id: str, node_type: str) -> dict:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from typing import TYPE_CHECKING
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import Reject
+
+if TYPE_CHECKING:
+    from backend.runs.models import Run
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="flowyard.execute_run", bind=True, ignore_result=True)
-def execute_run_task(self, run_id: str) -> str | None:
+def execute_run_task(self: Task, run_id: str) -> str | None:
     """Claim and execute the run; a second delivery finds it claimed and does nothing, unless the worker that
     claimed it is gone (then this worker takes it over and resumes it).
 
@@ -49,7 +53,7 @@ def execute_run_task(self, run_id: str) -> str | None:
                 logger.exception("could not report the warm models of %s", worker)
 
 
-def _started_here(run_model, run_id: str, worker: str) -> bool:
+def _started_here(run_model: type[Run], run_id: str, worker: str) -> bool:
     """True when this worker is known to have claimed the run; False when it did not or nobody can tell."""
     try:
         return run_model.objects.filter(pk=run_id, worker=worker[:200]).exists()

@@ -45,9 +45,10 @@ class RedisServer:
     """``redis-server`` on a free port of 127.0.0.1, data in ``root``, no persistence."""
 
     def __init__(self, root: Path, port: int | None = None) -> None:
-        self.binary = shutil.which("redis-server")
-        if self.binary is None:
+        binary = shutil.which("redis-server")
+        if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+        self.binary = binary
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()

@@ -93,11 +93,13 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def check_alive(self) -> None:
+    def check_alive(self) -> bool:
+        """False while it runs (so it chains with ``or`` in a wait condition); raises once it has exited."""
         if self.popen.poll() is not None:
             raise AssertionError(
                 f"process {self.pid} exited ({self.popen.returncode}):\n{self.output()[-4000:]}"
             )
+        return False
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.popen.poll() is None:

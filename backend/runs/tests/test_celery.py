@@ -109,7 +109,7 @@ def test_a_worker_process_executes_the_run_and_its_events_reach_a_websocket_in_o
         communicator = WebsocketCommunicator(websocket_application(), f"/ws/runs/{run_id}/?token={token}")
         connected, _ = await communicator.connect(timeout=5)
         assert connected
-        events = []
+        events: list[dict] = []
         while not events or events[-1]["type"] != "run_finished":
             events.append(await communicator.receive_json_from(timeout=20))
         await communicator.disconnect()
@@ -168,6 +168,7 @@ def test_cancelling_a_running_run_reaches_the_node_within_a_second(celery_mode, 
     node = NodeRun.objects.get(run_id=run_id, node_id="1")
     assert node.status == "cancelled"
     last_progress = RunEvent.objects.filter(run_id=run_id, type="progress").order_by("-seq").first()
+    assert last_progress is not None
     assert last_progress.time - asked < 1.0, "the node kept reporting progress for over a second"
     assert run.finished.timestamp() - asked < 1.5
     assert last_progress.data["value"] < 500
@@ -201,6 +202,7 @@ def test_runs_that_need_a_gpu_go_to_the_gpu_queue(celery_mode, team, members, se
     gpu = do_create_run(runner, workspace=team, graph=graph)
     assert (cpu.requires_gpu, gpu.requires_gpu) == (False, True)
     dispatcher = dispatch.get_dispatcher()
+    assert isinstance(dispatcher, dispatch.CeleryDispatcher)
     assert dispatcher.queue_for(cpu.pk) == QUEUE
     assert dispatcher.queue_for(gpu.pk) == settings.FLOWYARD_GPU_QUEUE == "flowyard.gpu"
 

@@ -52,8 +52,9 @@ class RedisServer:
         self.starts += 1
         args = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory)]
         args += ["--save", "", "--appendonly", "no"]
-        self.process = Process(args, {"PATH": "/usr/bin:/bin"}, self.directory / f"redis-{self.starts}.log")
-        wait_until(lambda: self.process.check_alive() or port_open(self.port), 10, "redis-server to listen")
+        process = Process(args, {"PATH": "/usr/bin:/bin"}, self.directory / f"redis-{self.starts}.log")
+        self.process = process
+        wait_until(lambda: process.check_alive() or port_open(self.port), 10, "redis-server to listen")
         wait_until(lambda: _pings(self.url), 10, "redis-server to answer")
 
     def stop(self) -> None:
@@ -198,7 +199,12 @@ def test_messages_published_while_redis_is_down_go_out_in_order_once_it_is_back(
 
     # Hold the publishing loop while Redis restarts and a subscriber listens, so that no retry goes first.
     paused, release = threading.Event(), threading.Event()
-    outbox.loop.call_soon_threadsafe(lambda: (paused.set(), release.wait(10)))
+
+    def hold() -> None:
+        paused.set()
+        release.wait(10)
+
+    outbox.loop.call_soon_threadsafe(hold)
     assert paused.wait(5)
     redis_layer.start()
     subscriber = redis.Redis.from_url(redis_layer.url).pubsub()
@@ -206,7 +212,7 @@ def test_messages_published_while_redis_is_down_go_out_in_order_once_it_is_back(
     assert subscriber.get_message(timeout=5)["type"] == "subscribe"
     release.set()
 
-    got = []
+    got: list[int] = []
     while len(got) < 5:
         message = subscriber.get_message(ignore_subscribe_messages=True, timeout=10)
         assert message is not None, f"only {got} arrived"
@@ -249,7 +255,7 @@ def test_a_workspace_socket_that_falls_behind_is_told_to_resync_and_closed(
             await layer.group_send(workspace_group(team.pk), queue_message(team.pk, n))
             await asyncio.sleep(0.08)
         gate.set()
-        frames = []
+        frames: list[dict] = []
         while True:
             output = await socket.receive_output(timeout=5)
             if output["type"] == "websocket.close":

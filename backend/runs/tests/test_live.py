@@ -297,7 +297,8 @@ def test_workspace_members_follow_run_statuses_and_queue_positions_they_may_see(
         ids = {str(busy.pk), str(waiting.pk), str(private.pk)}
 
         async def until_all_finished(name):
-            messages, done = [], set()
+            messages: list[dict] = []
+            done: set[str] = set()
             while done != (ids if name == "alice" else ids - {str(private.pk)}):
                 message = await sockets[name].receive_json_from(timeout=20)
                 messages.append(message)
@@ -360,7 +361,7 @@ def test_a_run_watched_through_daphne_with_a_websocket_client(team, members, tmp
 
         async def watch():
             url = f"{base.replace('http', 'ws', 1)}/ws/runs/{run_id}/?after=0"
-            events = []
+            events: list[dict] = []
             async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as socket:
                 while not events or not finished(events[-1]):
                     events.append(json.loads(await asyncio.wait_for(socket.recv(), timeout=20)))
@@ -368,6 +369,7 @@ def test_a_run_watched_through_daphne_with_a_websocket_client(team, members, tmp
                 async with connect(url.replace(token, "")) as socket:  # no credentials
                     await asyncio.wait_for(socket.recv(), timeout=5)
             except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
                 return events, closed.rcvd.code
             raise AssertionError("an anonymous socket was not closed")
 

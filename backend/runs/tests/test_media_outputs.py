@@ -52,7 +52,7 @@ def test_saved_video_and_webp_are_downloadable_with_their_content_types(team, as
 
     served = client.get(video["url"])
     assert served.status_code == 200 and served["Content-Type"] == "video/mp4"
-    with av.open(io.BytesIO(b"".join(served.streaming_content))) as container:
+    with av.open(io.BytesIO(b"".join(served.streaming_content)), mode="r") as container:
         assert sum(1 for _ in container.decode(video=0)) == 3
 
     refs = [output.to_ref() for output in RunOutput.objects.filter(run=done, node_id="3")]

@@ -68,7 +68,11 @@ def cluster(tmp_path_factory, django_db_setup, django_db_blocker):
         processes["beat"] = Process(beat, env, root / "beat.log")
         for name in NAMES:
             process = processes[name]
-            wait_until(lambda p=process: p.check_alive() or "ready." in p.output(), 40, f"worker {name}")
+
+            def ready(p: Process = process) -> bool:
+                return p.check_alive() or "ready." in p.output()
+
+            wait_until(ready, 40, f"worker {name}")
         yield processes, root
     finally:
         for process in processes.values():  # all at once: each waits for its own warm shutdown

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from backend.runs import execution
-from backend.runs.dispatch import get_dispatcher
+from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 from backend.runs.tests import testpack
 from backend.storage.blobs import get_blob_store
@@ -39,7 +39,9 @@ def submit(client, workspace, graph: dict, outputs=("s",)) -> str:
 
 def executed() -> None:
     """Wait until the worker thread is done with the run (its status is written before it cleans up)."""
-    assert get_dispatcher().wait_idle(5)
+    dispatcher = get_dispatcher()
+    assert isinstance(dispatcher, LocalDispatcher)
+    assert dispatcher.wait_idle(5)
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +80,7 @@ def test_progress_every_step_and_throttled_jpeg_previews_of_which_only_the_lates
 
     [kept] = RunOutput.objects.filter(run=run, kind=RunOutput.Kind.PREVIEW)
     assert kept.pk == refs[-1]["id"]
+    assert kept.blob_sha is not None
     with get_blob_store().open(kept.blob_sha) as handle:
         image = Image.open(io.BytesIO(handle.read()))
     assert (image.format, image.size) == ("JPEG", (512, 384))  # at most 512 px on the long side

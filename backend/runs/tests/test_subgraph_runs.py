@@ -60,7 +60,7 @@ def test_a_saved_workflow_keeps_its_subgraphs_and_runs_them_under_path_ids(
 
 
 def test_an_input_nothing_feeds_is_reported_on_the_instance(team, as_role):
-    graph = copy.deepcopy(GRAPH)
+    graph: dict = copy.deepcopy(GRAPH)
     graph["subgraphs"]["plus2"]["nodes"]["1"]["inputs"] = {}  # no fallback value either
     graph["subgraphs"]["plus2"]["nodes"]["1"]["type"] = "test.Show"  # a link-only input
     graph["subgraphs"]["plus2"]["outputs"] = []
