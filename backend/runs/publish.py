@@ -100,8 +100,9 @@ def publish_run_events(run: Run, events_json: list[dict[str, Any]]) -> None:
             running = {**status["run"], "status": "running", "finished": None, "error": ""}
             messages.append((workspace_group(run.workspace_id), {**status, "run": running}))
         messages.append((workspace_group(run.workspace_id), status))
-        messages += queue_messages(also=[run.workspace_id])  # positions moved: one send for everything
     _send(messages)
+    if changes:
+        publish_queue_soon([run.workspace_id])  # positions moved
 
 
 def events_message(run_id: Any, events_json: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,8 +128,8 @@ def publish_run_status(run: Run) -> None:
     Sent without waiting for the channel layer (a submit's answer does not wait on the event loop); the outbox
     keeps it ahead of everything published after it.
     """
-    status = (workspace_group(run.workspace_id), run_status_message(run))
-    _send([status, *queue_messages(also=[run.workspace_id])], wait=False)
+    _send([(workspace_group(run.workspace_id), run_status_message(run))], wait=False)
+    publish_queue_soon([run.workspace_id])
 
 
 def run_status_message(run: Run) -> dict[str, Any]:
@@ -146,8 +147,7 @@ def publish_messages(messages: list[tuple[str, dict[str, Any]]]) -> None:
 def publish_queue(also: Iterable[int] = ()) -> None:
     """Tell every workspace with waiting runs (and those in ``also``) where its runs stand in the queue.
 
-    One query and one message per such workspace; sent whenever a run is queued, cancelled, starts or finishes,
-    which is when positions move.
+    One query and one message per such workspace, now (``publish_queue_soon`` coalesces the frequent cases).
     """
     _send(queue_messages(also))
 
@@ -170,6 +170,73 @@ def queue_messages(also: Iterable[int] = ()) -> list[tuple[str, dict[str, Any]]]
         (workspace_group(workspace_id), {"type": "run.queue", "workspace": workspace_id, "runs": runs})
         for workspace_id, runs in per_workspace.items()
     ]
+
+
+def publish_queue_soon(workspace_ids: Iterable[int]) -> None:
+    """Publish the queue positions (``queue_messages``, including ``workspace_ids``) shortly, coalesced.
+
+    Positions move at every submit, start and finish; reading every waiting run for each of them made a burst
+    cost O(queue) per event. Instead each process publishes them at most once per
+    ``QUEUE_PUBLISH_INTERVAL_SECONDS`` from a thread of its own: a burst of submits and finishes costs one read and one message per workspace per
+    window, always of the latest positions, sent after the status messages that moved them.
+    """
+    global _queue_publisher
+    with _queue_publisher_lock:
+        # A forked process (a Celery prefork child) has the parent's object but not its thread.
+        if (
+            _queue_publisher is None
+            or _queue_publisher.pid != os.getpid()
+            or not _queue_publisher.thread.is_alive()
+        ):
+            _queue_publisher = _QueuePublisher()
+        publisher = _queue_publisher
+    publisher.mark(workspace_ids)
+
+
+# Positions are published at most this often per process, and this long after the first change of a quiet spell.
+QUEUE_PUBLISH_INTERVAL_SECONDS = 0.1
+QUEUE_SETTLE_SECONDS = 0.005
+
+
+class _QueuePublisher:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.pending: set[int] = set()
+        self.condition = threading.Condition()
+        self.thread = threading.Thread(target=self._loop, name="flowyard-queue-positions", daemon=True)
+        self.thread.start()
+
+    def mark(self, workspace_ids: Iterable[int]) -> None:
+        with self.condition:
+            self.pending.update(workspace_ids)
+            self.condition.notify()
+
+    def _loop(self) -> None:
+        from django.db import close_old_connections
+
+        last = -QUEUE_PUBLISH_INTERVAL_SECONDS
+        while True:
+            with self.condition:
+                while not self.pending:
+                    self.condition.wait()
+            # At most one pass per interval; what moves meanwhile goes out in the next pass.
+            time.sleep(max(QUEUE_SETTLE_SECONDS, last + QUEUE_PUBLISH_INTERVAL_SECONDS - time.monotonic()))
+            last = time.monotonic()
+            with self.condition:
+                also, self.pending = self.pending, set()
+            try:
+                try:
+                    messages = queue_messages(also)
+                finally:
+                    close_old_connections()
+                _send(messages, wait=False)
+            except Exception:
+                # Dropped: each web process's heartbeat re-reads positions for its sockets (feeds.py).
+                logger.warning("could not publish the queue positions", exc_info=True)
+
+
+_queue_publisher: _QueuePublisher | None = None
+_queue_publisher_lock = threading.Lock()
 
 
 class _PublishLoop:
