@@ -4,6 +4,8 @@ clears, a reload loses nothing, and the draft saves as the next version."""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from conftest import IMAGE_DOC, unique
@@ -21,7 +23,8 @@ def set_widget(page, node: str, name: str, value: str) -> None:
 
 def test_two_editors_and_a_viewer_edit_one_workflow_live(person):
     owner, editor, viewer = person(), person(), person()
-    owner.signup(unique("owner"))
+    owner_name = unique("owner")
+    owner.signup(owner_name)
     editor_name, viewer_name = unique("editor"), unique("viewer")
     editor.signup(editor_name)
     viewer.signup(viewer_name)
@@ -45,6 +48,16 @@ def test_two_editors_and_a_viewer_edit_one_workflow_live(person):
         expect(widget(someone.page, "1", "width")).to_have_value("96")
         expect(widget(someone.page, "1", "height")).to_have_value("40")
         expect(widget(someone.page, "2", "blur_radius")).to_have_value("3")
+
+    # The others' pointer, with their name, and the node they selected, in their colour.
+    owner.page.get_by_test_id("node-3").click(position={"x": 20, "y": 10})
+    owner.page.mouse.move(700, 500)
+    owner.page.mouse.move(720, 520)
+    cursor = editor.page.locator(".coedit-cursor")
+    expect(cursor).to_have_count(1)
+    expect(cursor).to_contain_text(owner_name)
+    selected = editor.page.locator('.react-flow__node[data-id="3"]')
+    expect(selected).to_have_attribute("style", re.compile(r"outline: rgb\(.+\) solid 2px"))
 
     # A viewer sees the live draft read-only; presence shows and clears.
     viewer.page.goto(path)

@@ -9,6 +9,7 @@ import { bindEditorStore } from "./editor-binding";
 import { colorFor, showPresence } from "./presence";
 import { PresenceAvatars } from "./presence-avatars";
 import { CoeditProvider, type ProviderStatus } from "./provider";
+import { RemoteCursors } from "./remote-cursors";
 import { localOrigin } from "./undo";
 
 export function coeditEnabled(): boolean {
@@ -72,6 +73,7 @@ export function CoeditSession({ workflowId }: { workflowId: number }) {
   return (
     <span className="coedit-session" title="Live co-editing (preview)">
       <PresenceAvatars awareness={provider.awareness} />
+      <RemoteCursors awareness={provider.awareness} />
       <span className="coedit-status">{STATUS_TEXT[status]}</span>
     </span>
   );
