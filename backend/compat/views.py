@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
@@ -126,17 +128,21 @@ def workspace_for(
     ref = _workspace_ref(chosen)
     if ref is None:
         ref = _workspace_ref(request.headers.get("X-Flowyard-Workspace") or request.GET.get("workspace"))
-    if ref is None and caller.token is not None:
-        # One query for the token's setting (the token itself was checked by authenticate_request).
-        ref = (
-            ComfyTokenSettings.objects.filter(
-                token__token_hash=hash_secret(caller.token.strip()), token__revoked_at__isnull=True
-            )
-            .values_list("workspace_id", flat=True)
-            .first()
-        )
     if ref is None:
-        ref = Workspace.objects.filter(personal_owner=caller.user).values_list("pk", flat=True).first()
+        # One query: the token's setting (the token itself was checked by authenticate_request), else the
+        # caller's personal workspace.
+        personal = Workspace.objects.filter(personal_owner=caller.user).values("pk")[:1]
+        chosen_ref: Any = Subquery(personal)
+        if caller.token is not None:
+            setting = (
+                ComfyTokenSettings.objects.filter(
+                    token__token_hash=hash_secret(caller.token.strip()), token__revoked_at__isnull=True
+                )
+                .order_by("pk")
+                .values("workspace_id")[:1]
+            )
+            chosen_ref = Coalesce(Subquery(setting), chosen_ref)
+        ref = Workspace.objects.filter(pk=chosen_ref).values_list("pk", flat=True).first()
     return access_workspace(caller.user, ref, need)
 
 

@@ -78,9 +78,13 @@ def _choose() -> list[uuid.UUID]:
     candidates = list(waiting.values_list("id", "created_by_id", "workspace_id")[:CANDIDATES_PER_PASS])
     if not candidates:
         return []  # after most runs end: nothing waits, and the slots need not be counted
-    holding = Run.objects.filter(
-        Q(status=Run.Status.RUNNING) | Q(status=Run.Status.QUEUED, dispatched__isnull=False)
-    ).values_list("created_by_id", "workspace_id")
+    holding = (  # counted only: no sort (Run's default ordering)
+        Run.objects.filter(
+            Q(status=Run.Status.RUNNING) | Q(status=Run.Status.QUEUED, dispatched__isnull=False)
+        )
+        .values_list("created_by_id", "workspace_id")
+        .order_by()
+    )
     per_user: Counter[int | None] = Counter()
     per_workspace: Counter[int] = Counter()
     for user_id, workspace_id in holding:

@@ -13,7 +13,7 @@ from backend.runs.execution import execute_run
 
 # The bounds, as measured when they were set; a bound is what a prompt may cost, whatever its size. On SQLite the
 # scheduler decides inside the submit's transaction; on Postgres in its own, right after (an advisory lock).
-SUBMIT_QUERIES = 19
+SUBMIT_QUERIES = 18
 SUBMIT_TRANSACTIONS = {"sqlite": 1, "postgresql": 2}
 EXECUTE_QUERIES = 17
 EXECUTE_TRANSACTIONS = 2
