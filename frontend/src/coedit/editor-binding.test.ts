@@ -50,6 +50,13 @@ describe("bindEditorStore", () => {
     expect(first.updates()).toBe(1);
     expect(second.updates()).toBe(1);
 
+    second.store.getState().select(["2"]);
+    first.store.getState().select(["2"]);
+    first.store.getState().deleteSelection();
+    await settle();
+    expect(second.store.getState().graph.nodes["2"]).toBeUndefined();
+    expect(second.store.getState().selectedNodes).toEqual([]);
+
     const id = first.store.getState().addNode(TYPE.type, { x: 900, y: 900 })!;
     await settle();
     expect(second.store.getState().graph.nodes[id]?.type).toBe(TYPE.type);

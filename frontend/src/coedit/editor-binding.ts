@@ -7,6 +7,7 @@ import type * as Y from "yjs";
 import type { WorkflowDocument } from "../api/schemas";
 import { fromDocument, toDocument } from "../editor/serialization";
 import type { EditorStore } from "../editor/store";
+import { withSubgraphCatalog } from "../editor/subgraphs";
 import { applyChanges } from "./apply-changes";
 import { documentFromDoc, type JsonDocument } from "./doc-model";
 import { createUndoManager, type LocalOrigin } from "./undo";
@@ -42,7 +43,13 @@ export function bindEditorStore(store: EditorStore, doc: Y.Doc, origin: LocalOri
     loading = true;
     try {
       if (fresh) s.load(graph);
-      else store.setState({ graph, catalog: s.catalog });
+      else
+        store.setState({
+          graph,
+          // Subgraph definitions may have changed, and selected nodes may be gone.
+          catalog: withSubgraphCatalog(s.baseCatalog, graph.subgraphs),
+          selectedNodes: s.selectedNodes.filter((id) => id in graph.nodes),
+        });
     } finally {
       loading = false;
     }
