@@ -67,6 +67,9 @@ def _keep_task_connections(**kwargs: Any) -> None:
     max_age = settings.FLOWYARD_WORKER_CONN_MAX_AGE
     if max_age <= 0:
         return
+    from backend.runs import publish
+
+    publish.QUEUE_CONNECTION_MAX_AGE = max_age  # the queue positions thread keeps its connection too
     for fixup in app._fixups:  # celery.fixups.django.DjangoFixup: its worker half owns the task signals
         worker_fixup = getattr(fixup, "worker_fixup", None)
         if worker_fixup is not None:

@@ -196,6 +196,9 @@ def publish_queue_soon(workspace_ids: Iterable[int]) -> None:
 # Positions are published at most this often per process, and this long after the first change of a quiet spell.
 QUEUE_PUBLISH_INTERVAL_SECONDS = 0.1
 QUEUE_SETTLE_SECONDS = 0.005
+# Seconds the positions thread keeps its database connection; 0 (web processes: their pool; tests): closed after
+# each pass. Celery workers set it (backend/celery.py) to FLOWYARD_WORKER_CONN_MAX_AGE.
+QUEUE_CONNECTION_MAX_AGE = 0
 
 
 class _QueuePublisher:
@@ -212,8 +215,15 @@ class _QueuePublisher:
             self.condition.notify()
 
     def _loop(self) -> None:
-        from django.db import close_old_connections
+        from django.db import close_old_connections, connection
 
+        if QUEUE_CONNECTION_MAX_AGE > 0:
+            # This thread lives as long as the process: keep its connection (a copy of the shared settings).
+            connection.settings_dict = {
+                **connection.settings_dict,
+                "CONN_MAX_AGE": QUEUE_CONNECTION_MAX_AGE,
+                "CONN_HEALTH_CHECKS": True,
+            }
         last = -QUEUE_PUBLISH_INTERVAL_SECONDS
         while True:
             with self.condition:
