@@ -94,9 +94,16 @@ def test_runs_waiting_in_the_queue_survive_a_redis_restart(stack):
     seeds = [random.randrange(1_000_000) for _ in range(6)]
     ids = stack.submit([slow_graph(seed, second_steps=20) for seed in seeds])
     # Two runs execute (one per worker); the other four wait in Redis as messages.
-    wait_until(lambda: stack.queued_messages() >= 3, 20, "runs to wait in the Redis queue")
+    wait_until(
+        lambda: stack.queued_messages() >= len(stack.workers) + 1, 20, "runs to wait in the Redis queue"
+    )
     stack.redis.restart(down_seconds=1.0)
-    assert stack.queued_messages() == 0, "the restarted Redis should have lost the waiting messages"
+    # The waiting messages are gone; a worker that reconnects at once may put back only the message it held
+    # unacknowledged (its own run's), so fewer than before are queued whatever the timing.
+    queued = stack.queued_messages()
+    assert queued <= len(stack.workers), (
+        f"the restarted Redis should have lost the waiting messages ({queued})"
+    )
 
     assert_finished_correctly(
         stack, {run_id: expected_text(seed, second=20) for run_id, seed in zip(ids, seeds, strict=True)}, 90
