@@ -47,8 +47,9 @@ class YClient:
     async def connect(self) -> dict[str, Any]:
         connected, _ = await self.communicator.connect(timeout=5)
         assert connected
-        await self.pump()
-        await self.communicator.send_to(bytes_data=create_sync_message(self.doc))
+        # Until the server's sync step 2 (the room's state) is applied, not until a quiet spell: on a loaded
+        # machine the server may be silent for longer than any pause while it loads the room.
+        await self.sync()
         await self.pump()
         return self.notices[0] if self.notices else {}
 
