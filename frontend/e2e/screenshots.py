@@ -23,6 +23,43 @@ OUT = Path(
 )
 
 
+# A workflow with two app inputs and one app output (docs/apps.md), and a graph that waits at an Approval step.
+APP_DOC = {
+    "graph": {
+        "nodes": {
+            "1": {
+                "type": "EmptyImage",
+                "inputs": {"width": 96, "height": 64, "batch_size": 1, "color": 0x3366CC},
+            },
+            "2": {"type": "SaveImage", "inputs": {"images": ["1", 0], "filename_prefix": "square"}},
+        }
+    },
+    "layout": {
+        "nodes": {"1": {"x": 0, "y": 0}, "2": {"x": 360, "y": 0}},
+        "app": {
+            "inputs": [
+                {"name": "width", "node": "1", "input": "width", "min": 8, "max": 512, "label": "Width"},
+                {"name": "color", "node": "1", "input": "color", "label": "Colour"},
+            ],
+            "outputs": [{"name": "image", "node": "2", "label": "Square"}],
+        },
+    },
+}
+GATED = {
+    "nodes": {
+        "1": {
+            "type": "EmptyImage",
+            "inputs": {"width": 96, "height": 64, "batch_size": 1, "color": 0x3366CC},
+        },
+        "gate": {
+            "type": "Approval",
+            "inputs": {"value": ["1", 0], "approvers": "owner", "message": "Is the colour right?"},
+        },
+        "3": {"type": "PreviewImage", "inputs": {"images": ["gate", 0]}},
+    }
+}
+
+
 def api(context, method: str, path: str, data=None):
     csrf = next((c["value"] for c in context.cookies() if c["name"] == "csrftoken"), None)
     if csrf is None:
@@ -178,6 +215,38 @@ def main() -> None:
         page.goto("/workflows/999999")
         expect(page.get_by_test_id("not-found")).to_be_visible()
         page.screenshot(path=OUT / "not-found.png")
+
+        # Apps: a workflow exposing two inputs and its output, published; the form at /apps/<slug> after a run.
+        square = api(
+            ctx, "POST", "/api/workflows", {"workspace": team["id"], "name": "Square maker", **APP_DOC}
+        )
+        api(ctx, "POST", "/api/apps", {"workflow": square["id"], "slug": "square", "title": "Square maker"})
+        page.goto(f"/workflows/{square['id']}")
+        expect(page.locator(".react-flow__node")).to_have_count(2)
+        page.get_by_role("button", name="App", exact=True).click()
+        expect(page.get_by_role("complementary", name="App")).to_be_visible()
+        page.screenshot(path=OUT / "editor-app-panel.png")
+        page.get_by_role("button", name="Automation", exact=True).click()
+        expect(page.get_by_role("complementary", name="Automation")).to_be_visible()
+        page.screenshot(path=OUT / "editor-automation.png")
+        page.goto("/apps/square")
+        expect(page.get_by_role("heading", name="Square maker")).to_be_visible()
+        page.get_by_role("button", name="Run").click()
+        expect(page.get_by_role("figure").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=OUT / "app-page.png", full_page=True)
+        page.goto("/apps")
+        expect(page.get_by_role("link", name="Square maker")).to_be_visible()
+        page.screenshot(path=OUT / "apps.png")
+
+        # An approval step waiting for its approver: the run page and /approvals.
+        gated = api(ctx, "POST", "/api/runs", {"workspace": personal, "graph": GATED})
+        page.goto(f"/runs/{gated['id']}")
+        expect(page.locator(".fy-run-pill").first).to_have_text("awaiting_approval", timeout=30_000)
+        expect(page.get_by_role("region", name="Approvals").locator("img")).to_have_count(1)
+        page.screenshot(path=OUT / "run-approval.png", full_page=True)
+        page.goto("/approvals")
+        expect(page.locator(".fy-approval").first).to_be_visible()
+        page.screenshot(path=OUT / "approvals.png")
 
         # A newcomer's first page: no workflows, the built-in templates in the middle, at both window sizes.
         newcomer = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=base)
