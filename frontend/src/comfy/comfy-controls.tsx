@@ -15,8 +15,30 @@ import {
 } from "./comfy-import";
 import "./comfy.css";
 
-/** Pick a ComfyUI file, convert it on the server, open the result in a new unsaved editor. */
-export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: () => boolean; className?: string }) {
+/** What a file picker says and does: the file's text is converted (on the server) into a document to open. */
+export interface GraphFilePicker {
+  label: string;
+  busyLabel: string;
+  title: string;
+  inputLabel: string;
+  /** The verb of the error line: "Could not <verb> <file>: <reason>". */
+  verb: string;
+  convert: (text: string, fileName: string) => Promise<ComfyImport>;
+}
+
+/** A button that picks a JSON file, converts it and opens the result in a new unsaved editor, with what the
+ * conversion changed (`ComfyImportNotice`); a failure is shown beside the button. */
+export function OpenGraphFileButton({
+  picker,
+  confirmLeave,
+  className,
+  errorClassName = "fy-form-error",
+}: {
+  picker: GraphFilePicker;
+  confirmLeave?: () => boolean;
+  className?: string;
+  errorClassName?: string;
+}) {
   const input = useRef<HTMLInputElement>(null);
   const navigate = useNavigate();
   const [state, setState] = useState<{ busy: boolean; error: string | null }>({ busy: false, error: null });
@@ -27,10 +49,7 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
     setState({ busy: true, error: null });
     file
       .text()
-      .then((text) => {
-        const data = parseComfyFile(text, file.name);
-        return comfyApi.importWorkflow(data).then((result) => withCanvasItems(result, data));
-      })
+      .then((text) => picker.convert(text, file.name))
       .then(
         (result) => {
           setState({ busy: false, error: null });
@@ -43,7 +62,8 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
           };
           navigate("/workflows/new", { state: handoff });
         },
-        (exc: unknown) => setState({ busy: false, error: `Could not import ${file.name}: ${errorMessage(exc)}` }),
+        (exc: unknown) =>
+          setState({ busy: false, error: `Could not ${picker.verb} ${file.name}: ${errorMessage(exc)}` }),
       );
   };
   return (
@@ -52,12 +72,12 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
         type="button"
         className={className}
         disabled={state.busy}
-        title="Open a ComfyUI workflow (.json, UI or API format) in a new, unsaved workflow"
+        title={picker.title}
         onClick={() => {
           if (!confirmLeave || confirmLeave()) input.current?.click();
         }}
       >
-        {state.busy ? "Importing…" : "Import ComfyUI workflow"}
+        {state.busy ? picker.busyLabel : picker.label}
       </button>
       <input
         ref={input}
@@ -65,10 +85,10 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
         accept="application/json,.json"
         hidden
         onChange={pick}
-        aria-label="ComfyUI workflow file"
+        aria-label={picker.inputLabel}
       />
       {state.error && (
-        <span className="fy-form-error fy-comfy-error" role="alert">
+        <span className={errorClassName} role="alert">
           {state.error}{" "}
           <button type="button" onClick={() => setState({ busy: false, error: null })} aria-label="Dismiss">
             ×
@@ -79,11 +99,35 @@ export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: 
   );
 }
 
+const COMFY_IMPORT: GraphFilePicker = {
+  label: "Import ComfyUI workflow",
+  busyLabel: "Importing…",
+  title: "Open a ComfyUI workflow (.json, UI or API format) in a new, unsaved workflow",
+  inputLabel: "ComfyUI workflow file",
+  verb: "import",
+  convert: (text, fileName) => {
+    const data = parseComfyFile(text, fileName);
+    return comfyApi.importWorkflow(data).then((result) => withCanvasItems(result, data));
+  },
+};
+
+/** Pick a ComfyUI file, convert it on the server, open the result in a new unsaved editor. */
+export function ImportComfyButton({ confirmLeave, className }: { confirmLeave?: () => boolean; className?: string }) {
+  return (
+    <OpenGraphFileButton
+      picker={COMFY_IMPORT}
+      className={className}
+      errorClassName="fy-form-error fy-comfy-error"
+      {...(confirmLeave ? { confirmLeave } : {})}
+    />
+  );
+}
+
 /**
  * The server's import plus the file's notes and reroutes (kept in the layout): the server drops notes with a
  * warning and follows links through reroutes, so those warnings go once the notes are kept.
  */
-function withCanvasItems(result: ComfyImport, data: unknown): ComfyImport {
+export function withCanvasItems(result: ComfyImport, data: unknown): ComfyImport {
   const { notes, reroutes } = canvasItemsFromComfy(data);
   if (!notes.length && !reroutes.length) return result;
   const kept = new Set(notes.map((n) => n.id.slice(1)));
