@@ -139,30 +139,18 @@ function Webhooks({ workflowId }: { workflowId: number }) {
                 <button type="button" onClick={() => setOpen(open === hook.id ? null : hook.id)}>
                   {open === hook.id ? "Hide deliveries" : "Deliveries"}
                 </button>
-                <button
-                  type="button"
-                  onClick={() => act(automationApi.updateWebhook(hook.id, { active: !hook.active }))}
-                >
-                  {hook.active ? "Disable" : "Enable"}
-                </button>
-                <button
-                  type="button"
-                  title="A new secret; the old one stops working"
-                  onClick={() =>
-                    window.confirm("Replace this webhook's secret? Receivers must switch to the new one.") &&
+                <SecretItemActions
+                  what="webhook"
+                  users="Receivers"
+                  active={hook.active}
+                  onToggle={() => act(automationApi.updateWebhook(hook.id, { active: !hook.active }))}
+                  onRotate={() =>
                     automationApi
                       .rotateWebhookSecret(hook.id)
                       .then(setCreated, (exc: unknown) => setError(errorMessage(exc)))
                   }
-                >
-                  Rotate secret
-                </button>
-                <button
-                  type="button"
-                  onClick={() => window.confirm("Delete this webhook?") && act(automationApi.deleteWebhook(hook.id))}
-                >
-                  Delete
-                </button>
+                  onDelete={() => act(automationApi.deleteWebhook(hook.id))}
+                />
               </div>
               {open === hook.id && <Deliveries webhookId={hook.id} />}
             </li>
@@ -170,6 +158,48 @@ function Webhooks({ workflowId }: { workflowId: number }) {
         </ul>
       )}
     </section>
+  );
+}
+
+/** Enable/Disable, Rotate secret and Delete of a webhook or trigger (each asks before it replaces or deletes). */
+function SecretItemActions({
+  what,
+  users,
+  active,
+  onToggle,
+  onRotate,
+  onDelete,
+}: {
+  what: string;
+  users: string;
+  active: boolean;
+  onToggle(): void;
+  onRotate(): void;
+  onDelete(): void;
+}) {
+  return (
+    <>
+      <button type="button" onClick={onToggle}>
+        {active ? "Disable" : "Enable"}
+      </button>
+      <button
+        type="button"
+        title="A new secret; the old one stops working"
+        onClick={() => {
+          if (window.confirm(`Replace this ${what}'s secret? ${users} must switch to the new one.`)) onRotate();
+        }}
+      >
+        Rotate secret
+      </button>
+      <button
+        type="button"
+        onClick={() => {
+          if (window.confirm(`Delete this ${what}?`)) onDelete();
+        }}
+      >
+        Delete
+      </button>
+    </>
   );
 }
 
@@ -296,30 +326,18 @@ function Triggers({ workflowId }: { workflowId: number }) {
                 {Object.keys(trigger.mapping).length > 0 && <pre>{formatMapping(trigger.mapping)}</pre>}
               </div>
               <div className="fy-automation-actions">
-                <button
-                  type="button"
-                  onClick={() => act(automationApi.updateTrigger(trigger.id, { active: !trigger.active }))}
-                >
-                  {trigger.active ? "Disable" : "Enable"}
-                </button>
-                <button
-                  type="button"
-                  title="A new secret; the old one stops working"
-                  onClick={() =>
-                    window.confirm("Replace this trigger's secret? Callers must switch to the new one.") &&
+                <SecretItemActions
+                  what="trigger"
+                  users="Callers"
+                  active={trigger.active}
+                  onToggle={() => act(automationApi.updateTrigger(trigger.id, { active: !trigger.active }))}
+                  onRotate={() =>
                     automationApi
                       .rotateTriggerSecret(trigger.id)
                       .then(setCreated, (exc: unknown) => setError(errorMessage(exc)))
                   }
-                >
-                  Rotate secret
-                </button>
-                <button
-                  type="button"
-                  onClick={() => window.confirm("Delete this trigger?") && act(automationApi.deleteTrigger(trigger.id))}
-                >
-                  Delete
-                </button>
+                  onDelete={() => act(automationApi.deleteTrigger(trigger.id))}
+                />
               </div>
             </li>
           ))}
