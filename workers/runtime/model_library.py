@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from nodepacks.sdk import NodeError
+from workers.runtime.modelscope_hub import (
+    check_model_name,
+    default_cache_dir,
+    model_file_download,
+    snapshot_download,
+)
 
 log = logging.getLogger(__name__)
 
@@ -391,8 +397,6 @@ class ModelLibrary:
         Goes through modelscope's ``model_file_download``/``snapshot_download`` with the revision pinned and the
         shared model cache (``MODELSCOPE_CACHE``), then copies (hard-links where it can) into the library.
         """
-        from workers.runtime.models import _snapshot_download, check_model_name, default_cache_dir
-
         check_model_name(repo_id, revision)
         if not self.roots:
             raise ValueError("the model library has no root to fetch into")
@@ -408,13 +412,13 @@ class ModelLibrary:
             raise FileExistsError(f"{target} already exists")
         if file is not None:
             downloaded = Path(
-                _model_file_download(
+                model_file_download(
                     repo_id, file, revision=revision, cache_dir=str(cache), local_files_only=local_files_only
                 )
             )
         else:
             downloaded = Path(
-                _snapshot_download(
+                snapshot_download(
                     repo_id, revision=revision, cache_dir=str(cache), local_files_only=local_files_only
                 )
             )
@@ -435,13 +439,6 @@ class ModelLibrary:
         log.info("fetched %s@%s %s into %s (sha256 %s)", repo_id, revision, file or "(repo)", target, sha)
         size = _tree_size(target) if target.is_dir() else _size(target)
         return ModelFile(canonical, "/".join(parts), target, size, target.is_dir(), sha, source)
-
-
-def _model_file_download(repo_id: str, file: str, **kwargs: Any) -> str:
-    # One seam for modelscope's single-file resolver.
-    from modelscope.hub.file_download import model_file_download
-
-    return str(model_file_download(repo_id, file, **kwargs))
 
 
 def _link_or_copy(src: str, dst: str) -> str:

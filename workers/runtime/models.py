@@ -17,7 +17,6 @@ import importlib.util
 import json
 import logging
 import os
-import re
 import shutil
 import sys
 import threading
@@ -32,24 +31,24 @@ from typing import Any
 from nodepacks.sdk import NodeError
 from workers.runtime.model_library import ModelLibrary
 
+# The names and the cache location shared with the model library live in modelscope_hub; they stay importable
+# from here, where callers have always found them.
+from workers.runtime.modelscope_hub import CACHE_ENV as CACHE_ENV
+from workers.runtime.modelscope_hub import DEFAULT_REVISION as DEFAULT_REVISION
+from workers.runtime.modelscope_hub import ModelNotAvailable as ModelNotAvailable
+from workers.runtime.modelscope_hub import check_model_name as check_model_name
+from workers.runtime.modelscope_hub import default_cache_dir as default_cache_dir
+from workers.runtime.modelscope_hub import snapshot_download
+
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "MODELSCOPE_CACHE"
 MEMORY_ENV = "FLOWYARD_MODEL_MEMORY_BYTES"
 VRAM_ENV = "FLOWYARD_MODEL_VRAM_BYTES"
 DEFAULT_VRAM_SHARE = 0.9
-DEFAULT_REVISION = "master"
 DEFAULT_MEMORY_BUDGET = 4 << 30
 CONFIGURATION_FILE = "configuration.json"
 
-_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
-_REVISION = re.compile(r"^[A-Za-z0-9][\w.-]*$")
-
 Loader = Callable[[Path, "str | None", Mapping[str, Any]], Any]
-
-
-class ModelNotAvailable(NodeError):
-    """The model (at that revision) is not in the local model cache, or could not be fetched."""
 
 
 class ModelLoadError(NodeError):
@@ -125,11 +124,6 @@ class WarmModel:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def default_cache_dir() -> Path:
-    """The shared local model cache: ``MODELSCOPE_CACHE``, else modelscope's default ``~/.cache/modelscope``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "modelscope").expanduser()
-
-
 def _bytes_from_env(name: str) -> int | None:
     """A byte count from the environment variable ``name``, or None when it is unset or empty."""
     raw = os.environ.get(name, "").strip()
@@ -150,17 +144,6 @@ def memory_budget_from_env(default: int = DEFAULT_MEMORY_BUDGET) -> int:
     return default if value is None else value
 
 
-def check_model_name(model_id: str, revision: str | None = None) -> None:
-    """Raise ``ModelNotAvailable`` when ``model_id`` is not ``owner/name`` or ``revision`` is not a plain name."""
-    # Both become directory names in the cache, so nothing that walks out of it may pass.
-    if not isinstance(model_id, str) or not _MODEL_ID.match(model_id) or ".." in model_id:
-        raise ModelNotAvailable(f"model id {model_id!r} is not a ModelScope model id like 'owner/name'")
-    if revision is not None and (not _REVISION.match(revision) or ".." in revision):
-        raise ModelNotAvailable(
-            f"model {model_id!r}: revision {revision!r} is not a branch, tag or commit name"
-        )
-
-
 def snapshot_dir(cache_dir: Path, model_id: str, revision: str = DEFAULT_REVISION) -> Path:
     """Where modelscope keeps ``model_id`` at ``revision`` in ``cache_dir``."""
     return cache_dir / "models" / model_id.replace("/", "--") / "snapshots" / revision
@@ -176,9 +159,7 @@ def legacy_dirs(cache_dir: Path, model_id: str) -> list[Path]:
 
 def _snapshot_download(model_id: str, **kwargs: Any) -> str:
     # One seam for modelscope's resolver, so tests can check the arguments fetch_model passes.
-    from modelscope.hub.snapshot_download import snapshot_download
-
-    return str(snapshot_download(model_id, **kwargs))
+    return snapshot_download(model_id, **kwargs)
 
 
 def _fetch_hint(model_id: str, revision: str) -> str:
