@@ -62,6 +62,9 @@ export const workflows = {
   saveVersion: (id: number, body: SaveDocument) =>
     apiRequest(`/api/workflows/${id}/versions`, versionDetailSchema, { method: "POST", body }),
   version: (id: number, n: number) => apiRequest(`/api/workflows/${id}/versions/${n}`, versionDetailSchema),
+  /** Save the co-edited draft as the next version (backend/coedit/views.py; 200 when already the latest). */
+  saveDraft: (id: number, body: { message?: string }) =>
+    apiRequest(`/api/workflows/${id}/draft/save`, versionDetailSchema, { method: "POST", body }),
 };
 
 const catalogEnvelopeSchema = nodeCatalogSchema.extend({ nodes: z.array(z.unknown()) });

@@ -1,7 +1,8 @@
 // Write what changed between two JSON documents into a Y.Doc, key by key: how the editor's store will push its
 // edits (it keeps working on JSON documents; this turns each change into the fewest Yjs writes). Only keys that
 // differ between `before` and `after` are written, so changes from others that reached the Y.Doc after `before`
-// are never overwritten by a stale copy. The viewport is each person's own and is not written.
+// are never overwritten by a stale copy. A node this copy knew that is gone from the Y.Doc was deleted by someone
+// else: an edit of it is dropped rather than bring it back. The viewport is each person's own and is not written.
 import * as Y from "yjs";
 import { nodeMap, roots, type JsonDocument } from "./doc-model";
 
@@ -95,6 +96,8 @@ export function applyChanges(doc: Y.Doc, before: JsonDocument, after: JsonDocume
       const now = newNodes[id];
       const node = parts.nodes.get(id);
       const known = id in oldNodes || id in oldLayout;
+      // Known here but gone from the draft: someone else deleted it, and it stays deleted (the editor says so).
+      if (known && !(node instanceof Y.Map)) continue;
       if (!known || !(node instanceof Y.Map) || (now && was && was.type !== now.type) || !!now !== !!was) {
         parts.nodes.set(id, nodeMap(now ? now.type : null, now?.inputs ?? {}, asObject(newLayout[id])));
         writes += 1;

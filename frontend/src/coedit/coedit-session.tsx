@@ -1,6 +1,7 @@
-// Co-editing in the editor, behind a flag (`?coedit=1` in the URL, or localStorage `flowyard.coedit` = "1"):
-// connects the editor's store to the workflow's draft, shows who else is there, and tells a reader that the
-// server refused an edit. Without the flag the editor loads and saves versions as before.
+// Co-editing in the editor of every saved workflow: connects the editor's store to the workflow's draft (editors
+// write, viewers and runners watch it live), shows who else is there, and tells a reader that the server refused
+// an edit. The editor's Save saves the draft as a version through `onProvider`'s provider (flush, then
+// POST draft/save). A new, unsaved workflow has no draft and is edited alone.
 import { useEffect, useState } from "react";
 import * as Y from "yjs";
 import { useSession } from "../app/session";
@@ -12,14 +13,6 @@ import { CoeditProvider, type ProviderStatus } from "./provider";
 import { RemoteCursors } from "./remote-cursors";
 import { localOrigin } from "./undo";
 
-export function coeditEnabled(): boolean {
-  try {
-    return new URLSearchParams(window.location.search).has("coedit") || localStorage.getItem("flowyard.coedit") === "1";
-  } catch {
-    return false;
-  }
-}
-
 const STATUS_TEXT: Record<ProviderStatus, string> = {
   connecting: "connecting…",
   synced: "live",
@@ -27,7 +20,14 @@ const STATUS_TEXT: Record<ProviderStatus, string> = {
   closed: "offline",
 };
 
-export function CoeditSession({ workflowId }: { workflowId: number }) {
+export function CoeditSession({
+  workflowId,
+  onProvider,
+}: {
+  workflowId: number;
+  /** The live provider once connecting has begun (null when it is gone): the editor's Save flushes it. */
+  onProvider?: (provider: CoeditProvider | null) => void;
+}) {
   const store = useEditorStoreApi();
   const { session } = useSession();
   const user = session.status === "signed-in" ? session.user : null;
@@ -58,7 +58,11 @@ export function CoeditSession({ workflowId }: { workflowId: number }) {
       if (s.selectedNodes !== previous.selectedNodes) showPresence(live.awareness, { selection: s.selectedNodes });
     });
     let stopped = false;
-    queueMicrotask(() => !stopped && setProvider(live)); // rendered once connecting has begun
+    queueMicrotask(() => {
+      if (stopped) return; // rendered once connecting has begun
+      setProvider(live);
+      onProvider?.(live);
+    });
     return () => {
       stopped = true;
       unsubscribe();
@@ -66,12 +70,13 @@ export function CoeditSession({ workflowId }: { workflowId: number }) {
       live.destroy();
       doc.destroy();
       setProvider(null);
+      onProvider?.(null);
     };
-  }, [store, workflowId, user]);
+  }, [store, workflowId, user, onProvider]);
 
   if (!provider) return null;
   return (
-    <span className="coedit-session" title="Live co-editing (preview)">
+    <span className="coedit-session" title="Live co-editing: everyone here edits the same draft">
       <PresenceAvatars awareness={provider.awareness} />
       <RemoteCursors awareness={provider.awareness} />
       <span className="coedit-status">{STATUS_TEXT[status]}</span>

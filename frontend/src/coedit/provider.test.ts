@@ -198,4 +198,23 @@ describe("CoeditProvider", () => {
     expect(graph.nodes["1"]?.inputs.text).toBe("a cat");
     expect(layout.nodes).toMatchObject({ "1": { x: 55, y: 66 } });
   });
+
+  it("flushes: resolves once the server holds every edit made before, also across a reconnect", async () => {
+    const relay = new Relay();
+    const { provider, sockets } = join(relay, true);
+    const early = provider.flush(); // before the first sync: waits for it
+    await tick();
+    await early;
+    setInput(provider.doc, "1", "text", "saved next");
+    await provider.flush();
+    expect(documentFromDoc(relay.doc).graph.nodes["1"]?.inputs.text).toBe("saved next");
+    sockets[0]!.close(1006);
+    setInput(provider.doc, "1", "text", "written away");
+    const later = provider.flush();
+    expect(documentFromDoc(relay.doc).graph.nodes["1"]?.inputs.text).toBe("saved next");
+    await later;
+    expect(documentFromDoc(relay.doc).graph.nodes["1"]?.inputs.text).toBe("written away");
+    provider.destroy();
+    await expect(provider.flush()).rejects.toThrow();
+  });
 });

@@ -67,6 +67,10 @@ export class CoeditProvider {
   private stopped = false;
   private readonly options: ProviderOptions;
   private readonly timers: Timers;
+  /** One entry per sync step 1 sent on the open socket, in order: the server answers each with a step 2, after
+   * every message sent before it (a consumer handles its socket's messages one at a time, storing each update). */
+  private awaitingStep2: (((error?: Error) => void) | null)[] = [];
+  private flushesAfterSync: ((error?: Error) => void)[] = [];
 
   constructor(options: ProviderOptions) {
     this.options = options;
@@ -95,10 +99,7 @@ export class CoeditProvider {
     socket.onopen = () => {
       if (socket !== this.socket) return;
       this.connected = true;
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, MESSAGE_SYNC);
-      syncProtocol.writeSyncStep1(encoder, this.doc);
-      socket.send(encoding.toUint8Array(encoder));
+      this.sendStep1(null);
       if (this.awareness.getLocalState() !== null) this.sendAwareness([this.doc.clientID]);
     };
     socket.onmessage = (ev) => {
@@ -112,6 +113,7 @@ export class CoeditProvider {
       if (socket !== this.socket) return;
       this.socket = null;
       this.connected = false;
+      this.requeueFlushes();
       // Others' presence is unknown while away; the server sends it again on reconnect.
       const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
       awarenessProtocol.removeAwarenessStates(this.awareness, others, this);
@@ -155,7 +157,11 @@ export class CoeditProvider {
       if (encoding.length(encoder) > 1) this.send(encoding.toUint8Array(encoder));
       if (step === syncProtocol.messageYjsSyncStep2) {
         this.attempt = 0;
-        this.setStatus("synced");
+        this.awaitingStep2.shift()?.();
+        if (this.status !== "synced") this.setStatus("synced");
+        const waiting = this.flushesAfterSync;
+        this.flushesAfterSync = [];
+        for (const done of waiting) this.sendStep1(done);
       }
     } else if (kind === MESSAGE_AWARENESS) {
       awarenessProtocol.applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(decoder), this);
@@ -187,6 +193,44 @@ export class CoeditProvider {
     this.send(encoding.toUint8Array(encoder));
   }
 
+  private sendStep1(done: ((error?: Error) => void) | null): void {
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MESSAGE_SYNC);
+    syncProtocol.writeSyncStep1(encoder, this.doc);
+    this.awaitingStep2.push(done);
+    this.socket?.send(encoding.toUint8Array(encoder));
+  }
+
+  /** A lost connection: the edits not yet acknowledged are sent again once synced, and so are the flushes. */
+  private requeueFlushes(): void {
+    const waiting = this.awaitingStep2.filter((done) => done !== null);
+    this.awaitingStep2 = [];
+    this.flushesAfterSync.push(...waiting);
+  }
+
+  /** Resolves once the server has stored every edit made here so far (what saving the draft needs first): a sync
+   * step 1 sent after them is answered only after they were handled. Waits for a connection (edits made while
+   * away are sent on reconnecting, before the step 2 that makes the provider "synced"); rejects after `timeoutMs`
+   * or when the provider is closed. */
+  flush(timeoutMs = 15000): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error("Not connected to the live draft."));
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (!settled) done(new Error("The server did not confirm your latest edits in time; try again."));
+      }, timeoutMs);
+      const done = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve();
+      };
+      if (this.connected && this.status === "synced") this.sendStep1(done);
+      else this.flushesAfterSync.push(done);
+    });
+  }
+
   private send(data: Uint8Array): void {
     if (this.connected) this.socket?.send(data);
   }
@@ -196,6 +240,9 @@ export class CoeditProvider {
     if (this.stopped) return;
     this.awareness.setLocalState(null);
     this.stopped = true;
+    this.requeueFlushes();
+    for (const done of this.flushesAfterSync) done(new Error("Left the live draft."));
+    this.flushesAfterSync = [];
     if (this.timer !== null) this.timers.clear(this.timer);
     this.doc.off("update", this.onDocUpdate);
     this.awareness.off("update", this.onAwarenessUpdate);

@@ -2,7 +2,7 @@
 // a reroute is a waypoint the graph's links from one output to some inputs are drawn (and exported) through, the
 // links themselves stay direct in the graph. Pure functions over the graph, like groups.ts.
 import type { LayoutNote, LayoutReroute } from "../api/schemas";
-import { edgeId, type EditorGraph, type Position } from "./graph-model";
+import { edgeId, nextInSpace, WHOLE_ID_SPACE, type EditorGraph, type IdSpace, type Position } from "./graph-model";
 
 export type EditorNote = LayoutNote;
 export type EditorReroute = LayoutReroute;
@@ -12,7 +12,12 @@ export const REROUTE_NODE_PREFIX = "reroute:";
 /** The flow edge from a reroute's source into the reroute (the links out of it keep their graph edge ids). */
 export const REROUTE_EDGE_PREFIX = "reroute-in:";
 
-function nextId(prefix: string, taken: Iterable<{ id: string }>): string {
+function nextId(prefix: string, taken: Iterable<{ id: string }>, space: IdSpace): string {
+  if (space !== WHOLE_ID_SPACE)
+    return `${prefix}${nextInSpace(
+      [...taken].map((t) => Number(t.id.slice(prefix.length))),
+      space,
+    )}`;
   const ids = new Set([...taken].map((t) => t.id));
   let n = ids.size + 1;
   while (ids.has(`${prefix}${n}`)) n += 1;
@@ -24,9 +29,10 @@ export function addNote(
   at: Position,
   text = "",
   markdown = true,
+  space: IdSpace = WHOLE_ID_SPACE,
 ): { graph: EditorGraph; id: string } {
   const notes = graph.notes ?? [];
-  const id = nextId("n", notes);
+  const id = nextId("n", notes, space);
   const note: EditorNote = { id, x: Math.round(at.x), y: Math.round(at.y), width: 260, text, markdown };
   return { graph: { ...graph, notes: [...notes, note] }, id };
 }
@@ -56,11 +62,16 @@ export function moveCanvasItems(graph: EditorGraph, moved: Readonly<Record<strin
 }
 
 /** Route the graph edge `edgeId` through a new reroute at `at`; null when the edge is unknown or already routed. */
-export function addReroute(graph: EditorGraph, id: string, at: Position): { graph: EditorGraph; id: string } | null {
+export function addReroute(
+  graph: EditorGraph,
+  id: string,
+  at: Position,
+  space: IdSpace = WHOLE_ID_SPACE,
+): { graph: EditorGraph; id: string } | null {
   const edge = graph.edges.find((e) => e.id === id);
   if (!edge || routedEdges(graph).has(id)) return null;
   const reroutes = graph.reroutes ?? [];
-  const rid = nextId("r", reroutes);
+  const rid = nextId("r", reroutes, space);
   const reroute: EditorReroute = {
     id: rid,
     x: Math.round(at.x),

@@ -78,14 +78,25 @@ export function makeEdge(source: string, sourceOutput: number, target: string, t
   return { id: edgeId(source, sourceOutput, target, targetInput), source, sourceOutput, target, targetInput };
 }
 
-/** The next free numeric id ("1", "2", ...), as ComfyUI numbers nodes. */
-export function nextNodeId(graph: EditorGraph, taken: Iterable<string> = []): string {
-  let max = 0;
-  for (const id of [...Object.keys(graph.nodes), ...taken]) {
-    const n = Number(id);
-    if (Number.isInteger(n) && n > max) max = n;
-  }
-  return String(max + 1);
+/** Where new ids are numbered: `first`..`last`. Alone, the editor numbers from 1 up as ComfyUI does; co-editing
+ * gives each tab a range of its own (coedit/ids.ts), so two people adding nodes at once never take the same id. */
+export interface IdSpace {
+  readonly first: number;
+  readonly last: number;
+}
+export const WHOLE_ID_SPACE: IdSpace = { first: 1, last: Number.MAX_SAFE_INTEGER };
+
+/** The number after the highest of `numbers` inside `space` (its first when it holds none yet). */
+export function nextInSpace(numbers: Iterable<number>, space: IdSpace): number {
+  let max = space.first - 1;
+  for (const n of numbers) if (Number.isInteger(n) && n >= space.first && n <= space.last && n > max) max = n;
+  if (max >= space.last) throw new Error("No ids left in this editor's range: reload the page for a new one.");
+  return max + 1;
+}
+
+/** The next free numeric id ("1", "2", ... or the next in `space`), as ComfyUI numbers nodes. */
+export function nextNodeId(graph: EditorGraph, taken: Iterable<string> = [], space: IdSpace = WHOLE_ID_SPACE): string {
+  return String(nextInSpace([...Object.keys(graph.nodes), ...taken].map(Number), space));
 }
 
 /** The value a widget starts with: the declared default, else a sensible one for its kind. */
@@ -268,6 +279,7 @@ export function insertFragment(
   graph: EditorGraph,
   fragment: Fragment,
   placement: { at?: Position; offset?: Position } = {},
+  space: IdSpace = WHOLE_ID_SPACE,
 ): { graph: EditorGraph; ids: string[] } {
   if (!fragment.nodes.length) return { graph, ids: [] };
   const minX = Math.min(...fragment.nodes.map((n) => n.position.x));
@@ -278,7 +290,7 @@ export function insertFragment(
   const nodes = { ...graph.nodes };
   const taken: string[] = [];
   for (const node of fragment.nodes) {
-    const id = nextNodeId(graph, taken);
+    const id = nextNodeId(graph, taken, space);
     taken.push(id);
     idMap.set(node.id, id);
     nodes[id] = { ...node, id, position: { x: node.position.x + dx, y: node.position.y + dy } };

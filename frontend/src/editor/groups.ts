@@ -1,7 +1,7 @@
 // Groups: titled rectangles drawn behind nodes (layout.groups in the document). Pure functions over the graph.
 // A node belongs to a group while its centre lies inside the group's rectangle; moving a group moves them.
 import type { LayoutGroup } from "../api/schemas";
-import type { EditorGraph, Position } from "./graph-model";
+import { nextInSpace, WHOLE_ID_SPACE, type EditorGraph, type IdSpace, type Position } from "./graph-model";
 
 export const GROUP_PADDING = 24;
 export const GROUP_TITLE_HEIGHT = 34;
@@ -18,7 +18,12 @@ function nodeRect(graph: EditorGraph, id: string, sizes: Sizes) {
   return { x: node.position.x, y: node.position.y, width: size.width, height: size.height };
 }
 
-function nextGroupId(graph: EditorGraph): string {
+export function nextGroupId(graph: EditorGraph, space: IdSpace = WHOLE_ID_SPACE): string {
+  if (space !== WHOLE_ID_SPACE)
+    return `g${nextInSpace(
+      graph.groups.map((g) => Number(g.id.slice(1))),
+      space,
+    )}`;
   let n = graph.groups.length + 1;
   const taken = new Set(graph.groups.map((g) => g.id));
   while (taken.has(`g${n}`)) n += 1;
@@ -31,6 +36,7 @@ export function groupAround(
   ids: readonly string[],
   sizes: Sizes,
   title = "Group",
+  space: IdSpace = WHOLE_ID_SPACE,
 ): LayoutGroup | null {
   const rects = ids.filter((id) => id in graph.nodes).map((id) => nodeRect(graph, id, sizes));
   if (!rects.length) return null;
@@ -39,7 +45,7 @@ export function groupAround(
   const maxX = Math.max(...rects.map((r) => r.x + r.width));
   const maxY = Math.max(...rects.map((r) => r.y + r.height));
   return {
-    id: nextGroupId(graph),
+    id: nextGroupId(graph, space),
     title,
     x: Math.round(minX - GROUP_PADDING),
     y: Math.round(minY - GROUP_PADDING - GROUP_TITLE_HEIGHT),

@@ -13,6 +13,8 @@ import {
   makeCatalog,
   moveNodes as moveNodesIn,
   nextNodeId,
+  WHOLE_ID_SPACE,
+  type IdSpace,
   removeEdges,
   removeNodes,
   setCollapsed as setCollapsedIn,
@@ -68,6 +70,8 @@ export interface EditorState {
   baseCatalog: Catalog;
   /** The subgraphs open, outermost first; empty at the root. */
   subgraphPath: SubgraphFrame[];
+  /** Where new node, group, note and reroute ids are numbered (a range of this tab's own while co-editing). */
+  idSpace: IdSpace;
 
   // ---- catalog and document ----
   setCatalog(schemas: readonly NodeSchema[]): void;
@@ -137,6 +141,7 @@ export function createEditorStore(
     graph: graph0,
     baseCatalog: makeCatalog(initial.schemas ?? []),
     subgraphPath: [],
+    idSpace: WHOLE_ID_SPACE,
     catalog: withSubgraphCatalog(makeCatalog(initial.schemas ?? []), graph0.subgraphs),
     selectedNodes: [],
     selectedEdges: [],
@@ -213,7 +218,7 @@ export function createEditorStore(
         get().notify("error", `Node type ${type} is not in the catalog.`);
         return null;
       }
-      const id = nextNodeId(get().graph);
+      const id = nextNodeId(get().graph, [], get().idSpace);
       get().change((g) => addNodeTo(g, createNode(schema, id, position)));
       set({ selectedNodes: [id], selectedEdges: [] });
       return id;
@@ -249,9 +254,8 @@ export function createEditorStore(
     duplicateSelection: () => {
       const s = get();
       if (!s.selectedNodes.length) return;
-      const { graph, ids } = insertFragment(s.graph, extractFragment(s.graph, s.selectedNodes), {
-        offset: { x: 40, y: 40 },
-      });
+      const fragment = extractFragment(s.graph, s.selectedNodes);
+      const { graph, ids } = insertFragment(s.graph, fragment, { offset: { x: 40, y: 40 } }, s.idSpace);
       get().change(() => graph);
       set({ selectedNodes: ids, selectedEdges: [] });
     },
@@ -265,7 +269,7 @@ export function createEditorStore(
       if (!fragment || !fragment.nodes.length) return false;
       const unknown = [...new Set(fragment.nodes.map((n) => n.type).filter((t) => !get().catalog.has(t)))];
       const placement = at ? { at } : { offset: { x: 40, y: 40 } };
-      const { graph, ids } = insertFragment(get().graph, fragment, placement);
+      const { graph, ids } = insertFragment(get().graph, fragment, placement, get().idSpace);
       get().change(() => graph);
       set({ selectedNodes: ids, selectedEdges: [] });
       if (unknown.length) get().notify("info", `Pasted nodes of types not installed here: ${unknown.join(", ")}`);
@@ -339,7 +343,10 @@ export function createEditorStore(
     },
     convertSelectionToSubgraph: (name) => {
       const s = get();
-      const result = convertToSubgraph(s.graph, s.catalog, s.selectedNodes, name ? { name } : {});
+      const result = convertToSubgraph(s.graph, s.catalog, s.selectedNodes, {
+        ...(name ? { name } : {}),
+        space: s.idSpace,
+      });
       if (!result) return null;
       get().change(() => result.graph);
       set({ selectedNodes: [result.instance], selectedEdges: [] });

@@ -4,7 +4,15 @@
 // outputs' sources), so every editing operation works there unchanged; closing writes it back to the definition
 // (every instance changes). All functions are pure.
 import type { InputSpec, NodeSchema } from "../api/schemas";
-import { makeEdge, nextNodeId, type Catalog, type EditorGraph, type EditorNode, type Position } from "./graph-model";
+import {
+  makeEdge,
+  nextNodeId,
+  type Catalog,
+  type EditorGraph,
+  type EditorNode,
+  type IdSpace,
+  type Position,
+} from "./graph-model";
 
 export const INSTANCE_PREFIX = "subgraph:";
 export const INPUTS_NODE = "@in";
@@ -179,12 +187,12 @@ export function convertToSubgraph(
   graph: EditorGraph,
   catalog: Catalog,
   ids: readonly string[],
-  options: { id?: string; name?: string } = {},
+  options: { id?: string; name?: string; space?: IdSpace } = {},
 ): { graph: EditorGraph; id: string; instance: string } | null {
   const inside = new Set(ids.filter((id) => id in graph.nodes));
   if (!inside.size) return null;
   const id = options.id ?? `sg-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const instance = nextNodeId(graph);
+  const instance = nextNodeId(graph, [], options.space);
   const inputs: SubgraphInputDef[] = [];
   const outputs: SubgraphOutputDef[] = [];
   const inputNames = new Set<string>();

@@ -23,7 +23,8 @@ import { ComfyImportNotice, ExportComfyWorkflowButton, ImportComfyButton } from 
 import { readImportState } from "../comfy/comfy-import";
 import { MissingPacksBanner } from "../packs/missing-packs-banner";
 import { NewFromTemplateButton } from "../templates/new-from-template";
-import { CoeditSession, coeditEnabled } from "../coedit/coedit-session";
+import { CoeditSession } from "../coedit/coedit-session";
+import type { CoeditProvider } from "../coedit/provider";
 
 interface Loaded {
   schemas: NodeSchema[];
@@ -148,6 +149,7 @@ function EditorWorkspace({
     setSaving((current) => current ?? { busy: false, error: null });
   }, []);
 
+  const [live, setLive] = useState<CoeditProvider | null>(null);
   const runner = useEditorRunner(workflow, version);
   const onRun = runner.onRun;
 
@@ -159,7 +161,10 @@ function EditorWorkspace({
     let savedAs = "Saved.";
     try {
       if (workflow) {
-        const v = await workflows.saveVersion(workflow.id, { ...doc, ...(message ? { message } : {}) });
+        // Co-edited: the server's draft (everyone's edits) becomes the version, once it holds all of ours.
+        if (!live) throw new Error("Not connected to the live draft yet; try again in a moment.");
+        await live.flush();
+        const v = await workflows.saveDraft(workflow.id, message ? { message } : {});
         savedAs = v.number === version ? `No changes since version ${v.number}.` : `Saved version ${v.number}.`;
         setVersion(v.number);
       } else {
@@ -214,7 +219,7 @@ function EditorWorkspace({
           {version !== null && <span className="fy-version">v{version}</span>}
           {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
           <span className="fy-spacer" />
-          {workflow && coeditEnabled() && <CoeditSession workflowId={workflow.id} />}
+          {workflow && <CoeditSession workflowId={workflow.id} onProvider={setLive} />}
           {workflow ? (
             <EditorExtras
               workflow={workflow}

@@ -13,7 +13,7 @@ export function useCanvasCommands(readOnly: boolean) {
 
   const groupSelection = useCallback(() => {
     const s = store.getState();
-    const group = groupAround(s.graph, s.selectedNodes, s.measured);
+    const group = groupAround(s.graph, s.selectedNodes, s.measured, undefined, s.idSpace);
     if (!group) return s.notify("info", "Select the nodes to group first (Shift+drag draws a selection box).");
     s.change((g) => addGroup(g, group));
   }, [store]);

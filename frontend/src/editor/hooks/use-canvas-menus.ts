@@ -5,7 +5,7 @@ import { useCallback, useMemo, useState, type MouseEvent as ReactMouseEvent, typ
 import { addNote, addReroute } from "../canvas-items";
 import { GROUP_NODE_PREFIX, type AppEdge, type AppNode } from "../flow-types";
 import type { Position } from "../graph-model";
-import { addGroup } from "../groups";
+import { addGroup, nextGroupId } from "../groups";
 import { useEditorStoreApi } from "../store-context";
 import type { CanvasMenuState } from "../components/canvas-context-menu";
 import type { MenuState } from "../components/node-context-menu";
@@ -89,14 +89,13 @@ export function useCanvasMenus({
         if (s.selectedNodes.length) return groupSelection();
         if (!paneMenu) return;
         const group = {
-          id: `g${s.graph.groups.length + 1}`,
+          id: nextGroupId(s.graph, s.idSpace),
           title: "Group",
           x: Math.round(paneMenu.flow.x),
           y: Math.round(paneMenu.flow.y),
           width: 400,
           height: 260,
         };
-        while (s.graph.groups.some((g) => g.id === group.id)) group.id = `${group.id}x`;
         s.change((g) => addGroup(g, group));
       },
       arrange: () => void autoLayout(),
@@ -105,7 +104,13 @@ export function useCanvasMenus({
         // Inside an open subgraph the view is rebuilt from the definition's nodes: notes belong to the top level.
         if (store.getState().subgraphPath.length)
           return store.getState().notify("info", "Notes go on the top level of the workflow, not inside a subgraph.");
-        const { graph } = addNote(store.getState().graph, paneMenu.flow);
+        const { graph } = addNote(
+          store.getState().graph,
+          paneMenu.flow,
+          undefined,
+          undefined,
+          store.getState().idSpace,
+        );
         store.getState().change(() => graph);
       },
       reroute: () => {
@@ -114,7 +119,7 @@ export function useCanvasMenus({
         const at = paneMenu?.flow;
         if (s.subgraphPath.length)
           return s.notify("info", "Reroutes go on the top level of the workflow, not inside a subgraph.");
-        const added = edge && at ? addReroute(s.graph, edge.id, at) : null;
+        const added = edge && at ? addReroute(s.graph, edge.id, at, s.idSpace) : null;
         if (!added)
           return s.notify("info", "Select one link that is not rerouted yet, then right-click where the reroute goes.");
         s.change(() => added.graph);
