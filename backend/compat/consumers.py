@@ -18,7 +18,9 @@ bytes (``preview_frame``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import struct
 import uuid
 from dataclasses import dataclass
@@ -47,6 +49,8 @@ from backend.runs import feeds
 from backend.runs.models import RunEvent, RunOutput
 from backend.runs.publish import events_of, run_group
 from backend.uploads.handlers import max_upload_bytes
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_CROSS_SITE = 4403
@@ -102,7 +106,7 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         )  # prompts created from now on are this socket's (notice or discovery)
         await self.join(user_group(self.user.pk))
         await self.send_status(sid=self.sid)
-        for prompt_id, run_id in await database_sync_to_async(_active_prompts)(self.user):
+        for prompt_id, run_id in await _active_prompts_async(self.user):
             await self.follow(prompt_id, run_id)
         feeds.run_heartbeat().add(self)
         prompt_discovery().add(self)
@@ -138,32 +142,56 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message))
 
     async def send_status(self, sid: str | None = None) -> None:
-        remaining = await database_sync_to_async(comfy_history.queue_remaining)(self.user)
+        remaining = await _queue_remaining(self.user)
         await self.send_json(status_message(remaining, sid))
 
     # Following runs
 
-    async def follow(self, prompt_id: str, run_id: str) -> None:
+    async def follow(self, prompt_id: str, run_id: str, *, status: bool = False) -> None:
+        """Follow the prompt's run: its stored events first, then the live ones. ``status``: send the queue's
+        ``status`` first (a new prompt), read in the same trip to the database as the prompt and its events."""
         if prompt_id in self.known_prompts:
+            if status:
+                await self.send_status()
             return  # a notice and the discovery both found it, or it ended already
         self.known_prompts.add(prompt_id)
-        translator = await database_sync_to_async(_translator)(self.user, prompt_id)
-        if translator is None:
-            return
         async with self.sending:
             if run_id in self.followed:
+                if status:
+                    await self.send_status()
                 return
-            self.followed[run_id] = _Followed(run_id, translator)
-            await self.join(run_group(run_id))
-            await self.replay(self.followed[run_id])
+            # Joined before the stored events are read, so no later event is missed; a layer that is down (a
+            # Redis outage) leaves the run to the heartbeat's catch-up (``feeds``), as for a lost batch.
+            try:
+                await self.join(run_group(run_id))
+            except Exception:
+                logger.warning("run %s: could not join its group; the heartbeat replays it", run_id)
+            # One trip to the database for what a new prompt needs (it was three or four: a burst's sockets
+            # queued on the one thread that database calls share).
+            remaining, translator, events = await _take_up(self.user, prompt_id, run_id, status)
+            if remaining is not None:
+                await self.send_json(status_message(remaining))
+            if translator is None:
+                with contextlib.suppress(Exception):
+                    await self.leave(run_group(run_id))
+                return
+            followed = self.followed[run_id] = _Followed(run_id, translator)
+            await self.handle_events(followed, events)
+            if len(events) >= REPLAY_PAGE:
+                await self.replay(followed)
 
     async def replay(self, followed: _Followed, before: int | None = None) -> None:
         while True:
-            events = await database_sync_to_async(_stored_events)(followed.run_id, followed.last_seq, before)
-            for event in events:
-                await self.handle_event(followed, event)
+            events = await _stored_events_async(followed.run_id, followed.last_seq, before)
+            await self.handle_events(followed, events)
             if len(events) < REPLAY_PAGE:
                 return
+
+    async def handle_events(self, followed: _Followed, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            if followed.run_id not in self.followed:
+                return  # finished (its last event was among them)
+            await self.handle_event(followed, event)
 
     async def handle_event(self, followed: _Followed, event: dict[str, Any]) -> None:
         followed.last_seq = event["seq"]
@@ -215,13 +243,11 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         """The user queued a prompt: report the longer queue and follow it."""
         if message["prompt_id"] in self.known_prompts:
             return  # taken up already: its notice was held through an outage and the discovery came first
-        await self.send_status()
-        await self.follow(message["prompt_id"], message["run"])
+        await self.follow(message["prompt_id"], message["run"], status=True)
 
     async def discovered(self, prompt_id: str, run_id: str) -> None:
         """A prompt the user queued whose notice was lost (``live.PromptDiscovery``): as ``comfy_prompt``."""
-        await self.send_status()
-        await self.follow(prompt_id, run_id)
+        await self.follow(prompt_id, run_id, status=True)
 
     async def comfy_queue(self, message: dict[str, Any]) -> None:
         await self.send_status()
@@ -268,11 +294,29 @@ def _translator(user: Any, prompt_id: str) -> PromptTranslator | None:
     return comfy_history.translator_for(record)
 
 
+def _take_up_sync(
+    user: Any, prompt_id: str, run_id: str, count: bool
+) -> tuple[int | None, PromptTranslator | None, list[dict[str, Any]]]:
+    """For a prompt a socket takes up: the user's queue count (when ``count``), its translator (None when the
+    user may not see its run) and the first page of its stored events."""
+    remaining = comfy_history.queue_remaining(user) if count else None
+    translator = _translator(user, prompt_id)
+    events = _stored_events(run_id, 0, None) if translator is not None else []
+    return remaining, translator, events
+
+
 def _stored_events(run_id: str, after: int, before: int | None) -> list[dict[str, Any]]:
     events = RunEvent.objects.filter(run_id=run_id, seq__gt=after)
     if before is not None:
         events = events.filter(seq__lt=before)
     return [event.to_json() for event in events.order_by("seq")[:REPLAY_PAGE]]
+
+
+# Built once: a SyncToAsync wrapper per call cost as much as the call's hop to the database thread.
+_take_up = database_sync_to_async(_take_up_sync)
+_queue_remaining = database_sync_to_async(comfy_history.queue_remaining)
+_stored_events_async = database_sync_to_async(_stored_events)
+_active_prompts_async = database_sync_to_async(_active_prompts)
 
 
 def _preview_bytes(output_id: int) -> tuple[bytes, str] | None:
