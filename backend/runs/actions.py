@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from backend.accounts.exceptions import ApiError
@@ -73,7 +74,9 @@ def do_create_run(
         origins=origins,
     )
     gpu = gpu_route(prepared)  # refuses a run no worker can execute
-    with transaction.atomic():
+    # Inside a caller's transaction (``POST /comfy/prompt``) no savepoint: an error here fails the submit anyway,
+    # and a savepoint costs two statements.
+    with transaction.atomic(savepoint=False):
         return _queue_run(
             user, workspace, workflow_version, prepared, packs.versions, priority, source, rerun_of, gpu
         )
@@ -105,7 +108,7 @@ def _queue_run(
     )
     insert_node_runs(run, prepared.nodes)
     # The 201 answer lists them from memory (RunDetailSerializer): no second read of 500 rows.
-    run.created_nodes = prepared.nodes
+    run.created_nodes = prepared.nodes  # type: ignore[attr-defined]  # read by RunDetailSerializer only
     transaction.on_commit(lambda: publish_run_status(run))
     if connection.vendor == "sqlite":
         # The submit's write transaction (one writer at a time anyway) serves the scheduler too; the chosen runs
@@ -134,15 +137,17 @@ def insert_node_runs(run: Run, nodes: list[tuple[str, str]], batch_size: int = 1
         )
         return
     meta = NodeRun._meta
-    defaults = {
-        name: meta.get_field(name).get_default() for name in ("status", "error", "error_type", "traceback")
-    }
-    outputs = meta.get_field("outputs")
+
+    def field(name: str) -> Field[Any, Any]:
+        return cast("Field[Any, Any]", meta.get_field(name))
+
+    defaults = {name: field(name).get_default() for name in ("status", "error", "error_type", "traceback")}
+    outputs = field("outputs")
     constants = [*defaults.values(), outputs.get_db_prep_save(outputs.get_default(), connection)]
     columns = ["run_id", "node_id", "node_type", "position", *defaults, "outputs"]
-    names = ", ".join(f'"{meta.get_field(name).column}"' for name in columns)
+    names = ", ".join(f'"{field(name).column}"' for name in columns)
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    run_id = meta.get_field("run").get_db_prep_save(run.pk, connection)  # a UUID is text on SQLite
+    run_id = field("run").get_db_prep_save(run.pk, connection)  # a UUID is text on SQLite
     if connection.vendor == "postgresql":
         # Three arrays rather than 9 parameters a row: far less for psycopg and Postgres to parse.
         fixed = ", ".join(["%s"] * len(constants))
@@ -150,7 +155,7 @@ def insert_node_runs(run: Run, nodes: list[tuple[str, str]], batch_size: int = 1
             f'INSERT INTO "{meta.db_table}" ({names}) SELECT %s, u.n, u.t, u.p, {fixed} '
             "FROM unnest(%s::text[], %s::text[], %s::integer[]) AS u(n, t, p)"
         )
-        arrays = [[n for n, _ in nodes], [t for _, t in nodes], list(range(len(nodes)))]
+        arrays: list[Any] = [[n for n, _ in nodes], [t for _, t in nodes], list(range(len(nodes)))]
         with connection.cursor() as cursor:
             cursor.execute(sql, [run_id, *constants, *arrays])
         return
@@ -233,7 +238,9 @@ def do_delete_run(run: Run) -> None:
             return
         if locked not in Run.FINISHED:
             raise RunConflict(f"The run is {locked}; cancel it before deleting it.")
-        shas = set(run.run_outputs.exclude(blob_sha=None).values_list("blob_sha", flat=True))
+        shas = {
+            sha for sha in run.run_outputs.exclude(blob_sha=None).values_list("blob_sha", flat=True) if sha
+        }
         Run.objects.filter(pk=run.pk).delete()
         if shas:
             transaction.on_commit(lambda: _collect_blobs(shas))
