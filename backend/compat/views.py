@@ -27,9 +27,17 @@ from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from backend.accounts.access import Need, access_run, access_workspace, check_need, visible_uploads
+from backend.accounts.access import (
+    Need,
+    access_run,
+    access_workspace,
+    check_need,
+    role_subquery,
+    visible_uploads,
+)
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import Workspace, hash_secret
+from backend.accounts.roles import Role
 from backend.compat import history as comfy_history
 from backend.compat.auth import SAFE_METHODS, Caller, NotAuthenticated, authenticate_request
 from backend.compat.csrf import CrossSiteRefused, check_cross_site
@@ -128,22 +136,30 @@ def workspace_for(
     ref = _workspace_ref(chosen)
     if ref is None:
         ref = _workspace_ref(request.headers.get("X-Flowyard-Workspace") or request.GET.get("workspace"))
-    if ref is None:
-        # One query: the token's setting (the token itself was checked by authenticate_request), else the
-        # caller's personal workspace.
-        personal = Workspace.objects.filter(personal_owner=caller.user).values("pk")[:1]
-        chosen_ref: Any = Subquery(personal)
-        if caller.token is not None:
-            setting = (
-                ComfyTokenSettings.objects.filter(
-                    token__token_hash=hash_secret(caller.token.strip()), token__revoked_at__isnull=True
-                )
-                .order_by("pk")
-                .values("workspace_id")[:1]
+    if ref is not None:
+        return access_workspace(caller.user, ref, need)
+    # One query for the workspace, the caller's role in it, and which one it is: the token's setting (the token
+    # itself was checked by authenticate_request), else the caller's personal workspace.
+    personal = Workspace.objects.filter(personal_owner=caller.user).values("pk")[:1]
+    chosen_ref: Any = Subquery(personal)
+    if caller.token is not None:
+        setting = (
+            ComfyTokenSettings.objects.filter(
+                token__token_hash=hash_secret(caller.token.strip()), token__revoked_at__isnull=True
             )
-            chosen_ref = Coalesce(Subquery(setting), chosen_ref)
-        ref = Workspace.objects.filter(pk=chosen_ref).values_list("pk", flat=True).first()
-    return access_workspace(caller.user, ref, need)
+            .order_by("pk")
+            .values("workspace_id")[:1]
+        )
+        chosen_ref = Coalesce(Subquery(setting), chosen_ref)
+    workspace = (
+        Workspace.objects.annotate(member_role=role_subquery(caller.user)).filter(pk=chosen_ref).first()
+    )
+    role = Role(workspace.member_role) if workspace is not None and workspace.member_role else None
+    if workspace is None or role is None:
+        raise NotFound("No such workspace.")
+    workspace.role = role
+    check_need(role, need, "workspace")
+    return workspace
 
 
 # Queue and prompts
