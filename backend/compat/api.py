@@ -19,7 +19,7 @@ from backend.accounts.exceptions import ApiError, field_error
 from backend.accounts.models import ApiToken, Workspace
 from backend.compat.models import ComfyTokenSettings
 from backend.compat.workflows import ImportError_, export_comfy, import_comfy
-from backend.runs.engine import registry_for_workspace
+from backend.runs.nodes import registry_for_workspace
 from backend.workflows.documents import parse_document
 
 

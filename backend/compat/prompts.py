@@ -23,9 +23,9 @@ from backend.compat.sanitising import sanitise_extra_data
 from backend.compat.schemas import input_config
 from backend.registry.runtime import LoadedPacks, load_packs
 from backend.runs.actions import do_create_run
-from backend.runs.engine import option_sources_for_workspace
 from backend.runs.graphs import GraphRejected
 from backend.runs.models import Run
+from backend.runs.nodes import option_sources_for_workspace
 from workers.engine import GraphError, NodeRegistry
 
 ANNOTATION = re.compile(r"\s*\[(input|output|temp)\]$")

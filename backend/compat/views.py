@@ -47,8 +47,8 @@ from backend.compat.prompts import PromptInvalid, submit_prompt
 from backend.compat.schemas import object_info
 from backend.core.json_input import loads_strict
 from backend.runs.actions import RunConflict, do_cancel_run
-from backend.runs.engine import option_sources_for_workspace, registry_for_workspace
 from backend.runs.models import Run, RunOutput
+from backend.runs.nodes import option_sources_for_workspace, registry_for_workspace
 from backend.storage.responses import blob_response
 from backend.uploads.actions import do_upload
 from backend.uploads.handlers import SizeLimitedUploadHandler, max_upload_bytes

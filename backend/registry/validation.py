@@ -25,6 +25,7 @@ from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from backend.celery import app as celery_app
 from backend.registry.actions import do_record_validation
 from backend.registry.archives import read_text_file, render_readme
 from backend.registry.models import NodePackVersion
@@ -35,6 +36,8 @@ from workers.runtime.packhost.remote import inspect_archive
 from workers.runtime.packhost.sandbox import SandboxUnavailable
 
 logger = logging.getLogger(__name__)
+# The Celery task that runs ``validate_pack_version`` on a worker (backend/registry/tasks.py), sent by name.
+VALIDATE_TASK = "flowyard.validate_pack_version"
 # A claim older than this belongs to a validator that died: another delivery may take the version over.
 STALE_CLAIM = timedelta(minutes=10)
 
@@ -139,9 +142,9 @@ def enqueue_validation(version_id: int) -> None:
 
     def send() -> None:
         if settings.FLOWYARD_DISPATCHER == "celery":
-            from backend.registry.tasks import validate_pack_version_task
-
-            validate_pack_version_task.apply_async(args=[version_id], queue=settings.FLOWYARD_CPU_QUEUE)
+            celery_app.send_task(
+                VALIDATE_TASK, args=[version_id], queue=settings.FLOWYARD_CPU_QUEUE, ignore_result=True
+            )
         else:
             threading.Thread(
                 target=_validate_in_thread,

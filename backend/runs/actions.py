@@ -13,9 +13,9 @@ from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
 from backend.registry.runtime import LoadedPacks, check_packs, load_packs
 from backend.runs.dispatch import gpu_route
-from backend.runs.engine import option_sources_for_workspace
 from backend.runs.graphs import PreparedGraph, flatten_subgraphs, prepare_graph
 from backend.runs.models import NodeRun, Run
+from backend.runs.nodes import option_sources_for_workspace
 from backend.runs.publish import publish_run_status
 from backend.runs.scheduling import dispatch_next
 from backend.runs.signals import run_finished

@@ -41,12 +41,13 @@ from backend.gc_tuning import (
     collections_deferred,
     freeze_after_first_run,
 )
-from backend.runs.engine import cache_store_for_worker, registry_for_workspace, worker_models
 from backend.runs.files import files_for_workspace
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
+from backend.runs.nodes import registry_for_workspace
 from backend.runs.publish import publish_run_events
 from backend.runs.retries import retry_database
 from backend.runs.signals import run_finished
+from backend.workers_registry.process import cache_store_for_worker, worker_models
 from nodepacks.sdk import UI
 from workers.engine import Engine, Event, parse_graph
 

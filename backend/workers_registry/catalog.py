@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from backend.workers_registry.models import Worker, lost_after
+from backend.workers_registry.process import worker_models
 
 LOCAL_SCAN_SECONDS = 10.0  # the local cache is a directory walk: look again at most this often
 
@@ -30,8 +31,6 @@ def live_workers() -> QuerySet[Worker]:
 def local_models() -> list[dict[str, Any]]:
     """This process's local model cache (embedded mode runs here), rescanned at most every few seconds."""
     global _local
-    from backend.runs.engine import worker_models
-
     with _local_lock:
         if _local is not None and time.monotonic() - _local[0] < LOCAL_SCAN_SECONDS:
             return _local[1]
@@ -44,8 +43,6 @@ def local_models() -> list[dict[str, Any]]:
 def local_model_files() -> dict[str, list[dict[str, Any]]]:
     """This process's model library by kind (embedded mode runs here), rescanned at most every few seconds."""
     global _local_files
-    from backend.runs.engine import worker_models
-
     with _local_lock:
         if _local_files is not None and time.monotonic() - _local_files[0] < LOCAL_SCAN_SECONDS:
             return _local_files[1]
@@ -166,8 +163,6 @@ def model_file_names(kind: str) -> list[str] | None:
             e["name"] for e in entries or [] if isinstance(e, dict) and isinstance(e.get("name"), str)
         )
     if embedded():
-        from backend.runs.engine import worker_models
-
         fresh = worker_models().library.list(wanted)
         names.update(fresh)
         reported = reported or bool(fresh) or any(local_model_files().values())

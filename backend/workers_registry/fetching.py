@@ -17,9 +17,13 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from backend.accounts.models import AnyUser
+from backend.celery import app as celery_app
 from backend.workers_registry.models import ModelFetch
+from backend.workers_registry.process import model_library
 
 logger = logging.getLogger(__name__)
+# The Celery task that runs ``run_fetch`` on a worker (backend/workers_registry/tasks.py), sent by name.
+FETCH_TASK = "flowyard.fetch_model_file"
 
 
 @transaction.atomic
@@ -50,9 +54,7 @@ def fetch_queue() -> str:
 def enqueue_fetch(job_id: int) -> None:
     """Hand a job to a Celery worker (``FLOWYARD_DISPATCHER=celery``) or to a thread of this process."""
     if settings.FLOWYARD_DISPATCHER == "celery":
-        from backend.workers_registry.tasks import fetch_model_file_task
-
-        fetch_model_file_task.apply_async(args=[job_id], queue=fetch_queue())
+        celery_app.send_task(FETCH_TASK, args=[job_id], queue=fetch_queue(), ignore_result=True)
     else:
         threading.Thread(
             target=_fetch_in_thread, args=(job_id,), name=f"model-fetch-{job_id}", daemon=True
@@ -71,7 +73,6 @@ def _fetch_in_thread(job_id: int) -> None:
 def run_fetch(job_id: int, worker: str) -> str | None:
     """Claim the queued job, fetch the file into this machine's library, record done or failed; return the final
     status, or None when the job was not queued (already claimed, or gone)."""
-    from backend.runs.engine import model_library
     from backend.workers_registry.catalog import forget_local_models
 
     claimed = ModelFetch.objects.filter(pk=job_id, status=ModelFetch.Status.QUEUED).update(

@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.workers_registry.models import Worker
+from backend.workers_registry.process import existing_worker_models, installed_packs, worker_models
 from workers.runtime.packhost import sandbox
 
 logger = logging.getLogger(__name__)
@@ -87,8 +88,6 @@ def _gpus() -> list[dict[str, Any]]:
 
 
 def _installed_packs() -> dict[str, str]:
-    from backend.runs.engine import installed_packs
-
     try:
         return installed_packs()
     except Exception:
@@ -106,8 +105,6 @@ def running_run_ids(name: str) -> list[str]:
 
 def warm_models_here() -> list[dict[str, Any]]:
     """The models warm in this process (empty until a run asked for the model manager)."""
-    from backend.runs.engine import existing_worker_models
-
     manager = existing_worker_models()
     if manager is None:
         return []
@@ -116,15 +113,11 @@ def warm_models_here() -> list[dict[str, Any]]:
 
 def available_models_here() -> list[dict[str, Any]]:
     """The models this machine's local model cache can load."""
-    from backend.runs.engine import worker_models
-
     return [model.to_json() for model in worker_models().available_models()]
 
 
 def model_files_here() -> dict[str, list[dict[str, Any]]]:
     """This machine's model library by kind (names, sizes, hashes already known; nothing is hashed here)."""
-    from backend.runs.engine import worker_models
-
     return worker_models().available_files()
 
 

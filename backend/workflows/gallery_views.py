@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from backend.accounts.access import Need, access_workflow, access_workflow_version, access_workspace
 from backend.accounts.authentication import AuthenticatedRequest
 from backend.accounts.models import Workspace
+from backend.runs.nodes import model_file_options, registry_for_workspace
 from backend.workflows.builtin_templates import (
     BuiltinTemplate,
     builtin_templates,
@@ -41,14 +42,10 @@ from workers.export import graph_to_script, graph_to_svg, layered_layout
 
 
 def _registry(workspace: Workspace) -> NodeRegistry:
-    from backend.runs.engine import registry_for_workspace
-
     return registry_for_workspace(workspace)
 
 
 def _model_files(kinds: set[str]) -> dict[str, list[str]]:
-    from backend.runs.engine import model_file_options
-
     return {kind: model_file_options(kind) or [] for kind in kinds}
 
 

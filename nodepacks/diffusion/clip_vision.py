@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from nodepacks import sdk
+from nodepacks.diffusion.building import BUILD_LOCK, pick_device
 from nodepacks.diffusion.handles import Cond, DiffusionError
 from nodepacks.diffusion.weights import load_tensors, place, read_keys, shipped_config
 
@@ -269,12 +270,10 @@ def _parameter_names(cls: Any, config: Any) -> set[str]:
 
 def warm_network(vision: ClipVision, models: sdk.ModelProvider) -> Any:
     """The loaded vision tower on the run's device, once per content hash through ``models.cached``."""
-    from nodepacks.diffusion import runtime
-
-    device, dtype = runtime.pick_device()
+    device, dtype = pick_device()
 
     def load() -> Any:
-        with runtime.BUILD_LOCK:
+        with BUILD_LOCK:
             network = load_network(vision)
             return place(network, device, dtype)
 
@@ -347,16 +346,14 @@ def check_output(output: Any, input_name: str = "clip_vision_output") -> Mapping
 
 
 def _warm_style_model(style: StyleModel, models: sdk.ModelProvider) -> Any:
-    from nodepacks.diffusion import runtime
-
-    device, dtype = runtime.pick_device()
+    device, dtype = pick_device()
 
     def load() -> Any:
         import torch
 
         state = load_tensors(style.path)
         hidden = int(state["redux_up.weight"].shape[0]) if "redux_up.weight" in state else 0
-        with runtime.BUILD_LOCK:
+        with BUILD_LOCK:
             up = torch.nn.Linear(style.in_features, hidden)
             down = torch.nn.Linear(hidden, style.out_features)
             network = torch.nn.Sequential(up, torch.nn.SiLU(), down)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from nodepacks import sdk
+from nodepacks.diffusion.building import BUILD_LOCK, pick_device
 from nodepacks.diffusion.handles import Cond, DiffusionError
 from nodepacks.diffusion.weights import load_tensors, place, read_json, read_keys, shipped_config
 
@@ -259,12 +260,10 @@ def load_network(net: ControlNet) -> Any:
 
 def warm_network(net: ControlNet, models: sdk.ModelProvider) -> Any:
     """The loaded ControlNet on the run's device, once per content hash through ``models.cached``."""
-    from nodepacks.diffusion import runtime
-
-    device, dtype = runtime.pick_device()
+    device, dtype = pick_device()
 
     def load() -> Any:
-        with runtime.BUILD_LOCK:
+        with BUILD_LOCK:
             network = load_network(net)
             return place(network, device, dtype)
 

@@ -20,7 +20,7 @@ from nodepacks.diffusion.weights import load_tensors, read_keys, read_metadata
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from nodepacks.diffusion.families import Family
+    from nodepacks.diffusion.families.registry import Family
 
 _ARCHITECTURES = (
     ("stable-diffusion-xl", "sdxl"),

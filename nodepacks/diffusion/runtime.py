@@ -12,13 +12,17 @@ holds the current sigma is run and the predictions are averaged, weighted by ``s
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nodepacks import sdk
+from nodepacks.diffusion import clip_vision, controlnet, lora
+
+# Where networks are built, and the lock around it (building.py); still named here, where callers found them.
+from nodepacks.diffusion.building import BUILD_LOCK as BUILD_LOCK
+from nodepacks.diffusion.building import pick_device as pick_device
 from nodepacks.diffusion.families import Family, get_family
 from nodepacks.diffusion.handles import (
     Cond,
@@ -34,21 +38,6 @@ from nodepacks.diffusion.weights import place
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-BUILD_LOCK = threading.RLock()
-"""Held while a network is constructed. diffusers (through accelerate's ``init_empty_weights``) builds models by
-patching ``torch.nn.Module.register_parameter`` for the whole process, so a network another thread builds at the
-same moment (a spandrel upscaler, a second UNet) would get parameters on the meta device. Never hold it while
-waiting for the model manager: take it inside a load, around the construction only."""
-
-
-def pick_device() -> tuple[str, torch.dtype]:
-    """cuda with bf16 (fp16 where the card has no bf16) when a GPU is there, else cpu with fp32."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return "cpu", torch.float32
-
 
 def _size_of(module: Any) -> int | None:
     try:
@@ -60,8 +49,6 @@ def _size_of(module: Any) -> int | None:
 
 def load_diffusion_network(model: DiffusionModel, models: sdk.ModelProvider) -> Any:
     """The warm network of ``model`` (its patches applied), loaded once per ``model.key``."""
-    from nodepacks.diffusion import lora
-
     family = get_family(model.family)
     device, dtype = pick_device()
     if model.weights is None:
@@ -90,8 +77,6 @@ def load_diffusion_network(model: DiffusionModel, models: sdk.ModelProvider) -> 
 
 def load_text_stack(clip: TextEncoder, models: sdk.ModelProvider) -> Any:
     """The warm text encoder stack of ``clip`` (LoRA patches applied)."""
-    from nodepacks.diffusion import lora
-
     family = get_family(clip.family)
     device, dtype = pick_device()
 
@@ -176,8 +161,6 @@ class Denoiser:
             for cond in active:
                 self._check_reference_latents(cond)
                 if cond.get("unclip_conditioning"):
-                    from nodepacks.diffusion import clip_vision
-
                     label = self.family.display_name or self.family.name
                     clip_vision.check_unclip(self.family.name, label, self.model.source, cond)
                 tensors = self._tensors(cond, x.shape[0])
@@ -189,8 +172,6 @@ class Denoiser:
                     model_in = torch.cat([x_in, extra.to(x_in.dtype)], dim=1)
                 network = self.network
                 if tensors.get("control"):
-                    from nodepacks.diffusion import controlnet
-
                     network = controlnet.controlled(self, network, tensors["control"], float(sigma.max()))
                 output = self.family.predict(network, model_in, timestep, tensors).float()
                 weight = torch.full_like(output[:, :1], float(cond.get("strength", 1.0)))

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from nodepacks import sdk
+from nodepacks.diffusion.building import BUILD_LOCK, pick_device
 from nodepacks.diffusion.handles import DiffusionError, UpscaleModel
 from nodepacks.diffusion.weights import load_tensors
 
@@ -14,8 +15,6 @@ from nodepacks.diffusion.weights import load_tensors
 def load_descriptor(path: str, input_name: str) -> Any:
     """spandrel's ImageModelDescriptor for a weights file, or a ``DiffusionError`` naming the input."""
     import spandrel
-
-    from nodepacks.diffusion.runtime import BUILD_LOCK
 
     state = load_tensors(path)
     try:
@@ -31,8 +30,6 @@ def load_descriptor(path: str, input_name: str) -> Any:
 def upscale(model: UpscaleModel, models: sdk.ModelProvider, image: np.ndarray) -> np.ndarray:
     """Images (b, h, w, 3) in [0, 1] -> (b, h*scale, w*scale, 3)."""
     import torch
-
-    from nodepacks.diffusion.runtime import pick_device
 
     device, _ = pick_device()
     descriptor = models.cached(model.key, lambda: load_descriptor(model.path, "upscale_model"))

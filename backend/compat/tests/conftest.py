@@ -10,9 +10,9 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from backend.accounts.actions import do_create_token
-from backend.runs import engine
 from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.runs.tests import testpack
+from backend.workers_registry import process
 
 IMAGE_PROMPT = {
     "1": {"class_type": "EmptyImage", "inputs": {"width": 8, "height": 4, "batch_size": 1, "color": 0x102030},
@@ -30,7 +30,7 @@ def compat_environment(settings, tmp_path, monkeypatch):
     settings.FLOWYARD_GPU_FALLBACK_TO_CPU = True  # the embedded default, whatever the environment says
     settings.FLOWYARD_PARALLELISM = 2
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "backend.core.live.LocalChannelLayer"}}
-    monkeypatch.setattr(engine, "_memory", None)
+    monkeypatch.setattr(process, "_memory", None)
     testpack.executions.clear()
     yield
     dispatcher = get_dispatcher()

@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.runs import engine
 from backend.runs.models import Run, RunOutput
 from backend.storage.blobs import get_blob_store
+from backend.workers_registry import process
 from nodepacks.diffusion.testing import (
     make_tiny_checkpoint,
     make_tiny_clip_vision,
@@ -123,7 +123,7 @@ def diffusion_site(settings, model_dir, monkeypatch):
     settings.FLOWYARD_MODELS_DIR = model_dir
     settings.FLOWYARD_EXTRA_MODEL_PATHS = []
     monkeypatch.setattr(
-        engine, "_models", None
+        process, "_models", None
     )  # a manager over this library, warm across this module's runs
 
 

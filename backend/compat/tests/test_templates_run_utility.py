@@ -23,9 +23,9 @@ from backend.compat.tests.test_templates_run import (
     saved_images,
     upload,
 )
-from backend.runs import engine
 from backend.runs.models import RunOutput
 from backend.storage.blobs import get_blob_store
+from backend.workers_registry import process
 from nodepacks.diffusion.testing import make_tiny_checkpoint, make_tiny_upscaler
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -48,7 +48,7 @@ def diffusion_site(settings, model_dir, monkeypatch):
     settings.FLOWYARD_NODE_PACKS = ["nodepacks.core", "nodepacks.diffusion"]
     settings.FLOWYARD_MODELS_DIR = model_dir
     settings.FLOWYARD_EXTRA_MODEL_PATHS = []
-    monkeypatch.setattr(engine, "_models", None)
+    monkeypatch.setattr(process, "_models", None)
 
 
 def template(name: str) -> dict:

@@ -7,9 +7,9 @@ import copy
 import pytest
 
 from backend.accounts.roles import Role
-from backend.runs import engine
 from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.runs.tests import testpack
+from backend.workers_registry import process
 from backend.workflows.actions import do_create_workflow
 from backend.workflows.documents import parse_document
 
@@ -40,7 +40,7 @@ def runs_environment(settings, tmp_path, monkeypatch):
     settings.FLOWYARD_DISPATCHER = "local"
     settings.FLOWYARD_GPU_FALLBACK_TO_CPU = True  # the embedded default, whatever the environment says
     settings.FLOWYARD_PARALLELISM = 2
-    monkeypatch.setattr(engine, "_memory", None)
+    monkeypatch.setattr(process, "_memory", None)
     testpack.flaky_state["fail"] = True
     testpack.executions.clear()
     yield

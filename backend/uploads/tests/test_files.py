@@ -119,7 +119,7 @@ def test_runs_seam_delegates_to_uploads(team):
 
 
 def test_graph_naming_a_file_the_workspace_lacks_fails_validation_naming_node_and_input(team):
-    from backend.runs.engine import option_sources_for_workspace, registry_for_workspace
+    from backend.runs.nodes import option_sources_for_workspace, registry_for_workspace
     from workers.engine.graph import parse_graph
     from workers.engine.validation import validate_graph
 

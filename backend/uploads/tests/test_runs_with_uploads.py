@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.runs import engine
 from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.uploads.tests.conftest import png_bytes
+from backend.workers_registry import process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def local_runs(settings, monkeypatch):
     settings.FLOWYARD_DISPATCHER = "local"
-    monkeypatch.setattr(engine, "_memory", None)
+    monkeypatch.setattr(process, "_memory", None)
     yield
     dispatcher = get_dispatcher()
     if isinstance(dispatcher, LocalDispatcher):

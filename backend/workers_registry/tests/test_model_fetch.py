@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.runs import engine
-from backend.workers_registry import catalog, fetching
+from backend.workers_registry import catalog, fetching, process
 from backend.workers_registry.models import ModelFetch, Worker
 from backend.workers_registry.tasks import fetch_model_file_task
 from workers.runtime.models import register_local_model
@@ -30,7 +29,7 @@ def library(tmp_path, monkeypatch, settings):
     settings.FLOWYARD_EXTRA_MODEL_PATHS = []
     settings.FLOWYARD_DISPATCHER = "local"
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope"))
-    monkeypatch.setattr(engine, "_models", None)
+    monkeypatch.setattr(process, "_models", None)
     repo = tmp_path / "repo"
     (repo / "unet").mkdir(parents=True)
     (repo / "configuration.json").write_text("{}")
@@ -141,11 +140,14 @@ def test_with_celery_the_job_goes_to_the_workers_queue_and_the_task_runs_it(
     library, alice, client_for, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     settings.FLOWYARD_DISPATCHER = "celery"
-    sent: list[tuple[list, str]] = []
-    monkeypatch.setattr(fetch_model_file_task, "apply_async", lambda args, queue: sent.append((args, queue)))
+    sent: list[tuple[str, list, str]] = []
+    monkeypatch.setattr(
+        fetching.celery_app, "send_task", lambda name, args, queue, **kw: sent.append((name, args, queue))
+    )
     with django_capture_on_commit_callbacks(execute=True):
         job_id = fetch(client_for(alice), local_files_only=True).json()["id"]
-    assert sent == [([job_id], settings.FLOWYARD_CPU_QUEUE)]
+    # Sent by name: the name the worker's task is registered under.
+    assert sent == [(fetch_model_file_task.name, [job_id], settings.FLOWYARD_CPU_QUEUE)]
     assert ModelFetch.objects.get(pk=job_id).status == "queued"
 
     Worker.objects.create(name="gpu@h:1", hostname="h", queues=[settings.FLOWYARD_GPU_QUEUE])

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from backend.runs import engine
-from backend.workers_registry import catalog
+from backend.runs import nodes
+from backend.workers_registry import catalog, process
 from backend.workers_registry.heartbeat import WorkerPresence
 from backend.workers_registry.models import Worker
 from workers.runtime.models import register_local_model
@@ -34,7 +34,7 @@ def library(tmp_path, monkeypatch, settings):
     settings.FLOWYARD_MODELS_DIR = tmp_path / "models"
     settings.FLOWYARD_EXTRA_MODEL_PATHS = []
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "modelscope"))
-    monkeypatch.setattr(engine, "_models", None)
+    monkeypatch.setattr(process, "_models", None)
     catalog.forget_local_models()
     yield tmp_path / "models"
     catalog.forget_local_models()
@@ -112,7 +112,7 @@ def test_a_model_file_select_accepts_only_files_a_live_worker_lists(team, as_rol
 
     client = as_role("runner")
     # Nobody reports a library: validation cannot tell, the run would say which file is missing.
-    assert engine.option_sources_for_workspace(team)("modelfiles.checkpoints") is None
+    assert nodes.option_sources_for_workspace(team)("modelfiles.checkpoints") is None
     assert (
         client.post(
             "/api/runs", {"workspace": team.pk, "graph": graph("x.safetensors")}, format="json"
@@ -176,13 +176,13 @@ def test_fetch_model_file_copies_from_the_modelscope_cache_and_records_hash_and_
 
 def test_embedded_a_file_just_dropped_into_the_library_is_accepted_at_once(team, library, settings):
     settings.FLOWYARD_DISPATCHER = "local"
-    options = engine.option_sources_for_workspace(team)
+    options = nodes.option_sources_for_workspace(team)
     put(library, "checkpoints", "first.safetensors")
     assert options("modelfiles.checkpoints") == ["first.safetensors"]
     catalog.local_model_files()  # a remembered scan that does not know the next file
     put(library, "checkpoints", "second.safetensors")
-    assert engine.option_sources_for_workspace(team)("modelfiles.checkpoints") == [
+    assert nodes.option_sources_for_workspace(team)("modelfiles.checkpoints") == [
         "first.safetensors",
         "second.safetensors",
     ]
-    assert engine.option_sources_for_workspace(team)("modelfiles.loras") == []
+    assert nodes.option_sources_for_workspace(team)("modelfiles.loras") == []

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from backend.accounts.roles import Role
-from backend.runs import engine
+from backend.runs import nodes
 from backend.runs.models import Run
-from backend.workers_registry import catalog
+from backend.workers_registry import catalog, process
 from backend.workers_registry.heartbeat import WorkerPresence
 from backend.workers_registry.models import Worker
 
@@ -33,7 +33,7 @@ MODEL = {
 def model_cache(tmp_path, monkeypatch):
     """An empty local model cache for this process (MODELSCOPE_CACHE), forgotten afterwards."""
     monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path / "models"))
-    monkeypatch.setattr(engine, "_models", None)
+    monkeypatch.setattr(process, "_models", None)
     catalog.forget_local_models()
     yield tmp_path / "models"
     catalog.forget_local_models()
@@ -129,7 +129,7 @@ def test_models_come_from_live_workers_heartbeats_and_the_local_cache(
 
 def test_a_model_select_accepts_only_models_a_worker_can_load(team, as_role, model_cache, settings):
     settings.FLOWYARD_NODE_PACKS = ["nodepacks.core", "nodepacks.modelscope"]
-    options = engine.option_sources_for_workspace(team)
+    options = nodes.option_sources_for_workspace(team)
     assert options("models.image-color-enhancement") is None  # nobody reports models: cannot tell
     Worker.objects.create(name="w1@h:1", hostname="h", available_models=[MODEL])
     assert options("models.image-color-enhancement") == ["damo/enhance"]

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from backend.accounts.roles import Role
-from backend.runs import engine
 from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.storage.blobs import get_blob_store
 from backend.uploads.models import Upload
+from backend.workers_registry import process
+from backend.workflows import gallery_views
 from backend.workflows.builtin_templates import EXAMPLES_DIR, builtin_templates
 from backend.workflows.models import Workflow
 from workers.engine.graph import parse_graph
@@ -32,7 +33,7 @@ def blob_dir(settings, tmp_path: Path) -> None:
 
 @pytest.fixture
 def no_model_files(monkeypatch):
-    monkeypatch.setattr(engine, "model_file_options", lambda kind: [])
+    monkeypatch.setattr(gallery_views, "model_file_options", lambda kind: [])
 
 
 @pytest.mark.django_db
@@ -50,7 +51,7 @@ def test_the_gallery_lists_the_shipped_templates_and_what_each_needs(as_role, no
 
 @pytest.mark.django_db
 def test_a_template_with_a_checkpoint_installed_is_ready_and_uses_it(as_role, team, monkeypatch):
-    monkeypatch.setattr(engine, "model_file_options", lambda kind: ["tiny-sd15.safetensors"])
+    monkeypatch.setattr(gallery_views, "model_file_options", lambda kind: ["tiny-sd15.safetensors"])
     client = as_role("editor")
     listed = {t["id"]: t for t in client.get("/api/templates/builtin").json()}
     assert listed["txt2img"]["needs"] == []
@@ -119,7 +120,7 @@ def test_the_sample_image_is_uploaded_once_per_workspace(as_role, team):
 @pytest.mark.parametrize("template_id", ["text-pipeline", "image-pipeline", "branching"])
 def test_each_ready_template_runs_as_shipped(template_id, as_role, team, settings, monkeypatch, wait_for_run):
     settings.FLOWYARD_DISPATCHER = "local"
-    monkeypatch.setattr(engine, "_memory", None)
+    monkeypatch.setattr(process, "_memory", None)
     client = as_role("editor")
     created = client.post(f"/api/templates/builtin/{template_id}/use", {"workspace": team.pk}, format="json")
     assert created.status_code == 201, created.json()

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nodepacks import sdk
-from nodepacks.diffusion.families import Family
 from nodepacks.diffusion.families import _common as common
 from nodepacks.diffusion.families._common import _count
 from nodepacks.diffusion.families._t5 import (
@@ -29,6 +28,7 @@ from nodepacks.diffusion.families._t5 import (
     load_t5_state,
     t5_state,
 )
+from nodepacks.diffusion.families.registry import Family
 from nodepacks.diffusion.handles import (
     Cond,
     DiffusionError,

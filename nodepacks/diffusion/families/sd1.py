@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from nodepacks.diffusion.families import Family
 from nodepacks.diffusion.families import _common as common
+from nodepacks.diffusion.families.registry import Family
 from nodepacks.diffusion.handles import Cond, LatentFormat, ModelSampling, TextEncoder, WeightsSource
 from nodepacks.diffusion.weights import DIFFUSION_MODEL_PREFIX, place, shipped_config, strip_prefix
 

@@ -13,8 +13,8 @@ import torch
 
 from nodepacks.diffusion import nodes_latent as latent_nodes
 from nodepacks.diffusion import nodes_loaders as loaders
-from nodepacks.diffusion.families import _FAMILIES as REGISTERED
 from nodepacks.diffusion.families import Family, detect_family, known_families, register_family
+from nodepacks.diffusion.families.registry import _FAMILIES as REGISTERED
 from nodepacks.diffusion.handles import DiffusionError, ModelSampling
 from nodepacks.diffusion.runtime import prepare_denoiser
 from nodepacks.diffusion.tokenizers import clip_tokenizer

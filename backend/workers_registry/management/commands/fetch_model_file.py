@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from backend.workers_registry.catalog import forget_local_models
+from backend.workers_registry.process import model_library
 from workers.runtime.model_library import KIND_ALIASES, KIND_FOLDERS
 
 
@@ -26,9 +28,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from backend.runs.engine import model_library
-        from backend.workers_registry.catalog import forget_local_models
-
         try:
             fetched = model_library().fetch_file(
                 options["repo_id"],
