@@ -1,7 +1,10 @@
-"""Tell the co-editing sockets of a workspace when a membership changes, once the change is committed."""
+"""Tell the co-editing sockets of a workspace when a membership changes, once the change is committed; make a
+version saved or restored other than from the draft the draft's content (``reset.py``); tell a workflow's
+editors when one of its runs is queued (``run_feed.py``)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -9,6 +12,10 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from backend.accounts.models import Membership
+from backend.workflows.models import WorkflowVersion
+from backend.workflows.signals import version_saved
+
+logger = logging.getLogger(__name__)
 
 
 def _publish(membership: Membership) -> None:
@@ -29,3 +36,32 @@ def membership_removed(sender: Any, instance: Membership, **kwargs: Any) -> None
 def membership_saved(sender: Any, instance: Membership, created: bool, **kwargs: Any) -> None:
     if not created:
         _publish(instance)  # a changed role may change whether the member writes
+
+
+@receiver(version_saved, sender=WorkflowVersion, dispatch_uid="coedit.version_saved")
+def version_replaces_draft(
+    sender: Any, version: WorkflowVersion, created: bool, source: str, **kwargs: Any
+) -> None:
+    """A restore (even of the latest content) or a new version saved outside the draft resets the draft to it;
+    the draft's own save does not (edits made since it was read must stay), nor a save that changed nothing."""
+    from backend.coedit.reset import reset_draft_to_version
+
+    if source == "draft" or (source == "save" and not created):
+        return
+    try:
+        reset_draft_to_version(version)
+    except Exception:
+        logger.exception(
+            "could not reset the draft of workflow %s to version %s", version.workflow_id, version.number
+        )
+
+
+@receiver(post_save, sender="runs.Run", dispatch_uid="coedit.run_queued")
+def run_queued(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """A run of a workflow was queued: its open editors are told once the submit commits."""
+    if not created or instance.workflow_id is None:
+        return
+    from backend.coedit.run_feed import publish_run
+
+    workflow_id = instance.workflow_id
+    transaction.on_commit(lambda: publish_run(workflow_id, instance))

@@ -1,15 +1,17 @@
-"""The draft over HTTP: read it as a JSON document, and save it as the workflow's next immutable version."""
+"""The draft over HTTP: read it as a JSON document, and save it as the workflow's next immutable version; show a
+run its starter queued from the editor to everyone in the workflow."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts.access import Need, access_workflow
+from backend.accounts.access import Need, access_run, access_workflow, access_workflow_draft
 from backend.accounts.authentication import AuthenticatedRequest
-from backend.coedit import store
+from backend.coedit import run_feed, store
 from backend.coedit.models import DraftSnapshot
 from backend.workflows import actions
 from backend.workflows.documents import parse_document
@@ -51,9 +53,34 @@ class SaveDraftView(APIView):
         body.is_valid(raise_exception=True)
         document = parse_document(*store.draft_document(workflow.pk))
         version, created = actions.do_save_version(
-            workflow, request.user, document, body.validated_data["message"]
+            workflow, request.user, document, body.validated_data["message"], source="draft"
         )
         return Response(
             VersionDocumentSerializer(version).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class ShareRunSerializer(serializers.Serializer):
+    run = serializers.UUIDField()
+
+
+class ShareRunView(APIView):
+    @extend_schema(request=ShareRunSerializer, responses={204: None})
+    def post(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
+        """Show a run the caller queued from this workflow's editor to everyone who has it open
+        (``ws/workflows/<id>/runs/``): a raw-graph run of the workflow's workspace that the caller started, or
+        a run of this workflow (already announced when it was queued). 404 for any other run."""
+        workflow, _ = access_workflow_draft(request.user, workflow_id)
+        body = ShareRunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        run = access_run(request.user, body.validated_data["run"], graphs=False)
+        if (
+            run.created_by_id != request.user.pk
+            or run.workspace_id != workflow.workspace_id
+            or run.workflow_id not in (None, workflow.pk)
+        ):
+            raise NotFound("No such run.")
+        if run.workflow_id is None:
+            run_feed.publish_run(workflow.pk, run)
+        return Response(status=status.HTTP_204_NO_CONTENT)

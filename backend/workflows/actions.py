@@ -17,6 +17,7 @@ from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
 from backend.workflows.documents import Document
 from backend.workflows.models import Workflow, WorkflowVersion
+from backend.workflows.signals import version_saved
 
 
 def _add_version(workflow: Workflow, user: User | None, document: Document, message: str) -> WorkflowVersion:
@@ -68,16 +69,24 @@ def do_create_workflow(
 
 @transaction.atomic(durable=True)
 def do_save_version(
-    workflow: Workflow, user: User, document: Document, message: str = ""
+    workflow: Workflow, user: User, document: Document, message: str = "", *, source: str = "save"
 ) -> tuple[WorkflowVersion, bool]:
     """Save ``document`` as the next version; returns (version, created). Unchanged content returns the
-    latest version as is."""
+    latest version as is. ``source`` (``save``, ``draft``, ``restore``) goes with ``version_saved``, sent on
+    commit: a version that did not come from the co-edited draft becomes the draft's content."""
     # Lock the workflow row so two saves cannot take the same number.
     Workflow.objects.select_for_update().filter(pk=workflow.pk).first()
     latest = workflow.versions.order_by("-number").first()
     if latest is not None and latest.content_hash == document.content_hash:
-        return latest, False
-    return _add_version(workflow, user, document, message), True
+        version, created = latest, False
+    else:
+        version, created = _add_version(workflow, user, document, message), True
+    transaction.on_commit(
+        lambda: version_saved.send_robust(
+            sender=WorkflowVersion, version=version, created=created, source=source
+        )
+    )
+    return version, created
 
 
 def do_restore_version(
@@ -85,7 +94,7 @@ def do_restore_version(
 ) -> tuple[WorkflowVersion, bool]:
     """Save an old version's content as the newest version."""
     document = Document(version.graph, version.layout, version.content_hash, version.packs)
-    return do_save_version(workflow, user, document, f"Restored version {version.number}")
+    return do_save_version(workflow, user, document, f"Restored version {version.number}", source="restore")
 
 
 @transaction.atomic(durable=True)

@@ -1,0 +1,155 @@
+"""``ws/workflows/<id>/runs/``: a run queued in a workflow reaches every open editor of it who may read its runs
+(owner, team members of any role), never an outsider; a raw-graph run reaches them when its starter shares it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from backend.accounts.actions import do_remove_member
+from backend.accounts.roles import Role
+from backend.asgi import websocket_application
+from backend.coedit.tests.test_consumer import GRAPH, headers_for, in_memory_layer, workflow
+from backend.runs.dispatch import LocalDispatcher, get_dispatcher
+from backend.runs.models import Run
+from backend.workflows.actions import do_create_workflow
+from backend.workflows.documents import parse_document
+
+__all__ = ["in_memory_layer", "workflow"]  # fixtures shared with test_consumer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+APP = websocket_application()
+IMAGE_GRAPH = {
+    "nodes": {
+        "1": {"type": "EmptyImage", "inputs": {"width": 8, "height": 4, "batch_size": 1, "color": 0x102030}},
+        "2": {"type": "ImageInvert", "inputs": {"image": ["1", 0]}},
+        "3": {"type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+}
+
+
+@pytest.fixture
+def runnable(settings, tmp_path, team, members):
+    """A workflow of the team that runs (on the embedded dispatcher, its blobs in a temporary folder)."""
+    settings.FLOWYARD_BLOB_DIR = tmp_path / "blobs"
+    settings.FLOWYARD_DISPATCHER = "local"
+    document = parse_document(IMAGE_GRAPH, {"nodes": {}, "groups": []})
+    yield do_create_workflow(members[Role.OWNER], team, "Invert", document)
+    dispatcher = get_dispatcher()
+    if isinstance(dispatcher, LocalDispatcher):
+        assert dispatcher.wait_idle(30), "runs were still executing when the test ended"
+
+
+@pytest.fixture
+def feed_for(members, oscar):
+    cookies = {role: headers_for(user) for role, user in members.items()}
+    cookies["outsider"] = headers_for(oscar)
+
+    def make(who, workflow) -> WebsocketCommunicator:
+        return WebsocketCommunicator(APP, f"/ws/workflows/{workflow.pk}/runs/", headers=cookies[who])
+
+    return make
+
+
+async def frames(feed: WebsocketCommunicator, quiet: float = 0.3) -> list[dict]:
+    """What the feed sent until it was quiet for ``quiet`` seconds (a close as ``{"close": code}``)."""
+    out = []
+    while not await feed.receive_nothing(timeout=quiet):
+        message = await feed.receive_output(timeout=1)
+        if message["type"] == "websocket.close":
+            out.append({"close": message.get("code")})
+            return out
+        out.append(json.loads(message["text"]))
+    return out
+
+
+def _post(user, path: str, data: dict):
+    client = Client()
+    client.force_login(user)
+    return client.post(path, data, content_type="application/json")
+
+
+def test_a_run_of_the_workflow_reaches_every_member_in_it_and_no_outsider(runnable, members, feed_for):
+    editor, workflow = members[Role.EDITOR], runnable
+
+    async def scenario():
+        feeds = {who: feed_for(who, workflow) for who in (Role.OWNER, Role.VIEWER, Role.RUNNER, "outsider")}
+        for feed in feeds.values():
+            assert (await feed.connect(timeout=5))[0]
+        outsider = await frames(feeds.pop("outsider"))
+        answer = await database_sync_to_async(_post)(
+            editor, "/api/runs", {"workflow": workflow.pk, "version": 1}
+        )
+        assert answer.status_code == 201, answer.content
+        seen = {who: await frames(feed) for who, feed in feeds.items()}
+        for feed in feeds.values():
+            await feed.disconnect()
+        return outsider, answer.json()["id"], seen
+
+    outsider, run_id, seen = async_to_sync(scenario)()
+    assert outsider == [{"close": 4404}]
+    for who, got in seen.items():
+        runs = [f["run"] for f in got if f.get("type") == "run"]
+        assert [r["id"] for r in runs] == [run_id], who
+        assert runs[0]["created_by"] == {"id": editor.pk, "name": editor.username}
+        assert runs[0]["workflow"] == workflow.pk
+
+
+def test_a_late_joiner_is_told_of_the_unfinished_runs_and_a_removed_member_is_closed(
+    team, workflow, members, feed_for
+):
+    owner = members[Role.OWNER]
+    Run.objects.create(  # finished: not told
+        workspace=team, workflow=workflow, graph=GRAPH, created_by=owner, status=Run.Status.SUCCEEDED
+    )
+    waiting = Run.objects.create(workspace=team, workflow=workflow, graph=GRAPH, created_by=owner)
+    Run.objects.create(workspace=team, graph=GRAPH, created_by=owner)  # a raw-graph run: not told
+
+    async def scenario():
+        viewer = feed_for(Role.VIEWER, workflow)
+        assert (await viewer.connect(timeout=5))[0]
+        first = await frames(viewer)
+        await database_sync_to_async(do_remove_member)(team, owner, Role.OWNER, members[Role.VIEWER].pk)
+        return first, await frames(viewer, 0.5)
+
+    first, after = async_to_sync(scenario)()
+    assert [f["run"]["id"] for f in first] == [str(waiting.pk)]
+    assert after == [{"close": 4404}]
+
+
+def test_a_raw_graph_run_is_shared_by_its_starter_only_and_only_within_the_workspace(
+    team, workflow, members, feed_for, make_user
+):
+    from backend.accounts.actions import do_create_team
+
+    editor, owner = members[Role.EDITOR], members[Role.OWNER]
+    raw = Run.objects.create(workspace=team, graph=GRAPH, created_by=editor)
+    someone_elses = Run.objects.create(workspace=team, graph=GRAPH, created_by=owner)
+    other_team = do_create_team(editor, "Elsewhere")
+    other_workspace = Run.objects.create(workspace=other_team, graph=GRAPH, created_by=editor)
+    path = f"/api/workflows/{workflow.pk}/shared-runs"
+    olga = make_user("olga")
+
+    async def scenario():
+        viewer = feed_for(Role.VIEWER, workflow)
+        assert (await viewer.connect(timeout=5))[0]
+        await frames(viewer)
+        statuses = []
+        for run in (someone_elses, other_workspace, raw):
+            answer = await database_sync_to_async(_post)(editor, path, {"run": str(run.pk)})
+            statuses.append(answer.status_code)
+        outsider = await database_sync_to_async(_post)(olga, path, {"run": str(raw.pk)})
+        got = await frames(viewer)
+        await viewer.disconnect()
+        return statuses, outsider.status_code, got
+
+    statuses, outsider, got = async_to_sync(scenario)()
+    assert statuses == [404, 404, 204]
+    assert outsider == 404
+    assert [(f["run"]["id"], f["run"]["workflow"]) for f in got] == [(str(raw.pk), None)]
