@@ -103,6 +103,7 @@ describe("doc-model", () => {
     addNode(b, ids[1]!, "core.Text", { text: "b" }, { x: 0, y: 0 });
     exchange(a, b);
     expect(ids[0]).not.toBe(ids[1]);
+    for (const id of ids) expect(Number.isSafeInteger(Number(id))).toBe(true);
     expect(Object.keys(documentFromDoc(a).graph.nodes)).toEqual(expect.arrayContaining(ids));
   });
 });

@@ -8,6 +8,8 @@
 // Every leaf is stored as JSON text (pycrdt reads every Yjs number as a float and writes big integers as BigInt):
 // an int stays an int on the server and a seed of 2**60 stays exact there.
 import * as Y from "yjs";
+import { nextInSpace } from "../editor/graph-model";
+import { clientIdSpace } from "./ids";
 
 export const SCHEMA = 1;
 const NODE_LAYOUT_KEYS = ["x", "y", "width", "height", "collapsed", "mode", "title"] as const;
@@ -204,13 +206,7 @@ export function removeNode(doc: Y.Doc, nodeId: string, origin?: unknown): void {
   doc.transact(() => roots(doc).nodes.delete(nodeId), origin);
 }
 
-/** A node id no one else will take: the editor's numeric ids ("1", "2", ...) collide when two people add a node
- * at once, so co-edited nodes are numbered after the highest id and suffixed with the client's id. */
+/** A node id no one else will take: the next number in this client's own range (ids.ts), an integer as ComfyUI's. */
 export function newNodeId(doc: Y.Doc): string {
-  let max = 0;
-  for (const id of roots(doc).nodes.keys()) {
-    const n = Number.parseInt(id, 10);
-    if (Number.isInteger(n) && n > max) max = n;
-  }
-  return `${max + 1}-${doc.clientID.toString(36)}`;
+  return String(nextInSpace([...roots(doc).nodes.keys()].map(Number), clientIdSpace(doc.clientID)));
 }
