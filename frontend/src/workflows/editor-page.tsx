@@ -25,6 +25,7 @@ import { MissingPacksBanner } from "../packs/missing-packs-banner";
 import { NewFromTemplateButton } from "../templates/new-from-template";
 import { CoeditSession } from "../coedit/coedit-session";
 import type { CoeditProvider } from "../coedit/provider";
+import { SharedRuns } from "../coedit/shared-runs";
 
 interface Loaded {
   schemas: NodeSchema[];
@@ -220,6 +221,7 @@ function EditorWorkspace({
           {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
           <span className="fy-spacer" />
           {workflow && <CoeditSession workflowId={workflow.id} onProvider={setLive} />}
+          {workflow && <SharedRuns workflowId={workflow.id} />}
           {workflow ? (
             <EditorExtras
               workflow={workflow}
