@@ -336,7 +336,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A broker blip must not cancel the runs being executed: their state is in Postgres, not in the message.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # A Celery worker keeps its task connection this many seconds across tasks (checked before reuse, closed when
-# unusable or older; backend/celery.py) instead of connecting per task. 0: a new connection per task.
+# unusable or older; backend/runs/celery_worker.py) instead of connecting per task. 0: a new connection per task.
 FLOWYARD_WORKER_CONN_MAX_AGE = int(os.environ.get("FLOWYARD_WORKER_CONN_MAX_AGE", "300"))
 # Workers (backend/workers_registry): heartbeats, and recovery of runs whose worker died (backend/runs/recovery.py).
 FLOWYARD_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_WORKER_HEARTBEAT_SECONDS", "5"))
@@ -347,8 +347,8 @@ FLOWYARD_LIVE_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_LIVE_HEARTBEAT_
 # A RUNNING run on a worker the registry does not know is presumed orphaned after this long without events.
 FLOWYARD_RUN_STALL_SECONDS = float(os.environ.get("FLOWYARD_RUN_STALL_SECONDS", "600"))
 FLOWYARD_MAX_RUN_ATTEMPTS = int(os.environ.get("FLOWYARD_MAX_RUN_ATTEMPTS", "3"))
-# The reconciliation loop's period: every worker runs it on a thread of its own (backend/celery.py), the embedded
-# web process from its heartbeat thread.
+# The reconciliation loop's period: every worker runs it on a thread of its own (backend/runs/celery_worker.py), the
+# embedded web process from its heartbeat thread.
 FLOWYARD_SWEEP_SECONDS = float(os.environ.get("FLOWYARD_SWEEP_SECONDS", "10"))
 # A run handed to the dispatcher this long ago, still queued, whose message is in no queue and held by no worker
 # (lost with a Redis restart) is dispatched again.

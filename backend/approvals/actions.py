@@ -19,6 +19,7 @@ from backend.approvals.models import Approval
 from backend.runs.actions import RunConflict
 from backend.runs.models import NodeRun, Run, RunEvent
 from backend.runs.publish import publish_run_events, publish_run_status
+from backend.runs.scheduling import dispatch_next
 from backend.runs.signals import approval_requested, run_finished
 
 logger = logging.getLogger(__name__)
@@ -130,8 +131,6 @@ def do_decide(
             if ended:
                 run_finished.send(sender=Run, run_id=run_id, status=status)
             elif status == Run.Status.QUEUED:
-                from backend.runs.scheduling import dispatch_next
-
                 dispatch_next()
 
         transaction.on_commit(tell)

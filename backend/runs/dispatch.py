@@ -3,6 +3,10 @@ may start; a dispatcher only carries ids to ``execute_run``.
 
 ``FLOWYARD_DISPATCHER`` chooses: ``local`` (the embedded default: a thread pool in this process) or ``celery``
 (queues served by worker processes).
+
+This module sits below the executor: it imports neither ``execution`` nor ``tasks``. The Celery dispatcher sends
+the run task by name (``RUN_TASK``); the local one calls the executor the runs app registers when it is ready
+(``register_local_executor``, backend/runs/apps.py).
 """
 
 from __future__ import annotations
@@ -15,20 +19,40 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
-from backend.runs.execution import cancel_local, execute_run
+from backend.celery import app as celery_app
 from backend.runs.graphs import GraphRejected, PreparedGraph
+from backend.runs.models import Run
+from backend.workers_registry.catalog import live_workers
 from workers.engine import GraphError
 
 logger = logging.getLogger(__name__)
 
 CAPACITY_SECONDS = 2.0
+
+# The Celery task that executes a run (backend/runs/tasks.py), sent by name.
+RUN_TASK = "flowyard.execute_run"
+
+# How the local dispatcher executes a run (``execute(run_id, worker_name)``) and stops one (``cancel(run_id)``).
+Execute = Callable[[Any, str], object]
+Cancel = Callable[[Any], object]
+_local_executor: tuple[Execute, Cancel] | None = None
+
+
+def register_local_executor(execute: Execute, cancel: Cancel) -> None:
+    """Name what the local dispatcher runs in its threads: ``execute_run`` and ``cancel_local`` of
+    backend/runs/execution.py, registered by the runs app when it is ready. The executor calls the scheduler,
+    which calls this module: that call up goes through this hook, not through an import."""
+    global _local_executor
+    _local_executor = (execute, cancel)
 
 
 class Dispatcher(abc.ABC):
@@ -56,8 +80,10 @@ class Dispatcher(abc.ABC):
 class LocalDispatcher(Dispatcher):
     """Executes runs on a thread pool in this process (``FLOWYARD_LOCAL_WORKERS`` threads)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, execute: Execute, cancel: Cancel) -> None:
         self.workers = workers
+        self._execute_run = execute
+        self._cancel_run = cancel
         self.worker_name = f"local:{socket.gethostname()}:{os.getpid()}"
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flowyard-run")
         self._futures: set[Future[None]] = set()
@@ -81,11 +107,11 @@ class LocalDispatcher(Dispatcher):
             return set(self._carried.values())
 
     def cancel(self, run_id: Any) -> None:
-        cancel_local(run_id)
+        self._cancel_run(run_id)
 
     def _execute(self, run_id: Any) -> None:
         try:
-            execute_run(run_id, self.worker_name)
+            self._execute_run(run_id, self.worker_name)
         except Exception:
             logger.exception("executing run %s failed", run_id)
         finally:
@@ -117,8 +143,6 @@ class CeleryDispatcher(Dispatcher):
     ``flowyard.cpu``. The task id is the run id, so a cancel can revoke a message still waiting in the queue."""
 
     def __init__(self) -> None:
-        from channels.layers import InMemoryChannelLayer, get_channel_layer
-
         if not settings.CELERY_BROKER_URL:
             raise ImproperlyConfigured("FLOWYARD_DISPATCHER=celery needs REDIS_URL (or CELERY_BROKER_URL).")
         if isinstance(get_channel_layer(), InMemoryChannelLayer):
@@ -129,25 +153,26 @@ class CeleryDispatcher(Dispatcher):
         self._capacity: tuple[float, int] | None = None
 
     def submit(self, run_id: Any) -> None:
-        from backend.runs.tasks import execute_run_task
-
-        execute_run_task.apply_async(args=[str(run_id)], task_id=str(run_id), queue=self.queue_for(run_id))
+        celery_app.send_task(
+            RUN_TASK,
+            args=[str(run_id)],
+            task_id=str(run_id),
+            queue=self.queue_for(run_id),
+            ignore_result=True,
+        )
 
     def cancel(self, run_id: Any) -> None:
-        from backend.celery import app
-        from backend.runs.models import Run
-
         # The running task's recorder polls this flag (every ~0.5 s) and stops the engine cooperatively.
         Run.objects.filter(pk=run_id, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).update(
             cancel_requested=True
         )
-        app.control.revoke(str(run_id))
+        celery_app.control.revoke(str(run_id))
 
     def carried_run_ids(self) -> set[str] | None:
         """With a Redis broker: the task ids (= run ids) of the messages waiting in the run queues (each priority
         list kombu keeps) and of those delivered to a worker but not acknowledged (kombu's ``unacked`` hash, which
         also holds prefetched and retried messages); None with another broker."""
-        import redis
+        import redis  # the client and kombu's Redis transport: only a Celery web process with Redis needs them
         from kombu.transport.redis import Channel
 
         url = settings.CELERY_BROKER_URL
@@ -179,8 +204,6 @@ class CeleryDispatcher(Dispatcher):
     def capacity(self) -> int:
         """The concurrency of the live workers that serve the CPU queue, read at most every
         ``CAPACITY_SECONDS`` (the scheduler asks on every pass)."""
-        from backend.workers_registry.catalog import live_workers
-
         now = time.monotonic()
         if self._capacity is None or now - self._capacity[0] > CAPACITY_SECONDS:
             queue = settings.FLOWYARD_CPU_QUEUE
@@ -192,8 +215,6 @@ class CeleryDispatcher(Dispatcher):
     def queue_for(self, run_id: Any) -> str:
         """The queue of workers able to run it: the GPU queue if a node of it requires a GPU (``requires_gpu``,
         decided when the run was submitted), else the CPU queue."""
-        from backend.runs.models import Run
-
         requires_gpu = Run.objects.filter(pk=run_id).values_list("requires_gpu", flat=True).first()
         return settings.FLOWYARD_GPU_QUEUE if requires_gpu else settings.FLOWYARD_CPU_QUEUE
 
@@ -234,8 +255,6 @@ def gpu_route(prepared: PreparedGraph) -> bool:
 
 def gpu_workers_live() -> bool:
     """True when a live worker consumes ``FLOWYARD_GPU_QUEUE`` (the registry's heartbeats say who is alive)."""
-    from backend.workers_registry.catalog import live_workers
-
     queue = settings.FLOWYARD_GPU_QUEUE
     # A handful of rows: filtering the JSON list here works on every database.
     return any(queue in (queues or ()) for queues in live_workers().values_list("queues", flat=True))
@@ -260,7 +279,11 @@ def get_dispatcher() -> Dispatcher:
         dispatcher = _dispatchers.get(kind)
         if dispatcher is None:
             if kind == "local":
-                dispatcher = LocalDispatcher(settings.FLOWYARD_LOCAL_WORKERS)
+                if _local_executor is None:
+                    raise ImproperlyConfigured(
+                        "no local executor: the runs app registers it when it is ready"
+                    )
+                dispatcher = LocalDispatcher(settings.FLOWYARD_LOCAL_WORKERS, *_local_executor)
             elif kind == "celery":
                 dispatcher = CeleryDispatcher()
             else:

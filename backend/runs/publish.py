@@ -197,7 +197,7 @@ def publish_queue_soon(workspace_ids: Iterable[int]) -> None:
 QUEUE_PUBLISH_INTERVAL_SECONDS = 0.1
 QUEUE_SETTLE_SECONDS = 0.005
 # Seconds the positions thread keeps its database connection; 0 (web processes: their pool; tests): closed after
-# each pass. Celery workers set it (backend/celery.py) to FLOWYARD_WORKER_CONN_MAX_AGE.
+# each pass. Celery workers set it (backend/runs/celery_worker.py) to FLOWYARD_WORKER_CONN_MAX_AGE.
 QUEUE_CONNECTION_MAX_AGE = 0
 
 

@@ -12,7 +12,7 @@ A redelivered Celery message (acks_late, reject_on_worker_lost) may arrive befor
 then takes the run over directly with ``claim_from_lost_worker``, under the same conditions.
 
 The reconciliation loop (``Reconciler``) owns every run that has not ended. Each Celery worker runs it on a thread
-of its main process (backend/celery.py), so it never waits behind runs, needs no broker to reach it, and GPU-only
+of its main process (backend/runs/celery_worker.py), so it never waits behind runs, needs no broker to reach it, and GPU-only
 workers run it too; the embedded web process runs ``sweep`` from its heartbeat thread. One pass:
 
 - ``release_unheld_runs``: a run RUNNING on this worker that none of its pool processes holds any more (the child
@@ -43,7 +43,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from backend.approvals.actions import expire_approvals, request_missing_approvals
+from backend.runs.dispatch import get_dispatcher
 from backend.runs.models import NodeRun, Run, RunEvent
+from backend.runs.publish import publish_run_events, publish_run_status
+from backend.runs.scheduling import dispatch_next
 from backend.runs.signals import run_finished
 from backend.workers_registry.identity import pid_alive
 from backend.workers_registry.models import Worker, worker_of_run
@@ -64,8 +68,6 @@ def sweep(*, judge_workers: bool = True) -> dict[str, Any]:
 
     ``judge_workers=False`` skips judging workers by their heartbeats: right after this process itself could not
     reach the database, every worker's heartbeat looks old and none of them should be presumed dead for it."""
-    from backend.runs.scheduling import dispatch_next
-
     report: dict[str, Any] = {"workers_lost": [], "requeued": [], "failed": [], "redispatched": []}
     with _sweeping() as mine:
         if not mine:
@@ -81,8 +83,6 @@ def sweep(*, judge_workers: bool = True) -> dict[str, Any]:
 
 def _approvals_due() -> dict[str, list[Any]]:
     """Apply the timeouts of approvals past their deadline; request those a worker stopped before creating."""
-    from backend.approvals.actions import expire_approvals, request_missing_approvals
-
     try:
         done: dict[str, list[Any]] = {
             "approvals_requested": request_missing_approvals(),
@@ -123,8 +123,6 @@ def redispatch_lost_messages() -> list[str]:
     """Dispatch again each run handed to the dispatcher over ``FLOWYARD_DISPATCH_GRACE_SECONDS`` ago, still
     queued, whose message the dispatcher no longer has (lost with a broker restart, or with the process that held
     it); return their ids. Nothing when the dispatcher cannot tell which messages it has."""
-    from backend.runs.dispatch import get_dispatcher
-
     cutoff = timezone.now() - _seconds(settings.FLOWYARD_DISPATCH_GRACE_SECONDS)
     stale = list(
         Run.objects.filter(status=Run.Status.QUEUED, dispatched__lt=cutoff).values_list("id", "dispatched")
@@ -184,8 +182,6 @@ def release_unheld_runs(worker: str, held: Callable[[], set[str]]) -> list[str]:
         if outcome is not None:
             released.append(str(run_id))
     if released:
-        from backend.runs.scheduling import dispatch_next
-
         dispatch_next()
     return released
 
@@ -269,8 +265,6 @@ def mark_lost_workers() -> list[str]:
 
 def recover_orphaned_runs() -> dict[str, list[str]]:
     """Re-queue the runs whose worker is gone (fail those out of attempts); return their ids by outcome."""
-    from backend.runs.scheduling import dispatch_next
-
     running = list(
         Run.objects.filter(status=Run.Status.RUNNING).values_list("id", "worker", "started", "last_seq")
     )
@@ -328,8 +322,6 @@ def claim_from_lost_worker(run_id: Any, worker_name: str) -> bool:
         return False
     outcome = requeue_run(run_id, previous, "worker_lost", claim_for=worker_name)
     if outcome == "failed":
-        from backend.runs.scheduling import dispatch_next
-
         dispatch_next()
     return outcome == "claimed"
 
@@ -402,8 +394,6 @@ def requeue_run(
 
 
 def _publish(run: Run, row: RunEvent) -> None:
-    from backend.runs.publish import publish_run_events, publish_run_status
-
     try:
         publish_run_events(run, [row.to_json()])
         if row.type == "run_requeued" and run.status == Run.Status.QUEUED:

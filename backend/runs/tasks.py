@@ -1,22 +1,31 @@
-"""Celery tasks: thin wrappers that take ids and call the same code the local dispatcher calls."""
+"""Celery tasks: thin wrappers that take ids and call the same code the local dispatcher calls.
+
+An entry point at the top of the runs app: the dispatcher sends these by name and never imports them; a worker
+finds them by ``autodiscover_tasks`` (backend/celery.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import Reject
 
-if TYPE_CHECKING:
-    from backend.runs.models import Run
+from backend.cache.eviction import evict_cache
+from backend.runs.dispatch import RUN_TASK
+from backend.runs.execution import execute_run
+from backend.runs.models import Run
+from backend.runs.recovery import sweep
+from backend.runs.retries import TRANSIENT
+from backend.workers_registry import identity
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="flowyard.execute_run", bind=True, ignore_result=True)
+@shared_task(name=RUN_TASK, bind=True, ignore_result=True)
 def execute_run_task(self: Task, run_id: str) -> str | None:
     """Claim and execute the run; a second delivery finds it claimed and does nothing, unless the worker that
     claimed it is gone (then this worker takes it over and resumes it).
@@ -24,18 +33,13 @@ def execute_run_task(self: Task, run_id: str) -> str | None:
     When the database stays unreachable past ``FLOWYARD_DB_RETRY_SECONDS`` before the run could start, the
     message is rejected back to the queue (not acknowledged): it is delivered again once the database is back.
     """
-    from backend.runs.execution import execute_run
-    from backend.runs.models import Run
-    from backend.runs.retries import TRANSIENT
-    from backend.workers_registry import identity
-
     worker = identity.run_worker_name()
     if worker is None:  # not a registered worker process (a task applied in-process)
         worker = f"{self.request.hostname or f'celery@{socket.gethostname()}'}:{os.getpid()}"
     try:
         return execute_run(run_id, worker)
     except TRANSIENT as exc:
-        if _started_here(Run, run_id, worker):
+        if _started_here(run_id, worker):
             raise  # it ran: the reconciliation loop re-queues it (and resumes it from the cache)
         logger.warning(
             "run %s could not start (database unavailable: %s); giving its message back", run_id, exc
@@ -53,20 +57,18 @@ def execute_run_task(self: Task, run_id: str) -> str | None:
                 logger.exception("could not report the warm models of %s", worker)
 
 
-def _started_here(run_model: type[Run], run_id: str, worker: str) -> bool:
+def _started_here(run_id: str, worker: str) -> bool:
     """True when this worker is known to have claimed the run; False when it did not or nobody can tell."""
     try:
-        return run_model.objects.filter(pk=run_id, worker=worker[:200]).exists()
+        return Run.objects.filter(pk=run_id, worker=worker[:200]).exists()
     except Exception:
         return False
 
 
 @shared_task(name="flowyard.sweep", ignore_result=True)
-def sweep_task() -> dict:
+def sweep_task() -> dict[str, Any]:
     """One pass of the reconciliation loop on demand (``celery call flowyard.sweep``). Workers run the loop
-    themselves on a thread of their own (backend/celery.py), so beat no longer sends it."""
-    from backend.runs.recovery import sweep
-
+    themselves on a thread of their own (backend/runs/celery_worker.py), so beat no longer sends it."""
     report = sweep()
     if any(report.values()):
         logger.info("sweep: %s", report)
@@ -76,7 +78,5 @@ def sweep_task() -> dict:
 @shared_task(name="flowyard.evict_cache", ignore_result=True)
 def evict_cache_task() -> None:
     """Periodic housekeeping (celery beat, hourly): shrink the shared cache to its budget."""
-    from backend.cache.eviction import evict_cache
-
     report = evict_cache()
     logger.info("cache sweep: %s", report)

@@ -22,22 +22,7 @@ PACKAGES = ("backend", "workers", "nodepacks")
 # Circles known and being broken right now, each by the modules it may span (a circle inside them passes; one
 # that reaches further, or any other circle, fails). An entry no circle needs any more fails too, so the list
 # only shrinks.
-ALLOWED: dict[str, frozenset[str]] = {
-    # Issue 16: the dispatch/execution/scheduling circle of backend/runs is being broken by another change
-    # ("the dispatcher carries ids and sends Celery tasks by name"); that change removes this entry.
-    "backend/runs dispatch-execution-scheduling": frozenset(
-        {
-            "backend.approvals.actions",
-            "backend.celery",
-            "backend.runs.actions",
-            "backend.runs.dispatch",
-            "backend.runs.execution",
-            "backend.runs.recovery",
-            "backend.runs.scheduling",
-            "backend.runs.tasks",
-        }
-    ),
-}
+ALLOWED: dict[str, frozenset[str]] = {}
 
 Graph = Mapping[str, Iterable[str]]
 

@@ -208,11 +208,11 @@ def test_runs_that_need_a_gpu_go_to_the_gpu_queue(celery_mode, team, members, se
 
 
 def test_a_task_thread_keeps_its_connection_while_usable_and_young():
-    """backend/celery.py: between tasks the worker keeps the task thread's connection instead of reconnecting,
+    """backend/runs/celery_worker.py: between tasks the worker keeps the task thread's connection instead of reconnecting,
     but drops it when a transaction was left open or it outlived FLOWYARD_WORKER_CONN_MAX_AGE."""
     from django.db import connection
 
-    from backend.celery import _recycle_task_connections
+    from backend.runs.celery_worker import _recycle_task_connections
 
     original = connection.settings_dict
     try:

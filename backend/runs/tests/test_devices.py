@@ -1,7 +1,7 @@
 """Device needs: where a run with GPU nodes goes, and when it is refused at submit (through the runs API).
 
 Celery cases submit through the real ``CeleryDispatcher`` (the helper the Celery tests use) with
-``apply_async`` recording the queue instead of sending: which queue a run goes to is the point, not its execution.
+Celery's ``send_task`` recording the queue instead of sending: which queue a run goes to is the point, not its execution.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from backend.celery import app as celery_app
 from backend.runs import dispatch
 from backend.runs.models import Run
 from backend.runs.tasks import execute_run_task
@@ -48,9 +49,16 @@ class Celery:
 @pytest.fixture
 def celery(settings, monkeypatch, django_capture_on_commit_callbacks):
     mode = Celery(django_capture_on_commit_callbacks)
-    monkeypatch.setattr(
-        execute_run_task, "apply_async", lambda args, task_id, queue: mode.sent.append((task_id, queue))
-    )
+
+    def send_task(name, args, task_id, queue, ignore_result):
+        assert (name, args, ignore_result) == (
+            execute_run_task.name,
+            [task_id],
+            execute_run_task.ignore_result,
+        )
+        mode.sent.append((task_id, queue))
+
+    monkeypatch.setattr(celery_app, "send_task", send_task)
     settings.FLOWYARD_GPU_FALLBACK_TO_CPU = False  # the production default
     settings.FLOWYARD_MAX_RUNNING_PER_USER = 10  # nothing finishes here: let every run be sent
     with submitting_through_celery(settings, monkeypatch, checked_redis_url(), CPU_QUEUE):
