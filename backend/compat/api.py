@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.access import Need, access_workflow, access_workflow_version, access_workspace
+from backend.accounts.authentication import AuthenticatedRequest
 from backend.accounts.exceptions import ApiError, field_error
-from backend.accounts.models import ApiToken, Workspace
+from backend.accounts.models import ApiToken
 from backend.compat.models import ComfyTokenSettings
 from backend.compat.workflows import ImportError_, export_comfy, import_comfy
 from backend.runs.nodes import registry_for_workspace
@@ -27,10 +28,9 @@ class ImportComfyView(APIView):
     @extend_schema(
         request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, summary="Import a ComfyUI workflow"
     )
-    def post(self, request):
-        workspace = Workspace.objects.filter(personal_owner=request.user).first()
+    def post(self, request: AuthenticatedRequest) -> Response:
         try:
-            result = import_comfy(request.data, registry_for_workspace(workspace))
+            result = import_comfy(request.data, registry_for_workspace(request.user.personal_workspace))
         except ImportError_ as exc:
             raise ApiError(str(exc), [{"field": "workflow", "message": str(exc)}]) from None
         document = parse_document(result["document"]["graph"], result["document"]["layout"])
@@ -40,27 +40,28 @@ class ImportComfyView(APIView):
 
 class ExportComfyView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Export a workflow version as a ComfyUI API prompt")
-    def get(self, request, workflow_id: int):
+    def get(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         number = request.query_params.get("version")
         if number:
             version = access_workflow_version(request.user, workflow_id, number)
         else:
             workflow = access_workflow(request.user, workflow_id)
-            version = workflow.latest_version()
-            if version is None:
+            latest = workflow.latest_version()
+            if latest is None:
                 raise NotFound(f"Workflow {workflow.pk} has no saved version.")
+            version = latest
         return Response(export_comfy(version.graph, version.layout))
 
 
 class TokenSettingsView(APIView):
-    def _token(self, request, token_id: int) -> ApiToken:
+    def _token(self, request: AuthenticatedRequest, token_id: int) -> ApiToken:
         token = ApiToken.objects.filter(pk=token_id, user=request.user, revoked_at__isnull=True).first()
         if token is None:
             raise NotFound("No such token.")
         return token
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="The workspace a token's ComfyUI calls use")
-    def get(self, request, token_id: int):
+    def get(self, request: AuthenticatedRequest, token_id: int) -> Response:
         token = self._token(request, token_id)
         workspace = (
             ComfyTokenSettings.objects.filter(token=token).values_list("workspace_id", flat=True).first()
@@ -68,7 +69,7 @@ class TokenSettingsView(APIView):
         return Response({"workspace": workspace})
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
-    def put(self, request, token_id: int):
+    def put(self, request: AuthenticatedRequest, token_id: int) -> Response:
         token = self._token(request, token_id)
         value = request.data.get("workspace") if isinstance(request.data, dict) else None
         if value is None:

@@ -11,8 +11,12 @@ cross-site check (``csrf.check_cross_site``); ``Caller.via`` says which credenti
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
+
+from django.http import HttpRequest
 
 from backend.accounts.authentication import authenticate_token
 from backend.accounts.models import ApiToken, User, hash_secret
@@ -61,7 +65,7 @@ def token_from_headers(headers: dict[str, str]) -> tuple[str | None, str]:
     return None, ""
 
 
-def request_token(request, path_token: str | None) -> tuple[str | None, str]:
+def request_token(request: HttpRequest, path_token: str | None) -> tuple[str | None, str]:
     """The token a request carries (path segment, header, ``?token=``) and how it came; ``(None, "")``."""
     if path_token is not None:
         return path_token, "path"
@@ -72,7 +76,7 @@ def request_token(request, path_token: str | None) -> tuple[str | None, str]:
     return (query, "query") if query is not None else (None, "")
 
 
-def authenticate_request(request, path_token: str | None = None) -> Caller:
+def authenticate_request(request: HttpRequest, path_token: str | None = None) -> Caller:
     """Return the caller, or raise ``NotAuthenticated``."""
     raw, via = request_token(request, path_token)
     if raw is not None:
@@ -80,13 +84,13 @@ def authenticate_request(request, path_token: str | None = None) -> Caller:
         if user is None:
             raise NotAuthenticated("Invalid or revoked API token.")
         return Caller(user, raw, via)
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
+    user = getattr(request, "user", None)  # set by AuthenticationMiddleware (a lazy User or AnonymousUser)
+    if isinstance(user, User) and user.is_authenticated:
         return Caller(user, None, "session")
     raise NotAuthenticated("Authentication required: send an API token (Bearer, Basic password or ?token=).")
 
 
-def handshake_token(scope, path_token: str | None) -> tuple[str | None, str]:
+def handshake_token(scope: Mapping[str, Any], path_token: str | None) -> tuple[str | None, str]:
     """The token of a websocket handshake (path segment, ``?token=``, Bearer or Basic) and how it came;
     ``(None, "")`` when absent."""
     if path_token is not None:

@@ -133,7 +133,9 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         except ValueError:
             return
         if isinstance(message, dict) and message.get("type") == "feature_flags":
-            data = message.get("data") if isinstance(message.get("data"), dict) else {}
+            data = message.get("data")
+            if not isinstance(data, dict):
+                data = {}
             self.supports_metadata = bool(data.get("supports_preview_metadata"))
             flags = {"supports_preview_metadata": True, "max_upload_size": max_upload_bytes()}
             await self.send_json({"type": "feature_flags", "data": flags})

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.http import is_same_domain
 from rest_framework.authentication import CSRFCheck
@@ -34,8 +34,9 @@ class CrossSiteRefused(Exception):
     """A browser-credentialed request that may come from another site (answered 403, naming the reason)."""
 
 
-def _no_response(request: HttpRequest) -> None:
-    return None
+def _no_response(request: HttpRequest) -> HttpResponse:
+    # The middleware instances here only check; no view behind them is ever called.
+    return HttpResponse(status=204)
 
 
 def origin_is_site(origin: str, host: str, secure: bool) -> bool:
@@ -68,7 +69,7 @@ def _csrf_token_failure(request: HttpRequest) -> str | None:
     """Why Django's CSRF middleware refuses the request's token, or None when the token is valid."""
     check = CSRFCheck(_no_response)
     check.process_request(request)  # reads the CSRF cookie
-    reason = check.process_view(request, None, (), {})
+    reason = check.process_view(request, _no_response, (), {})  # a view that is not csrf_exempt
     return str(reason) if reason else None
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from backend.accounts.access import Need, access_run, access_run_to_manage, visible_runs
+from backend.accounts.models import User
 from backend.compat.live import ADD_MESSAGE_TYPES, PromptTranslator, output_images
 from backend.compat.models import ComfyPrompt
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
@@ -22,7 +23,7 @@ from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL)
 
 
-def user_prompts(user) -> Any:
+def user_prompts(user: User) -> QuerySet[ComfyPrompt]:
     """The user's own ComfyUI prompts whose runs they may still see (``visible_runs``)."""
     # Checked per prompt (EXISTS on the run's id): ``run__in=visible_runs(...)`` made the database list every
     # visible run of the installation first, on every call.
@@ -30,7 +31,7 @@ def user_prompts(user) -> Any:
     return ComfyPrompt.objects.filter(Exists(visible), user=user).select_related("run")
 
 
-def access_prompt(user, prompt_id: str, need: Need = Need.VIEW, *, graphs: bool = True) -> ComfyPrompt:
+def access_prompt(user: User, prompt_id: str, need: Need = Need.VIEW, *, graphs: bool = True) -> ComfyPrompt:
     """Load a prompt by id whose run the user may see (``access_run``), or raise 404 for missing and forbidden
     alike; ``need`` is checked on the run (403)."""
     record = ComfyPrompt.objects.filter(prompt_id=str(prompt_id)).first()
@@ -43,7 +44,7 @@ def access_prompt(user, prompt_id: str, need: Need = Need.VIEW, *, graphs: bool 
     return record
 
 
-def manageable_prompt(user, prompt_id: str) -> ComfyPrompt | None:
+def manageable_prompt(user: User, prompt_id: str) -> ComfyPrompt | None:
     """The prompt if the user may cancel its run (``access_run_to_manage``), else None (ComfyUI ignores ids it
     cannot act on)."""
     record = ComfyPrompt.objects.filter(prompt_id=str(prompt_id)).first()
@@ -56,14 +57,14 @@ def manageable_prompt(user, prompt_id: str) -> ComfyPrompt | None:
     return record
 
 
-def queue_remaining(user) -> int:
+def queue_remaining(user: User) -> int:
     """How many of the user's reachable prompts are queued or running."""
     # The active runs first: the user's history (thousands of prompts) is not walked.
     active = Run.objects.filter(status__in=ACTIVE).values("pk")
     return user_prompts(user).filter(run__in=active).count()
 
 
-def queue(user) -> dict[str, list]:
+def queue(user: User) -> dict[str, list[list[Any]]]:
     """``{queue_running, queue_pending}`` of the user's prompts, pending ones in the order they will start."""
     prompts = list(
         user_prompts(user).filter(run__status__in=ACTIVE).order_by("-run__priority", "number", "created")
@@ -126,7 +127,7 @@ def history_entry(prompt: ComfyPrompt) -> dict[str, Any]:
     }
 
 
-def history(user, max_items: int | None = None, offset: int = 0) -> dict[str, Any]:
+def history(user: User, max_items: int | None = None, offset: int = 0) -> dict[str, Any]:
     """The user's finished prompts, oldest first as ComfyUI's dict order; ``max_items`` keeps the newest."""
     prompts = user_prompts(user).filter(run__status__in=Run.FINISHED).order_by("-created", "-id")
     if offset:

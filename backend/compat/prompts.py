@@ -27,6 +27,7 @@ from backend.runs.graphs import GraphRejected
 from backend.runs.models import Run
 from backend.runs.nodes import option_sources_for_workspace
 from workers.engine import GraphError, NodeRegistry
+from workers.engine.validation import OptionSources
 
 ANNOTATION = re.compile(r"\s*\[(input|output|temp)\]$")
 MAX_PRIORITY = 10
@@ -118,7 +119,7 @@ def _dependent_outputs(graph: Mapping[str, Any], outputs: list[str]) -> dict[str
 
 
 def _node_error(
-    error: GraphError, prompt: Mapping[str, Any], registry: NodeRegistry, options
+    error: GraphError, prompt: Mapping[str, Any], registry: NodeRegistry, options: OptionSources
 ) -> dict[str, Any]:
     """One of our graph errors as a ComfyUI node error entry."""
     name = error.input
@@ -246,8 +247,10 @@ def submit_prompt(
     outputs = _output_nodes(graph, registry, targets)
     if not outputs:
         raise PromptInvalid(comfy_error("prompt_no_outputs", "Prompt has no outputs"))
-    extra_data = body.get("extra_data") if isinstance(body.get("extra_data"), Mapping) else {}
-    extra_data = sanitise_extra_data(dict(extra_data))
+    given_extra = body.get("extra_data")
+    extra_data: dict[str, Any] = sanitise_extra_data(
+        dict(given_extra) if isinstance(given_extra, Mapping) else {}
+    )
     client_id = body.get("client_id")
     if isinstance(client_id, str) and client_id:
         extra_data["client_id"] = client_id
@@ -263,7 +266,16 @@ def submit_prompt(
 
 
 def _submit(
-    user, workspace, packs, body, prompt, graph, outputs, extra_data, client_id, priority
+    user: User,
+    workspace: Workspace,
+    packs: LoadedPacks,
+    body: Mapping[str, Any],
+    prompt: Mapping[str, Any],
+    graph: dict[str, Any],
+    outputs: list[str],
+    extra_data: dict[str, Any],
+    client_id: str,
+    priority: int,
 ) -> Submitted:
     registry = packs.registry
     options = option_sources_for_workspace(workspace)
@@ -346,7 +358,7 @@ def _node_errors(
     graph: Mapping[str, Any],
     outputs: list[str],
     registry: NodeRegistry,
-    options,
+    options: OptionSources,
 ) -> dict[str, Any]:
     dependents = _dependent_outputs(graph, outputs)
     node_errors: dict[str, Any] = {}

@@ -17,13 +17,14 @@ import os
 import platform
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.db.models import Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import NotFound, PermissionDenied
 
@@ -36,7 +37,7 @@ from backend.accounts.access import (
     visible_uploads,
 )
 from backend.accounts.exceptions import ApiError
-from backend.accounts.models import Workspace, hash_secret
+from backend.accounts.models import User, Workspace, hash_secret
 from backend.accounts.roles import Role
 from backend.compat import history as comfy_history
 from backend.compat.auth import SAFE_METHODS, Caller, NotAuthenticated, authenticate_request
@@ -73,7 +74,7 @@ def comfy_view(methods: tuple[str, ...]) -> Callable:
         @functools.wraps(view)
         def wrapper(
             request: HttpRequest, *args: Any, token: str | None = None, **kwargs: Any
-        ) -> HttpResponse:
+        ) -> HttpResponseBase:
             if request.method not in methods:
                 return JsonResponse({"error": f"Method {request.method} not allowed."}, status=405)
             if request.method not in SAFE_METHODS:
@@ -118,7 +119,7 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return body
 
 
-def _workspace_ref(value: Any) -> Workspace | int | None:
+def _workspace_ref(value: Any) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
@@ -170,8 +171,9 @@ def prompt(request: HttpRequest, caller: Caller) -> HttpResponse:
     if request.method == "GET":
         return JsonResponse({"exec_info": {"queue_remaining": comfy_history.queue_remaining(caller.user)}})
     body = _json_body(request)
-    extra = body.get("extra_data") if isinstance(body.get("extra_data"), dict) else {}
-    workspace = workspace_for(request, caller, extra.get("flowyard_workspace"), Need.RUN)
+    extra = body.get("extra_data")
+    chosen = extra.get("flowyard_workspace") if isinstance(extra, dict) else None
+    workspace = workspace_for(request, caller, chosen, Need.RUN)
     try:
         submitted = submit_prompt(caller.user, workspace, body)
     except PromptInvalid as invalid:
@@ -182,7 +184,7 @@ def prompt(request: HttpRequest, caller: Caller) -> HttpResponse:
     )
 
 
-def _cancel(user, prompt_ids: list[str], status: str) -> None:
+def _cancel(user: User, prompt_ids: list[str], status: str) -> None:
     """Cancel the prompts among ``prompt_ids`` that are in ``status`` and whose runs the user may cancel
     (``access_run_to_manage``: one's own with ``run``, a teammate's with ``edit``); the others are ignored, as
     ComfyUI ignores ids it does not know. Each owner's sockets hear of their shorter queue."""
@@ -302,7 +304,7 @@ def _folder_type(value: str | None, default: str) -> str:
 
 
 @comfy_view(("GET", "HEAD"))
-def view(request: HttpRequest, caller: Caller) -> HttpResponse:
+def view(request: HttpRequest, caller: Caller) -> HttpResponseBase:
     filename, annotated = _strip_annotation(request.GET.get("filename", ""))
     if not filename or "\x00" in filename or filename in (".", ".."):
         raise BadRequest("filename is required.")
@@ -318,7 +320,7 @@ def view(request: HttpRequest, caller: Caller) -> HttpResponse:
                 .order_by("id")
                 .first()
             )
-            if output is not None:
+            if output is not None and output.blob_sha:
                 return blob_response(output.blob_sha, output.filename, output.content_type, request)
     workspace = workspace_for(request, caller)
     upload = (
@@ -346,7 +348,7 @@ def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
     upload, _ = do_upload(
         caller.user,
         workspace,
-        file,
+        cast(BinaryIO, file),  # an UploadedFile reads, seeks and tells like the binary file it wraps
         file.name or "image.png",
         kind=_comfy_upload_kind(file.name or "", file.content_type or ""),
         client_content_type=file.content_type or "",

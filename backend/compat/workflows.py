@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from backend.compat.schemas import is_seed_like, widget_inputs
+from nodepacks.sdk.node import NodeSchema
 from workers.engine import GraphFormatError, NodeRegistry
 from workers.engine.subgraphs import PATH_SEPARATOR, flatten, has_subgraphs, subgraph_id
 
@@ -86,7 +87,10 @@ def _import_api(prompt: Mapping[str, Any], registry: NodeRegistry) -> dict[str, 
         node_id = str(node_id)
         class_type = node["class_type"]
         nodes[node_id] = {"type": class_type, "inputs": dict(node.get("inputs") or {})}
-        place = {"x": float(index % GRID_COLUMNS * GRID_X), "y": float(index // GRID_COLUMNS * GRID_Y)}
+        place: dict[str, Any] = {
+            "x": float(index % GRID_COLUMNS * GRID_X),
+            "y": float(index // GRID_COLUMNS * GRID_Y),
+        }
         title = (node.get("_meta") or {}).get("title")
         if isinstance(title, str) and title and title != class_type:
             place["title"] = title[:200]
@@ -296,7 +300,9 @@ def _group(group: Mapping[str, Any], index: int) -> dict[str, Any]:
     return entry
 
 
-def _name_widgets(schema, values: list[Any], node_id: str, warnings: list[dict[str, Any]]) -> dict[str, Any]:
+def _name_widgets(
+    schema: NodeSchema, values: list[Any], node_id: str, warnings: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Positional ``widgets_values`` as named inputs."""
     named: dict[str, Any] = {}
     position = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -73,11 +74,12 @@ def test_fetch_metadata_and_a_foreign_referer_are_refused_even_with_a_matching_t
 
 def test_a_same_origin_browser_post_passes(alice, basic, settings):
     page = session(alice)
-    for headers in (
+    browser_headers: list[dict[str, Any]] = [  # extra keyword arguments of the test client: WSGI environ keys
         {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "same-origin"},
         {"HTTP_ORIGIN": "http://testserver"},
         {"HTTP_REFERER": "http://testserver/comfy/"},
-    ):
+    ]
+    for headers in browser_headers:
         answer = page.post("/comfy/prompt", {"prompt": IMAGE_PROMPT}, format="json", **headers)
         assert answer.status_code == 200, answer.content
     basic_page = post_text(APIClient(), HTTP_AUTHORIZATION=basic, HTTP_ORIGIN="http://testserver")

@@ -48,7 +48,8 @@ def test_comfy_api_simplified_uploads_runs_streams_and_downloads(server, alice, 
     images = api.queue_and_wait_images(workflow, "Save Image")
     assert list(images) == ["client_00001.png"]
     downloaded = Image.open(io.BytesIO(images["client_00001.png"]))
-    assert downloaded.size == (12, 9) and downloaded.getpixel((0, 0))[:3] == (245, 55, 195)
+    pixel = downloaded.getpixel((0, 0))
+    assert downloaded.size == (12, 9) and isinstance(pixel, tuple) and pixel[:3] == (245, 55, 195)
 
     # The websocket stream: a node that reports progress with a preview; the client collects binary frames.
     slow = {

@@ -241,7 +241,7 @@ def test_secrets_in_extra_data_are_never_stored_echoed_or_logged(alice, comfy_cl
     ]
     tables = set(connection.introspection.table_names())
     models = [model for model in apps.get_models() if model._meta.db_table in tables]
-    rows = [str(row) for model in models for row in model.objects.all().values()]
+    rows = [str(row) for model in models for row in model._default_manager.all().values()]
     for secret in secrets:
         assert all(secret not in text for text in answers)
         assert all(secret not in row for row in rows)

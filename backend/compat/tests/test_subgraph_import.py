@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ REGISTRY = NodeRegistry.from_modules(["nodepacks.core"])
 SCALE = "5e2a3f70-0000-4000-8000-00000000aaaa"  # EmptyImage -> [Scale: ImageScale, muted ImageInvert] -> Save
 OUTER = "5e2a3f70-0000-4000-8000-00000000bbbb"  # wraps Scale, to check nesting
 
-WORKFLOW = {
+WORKFLOW: dict[str, Any] = {
     "version": 0.4,
     "nodes": [
         {"id": 1, "type": "EmptyImage", "pos": [0, 0], "mode": 0, "inputs": [],

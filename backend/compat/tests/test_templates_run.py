@@ -185,7 +185,11 @@ def saved_images(run: Run) -> list[np.ndarray]:
     rows = RunOutput.objects.filter(run=run, kind=RunOutput.Kind.IMAGE).exclude(
         filename__startswith="preview-"
     )
-    return [np.asarray(Image.open(io.BytesIO(store.read(row.blob_sha))).convert("RGB")) for row in rows]
+    images = []
+    for row in rows:
+        assert row.blob_sha, row.filename  # a stored output has its blob
+        images.append(np.asarray(Image.open(io.BytesIO(store.read(row.blob_sha))).convert("RGB")))
+    return images
 
 
 def assert_real_image(image: np.ndarray, size: tuple[int, int]) -> None:

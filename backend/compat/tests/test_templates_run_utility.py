@@ -108,7 +108,9 @@ def test_gan_video_upscaler(alice, team, client_for, wait_for_run):
     upload(client, team, "gan_input.mp4", mp4())
     run = import_and_run(client, team, template("utility-gan_upscaler"), wait_for_run)
     (video,) = outputs(run, RunOutput.Kind.VIDEO)
+    assert video.blob_sha
     with av.open(io.BytesIO(get_blob_store().read(video.blob_sha))) as container:
+        assert isinstance(container, av.container.InputContainer)
         stream = container.streams.video[0]
         assert (stream.codec_context.width, stream.codec_context.height) == (128, 96)  # 4x by the tiny ESRGAN
         assert sum(1 for _ in container.decode(stream)) == 6

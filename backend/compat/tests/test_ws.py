@@ -9,6 +9,7 @@ import io
 import json
 import struct
 import time
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -22,7 +23,7 @@ from backend.compat.tests.conftest import IMAGE_PROMPT
 pytestmark = pytest.mark.django_db(transaction=True)
 
 APP = websocket_application()
-SLOW = {
+SLOW: dict[str, dict[str, Any]] = {
     "1": {"class_type": "test.Slow", "inputs": {"steps": 30, "step_seconds": 0.02}},
     "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}},
 }
