@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from backend.accounts.roles import Role
 from backend.runs.actions import do_cancel_run, do_create_run
 from backend.runs.models import Run
-from backend.runs.scheduling import dispatch_next
+from backend.runs.scheduling import CANDIDATES_PER_PAGE, dispatch_next
 from backend.runs.tests.conftest import chain
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +117,40 @@ def test_a_dispatcher_that_fails_gives_the_slot_back(members, monkeypatch, submi
     monkeypatch.setattr("backend.runs.dispatch.get_dispatcher", lambda: Broken())
     run = submit(members[Role.RUNNER])
     assert run.status == "queued" and run.dispatched is None and run.queue_position() == 0
+
+
+def test_a_pass_reads_no_waiting_run_while_every_waiting_user_is_full(members, dispatcher, team, settings):
+    """A burst queued by one user: each pass (a submit, a finish) counts the slots and reads none of the queue."""
+    rita = members[Role.RUNNER]
+    Run.objects.bulk_create(
+        Run(workspace=team, created_by=rita, graph={"nodes": {}}, outputs=[])
+        for _ in range(CANDIDATES_PER_PAGE + 20)
+    )
+    with CaptureQueriesContext(connection) as first:
+        chosen = dispatch_next()
+    assert len(chosen) == 2  # her two slots
+    with CaptureQueriesContext(connection) as full:
+        assert dispatch_next() == []
+    reads = [q["sql"] for q in full.captured_queries if "LIMIT" in q["sql"].upper()]
+    assert reads == []  # no page of waiting runs: the counts showed that nobody with runs waiting has a slot
+    assert len(full) < len(first)
+
+
+def test_a_pass_reads_as_many_pages_as_it_dispatches(members, dispatcher, team, settings):
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = settings.FLOWYARD_MAX_RUNNING_PER_WORKSPACE = 1000
+    rita, eddie = members[Role.RUNNER], members[Role.EDITOR]
+    start = timezone.now()
+    ritas = Run.objects.bulk_create(
+        Run(
+            workspace=team,
+            created_by=rita,
+            graph={"nodes": {}},
+            outputs=[],
+            created=start + timedelta(seconds=i),
+        )
+        for i in range(CANDIDATES_PER_PAGE + 5)
+    )
+    eddies = Run.objects.create(
+        workspace=team, created_by=eddie, graph={"nodes": {}}, outputs=[], priority=-1
+    )
+    assert dispatch_next() == [run.pk for run in ritas] + [eddies.pk]  # in order, across two pages
