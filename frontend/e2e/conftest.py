@@ -59,14 +59,8 @@ def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 6
     )
 
 
-@contextlib.contextmanager
-def run_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """A fresh installation served by daphne; yields its base URL, then stops it and removes its files."""
-    if not (ROOT / "frontend" / "dist" / "index.html").exists():
-        raise RuntimeError("frontend/dist is missing: run `make frontend` (make e2e does) first")
-    tmp = Path(tempfile.mkdtemp(prefix=f"flowyard_e2e_{uuid.uuid4().hex[:8]}_"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def server_env(tmp: Path, base: str, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of an embedded-default server whose files live in ``tmp``."""
     env = {
         k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "FLOWYARD_DISPATCHER"}
     }
@@ -83,10 +77,11 @@ def run_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
             **(extra_env or {}),
         }
     )
-    log = tmp / "server.log"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
+    return env
+
+
+def start_daphne(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    """Start daphne on ``port`` (its output appended to ``log``) and wait until it answers."""
     daphne = Path(sys.executable).with_name("daphne")
     cmd = [
         str(daphne) if daphne.exists() else "daphne",
@@ -96,22 +91,70 @@ def run_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
         str(port),
         "backend.asgi:application",
     ]
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        wait_healthy(base, proc, log)
-        yield base
+        wait_healthy(f"http://127.0.0.1:{port}", proc, log)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+class RestartableServer:
+    """A fresh installation served by daphne that a test may stop and start again on the same database and
+    port (what a deploy or a crash does to the browsers connected to it)."""
+
+    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+        if not (ROOT / "frontend" / "dist" / "index.html").exists():
+            raise RuntimeError("frontend/dist is missing: run `make frontend` (make e2e does) first")
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"flowyard_e2e_{uuid.uuid4().hex[:8]}_"))
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = server_env(self.tmp, self.base, extra_env)
+        self.log = self.tmp / "server.log"
+        self.proc: subprocess.Popen | None = None
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+        )
+
+    def start(self) -> None:
+        self.proc = start_daphne(self.env, self.port, self.log)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def run_server(extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """A fresh installation served by daphne; yields its base URL, then stops it and removes its files."""
+    server = RestartableServer(extra_env)
+    try:
+        server.start()
+        yield server.base
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        server.close()
 
 
 def chromium_or_fail() -> str:
@@ -179,8 +222,8 @@ def person(browser, server):
     """A factory of people, each with their own browser context; closed after the test."""
     made: list[Session] = []
 
-    def make() -> Session:
-        s = Session(browser, server)
+    def make(base: str = server) -> Session:
+        s = Session(browser, base)
         made.append(s)
         return s
 
@@ -189,6 +232,17 @@ def person(browser, server):
         s.close()
     # Every page of every test runs under the site's Content-Security-Policy: a violation is a bug.
     assert not [v for s in made for v in s.csp_violations()]
+
+
+@pytest.fixture
+def restartable_server() -> Iterator[RestartableServer]:
+    """A server of this test's own that it may stop and start again (``person(server.base)`` for its people)."""
+    server = RestartableServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 def unique(prefix: str) -> str:
