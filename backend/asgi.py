@@ -49,6 +49,7 @@ from django.http.request import split_domain_port, validate_host  # noqa: E402
 
 from backend.accounts.authentication import authenticate_token  # noqa: E402
 from backend.core.body_limits import ASGIApp, BodyLimitMiddleware, Receive, Scope, Send  # noqa: E402
+from backend.core.streamed_uploads import StreamedUploads  # noqa: E402
 from backend.routing import websocket_urlpatterns  # noqa: E402
 
 
@@ -103,8 +104,9 @@ start_embedded_worker()
 
 application = ProtocolTypeRouter(
     {
-        # Body limits before Django reads a byte of the body (backend/core/body_limits.py).
-        "http": BodyLimitMiddleware(RequestThreads(django_asgi_app)),
+        # Body limits before Django reads a byte of the body (backend/core/body_limits.py), then upload bodies
+        # parsed in a thread while they stream in (backend/core/streamed_uploads.py).
+        "http": BodyLimitMiddleware(StreamedUploads(RequestThreads(django_asgi_app))),
         "websocket": websocket_application(),
     }
 )

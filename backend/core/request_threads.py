@@ -68,9 +68,13 @@ class RequestThreads:
 
 
 class SyncChainASGIHandler(ASGIHandler):
-    """Django's ASGI handler with the middleware chain built for sync and entered once per request."""
+    """Django's ASGI handler with the middleware chain built for sync and entered once per request; its requests
+    take a form that ``StreamedUploads`` parsed while the body streamed in."""
 
     def __init__(self) -> None:
+        from backend.core.streamed_uploads import StreamedFormRequest  # needs the apps loaded
+
+        self.request_class = StreamedFormRequest
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
 
