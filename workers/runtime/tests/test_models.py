@@ -505,7 +505,7 @@ def test_the_memory_budget_comes_from_the_environment(monkeypatch: pytest.Monkey
 def test_the_models_command_registers_and_lists(
     cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from workers import models_cli
+    from workers.cli import models as models_cli
 
     write_linear(tmp_path / "src")
     assert (

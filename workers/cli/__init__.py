@@ -4,7 +4,9 @@ flowyard run GRAPH.json|SCRIPT.py [--out DIR] [--set NODE.INPUT=VALUE ...]
 flowyard validate GRAPH.json [--json]
 flowyard nodes [--json]
 
-The entry point only: the commands live in ``workers.commands``, ``pack_cli`` and ``models_cli``.
+The CLI package: this module is the entry point only (the argument parser and ``main``); the commands live in
+``commands`` (graphs, and the helpers every command shares), ``pack`` (``flowyard pack``, ``flowyard login``) and
+``models`` (``flowyard models``), which import ``commands`` and never this module.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from workers import models_cli, pack_cli
-from workers.commands import (
+from workers.cli import models as models_cli
+from workers.cli import pack as pack_cli
+from workers.cli.commands import (
     EXIT_FAILED,
     EXIT_INVALID,
     EXIT_OK,
@@ -97,7 +100,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

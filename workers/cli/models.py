@@ -6,7 +6,8 @@ flowyard models fetch OWNER/NAME [--revision REV] [--cache DIR]      (needs a ne
 flowyard models files [KIND] [--json]                                  (the model library: FLOWYARD_MODELS_DIR ...)
 flowyard models fetch-file OWNER/NAME [FILE] --kind KIND --revision REV [--name NAME] [--local-files-only]
 
-Run it as ``python -m workers.models_cli ...``, or hook it into ``flowyard`` with ``add_parser(sub)``.
+Run it as ``flowyard models ...`` (``python -m workers.cli models ...``); ``add_parser(sub)`` hooks it into a
+parser.
 """
 
 from __future__ import annotations

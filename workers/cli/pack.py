@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from nodepacks.sdk.manifest import ManifestError, load_manifest
-from workers import commands
+from workers.cli import commands
 from workers.engine import Engine, MemoryCache, validate_graph
 from workers.engine.events import summarize
 from workers.engine.graph import parse_graph

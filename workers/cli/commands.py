@@ -1,7 +1,8 @@
 """What the ``flowyard`` commands do: load graphs and packs, run and validate them, print and save results.
 
-``workers.cli`` is only the entry point (the argument parser and ``main``); this module and ``pack_cli`` /
-``models_cli`` hold the commands, so the subcommand modules never import the entry point back.
+``workers.cli`` is only the entry point (the argument parser and ``main``); this module and ``workers.cli.pack`` /
+``workers.cli.models`` hold the commands, and the helpers they share live here, so they never import the entry
+point back.
 """
 
 from __future__ import annotations
