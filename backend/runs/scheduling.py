@@ -21,12 +21,14 @@ with ``SKIP LOCKED``), elsewhere (SQLite, one process) by the write transaction 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -141,19 +143,30 @@ def _choose() -> list[uuid.UUID]:
 def _counts() -> list[tuple[int | None, int, bool, int]]:
     """``(user id, workspace id, waiting, runs)``: how many runs each user has in each workspace that hold a slot
     (running, or handed to the dispatcher) and that wait for one; in one query, counted by the database."""
+    with connection.cursor() as cursor:
+        cursor.execute(*_counts_sql(connection.vendor))
+        rows = cursor.fetchall()
+    return [
+        (user_id, workspace_id, bool(is_waiting), runs) for user_id, workspace_id, is_waiting, runs in rows
+    ]
+
+
+@functools.cache
+def _counts_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
+    """The SQL of ``_counts`` (it has no parameter but the statuses): compiled by the ORM once per process, not
+    at every pass (building the query cost more than running it)."""
     waiting = ExpressionWrapper(
         Q(status=Run.Status.QUEUED, dispatched__isnull=True), output_field=BooleanField()
     )
-    rows = (
+    query = (
         Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
         .values("created_by_id", "workspace_id", is_waiting=waiting)
         .annotate(runs=Count("id"))
         .order_by()
         .values_list("created_by_id", "workspace_id", "is_waiting", "runs")
     )
-    return [
-        (user_id, workspace_id, bool(is_waiting), runs) for user_id, workspace_id, is_waiting, runs in rows
-    ]
+    sql, params = query.query.sql_with_params()
+    return sql, tuple(params)
 
 
 def _waiting_page(
