@@ -10,8 +10,11 @@ co-editing", shows it. Root shared types of the Y.Doc:
   survive; two people setting the same key converge on one value (Yjs' last-writer-wins per map key).
 - ``groups``, ``notes``, ``reroutes``: Y.Array of Y.Map, one map per item, one key per field (order kept).
 - ``app``: Y.Map with ``inputs`` and ``outputs``, each a Y.Array of Y.Map (the layout's app section).
-- ``subgraphs``: Y.Map subgraph id -> ``{"graph": definition, "layout": its layout}``: one value per subgraph,
-  so concurrent edits inside one subgraph keep the last one (finer merging is not done yet).
+- ``subgraphs``: Y.Map subgraph id -> Y.Map with ``nodes`` (a Y.Map of nodes exactly as the root's, so edits
+  inside a subgraph merge node by node, widget by widget), ``graph`` (the definition less its nodes: name,
+  inputs, outputs) and ``layout`` (the subgraph's layout less its nodes; ``null`` when it has none), those two
+  one value each. A draft written before subgraphs merged finer holds ``{"graph": ..., "layout": ...}`` as one
+  value per subgraph; both are read.
 - ``meta``: Y.Map with ``schema`` (the mapping's version), the graph's ``outputs``, the ``viewport`` and
   ``sections`` (the optional layout lists present in the document, so that an empty list and no list survive).
 
@@ -73,20 +76,81 @@ def node_map(node_type: str | None, inputs: dict[str, Any], layout: dict[str, An
     return Map(fields)
 
 
+def _node_maps(graph_nodes: Any, layout_nodes: Any) -> dict[str, Map]:
+    """The Y.Maps of nodes (graph nodes and their layout entries, the root's or a subgraph's) by id."""
+    graph_nodes = graph_nodes if isinstance(graph_nodes, dict) else {}
+    layout_nodes = layout_nodes if isinstance(layout_nodes, dict) else {}
+    maps = {
+        node_id: node_map(str(node.get("type")), dict(node.get("inputs") or {}), layout_nodes.get(node_id))
+        for node_id, node in graph_nodes.items()
+    }
+    for node_id, entry in layout_nodes.items():
+        if node_id not in graph_nodes:
+            maps[node_id] = node_map(None, {}, entry)
+    return maps
+
+
+def _read_nodes(source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The graph nodes and layout entries of a nodes Y.Map (the root's or a subgraph's)."""
+    nodes: dict[str, Any] = {}
+    layout_nodes: dict[str, Any] = {}
+    if not isinstance(source, Map):
+        return nodes, layout_nodes
+    for node_id, node in source.items():
+        if not isinstance(node, Map):
+            continue
+        if "type" in node:
+            inputs = node.get("inputs")
+            nodes[node_id] = {
+                "type": _value(node["type"]),
+                "inputs": _item(inputs) if isinstance(inputs, Map) else {},
+            }
+        entry = {key: _value(node[key]) for key in NODE_LAYOUT_KEYS if key in node}
+        if "x" in entry and "y" in entry:
+            layout_nodes[node_id] = entry
+    return nodes, layout_nodes
+
+
+def _without_nodes(value: Any) -> dict[str, Any] | None:
+    return {key: v for key, v in value.items() if key != "nodes"} if isinstance(value, dict) else None
+
+
+def subgraph_map(definition: Any, layout: Any) -> Map:
+    """A subgraph's Y.Map (not yet in a document): nodes as the root's, the rest of each part one value."""
+    nodes = _node_maps(
+        definition.get("nodes") if isinstance(definition, dict) else None,
+        layout.get("nodes") if isinstance(layout, dict) else None,
+    )
+    return Map(
+        {
+            "nodes": Map(nodes),
+            "graph": _text(_without_nodes(definition)),
+            "layout": _text(_without_nodes(layout)),
+        }
+    )
+
+
+def subgraph_of(stored: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A subgraph entry as ``(definition, layout)`` (each None when absent), stored either way."""
+    if not isinstance(stored, Map):
+        entry = _value(stored) or {}
+        return entry.get("graph"), entry.get("layout")
+    graph_rest = _value(stored.get("graph", "null"))
+    layout_rest = _value(stored.get("layout", "null"))
+    nodes, layout_nodes = _read_nodes(stored.get("nodes"))
+    return (
+        {**graph_rest, "nodes": nodes} if graph_rest is not None else None,
+        {**layout_rest, "nodes": layout_nodes} if layout_rest is not None else None,
+    )
+
+
 def fill_doc(doc: Doc, graph: dict[str, Any], layout: dict[str, Any] | None) -> None:
     """Write the JSON document into an empty ``doc`` in one transaction."""
     layout = layout or {}
     parts = roots(doc)
     with doc.transaction(origin="load"):
-        layout_nodes: dict[str, Any] = layout.get("nodes") or {}
-        graph_nodes: dict[str, Any] = graph.get("nodes") or {}
-        for node_id, node in graph_nodes.items():
-            parts["nodes"][node_id] = node_map(
-                str(node.get("type")), dict(node.get("inputs") or {}), layout_nodes.get(node_id)
-            )
-        for node_id, entry in layout_nodes.items():
-            if node_id not in graph_nodes:
-                parts["nodes"][node_id] = node_map(None, {}, entry)
+        for node_id, node in _node_maps(graph.get("nodes"), layout.get("nodes")).items():
+            parts["nodes"][node_id] = node
         sections = []
         for name in ITEM_LISTS:
             items = layout.get(name)
@@ -102,8 +166,8 @@ def fill_doc(doc: Doc, graph: dict[str, Any], layout: dict[str, Any] | None) -> 
         definitions = graph.get("subgraphs") or {}
         sub_layouts = layout.get("subgraphs")
         for sub_id in {*definitions, *(sub_layouts or {})}:
-            parts["subgraphs"][sub_id] = _text(
-                {"graph": definitions.get(sub_id), "layout": (sub_layouts or {}).get(sub_id)}
+            parts["subgraphs"][sub_id] = subgraph_map(
+                definitions.get(sub_id), (sub_layouts or {}).get(sub_id)
             )
         meta = parts["meta"]
         meta["schema"] = _text(SCHEMA)
@@ -126,20 +190,7 @@ def document_from_doc(doc: Doc) -> tuple[dict[str, Any], dict[str, Any]]:
     parts = roots(doc)
     meta = parts["meta"]
     sections = set(_value(meta.get("sections", "[]")) or [])
-    nodes: dict[str, Any] = {}
-    layout_nodes: dict[str, Any] = {}
-    for node_id, node in parts["nodes"].items():
-        if not isinstance(node, Map):
-            continue
-        if "type" in node:
-            inputs = node.get("inputs")
-            nodes[node_id] = {
-                "type": _value(node["type"]),
-                "inputs": _item(inputs) if isinstance(inputs, Map) else {},
-            }
-        entry = {key: _value(node[key]) for key in NODE_LAYOUT_KEYS if key in node}
-        if "x" in entry and "y" in entry:
-            layout_nodes[node_id] = entry
+    nodes, layout_nodes = _read_nodes(parts["nodes"])
     graph: dict[str, Any] = {"nodes": nodes}
     if "outputs" in meta:
         graph["outputs"] = _value(meta["outputs"])
@@ -158,12 +209,12 @@ def document_from_doc(doc: Doc) -> tuple[dict[str, Any], dict[str, Any]]:
         }
     definitions: dict[str, Any] = {}
     sub_layouts: dict[str, Any] = {}
-    for sub_id, text in parts["subgraphs"].items():
-        entry = _value(text) or {}
-        if entry.get("graph") is not None:
-            definitions[sub_id] = entry["graph"]
-        if entry.get("layout") is not None:
-            sub_layouts[sub_id] = entry["layout"]
+    for sub_id, stored in parts["subgraphs"].items():
+        definition, sub_layout = subgraph_of(stored)
+        if definition is not None:
+            definitions[sub_id] = definition
+        if sub_layout is not None:
+            sub_layouts[sub_id] = sub_layout
     if definitions:
         graph["subgraphs"] = definitions
     if sub_layouts or "subgraphs" in sections:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from pycrdt import Doc, Map
@@ -81,3 +82,45 @@ def test_a_node_deleted_while_another_edits_it_stays_deleted():
     a.apply_update(b.get_update())
     b.apply_update(a.get_update())
     assert "2" not in document_from_doc(a)[0]["nodes"] and "2" not in document_from_doc(b)[0]["nodes"]
+
+
+def test_edits_inside_a_subgraph_merge_node_by_node_and_an_old_whole_value_still_reads():
+    graph: dict[str, Any] = copy.deepcopy(GRAPH)
+    graph["subgraphs"]["sub"] = {
+        "name": "Inner part",
+        "inputs": [{"name": "x", "type": "INT"}],
+        "nodes": {
+            "1": {"type": "Inner", "inputs": {"x": 1}},
+            "2": {"type": "Other", "inputs": {"a": ["1", 0]}},
+        },
+    }
+    layout: dict[str, Any] = {
+        **copy.deepcopy(LAYOUT),
+        "subgraphs": {"sub": {"nodes": {"1": {"x": 0.0, "y": 0.0}}, "groups": []}},
+    }
+    a = doc_from_document(graph, layout)
+    b = replica(a)
+    sub_a = a.get("subgraphs", type=Map)["sub"]
+    sub_b = b.get("subgraphs", type=Map)["sub"]
+    with a.transaction():
+        sub_a["nodes"]["1"]["inputs"]["x"] = "5"
+    with b.transaction():
+        sub_b["nodes"]["2"]["inputs"]["a"] = '["1",1]'
+        sub_b["nodes"]["1"]["x"] = "40"
+    a.apply_update(b.get_update())
+    b.apply_update(a.get_update())
+    merged = document_from_doc(a)
+    assert canonical_json(document_from_doc(b)) == canonical_json(merged)
+    inner = merged[0]["subgraphs"]["sub"]
+    assert inner["name"] == "Inner part" and inner["inputs"] == [{"name": "x", "type": "INT"}]
+    assert inner["nodes"]["1"]["inputs"] == {"x": 5}
+    assert inner["nodes"]["2"]["inputs"] == {"a": ["1", 1]}
+    assert merged[1]["subgraphs"]["sub"]["nodes"]["1"] == {"x": 40, "y": 0.0}
+
+    # A draft stored before subgraphs merged finer holds each one as a single {graph, layout} value.
+    old = doc_from_document(graph, layout)
+    with old.transaction():
+        old.get("subgraphs", type=Map)["sub"] = json.dumps(
+            {"graph": graph["subgraphs"]["sub"], "layout": layout["subgraphs"]["sub"]}
+        )
+    assert canonical_json(document_from_doc(old)) == canonical_json((graph, layout))

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import fixture from "./__fixtures__/cross-language.json";
 import { applyChanges } from "./apply-changes";
-import { docFromDocument, documentFromDoc, setNodeLayout, type JsonDocument } from "./doc-model";
+import { docFromDocument, documentFromDoc, roots, setNodeLayout, type JsonDocument } from "./doc-model";
 
 const BASE = fixture.document as unknown as JsonDocument;
 const copy = (document: JsonDocument): JsonDocument => JSON.parse(JSON.stringify(document)) as JsonDocument;
@@ -87,5 +87,49 @@ describe("applyChanges", () => {
     const { graph, layout } = documentFromDoc(a);
     expect(graph.nodes["1"]?.inputs).toMatchObject({ cfg: 3, steps: 5 });
     expect((layout.nodes as Layout["nodes"])["1"]).toMatchObject({ x: 42, mode: "bypass" });
+  });
+
+  it("merges edits inside a subgraph node by node and widget by widget, as at the top level", () => {
+    type Sub = { name?: string; nodes: JsonDocument["graph"]["nodes"] };
+    const subOf = (document: JsonDocument) => (document.graph.subgraphs as Record<string, Sub>).sub!;
+    const subLayout = (document: JsonDocument) =>
+      (document.layout.subgraphs as Record<string, { nodes: Record<string, Record<string, unknown>> }>).sub!;
+    const a = docFromDocument(BASE);
+    const b = replica(a);
+    const mine = copy(BASE);
+    subOf(mine).nodes["1"]!.inputs.x = 5;
+    subOf(mine).name = "Renamed inside";
+    subLayout(mine).nodes["2"]!.x = 99;
+    const theirs = copy(BASE);
+    subOf(theirs).nodes["2"]!.inputs.b = "from b";
+    subOf(theirs).nodes["3"] = { type: "core.Added", inputs: { c: 1 } };
+    subLayout(theirs).nodes["3"] = { x: 1, y: 2 };
+    applyChanges(a, BASE, mine);
+    applyChanges(b, BASE, theirs);
+    Y.applyUpdate(a, Y.encodeStateAsUpdate(b));
+    Y.applyUpdate(b, Y.encodeStateAsUpdate(a));
+    const merged = documentFromDoc(a);
+    expect(canonical(documentFromDoc(b))).toBe(canonical(merged));
+    const sub = subOf(merged);
+    expect(sub.name).toBe("Renamed inside");
+    expect(sub.nodes["1"]!.inputs.x).toBe(5);
+    expect(sub.nodes["2"]!.inputs).toEqual({ a: ["1", 0], b: "from b" });
+    expect(sub.nodes["3"]).toEqual({ type: "core.Added", inputs: { c: 1 } });
+    expect(subLayout(merged).nodes["2"]).toMatchObject({ x: 99, title: "Other" });
+  });
+
+  it("reads a subgraph a draft stored whole (before finer merging), and writes it finer from then on", () => {
+    const doc = docFromDocument(BASE);
+    const whole = {
+      graph: (BASE.graph.subgraphs as Record<string, unknown>).sub,
+      layout: (BASE.layout.subgraphs as Record<string, unknown>).sub,
+    };
+    roots(doc).subgraphs.set("sub", JSON.stringify(whole));
+    expect(canonical(documentFromDoc(doc))).toBe(canonical(BASE));
+    const after = copy(BASE);
+    (after.graph.subgraphs as Record<string, { nodes: JsonDocument["graph"]["nodes"] }>).sub!.nodes["1"]!.inputs.x = 2;
+    applyChanges(doc, BASE, after);
+    expect(roots(doc).subgraphs.get("sub")).toBeInstanceOf(Y.Map);
+    expect(canonical(documentFromDoc(replica(doc)))).toBe(canonical(after));
   });
 });

@@ -1,10 +1,10 @@
 // Write what changed between two JSON documents into a Y.Doc, key by key: how the editor's store will push its
 // edits (it keeps working on JSON documents; this turns each change into the fewest Yjs writes). Only keys that
 // differ between `before` and `after` are written, so changes from others that reached the Y.Doc after `before`
-// are never overwritten by a stale copy. A node this copy knew that is gone from the Y.Doc was deleted by someone
+// are never overwritten by a stale copy. Nodes inside a subgraph are written one by one as the root's are. A node this copy knew that is gone from the Y.Doc was deleted by someone
 // else: an edit of it is dropped rather than bring it back. The viewport is each person's own and is not written.
 import * as Y from "yjs";
-import { nodeMap, roots, type JsonDocument } from "./doc-model";
+import { nodeMap, roots, subgraphMap, type JsonDocument } from "./doc-model";
 
 type JsonObject = Record<string, unknown>;
 const NODE_LAYOUT_KEYS = ["x", "y", "width", "height", "collapsed", "mode", "title"] as const;
@@ -70,6 +70,56 @@ function writeList(list: Y.Array<Y.Map<string>>, key: string, before: unknown, a
   return writes;
 }
 
+type NodesJson = JsonDocument["graph"]["nodes"];
+
+const asNullable = (value: unknown): JsonObject | null =>
+  value && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject) : null;
+
+/** The changes of nodes (graph nodes and their layout entries) into a nodes Y.Map, the root's or a subgraph's. */
+function writeNodes(
+  target: Y.Map<unknown>,
+  oldNodes: NodesJson,
+  newNodes: NodesJson,
+  oldLayoutNodes: unknown,
+  newLayoutNodes: unknown,
+): number {
+  const oldLayout = asObject(oldLayoutNodes);
+  const newLayout = asObject(newLayoutNodes);
+  let writes = 0;
+  for (const id of new Set([...Object.keys(oldNodes), ...Object.keys(oldLayout)])) {
+    if (!(id in newNodes) && !(id in newLayout)) {
+      target.delete(id);
+      writes += 1;
+    }
+  }
+  for (const id of new Set([...Object.keys(newNodes), ...Object.keys(newLayout)])) {
+    const was = oldNodes[id];
+    const now = newNodes[id];
+    const node = target.get(id);
+    const known = id in oldNodes || id in oldLayout;
+    // Known here but gone from the draft: someone else deleted it, and it stays deleted (the editor says so).
+    if (known && !(node instanceof Y.Map)) continue;
+    if (!known || !(node instanceof Y.Map) || (now && was && was.type !== now.type) || !!now !== !!was) {
+      target.set(id, nodeMap(now ? now.type : null, now?.inputs ?? {}, asObject(newLayout[id])));
+      writes += 1;
+      continue;
+    }
+    if (now && was) {
+      const inputs = node.get("inputs");
+      if (inputs instanceof Y.Map) {
+        writes += writeFields(
+          inputs,
+          was.inputs,
+          now.inputs,
+          new Set([...Object.keys(was.inputs), ...Object.keys(now.inputs)]),
+        );
+      }
+    }
+    writes += writeFields(node, asObject(oldLayout[id]), asObject(newLayout[id]), NODE_LAYOUT_KEYS);
+  }
+  return writes;
+}
+
 /** The optional layout lists a document has (an empty list and no list read back differently). */
 function sectionsOf(document: JsonDocument): string[] {
   const present: string[] = ITEM_LISTS.filter((name) => Array.isArray(document.layout[name]));
@@ -81,41 +131,13 @@ export function applyChanges(doc: Y.Doc, before: JsonDocument, after: JsonDocume
   const parts = roots(doc);
   let writes = 0;
   doc.transact(() => {
-    const oldNodes = before.graph.nodes;
-    const newNodes = after.graph.nodes;
-    const oldLayout = asObject(before.layout.nodes);
-    const newLayout = asObject(after.layout.nodes);
-    for (const id of new Set([...Object.keys(oldNodes), ...Object.keys(oldLayout)])) {
-      if (!(id in newNodes) && !(id in newLayout)) {
-        parts.nodes.delete(id);
-        writes += 1;
-      }
-    }
-    for (const id of new Set([...Object.keys(newNodes), ...Object.keys(newLayout)])) {
-      const was = oldNodes[id];
-      const now = newNodes[id];
-      const node = parts.nodes.get(id);
-      const known = id in oldNodes || id in oldLayout;
-      // Known here but gone from the draft: someone else deleted it, and it stays deleted (the editor says so).
-      if (known && !(node instanceof Y.Map)) continue;
-      if (!known || !(node instanceof Y.Map) || (now && was && was.type !== now.type) || !!now !== !!was) {
-        parts.nodes.set(id, nodeMap(now ? now.type : null, now?.inputs ?? {}, asObject(newLayout[id])));
-        writes += 1;
-        continue;
-      }
-      if (now && was) {
-        const inputs = node.get("inputs");
-        if (inputs instanceof Y.Map) {
-          writes += writeFields(
-            inputs,
-            was.inputs,
-            now.inputs,
-            new Set([...Object.keys(was.inputs), ...Object.keys(now.inputs)]),
-          );
-        }
-      }
-      writes += writeFields(node, asObject(oldLayout[id]), asObject(newLayout[id]), NODE_LAYOUT_KEYS);
-    }
+    writes += writeNodes(
+      parts.nodes as Y.Map<unknown>,
+      before.graph.nodes,
+      after.graph.nodes,
+      before.layout.nodes,
+      after.layout.nodes,
+    );
     for (const name of ITEM_LISTS) writes += writeList(parts[name], "id", before.layout[name], after.layout[name]);
     const oldApp = before.layout.app as JsonObject | undefined;
     const newApp = after.layout.app as JsonObject | undefined;
@@ -144,12 +166,39 @@ export function applyChanges(doc: Y.Doc, before: JsonDocument, after: JsonDocume
       ...Object.keys(oldSubLayouts),
       ...Object.keys(newSubLayouts),
     ])) {
-      const was = { graph: oldSubs[id] ?? null, layout: oldSubLayouts[id] ?? null };
-      const now = { graph: newSubs[id] ?? null, layout: newSubLayouts[id] ?? null };
+      const was = { graph: asNullable(oldSubs[id]), layout: asNullable(oldSubLayouts[id]) };
+      const now = { graph: asNullable(newSubs[id]), layout: asNullable(newSubLayouts[id]) };
       if (same(was, now)) continue;
-      if (now.graph === null && now.layout === null) parts.subgraphs.delete(id);
-      else parts.subgraphs.set(id, text(now));
-      writes += 1;
+      const stored = parts.subgraphs.get(id);
+      const known = was.graph !== null || was.layout !== null;
+      if (now.graph === null && now.layout === null) {
+        parts.subgraphs.delete(id);
+        writes += 1;
+      } else if (known && stored === undefined) {
+        continue; // deleted by someone else meanwhile: it stays deleted
+      } else if (!known || !(stored instanceof Y.Map)) {
+        parts.subgraphs.set(id, subgraphMap(now.graph, now.layout)); // new, or stored whole by an older editor
+        writes += 1;
+      } else {
+        const rest = (v: JsonObject | null) => (v ? { ...v, nodes: undefined } : null);
+        for (const key of ["graph", "layout"] as const) {
+          if (same(rest(was[key]), rest(now[key]))) continue;
+          stored.set(key, text(rest(now[key])));
+          writes += 1;
+        }
+        let nodes = stored.get("nodes");
+        if (!(nodes instanceof Y.Map)) {
+          nodes = new Y.Map<unknown>();
+          stored.set("nodes", nodes);
+        }
+        writes += writeNodes(
+          nodes as Y.Map<unknown>,
+          asObject(was.graph?.nodes) as NodesJson,
+          asObject(now.graph?.nodes) as NodesJson,
+          was.layout?.nodes,
+          now.layout?.nodes,
+        );
+      }
     }
     const meta = parts.meta as Y.Map<unknown>;
     if (!same(sectionsOf(before), sectionsOf(after))) {

@@ -3,7 +3,9 @@
 //   nodes: Y.Map node id -> Y.Map { type, inputs: Y.Map name -> value, x, y, width, height, collapsed, mode, title }
 //   groups, notes, reroutes: Y.Array of Y.Map (one key per field)
 //   app: Y.Map { inputs: Y.Array<Y.Map>, outputs: Y.Array<Y.Map> }
-//   subgraphs: Y.Map id -> {graph, layout} (one value per subgraph)
+//   subgraphs: Y.Map id -> Y.Map { nodes: Y.Map as the root's, graph: the definition less its nodes,
+//              layout: the subgraph's layout less its nodes } (read too: a whole {graph, layout} value, as
+//              drafts written before subgraphs merged node by node hold)
 //   meta: Y.Map { schema, outputs, viewport, sections }
 // Every leaf is stored as JSON text (pycrdt reads every Yjs number as a float and writes big integers as BigInt):
 // an int stays an int on the server and a seed of 2**60 stays exact there.
@@ -29,7 +31,7 @@ export interface DocRoots {
   notes: Y.Array<Y.Map<string>>;
   reroutes: Y.Array<Y.Map<string>>;
   app: Y.Map<Y.Array<Y.Map<string>>>;
-  subgraphs: Y.Map<string>;
+  subgraphs: Y.Map<Y.Map<unknown> | string>;
   meta: Y.Map<string>;
 }
 
@@ -77,20 +79,72 @@ export function nodeMap(type: string | null, inputs: JsonObject, layout: JsonObj
   return map;
 }
 
+/** Nodes (graph nodes and their layout entries, as the root's or a subgraph's) into an empty Y.Map. */
+function fillNodes(target: Y.Map<Y.Map<unknown>>, graphNodes: unknown, layoutNodes: unknown): void {
+  const nodes = (isObject(graphNodes) ? graphNodes : {}) as Record<string, { type: string; inputs?: JsonObject }>;
+  const entries = (isObject(layoutNodes) ? layoutNodes : {}) as Record<string, JsonObject>;
+  for (const [id, node] of Object.entries(nodes)) target.set(id, nodeMap(node.type, node.inputs ?? {}, entries[id]));
+  for (const [id, entry] of Object.entries(entries)) if (!(id in nodes)) target.set(id, nodeMap(null, {}, entry));
+}
+
+/** The graph nodes and layout entries of a nodes Y.Map (the root's or a subgraph's). */
+function readNodes(source: Y.Map<unknown>): {
+  nodes: JsonDocument["graph"]["nodes"];
+  layout: Record<string, JsonObject>;
+} {
+  const nodes: JsonDocument["graph"]["nodes"] = {};
+  const layout: Record<string, JsonObject> = {};
+  for (const [id, node] of source.entries()) {
+    if (!(node instanceof Y.Map)) continue;
+    if (node.has("type")) nodes[id] = { type: value(node.get("type")) as string, inputs: itemOf(node.get("inputs")) };
+    const entry: JsonObject = {};
+    for (const key of NODE_LAYOUT_KEYS) if (node.has(key)) entry[key] = value(node.get(key));
+    if ("x" in entry && "y" in entry) layout[id] = entry;
+  }
+  return { nodes, layout };
+}
+
+const withoutNodes = (v: unknown): JsonObject | null => {
+  if (!isObject(v)) return null;
+  const { nodes: _nodes, ...rest } = v;
+  return rest;
+};
+
+/** A subgraph's Y.Map (not yet in a document): its nodes merge one by one as the root's do; the rest of its
+ * definition (name, inputs, outputs) and of its layout (groups...) are one value each. */
+export function subgraphMap(definition: unknown, layout: unknown): Y.Map<unknown> {
+  const map = new Y.Map<unknown>();
+  const nodes = new Y.Map<Y.Map<unknown>>();
+  fillNodes(nodes, isObject(definition) ? definition.nodes : undefined, isObject(layout) ? layout.nodes : undefined);
+  map.set("nodes", nodes);
+  map.set("graph", text(withoutNodes(definition)));
+  map.set("layout", text(withoutNodes(layout)));
+  return map;
+}
+
+/** A subgraph entry as `{graph, layout}` (each null when absent), from either way of storing it. */
+export function subgraphOf(stored: unknown): { graph: JsonObject | null; layout: JsonObject | null } {
+  if (!(stored instanceof Y.Map)) {
+    const entry = (value(stored) ?? {}) as { graph?: JsonObject | null; layout?: JsonObject | null };
+    return { graph: entry.graph ?? null, layout: entry.layout ?? null };
+  }
+  const graphRest = value(stored.get("graph")) as JsonObject | null;
+  const layoutRest = value(stored.get("layout")) as JsonObject | null;
+  const nodes = stored.get("nodes");
+  const read = nodes instanceof Y.Map ? readNodes(nodes) : { nodes: {}, layout: {} };
+  return {
+    graph: graphRest ? { ...graphRest, nodes: read.nodes } : null,
+    layout: layoutRest ? { ...layoutRest, nodes: read.layout } : null,
+  };
+}
+
 /** Write the JSON document into an empty `doc` in one transaction. */
 export function fillDoc(doc: Y.Doc, document: JsonDocument, origin: unknown = "load"): void {
   const { graph } = document;
   const layout = document.layout ?? {};
   const parts = roots(doc);
   doc.transact(() => {
-    const layoutNodes = (layout.nodes ?? {}) as Record<string, JsonObject>;
-    const graphNodes = graph.nodes ?? {};
-    for (const [id, node] of Object.entries(graphNodes)) {
-      parts.nodes.set(id, nodeMap(node.type, node.inputs ?? {}, layoutNodes[id]));
-    }
-    for (const [id, entry] of Object.entries(layoutNodes)) {
-      if (!(id in graphNodes)) parts.nodes.set(id, nodeMap(null, {}, entry));
-    }
+    fillNodes(parts.nodes, graph.nodes, layout.nodes);
     const sections: string[] = [];
     for (const name of ITEM_LISTS) {
       const items = layout[name];
@@ -109,7 +163,7 @@ export function fillDoc(doc: Y.Doc, document: JsonDocument, origin: unknown = "l
     const definitions = (graph.subgraphs ?? {}) as JsonObject;
     const subLayouts = layout.subgraphs as JsonObject | undefined;
     for (const id of new Set([...Object.keys(definitions), ...Object.keys(subLayouts ?? {})])) {
-      parts.subgraphs.set(id, text({ graph: definitions[id] ?? null, layout: subLayouts?.[id] ?? null }));
+      parts.subgraphs.set(id, subgraphMap(definitions[id], subLayouts?.[id]));
     }
     parts.meta.set("schema", text(SCHEMA));
     parts.meta.set("sections", text(subLayouts !== undefined ? [...sections, "subgraphs"] : sections));
@@ -128,15 +182,7 @@ export function docFromDocument(document: JsonDocument): Y.Doc {
 export function documentFromDoc(doc: Y.Doc): JsonDocument {
   const parts = roots(doc);
   const sections = new Set((value(parts.meta.get("sections") ?? "[]") as string[] | null) ?? []);
-  const nodes: JsonDocument["graph"]["nodes"] = {};
-  const layoutNodes: Record<string, JsonObject> = {};
-  for (const [id, node] of parts.nodes.entries()) {
-    if (!(node instanceof Y.Map)) continue;
-    if (node.has("type")) nodes[id] = { type: value(node.get("type")) as string, inputs: itemOf(node.get("inputs")) };
-    const entry: JsonObject = {};
-    for (const key of NODE_LAYOUT_KEYS) if (node.has(key)) entry[key] = value(node.get(key));
-    if ("x" in entry && "y" in entry) layoutNodes[id] = entry;
-  }
+  const { nodes, layout: layoutNodes } = readNodes(parts.nodes as Y.Map<unknown>);
   const graph: JsonDocument["graph"] = { nodes };
   if (parts.meta.has("outputs")) graph.outputs = value(parts.meta.get("outputs"));
   const layout: JsonObject = { nodes: layoutNodes, groups: parts.groups.toArray().map(itemOf) };
@@ -155,9 +201,9 @@ export function documentFromDoc(doc: Y.Doc): JsonDocument {
   const definitions: JsonObject = {};
   const subLayouts: JsonObject = {};
   for (const [id, stored] of parts.subgraphs.entries()) {
-    const entry = (value(stored) ?? {}) as { graph?: Json; layout?: Json };
-    if (entry.graph !== null && entry.graph !== undefined) definitions[id] = entry.graph;
-    if (entry.layout !== null && entry.layout !== undefined) subLayouts[id] = entry.layout;
+    const entry = subgraphOf(stored);
+    if (entry.graph !== null) definitions[id] = entry.graph;
+    if (entry.layout !== null) subLayouts[id] = entry.layout;
   }
   if (Object.keys(definitions).length) graph.subgraphs = definitions;
   if (Object.keys(subLayouts).length || sections.has("subgraphs")) layout.subgraphs = subLayouts;

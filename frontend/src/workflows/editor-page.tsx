@@ -138,19 +138,20 @@ function EditorWorkspace({
   const canSave = !workflow?.permissions || workflow.permissions.edit;
   const runBlocked = workflow?.permissions && !workflow.permissions.run ? runBlockedReason(workflow.role) : null;
 
+  const [live, setLive] = useState<CoeditProvider | null>(null);
   useEffect(() => {
+    // Co-edited and connected, edits are already in the server's draft: leaving loses nothing.
     const warn = (e: BeforeUnloadEvent) => {
-      if (store.getState().isDirty()) e.preventDefault();
+      if (store.getState().isDirty() && live?.status !== "synced") e.preventDefault();
     };
     window.addEventListener("beforeunload", warn);
     return () => window.removeEventListener("beforeunload", warn);
-  }, [store]);
+  }, [store, live]);
 
   const openSave = useCallback(() => {
     setSaving((current) => current ?? { busy: false, error: null });
   }, []);
 
-  const [live, setLive] = useState<CoeditProvider | null>(null);
   const runner = useEditorRunner(workflow, version);
   const onRun = runner.onRun;
 
