@@ -40,7 +40,7 @@ def request_approvals(run_id: Any) -> list[Approval]:
     """Create the approvals a paused run waits for, from its ``node_paused`` events; return the new ones.
 
     Idempotent (the worker calls it when the attempt pauses, the sweep again for a run left without one)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         run = Run.objects.select_for_update().filter(pk=run_id, status=Run.Status.AWAITING_APPROVAL).first()
         if run is None:
             return []
@@ -91,7 +91,7 @@ def do_decide(
     """
     if decision not in Approval.Decision.values:
         raise ValueError(f"unknown decision {decision!r}")
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         run = Run.objects.select_for_update().get(pk=approval.run_id)
         approval = Approval.objects.select_for_update().get(pk=approval.pk)
         if not approval.is_pending():

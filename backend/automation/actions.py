@@ -189,7 +189,7 @@ def do_create_schedule(
 def do_update_schedule(schedule: Schedule, **changes: Any) -> Schedule:
     """Change a schedule. A new cron or time zone, or unpausing, plans the next occurrence from now (so
     unpausing never fires the occurrences missed while paused)."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
         cron, tz_name = _schedule_fields(
             changes.get("cron", schedule.cron), changes.get("timezone", schedule.timezone)

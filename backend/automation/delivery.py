@@ -177,6 +177,7 @@ def _record(
     if not hooks:
         return []
     payload = _envelope(event, data)
+    # Not durable: it runs in the run-end and approval signal handlers, whose senders decide the transaction.
     with transaction.atomic():
         existing = set(
             WebhookDelivery.objects.filter(webhook__in=hooks, event_key=key).values_list(
@@ -294,7 +295,7 @@ def attempt(delivery_id: Any) -> DeliveryAttempt | None:
             delay = None
         else:
             fields["next_attempt_at"] = next_at
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         record.save()
         # Fenced by our claim: a redelivery asked for meanwhile has reset the row and stays as it asked.
         WebhookDelivery.objects.filter(pk=delivery.pk, claimed_until=lease).update(**fields)
@@ -306,7 +307,7 @@ def attempt(delivery_id: Any) -> DeliveryAttempt | None:
 def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again now (same ``webhook-id``), with a fresh retry window; whatever its state."""
     now = timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         WebhookDelivery.objects.filter(pk=delivery.pk).update(
             state=WebhookDelivery.State.PENDING, next_attempt_at=now, window_started=now, claimed_until=None
         )

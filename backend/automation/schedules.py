@@ -97,7 +97,7 @@ def fire_due(now: datetime | None = None) -> list[ScheduleFiring]:
 
 
 def _fire(schedule_id: Any, now: datetime) -> ScheduleFiring | None:
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         schedule = (
             Schedule.objects.select_for_update(skip_locked=True)
             .select_related("workflow", "owner")

@@ -103,7 +103,7 @@ def append_update(workflow_id: int, user_id: int | None, update: bytes) -> int:
 
 def compact(workflow_id: int) -> int:
     """Fold the stored updates into the snapshot; returns how many were folded."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         snapshot = DraftSnapshot.objects.select_for_update().filter(workflow_id=workflow_id).first()
         if snapshot is None:
             return 0

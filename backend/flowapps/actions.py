@@ -48,7 +48,7 @@ def _check_exposes(version: WorkflowVersion, workspace: Any) -> None:
     resolve_spec(section, version.graph, packs.registry)
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_publish_app(
     user: User,
     version: WorkflowVersion,
@@ -77,7 +77,7 @@ def do_publish_app(
     )
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_update_app(app: App, *, version: WorkflowVersion | None = None, **fields: Any) -> App:
     """Change an app's title, description, visibility, rate limit, enabled flag, or pinned version."""
     if version is not None:
@@ -91,7 +91,7 @@ def do_update_app(app: App, *, version: WorkflowVersion | None = None, **fields:
     return app
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_delete_app(app: App) -> None:
     """Delete the app, its keys and its run records (the runs themselves stay in the workspace's history)."""
     app.delete()
@@ -107,7 +107,7 @@ def do_create_app_key(app: App, user: User, name: str) -> AppKey:
     return key
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_revoke_app_key(key: AppKey) -> None:
     AppKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
@@ -164,7 +164,7 @@ def do_run_app(app: App, caller: Caller, body: Any, idempotency_key: str = "") -
     _check_rate_limit(app, caller)
     if idempotency_key:
         try:
-            with transaction.atomic():
+            with transaction.atomic(durable=True):
                 reserved = AppRun.objects.create(
                     app=app,
                     via=caller.via,

@@ -35,7 +35,7 @@ def _reserved(name: str) -> bool:
 # Publishers
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_create_publisher(
     user: User, slug: str, display_name: str = "", workspace: Workspace | None = None
 ) -> Publisher:
@@ -60,7 +60,7 @@ def do_create_publisher(
         ) from None
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_update_publisher(publisher: Publisher, **changes: Any) -> Publisher:
     """Change ``display_name`` (publisher managers) or ``trusted`` (site admins; the view checks)."""
     for field, value in changes.items():
@@ -73,7 +73,7 @@ def do_update_publisher(publisher: Publisher, **changes: Any) -> Publisher:
 # Uploads
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_upload_version(
     user: User,
     publisher: Publisher,
@@ -165,7 +165,7 @@ def _summary_of_errors(errors: list[dict[str, Any]]) -> str:
     return f"validation failed with {len(errors)} error(s): {shown}{more}"
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_record_validation(
     version_id: int, report: dict[str, Any], readme_html: str = "", changelog: str = ""
 ) -> NodePackVersion | None:
@@ -224,7 +224,7 @@ def do_record_validation(
     return version
 
 
-@transaction.atomic
+@transaction.atomic  # not durable: load_packs records schemas, and callers may hold a transaction
 def do_record_node_schemas(version: NodePackVersion, nodes: list[dict[str, Any]]) -> NodePackVersion:
     """Record the node schemas the isolated pack host found when it loaded this version (first load wins)."""
     version.nodes = nodes
@@ -253,13 +253,13 @@ def _review(version: NodePackVersion, reviewer: User, status: str, note: str) ->
     return version
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_approve_version(version: NodePackVersion, reviewer: User, note: str = "") -> NodePackVersion:
     """A site admin makes a pending or flagged version active."""
     return _review(version, reviewer, Status.ACTIVE, note or f"Approved by {reviewer.username}.")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_reject_version(version: NodePackVersion, reviewer: User, reason: str) -> NodePackVersion:
     """A site admin rejects a pending or flagged version, saying why (the publisher sees the reason)."""
     if not reason.strip():
@@ -267,7 +267,7 @@ def do_reject_version(version: NodePackVersion, reviewer: User, reason: str) -> 
     return _review(version, reviewer, Status.REJECTED, f"Rejected by {reviewer.username}: {reason.strip()}")
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_yank_version(version: NodePackVersion, reason: str = "") -> NodePackVersion:
     """No new installs of this version; workspaces that pinned it keep it (and are told)."""
     version.yanked, version.yank_reason = True, reason.strip()[:500]
@@ -275,14 +275,14 @@ def do_yank_version(version: NodePackVersion, reason: str = "") -> NodePackVersi
     return version
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_unyank_version(version: NodePackVersion) -> NodePackVersion:
     version.yanked, version.yank_reason = False, ""
     version.save(update_fields=["yanked", "yank_reason"])
     return version
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_deprecate_version(version: NodePackVersion, message: str) -> NodePackVersion:
     """Mark a version deprecated with a message (empty clears it); it stays installable."""
     version.deprecated = message.strip()[:500]
@@ -290,7 +290,7 @@ def do_deprecate_version(version: NodePackVersion, message: str) -> NodePackVers
     return version
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_update_pack(pack: NodePack, **changes: Any) -> NodePack:
     """Change a pack's visibility (the publisher's call; name and content come from uploads)."""
     for field, value in changes.items():
@@ -307,7 +307,7 @@ def do_count_download(version: NodePackVersion) -> None:
 # Installs
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_install_pack(
     workspace: Workspace, pack: NodePack, version: NodePackVersion | None, user: User
 ) -> TeamPackInstall:
@@ -349,7 +349,7 @@ def do_install_pack(
     return install
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_remove_pack(workspace: Workspace, pack_name: str) -> None:
     deleted, _ = TeamPackInstall.objects.filter(workspace=workspace, pack__name=pack_name).delete()
     if not deleted:

@@ -82,6 +82,7 @@ def do_upload(
         "width": sniffed.width,
         "height": sniffed.height,
     }
+    # Not durable: a built-in template's sample files are uploaded inside do_create_from_builtin's transaction.
     with transaction.atomic():
         # One upload at a time per workspace: choosing a free name and taking it must not interleave.
         Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
@@ -106,7 +107,7 @@ def do_upload(
     return upload, True
 
 
-@transaction.atomic
+@transaction.atomic(durable=True)
 def do_delete_upload(upload: Upload) -> None:
     """Delete the upload (its name becomes free); thumbnails go too once no upload shows that content."""
     sha = upload.sha256
@@ -125,7 +126,7 @@ def ensure_thumbnail(upload: Upload, size: int) -> str:
     with store.open(upload.sha256) as source:
         data = render_thumbnail(source, size)
     sha = store.put(data)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         thumbnail, _ = Thumbnail.objects.get_or_create(
             source_sha=upload.sha256, size=size, defaults={"sha256": sha}
         )
