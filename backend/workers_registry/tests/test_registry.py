@@ -160,11 +160,10 @@ def test_the_modelscope_pack_is_built_in_and_loads_without_torch():
     from backend.runs.tests.services import REPO
 
     code = (
-        "import sys, time; import nodepacks.core; t = time.perf_counter(); "
+        "import sys; import nodepacks.core; "
         "from workers.engine.registry import load_pack; load_pack('nodepacks.modelscope'); "
-        "print(time.perf_counter() - t, 'torch' in sys.modules, 'modelscope' in sys.modules)"
+        "print('torch' in sys.modules, 'modelscope' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    seconds, torch, modelscope = out.stdout.split()
-    assert (torch, modelscope) == ("False", "False")
-    assert float(seconds) < 1.0  # ~40 ms on a quiet machine; generous for loaded CI hosts
+    # Cheap to load because neither heavy library is imported (a load time would depend on the machine's load).
+    assert out.stdout.split() == ["False", "False"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -194,10 +193,9 @@ def test_cancel_kills_a_node_that_ignores_it(built, environments, pool, envs):
     )
     cancel = threading.Event()
     threading.Timer(0.5, cancel.set).start()
-    began = time.monotonic()
-    result = run_graph(registry, {"s": ("sixb.Sleep", {"seconds": 30.0})}, ["s"], cancel=cancel)
+    # An hour-long node that ignores the cancel: only killing its host ends it (else pytest-timeout would).
+    result = run_graph(registry, {"s": ("sixb.Sleep", {"seconds": 3600.0})}, ["s"], cancel=cancel)
     assert result.status == "cancelled"
-    assert time.monotonic() - began < 5
     assert not pool.host(envs["sixb"]).alive
     assert call(pool, envs["sixb"], "Version") == ["1.15.0"]
 
