@@ -257,7 +257,7 @@ def submit_prompt(
     else:
         client_id = ""
     priority = _workspace_priority(bool(body.get("front")))
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         submitted = _submit(
             user, workspace, packs, body, prompt, graph, outputs, extra_data, client_id, priority
         )

@@ -117,6 +117,17 @@ def test_a_durable_service_refuses_to_run_inside_another_transaction(name: str) 
 
 
 @pytest.mark.django_db
+def test_a_comfyui_prompt_is_queued_in_a_durable_transaction(alice, team) -> None:
+    from backend.compat.prompts import submit_prompt
+    from backend.compat.tests.conftest import IMAGE_PROMPT
+    from backend.runs.models import Run
+
+    with pytest.raises(RuntimeError, match=NESTED), transaction.atomic():
+        submit_prompt(alice, team, {"prompt": IMAGE_PROMPT})
+    assert not Run.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_webhook_attempt_records_in_a_durable_transaction(team) -> None:
     hook = Webhook.objects.create(workspace=team, url="https://hooks.example/x", secret="s", active=False)
     row = WebhookDelivery.objects.create(webhook=hook, event="run.finished", event_key="run:1", payload={})
