@@ -67,3 +67,61 @@ def test_editors_on_two_web_processes_converge_through_redis(team, members, tmp_
     assert graph["nodes"]["1"]["inputs"]["text"] == "from process a"
     assert layout["nodes"]["1"]["x"] == 10.0
     assert canonical_json(store.draft_document(workflow.pk)) == canonical_json(documents[0])
+
+
+RUNNABLE = {
+    "nodes": {
+        "1": {"type": "test.Inc", "inputs": {"value": 0}},
+        "show": {"type": "test.Show", "inputs": {"value": ["1", 0]}},
+    }
+}
+
+
+def test_a_restore_and_a_run_made_on_one_process_reach_the_other_through_redis(team, members, tmp_path):
+    import json
+
+    import httpx
+    from websockets.asyncio.client import connect
+
+    redis_url = checked_redis_url()
+    workflow = do_create_workflow(
+        members[Role.OWNER], team, "Shared", parse_document(RUNNABLE, {"nodes": {}})
+    )
+    tokens = {role: do_create_token(members[role], "coedit")[1] for role in (Role.OWNER, Role.VIEWER)}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        daphne_server(tmp_path / "a", REDIS_URL=redis_url) as (base_a, _),
+        daphne_server(tmp_path / "b", REDIS_URL=redis_url) as (base_b, _),
+    ):
+        owner_b = {"Authorization": f"Bearer {tokens[Role.OWNER]}"}
+        viewer_a = {"Authorization": f"Bearer {tokens[Role.VIEWER]}"}
+        ws_a = base_a.replace("http", "ws", 1)
+
+        async def scenario():
+            viewer = YClient(SocketCommunicator(f"{ws_a}/ws/workflows/{workflow.pk}/doc/", viewer_a))
+            await viewer.connect()
+            async with (
+                connect(f"{ws_a}/ws/workflows/{workflow.pk}/runs/", additional_headers=viewer_a) as feed,
+                httpx.AsyncClient(base_url=base_b, headers=owner_b, timeout=30) as http,
+            ):
+                changed = {
+                    **RUNNABLE,
+                    "nodes": {**RUNNABLE["nodes"], "1": {"type": "test.Inc", "inputs": {"value": 5}}},
+                }
+                saved = await http.post(f"/api/workflows/{workflow.pk}/versions", json={"graph": changed})
+                assert saved.status_code == 201, saved.text
+                for _ in range(30):  # the reset comes from process b through Redis
+                    await viewer.pump(0.1)
+                    if viewer.document()[0]["nodes"]["1"]["inputs"]["value"] == 5:
+                        break
+                after_save = viewer.document()[0]["nodes"]["1"]["inputs"]["value"]
+                run = await http.post("/api/runs", json={"workflow": workflow.pk})
+                assert run.status_code == 201, run.text
+                announced = json.loads(await asyncio.wait_for(feed.recv(), 10))
+            await viewer.communicator.disconnect()
+            return after_save, run.json()["id"], announced
+
+        after_save, run_id, announced = asyncio.run(scenario())
+    assert after_save == 5
+    assert announced["type"] == "run" and announced["run"]["id"] == run_id
