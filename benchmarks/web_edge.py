@@ -37,6 +37,7 @@ from benchmarks.api import BIN, Process, Stack, emit, port_open, wait_until
 
 UPLOAD_MB = 60
 UPLOADS = 5
+PASSES = int(os.environ.get("FLOWYARD_EDGE_PASSES", "3"))
 GRAPH_NODES = 20_000
 BIG_MB = 400
 ANONYMOUS_MB = 200
@@ -184,54 +185,75 @@ def curl_result(process: subprocess.Popen) -> dict[str, Any]:
     return {"status": int(code), "ms": round(float(seconds or 0) * 1000, 1)}
 
 
+def upload_wav(stack: WebStack, auth: str, workspace: int, wav: Path, name: str) -> subprocess.Popen:
+    return curl(stack.url + "/api/uploads", "-H", auth, "-F", f"workspace={workspace}", "-F", f"name={name}",
+                "-F", f"file=@{wav};type=audio/wav")  # fmt: skip
+
+
+def warm_up(stack: WebStack, auth: str, workspace: int, wav: Path, files: Path) -> None:
+    """One upload and one small run before measuring: a server's first upload imports the media sniffers and
+    its first run loads the node packs and freezes the heap (backend/gc_tuning.py), once per process. A
+    server of several processes gets one of each per process (a few tries land on each)."""
+    small = files / "small.json"
+    small.write_text(json.dumps({"workspace": workspace, "graph": big_graph(3)}))
+    for i in range(2 if stack.server == "uvicorn" else 6):
+        curl_result(upload_wav(stack, auth, workspace, wav, f"warm-{i}.wav"))
+        curl_result(curl(stack.url + "/api/runs", "-H", auth, "-H", "Content-Type: application/json",
+                         "--data-binary", f"@{small}"))  # fmt: skip
+    time.sleep(1)
+
+
 def health_under_load(stack: WebStack, token: str, workspace: int, files: Path) -> dict[str, Any]:
+    """``PASSES`` times: five 60 MB uploads and a 20,000-node submit at once, ``/api/health`` polled until they
+    end; the health latencies of all passes pooled."""
     wav = wav_file(files / "upload.wav", UPLOAD_MB)
     graph = files / "graph.json"
     graph.write_text(json.dumps({"workspace": workspace, "graph": big_graph(GRAPH_NODES)}))
     auth = f"Authorization: Bearer {token}"
+    warm_up(stack, auth, workspace, wav, files)
     latencies: list[float] = []
+    passes: list[dict[str, Any]] = []
     with httpx.Client(base_url=stack.url, timeout=60) as client:
         for _ in range(5):  # warm: connections, first queries
             client.get("/api/health")
         idle = RssPeak(stack.web_pid).rss()
         with RssPeak(stack.web_pid) as rss:
-            started = time.perf_counter()
-            uploads = [
-                curl(
-                    stack.url + "/api/uploads",
-                    "-H",
-                    auth,
-                    "-F",
-                    f"workspace={workspace}",
-                    "-F",
-                    f"name=load-{i}.wav",
-                    "-F",
-                    f"file=@{wav};type=audio/wav",
-                )  # fmt: skip
-                for i in range(UPLOADS)
-            ]
-            submit = curl(stack.url + "/api/runs", "-H", auth, "-H", "Content-Type: application/json",
-                          "--data-binary", f"@{graph}")  # fmt: skip
-            while any(p.poll() is None for p in [*uploads, submit]):
-                t0 = time.perf_counter()
-                response = client.get("/api/health")
-                latencies.append((time.perf_counter() - t0) * 1000)
-                if response.status_code >= 500:
-                    raise SystemExit(
-                        f"health answered {response.status_code} under load: {response.text[:300]}"
-                    )
-                time.sleep(0.01)
-            wall = time.perf_counter() - started
+            for number in range(PASSES):
+                started = time.perf_counter()
+                uploads = [
+                    upload_wav(stack, auth, workspace, wav, f"load-{number}-{i}.wav") for i in range(UPLOADS)
+                ]
+                submit = curl(stack.url + "/api/runs", "-H", auth, "-H", "Content-Type: application/json",
+                              "--data-binary", f"@{graph}")  # fmt: skip
+                these: list[float] = []
+                while any(p.poll() is None for p in [*uploads, submit]):
+                    t0 = time.perf_counter()
+                    response = client.get("/api/health")
+                    these.append((time.perf_counter() - t0) * 1000)
+                    if response.status_code >= 500:
+                        raise SystemExit(
+                            f"health answered {response.status_code} under load: {response.text[:300]}"
+                        )
+                    time.sleep(0.01)
+                latencies += these
+                passes.append(
+                    {
+                        "uploads": [curl_result(p) for p in uploads],
+                        "submit_20000_nodes": curl_result(submit),
+                        "health_requests": len(these),
+                        "health_p99_ms": round(pct(these, 99), 1),
+                        "wall_s": round(time.perf_counter() - started, 2),
+                    }
+                )
+                time.sleep(1)
     return {
         "bench": "health_under_load",
         "server": stack.server,
-        "uploads": [curl_result(p) for p in uploads],
-        "submit_20000_nodes": curl_result(submit),
+        "passes": passes,
         "health_requests": len(latencies),
         "health_p50_ms": round(statistics.median(latencies), 1),
         "health_p99_ms": round(pct(latencies, 99), 1),
         "health_max_ms": round(max(latencies), 1),
-        "wall_s": round(wall, 2),
         "web_rss_idle_mb": round(idle / 2**20, 1),
         "web_rss_peak_above_idle_mb": round((rss.peak - idle) / 2**20, 1),
         "goal_health_p99_ms": TARGET_HEALTH_P99_MS,
