@@ -40,9 +40,10 @@ if _starting:
 
     sandbox.announce(logging.getLogger("backend.asgi"))  # a warning when uploaded packs are not sandboxed
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.auth import AuthMiddleware  # noqa: E402
 from channels.db import database_sync_to_async  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import AnonymousUser  # noqa: E402
 from django.http.request import split_domain_port, validate_host  # noqa: E402
@@ -92,9 +93,25 @@ class TokenAuthMiddleware:
         return await self.inner(scope, receive, send)
 
 
+class HandshakeSession:
+    """``scope["session"]``: the session of the handshake's cookie, as Channels' ``SessionMiddleware`` sets it,
+    without that middleware's wrapper around ``send``, which asks the session on every message sent whether it
+    must be saved (a websocket never changes it): 5-8% of the web process's GIL time with 100 ``ws/events/``
+    sockets at 10 runs a second (docs/benchmarks.md "Soak")."""
+
+    def __init__(self, inner: ASGIApp) -> None:
+        self.inner = inner
+        self.store = importlib.import_module(settings.SESSION_ENGINE).SessionStore
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self.store(scope["cookies"].get(settings.SESSION_COOKIE_NAME))
+        return await self.inner({**scope, "session": session}, receive, send)
+
+
 def websocket_application(inner: ASGIApp | None = None) -> ASGIApp:
-    """The websocket stack: session, then token authentication, then the routes."""
-    return AuthMiddlewareStack(TokenAuthMiddleware(inner or URLRouter(websocket_urlpatterns)))
+    """The websocket stack: cookies, session, user, then token authentication, then the routes."""
+    routes = inner or URLRouter(websocket_urlpatterns)
+    return CookieMiddleware(HandshakeSession(AuthMiddleware(TokenAuthMiddleware(routes))))
 
 
 # Embedded mode: this process is also the worker (registry row, heartbeat, recovery sweep at start and after).
