@@ -57,16 +57,34 @@ def feed_for(members, oscar):
     return make
 
 
-async def frames(feed: WebsocketCommunicator, quiet: float = 0.3) -> list[dict]:
-    """What the feed sent until it was quiet for ``quiet`` seconds (a close as ``{"close": code}``)."""
-    out = []
-    while not await feed.receive_nothing(timeout=quiet):
-        message = await feed.receive_output(timeout=1)
+async def frames(feed: WebsocketCommunicator, at_least: int = 0, quiet: float = 0.3) -> list[dict]:
+    """The next ``at_least`` frames (waited for), then what the feed sent until it was quiet for ``quiet``
+    seconds; a close as ``{"close": code}``, after which nothing more is read."""
+    out: list[dict] = []
+    while len(out) < at_least or not await feed.receive_nothing(timeout=quiet):
+        message = await feed.receive_output(timeout=10)
         if message["type"] == "websocket.close":
             out.append({"close": message.get("code")})
             return out
         out.append(json.loads(message["text"]))
     return out
+
+
+async def joined(workflow_id: int, sockets: int) -> None:
+    """Wait until ``sockets`` feeds of the workflow are in its group (the in-memory layer's groups), so that what
+    is published next reaches them: the handshake is accepted before access is checked and the group joined."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    from backend.coedit.run_feed import runs_group
+
+    layer = get_channel_layer()
+    for _ in range(500):
+        if len(layer.groups.get(runs_group(workflow_id), {})) >= sockets:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{sockets} feeds did not join within 10 s")
 
 
 def _post(user, path: str, data: dict):
@@ -82,12 +100,13 @@ def test_a_run_of_the_workflow_reaches_every_member_in_it_and_no_outsider(runnab
         feeds = {who: feed_for(who, workflow) for who in (Role.OWNER, Role.VIEWER, Role.RUNNER, "outsider")}
         for feed in feeds.values():
             assert (await feed.connect(timeout=5))[0]
-        outsider = await frames(feeds.pop("outsider"))
+        outsider = await frames(feeds.pop("outsider"), 1)
+        await joined(workflow.pk, len(feeds))
         answer = await database_sync_to_async(_post)(
             editor, "/api/runs", {"workflow": workflow.pk, "version": 1}
         )
         assert answer.status_code == 201, answer.content
-        seen = {who: await frames(feed) for who, feed in feeds.items()}
+        seen = {who: await frames(feed, 1) for who, feed in feeds.items()}
         for feed in feeds.values():
             await feed.disconnect()
         return outsider, answer.json()["id"], seen
@@ -114,9 +133,9 @@ def test_a_late_joiner_is_told_of_the_unfinished_runs_and_a_removed_member_is_cl
     async def scenario():
         viewer = feed_for(Role.VIEWER, workflow)
         assert (await viewer.connect(timeout=5))[0]
-        first = await frames(viewer)
+        first = await frames(viewer, 1)
         await database_sync_to_async(do_remove_member)(team, owner, Role.OWNER, members[Role.VIEWER].pk)
-        return first, await frames(viewer, 0.5)
+        return first, await frames(viewer, 1)
 
     first, after = async_to_sync(scenario)()
     assert [f["run"]["id"] for f in first] == [str(waiting.pk)]
@@ -139,13 +158,13 @@ def test_a_raw_graph_run_is_shared_by_its_starter_only_and_only_within_the_works
     async def scenario():
         viewer = feed_for(Role.VIEWER, workflow)
         assert (await viewer.connect(timeout=5))[0]
-        await frames(viewer)
+        await joined(workflow.pk, 1)
         statuses = []
         for run in (someone_elses, other_workspace, raw):
             answer = await database_sync_to_async(_post)(editor, path, {"run": str(run.pk)})
             statuses.append(answer.status_code)
         outsider = await database_sync_to_async(_post)(olga, path, {"run": str(raw.pk)})
-        got = await frames(viewer)
+        got = await frames(viewer, 1)
         await viewer.disconnect()
         return statuses, outsider.status_code, got
 
@@ -153,3 +172,23 @@ def test_a_raw_graph_run_is_shared_by_its_starter_only_and_only_within_the_works
     assert statuses == [404, 404, 204]
     assert outsider == 404
     assert [(f["run"]["id"], f["run"]["workflow"]) for f in got] == [(str(raw.pk), None)]
+
+
+def test_a_private_workflows_runs_reach_only_those_who_may_see_it(team, members, feed_for):
+    document = parse_document(GRAPH, {"nodes": {}})
+    private = do_create_workflow(members[Role.EDITOR], team, "Eddie's", document, visibility="private")
+
+    async def scenario():
+        codes = {}
+        for who in (Role.EDITOR, Role.OWNER, Role.VIEWER, Role.RUNNER):
+            feed = feed_for(who, private)
+            assert (await feed.connect(timeout=5))[0]
+            refused = who in (Role.VIEWER, Role.RUNNER)
+            got = await frames(feed, at_least=1 if refused else 0, quiet=0.5)
+            codes[who] = got[-1].get("close") if got else None
+            await feed.disconnect()
+        return codes
+
+    codes = async_to_sync(scenario)()
+    # As for each of its runs (access_run): its author and the team's owners and admins see it, not the others.
+    assert codes == {Role.EDITOR: None, Role.OWNER: None, Role.VIEWER: 4404, Role.RUNNER: 4404}
