@@ -111,7 +111,7 @@ def test_a_restore_and_a_run_made_on_one_process_reach_the_other_through_redis(t
                 }
                 saved = await http.post(f"/api/workflows/{workflow.pk}/versions", json={"graph": changed})
                 assert saved.status_code == 201, saved.text
-                for _ in range(30):  # the reset comes from process b through Redis
+                for _ in range(150):  # the reset comes from process b through Redis
                     await viewer.pump(0.1)
                     if viewer.document()[0]["nodes"]["1"]["inputs"]["value"] == 5:
                         break
