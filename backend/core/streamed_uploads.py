@@ -48,6 +48,7 @@ FORM_KEY = "flowyard.streamed_form"
 BATCH_BYTES = 1024 * 1024
 # Threads parsing and writing upload bodies (each upload's batches run one after another, in order).
 _EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowyard-upload")
+MAX_BOUNDARY = 200  # RFC 2046 allows 70; python-multipart takes up to 256
 COMFY_PATH = re.compile(r"^/(?:comfy/|(?:api/)?upload/)")
 
 
@@ -251,17 +252,21 @@ class StreamedForm:
 
 
 def multipart_boundary(scope: Scope) -> bytes | None:
-    """The boundary of a ``multipart/form-data`` request, or None for any other body."""
+    """The boundary of a ``multipart/form-data`` request, or None for any other body; ``FormError`` (400) for
+    a multipart body without a usable one (Django answered that with an HTML page on the ComfyUI route)."""
     for name, value in scope.get("headers", []):
         if name.lower() == b"content-type":
             try:
                 content_type, params = parse_header_parameters(value.decode("latin-1"))
             except ValueError:
                 return None
+            if content_type.lower() != "multipart/form-data":
+                return None
             boundary = params.get("boundary", "")
-            if content_type.lower() == "multipart/form-data" and 0 < len(boundary) <= 200:
-                return boundary.encode("latin-1")
-            return None
+            if not 0 < len(boundary) <= MAX_BOUNDARY:
+                message = f"A multipart/form-data body needs a boundary of 1 to {MAX_BOUNDARY} characters."
+                raise FormError(400, "Content-Type", message)
+            return boundary.encode("latin-1")
     return None
 
 
@@ -286,7 +291,10 @@ class StreamedUploads:
             and scope.get("method") == "POST"
             and UPLOAD_PATHS.match(scope.get("path", ""))
         ):
-            boundary = multipart_boundary(scope)
+            try:
+                boundary = multipart_boundary(scope)
+            except FormError as exc:
+                return await send_json(send, exc.status, exc.payload(bool(COMFY_PATH.match(scope["path"]))))
         if boundary is None:
             return await self.app(scope, receive, send)
 

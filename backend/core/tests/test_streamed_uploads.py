@@ -175,8 +175,15 @@ def test_only_multipart_bodies_are_taken():
 
     assert multipart_boundary(scope(CONTENT_TYPE)) == BOUNDARY.encode()
     assert multipart_boundary(scope(b'multipart/form-data; boundary="quoted"')) == b"quoted"
-    assert multipart_boundary(scope(b"multipart/form-data")) is None  # no boundary: Django answers
     assert multipart_boundary(scope(b"application/json")) is None
+    for missing in (
+        b"multipart/form-data",
+        b"multipart/form-data; boundary=",
+        b"multipart/form-data; boundary=" + b"x" * 201,
+    ):
+        with pytest.raises(FormError, match="needs a boundary") as refused:
+            multipart_boundary(scope(missing))
+        assert (refused.value.status, refused.value.field_name) == (400, "Content-Type")
     assert multipart_boundary({"headers": []}) is None
 
 
@@ -282,6 +289,14 @@ def test_comfy_upload_image_streams_through_the_asgi_app(
         "/comfy/upload/image", headers, body.replace(b"\r\n\r\ninput\r\n", b"\r\n\r\n../xy\r\n"), chunk=100
     )
     assert status == 400 and "error" in answer  # the view's own checks still run
+
+
+@pytest.mark.parametrize(("path", "key"), [("/api/uploads", "detail"), ("/comfy/upload/image", "error")])
+def test_a_multipart_body_without_a_boundary_answers_400_json(path, key):
+    headers = [(b"authorization", b"Bearer not-checked-here"), (b"content-type", b"multipart/form-data")]
+    status, answer, read = post(path, headers, b"--x\r\n")
+    assert (status, read) == (400, 0)
+    assert "needs a boundary" in answer[key] and answer["errors"][0]["field"] == "Content-Type"
 
 
 @pytest.mark.django_db(transaction=True)
