@@ -312,11 +312,19 @@ def test_a_restore_resets_every_open_tab(person):
         open_live(someone, path)
     set_widget(owner.page, "1", "width", "90")
     expect(widget(editor.page, "1", "width")).to_have_value("90")
-    owner.api("POST", f"/api/workflows/{wf['id']}/draft/save", {"message": "wider"})
+    owner.page.locator(".react-flow__pane").click(position={"x": 300, "y": 500})
+    owner.page.keyboard.press("Control+s")  # the draft saved as version 2 from the editor
+    owner.page.get_by_role("form", name="Save workflow").get_by_role("button", name="Save").click()
+    expect(owner.page.locator(".fy-version")).to_have_text("v2")
     set_widget(editor.page, "2", "blur_radius", "7")  # a draft edit on top of version 2
     expect(widget(owner.page, "2", "blur_radius")).to_have_value("7")
 
-    owner.api("POST", f"/api/workflows/{wf['id']}/versions/1/restore")
+    # The owner restores version 1 from the editor's history (the draft's edit is given up: confirm).
+    owner.page.once("dialog", lambda dialog: dialog.accept())
+    owner.page.get_by_role("button", name="History").click()
+    history = owner.page.get_by_role("complementary", name="Version history")
+    history.locator("li[data-version='1']").get_by_role("button", name="Restore").click()
+    expect(history.locator("li[data-version='3']")).to_be_visible()
     for someone in (owner, editor):
         expect(widget(someone.page, "1", "width")).to_have_value("64")
         expect(widget(someone.page, "2", "blur_radius")).to_have_value("2")
