@@ -3,7 +3,8 @@ each tab's co-editing socket goes through a Playwright WebSocket route that can 
 edit while neither has the other's edit (nor has sent their own), then the held messages go through, as when
 two updates cross on the server. Nodes added at once keep distinct integer ids (both survive); a node deleted
 while the other edits it stays deleted and the other is told, naming it; different widgets both survive and the
-same widget converges on one value in both tabs, the server's draft and the saved version."""
+same widget converges on one value in both tabs, the server's draft and the saved version; edits inside one
+subgraph merge node by node."""
 
 from __future__ import annotations
 
@@ -158,3 +159,59 @@ def test_different_widgets_both_survive_and_the_same_widget_converges(person):
     assert inputs["1"]["inputs"]["width"] == int(agreed)
     assert inputs["1"]["inputs"]["height"] == 50
     assert inputs["2"]["inputs"]["blur_radius"] == 4
+
+
+def test_edits_inside_one_subgraph_by_two_editors_at_once_both_survive(person):
+    owner, editor, wf, owner_socket, editor_socket = two_editors(person)
+    # The owner turns the first two nodes into a subgraph; it reaches the editor live.
+    owner.page.get_by_test_id("node-1").locator(".fy-node-title").click()
+    owner.page.get_by_test_id("node-2").locator(".fy-node-title").click(modifiers=["Control"])
+    owner.page.once("dialog", lambda d: d.accept("Inner"))
+    owner.page.get_by_role("button", name="Convert to subgraph").click()
+    for someone in (owner, editor):
+        expect(someone.page.locator(".react-flow__node")).to_have_count(2)
+
+    def inner_widget(page: Page, title: str, name: str):
+        inner = page.locator(".react-flow__node", has=page.locator(".fy-node-title", has_text=title))
+        return inner.locator(f"[data-input={name}] input[type=number]")
+
+    owner_socket.hold()
+    editor_socket.hold()
+    for someone, title, name, value in (
+        (owner, "Empty Image", "width", "100"),
+        (editor, "Blur Image", "blur_radius", "5"),
+    ):
+        page = someone.page
+        page.locator(".react-flow__node", has=page.locator(".fy-node-title", has_text="Inner")).locator(
+            ".fy-node-body"
+        ).dblclick()
+        expect(page.get_by_role("navigation", name="Subgraph")).to_contain_text("Inner")
+        field = inner_widget(page, title, name)
+        field.fill(value)
+        field.press("Tab")
+        page.get_by_role("navigation", name="Subgraph").get_by_role("button", name="Workflow").click()
+        expect(page.get_by_role("navigation", name="Subgraph")).to_have_count(0)
+    owner_socket.release()
+    editor_socket.release()
+
+    def inner_inputs() -> dict[str, Any]:
+        draft = owner.api("GET", f"/api/workflows/{wf['id']}/draft")
+        (definition,) = draft["graph"]["subgraphs"].values()
+        return {n["type"]: n["inputs"] for n in definition["nodes"].values()}
+
+    inputs = inner_inputs()
+    for _ in range(60):  # the released updates reach the server (no clock asserted: waits while they travel)
+        if inputs["EmptyImage"]["width"] == 100 and inputs["ImageBlur"]["blur_radius"] == 5:
+            break
+        owner.page.wait_for_timeout(250)
+        inputs = inner_inputs()
+    assert inputs["EmptyImage"]["width"] == 100, inputs
+    assert inputs["ImageBlur"]["blur_radius"] == 5, inputs
+    # Both tabs show both edits inside the subgraph.
+    for someone in (owner, editor):
+        page = someone.page
+        page.locator(".react-flow__node", has=page.locator(".fy-node-title", has_text="Inner")).locator(
+            ".fy-node-body"
+        ).dblclick()
+        expect(inner_widget(page, "Empty Image", "width")).to_have_value("100")
+        expect(inner_widget(page, "Blur Image", "blur_radius")).to_have_value("5")
