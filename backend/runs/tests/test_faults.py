@@ -92,7 +92,9 @@ def test_a_pool_process_killed_mid_run_is_taken_over_and_the_run_finishes(stack)
 
 def test_runs_waiting_in_the_queue_survive_a_redis_restart(stack):
     seeds = [random.randrange(1_000_000) for _ in range(6)]
-    ids = stack.submit([slow_graph(seed, second_steps=20) for seed in seeds])
+    # Runs of ~5 s: the submitting process exits seconds after its last dispatch on a loaded machine, and runs of
+    # ~2 s had emptied the queue by then (the wait below then timed out with the messages already consumed).
+    ids = stack.submit([slow_graph(seed, second_steps=80) for seed in seeds])
     # Two runs execute (one per worker); the other four wait in Redis as messages.
     wait_until(
         lambda: stack.queued_messages() >= len(stack.workers) + 1, 20, "runs to wait in the Redis queue"
@@ -106,7 +108,7 @@ def test_runs_waiting_in_the_queue_survive_a_redis_restart(stack):
     )
 
     assert_finished_correctly(
-        stack, {run_id: expected_text(seed, second=20) for run_id, seed in zip(ids, seeds, strict=True)}, 90
+        stack, {run_id: expected_text(seed, second=80) for run_id, seed in zip(ids, seeds, strict=True)}, 90
     )
     # The queue still works afterwards, and a new run takes a slot and gives it back.
     seed = random.randrange(1_000_000)
