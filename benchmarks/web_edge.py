@@ -1,6 +1,7 @@
-"""The web tier under heavy request bodies, per ASGI server (daphne, uvicorn): does a big body stall the others?
+"""The web tier under heavy request bodies, per ASGI server: does a big body stall the others?
 
-Run ``python -m benchmarks.web_edge`` (``make bench``; ``--server daphne`` or ``--server uvicorn`` for one).
+Run ``python -m benchmarks.web_edge`` (``make bench``; ``--server uvicorn|uvicorn-2|daphne|hypercorn|granian``
+for one).
 Each server serves the embedded stack (SQLite in a temporary directory, ``benchmarks.api.Stack``), started here
 and stopped by PID; uploads are sent by ``curl`` subprocesses (streamed from a file, so the client's own event
 loop does not skew the health timings). Prints one JSON object per line:
@@ -44,6 +45,9 @@ ANONYMOUS_MB = 200
 TARGET_HEALTH_P99_MS = 100.0
 TARGET_413_MS = 100.0
 TARGET_RSS_MB = 100.0
+# The ASGI servers compared (issue 13): the served one (uvicorn, one process and two, as production runs several)
+# and the others measured beside it (hypercorn and granian come with the dev extra).
+SERVERS = ["uvicorn", "uvicorn-2", "daphne", "hypercorn", "granian"]
 
 
 def machine() -> dict[str, Any]:
@@ -102,6 +106,11 @@ class WebStack(Stack):
     def start_web(self) -> None:
         if self.server == "daphne":
             args = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "backend.asgi:application"]
+        elif self.server == "hypercorn":
+            args = [str(BIN / "hypercorn"), "-b", f"127.0.0.1:{self.port}", "backend.asgi:application"]
+        elif self.server == "granian":  # asginl: ASGI without lifespan (Channels' router has none)
+            args = [str(BIN / "granian"), "--interface", "asginl", "--host", "127.0.0.1", "--port", str(self.port),
+                    "backend.asgi:application"]  # fmt: skip
         else:
             args = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off",
                     "--no-access-log", "backend.asgi:application"]  # fmt: skip
@@ -279,7 +288,7 @@ def refused(stack: WebStack, bench: str, files: Path, *args: str, megabytes: int
     }
 
 
-def bench_server(server: str) -> list[dict[str, Any]]:
+def bench_server(server: str, only_health: bool = False) -> list[dict[str, Any]]:
     rows = []
     # Uploads up to 80 MB so that the five 60 MB uploads are accepted (and stored) like a user's would be.
     stack = WebStack(server, FLOWYARD_MAX_UPLOAD_BYTES=str(80 * 2**20))
@@ -289,7 +298,11 @@ def bench_server(server: str) -> list[dict[str, Any]]:
         token, workspace = sign_up(stack.url)
         with tempfile.TemporaryDirectory(prefix="flowyard-edge-") as tmp:
             files = Path(tmp)
-            rows.append(emit(health_under_load(stack, token, workspace, files)))
+            rows.append(health_under_load(stack, token, workspace, files))
+            if only_health:
+                ok = True
+                return rows
+            emit(rows[-1])
             auth = ["-H", f"Authorization: Bearer {token}", "-H", "Content-Type: application/octet-stream"]
             rows.append(emit(refused(stack, "declared_413", files, *auth, megabytes=BIG_MB)))
             chunked = [*auth, "-H", "Transfer-Encoding: chunked"]
@@ -304,10 +317,10 @@ def bench_server(server: str) -> list[dict[str, Any]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--server", choices=["daphne", "uvicorn", "uvicorn-2", "all"], default="all")
+    parser.add_argument("--server", choices=[*SERVERS, "all"], default="all")
     args = parser.parse_args()
     emit({"bench": "machine", **machine()})
-    servers = ["daphne", "uvicorn", "uvicorn-2"] if args.server == "all" else [args.server]
+    servers = SERVERS if args.server == "all" else [args.server]
     rows = [row for server in servers for row in bench_server(server)]
     emit({"bench": "machine_after", **machine()})
     # The goals are the served configuration's (uvicorn, docs/deploy.md); daphne's figures are the comparison.
