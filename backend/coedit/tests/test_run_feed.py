@@ -165,13 +165,26 @@ def test_a_raw_graph_run_is_shared_by_its_starter_only_and_only_within_the_works
             statuses.append(answer.status_code)
         outsider = await database_sync_to_async(_post)(olga, path, {"run": str(raw.pk)})
         got = await frames(viewer, 1)
+        # A late joiner is told of the shared run while it is unfinished, not after.
+        late = feed_for(Role.RUNNER, workflow)
+        assert (await late.connect(timeout=5))[0]
+        told = await frames(late, 1)
+        await late.disconnect()
+        await database_sync_to_async(Run.objects.filter(pk=raw.pk).update)(status=Run.Status.SUCCEEDED)
+        later = feed_for(Role.RUNNER, workflow)
+        assert (await later.connect(timeout=5))[0]
+        await joined(workflow.pk, 2)
+        told_later = await frames(later, quiet=1.0)  # the finished run is not named
+        await later.disconnect()
         await viewer.disconnect()
-        return statuses, outsider.status_code, got
+        return statuses, outsider.status_code, got, told, told_later
 
-    statuses, outsider, got = async_to_sync(scenario)()
+    statuses, outsider, got, told, told_later = async_to_sync(scenario)()
     assert statuses == [404, 404, 204]
     assert outsider == 404
     assert [(f["run"]["id"], f["run"]["workflow"]) for f in got] == [(str(raw.pk), None)]
+    assert [f["run"]["id"] for f in told] == [str(raw.pk)]
+    assert told_later == []
 
 
 def test_a_private_workflows_runs_reach_only_those_who_may_see_it(team, members, feed_for):
