@@ -15,6 +15,9 @@ JSON object per line:
   in the queue: seconds from Redis being back until every lost run was dispatched again and until all finished.
 - ``faults.postgres_restart``: Postgres stopped (immediate) and started again while two runs execute and one
   waits: seconds from Postgres being back until the workers' next stored event and until all finished.
+- ``faults.health_under_load``: the p99 of ``/api/health`` while five 60 MB uploads and a 20,000-node submit run
+  (goal < 100 ms), measured by ``benchmarks.web_edge`` on the served configuration (uvicorn); ``--no-edge``
+  skips it.
 
 No targets: the figures are recorded in docs/benchmarks.md; the exit status is non-zero only when a run does not
 finish with its expected output.
@@ -226,6 +229,7 @@ def postgres_restart(bench: Bench) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--fast", action="store_true", help="the fault tests' short thresholds")
+    parser.add_argument("--no-edge", action="store_true", help="skip /api/health under uploads (web_edge)")
     args = parser.parse_args()
     import django
 
@@ -254,7 +258,21 @@ def main() -> int:
             shutil.rmtree(root, ignore_errors=True)
         else:
             print(f"logs kept in {root}", file=sys.stderr)
+    if not args.no_edge:
+        health_under_load()
     return 0
+
+
+def health_under_load() -> None:
+    """Issue 13's last figure: ``/api/health`` while big bodies arrive (``benchmarks.web_edge``'s measurement)."""
+    import logging
+
+    from benchmarks import web_edge
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Django's logging set up above logs every request
+    rows = web_edge.bench_server("uvicorn", only_health=True)
+    for row in rows:
+        emit({**row, "name": "faults.health_under_load", **machine()})
 
 
 if __name__ == "__main__":
