@@ -52,6 +52,19 @@ describe("usePolled", () => {
     expect(result.current.error).toBeNull();
   });
 
+  it("hands the failed load's error to `every`, which may stop polling on it", async () => {
+    const { load, calls } = server([1, new Error("down"), 2]);
+    const every = vi.fn((_n: number | null, error: unknown) => (error ? null : 1000));
+    const { result } = renderHook(() => usePolled(load, [], every));
+    await act(() => vi.advanceTimersByTimeAsync(0));
+    await act(() => vi.advanceTimersByTimeAsync(1000));
+    expect(every).toHaveBeenLastCalledWith(1, expect.any(Error));
+    await act(() => vi.advanceTimersByTimeAsync(5000));
+    expect(calls()).toBe(2);
+    expect(result.current.data).toBe(1);
+    expect(result.current.error).toBeInstanceOf(Error);
+  });
+
   it("waits while the tab is hidden and loads as soon as it is shown again", async () => {
     const { load, calls } = server([1, 2]);
     renderHook(() => usePolled(load, [], () => 1000));

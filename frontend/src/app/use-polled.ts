@@ -10,14 +10,15 @@ export interface Polled<T> {
   refresh(): void;
 }
 
-/** Load on mount, whenever `deps` (primitives) change and on `refresh`, then again `every(data)` ms after each
- * answer (null: stop) while the tab is visible; a tab that comes back with a load due loads at once. After a
- * failed load the next delay is `every` of the last good data (null when there is none). This is `useAsync` for
+/** Load on mount, whenever `deps` (primitives) change and on `refresh`, then again `every(data, error)` ms after
+ * each answer (null: stop) while the tab is visible; a tab that comes back with a load due loads at once. After a
+ * failed load the next delay is `every` of the last good data (null when there is none) and the load's error
+ * (null after a good one), so a caller may stop or back off on a failure. This is `useAsync` for
  * what changes on the server while it is shown (workers, fetch jobs). */
 export function usePolled<T>(
   load: (signal: AbortSignal) => Promise<T>,
   deps: readonly (string | number | boolean | null | undefined)[],
-  every: (data: T | null) => number | null,
+  every: (data: T | null, error: unknown) => number | null,
 ): Polled<T> {
   const [state, setState] = useState<Omit<Polled<T>, "refresh">>({ data: null, error: null, at: 0 });
   const [tick, setTick] = useState(0);
@@ -31,8 +32,8 @@ export function usePolled<T>(
       if (document.visibilityState === "hidden") due = true;
       else setTick((t) => t + 1);
     };
-    const schedule = (data: T | null) => {
-      const delay = every(data);
+    const schedule = (data: T | null, error: unknown) => {
+      const delay = every(data, error);
       if (delay !== null) timer = setTimeout(again, delay);
     };
     load(controller.signal).then(
@@ -40,12 +41,12 @@ export function usePolled<T>(
         if (controller.signal.aborted) return;
         lastGood.current = data;
         setState({ data, error: null, at: Date.now() });
-        schedule(data);
+        schedule(data, null);
       },
       (error: unknown) => {
         if (controller.signal.aborted) return;
         setState((s) => ({ ...s, error, at: Date.now() }));
-        schedule(lastGood.current);
+        schedule(lastGood.current, error);
       },
     );
     const onVisible = () => {

@@ -1,30 +1,28 @@
 // The run page's approvals: loaded when the run pauses and again as its log moves on (a request or a decision).
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { errorMessage } from "../api/client";
+import { usePolled } from "../app/use-polled";
 import type { RunStatus } from "../runs/run-schemas";
 import { ApprovalCard } from "./approval-card";
 import { approvalsApi, type Approval } from "./approvals-api";
 import { notifyApprovalsChanged } from "./pending-approvals";
 
 export function ApprovalPanel({ runId, status, lastSeq }: { runId: string; status: RunStatus; lastSeq: number }) {
-  const [approvals, setApprovals] = useState<Approval[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   // While the run waits, every new event may be a request or a decision; afterwards, only the status matters.
   const reloadKey = status === "awaiting_approval" ? `${status}:${lastSeq}` : status;
-
-  useEffect(() => {
-    const abort = new AbortController();
-    approvalsApi
-      .ofRun(runId, abort.signal)
-      .then((found) => {
-        setApprovals(found);
-        setError(null);
-      })
-      .catch((exc: unknown) => {
-        if (!abort.signal.aborted) setError(errorMessage(exc));
-      });
-    return () => abort.abort();
-  }, [runId, reloadKey]);
+  // Loaded again when the key moves (never on a timer); the last good list stays shown meanwhile.
+  const loaded = usePolled(
+    (signal) => approvalsApi.ofRun(runId, signal),
+    [runId, reloadKey],
+    () => null,
+  );
+  // Decisions made here show at once, until the next load brings the server's list.
+  const [patched, setPatched] = useState<{ at: number; byId: ReadonlyMap<number, Approval> }>({
+    at: 0,
+    byId: new Map(),
+  });
+  const approvals = loaded.data?.map((a) => (patched.at === loaded.at ? (patched.byId.get(a.id) ?? a) : a)) ?? null;
+  const error = loaded.error ? errorMessage(loaded.error) : null;
 
   if (error) return <p className="fy-field-error">Could not load the approvals: {error}</p>;
   if (!approvals || approvals.length === 0) return null;
@@ -36,7 +34,10 @@ export function ApprovalPanel({ runId, status, lastSeq }: { runId: string; statu
           key={a.id}
           approval={a}
           onDecided={(decided) => {
-            setApprovals((list) => (list ?? []).map((x) => (x.id === decided.id ? decided : x)));
+            setPatched((p) => ({
+              at: loaded.at,
+              byId: new Map(p.at === loaded.at ? p.byId : []).set(decided.id, decided),
+            }));
             notifyApprovalsChanged();
           }}
         />

@@ -1,9 +1,10 @@
 // In-app notification of approvals waiting for the signed-in user: a count in the top bar (polled, and
 // refreshed at once after a decision made in this tab) and the /approvals page listing them.
-import { useEffect, useState } from "react";
+import { useEffect } from "react";
 import { Link } from "react-router";
 import { errorMessage } from "../api/client";
 import { ErrorState, Loading } from "../app/status-views";
+import { usePolled } from "../app/use-polled";
 import { ApprovalCard } from "./approval-card";
 import { approvalsApi, type Approval } from "./approvals-api";
 import "./approvals.css";
@@ -17,32 +18,17 @@ export function notifyApprovalsChanged(): void {
 }
 
 function usePending(): { approvals: Approval[] | null; error: string | null; reload: () => void } {
-  const [approvals, setApprovals] = useState<Approval[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
+  const pending = usePolled(
+    (signal) => approvalsApi.list(true, signal).then((page) => page.results),
+    [],
+    () => PENDING_POLL_MS,
+  );
+  const { refresh } = pending;
   useEffect(() => {
-    const abort = new AbortController();
-    approvalsApi
-      .list(true, abort.signal)
-      .then((page) => {
-        setApprovals(page.results);
-        setError(null);
-      })
-      .catch((exc: unknown) => {
-        if (!abort.signal.aborted) setError(errorMessage(exc));
-      });
-    return () => abort.abort();
-  }, [tick]);
-  useEffect(() => {
-    const again = () => setTick((t) => t + 1);
-    const timer = window.setInterval(again, PENDING_POLL_MS);
-    window.addEventListener(CHANGED, again);
-    return () => {
-      window.clearInterval(timer);
-      window.removeEventListener(CHANGED, again);
-    };
-  }, []);
-  return { approvals, error, reload: () => setTick((t) => t + 1) };
+    window.addEventListener(CHANGED, refresh);
+    return () => window.removeEventListener(CHANGED, refresh);
+  }, [refresh]);
+  return { approvals: pending.data, error: pending.error ? errorMessage(pending.error) : null, reload: refresh };
 }
 
 /** "Approvals" in the top bar, with the number waiting for this user. */

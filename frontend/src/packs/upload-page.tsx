@@ -5,6 +5,7 @@ import { Link } from "react-router";
 import { errorMessage } from "../api/client";
 import type { User } from "../api/schemas";
 import { RequireSignIn } from "../app/require-sign-in";
+import { usePolled } from "../app/use-polled";
 import type { PackVisibility } from "./pack-schemas";
 import { VerdictPanel } from "./pack-widgets";
 import { packsApi } from "./packs-api";
@@ -16,51 +17,51 @@ function personalSlug(username: string): string {
   return username.toLowerCase().replace(/[_.]/g, "-");
 }
 
+/** The verdict of the version `versionId` (null: none): asked at once, then again after pollDelay(0),
+ * pollDelay(1), ... while it is not settled; a failed check stops it. `null` until the version's first answer. */
+function useVerdict(versionId: number | null): { verdict: VerdictView | null; error: unknown } {
+  const attempts = useRef(0);
+  const polled = usePolled(
+    (signal) =>
+      versionId === null ? Promise.resolve(null) : packsApi.versionById(versionId, signal).then(verdictFromVersion),
+    [versionId],
+    (v, error) => (error || !v?.poll ? null : pollDelay(attempts.current++)),
+  );
+  useEffect(() => {
+    attempts.current = 0;
+  }, [versionId]);
+  // The hook keeps the last good data across a change of version: only this version's verdict is shown.
+  const mine = polled.data !== null && polled.data.versionId === versionId;
+  return { verdict: mine ? polled.data : null, error: mine || polled.data === null ? polled.error : null };
+}
+
 function Upload({ user }: { user: User }) {
   const [file, setFile] = useState<File | null>(null);
   const [visibility, setVisibility] = useState<PackVisibility>("public");
   const [busy, setBusy] = useState(false);
-  const [verdict, setVerdict] = useState<VerdictView | null>(null);
+  const [answer, setAnswer] = useState<VerdictView | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const polling = useRef<AbortController | null>(null);
-  useEffect(() => () => polling.current?.abort(), []);
+  // A 202 (still validating or waiting for review) is followed through the version until it settles.
+  const [following, setFollowing] = useState<number | null>(null);
+  const followed = useVerdict(following);
+  const verdict = following !== null ? (followed.verdict ?? answer) : answer;
 
-  const poll = (id: number) => {
-    polling.current?.abort();
-    const controller = new AbortController();
-    polling.current = controller;
-    let attempt = 0;
-    const tick = () => {
-      if (controller.signal.aborted) return;
-      packsApi.versionById(id, controller.signal).then(
-        (v) => {
-          if (controller.signal.aborted) return;
-          const next = verdictFromVersion(v);
-          setVerdict(next);
-          if (next.poll) setTimeout(tick, pollDelay(attempt++));
-        },
-        (exc: unknown) => {
-          if (!controller.signal.aborted)
-            setError(`Could not check the verdict: ${errorMessage(exc)}. Reload this version's pack page later.`);
-        },
-      );
-    };
-    setTimeout(tick, pollDelay(attempt++));
+  const reset = () => {
+    setAnswer(null);
+    setError(null);
+    setFollowing(null);
   };
-
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (!file) return;
     setBusy(true);
-    setVerdict(null);
-    setError(null);
-    polling.current?.abort();
+    reset();
     packsApi.upload(file, visibility).then(
-      (answer) => {
-        const v = verdictFromUpload(answer);
-        setVerdict(v);
+      (answered) => {
+        const v = verdictFromUpload(answered);
+        setAnswer(v);
         setBusy(false);
-        if (v.poll && v.versionId !== null) poll(v.versionId);
+        if (v.poll && v.versionId !== null) setFollowing(v.versionId);
       },
       (exc: unknown) => {
         setError(errorMessage(exc));
@@ -68,6 +69,11 @@ function Upload({ user }: { user: User }) {
       },
     );
   };
+  const shownError =
+    error ??
+    (following !== null && followed.error
+      ? `Could not check the verdict: ${errorMessage(followed.error)}. Reload this version's pack page later.`
+      : null);
   const tooLarge = file !== null && file.size > MAX_ARCHIVE_BYTES;
   return (
     <section className="fy-page">
@@ -91,8 +97,7 @@ function Upload({ user }: { user: User }) {
             aria-label="Archive"
             onChange={(e) => {
               setFile(e.target.files?.[0] ?? null);
-              setVerdict(null);
-              setError(null);
+              reset();
             }}
           />
         </label>
@@ -116,9 +121,9 @@ function Upload({ user }: { user: User }) {
           {busy && <small className="fy-hint">Validation can take up to 20 seconds.</small>}
         </p>
       </form>
-      {error && (
+      {shownError && (
         <p className="fy-form-error" role="alert">
-          {error}
+          {shownError}
         </p>
       )}
       {verdict && <VerdictPanel verdict={verdict} />}
