@@ -13,8 +13,9 @@ thread start, a join, and a new database connection (connections belong to threa
 start alone held the event loop for ~1 ms per request while the new thread got a CPU. ``RequestThreads`` lends
 each request one of a set of started single-thread executors instead (asgiref >= 3.9 takes a caller-owned
 executor; the handler's own context then defers to this outer one): the same one-thread-per-request guarantee,
-threads and their connections reused. When all are busy a request gets Django's usual fresh thread, so a slow
-request never makes another wait.
+threads and their connections reused. Eight are started with the process, more (up to 32) as requests overlap,
+each kept once started; past that a request gets Django's usual fresh thread, so a slow request never makes
+another wait.
 """
 
 from __future__ import annotations
@@ -38,11 +39,18 @@ App = Callable[[Scope, Any, Any], Awaitable[None]]
 class RequestThreads:
     """ASGI middleware: run each HTTP request's synchronous code on a free one of ``size`` long-lived threads."""
 
-    def __init__(self, inner: App, size: int = 8) -> None:
+    def __init__(self, inner: App, size: int = 32, started: int = 8) -> None:
         self.inner = inner
         self.size = size
         self.idle: list[ThreadPoolExecutor] = []
         self.made = 0
+        # Started now, while the process starts: a thread started later is started on the event loop, which
+        # waits for it to run (Thread.start), 10-50 ms on a loaded machine with every request and socket held
+        # (py-spy: ~1 s of loop time over one upload benchmark pass). Later ones are kept, so each is started once.
+        for _ in range(started):
+            executor = self._new()
+            executor.submit(int).result()
+            self.idle.append(executor)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -62,9 +70,12 @@ class RequestThreads:
         if self.idle:
             return self.idle.pop()
         if self.made < self.size:
-            self.made += 1
-            return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flowyard-request-{self.made}")
+            return self._new()
         return None
+
+    def _new(self) -> ThreadPoolExecutor:
+        self.made += 1
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flowyard-request-{self.made}")
 
 
 class SyncChainASGIHandler(ASGIHandler):

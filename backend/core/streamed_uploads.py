@@ -24,6 +24,7 @@ import base64
 import binascii
 import contextlib
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -47,7 +48,19 @@ FORM_KEY = "flowyard.streamed_form"
 # Body bytes gathered on the event loop before a thread parses and writes them: few hops, bounded memory.
 BATCH_BYTES = 1024 * 1024
 # Threads parsing and writing upload bodies (each upload's batches run one after another, in order).
-_EXECUTOR = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flowyard-upload")
+UPLOAD_THREADS = 4
+_EXECUTOR = ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="flowyard-upload")
+
+
+def _start_threads() -> None:
+    """Start the upload threads with the process, not on the event loop at the first uploads (which would wait
+    for each new thread to run)."""
+    barrier = threading.Barrier(UPLOAD_THREADS)
+    for future in [_EXECUTOR.submit(barrier.wait, 10) for _ in range(UPLOAD_THREADS)]:
+        future.result()
+
+
+_start_threads()
 MAX_BOUNDARY = 200  # RFC 2046 allows 70; python-multipart takes up to 256
 COMFY_PATH = re.compile(r"^/(?:comfy/|(?:api/)?upload/)")
 
