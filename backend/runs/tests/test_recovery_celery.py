@@ -170,5 +170,5 @@ def test_a_run_whose_worker_is_killed_finishes_on_the_other_worker_from_the_shar
     expected_value = seed + 40 + 60
     assert [row[1:] for row in results(run_id)] == [row[1:] for row in results(again["id"])]
     assert ("show", "text", 0, f"value {expected_value}", None, False) in results(run_id)
+    # How fast is benchmarks.faults' "faults.worker_sigkill"; wait_for_run's 40 s and pytest-timeout catch a hang.
     print(f"recovered {recovered_in:.1f} s after the SIGKILL")
-    assert recovered_in < 30

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import sys
-import time
 import types
 
 import pytest
@@ -97,19 +96,25 @@ def test_progress_every_step_and_throttled_jpeg_previews_of_which_only_the_lates
     assert [path.name for path in jpegs] == [kept.blob_sha]
 
 
+@pytest.mark.timeout(120)
 def test_cancel_stops_a_sampler_within_a_step_and_gives_the_gpu_memory_back(
     team, as_role, wait_for_run, fake_cuda
 ):
     client = as_role("runner")
-    run_id = submit(client, team, sampler(1000, 0.01))
+    run_id = submit(client, team, sampler(100_000, 0.01))  # ~17 minutes if the cancel never reached it
     wait_for_run(run_id, until=lambda run: testpack.sampler_steps.get("s", 0) >= 3)
-    asked = time.monotonic()
     assert client.post(f"/api/runs/{run_id}/cancel").status_code == 200
-    run = wait_for_run(run_id, timeout=5)
-    took = time.monotonic() - asked
-    assert run.status == Run.Status.CANCELLED and took < 1.0, took
+    # The answer comes after the commit that told this process's executor to stop: the sampler may finish the
+    # step it is in, and its next progress report raises. One step more at most, however slow the machine is.
+    steps_when_answered = testpack.sampler_steps["s"]
+    run = wait_for_run(run_id, timeout=100)  # pytest-timeout catches a hang
+    assert run.status == Run.Status.CANCELLED
     executed()
-    assert testpack.sampler_done["s"] is False and testpack.sampler_steps["s"] < 1000
+    assert testpack.sampler_done["s"] is False
+    assert testpack.sampler_steps["s"] <= steps_when_answered + 1, (
+        steps_when_answered,
+        testpack.sampler_steps,
+    )
     assert NodeRun.objects.get(run=run, node_id="s").status == NodeRun.Status.CANCELLED
     assert fake_cuda, "the cancelled run's cached GPU memory should have been emptied"
 
