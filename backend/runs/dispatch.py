@@ -158,7 +158,7 @@ class CeleryDispatcher(Dispatcher):
             args=[str(run_id)],
             task_id=str(run_id),
             queue=self.queue_for(run_id),
-            ignore_result=True,
+            ignore_result=True,  # as the task declares: the message is the one apply_async would send
         )
 
     def cancel(self, run_id: Any) -> None:
