@@ -24,6 +24,9 @@ export default defineConfig(({ command, mode }) => {
       include: ["src/**/*.test.{ts,tsx}"],
       pool: "threads",
       maxWorkers: 2,
+      // The 5 s default is hit on a loaded 2-core machine by tests that only wait for the code under test
+      // (a whole page rendering); a hang still fails, after 20 s.
+      testTimeout: 20_000,
     },
   };
 });
