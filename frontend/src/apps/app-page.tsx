@@ -6,6 +6,7 @@ import { ApiError, errorMessage } from "../api/client";
 import { ErrorState, Loading } from "../app/status-views";
 import { ApprovalPanel } from "../approvals/approval-panel";
 import { useAsync } from "../app/use-async";
+import { usePolled } from "../app/use-polled";
 import { modelsApi } from "../models/models-api";
 import { FileOutput, MediaOutput } from "../runs/media-output";
 import type { RunState } from "../runs/run-state";
@@ -131,33 +132,21 @@ function describeInputs(inputs: Record<string, unknown>): string {
 /** Follow `run` until it finishes: GET /api/apps/<slug>/runs/<id> every POLL_MS (works for callers who may
  * not read the workflow's runs, e.g. runners of a private workflow and the public). */
 function usePolledRun(slug: string, run: AppRun | null, onFinished: () => void): AppRun | null {
-  const [latest, setLatest] = useState<AppRun | null>(null);
+  const following = run && !FINISHED.has(run.status) ? run.id : null;
+  const polled = usePolled(
+    (signal) => (following === null ? Promise.resolve(null) : appsApi.getRun(slug, following, signal)),
+    [slug, following],
+    (next, error) =>
+      following === null ? null : error ? POLL_MS * 5 : next && !FINISHED.has(next.status) ? POLL_MS : null,
+  );
   const finished = useRef(onFinished);
   useEffect(() => {
     finished.current = onFinished;
   }, [onFinished]);
+  const latest = polled.data;
   useEffect(() => {
-    if (!run || FINISHED.has(run.status)) return;
-    const controller = new AbortController();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = () => {
-      appsApi.getRun(slug, run.id, controller.signal).then(
-        (next) => {
-          setLatest(next);
-          if (FINISHED.has(next.status)) finished.current();
-          else timer = setTimeout(poll, POLL_MS);
-        },
-        () => {
-          if (!controller.signal.aborted) timer = setTimeout(poll, POLL_MS * 5);
-        },
-      );
-    };
-    timer = setTimeout(poll, POLL_MS);
-    return () => {
-      controller.abort();
-      if (timer) clearTimeout(timer);
-    };
-  }, [slug, run]);
+    if (latest && latest.id === following && FINISHED.has(latest.status)) finished.current();
+  }, [latest, following]);
   // The polled state belongs to the run shown; another run picked from the history starts from its own answer.
   return latest && run && latest.id === run.id ? latest : run;
 }

@@ -5,6 +5,7 @@ import { Link } from "react-router";
 import { errorMessage } from "../api/client";
 import type { WorkflowDetail } from "../api/schemas";
 import { useSession } from "../app/session";
+import { usePolled } from "../app/use-polled";
 import { useEditorStoreApi } from "../editor/store-context";
 import {
   createEditorRunsStore,
@@ -15,7 +16,7 @@ import {
 } from "./editor-runs";
 import { MediaOutput } from "./media-output";
 import { imagesOf, stateFromDetail } from "./run-state";
-import { FINISHED, type Run, type RunResult } from "./run-schemas";
+import { FINISHED, type RunResult } from "./run-schemas";
 import { runsApi } from "./runs-api";
 import { queuePosition, refreshRun, useFeed, useLiveRun, useWorkspaceFeed } from "./runs-store";
 import "./runs.css";
@@ -128,29 +129,38 @@ function ActiveRun() {
   );
 }
 
+/** Resolve after `ms`, or reject when `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+}
+
 function QueuePanel({ store }: { store: EditorRunsStore }) {
   const version = useFeed((f) => f.version);
   const feed = useFeed((f) => f.queues);
-  const [runs, setRuns] = useState<Run[] | null>(null);
+  // Loaded again when the feed's version moves (never on a timer); the last good list stays shown meanwhile.
+  const list = usePolled(
+    async (signal) => {
+      await pause(150, signal); // a burst of status messages → one fetch
+      const [running, queued] = await Promise.all([
+        runsApi.list({ mine: true, status: "running", limit: 20 }, signal),
+        runsApi.list({ mine: true, status: "queued", limit: 50 }, signal),
+      ]);
+      return [...running.results, ...queued.results.reverse()];
+    },
+    [version],
+    () => null,
+  );
+  const runs = list.data;
   const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [cancelError, setCancelError] = useState<string | null>(null);
+  const error = cancelError ?? (list.error ? errorMessage(list.error) : null);
   const activeRunId = useEditorRuns((s) => s.activeRunId);
-  useEffect(() => {
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      Promise.all([
-        runsApi.list({ mine: true, status: "running", limit: 20 }, controller.signal),
-        runsApi.list({ mine: true, status: "queued", limit: 50 }, controller.signal),
-      ]).then(
-        ([running, queued]) => setRuns([...running.results, ...queued.results.reverse()]),
-        (exc: unknown) => !controller.signal.aborted && setError(errorMessage(exc)),
-      );
-    }, 150); // a burst of status messages → one fetch
-    return () => {
-      clearTimeout(timer);
-      controller.abort();
-    };
-  }, [version]);
   const statuses = useFeed((f) => f.statuses);
   // The feed is newer than the last fetch: drop runs it says have finished, show the status it announced.
   const shown = useMemo(
@@ -173,7 +183,7 @@ function QueuePanel({ store }: { store: EditorRunsStore }) {
       await runsApi.cancel(id);
       refreshRun(id);
     } catch (exc) {
-      setError(errorMessage(exc));
+      setCancelError(errorMessage(exc));
     } finally {
       setBusy(null);
     }
