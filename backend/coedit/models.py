@@ -1,4 +1,5 @@
-"""The draft of each workflow being co-edited: a Yjs snapshot and the updates accepted since it."""
+"""The draft of each workflow being co-edited: a Yjs snapshot and the updates accepted since it; and where each
+raw-graph run was shared (``SharedRun``), so that an editor joining later, on any web process, is told of it."""
 
 from __future__ import annotations
 
@@ -39,3 +40,21 @@ class DraftUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"update {self.id} of workflow {self.workflow_id}"
+
+
+class SharedRun(models.Model):
+    """A raw-graph run (it belongs to no workflow) that its starter's editor shared in a workflow
+    (``POST /api/workflows/<id>/shared-runs``): the runs feed of that workflow names it to editors who join while it
+    is unfinished. Rows of finished runs are deleted when the next run is shared (``views.ShareRunView``)."""
+
+    run = models.OneToOneField(
+        "runs.Run", on_delete=models.CASCADE, primary_key=True, related_name="shared_in"
+    )
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="shared_runs")
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} shared in workflow {self.workflow_id}"

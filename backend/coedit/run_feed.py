@@ -8,8 +8,8 @@ first for each unfinished run (oldest first), then for each run queued later:
 - a run of the workflow (``workflow`` set: run from a saved version by the editor, the API, an app or a
   trigger), announced by the ``Run`` row's ``post_save`` once the submit commits (``signals.py``);
 - a raw-graph run (``workflow`` null) that the editor posted because the draft's structure differs from the
-  saved version: its starter's editor announces it (``POST /api/workflows/<id>/shared-runs``). A joiner is told
-  of those still unfinished that a feed of its process saw go by (``shared_here``).
+  saved version: its starter's editor announces it (``POST /api/workflows/<id>/shared-runs``), which also stores
+  where it was shared (``models.SharedRun``): a joiner on any web process is told of those still unfinished.
 
 Who gets them: the members who may see the workflow, which is exactly who may read its runs (a run is visible
 to the members of its workspace who may see its workflow; a raw-graph run to every member of its workspace, and
@@ -19,8 +19,6 @@ closed as soon as the change commits, as on the document socket.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
@@ -36,19 +34,6 @@ if TYPE_CHECKING:
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
 RECENT_UNFINISHED = 5  # unfinished runs a joining editor is told about
-SHARED_KEPT = 20  # raw-graph runs remembered per workflow (per process) for editors who join later
-
-# Raw-graph runs shared in each workflow, as this process's feeds saw them go by (a raw-graph run belongs to no
-# workflow, so the database cannot say which workflow's editor shared it): a later joiner on this process is
-# told of those still unfinished. Per event loop, as the co-editing rooms.
-_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, dict[str, dict[str, Any]]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def shared_here(workflow_id: int) -> dict[str, dict[str, Any]]:
-    """The raw-graph runs shared in the workflow that this process saw, by id (oldest first)."""
-    return _shared.setdefault(asyncio.get_running_loop(), {}).setdefault(workflow_id, {})
 
 
 def runs_group(workflow_id: int) -> str:
@@ -98,21 +83,14 @@ class WorkflowRunsConsumer(LiveConsumerMixin, AsyncJsonWebsocketConsumer):
         # Joined before the unfinished runs are read: a run queued meanwhile comes twice rather than never.
         await self.join(runs_group(self.workflow_id))
         await self.join(workspace_group(workspace_id))
-        shared = list(shared_here(self.workflow_id))
-        for summary in await database_sync_to_async(_unfinished)(self.workflow_id, workspace_id, shared):
+        for summary in await database_sync_to_async(_unfinished)(self.workflow_id, workspace_id):
             await self.send_json({"type": "run", "run": summary})
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         pass  # the feed only speaks
 
     async def coedit_run(self, message: dict[str, Any]) -> None:
-        summary = message["run"]
-        if summary["workflow"] is None:
-            kept = shared_here(self.workflow_id)
-            kept[summary["id"]] = summary
-            for old in list(kept)[:-SHARED_KEPT]:
-                del kept[old]
-        await self.send_json({"type": "run", "run": summary})
+        await self.send_json({"type": "run", "run": message["run"]})
 
     async def coedit_membership(self, message: dict[str, Any]) -> None:
         """A membership of this workspace changed: close this socket if its user may no longer read the runs."""
@@ -130,15 +108,18 @@ def _workspace_if_readable(user: Any, workflow_id: int) -> int | None:
     return workflow.workspace_id
 
 
-def _unfinished(workflow_id: int, workspace_id: int, shared: list[str]) -> list[dict[str, Any]]:
-    """The newest unfinished runs of the workflow and of the raw-graph runs shared in it, oldest first."""
+def _unfinished(workflow_id: int, workspace_id: int) -> list[dict[str, Any]]:
+    """The newest unfinished runs of the workflow and of the raw-graph runs shared in it, oldest first. A shared
+    run is named only while it is a raw-graph run of the workflow's workspace (what its share was checked for), so
+    every member who may read the feed may read it."""
     from django.db.models import Q
 
     from backend.runs.models import Run
 
     runs = (
         Run.objects.filter(
-            Q(workflow_id=workflow_id) | Q(pk__in=shared, workspace_id=workspace_id, workflow__isnull=True)
+            Q(workflow_id=workflow_id)
+            | Q(shared_in__workflow_id=workflow_id, workspace_id=workspace_id, workflow__isnull=True)
         )
         .exclude(status__in=Run.FINISHED)
         .select_related("created_by")

@@ -11,10 +11,13 @@ from rest_framework.views import APIView
 
 from backend.accounts.access import Need, access_run, access_workflow, access_workflow_draft
 from backend.accounts.authentication import AuthenticatedRequest
+from backend.accounts.models import User
 from backend.coedit import run_feed, store
-from backend.coedit.models import DraftSnapshot
+from backend.coedit.models import DraftSnapshot, SharedRun
+from backend.runs.models import Run
 from backend.workflows import actions
 from backend.workflows.documents import parse_document
+from backend.workflows.models import Workflow
 from backend.workflows.serializers import VersionDocumentSerializer
 
 
@@ -70,7 +73,8 @@ class ShareRunView(APIView):
     def post(self, request: AuthenticatedRequest, workflow_id: int) -> Response:
         """Show a run the caller queued from this workflow's editor to everyone who has it open
         (``ws/workflows/<id>/runs/``): a raw-graph run of the workflow's workspace that the caller started, or
-        a run of this workflow (already announced when it was queued). 404 for any other run."""
+        a run of this workflow (already announced when it was queued). 404 for any other run, and for a raw-graph
+        run already shared in another workflow."""
         workflow, _ = access_workflow_draft(request.user, workflow_id)
         body = ShareRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -82,5 +86,18 @@ class ShareRunView(APIView):
         ):
             raise NotFound("No such run.")
         if run.workflow_id is None:
+            if not _remember_share(run, workflow, request.user):
+                raise NotFound("No such run.")
             run_feed.publish_run(workflow.pk, run)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _remember_share(run: Run, workflow: Workflow, user: User) -> bool:
+    """Store where the raw-graph ``run`` was shared, so that an editor joining later, on any web process, is told
+    of it while it is unfinished; False when it was already shared in another workflow (a run is queued from one
+    editor). Stored before it is published: a joiner that reads before the row exists is in the group already.
+    Rows of finished runs go here: the feed names only unfinished runs, so the table holds about as many rows as
+    there are unfinished shared runs."""
+    SharedRun.objects.filter(run__status__in=Run.FINISHED).delete()
+    share, _ = SharedRun.objects.get_or_create(run=run, defaults={"workflow": workflow, "shared_by": user})
+    return share.workflow_id == workflow.pk

@@ -125,3 +125,57 @@ def test_a_restore_and_a_run_made_on_one_process_reach_the_other_through_redis(t
         after_save, run_id, announced = asyncio.run(scenario())
     assert after_save == 5
     assert announced["type"] == "run" and announced["run"]["id"] == run_id
+
+
+def test_a_late_joiner_on_the_other_process_is_told_of_an_unfinished_raw_graph_run(team, members, tmp_path):
+    """The editor on process b queues a raw-graph run and shares it (its own feed open there); a member joining on
+    process a, whose feeds never saw it go by, is told of it while it runs: from the database."""
+    import json
+
+    import httpx
+    from websockets.asyncio.client import connect
+
+    redis_url = checked_redis_url()
+    workflow = do_create_workflow(
+        members[Role.OWNER], team, "Shared", parse_document(RUNNABLE, {"nodes": {}})
+    )
+    # A raw graph (not the workflow's) that runs for about 30 s: unfinished while the test looks.
+    slow = {
+        "nodes": {
+            "1": {"type": "test.Slow", "inputs": {"steps": 1500, "step_seconds": 0.02}},
+            "show": {"type": "test.Show", "inputs": {"value": ["1", 0]}},
+        }
+    }
+    tokens = {role: do_create_token(members[role], "coedit")[1] for role in (Role.EDITOR, Role.VIEWER)}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        daphne_server(tmp_path / "a", REDIS_URL=redis_url) as (base_a, _),
+        daphne_server(tmp_path / "b", REDIS_URL=redis_url) as (base_b, _),
+    ):
+        editor_b = {"Authorization": f"Bearer {tokens[Role.EDITOR]}"}
+        viewer_a = {"Authorization": f"Bearer {tokens[Role.VIEWER]}"}
+        runs_path = f"/ws/workflows/{workflow.pk}/runs/"
+
+        async def scenario():
+            async with (
+                connect(base_b.replace("http", "ws", 1) + runs_path, additional_headers=editor_b) as own,
+                httpx.AsyncClient(base_url=base_b, headers=editor_b, timeout=30) as http,
+            ):
+                queued = await http.post("/api/runs", json={"workspace": team.pk, "graph": slow})
+                assert queued.status_code == 201, queued.text
+                run_id = queued.json()["id"]
+                shared = await http.post(f"/api/workflows/{workflow.pk}/shared-runs", json={"run": run_id})
+                assert shared.status_code == 204, shared.text
+                on_b = json.loads(await asyncio.wait_for(own.recv(), 10))
+                async with connect(
+                    base_a.replace("http", "ws", 1) + runs_path, additional_headers=viewer_a
+                ) as late:
+                    on_a = json.loads(await asyncio.wait_for(late.recv(), 10))
+                await http.post(f"/api/runs/{run_id}/cancel")
+            return run_id, on_b, on_a
+
+        run_id, on_b, on_a = asyncio.run(scenario())
+    assert on_b["run"]["id"] == run_id
+    assert on_a == {"type": "run", "run": on_b["run"]}
+    assert on_a["run"]["workflow"] is None

@@ -205,3 +205,77 @@ def test_a_private_workflows_runs_reach_only_those_who_may_see_it(team, members,
     codes = async_to_sync(scenario)()
     # As for each of its runs (access_run): its author and the team's owners and admins see it, not the others.
     assert codes == {Role.EDITOR: None, Role.OWNER: None, Role.VIEWER: 4404, Role.RUNNER: 4404}
+
+
+def test_a_shared_raw_graph_run_is_stored_and_told_to_the_members_who_join_later_not_to_outsiders(
+    team, workflow, members, feed_for
+):
+    """The share is read from the database on connect: no feed was open when it was shared (no process saw it go
+    by), and the owner and a team member joining later are told of it; an outsider is closed."""
+    from backend.coedit.models import SharedRun
+
+    editor = members[Role.EDITOR]
+    raw = Run.objects.create(workspace=team, graph=GRAPH, created_by=editor)
+    answer = _post(editor, f"/api/workflows/{workflow.pk}/shared-runs", {"run": str(raw.pk)})
+    assert answer.status_code == 204, answer.content
+    share = SharedRun.objects.get(run=raw)
+    assert (share.workflow_id, share.shared_by_id) == (workflow.pk, editor.pk)
+
+    async def scenario():
+        told = {}
+        for who in (Role.OWNER, Role.VIEWER, "outsider"):
+            feed = feed_for(who, workflow)
+            assert (await feed.connect(timeout=5))[0]
+            told[who] = await frames(feed, 1)
+            await feed.disconnect()
+        return told
+
+    told = async_to_sync(scenario)()
+    for who in (Role.OWNER, Role.VIEWER):
+        assert [(f["run"]["id"], f["run"]["workflow"]) for f in told[who]] == [(str(raw.pk), None)], who
+        assert told[who][0]["run"]["created_by"] == {"id": editor.pk, "name": editor.username}
+    assert told["outsider"] == [{"close": 4404}]
+
+
+def test_a_run_is_shared_in_one_workflow_and_only_runs_of_the_workspace_are_told(
+    team, workflow, members, feed_for
+):
+    from backend.accounts.actions import do_create_team
+    from backend.coedit.models import SharedRun
+
+    editor = members[Role.EDITOR]
+    other = do_create_workflow(members[Role.OWNER], team, "Other", parse_document(GRAPH, {"nodes": {}}))
+    raw = Run.objects.create(workspace=team, graph=GRAPH, created_by=editor)
+    assert _post(editor, f"/api/workflows/{workflow.pk}/shared-runs", {"run": str(raw.pk)}).status_code == 204
+    again = _post(editor, f"/api/workflows/{workflow.pk}/shared-runs", {"run": str(raw.pk)})
+    elsewhere = _post(editor, f"/api/workflows/{other.pk}/shared-runs", {"run": str(raw.pk)})
+    assert (again.status_code, elsewhere.status_code) == (204, 404)
+    assert list(SharedRun.objects.values_list("workflow_id", flat=True)) == [workflow.pk]
+    # A row naming a run of another workspace (never made by the endpoint) is not told: the feed checks.
+    foreign = Run.objects.create(
+        workspace=do_create_team(editor, "Elsewhere"), graph=GRAPH, created_by=editor
+    )
+    SharedRun.objects.create(run=foreign, workflow=workflow, shared_by=editor)
+
+    async def scenario():
+        feed = feed_for(Role.RUNNER, workflow)
+        assert (await feed.connect(timeout=5))[0]
+        got = await frames(feed, 1)
+        await feed.disconnect()
+        return got
+
+    assert [f["run"]["id"] for f in async_to_sync(scenario)()] == [str(raw.pk)]
+
+
+def test_the_shares_of_finished_runs_are_deleted_when_the_next_run_is_shared(team, workflow, members):
+    from backend.coedit.models import SharedRun
+
+    editor = members[Role.EDITOR]
+    path = f"/api/workflows/{workflow.pk}/shared-runs"
+    first, second = (Run.objects.create(workspace=team, graph=GRAPH, created_by=editor) for _ in range(2))
+    for run in (first, second):
+        assert _post(editor, path, {"run": str(run.pk)}).status_code == 204
+    Run.objects.filter(pk=first.pk).update(status=Run.Status.SUCCEEDED)
+    third = Run.objects.create(workspace=team, graph=GRAPH, created_by=editor)
+    assert _post(editor, path, {"run": str(third.pk)}).status_code == 204
+    assert set(SharedRun.objects.values_list("run_id", flat=True)) == {second.pk, third.pk}
