@@ -172,7 +172,8 @@ def insert_node_runs(run: Run, nodes: list[tuple[str, str]], batch_size: int = 1
 
 def do_cancel_run(run: Run) -> Run:
     """Cancel a queued run at once, or ask a running one to stop; raise ``RunConflict`` if it has finished."""
-    with transaction.atomic():
+    # The outermost transaction (the API's and ComfyUI's cancel views): the worker is told after its commit.
+    with transaction.atomic(durable=True):
         now = timezone.now()
         # A run paused for approval holds no worker: it stops at once, like a queued one.
         stopped = Run.objects.filter(
@@ -232,7 +233,7 @@ def do_resume(user: User, run: Run, *, source: str | None = None) -> Run:
 
 def do_delete_run(run: Run) -> None:
     """Delete a finished run with its nodes, events and outputs; blobs no one else uses are collected."""
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         locked = Run.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True).first()
         if locked is None:
             return

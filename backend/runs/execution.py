@@ -496,7 +496,9 @@ class EventRecorder:
         """Write one folded batch in one transaction; return the run's changed fields and the blobs of the
         previews it replaced. Safe to call again after a failed try: the transaction left nothing behind."""
         outputs = [output for item in pending for output in item.outputs]
-        with transaction.atomic():
+        # Durable: a batch is published after it is committed, and retry_database retries only outside a
+        # transaction.
+        with transaction.atomic(durable=True):
             previews, replaced = self._drop_older_previews(pending)
             outputs += previews
             if outputs:

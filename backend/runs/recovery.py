@@ -332,7 +332,8 @@ def requeue_run(
     """Put a RUNNING run of ``previous_worker`` back to QUEUED (or straight to ``claim_for``), or fail it when
     it is out of attempts; None when the run is no longer RUNNING on that worker (someone else acted first)."""
     max_attempts = settings.FLOWYARD_MAX_RUN_ATTEMPTS
-    with transaction.atomic():
+    # The outermost transaction (the sweep, a worker's release or claim): the run is dispatched after its commit.
+    with transaction.atomic(durable=True):
         run = (
             Run.objects.select_for_update()
             .filter(pk=run_id, status=Run.Status.RUNNING, worker=previous_worker)

@@ -58,6 +58,8 @@ def dispatch_next() -> list[uuid.UUID]:
 @contextmanager
 def _serialised() -> Iterator[None]:
     if connection.vendor == "postgresql":
+        # Not durable: a submit schedules its own run inside its transaction (POST /comfy/prompt's, do_create_run),
+        # and the lock is held until that commits.
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEDULER_LOCK_KEY])

@@ -28,6 +28,8 @@ from backend.coedit import store as coedit_store
 from backend.flowapps import actions as app_actions
 from backend.flowapps.models import AppRun
 from backend.registry import actions as registry_actions
+from backend.runs import actions as run_actions
+from backend.runs import execution, recovery
 from backend.storage.blobs import get_blob_store
 from backend.uploads import actions as upload_actions
 
@@ -108,6 +110,10 @@ SERVICES: dict[str, Callable[[], Any]] = {
         {"prompt": "x"},
         "retry-1",
     ),
+    "runs.do_cancel_run": lambda: run_actions.do_cancel_run(None),  # type: ignore[arg-type]
+    "runs.do_delete_run": lambda: run_actions.do_delete_run(None),  # type: ignore[arg-type]
+    "runs.the recorder's batch write": lambda: execution.EventRecorder._commit(None, [], {}, {}),  # type: ignore[arg-type]
+    "runs.requeue_run": lambda: recovery.requeue_run(uuid.uuid4(), "gone@host:1", "worker_lost"),
 }
 
 
