@@ -4,7 +4,9 @@ workflow's draft. Protocol: docs/api.md is not involved; docs/architecture.md, "
 Binary frames are Yjs messages: ``[0, 0, state]`` sync step 1, ``[0, 1, update]`` sync step 2, ``[0, 2, update]``
 an update, ``[1, awareness update]``. Text frames are JSON the server sends about the session:
 ``{"type": "welcome", "can_write", "user"}`` first, ``{"type": "read_only", "message"}`` when an update of a
-read-only member was dropped, ``{"type": "access_changed", "can_write"}`` after a change of role.
+read-only member was dropped, ``{"type": "access_changed", "can_write"}`` after a change of role,
+``{"type": "version_saved", "version", "created", "source"}`` when a version of the workflow was saved (by anyone,
+any way: the draft saved, a version posted, a restore), after the updates that were stored before it.
 
 Editors and above write; viewers and runners read (they receive every update and the presence of others, and the
 server drops their updates). A member removed from the team, or whose workflow became invisible to them, is
@@ -174,6 +176,13 @@ class DocumentConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         self.room.record_awareness(rooms.decode_awareness(message["data"]))
         if message["sender"] != self.channel_name:
             await self.send(bytes_data=create_awareness_message(message["data"]))
+
+    async def coedit_version(self, message: dict[str, Any]) -> None:
+        """A version of the workflow was saved (``signals.publish_version_saved``): the tab learns the latest."""
+        if self.room is None:
+            return
+        notice = {"type": "version_saved", **{key: message[key] for key in ("version", "created", "source")}}
+        await self.send(text_data=json.dumps(notice))
 
     async def coedit_membership(self, message: dict[str, Any]) -> None:
         """A membership of this workspace changed: check this socket's access again if it is theirs."""

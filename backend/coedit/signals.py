@@ -1,6 +1,6 @@
 """Tell the co-editing sockets of a workspace when a membership changes, once the change is committed; make a
-version saved or restored other than from the draft the draft's content (``reset.py``); tell a workflow's
-editors when one of its runs is queued (``run_feed.py``)."""
+version saved or restored other than from the draft the draft's content (``reset.py``), and tell a workflow's
+editors of every version saved; tell them when one of its runs is queued (``run_feed.py``)."""
 
 from __future__ import annotations
 
@@ -43,17 +43,29 @@ def version_replaces_draft(
     sender: Any, version: WorkflowVersion, created: bool, source: str, **kwargs: Any
 ) -> None:
     """A restore (even of the latest content) or a new version saved outside the draft resets the draft to it;
-    the draft's own save does not (edits made since it was read must stay), nor a save that changed nothing."""
+    the draft's own save does not (edits made since it was read must stay), nor a save that changed nothing.
+    Then the workflow's open editors are told which version is now the latest (after the reset's update, in the
+    same group: a tab has the reset content when it compares its graph with the version)."""
     from backend.coedit.reset import reset_draft_to_version
 
-    if source == "draft" or (source == "save" and not created):
-        return
-    try:
-        reset_draft_to_version(version)
-    except Exception:
-        logger.exception(
-            "could not reset the draft of workflow %s to version %s", version.workflow_id, version.number
-        )
+    if source != "draft" and (source != "save" or created):
+        try:
+            reset_draft_to_version(version)
+        except Exception:
+            logger.exception(
+                "could not reset the draft of workflow %s to version %s", version.workflow_id, version.number
+            )
+    publish_version_saved(version, created, source)
+
+
+def publish_version_saved(version: WorkflowVersion, created: bool, source: str) -> None:
+    """Tell the document sockets of the workflow (every process) that ``version`` is the latest version: each
+    sends its tab ``{"type": "version_saved", "version", "created", "source"}`` (``consumers.py``)."""
+    from backend.coedit.rooms import group_name
+    from backend.runs.publish import publish_messages
+
+    message = {"type": "coedit.version", "version": version.number, "created": created, "source": source}
+    publish_messages([(group_name(version.workflow_id), message)])
 
 
 @receiver(post_save, sender="runs.Run", dispatch_uid="coedit.run_queued")

@@ -333,3 +333,30 @@ def test_a_restore_resets_every_open_tab(person):
     saved = editor.api("POST", f"/api/workflows/{wf['id']}/draft/save", {"message": "after restore"})
     assert saved["graph"]["nodes"]["1"]["inputs"]["width"] == 64
     assert saved["graph"]["nodes"]["2"]["inputs"]["blur_radius"] == 2
+
+
+def test_a_version_saved_in_one_tab_clears_the_unsaved_mark_in_the_others(person):
+    owner, editor = person(), person()
+    editor_name = unique("editor")
+    owner.signup(unique("owner"))
+    editor.signup(editor_name)
+    wf = team_workflow(owner, {editor_name: "editor"})
+    path = f"/workflows/{wf['id']}"
+    for someone in (owner, editor):
+        open_live(someone, path)
+    set_widget(editor.page, "1", "width", "80")
+    expect(widget(owner.page, "1", "width")).to_have_value("80")
+    for someone in (owner, editor):
+        expect(someone.page.locator(".fy-dirty")).to_be_visible()  # the draft differs from version 1
+    owner.page.locator(".react-flow__pane").click(position={"x": 300, "y": 500})
+    owner.page.keyboard.press("Control+s")
+    owner.page.get_by_role("form", name="Save workflow").get_by_role("button", name="Save").click()
+    expect(owner.page.locator(".fy-version")).to_have_text("v2")
+    # The other tab learns of version 2: it shows the same content, so its mark clears.
+    expect(editor.page.locator(".fy-version")).to_have_text("v2")
+    for someone in (owner, editor):
+        expect(someone.page.locator(".fy-dirty")).to_have_count(0)
+    # An edit after the save marks both tabs again.
+    set_widget(owner.page, "1", "height", "40")
+    expect(widget(editor.page, "1", "height")).to_have_value("40")
+    expect(editor.page.locator(".fy-dirty")).to_be_visible()

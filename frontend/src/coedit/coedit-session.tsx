@@ -12,6 +12,7 @@ import { PresenceAvatars } from "./presence-avatars";
 import { CoeditProvider, type ProviderStatus } from "./provider";
 import { RemoteCursors } from "./remote-cursors";
 import { localOrigin } from "./undo";
+import { versionSavedHandler } from "./version-saved";
 
 const STATUS_TEXT: Record<ProviderStatus, string> = {
   connecting: "connecting…",
@@ -23,10 +24,13 @@ const STATUS_TEXT: Record<ProviderStatus, string> = {
 export function CoeditSession({
   workflowId,
   onProvider,
+  onVersion,
 }: {
   workflowId: number;
   /** The live provider once connecting has begun (null when it is gone): the editor's Save flushes it. */
   onProvider?: (provider: CoeditProvider | null) => void;
+  /** A version saved by anyone became the latest (its document is then the store's saved graph). */
+  onVersion?: (version: number) => void;
 }) {
   const store = useEditorStoreApi();
   const { session } = useSession();
@@ -39,6 +43,7 @@ export function CoeditSession({
     const doc = new Y.Doc();
     const binding = bindEditorStore(store, doc, localOrigin());
     let loaded = false;
+    const versionSaved = versionSavedHandler({ workflowId, store, ...(onVersion ? { onVersion } : {}) });
     const live = new CoeditProvider({
       workflowId,
       doc,
@@ -51,6 +56,7 @@ export function CoeditSession({
       },
       onNotice: (notice) => {
         if (notice.type === "read_only") store.getState().notify("error", notice.message);
+        if (notice.type === "version_saved") void versionSaved(notice);
       },
     });
     showPresence(live.awareness, { user: { id: user.id, name: user.username, color: colorFor(user.id) } });
@@ -72,7 +78,7 @@ export function CoeditSession({
       setProvider(null);
       onProvider?.(null);
     };
-  }, [store, workflowId, user, onProvider]);
+  }, [store, workflowId, user, onProvider, onVersion]);
 
   if (!provider) return null;
   return (

@@ -28,7 +28,7 @@ function documentOf(store: EditorStore): JsonDocument {
 }
 
 /** JSON text with object keys sorted: two documents with the same content, whatever order their keys came in. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === "object" && !Array.isArray(v)
       ? Object.fromEntries(

@@ -1,6 +1,7 @@
 // The browser's end of ws/workflows/<id>/doc/ (backend/coedit/consumers.py): keeps a Y.Doc and an Awareness in
 // step with the server over the Yjs sync and awareness protocols, reconnecting with backoff. Binary frames are
-// Yjs messages; text frames are the server's notices (welcome with `can_write`, read_only, access_changed).
+// Yjs messages; text frames are the server's notices (welcome with `can_write`, read_only, access_changed,
+// version_saved).
 // y-websocket's provider is not used: it cannot read our text notices, and it would not use our close codes.
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
@@ -23,6 +24,7 @@ export const noticeSchema = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("read_only"), message: z.string() }),
   z.object({ type: z.literal("access_changed"), can_write: z.boolean() }),
+  z.object({ type: z.literal("version_saved"), version: z.number(), created: z.boolean(), source: z.string() }),
 ]);
 export type Notice = z.infer<typeof noticeSchema>;
 

@@ -221,7 +221,7 @@ function EditorWorkspace({
           {version !== null && <span className="fy-version">v{version}</span>}
           {demo && <span className="fy-demo-badge">demo nodes (catalog unavailable)</span>}
           <span className="fy-spacer" />
-          {workflow && <CoeditSession workflowId={workflow.id} onProvider={setLive} />}
+          {workflow && <CoeditSession workflowId={workflow.id} onProvider={setLive} onVersion={setVersion} />}
           {workflow && <SharedRuns workflowId={workflow.id} />}
           {workflow ? (
             <EditorExtras
