@@ -1,5 +1,5 @@
 """``ws/workflows/<id>/doc/``: the Yjs sync and awareness protocols (as y-websocket speaks them) for one
-workflow's draft. Protocol: docs/api.md is not involved; docs/architecture.md, "Live co-editing".
+workflow's draft. Protocol: docs/api.md and docs/architecture.md, "Live co-editing".
 
 Binary frames are Yjs messages: ``[0, 0, state]`` sync step 1, ``[0, 1, update]`` sync step 2, ``[0, 2, update]``
 an update, ``[1, awareness update]``. Text frames are JSON the server sends about the session:
