@@ -169,6 +169,15 @@ class Process:
         if self.popen.poll() is not None:
             raise SystemExit(f"{self.name} exited ({self.popen.returncode}):\n{self.output()[-3000:]}")
 
+    def wait_ready(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Wait until ``ready()`` holds, failing at once (with the log's tail) if the process exits meanwhile."""
+
+        def alive_and_ready() -> bool:
+            self.check()
+            return ready()
+
+        wait_until(alive_and_ready, timeout, what)
+
     def kill(self) -> None:
         """SIGKILL to the process and its children (a worker's pool), as a crash or the OOM killer would."""
         with contextlib.suppress(ProcessLookupError):
@@ -254,7 +263,7 @@ class Stack:
             "web", [*args, "--log-level", "warning", "backend.asgi:application"], self.env, self.tmp
         )
         self.processes["web"] = web
-        wait_until(lambda: web.check() or port_open(self.port), 60, "uvicorn")
+        web.wait_ready(lambda: port_open(self.port), 60, "uvicorn")
 
     def start_worker(self, name: str, concurrency: int = 1, **env: str) -> Process:
         args = [PYTHON, "-m", "celery", "-A", "backend", "worker", "-Q", self.env["FLOWYARD_CPU_QUEUE"]]
@@ -262,7 +271,7 @@ class Stack:
         args += ["--loglevel=INFO"]
         worker = Process(name, args, {**self.env, **env}, self.tmp)
         self.processes[name] = worker
-        wait_until(lambda: worker.check() or "ready." in worker.output(), 90, f"worker {name}")
+        worker.wait_ready(lambda: "ready." in worker.output(), 90, f"worker {name}")
         return worker
 
     def start_beat(self) -> Process:
@@ -279,7 +288,7 @@ class Stack:
         ]
         beat = Process("beat", args, self.env, self.tmp)
         self.processes["beat"] = beat
-        wait_until(lambda: beat.check() or "beat: Starting" in beat.output(), 60, "beat")
+        beat.wait_ready(lambda: "beat: Starting" in beat.output(), 60, "beat")
         return beat
 
     def stop(self, name: str) -> None:
@@ -338,11 +347,11 @@ class Client:
             response = await browser.post("/api/auth/signup", json=credentials, headers=headers)
             response.raise_for_status()
             if response.status_code == 202:  # sign-up no longer signs in (nor tells whether a name is taken)
-                headers["X-CSRFToken"] = browser.cookies.get("csrftoken", headers["X-CSRFToken"])
+                headers["X-CSRFToken"] = browser.cookies.get("csrftoken") or headers["X-CSRFToken"]
                 response = await browser.post("/api/auth/login", json=credentials, headers=headers)
                 response.raise_for_status()
             user = response.json()
-            headers["X-CSRFToken"] = browser.cookies.get("csrftoken", headers["X-CSRFToken"])
+            headers["X-CSRFToken"] = browser.cookies.get("csrftoken") or headers["X-CSRFToken"]
             created = await browser.post("/api/tokens", json={"name": "bench"}, headers=headers)
             created.raise_for_status()
         return cls(base, created.json()["token"], user["personal_workspace"]["id"])

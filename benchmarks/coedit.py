@@ -45,7 +45,6 @@ from benchmarks.api import (
     port_open,
     recreate_database,
     server_cpu,
-    wait_until,
 )
 
 TARGET_P95_S = 0.100
@@ -182,13 +181,15 @@ async def create_workflow(base: str) -> tuple[str, int]:
 
 
 def run_stack(mode: str, args: argparse.Namespace) -> dict[str, Any]:
-    env: dict[str, str] = {"DATABASE_URL": recreate_database("flowyard_bench_coedit")}
+    database_url = recreate_database("flowyard_bench_coedit")
     if mode == "redis":
         import redis
 
-        env["REDIS_URL"] = f"{REDIS_BASE}/{os.environ.get('FLOWYARD_BENCH_COEDIT_REDIS_DB', '15')}"
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-    stack = Stack("embedded", **env)
+        redis_url = f"{REDIS_BASE}/{os.environ.get('FLOWYARD_BENCH_COEDIT_REDIS_DB', '15')}"
+        redis.Redis.from_url(redis_url).flushdb()
+        stack = Stack("embedded", DATABASE_URL=database_url, REDIS_URL=redis_url)
+    else:
+        stack = Stack("embedded", DATABASE_URL=database_url)
     try:
         stack.start_web()
         urls = [stack.url]
@@ -198,7 +199,7 @@ def run_stack(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             args_web += ["--lifespan", "off", "--log-level", "warning", "backend.asgi:application"]
             second = Process("web2", args_web, stack.env, stack.tmp)
             stack.processes["web2"] = second
-            wait_until(lambda: second.check() or port_open(port), 60, "second uvicorn")
+            second.wait_ready(lambda: port_open(port), 60, "second uvicorn")
             urls.append(f"http://127.0.0.1:{port}")
         SERVER_PIDS[:] = [process.pid for process in stack.processes.values()]
         token, workflow_id = asyncio.run(create_workflow(stack.url))

@@ -25,23 +25,27 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "frontend" / "e2e"))
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, run_server  # noqa: E402
 
+if TYPE_CHECKING:  # imported at run time in main(), as the browser is needed only there
+    from playwright.sync_api import Page
+
 NODES = 500
 OPEN_TARGET_SECONDS = 2.0
 REPEATS = 3
 
 
-def document(n: int) -> dict:
+def document(n: int) -> dict[str, Any]:
     """A chain EmptyImage -> ImageBlur x (n-1) laid out on a grid of 20 columns."""
-    nodes: dict = {
+    nodes: dict[str, Any] = {
         "1": {"type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}}
     }
-    layout: dict = {"1": {"x": 0, "y": 0}}
+    layout: dict[str, Any] = {"1": {"x": 0, "y": 0}}
     for i in range(2, n + 1):
         nodes[str(i)] = {
             "type": "ImageBlur",
@@ -56,13 +60,13 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def node_transform(page, node_id: str) -> str:
+def node_transform(page: Page, node_id: str) -> str:
     return page.evaluate(
         "(id) => document.querySelector(`.react-flow__node[data-id='${id}']`).style.transform", node_id
     )
 
 
-def record_drag(page, x: float, y: float) -> tuple[list[float], float]:
+def record_drag(page: Page, x: float, y: float) -> tuple[list[float], float]:
     """Press at (x, y), move 120 steps, release: the requestAnimationFrame deltas seen meanwhile, and the seconds
     the gesture took (each step waits until the page has handled it, so slow handling shows here)."""
     page.evaluate(
@@ -80,7 +84,7 @@ def record_drag(page, x: float, y: float) -> tuple[list[float], float]:
     return page.evaluate("() => { window.__recording = false; return window.__frames.slice(1); }"), seconds
 
 
-def frame_stats(recorded: tuple[list[float], float]) -> dict:
+def frame_stats(recorded: tuple[list[float], float]) -> dict[str, Any]:
     frames, seconds = recorded
     return {
         "seconds": round(seconds, 3),

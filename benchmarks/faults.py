@@ -38,8 +38,12 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported at run time only after django.setup() (main)
+    from backend.runs.tests.fault_services import FaultStack
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
@@ -67,7 +71,7 @@ def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "load_1m": round(load[0], 2), "load_5m": round(load[1], 2)}
 
 
-def until(condition, timeout: float, what: str, interval: float = 0.05) -> float:
+def until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05) -> float:
     """Poll ``condition`` (errors count as not yet); return the monotonic time it first held."""
     deadline = time.monotonic() + timeout
     while True:
@@ -82,7 +86,7 @@ def until(condition, timeout: float, what: str, interval: float = 0.05) -> float
 
 
 class Bench:
-    def __init__(self, stack, timeout: float) -> None:
+    def __init__(self, stack: FaultStack, timeout: float) -> None:
         self.stack = stack
         self.timeout = timeout
 
@@ -309,7 +313,7 @@ def api_database_down(rounds: int = 3) -> dict[str, Any]:
     )
     args = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
             "backend.asgi:application"]  # fmt: skip
-    requests = [
+    requests: list[tuple[str, str, dict[str, Any] | None]] = [
         ("GET", "/api/workflows", None),
         ("GET", "/api/runs", None),
         ("POST", "/api/runs", {"workspace": 1, "graph": {"nodes": {}}}),

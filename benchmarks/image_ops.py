@@ -170,10 +170,12 @@ def operations() -> dict[str, Callable[[], Any]]:
     large = rng.random((1, 2048, 2048, 3), dtype=np.float32)
     source = rng.random((1, 1024, 1024, 3), dtype=np.float32)
     mask = rng.random((1, 512, 512), dtype=np.float32)
-    ops: dict[str, Callable[[], Any]] = {
-        f"scale/{method}": lambda method=method: image_ops.resize(small, 2048, 2048, method)
-        for method in _imaging.UPSCALE_METHODS
-    }
+
+    def scale(method: str) -> Callable[[], Any]:
+        # image_ops.resize is looked up at each call: reference_ops() patches the reference in there.
+        return lambda: image_ops.resize(small, 2048, 2048, method)
+
+    ops = {f"scale/{method}": scale(method) for method in _imaging.UPSCALE_METHODS}
     ops["blur"] = lambda: image_ops.gaussian_blur(large, 5, 1.0)
     ops["sharpen"] = lambda: run_node(
         image_ops.ImageSharpen, image=large, sharpen_radius=2, sigma=1.0, alpha=1.0

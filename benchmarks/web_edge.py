@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import psutil
 
-from benchmarks.api import BIN, Process, Stack, emit, port_open, wait_until
+from benchmarks.api import BIN, Process, Stack, emit, port_open
 
 UPLOAD_MB = 60
 UPLOADS = 5
@@ -99,9 +99,9 @@ def big_graph(nodes: int) -> dict[str, Any]:
 class WebStack(Stack):
     """``benchmarks.api.Stack`` served by the chosen ASGI server."""
 
-    def __init__(self, server: str, **env: str) -> None:
+    def __init__(self, server: str, *, max_upload_bytes: int) -> None:
         self.server = server
-        super().__init__("embedded", **env)
+        super().__init__("embedded", FLOWYARD_MAX_UPLOAD_BYTES=str(max_upload_bytes))
 
     def start_web(self) -> None:
         if self.server == "daphne":
@@ -118,7 +118,7 @@ class WebStack(Stack):
                 args += ["--workers", "2"]
         web = Process("web", args, self.env, self.tmp)
         self.processes["web"] = web
-        wait_until(lambda: web.check() or port_open(self.port), 60, self.server)
+        web.wait_ready(lambda: port_open(self.port), 60, self.server)
 
     @property
     def web_pid(self) -> int:
@@ -134,7 +134,7 @@ def sign_up(base: str) -> tuple[str, int]:
         browser.post("/api/auth/signup", json=credentials, headers=headers).raise_for_status()
         login = browser.post("/api/auth/login", json=credentials, headers=headers)
         login.raise_for_status()
-        headers["X-CSRFToken"] = browser.cookies.get("csrftoken", headers["X-CSRFToken"])
+        headers["X-CSRFToken"] = browser.cookies.get("csrftoken") or headers["X-CSRFToken"]
         token = browser.post("/api/tokens", json={"name": "edge"}, headers=headers)
         token.raise_for_status()
         return token.json()["token"], login.json()["personal_workspace"]["id"]
@@ -291,7 +291,7 @@ def refused(stack: WebStack, bench: str, files: Path, *args: str, megabytes: int
 def bench_server(server: str, only_health: bool = False) -> list[dict[str, Any]]:
     rows = []
     # Uploads up to 80 MB so that the five 60 MB uploads are accepted (and stored) like a user's would be.
-    stack = WebStack(server, FLOWYARD_MAX_UPLOAD_BYTES=str(80 * 2**20))
+    stack = WebStack(server, max_upload_bytes=80 * 2**20)
     ok = False
     try:
         stack.start_web()

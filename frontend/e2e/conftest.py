@@ -250,7 +250,7 @@ def unique(prefix: str) -> str:
 
 
 # A three-node image workflow (EmptyImage -> ImageBlur -> PreviewImage) as the API stores it.
-IMAGE_DOC = {
+IMAGE_DOC: dict[str, Any] = {
     "graph": {
         "nodes": {
             "1": {

@@ -39,12 +39,18 @@ EXTRA = [
 ]
 
 
+def csrf_token(s: requests.Session) -> str:
+    token = s.cookies["csrftoken"]
+    assert token, "the csrftoken cookie has no value"
+    return token
+
+
 def login(username: str) -> requests.Session:
     s = requests.Session()
     s.get(BASE + "/api/auth/csrf")
-    s.headers["X-CSRFToken"] = s.cookies["csrftoken"]
+    s.headers["X-CSRFToken"] = csrf_token(s)
     s.post(BASE + "/api/auth/login", json={"username": username, "password": PASSWORD}).raise_for_status()
-    s.headers["X-CSRFToken"] = s.cookies["csrftoken"]
+    s.headers["X-CSRFToken"] = csrf_token(s)
     return s
 
 

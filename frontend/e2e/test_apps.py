@@ -112,7 +112,7 @@ def test_publish_an_app_run_it_as_a_runner_and_through_its_endpoint(person, serv
     page.get_by_role("button", name="Create key").click()
     key = page.get_by_test_id("app-key").inner_text()
     assert key.startswith("fyk_")
-    api = owner.context.browser.new_context(base_url=server).request  # type: ignore[union-attr]
+    api = owner.context.browser.new_context(base_url=server).request
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "e2e-1"}
     started = api.post(f"/api/apps/{slug}/runs", data={"width": 24}, headers=headers)
     assert started.status == 201, started.text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FloatRect, Page, Position, expect
 
 from conftest import IMAGE_DOC, unique
 
@@ -157,7 +157,7 @@ def test_a_public_link_is_read_only_and_a_signed_in_visitor_can_fork_it(person):
     expect(page.get_by_role("button", name="Save")).to_be_visible()
 
 
-def boxes_overlap(a: dict, b: dict) -> bool:
+def boxes_overlap(a: FloatRect, b: FloatRect) -> bool:
     return (
         a["x"] < b["x"] + b["width"]
         and b["x"] < a["x"] + a["width"]
@@ -188,7 +188,8 @@ def test_at_1280_the_header_is_one_line_and_the_runs_panel_sits_beside_the_canva
     header = page.locator(".fy-editor-header")
     tops = header.evaluate("(h) => [...h.children].map((c) => Math.round(c.getBoundingClientRect().top))")
     assert tops and max(tops) - min(tops) < 20, tops
-    assert (header.bounding_box() or {})["height"] < 50
+    header_box = header.bounding_box()
+    assert header_box and header_box["height"] < 50
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
     # Until this browser chooses, the runs panel starts collapsed to a narrow strip beside the canvas.
@@ -258,7 +259,7 @@ def test_the_link_drop_search_stays_on_screen_and_new_nodes_find_free_space(pers
             assert a and b and not boxes_overlap(a, b), (a, b)
 
 
-def empty_point(page: Page, skip: int = 0) -> dict:
+def empty_point(page: Page, skip: int = 0) -> Position:
     """A point of the pane (relative to it) with nothing drawn over it: the `skip`-th found on a coarse grid."""
     point = page.evaluate(
         """(skip) => {

@@ -16,10 +16,13 @@ from nodepacks.core._imaging import (
     UPSCALE_METHODS,
     as_mask_batch,
     common_upscale,
-    gaussian_blur,
     repeat_to_batch,
-    resize,
 )
+
+# Re-exported (``as``): benchmarks.image_ops calls these through this module, where it patches in the reference
+# implementation the nodes then use.
+from nodepacks.core._imaging import gaussian_blur as gaussian_blur
+from nodepacks.core._imaging import resize as resize
 
 _METHOD_TOOLTIP = (
     "Interpolation: nearest-exact keeps hard pixels, area is best for shrinking, lanczos for enlarging"

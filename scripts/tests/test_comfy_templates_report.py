@@ -4,6 +4,7 @@ included, and counts those whose every node type Flowyard knows."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_workflows_with_subgraphs_import_and_flatten_without_errors(lines: list[
 def test_a_template_missing_nothing_is_ok_and_a_type_known_only_inside_a_subgraph_is_checked() -> None:
     registry = NodeRegistry.from_modules(["nodepacks.core"])
     sub = "00000000-0000-4000-8000-000000000001"
-    workflow = {
+    workflow: dict[str, Any] = {
         "nodes": [{"id": 1, "type": sub, "inputs": [], "outputs": [], "mode": 0}],
         "links": [],
         "definitions": {"subgraphs": [{
