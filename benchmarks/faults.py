@@ -288,39 +288,16 @@ DATABASE_DOWN_GOAL_S = 2.0
 
 def api_database_down(rounds: int = 3) -> dict[str, Any]:
     """Time the 503 answers of a web process (uvicorn) whose Postgres and Redis ports are closed."""
-    import socket
     import subprocess
 
     import httpx
 
-    def closed_port() -> int:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
+    from backend.runs.tests.services import SERVICES_DOWN_REQUESTS, free_port, services_down_web
 
-    port = closed_port()
+    port = free_port()
     root = Path(tempfile.mkdtemp(prefix="flowyard-bench-outage-"))
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLOWYARD_"))
-    }
-    env.update(
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed_port()}/flowyard",
-        REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
-        FLOWYARD_DISPATCHER="celery",
-        FLOWYARD_VAR_DIR=str(root),
-        SECRET_KEY="outage-bench",
-        ALLOWED_HOSTS="127.0.0.1",
-    )
-    args = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-            "backend.asgi:application"]  # fmt: skip
-    requests: list[tuple[str, str, dict[str, Any] | None]] = [
-        ("GET", "/api/workflows", None),
-        ("GET", "/api/runs", None),
-        ("POST", "/api/runs", {"workspace": 1, "graph": {"nodes": {}}}),
-        ("POST", "/api/auth/login", {"username": "a", "password": "b"}),
-        ("POST", "/comfy/prompt", {"prompt": {}}),
-        ("GET", "/comfy/queue", None),
-    ]
+    args, env = services_down_web(port, root)
+    requests = SERVICES_DOWN_REQUESTS
     base = f"http://127.0.0.1:{port}"
     with (root / "web.log").open("wb") as log:
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)

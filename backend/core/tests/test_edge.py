@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,16 +17,10 @@ from asgiref.sync import async_to_sync
 
 from backend.core.body_limits import BodyLimitMiddleware
 from backend.core.unavailable import BROKER, DATABASE, unavailable_service
+from backend.runs.tests.services import SERVICES_DOWN_REQUESTS, free_port, services_down_web
 
 REPO = Path(__file__).resolve().parents[3]
 MB = 1024 * 1024
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(app, scope_headers: list[tuple[bytes, bytes]], chunks: list[bytes], path: str = "/api/runs"):
@@ -131,7 +123,7 @@ def test_a_malformed_content_length_answers_400(settings):
 
 
 def test_outage_errors_of_the_real_clients_are_classified():
-    port = closed_port()
+    port = free_port()  # bound, then released: nothing listens there
     with pytest.raises(psycopg.OperationalError) as database:
         psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/none", connect_timeout=2)
     assert unavailable_service(database.value) == DATABASE
@@ -148,20 +140,8 @@ def test_outage_errors_of_the_real_clients_are_classified():
 @pytest.fixture
 def server_without_services(tmp_path):
     """The web process (uvicorn) with Postgres and Redis pointed at closed ports; stopped by its PID."""
-    port = closed_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLOWYARD_"))
-    }
-    env.update(
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:{closed_port()}/flowyard",
-        REDIS_URL=f"redis://127.0.0.1:{closed_port()}/0",
-        FLOWYARD_DISPATCHER="celery",
-        FLOWYARD_VAR_DIR=str(tmp_path),
-        SECRET_KEY="outage-test",
-        ALLOWED_HOSTS="127.0.0.1",
-    )
-    args = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
-            "backend.asgi:application"]  # fmt: skip
+    port = free_port()
+    args, env = services_down_web(port, tmp_path)
     log = (tmp_path / "web.log").open("wb")
     process = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -182,17 +162,7 @@ def server_without_services(tmp_path):
         log.close()
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        ("GET", "/api/workflows", None),
-        ("GET", "/api/runs", None),
-        ("POST", "/api/runs", {"workspace": 1, "graph": {"nodes": {}}}),
-        ("POST", "/api/auth/login", {"username": "a", "password": "b"}),
-        ("POST", "/comfy/prompt", {"prompt": {}}),
-        ("GET", "/comfy/queue", None),
-    ],
-)
+@pytest.mark.parametrize(("method", "path", "body"), SERVICES_DOWN_REQUESTS)
 def test_every_api_answers_503_json_while_the_database_is_down(server_without_services, method, path, body):
     headers = {"Authorization": "Bearer fy_some_token"}
     response = httpx.request(method, server_without_services + path, json=body, headers=headers, timeout=30)

@@ -121,6 +121,35 @@ def service_env(**overrides: str) -> dict[str, str]:
 
 PYTHON = sys.executable
 
+# What answers 503 while the database is down (test_edge checks the bodies, benchmarks.faults times them).
+SERVICES_DOWN_REQUESTS: list[tuple[str, str, dict[str, object] | None]] = [
+    ("GET", "/api/workflows", None),
+    ("GET", "/api/runs", None),
+    ("POST", "/api/runs", {"workspace": 1, "graph": {"nodes": {}}}),
+    ("POST", "/api/auth/login", {"username": "a", "password": "b"}),
+    ("POST", "/comfy/prompt", {"prompt": {}}),
+    ("GET", "/comfy/queue", None),
+]
+
+
+def services_down_web(port: int, var_dir: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of a uvicorn web process on ``port`` whose Postgres and Redis are closed
+    ports (nothing listens there): what the API answers during an outage."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "FLOWYARD_"))
+    }
+    env.update(
+        DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/flowyard",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        FLOWYARD_DISPATCHER="celery",
+        FLOWYARD_VAR_DIR=str(var_dir),
+        SECRET_KEY="services-down",
+        ALLOWED_HOSTS="127.0.0.1",
+    )
+    args = [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+            "backend.asgi:application"]  # fmt: skip
+    return args, env
+
 
 @contextmanager
 def daphne_server(tmp_path: Path, **env: str) -> Iterator[tuple[str, Process]]:
