@@ -66,18 +66,22 @@ COMFY_PATH = re.compile(r"^/(?:comfy/|(?:api/)?upload/)")
 
 
 class FormError(Exception):
-    """A body refused while it streamed: the status and the API's error shape naming the field."""
+    """A body refused while it streamed: the status and the API's error shape naming the field, and the limit
+    it passed (``limit``, as the body-size 413 of ``BodyLimitMiddleware`` names it) where one was passed."""
 
-    def __init__(self, status: int, field_name: str, message: str) -> None:
+    def __init__(self, status: int, field_name: str, message: str, limit: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.field_name = field_name
+        self.limit = limit
 
     def payload(self, comfy: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "detail": str(self),
             "errors": [{"field": self.field_name, "message": str(self)}],
         }
+        if self.limit is not None:
+            body["limit"] = self.limit
         if comfy:
             body["error"] = str(self)  # ComfyUI's clients read "error"
         return body
@@ -190,7 +194,7 @@ class StreamedForm:
             self.fields += 1
             limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
             if limit is not None and self.fields > limit:
-                raise FormError(400, "body", f"The form has more than {limit:,} fields.")
+                raise FormError(400, "body", f"The form has more than {limit:,} fields.", limit)
         if not disposition.get("name", b"").strip():
             part.skip = True
             return
@@ -202,7 +206,7 @@ class StreamedForm:
         self.file_count += 1
         limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
         if limit is not None and self.file_count > limit:
-            raise FormError(400, "body", f"The form has more than {limit:,} files.")
+            raise FormError(400, "body", f"The form has more than {limit:,} files.", limit)
         file_name = _sanitize_file_name(force_str(disposition["filename"], self.encoding, errors="replace"))
         if not file_name:
             part.skip = True  # Django ignores a file part without a usable name
@@ -229,7 +233,7 @@ class StreamedForm:
                 from backend.uploads.handlers import upload_too_large  # imported once Django is set up
 
                 too_large = upload_too_large(part.size)
-                raise FormError(413, part.name or "file", too_large.payload["detail"])
+                raise FormError(413, part.name or "file", too_large.payload["detail"], self.file_limit)
             part.file.write(memoryview(data)[start:end])
             return
         self.field_bytes += end - start
@@ -256,9 +260,8 @@ class StreamedForm:
     def _check_field_bytes(self) -> None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if limit is not None and self.field_bytes > limit:
-            raise FormError(
-                400, "body", f"The form's fields are over {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)."
-            )
+            message = f"The form's fields are over {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+            raise FormError(400, "body", message, limit)
 
     def _end(self) -> None:
         self.ended = True
@@ -278,7 +281,7 @@ def multipart_boundary(scope: Scope) -> bytes | None:
             boundary = params.get("boundary", "")
             if not 0 < len(boundary) <= MAX_BOUNDARY:
                 message = f"A multipart/form-data body needs a boundary of 1 to {MAX_BOUNDARY} characters."
-                raise FormError(400, "Content-Type", message)
+                raise FormError(400, "Content-Type", message, MAX_BOUNDARY)
             return boundary.encode("latin-1")
     return None
 

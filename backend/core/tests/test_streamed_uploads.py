@@ -19,6 +19,7 @@ from django.test.client import encode_multipart
 from backend.accounts.actions import do_create_token
 from backend.core.streamed_uploads import (
     BATCH_BYTES,
+    MAX_BOUNDARY,
     FormError,
     StreamedForm,
     StreamedUploads,
@@ -297,6 +298,64 @@ def test_a_multipart_body_without_a_boundary_answers_400_json(path, key):
     status, answer, read = post(path, headers, b"--x\r\n")
     assert (status, read) == (400, 0)
     assert "needs a boundary" in answer[key] and answer["errors"][0]["field"] == "Content-Type"
+    assert answer["limit"] == MAX_BOUNDARY
+
+
+MALFORMED = {
+    # The Content-Type names one boundary, the body uses another.
+    "wrong boundary": (
+        b"multipart/form-data; boundary=not-the-bodys-boundary",
+        SAMPLES["client library"],
+        "The multipart body is malformed",
+    ),
+    # The body stops inside the file part: no closing boundary ever comes.
+    "truncated part": (
+        CONTENT_TYPE,
+        SAMPLES["client library"][:-40_000],
+        "ended before its closing boundary",
+    ),
+    # A part header line without a colon.
+    "bad part header": (
+        CONTENT_TYPE,
+        handmade(("no colon in this header", b"x")),
+        "The multipart body is malformed",
+    ),
+}
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize(("path", "key"), [("/api/uploads", "detail"), ("/comfy/upload/image", "error")])
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_malformed_multipart_body_answers_400_json_naming_the_body(path, key, case, chunked,
+                                                                    never_django_parsed):  # fmt: skip
+    content_type, body, message = MALFORMED[case]
+    headers = [(b"authorization", b"Bearer not-checked-here"), (b"content-type", content_type)]
+    if not chunked:
+        headers.append((b"content-length", str(len(body)).encode()))
+    # Refused at the edge, before authentication: the database is never asked (this test has none).
+    status, answer, _ = post(path, headers, body, chunk=1000)
+    assert status == 400, answer
+    assert message in answer[key]
+    assert answer["errors"] == [{"field": "body", "message": answer["detail"]}]
+
+
+def test_a_chunked_upload_over_the_body_limit_is_cut_off_with_413_naming_the_limit(settings):
+    """Each file under the per-file limit, the body over the upload route's limit (the file limit + 1 MB):
+    ``BodyLimitMiddleware`` cuts it off while it streams, before Django or the database sees the request."""
+    from backend.uploads.handlers import MULTIPART_SLACK_BYTES
+
+    settings.FLOWYARD_MAX_UPLOAD_BYTES = 100_000
+    limit = 100_000 + MULTIPART_SLACK_BYTES
+    files = {f"file{i}": SimpleUploadedFile(f"part{i}.bin", os.urandom(90_000)) for i in range(20)}
+    body = encode_multipart(BOUNDARY, {"workspace": "1", **files})
+    assert len(body) > limit
+    headers = [(b"authorization", b"Bearer not-checked-here"), (b"content-type", CONTENT_TYPE)]
+    for path in ("/api/uploads", "/comfy/upload/image"):
+        status, answer, read = post(path, headers, body, chunk=10_000)
+        assert status == 413, answer
+        assert answer["limit"] == limit and answer["errors"][0]["field"] == "body"
+        assert "FLOWYARD_MAX_UPLOAD_BYTES" in answer["detail"]
+        assert (read - 1) * 10_000 <= limit < read * 10_000  # the chunk that passed it was the last one read
 
 
 @pytest.mark.django_db(transaction=True)
@@ -308,12 +367,13 @@ def test_an_oversized_file_in_a_chunked_body_is_cut_off_with_413(team, bearer, s
     status, answer, read = post("/api/uploads", [bearer, (b"content-type", CONTENT_TYPE)], body, chunk=10_000)
     assert status == 413
     assert answer["errors"][0]["field"] == "file" and "at most 100,000 bytes" in answer["detail"]
+    assert answer["limit"] == 100_000
     # Parsed a batch at a time: at most one batch past the limit was read of 5 MB, the rest never left the client.
     assert read * 10_000 <= 100_000 + BATCH_BYTES + 10_000
     assert not Upload.objects.exists()
     status, answer, _ = post("/comfy/upload/image", [bearer, (b"content-type", CONTENT_TYPE)],
                              body.replace(b'name="file"', b'name="image"'), chunk=10_000)  # fmt: skip
-    assert status == 413 and "at most 100,000 bytes" in answer["error"]
+    assert status == 413 and "at most 100,000 bytes" in answer["error"] and answer["limit"] == 100_000
 
 
 def test_other_routes_and_bodies_pass_through_untouched():
