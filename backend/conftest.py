@@ -21,6 +21,24 @@ def fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def background_work_ends_first(request, settings, monkeypatch):
+    """Runs on the embedded dispatcher's threads and the queue-positions pass finish before the test's database
+    is emptied: a thread still reading or writing then deadlocks with the flush's TRUNCATE (seen in CI) or
+    writes rows into the next test. Set up after the database and before the settings and patches the runs
+    see, so torn down before all of them."""
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    yield
+    from backend.runs.dispatch import wait_local_idle
+    from backend.runs.publish import wait_queue_positions_idle
+
+    assert wait_local_idle(30), "runs were still executing 30 s after the test ended"
+    assert wait_queue_positions_idle(10), (
+        "the queue-positions thread was still busy 10 s after the test ended"
+    )
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, **kwargs):

@@ -272,6 +272,13 @@ _dispatchers: dict[str, Dispatcher] = {}
 _dispatchers_lock = threading.Lock()
 
 
+def wait_local_idle(timeout: float = 30.0) -> bool:
+    """True once this process's embedded dispatcher, if one was built, executes no run (False on timeout).
+    Tests wait for it before their database is emptied: a run still executing would outlive its rows."""
+    dispatcher = _dispatchers.get("local")
+    return not isinstance(dispatcher, LocalDispatcher) or dispatcher.wait_idle(timeout)
+
+
 def get_dispatcher() -> Dispatcher:
     """The process's dispatcher for ``settings.FLOWYARD_DISPATCHER`` (built once per kind)."""
     kind = settings.FLOWYARD_DISPATCHER

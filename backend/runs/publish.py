@@ -205,6 +205,7 @@ class _QueuePublisher:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.pending: set[int] = set()
+        self.passing = False  # a pass is reading or sending positions
         self.condition = threading.Condition()
         self.thread = threading.Thread(target=self._loop, name="flowyard-queue-positions", daemon=True)
         self.thread.start()
@@ -234,6 +235,7 @@ class _QueuePublisher:
             last = time.monotonic()
             with self.condition:
                 also, self.pending = self.pending, set()
+                self.passing = True
             try:
                 try:
                     messages = queue_messages(also)
@@ -243,6 +245,30 @@ class _QueuePublisher:
             except Exception:
                 # Dropped: each web process's heartbeat re-reads positions for its sockets (feeds.py).
                 logger.warning("could not publish the queue positions", exc_info=True)
+            finally:
+                with self.condition:
+                    self.passing = False
+                    self.condition.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until nothing is pending and no pass is running; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while self.pending or self.passing:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.thread.is_alive():
+                    return False
+                self.condition.wait(min(left, 0.05))
+        return True
+
+
+def wait_queue_positions_idle(timeout: float = 10.0) -> bool:
+    """True once this process's queue-positions thread (if it has one) has nothing pending and is not reading:
+    tests call it before their database is emptied, which a pass reading the tables could deadlock with."""
+    publisher = _queue_publisher
+    if publisher is None or publisher.pid != os.getpid():
+        return True
+    return publisher.wait_idle(timeout)
 
 
 _queue_publisher: _QueuePublisher | None = None

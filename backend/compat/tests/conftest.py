@@ -10,7 +10,6 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from backend.accounts.actions import do_create_token
-from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.runs.tests import testpack
 from backend.workers_registry import process
 
@@ -33,9 +32,6 @@ def compat_environment(settings, tmp_path, monkeypatch):
     monkeypatch.setattr(process, "_memory", None)
     testpack.executions.clear()
     yield
-    dispatcher = get_dispatcher()
-    if isinstance(dispatcher, LocalDispatcher):
-        assert dispatcher.wait_idle(30), "runs were still executing when the test ended"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def installed_packs_settings(settings, blobs: Path, envs: Path) -> Iterator[None
     """Blobs and pack environments in these folders, core as the only built-in pack, nothing cached; on exit
     the embedded dispatcher must be idle (a run still executing would outlive the test's database)."""
     from backend.registry.runtime import forget_loaded_packs
-    from backend.runs.dispatch import LocalDispatcher, get_dispatcher
+    from backend.runs.dispatch import wait_local_idle
     from backend.storage.blobs import get_blob_store
 
     settings.FLOWYARD_BLOB_DIR = blobs
@@ -28,9 +28,7 @@ def installed_packs_settings(settings, blobs: Path, envs: Path) -> Iterator[None
     get_blob_store.cache_clear()
     forget_loaded_packs()
     yield
-    dispatcher = get_dispatcher()
-    if isinstance(dispatcher, LocalDispatcher):
-        assert dispatcher.wait_idle(30), "runs were still executing when the test ended"
+    assert wait_local_idle(30), "runs were still executing when the test ended"  # before their packs go
     forget_loaded_packs()
     get_blob_store.cache_clear()
 

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.uploads.tests.conftest import png_bytes
 from backend.workers_registry import process
 
@@ -20,9 +19,6 @@ def local_runs(settings, monkeypatch):
     settings.FLOWYARD_DISPATCHER = "local"
     monkeypatch.setattr(process, "_memory", None)
     yield
-    dispatcher = get_dispatcher()
-    if isinstance(dispatcher, LocalDispatcher):
-        assert dispatcher.wait_idle(30), "runs were still executing when the test ended"
 
 
 def load_and_save(name: str) -> dict:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from backend.accounts.roles import Role
-from backend.runs.dispatch import LocalDispatcher, get_dispatcher
 from backend.storage.blobs import get_blob_store
 from backend.uploads.models import Upload
 from backend.workers_registry import process
@@ -128,9 +127,6 @@ def test_each_ready_template_runs_as_shipped(template_id, as_role, team, setting
     assert response.status_code == 201, response.json()
     run = wait_for_run(response.json()["id"])
     assert run.status == "succeeded", run.error
-    dispatcher = get_dispatcher()
-    if isinstance(dispatcher, LocalDispatcher):
-        assert dispatcher.wait_idle(30)
 
 
 # --- opening a file ------------------------------------------------------------------------------------------
