@@ -198,7 +198,8 @@ def slow_graph(seed: int, first_steps: int = 20, second_steps: int = 40, step_se
 
 def _submit_main() -> None:
     """In a Django subprocess: create the user if needed and submit each graph read from stdin (JSON
-    ``{"user": name, "graphs": [...]}``); print the run ids as a JSON list."""
+    ``{"user": name, "graphs": [...], "token": bool}``); print the run ids as a JSON list, or with ``token``
+    ``{"ids": [...], "token": a new API token of the user, "workspace": its personal workspace's id}``."""
     import json
     import sys
 
@@ -207,7 +208,7 @@ def _submit_main() -> None:
     django.setup()
     from django.contrib.auth import get_user_model
 
-    from backend.accounts.actions import do_create_user, do_ensure_personal_workspace
+    from backend.accounts.actions import do_create_token, do_create_user, do_ensure_personal_workspace
     from backend.runs.actions import do_create_run
 
     spec = json.load(sys.stdin)
@@ -216,7 +217,11 @@ def _submit_main() -> None:
     )
     workspace = do_ensure_personal_workspace(user)
     ids = [str(do_create_run(user, workspace=workspace, graph=graph).pk) for graph in spec["graphs"]]
-    print(json.dumps(ids), flush=True)
+    if spec.get("token"):
+        _, raw = do_create_token(user, "fault-tests")
+        print(json.dumps({"ids": ids, "token": raw, "workspace": workspace.pk}), flush=True)
+    else:
+        print(json.dumps(ids), flush=True)
 
 
 class FaultStack:
@@ -229,6 +234,8 @@ class FaultStack:
         self.python = PYTHON
         self.root = root
         self.workers: dict[str, Any] = {}
+        self.web: Any = None
+        self.web_port = 0
         self.postgres = PostgresServer()
         self.redis = RedisServer(root / "redis").start()
         try:
@@ -289,12 +296,35 @@ class FaultStack:
         for name, process in self.workers.items():
             _wait(lambda p=process: p.check_alive() or "ready." in p.output(), timeout, f"worker {name}")
 
+    def start_web(self) -> str:
+        """The web process (uvicorn, as served) on these services and a free port; returns its base URL at
+        once (``wait_web`` waits until it listens), so that it starts while the test does something else."""
+        from backend.runs.tests.services import Process
+
+        port = free_port()
+        args = [self.python, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+                "--no-access-log", "backend.asgi:application"]  # fmt: skip
+        self.web = Process(args, {**self.env, "ALLOWED_HOSTS": "127.0.0.1"}, self.root / "web.log")
+        self.web_port = port
+        return f"http://127.0.0.1:{port}"
+
+    def wait_web(self, timeout: float = 60) -> None:
+        _wait(lambda: self.web.check_alive() or _port_open(self.web_port), timeout, "the web process")
+
     def submit(self, graphs: list[dict], user: str = "fault-user") -> list[str]:
+        return self._submit({"user": user, "graphs": graphs})
+
+    def submit_with_token(self, graphs: list[dict], user: str = "fault-user") -> tuple[list[str], str, int]:
+        """``submit``, and a new API token of ``user`` and its workspace's id, for calls to the web process."""
+        answer = self._submit({"user": user, "graphs": graphs, "token": True})
+        return answer["ids"], answer["token"], answer["workspace"]
+
+    def _submit(self, spec: dict) -> Any:
         import json
 
         done = subprocess.run(
             [self.python, "-c", "from backend.runs.tests.fault_services import _submit_main; _submit_main()"],
-            input=json.dumps({"user": user, "graphs": graphs}).encode(),
+            input=json.dumps(spec).encode(),
             capture_output=True,
             cwd=REPO,
             env=self.env,
@@ -365,6 +395,9 @@ class FaultStack:
             client.close()
 
     def close(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         for process in self.workers.values():
             if process.popen.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

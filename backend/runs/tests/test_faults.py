@@ -3,7 +3,8 @@ directories; ``fault_services.py``), so they can be killed and restarted mid-run
 
 - a worker's pool process SIGKILLed mid-run (what the kernel's OOM killer does) while the worker lives on;
 - Redis killed (it loses every message) and restarted while runs wait in the queue;
-- Postgres restarted while runs are executing and others wait;
+- Postgres restarted while runs are executing and others wait, the web process (uvicorn) answering 503 JSON
+  meanwhile;
 - every CPU worker killed while only a GPU-only worker lives: its reconciliation loop recovers their run.
 
 Each time every run must reach a terminal state with the outputs of an undisturbed run, an event log without gap
@@ -17,7 +18,9 @@ import random
 import shutil
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from backend.runs.tests.fault_services import FaultStack, pool_child, postgres_bin, slow_graph
@@ -116,18 +119,71 @@ def test_runs_waiting_in_the_queue_survive_a_redis_restart(stack):
     assert_finished_correctly(stack, {after: expected_text(seed, 1, 1)}, 30)
 
 
-def test_runs_finish_through_a_postgres_restart(stack):
+# What a run of ``slow_graph`` that nothing interrupted stores, progress events aside: one start, each node
+# started and finished once in chain order, one end.
+UNDISTURBED_LOG = ["run_started", *["node_started", "node_finished"] * 3, "run_finished"]
+
+
+def assert_exact_event_log(stack: FaultStack, run_id: str, second: int = 60) -> None:
+    """The event log of a run that was never re-queued: nothing repeated, nothing missing, every progress step of
+    node 2 once and in order."""
+    events = stack.events(run_id)
+    assert [event[1] for event in events if event[1] != "progress"] == UNDISTURBED_LOG, events
+    steps = [
+        event[2]["value"] for event in events if event[1] == "progress" and event[2].get("max") == second
+    ]
+    assert steps == sorted(set(steps)) and steps[-1] == second, steps
+    finished = events[-1][2]
+    assert (finished["status"], finished["executed"], finished["failed"]) == ("succeeded", 3, []), finished
+
+
+def outage_requests(run_id: str, workspace: int) -> list[tuple[str, str, dict | None]]:
+    """Reads and a submit of the native API, one of them on a run being executed, and ComfyUI's queue."""
+    submit = {"workspace": workspace, "graph": slow_graph(random.randrange(1_000_000), 1, 1)}
+    return [
+        ("GET", "/api/runs", None),
+        ("GET", f"/api/runs/{run_id}", None),
+        ("GET", f"/api/runs/{run_id}/events", None),
+        ("POST", "/api/runs", submit),
+        ("GET", "/comfy/queue", None),
+    ]
+
+
+def test_runs_finish_through_a_postgres_restart_and_the_api_answers_503_meanwhile(stack):
+    base = stack.start_web()  # it starts while the runs are submitted and begin
     seeds = [random.randrange(1_000_000) for _ in range(3)]
-    ids = stack.submit([slow_graph(seed, second_steps=60) for seed in seeds])
+    ids, token, workspace = stack.submit_with_token([slow_graph(seed, second_steps=60) for seed in seeds])
 
     def executing() -> int:
         return sum(
             any(e[1] == "progress" and e[2].get("max") == 60 for e in stack.events(run_id)) for run_id in ids
         )
 
+    stack.wait_web()
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    requests = outage_requests(ids[0], workspace)
+    # Before the outage these answer (the pool holds connections the restart will break).
+    for method, path, _ in requests:
+        if method == "GET":
+            assert api.request(method, path).status_code == 200, path
     wait_until(lambda: executing() == 2, 40, "two runs to be executing node 2")
-    stack.postgres.restart(down_seconds=2.0, mode="immediate")
+
+    stack.postgres.stop("immediate")
+    stopped = time.monotonic()
+    try:
+        # All at once, as clients would: each must be a 503 JSON naming the database, never a 500 page.
+        with ThreadPoolExecutor(len(requests)) as pool:
+            answers = list(pool.map(lambda r: api.request(r[0], r[1], json=r[2]), requests))
+        time.sleep(max(0.0, 2.0 - (time.monotonic() - stopped)))  # down at least 2 s, as before
+    finally:
+        stack.postgres.start()
     restarted = time.monotonic()
+    for (method, path, _), response in zip(requests, answers, strict=True):
+        assert response.status_code == 503, (method, path, response.status_code, response.text[:500])
+        assert response.headers["content-type"].startswith("application/json"), (method, path)
+        assert response.json()["unavailable"] == "database", (method, path, response.json())
+        assert int(response.headers["Retry-After"]) > 0, (method, path)
+    # How fast the 503 comes (goal: within 2 s) is timed by benchmarks.faults ("faults.api_database_down").
 
     runs = assert_finished_correctly(
         stack, {run_id: expected_text(seed, second=60) for run_id, seed in zip(ids, seeds, strict=True)}, 90
@@ -135,6 +191,20 @@ def test_runs_finish_through_a_postgres_restart(stack):
     # The executing runs rode the outage out on their worker: no second attempt was needed.
     assert sorted(run[1] for run in runs.values()) == [1, 1, 1], runs
     print(f"runs finished {time.monotonic() - restarted:.1f} s after the restart")
+    for run_id in ids:
+        assert_exact_event_log(stack, run_id)
+    # The web process serves again once Postgres is back: the same log through the API, and new runs.
+    def served() -> httpx.Response | None:
+        response = api.get(f"/api/runs/{ids[0]}")
+        return response if response.status_code != 503 else None
+
+    run = wait_until(served, 30, "the API to answer again", interval=0.2)
+    assert run.status_code == 200 and run.json()["status"] == "succeeded", run.text[:500]
+    page = api.get(f"/api/runs/{ids[0]}/events", params={"limit": 1000}).json()
+    stored = [(seq, kind) for seq, kind, _ in stack.events(ids[0])]
+    assert [(event["seq"], event["type"]) for event in page["events"]] == stored
+    assert api.get("/api/runs").status_code == 200
+    api.close()
 
 
 def test_a_gpu_only_worker_recovers_the_run_of_dead_cpu_workers(stack):
