@@ -18,6 +18,7 @@ ROUTES = [
     ("history/<str:prompt_id>", views.history_item, "history-item"),
     ("view", views.view, "view"),
     ("upload/image", views.upload_image, "upload-image"),
+    ("upload/mask", views.upload_mask, "upload-mask"),
     ("object_info", views.object_info_all, "object-info"),
     ("object_info/<str:node_class>", views.object_info_one, "object-info-one"),
     ("system_stats", views.system_stats, "system-stats"),

@@ -12,18 +12,25 @@ personal workspace.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
+import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
+from PIL import Image, ImageOps, PngImagePlugin
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from backend.accounts.access import (
@@ -47,13 +54,16 @@ from backend.core.json_input import loads_strict
 from backend.runs.actions import RunConflict, do_cancel_run
 from backend.runs.models import Run, RunOutput
 from backend.runs.nodes import option_sources_for_workspace, registry_for_workspace
+from backend.storage.blobs import BlobNotFound, get_blob_store
 from backend.storage.responses import blob_response
 from backend.uploads.actions import do_upload
 from backend.uploads.handlers import SizeLimitedUploadHandler, max_upload_bytes
 from backend.uploads.models import Upload
+from backend.uploads.sniffing import IMAGE_FORMATS, ImageTooLarge, NotAnImage, sniff_image
 
 COMFYUI_VERSION = "0.3.60"
 DEFAULT_HISTORY_ITEMS = 200
+SPOOL_BYTES = 8 * 1024 * 1024  # /upload/mask: images up to this size are combined in memory, larger on disk
 
 
 class BadRequest(Exception):
@@ -303,21 +313,42 @@ def _safe_name(value: str, field: str) -> str:
     return value
 
 
-def _folder_type(value: str | None, default: str) -> str:
+def _folder_type(value: str | None, default: str, field: str = "type") -> str:
     kind = value or default
     if kind not in COMFY_FOLDER_TYPES:
-        raise BadRequest(f"type: must be one of {', '.join(COMFY_FOLDER_TYPES)}, got {kind[:40]!r}.")
+        raise BadRequest(f"{field}: must be one of {', '.join(COMFY_FOLDER_TYPES)}, got {kind[:40]!r}.")
     return kind
 
 
-@comfy_view(("GET", "HEAD"))
-def view(request: HttpRequest, caller: Caller) -> HttpResponseBase:
-    filename, annotated = _strip_annotation(request.GET.get("filename", ""))
-    if not filename or "\x00" in filename or filename in (".", ".."):
-        raise BadRequest("filename is required.")
-    _safe_name(filename, "filename")
-    kind = annotated or _folder_type(request.GET.get("type"), "output")
-    subfolder = _safe_name(request.GET.get("subfolder", ""), "subfolder")
+@dataclass(frozen=True)
+class _StoredFile:
+    """A file ComfyUI's ``(filename, subfolder, type)`` named, found where the caller may read it."""
+
+    sha: str
+    name: str
+    content_type: str
+    as_attachment: bool
+
+
+def _readable_file(
+    request: HttpRequest,
+    caller: Caller,
+    raw_filename: str,
+    raw_type: str | None,
+    raw_subfolder: str,
+    *,
+    field: str = "",
+    workspace: Workspace | None = None,
+) -> _StoredFile:
+    """The file ``/view`` serves for these parameters: an ``output``/``temp`` file of a run the caller may see
+    (the prompt or run id as ``subfolder``), else an upload of the call's workspace by name. ``NotFound`` for
+    anything else, readable by others or not; a 400 naming ``field`` + the parameter for a bad one."""
+    filename, annotated = _strip_annotation(raw_filename)
+    if not filename or filename in (".", ".."):
+        raise BadRequest(f"{field}filename is required.")
+    _safe_name(filename, f"{field}filename")  # NUL, '..' and absolute paths
+    kind = annotated or _folder_type(raw_type, "output", f"{field}type")
+    subfolder = _safe_name(raw_subfolder, f"{field}subfolder")
     if kind in ("output", "temp") and subfolder:
         run = _run_of(caller, subfolder)
         if run is not None:
@@ -328,23 +359,47 @@ def view(request: HttpRequest, caller: Caller) -> HttpResponseBase:
                 .first()
             )
             if output is not None and output.blob_sha:
-                return blob_response(output.blob_sha, output.filename, output.content_type, request)
-    workspace = workspace_for(request, caller)
+                return _StoredFile(output.blob_sha, output.filename, output.content_type, False)
+    workspace = workspace or workspace_for(request, caller)
     upload = (
         visible_uploads(caller.user).filter(workspace=workspace, name=filename.rsplit("/", 1)[-1]).first()
     )
     if upload is None:
         raise NotFound("No such file.")
+    return _StoredFile(upload.sha256, upload.name, upload.content_type, not upload.is_image)
+
+
+@comfy_view(("GET", "HEAD"))
+def view(request: HttpRequest, caller: Caller) -> HttpResponseBase:
+    params = request.GET
+    found = _readable_file(
+        request, caller, params.get("filename", ""), params.get("type"), params.get("subfolder", "")
+    )
     return blob_response(
-        upload.sha256, upload.name, upload.content_type, request, as_attachment=not upload.is_image
+        found.sha, found.name, found.content_type, request, as_attachment=found.as_attachment
     )
 
 
-@comfy_view(("POST",))
-def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
+@dataclass(frozen=True)
+class _UploadForm:
+    """What ``/upload/image`` and ``/upload/mask`` share: the ``image`` file, where ComfyUI would put it, and the
+    workspace it goes to (checked for ``run``, and ``edit`` to overwrite)."""
+
+    file: UploadedFile
+    subfolder: str
+    folder_type: str
+    overwrite: bool
+    workspace: Workspace
+
+
+def _uploaded_image(request: HttpRequest) -> UploadedFile:
     file = request.FILES.get("image")
     if file is None:
         raise BadRequest("No file in the 'image' field.")
+    return file
+
+
+def _upload_form(request: HttpRequest, caller: Caller, file: UploadedFile) -> _UploadForm:
     overwrite = request.POST.get("overwrite", "").lower() in ("true", "1")
     subfolder = _safe_name(request.POST.get("subfolder", ""), "subfolder")
     folder_type = _folder_type(request.POST.get("type"), "input")
@@ -352,22 +407,138 @@ def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
     workspace = workspace_for(request, caller, need=Need.RUN)
     if overwrite:
         check_need(workspace.role, Need.EDIT, "workspace")
+    return _UploadForm(file, subfolder, folder_type, overwrite, workspace)
+
+
+def _store_upload(
+    caller: Caller, form: _UploadForm, fileobj: BinaryIO, kind: str, content_type: str
+) -> JsonResponse:
+    """Store the bytes under the form's file name; ComfyUI's answer ``{name, subfolder, type}``."""
     upload, _ = do_upload(
         caller.user,
-        workspace,
+        form.workspace,
+        fileobj,
+        form.file.name or "image.png",
+        kind=kind,
+        client_content_type=content_type,
+        overwrite=form.overwrite,
+    )
+    return JsonResponse({"name": upload.name, "subfolder": form.subfolder, "type": form.folder_type})
+
+
+@comfy_view(("POST",))
+def upload_image(request: HttpRequest, caller: Caller) -> HttpResponse:
+    form = _upload_form(request, caller, _uploaded_image(request))
+    file = form.file
+    return _store_upload(
+        caller,
+        form,
         cast(BinaryIO, file),  # an UploadedFile reads, seeks and tells like the binary file it wraps
-        file.name or "image.png",
-        kind=_comfy_upload_kind(file.name or "", file.content_type or ""),
-        client_content_type=file.content_type or "",
-        overwrite=overwrite,
+        _comfy_upload_kind(file.name or "", file.content_type or ""),
+        file.content_type or "",
     )
-    return JsonResponse(
-        {
-            "name": upload.name,
-            "subfolder": subfolder,
-            "type": folder_type,
-        }
-    )
+
+
+def _original_ref(request: HttpRequest) -> dict[str, str]:
+    """``/upload/mask``'s ``original_ref``: a JSON object naming the image the mask was painted on."""
+    raw = request.POST.get("original_ref")
+    if not raw:
+        raise BadRequest(
+            "original_ref: required, a JSON object {filename, subfolder, type} naming the image the mask is for."
+        )
+    ref = loads_strict(raw, "original_ref")
+    if not isinstance(ref, dict):
+        raise BadRequest("original_ref: must be a JSON object {filename, subfolder, type}.")
+    fields: dict[str, str] = {}
+    for key in ("filename", "subfolder", "type"):
+        value = ref.get(key)
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"original_ref.{key}: must be a string.")
+        fields[key] = value or ""
+    if not fields["filename"]:
+        raise BadRequest("original_ref.filename is required.")
+    return fields
+
+
+def _check_image(fileobj: BinaryIO, field: str) -> None:
+    """A 400 naming ``field`` unless the bytes are an image Flowyard decodes, within the pixel limit."""
+    try:
+        sniff_image(fileobj)
+    except (NotAnImage, ImageTooLarge) as exc:
+        raise BadRequest(f"{field}: not an image we can use ({exc}).") from None
+
+
+@comfy_view(("POST",))
+def upload_mask(request: HttpRequest, caller: Caller) -> HttpResponse:
+    """ComfyUI's mask editor: ``image`` is the painted mask (its alpha channel is the mask), ``original_ref``
+    the image it was painted on. The original's pixels with the mask's alpha are stored as a PNG under the
+    mask's file name, like ``/upload/image``. The original is looked up as ``/view`` does (404 when the caller
+    may not read it); a mask of another size than the (EXIF-oriented) original is refused, not resized."""
+    file = _uploaded_image(request)
+    ref = _original_ref(request)
+    form = _upload_form(request, caller, file)
+    mask_file = cast(BinaryIO, file)
+    _check_image(mask_file, "image")
+    found = _readable_file(
+        request, caller, ref["filename"], ref["type"] or None, ref["subfolder"],
+        field="original_ref.", workspace=form.workspace,
+    )  # fmt: skip
+    with _blob_copy(found.sha) as original, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
+        _check_image(original, "original_ref")
+        masked = cast(BinaryIO, spool)
+        _write_masked_png(original, mask_file, found.name, masked)
+        masked.seek(0)
+        return _store_upload(caller, form, masked, str(Upload.Kind.IMAGE), "image/png")
+
+
+@contextlib.contextmanager
+def _blob_copy(sha: str) -> Iterator[BinaryIO]:
+    """A seekable copy of a stored blob (an S3 body streams once); ``NotFound`` when the blob is gone."""
+    try:
+        source = get_blob_store().open(sha)
+    except BlobNotFound:
+        raise NotFound("No such file.") from None
+    with source, tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as copy:
+        shutil.copyfileobj(source, copy)
+        copy.seek(0)
+        yield cast(BinaryIO, copy)
+
+
+def _write_masked_png(original: BinaryIO, mask: BinaryIO, original_name: str, out: BinaryIO) -> None:
+    """Write to ``out`` a PNG of ``original`` whose alpha channel is ``mask``'s (a mask without alpha is opaque,
+    as in ComfyUI), keeping the original's PNG text chunks (the workflow). A 400 naming ``image`` when the
+    sizes differ."""
+    picture, text = _decoded_rgba(original, "original_ref")
+    alpha = _decoded_rgba(mask, "image")[0].getchannel("A")
+    if alpha.size != picture.size:
+        raise BadRequest(
+            f"image: the mask is {alpha.size[0]}x{alpha.size[1]} pixels but the original {original_name!r} is "
+            f"{picture.size[0]}x{picture.size[1]}; paint the mask at the original's size (it is not resized)."
+        )
+    picture.putalpha(alpha)
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    picture.save(out, format="PNG", pnginfo=info, compress_level=4)
+
+
+def _decoded_rgba(fileobj: BinaryIO, field: str) -> tuple[Image.Image, dict[str, str]]:
+    """The image's first frame as RGBA, EXIF-oriented (as ``LoadImage`` and the browser show it), and its PNG
+    text chunks; a 400 naming ``field`` when it does not decode."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked against the limit
+            fileobj.seek(0)
+            with Image.open(fileobj, formats=IMAGE_FORMATS) as source:
+                text = getattr(source, "text", {})
+                frame = ImageOps.exif_transpose(source)
+                if frame.mode.startswith("I"):
+                    # 16-bit greyscale: to the 8-bit range, as LoadImage does
+                    frame = frame.convert("I").point(lambda value: value * (1 / 255))
+                picture = frame.convert("RGBA")
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise BadRequest(f"{field}: the image could not be decoded ({exc}).") from None
+    return picture, {key: value for key, value in text.items() if isinstance(value, str)}
 
 
 def _comfy_upload_kind(name: str, content_type: str) -> str:

@@ -5,8 +5,8 @@ after the cost. ``BodyLimitMiddleware`` wraps the HTTP application: a ``Content-
 answers 413 JSON at once without reading the body, and a body without one (chunked) is counted while it
 streams and cut off as soon as it passes the limit. Limits per route:
 
-- uploads (``/api/uploads``, ``/api/packs/upload``, ComfyUI's ``upload/image``): the upload limit plus room for
-  the multipart envelope;
+- uploads (``/api/uploads``, ``/api/packs/upload``, ComfyUI's ``upload/image`` and ``upload/mask``): the upload
+  limit plus room for the multipart envelope;
 - every other route: ``FLOWYARD_MAX_REQUEST_BYTES`` (JSON documents: a workflow of up to 5 MB);
 - a request without credentials (no session cookie, ``Authorization`` header or token): the tiny
   ``FLOWYARD_MAX_ANONYMOUS_REQUEST_BYTES`` (sign-up and login fit in it), so an anonymous client cannot make
@@ -27,7 +27,7 @@ from django.conf import settings
 from backend.uploads.handlers import MULTIPART_SLACK_BYTES
 
 UPLOAD_PATHS = re.compile(
-    r"^/(?:api/uploads|comfy/(?:t/[^/]+/)?(?:api/)?upload/image|(?:api/)?upload/image)/?$"
+    r"^/(?:api/uploads|comfy/(?:t/[^/]+/)?(?:api/)?upload/(?:image|mask)|(?:api/)?upload/(?:image|mask))/?$"
 )
 PACK_UPLOAD_PATH = re.compile(r"^/api/packs/upload/?$")
 COMFY_TOKEN_PATH = re.compile(r"^/comfy/t/[^/]+/")
