@@ -126,11 +126,11 @@ def execute_run(run_id: Any, worker_name: str = "") -> str | None:
 
     # A database blip at the claim is ridden out here; if it lasts, the error reaches the caller, which gives the
     # message back (tasks.py) rather than acknowledging a run that never started.
-    if not retry_database(lambda: _claim(run_id, worker_name), f"claiming run {run_id}"):
+    claimed, run = retry_database(lambda: _claim(run_id, worker_name), f"claiming run {run_id}")
+    if not claimed:
         return None
-    run = retry_database(
-        lambda: Run.objects.select_related("workspace").get(pk=run_id), f"loading run {run_id}"
-    )
+    if run is None:
+        run = retry_database(lambda: Run.objects.get(pk=run_id), f"loading run {run_id}")
     cancel = threading.Event()
     if run.cancel_requested:
         cancel.set()
@@ -176,20 +176,56 @@ def release_gpu_memory() -> bool:
     return True
 
 
-def _claim(run_id: Any, worker_name: str) -> bool:
-    """Take a queued run, or a running one whose worker is gone (a redelivered message); True if taken."""
+def _claim(run_id: Any, worker_name: str) -> tuple[bool, Run | None]:
+    """Take a queued run, or a running one whose worker is gone (a redelivered message): whether it was taken, and
+    the run as taken when that was read with it.
+
+    A queued run is taken and read in one statement (``UPDATE ... RETURNING``): the run's row, not its workspace
+    (executing needs the workspace's id alone)."""
     from backend.runs.recovery import claim_from_lost_worker
 
+    worker = worker_name[:200]
     now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+    # Where inserts return columns (SQLite >= 3.35, Postgres), updates do too.
+    if connection.features.can_return_columns_from_insert:
+        pk = Run._meta.pk
+        assert pk is not None
+        stamp = Run._meta.get_field("started").get_db_prep_value(now, connection)
+        run_pk = pk.get_db_prep_value(run_id, connection)
+        params = [Run.Status.RUNNING, stamp, stamp, worker, run_pk, Run.Status.QUEUED]
+        taken = list(Run.objects.raw(_claim_sql(), params))
+        if taken:
+            return True, taken[0]
+    elif Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
         status=Run.Status.RUNNING,
         # A resumed run keeps its first start: its duration covers every attempt.
         started=Coalesce(F("started"), now),
         dispatched=Coalesce(F("dispatched"), now),
-        worker=worker_name[:200],
+        worker=worker,
         attempts=F("attempts") + 1,
-    )
-    return bool(claimed) or claim_from_lost_worker(run_id, worker_name[:200])
+    ):
+        return True, None
+    return claim_from_lost_worker(run_id, worker), None
+
+
+_claim_sqls: dict[str, str] = {}
+
+
+def _claim_sql() -> str:
+    """The claim of a queued run as SQL, written once per database vendor (the ORM cannot return an update's rows).
+    A resumed run keeps its first start and dispatch: its duration covers every attempt."""
+    sql = _claim_sqls.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        columns = ", ".join(q(field.column) for field in Run._meta.concrete_fields)
+        sql = (
+            f"UPDATE {q(Run._meta.db_table)} SET {q('status')} = %s, "
+            f"{q('started')} = COALESCE({q('started')}, %s), {q('dispatched')} = COALESCE({q('dispatched')}, %s), "
+            f"{q('worker')} = %s, {q('attempts')} = {q('attempts')} + 1 "
+            f"WHERE {q('id')} = %s AND {q('status')} = %s RETURNING {columns}"
+        )
+        _claim_sqls[connection.vendor] = sql
+    return sql
 
 
 def _execute(run: Run, cancel: threading.Event) -> str:
@@ -201,12 +237,12 @@ def _execute(run: Run, cancel: threading.Event) -> str:
         # The pack versions the graph was validated with when it was submitted, even if the team upgraded
         # since (a run recorded before runs kept them: its workflow version's, the ones it was built with).
         pinned = run.packs or (run.workflow_version.packs if run.workflow_version is not None else None)
-        registry = registry_for_workspace(run.workspace, pinned)
+        registry = registry_for_workspace(run.workspace_id, pinned)
         engine = Engine(
             registry,
             cache_store_for_worker(registry),
             parallelism=settings.FLOWYARD_PARALLELISM,
-            files=files_for_workspace(run.workspace),
+            files=files_for_workspace(run.workspace_id),
             models=worker_models(),
             scratch_root=settings.VAR_DIR / "scratch",
         )

@@ -14,8 +14,8 @@ from backend.accounts.models import Workspace
 from nodepacks.sdk import FileProvider
 
 
-def files_for_workspace(workspace: Workspace) -> FileProvider:
-    """The files a run in ``workspace`` may read: that workspace's uploads."""
+def files_for_workspace(workspace: Workspace | int) -> FileProvider:
+    """The files a run in ``workspace`` (or the workspace of that id) may read: that workspace's uploads."""
     from backend.uploads.files import WorkspaceFiles
 
     return WorkspaceFiles(workspace)

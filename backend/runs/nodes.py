@@ -17,8 +17,10 @@ from workers.engine import NodeRegistry
 from workers.engine.validation import OptionSources
 
 
-def registry_for_workspace(workspace: Workspace, pinned: Mapping[str, str] | None = None) -> NodeRegistry:
-    """The node types a run in ``workspace`` may use: the packs of ``FLOWYARD_NODE_PACKS`` plus its installed
+def registry_for_workspace(
+    workspace: Workspace | int, pinned: Mapping[str, str] | None = None
+) -> NodeRegistry:
+    """The node types a run in ``workspace`` (or the workspace of that id) may use: the packs of ``FLOWYARD_NODE_PACKS`` plus its installed
     pack versions, each isolated in its own environment (``pinned``: a workflow version's ``packs``, whose
     versions win while still available; see backend/registry/runtime.py)."""
     from backend.registry.runtime import load_packs
