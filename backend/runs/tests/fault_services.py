@@ -368,6 +368,16 @@ class FaultStack:
             "SELECT seq, type, data FROM runs_runevent WHERE run_id::text = %s ORDER BY seq", [run_id]
         )
 
+    def executing(self, ids: list[str], steps: int) -> int:
+        """How many of the runs are executing a node of ``steps`` progress steps now: its progress is stored and
+        the run has not finished."""
+        sql = (
+            "SELECT count(DISTINCT e.run_id) FROM runs_runevent e WHERE e.run_id::text = ANY(%s)"
+            " AND e.type = 'progress' AND (e.data->>'max')::numeric = %s AND NOT EXISTS (SELECT 1 FROM runs_runevent f"
+            " WHERE f.run_id = e.run_id AND f.type = 'run_finished')"
+        )
+        return self.query(sql, [ids, steps])[0][0]
+
     def shown(self, run_id: str) -> list[str]:
         """The texts the run's Show node produced."""
         rows = self.query(
