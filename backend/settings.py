@@ -344,6 +344,8 @@ FLOWYARD_WORKER_LOST_SECONDS = float(os.environ.get("FLOWYARD_WORKER_LOST_SECOND
 # Each web process compares what its sockets were sent with what is stored this often and fills gaps from the
 # database (backend/runs/feeds.py): events published while the channel layer was down still arrive.
 FLOWYARD_LIVE_HEARTBEAT_SECONDS = float(os.environ.get("FLOWYARD_LIVE_HEARTBEAT_SECONDS", "2"))
+# The web process's GIL switch interval in milliseconds (backend/asgi.py; Python's default is 5).
+FLOWYARD_WEB_GIL_SWITCH_MS = float(os.environ.get("FLOWYARD_WEB_GIL_SWITCH_MS", "1"))
 # A RUNNING run on a worker the registry does not know is presumed orphaned after this long without events.
 FLOWYARD_RUN_STALL_SECONDS = float(os.environ.get("FLOWYARD_RUN_STALL_SECONDS", "600"))
 FLOWYARD_MAX_RUN_ATTEMPTS = int(os.environ.get("FLOWYARD_MAX_RUN_ATTEMPTS", "3"))
