@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BODY = json.dumps({"prompt": IMAGE_PROMPT})
 EVIL = "https://evil.example"
 STATE_CHANGING = ["/comfy/prompt", "/comfy/api/prompt", "/comfy/queue", "/comfy/interrupt", "/comfy/free",
-                  "/comfy/history", "/comfy/upload/image"]  # fmt: skip
+                  "/comfy/history", "/comfy/upload/image", "/comfy/upload/mask"]  # fmt: skip
 
 
 @pytest.fixture
