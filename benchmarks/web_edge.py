@@ -12,6 +12,13 @@ loop does not skew the health timings). Prints one JSON object per line:
   peak web RSS above idle meanwhile (goal: < 100 MB);
 - ``chunked_413``: the same body sent chunked (no ``Content-Length``): the limit applies while it streams;
 - ``anonymous_413``: a 200 MB POST without credentials.
+
+``--only submit_scaling`` (also part of a default run, on uvicorn): is the cost of ``POST /api/runs`` linear in the
+graph's size? Chains of 1,000, 5,000 and 20,000 nodes (the default ``FLOWYARD_MAX_GRAPH_NODES``) are submitted
+one at a time, ``FLOWYARD_SCALING_REPEATS`` (5) times each after one untimed submit per size, each run waited for
+before the next submit; one ``submit_scaling`` row per size (p50 ms, ms per node) and a ``submit_scaling_ratio``
+row: the per-node cost at 20,000 over that at 1,000, which must stay within ``SCALING_BOUND`` (2x; the exit
+status is non-zero when it does not).
 """
 
 from __future__ import annotations
@@ -87,10 +94,10 @@ def raw_file(path: Path, megabytes: int) -> Path:
     return path
 
 
-def big_graph(nodes: int) -> dict[str, Any]:
+def big_graph(nodes: int, value: int = 1) -> dict[str, Any]:
     """A chain of ``nodes`` IntMath nodes asking only for its first node: the whole graph is validated at
-    submit, one node runs."""
-    graph: dict[str, Any] = {"0": {"type": "PrimitiveInt", "inputs": {"value": 1}}}
+    submit, one node runs. ``value`` (the first node's) makes a graph new to the cache."""
+    graph: dict[str, Any] = {"0": {"type": "PrimitiveInt", "inputs": {"value": value}}}
     for i in range(1, nodes):
         graph[str(i)] = {"type": "IntMath", "inputs": {"a": [str(i - 1), 0], "b": 1, "operation": "add"}}
     return {"nodes": graph, "outputs": ["0"]}
@@ -288,7 +295,81 @@ def refused(stack: WebStack, bench: str, files: Path, *args: str, megabytes: int
     }
 
 
-def bench_server(server: str, only_health: bool = False) -> list[dict[str, Any]]:
+SCALING_SIZES = (1_000, 5_000, 20_000)
+SCALING_REPEATS = int(os.environ.get("FLOWYARD_SCALING_REPEATS", "5"))
+# Linear means a flat cost per node: the 20,000-node chain may cost at most this many times per node what the
+# 1,000-node one does (noise and the GC's growing heap get some room; a quadratic step would be ~20x).
+SCALING_BOUND = 2.0
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def submit_scaling(stack: WebStack, token: str, workspace: int) -> list[dict[str, Any]]:
+    """``POST /api/runs`` of chains of each of ``SCALING_SIZES`` nodes, one at a time, each run waited for (and
+    not timed) before the next submit; one row per size, then the per-node cost ratio."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    rows: list[dict[str, Any]] = []
+    value = int(time.time())
+    with httpx.Client(base_url=stack.url, timeout=300, headers=headers) as client:
+        for size in SCALING_SIZES:
+            timings: list[float] = []
+            body_bytes = 0
+            for attempt in range(SCALING_REPEATS + 1):  # the first of each size is untimed (warm-up)
+                value += 1
+                body = json.dumps({"workspace": workspace, "graph": big_graph(size, value)}).encode()
+                body_bytes = len(body)
+                started = time.perf_counter()
+                response = client.post("/api/runs", content=body)
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code != 201:
+                    raise SystemExit(
+                        f"submit of {size} nodes answered {response.status_code}: {response.text[:300]}"
+                    )
+                if attempt:
+                    timings.append(elapsed)
+                run_id = response.json()["id"]
+                deadline = time.monotonic() + 300
+                while client.get(f"/api/runs/{run_id}").json()["status"] not in TERMINAL:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"the {size}-node run did not finish")
+                    time.sleep(0.05)
+            p50 = statistics.median(timings)
+            rows.append(
+                emit(
+                    {
+                        "bench": "submit_scaling",
+                        "server": stack.server,
+                        "nodes": size,
+                        "body_kb": round(body_bytes / 1024),
+                        "submits": len(timings),
+                        "p50_ms": round(p50, 1),
+                        "min_ms": round(min(timings), 1),
+                        "max_ms": round(max(timings), 1),
+                        "ms_per_node": round(p50 / size, 4),
+                        "min_ms_per_node": round(min(timings) / size, 4),
+                        **machine(),
+                    }
+                )
+            )
+    small, big = rows[0], rows[-1]
+    ratio = big["ms_per_node"] / small["ms_per_node"]
+    rows.append(
+        emit(
+            {
+                "bench": "submit_scaling_ratio",
+                "server": stack.server,
+                "per_node_ratio": round(ratio, 2),
+                "of": f"{big['nodes']} vs {small['nodes']} nodes (p50)",
+                "min_per_node_ratio": round(big["min_ms_per_node"] / small["min_ms_per_node"], 2),
+                "bound": SCALING_BOUND,
+                "met": ratio <= SCALING_BOUND,
+                **machine(),
+            }
+        )
+    )
+    return rows
+
+
+def bench_server(server: str, only_health: bool = False, only_scaling: bool = False) -> list[dict[str, Any]]:
     rows = []
     # Uploads up to 80 MB so that the five 60 MB uploads are accepted (and stored) like a user's would be.
     stack = WebStack(server, max_upload_bytes=80 * 2**20)
@@ -296,6 +377,10 @@ def bench_server(server: str, only_health: bool = False) -> list[dict[str, Any]]
     try:
         stack.start_web()
         token, workspace = sign_up(stack.url)
+        if only_scaling:
+            rows += submit_scaling(stack, token, workspace)
+            ok = True
+            return rows
         with tempfile.TemporaryDirectory(prefix="flowyard-edge-") as tmp:
             files = Path(tmp)
             rows.append(health_under_load(stack, token, workspace, files))
@@ -309,6 +394,8 @@ def bench_server(server: str, only_health: bool = False) -> list[dict[str, Any]]
             rows.append(emit(refused(stack, "chunked_413", files, *chunked, megabytes=BIG_MB)))
             anonymous = ["-H", "Content-Type: application/octet-stream"]
             rows.append(emit(refused(stack, "anonymous_413", files, *anonymous, megabytes=ANONYMOUS_MB)))
+            if server == "uvicorn":
+                rows += submit_scaling(stack, token, workspace)
         ok = True
     finally:
         stack.close(keep=not ok)
@@ -318,8 +405,15 @@ def bench_server(server: str, only_health: bool = False) -> list[dict[str, Any]]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", choices=[*SERVERS, "all"], default="all")
+    parser.add_argument(
+        "--only", choices=["submit_scaling"], help="one workload (on uvicorn unless --server)"
+    )
     args = parser.parse_args()
     emit({"bench": "machine", **machine()})
+    if args.only == "submit_scaling":
+        rows = bench_server("uvicorn" if args.server == "all" else args.server, only_scaling=True)
+        emit({"bench": "machine_after", **machine()})
+        return 0 if all(row["met"] for row in rows if row["bench"] == "submit_scaling_ratio") else 1
     servers = SERVERS if args.server == "all" else [args.server]
     rows = [row for server in servers for row in bench_server(server)]
     emit({"bench": "machine_after", **machine()})
@@ -336,6 +430,11 @@ def main() -> int:
     ]
     if missed:
         print("goals missed: " + ", ".join(missed), file=sys.stderr)
+    # Submit cost linear in graph size (issue 13): asserted, unlike the latency goals above.
+    nonlinear = [row for row in rows if row["bench"] == "submit_scaling_ratio" and not row["met"]]
+    if nonlinear:
+        print(f"submit cost not linear: {nonlinear}", file=sys.stderr)
+        return 1
     return 0
 
 
