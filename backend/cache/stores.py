@@ -175,6 +175,12 @@ def insert_cache_records(rows: Sequence[_PendingRow]) -> None:
             cursor.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES {values}", params)
 
 
+# A full buffer is written by the process's flusher thread, so the run's thread goes on executing meanwhile (it
+# waited for the insert: on SQLite behind the run's own event writes for the process's one writer turn, ~0.7 s of
+# a 5,000-chain). Past this many buffers' worth the flusher is behind, and the putting thread writes and waits.
+INLINE_FLUSH_BUFFERS = 4
+
+
 class DatabaseCacheStore:
     """The shared cache: ``CacheRecord`` rows in the database, values in the blob store.
 
@@ -200,8 +206,10 @@ class DatabaseCacheStore:
         self.flush_seconds = flush_seconds
         self._scheduled = False  # a flush is due on the process's flusher thread
         self.unencodable = 0
+        self._due_now = False  # a full buffer was handed to the flusher thread
         self._pending: dict[str, _PendingRow] = {}
         self._pending_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
 
     @_releasing_thread_connection
     def contains_many(self, keys: Sequence[str]) -> set[str]:
@@ -264,11 +272,19 @@ class DatabaseCacheStore:
         )
         with self._pending_lock:
             self._pending[key] = record
-            full = len(self._pending) >= self.flush_rows
-            if not full and not self._scheduled:
+            waiting = len(self._pending)
+            # Unbuffered (flush_rows 1), or the flusher thread is behind: this thread writes, and waits.
+            inline = self.flush_rows == 1 or waiting >= self.flush_rows * INLINE_FLUSH_BUFFERS
+            if inline:
+                pass
+            elif waiting >= self.flush_rows:
+                if not self._due_now:  # a full buffer: written now, by the flusher thread
+                    self._due_now = self._scheduled = True
+                    _flusher().schedule(self, 0.0)
+            elif not self._scheduled:
                 self._scheduled = True
                 _flusher().schedule(self, self.flush_seconds)
-        if full:
+        if inline:
             self.flush()
 
     def _flush_on_timer(self) -> None:
@@ -281,21 +297,25 @@ class DatabaseCacheStore:
 
     @_releasing_thread_connection
     def flush(self) -> None:
-        """Write the buffered rows in one insert (rows another worker stored first are left as they are)."""
-        with self._pending_lock:
-            records, self._pending = list(self._pending.values()), {}
-            if self._scheduled:
-                self._scheduled = False
-                _flusher().cancel(self)
-        if not records:
-            return
-        try:
+        """Write the buffered rows in one insert (rows another worker stored first are left as they are).
+
+        One flush at a time per store: a caller waits for the one in progress, so when ``flush`` returns every
+        row put before the call is stored. Rows stay buffered (and readable) until their insert commits; a
+        failed insert leaves them for the next flush rather than lose them."""
+        with self._flush_lock:
+            with self._pending_lock:
+                records = list(self._pending.values())
+                self._due_now = False
+                if self._scheduled:
+                    self._scheduled = False
+                    _flusher().cancel(self)
+            if not records:
+                return
             insert_cache_records(records)
-        except Exception:
-            with self._pending_lock:  # keep them for the next flush rather than lose them
+            with self._pending_lock:
                 for record in records:
-                    self._pending.setdefault(record.key, record)
-            raise
+                    if self._pending.get(record.key) is record:  # not replaced by a newer put meanwhile
+                        del self._pending[record.key]
 
     def _pack_of(self, node_type: str) -> tuple[str, str]:
         node = self.registry.get(node_type) if self.registry is not None else None
@@ -316,8 +336,10 @@ class _Flusher:
         self.thread.start()
 
     def schedule(self, store: DatabaseCacheStore, delay: float) -> None:
+        """Flush ``store`` within ``delay`` seconds (an earlier time already due stands)."""
         with self.condition:
-            self.due.setdefault(store, time.monotonic() + delay)
+            at = time.monotonic() + delay
+            self.due[store] = min(self.due.get(store, at), at)
             self.condition.notify()
 
     def cancel(self, store: DatabaseCacheStore) -> None:

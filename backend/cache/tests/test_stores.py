@@ -197,3 +197,79 @@ def test_engine_pool_threads_do_not_keep_database_connections(store: DatabaseCac
     in_memory = isinstance(wrapper, SQLiteDatabaseWrapper) and wrapper.is_in_memory_db()
     assert still_open == [in_memory]
     assert store.contains_many([make_key("b")]) == {make_key("b")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_buffer_is_written_by_the_flusher_thread_and_flush_waits_for_it(
+    blob_store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The putting thread (a run's) goes on while the flusher inserts; the rows stay readable meanwhile; and
+    ``flush`` (the end of a run) returns only once every row put before it is stored."""
+    from backend.cache import stores
+
+    real_insert = stores.insert_cache_records
+    gate, entered = threading.Event(), threading.Event()
+    inserters: list[str] = []
+
+    def held_insert(rows: Any) -> None:
+        inserters.append(threading.current_thread().name)
+        entered.set()
+        assert gate.wait(30), "the test never opened the gate"
+        real_insert(rows)
+
+    monkeypatch.setattr(stores, "insert_cache_records", held_insert)
+    store = DatabaseCacheStore(blob_store, flush_rows=3, flush_seconds=60.0)
+    keys = [make_key(f"row {index}") for index in range(4)]
+    for index, key in enumerate(keys[:3]):
+        store.put(key, CacheEntry((f"v{index}",), ("STRING",), None, "test.S", 1))
+    # put returned with the third row although its insert is held: another thread is writing the batch.
+    assert entered.wait(30) and inserters == ["flowyard-cache-flush"]
+    assert not CacheRecord.objects.exists()
+    assert store.contains_many(keys[:3]) == set(keys[:3])  # still answered from the buffer
+    assert store.get(keys[1]).outputs == ("v1",)  # type: ignore[union-attr]
+    store.put(keys[3], CacheEntry(("v3",), ("STRING",), None, "test.S", 1))
+
+    flushed = threading.Event()
+
+    def end_of_run() -> None:
+        store.flush()
+        flushed.set()
+        connection.close()
+
+    finisher = threading.Thread(target=end_of_run)
+    finisher.start()
+    gate.set()
+    finisher.join(30)
+    assert flushed.is_set()
+    assert set(CacheRecord.objects.values_list("key", flat=True)) == set(keys)
+    assert store.contains_many(keys) == set(keys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flusher_behind_makes_the_putting_thread_write(
+    blob_store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backend.cache import stores
+
+    real_insert = stores.insert_cache_records
+    inserters: list[str] = []
+
+    def counted_insert(rows: Any) -> None:
+        inserters.append(threading.current_thread().name)
+        real_insert(rows)
+
+    monkeypatch.setattr(stores, "insert_cache_records", counted_insert)
+    monkeypatch.setattr(stores, "_flusher", lambda: _Idle())  # a flusher that never gets to it
+    store = DatabaseCacheStore(blob_store, flush_rows=2, flush_seconds=60.0)
+    for index in range(2 * stores.INLINE_FLUSH_BUFFERS):
+        store.put(make_key(f"row {index}"), CacheEntry((f"v{index}",), ("STRING",), None, "test.S", 1))
+    assert inserters == [threading.current_thread().name]
+    assert CacheRecord.objects.count() == 2 * stores.INLINE_FLUSH_BUFFERS
+
+
+class _Idle:
+    def schedule(self, store: Any, delay: float) -> None:
+        pass
+
+    def cancel(self, store: Any) -> None:
+        pass
