@@ -79,6 +79,11 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.followed: dict[str, _Followed] = {}
         self.known_prompts: set[str] = set()  # prompts taken up (followed, finished, or not visible)
+        # The runs of the user's prompts that were queued or running at the last count, less those this socket has
+        # seen finish since: the queue a prompt's finish reports, without asking the database again (a new
+        # prompt, a ComfyUI cancel and a connect count afresh; ``live.PromptDiscovery`` counts off within a
+        # heartbeat the runs that finished without an event to send, such as a queued run cancelled elsewhere).
+        self.counted: set[str] = set()
         self.watch_from = timezone.now()
         self.user_id = 0
         self.sending = asyncio.Lock()  # live batches, new prompts and heartbeat catch-ups take turns
@@ -144,8 +149,8 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(message))
 
     async def send_status(self, sid: str | None = None) -> None:
-        remaining = await _queue_remaining(self.user)
-        await self.send_json(status_message(remaining, sid))
+        self.counted = await _active_runs(self.user)
+        await self.send_json(status_message(len(self.counted), sid))
 
     # Following runs
 
@@ -170,9 +175,10 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
                 logger.warning("run %s: could not join its group; the heartbeat replays it", run_id)
             # One trip to the database for what a new prompt needs (it was three or four: a burst's sockets
             # queued on the one thread that database calls share).
-            remaining, translator, events = await _take_up(self.user, prompt_id, run_id, status)
-            if remaining is not None:
-                await self.send_json(status_message(remaining))
+            counted, translator, events = await _take_up(self.user, prompt_id, run_id, status)
+            if counted is not None:
+                self.counted = counted
+                await self.send_json(status_message(len(counted)))
             if translator is None:
                 with contextlib.suppress(Exception):
                     await self.leave(run_group(run_id))
@@ -198,8 +204,9 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
     async def handle_event(self, followed: _Followed, event: dict[str, Any]) -> None:
         followed.last_seq = event["seq"]
         for message in followed.translator.translate(event):
-            if isinstance(message, QueueStatus):
-                await self.send_status()
+            if isinstance(message, QueueStatus):  # the prompt's finish: one prompt less in the queue
+                self.counted.discard(followed.run_id)
+                await self.send_json(status_message(len(self.counted)))
             elif isinstance(message, Preview):
                 await self.send_preview(followed.translator.prompt_id, message)
             else:
@@ -254,6 +261,27 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
     async def comfy_queue(self, message: dict[str, Any]) -> None:
         await self.send_status()
 
+    async def finished_elsewhere(self, finished: dict[str, int]) -> None:
+        """Runs counted in the queue that have finished (``{run_id: stored last seq}``, from the discovery's tick).
+        A followed run whose stored events were all sent without a finish among them (a queued run cancelled: no
+        event) is let go; the queue is counted off and sent when it shrank. Runs with events still to send are
+        counted off at their finish, in order."""
+        async with self.sending:
+            shrank = False
+            for run_id, last_seq in finished.items():
+                followed = self.followed.get(run_id)
+                if followed is not None:
+                    if followed.last_seq < last_seq:
+                        continue
+                    del self.followed[run_id]
+                    with contextlib.suppress(Exception):
+                        await self.leave(run_group(run_id))
+                if run_id in self.counted:
+                    self.counted.discard(run_id)
+                    shrank = True
+            if shrank:
+                await self.send_json(status_message(len(self.counted)))
+
 
 def preview_frame(image: bytes, content_type: str, *, prompt_id: str, node: str, metadata: bool) -> bytes:
     """ComfyUI's binary preview frame for ``image`` (what a socket sends; its ``len`` is the preview's cost)."""
@@ -298,13 +326,13 @@ def _translator(user: Any, prompt_id: str) -> PromptTranslator | None:
 
 def _take_up_sync(
     user: Any, prompt_id: str, run_id: str, count: bool
-) -> tuple[int | None, PromptTranslator | None, list[dict[str, Any]]]:
-    """For a prompt a socket takes up: the user's queue count (when ``count``), its translator (None when the
-    user may not see its run) and the first page of its stored events."""
-    remaining = comfy_history.queue_remaining(user) if count else None
+) -> tuple[set[str] | None, PromptTranslator | None, list[dict[str, Any]]]:
+    """For a prompt a socket takes up: the user's queue (``active_prompt_runs``, when ``count``), its translator
+    (None when the user may not see its run) and the first page of its stored events."""
+    counted = comfy_history.active_prompt_runs(user) if count else None
     translator = _translator(user, prompt_id)
     events = _stored_events(run_id, 0, None) if translator is not None else []
-    return remaining, translator, events
+    return counted, translator, events
 
 
 def _stored_events(run_id: str, after: int, before: int | None) -> list[dict[str, Any]]:
@@ -316,7 +344,7 @@ def _stored_events(run_id: str, after: int, before: int | None) -> list[dict[str
 
 # Built once: a SyncToAsync wrapper per call cost as much as the call's hop to the database thread.
 _take_up = database_sync_to_async(_take_up_sync)
-_queue_remaining = database_sync_to_async(comfy_history.queue_remaining)
+_active_runs = database_sync_to_async(comfy_history.active_prompt_runs)
 _stored_events_async = database_sync_to_async(_stored_events)
 _active_prompts_async = database_sync_to_async(_active_prompts)
 

@@ -9,6 +9,7 @@ caller reaches any prompt whose run they may see, a teammate's too.
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Any
 
 from django.db import connection
@@ -77,6 +78,25 @@ def _queue_remaining_sql(vendor: str, user: User) -> tuple[str, tuple[Any, ...]]
     prompts = user_prompts(user).filter(run__in=active).order_by().values("pk")
     sql, params = prompts.query.sql_with_params()
     return f"SELECT COUNT(*) FROM ({sql}) counted", tuple(params)
+
+
+def active_prompt_runs(user: User) -> set[str]:
+    """The runs of the user's reachable prompts that are queued or running (what ``queue_remaining`` counts), as
+    ``str(run_id)``: a ComfyUI socket counts a prompt off when it sends its finish, without asking again."""
+    sql, params = _active_runs_sql(connection.vendor, user)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {str(value if isinstance(value, uuid.UUID) else uuid.UUID(value)) for (value,) in rows}
+
+
+@functools.lru_cache(maxsize=1024)
+def _active_runs_sql(vendor: str, user: User) -> tuple[str, tuple[Any, ...]]:
+    """``active_prompt_runs`` as SQL, per user (built once, as ``_queue_remaining_sql``)."""
+    active = Run.objects.filter(status__in=ACTIVE).values("pk")
+    prompts = user_prompts(user).filter(run__in=active).order_by().values("run_id")
+    sql, params = prompts.query.sql_with_params()
+    return sql, tuple(params)
 
 
 def queue(user: User) -> dict[str, list[list[Any]]]:

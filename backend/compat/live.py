@@ -59,20 +59,29 @@ def notify_queue(user_id: Any) -> None:
 
 
 class PromptWatcher(Protocol):
-    """A ComfyUI socket: whose prompts it follows, since when, and which it has taken up already."""
+    """A ComfyUI socket: whose prompts it follows, since when, which it has taken up already, and the runs its
+    queue count holds."""
 
     user_id: int
     watch_from: datetime.datetime
     known_prompts: set[str]
+    counted: set[str]
 
     async def discovered(self, prompt_id: str, run_id: str) -> None:
         """Take up a prompt whose ``comfy.prompt`` notice never came."""
         ...
 
+    async def finished_elsewhere(self, finished: dict[str, int]) -> None:
+        """Count off runs of its queue that have finished (``{run_id: stored last seq}``)."""
+        ...
+
 
 class PromptDiscovery(_Ticking):
     """The ComfyUI sockets of one event loop; each tick reads, in one query, the prompts their users submitted
-    since the previous tick and hands each socket those it has not taken up (its notice was lost)."""
+    since the previous tick and hands each socket those it has not taken up (its notice was lost); and, in the
+    same trip to the database, which runs the sockets count as queued have finished (a socket counts a prompt off
+    its queue when it sends the prompt's finish; a run that finishes without an event, such as a queued run
+    cancelled through the native API, is counted off here, within a heartbeat)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -98,7 +107,8 @@ class PromptDiscovery(_Ticking):
         if self.reconciled is not None:  # prompts committed late still fall in the window
             since = max(since, self.reconciled - datetime.timedelta(seconds=2 * heartbeat_seconds()))
         now = timezone.now()
-        found = await database_sync_to_async(_prompts_since)({w.user_id for w in watchers}, since)
+        counted = set().union(*(watcher.counted for watcher in watchers))
+        found, finished = await _tick_reads({w.user_id for w in watchers}, since, counted)
         self.reconciled = now
         for watcher in watchers:
             if watcher not in self.members:
@@ -108,6 +118,32 @@ class PromptDiscovery(_Ticking):
                 if mine and prompt_id not in watcher.known_prompts:
                     logger.info("prompt %s: its notice was lost; following it from the database", prompt_id)
                     await watcher.discovered(prompt_id, run_id)
+            theirs = {run_id: seq for run_id, seq in finished.items() if run_id in watcher.counted}
+            if theirs and watcher in self.members:
+                await watcher.finished_elsewhere(theirs)
+
+
+def _tick_reads_sync(
+    user_ids: set[int], since: datetime.datetime, counted: set[str]
+) -> tuple[list[tuple[int, str, str, datetime.datetime]], dict[str, int]]:
+    return _prompts_since(user_ids, since), _finished_runs(counted) if counted else {}
+
+
+_tick_reads = database_sync_to_async(_tick_reads_sync)
+
+
+def _finished_runs(run_ids: set[str]) -> dict[str, int]:
+    """``{run_id: last_seq}`` of the runs among ``run_ids`` that are no longer queued or running (or are gone)."""
+    from backend.compat.history import ACTIVE
+    from backend.runs.models import Run
+
+    rows = Run.objects.filter(pk__in=run_ids).values_list("pk", "status", "last_seq")
+    present = {str(pk): (status, seq) for pk, status, seq in rows}
+    return {
+        run_id: present[run_id][1] if run_id in present else 0
+        for run_id in run_ids
+        if run_id not in present or present[run_id][0] not in ACTIVE
+    }
 
 
 def _prompts_since(

@@ -198,6 +198,49 @@ def test_failures_and_interrupts_send_comfyuis_error_messages(alice, comfy_clien
     assert interrupted["node_id"] == "1" and interrupted["node_type"] == "test.Slow"
 
 
+def queue_status(remaining):
+    return lambda f: isinstance(f, dict) and f == {"type": "status", "data": {"status": {"exec_info": {
+        "queue_remaining": remaining}}}}  # fmt: skip
+
+
+def test_the_queue_count_follows_a_queued_prompt_cancelled_through_the_native_api(
+    alice, comfy_client, token_for, settings
+):
+    """A socket counts a prompt off its queue when it sends the prompt's finish; a queued prompt cancelled
+    elsewhere has no finish to send, and is counted off within a heartbeat (the prompt discovery's tick)."""
+    from backend.runs.actions import do_cancel_run
+    from backend.runs.models import Run
+
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 1
+    settings.FLOWYARD_LEND_IDLE_WORKERS = False  # the second prompt waits for the first
+    settings.FLOWYARD_LIVE_HEARTBEAT_SECONDS = 0.2
+    client, token = comfy_client(alice), token_for(alice)
+    slow = copy.deepcopy(SLOW)
+    slow["1"]["inputs"].update(steps=10_000)  # stopped below
+
+    def cancel(prompt_id):
+        do_cancel_run(Run.objects.get(comfy_prompt__prompt_id=prompt_id))
+
+    async def scenario():
+        socket = await open_socket(f"/comfy/ws?token={token}")
+        await socket.receive_json_from(timeout=5)
+        running = await post(client, slow)
+        waiting = await post(client, IMAGE_PROMPT)
+        queued = await receive_until(socket, queue_status(2))
+        await database_sync_to_async(cancel)(waiting["prompt_id"])
+        counted_off = await receive_until(socket, queue_status(1))
+        await database_sync_to_async(cancel)(running["prompt_id"])
+        stopped = await receive_until(socket, end_of(running["prompt_id"]))
+        await socket.disconnect()
+        return waiting["prompt_id"], queued, counted_off, stopped
+
+    waiting_id, queued, counted_off, stopped = async_to_sync(scenario)()
+    assert not any(isinstance(f, dict) and f["data"].get("prompt_id") == waiting_id for f in counted_off)
+    kinds = [f["type"] for f in stopped if isinstance(f, dict)]
+    assert kinds[-3:] == ["execution_interrupted", "status", "executing"]
+    assert queue_status(0)(stopped[-2])
+
+
 def test_sockets_get_only_their_users_prompts_and_need_a_token(alice, oscar, comfy_client, token_for):
     client, other_token = comfy_client(alice), token_for(oscar)
 
