@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from rest_framework.exceptions import NotFound, PermissionDenied
 
+from backend.accounts.authentication import forget_tokens
 from backend.accounts.exceptions import ApiError, field_error
 from backend.accounts.models import (
     TOKEN_PREFIX,
@@ -285,3 +286,7 @@ def do_revoke_token(user: User, token_id: int) -> None:
     )
     if not updated:
         raise NotFound("No such token.")
+    # Refused by this process at once (and again at the commit, in case a request read the row meanwhile); by the
+    # others within TOKEN_CACHE_SECONDS.
+    forget_tokens(token_id=token_id)
+    transaction.on_commit(lambda: forget_tokens(token_id=token_id))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.utils import timezone
@@ -13,22 +17,61 @@ from backend.accounts.models import ApiToken, User, hash_secret
 # last_used is informational: write it at most once a minute per token, not on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
+# A token's user is remembered in each process for this long after the token was read: a burst of requests (a
+# ComfyUI client's prompts) reads the token once, not once per request. The bound on revocation: a token revoked
+# (or whose user is deactivated or deleted) through this process is refused by it at once (``forget_tokens``,
+# called by the revoke action and on token and user saves and deletes), and by every other process within
+# TOKEN_CACHE_SECONDS.
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_SIZE = 1024
+_clock = time.monotonic  # the cache's clock (tests move it)
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    until: float
+    token_id: int
+    user: User  # never handed out: each caller gets its own copy
+
+
+_remembered: dict[str, _Remembered] = {}
+_remembered_lock = threading.Lock()
+
 
 def authenticate_token(raw: str) -> User | None:
-    """Return the active user owning the unrevoked token ``raw``, or None."""
+    """Return the active user owning the unrevoked token ``raw``, or None (see TOKEN_CACHE_SECONDS)."""
     if not raw:
         return None
+    digest = hash_secret(raw.strip())
+    now = _clock()
+    remembered = _remembered.get(digest)
+    if remembered is not None and remembered.until > now:
+        return copy.copy(remembered.user)
     token = (
         ApiToken.objects.select_related("user")
-        .filter(token_hash=hash_secret(raw.strip()), revoked_at__isnull=True, user__is_active=True)
+        .filter(token_hash=digest, revoked_at__isnull=True, user__is_active=True)
         .first()
     )
     if token is None:
+        _remembered.pop(digest, None)
         return None
-    now = timezone.now()
-    if token.last_used is None or now - token.last_used > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+    at = timezone.now()
+    if token.last_used is None or at - token.last_used > LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used=at)
+    with _remembered_lock:
+        if len(_remembered) >= TOKEN_CACHE_SIZE:
+            for key in [key for key, entry in _remembered.items() if entry.until <= now] or list(_remembered):
+                del _remembered[key]
+        _remembered[digest] = _Remembered(now + TOKEN_CACHE_SECONDS, token.pk, copy.copy(token.user))
     return token.user
+
+
+def forget_tokens(*, token_id: int | None = None, user_id: int | None = None) -> None:
+    """Drop this process's remembered tokens: the token ``token_id``, or every token of ``user_id``."""
+    with _remembered_lock:
+        for key, entry in list(_remembered.items()):
+            if entry.token_id == token_id or (user_id is not None and entry.user.pk == user_id):
+                del _remembered[key]
 
 
 class AuthenticatedRequest(Request):

@@ -206,6 +206,32 @@ def test_token_of_inactive_user_is_rejected(alice, client_for):
     assert client.get("/api/auth/me").status_code == 401
 
 
+def test_a_token_revoked_by_another_process_is_refused_within_the_cache_bound(alice, client_for, monkeypatch):
+    """Each process remembers a token for TOKEN_CACHE_SECONDS: a revocation it did not make itself (another
+    process's, or a plain UPDATE) takes effect when that runs out; one made through its own saves, at once."""
+    from django.utils import timezone
+
+    from backend.accounts import authentication
+
+    clock = [authentication._clock()]
+    monkeypatch.setattr(authentication, "_clock", lambda: clock[0])
+    created = client_for(alice).post("/api/tokens", {"name": "ci"}, format="json").json()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {created['token']}")
+    assert client.get("/api/auth/me").status_code == 200
+    ApiToken.objects.filter(pk=created["id"]).update(revoked_at=timezone.now())  # as another process would
+    assert client.get("/api/auth/me").status_code == 200  # remembered, within the bound
+    clock[0] += authentication.TOKEN_CACHE_SECONDS
+    assert client.get("/api/auth/me").status_code == 401
+    assert authenticate_token(created["token"]) is None
+
+    other = client_for(alice).post("/api/tokens", {"name": "other"}, format="json").json()
+    assert authenticate_token(other["token"]) == alice
+    alice.is_active = False
+    alice.save()  # the admin deactivates the user: forgotten at once
+    assert authenticate_token(other["token"]) is None
+
+
 def test_cannot_revoke_someone_elses_token(alice, oscar, client_for):
     created = client_for(alice).post("/api/tokens", {"name": "mine"}, format="json").json()
     assert client_for(oscar).delete(f"/api/tokens/{created['id']}").status_code == 404
