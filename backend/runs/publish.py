@@ -153,9 +153,20 @@ def publish_queue(also: Iterable[int] = ()) -> None:
 
 
 def queue_messages(also: Iterable[int] = ()) -> list[tuple[str, dict[str, Any]]]:
-    """The ``run.queue`` message of every workspace with waiting runs and of those in ``also``, with its group."""
+    """The ``run.queue`` message of every workspace with waiting runs and of those in ``also``, with its group.
+
+    Only of the workspaces someone listens to, where the channel layer can tell: the embedded stack's in-process
+    layer knows every socket of the installation, and while none follows a workspace (a ComfyUI client's burst)
+    nothing is read. Positions are places in the whole installation's queue, so a start moves every workspace's:
+    the waiting runs are read whole when anyone listens (on Redis, whose sockets are in other processes, always).
+    """
     from backend.runs.models import Run
 
+    listened = _listened_workspaces()
+    if listened is not None:
+        also = [workspace_id for workspace_id in also if workspace_id in listened]
+        if not listened:
+            return []
     waiting = (
         Run.objects.filter(status=Run.Status.QUEUED, dispatched__isnull=True)
         .order_by("-priority", "created", "id")
@@ -169,7 +180,20 @@ def queue_messages(also: Iterable[int] = ()) -> list[tuple[str, dict[str, Any]]]
     return [
         (workspace_group(workspace_id), {"type": "run.queue", "workspace": workspace_id, "runs": runs})
         for workspace_id, runs in per_workspace.items()
+        if listened is None or workspace_id in listened
     ]
+
+
+def _listened_workspaces() -> set[int] | None:
+    """The workspaces whose group has a member, when the layer can tell (the in-process layer); None otherwise."""
+    layer = get_channel_layer()
+    if not isinstance(layer, LocalChannelLayer):
+        return None
+    prefix = workspace_group("")
+    # A copy taken at once (the loop's thread changes the groups): a socket that joins after it learns the
+    # positions from the next change, or from the API it read them from when it opened.
+    groups = list(layer.groups.items())
+    return {int(group[len(prefix) :]) for group, members in groups if members and group.startswith(prefix)}
 
 
 def publish_queue_soon(workspace_ids: Iterable[int]) -> None:
