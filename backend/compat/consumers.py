@@ -79,8 +79,8 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.followed: dict[str, _Followed] = {}
         self.known_prompts: set[str] = set()  # prompts taken up (followed, finished, or not visible)
-        # The runs of the user's prompts that were queued or running at the last count, less those this socket has
-        # seen finish since: the queue a prompt's finish reports, without asking the database again (a new
+        # The runs (hex ids) of the user's prompts that were queued or running at the last count, less those this
+        # socket has seen finish since: the queue a prompt's finish reports, without asking the database again (a new
         # prompt, a ComfyUI cancel and a connect count afresh; ``live.PromptDiscovery`` counts off within a
         # heartbeat the runs that finished without an event to send, such as a queued run cancelled elsewhere).
         self.counted: set[str] = set()
@@ -205,7 +205,7 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         followed.last_seq = event["seq"]
         for message in followed.translator.translate(event):
             if isinstance(message, QueueStatus):  # the prompt's finish: one prompt less in the queue
-                self.counted.discard(followed.run_id)
+                self.counted.discard(followed.run_id.replace("-", ""))
                 await self.send_json(status_message(len(self.counted)))
             elif isinstance(message, Preview):
                 await self.send_preview(followed.translator.prompt_id, message)
@@ -262,13 +262,14 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         await self.send_status()
 
     async def finished_elsewhere(self, finished: dict[str, int]) -> None:
-        """Runs counted in the queue that have finished (``{run_id: stored last seq}``, from the discovery's tick).
+        """Runs counted in the queue that have finished (``{hex id: stored last seq}``, from the discovery's tick).
         A followed run whose stored events were all sent without a finish among them (a queued run cancelled: no
         event) is let go; the queue is counted off and sent when it shrank. Runs with events still to send are
         counted off at their finish, in order."""
         async with self.sending:
             shrank = False
-            for run_id, last_seq in finished.items():
+            for key, last_seq in finished.items():
+                run_id = str(uuid.UUID(key))
                 followed = self.followed.get(run_id)
                 if followed is not None:
                     if followed.last_seq < last_seq:
@@ -276,8 +277,8 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
                     del self.followed[run_id]
                     with contextlib.suppress(Exception):
                         await self.leave(run_group(run_id))
-                if run_id in self.counted:
-                    self.counted.discard(run_id)
+                if key in self.counted:
+                    self.counted.discard(key)
                     shrank = True
             if shrank:
                 await self.send_json(status_message(len(self.counted)))

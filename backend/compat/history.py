@@ -82,12 +82,13 @@ def _queue_remaining_sql(vendor: str, user: User) -> tuple[str, tuple[Any, ...]]
 
 def active_prompt_runs(user: User) -> set[str]:
     """The runs of the user's reachable prompts that are queued or running (what ``queue_remaining`` counts), as
-    ``str(run_id)``: a ComfyUI socket counts a prompt off when it sends its finish, without asking again."""
+    hex ids (``uuid.UUID.hex``, what SQLite stores: no conversion per row): a ComfyUI socket counts a prompt off
+    when it sends its finish, without asking again."""
     sql, params = _active_runs_sql(connection.vendor, user)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {str(value if isinstance(value, uuid.UUID) else uuid.UUID(value)) for (value,) in rows}
+    return {value.hex if isinstance(value, uuid.UUID) else value for (value,) in rows}
 
 
 @functools.lru_cache(maxsize=1024)

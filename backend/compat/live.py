@@ -72,7 +72,7 @@ class PromptWatcher(Protocol):
         ...
 
     async def finished_elsewhere(self, finished: dict[str, int]) -> None:
-        """Count off runs of its queue that have finished (``{run_id: stored last seq}``)."""
+        """Count off runs of its queue that have finished (``{hex id: stored last seq}``)."""
         ...
 
 
@@ -133,12 +133,13 @@ _tick_reads = database_sync_to_async(_tick_reads_sync)
 
 
 def _finished_runs(run_ids: set[str]) -> dict[str, int]:
-    """``{run_id: last_seq}`` of the runs among ``run_ids`` that are no longer queued or running (or are gone)."""
+    """``{hex id: last_seq}`` of the runs among ``run_ids`` (hex ids) that are no longer queued or running (or are
+    gone)."""
     from backend.compat.history import ACTIVE
     from backend.runs.models import Run
 
     rows = Run.objects.filter(pk__in=run_ids).values_list("pk", "status", "last_seq")
-    present = {str(pk): (status, seq) for pk, status, seq in rows}
+    present = {pk.hex: (status, seq) for pk, status, seq in rows}
     return {
         run_id: present[run_id][1] if run_id in present else 0
         for run_id in run_ids
