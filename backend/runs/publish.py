@@ -193,7 +193,11 @@ def _listened_workspaces() -> set[int] | None:
     # A copy taken at once (the loop's thread changes the groups): a socket that joins after it learns the
     # positions from the next change, or from the API it read them from when it opened.
     groups = list(layer.groups.items())
-    return {int(group[len(prefix) :]) for group, members in groups if members and group.startswith(prefix)}
+    return {
+        int(group[len(prefix) :])
+        for group, members in groups
+        if members and group.startswith(prefix) and group[len(prefix) :].isdigit()
+    }
 
 
 def publish_queue_soon(workspace_ids: Iterable[int]) -> None:
