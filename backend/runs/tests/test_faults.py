@@ -71,16 +71,21 @@ def assert_finished_correctly(
 
 def test_a_pool_process_killed_mid_run_is_taken_over_and_the_run_finishes(stack):
     seed = random.randrange(1_000_000)
-    [run_id] = stack.submit([slow_graph(seed, second_steps=60)])
+    # Node 2 takes 6 s: on a loaded machine its first progress event can be seen a few seconds late, and the kill
+    # must land while it still executes (with 3 s it sometimes landed after the run had finished: attempts 1).
+    [run_id] = stack.submit([slow_graph(seed, second_steps=60, step_seconds=0.1)])
     wait_until(
         lambda: any(e[1] == "progress" and e[2].get("max") == 60 for e in stack.events(run_id)),
         40,
         "node 2 to run",
     )
-    worker = stack.runs([run_id])[run_id][3]
+    status, _, _, worker, _ = stack.runs([run_id])[run_id]
     child = pool_child(worker)
     assert child is not None, f"the run is not executed by a pool process: {worker}"
     os.kill(child, signal.SIGKILL)  # only the child: the worker's main process lives on
+    assert status == "running", (
+        f"the run was {status} before its pool process was killed: nothing to take over"
+    )
 
     runs = assert_finished_correctly(stack, {run_id: expected_text(seed, second=60)}, timeout=60)
     _, attempts, _, final_worker, _ = runs[run_id]
