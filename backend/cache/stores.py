@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 
+# How a manifest is stored (and measured): one encoder for every put, as ``json.dumps(manifest,
+# separators=(",", ":"))`` wrote it (that call builds a new encoder each time).
+_MANIFEST_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -265,7 +269,7 @@ class DatabaseCacheStore:
         for data in blobs.values():
             self.blob_store.put(data)
         pack_name, pack_version = self._pack_of(entry.node_type)
-        manifest_json = json.dumps(manifest, separators=(",", ":"))  # measured and stored as is
+        manifest_json = _MANIFEST_ENCODER.encode(manifest)  # measured and stored as is
         size = sum(len(data) for data in blobs.values()) + len(manifest_json)
         record = _PendingRow(
             key, entry.node_type, pack_name, pack_version, manifest, manifest_json, sorted(blobs), size

@@ -918,6 +918,29 @@ def _column_field(name: str) -> Field[Any, Any]:
     return field
 
 
+# Values Django's ``get_db_prep_save`` hands to the driver unchanged, by field type (its ``to_python`` /
+# ``get_prep_value`` on Postgres and SQLite): a 5,000-node run prepared 55,000 values one Django call each.
+# Dates and JSON (adapted per database) always go through the field.
+_AS_IS_STR = ("CharField", "TextField")  # a str (a TextChoices member included) or None
+_AS_IS_FLOAT = ("FloatField",)  # exactly a float, or None
+_AS_IS_INT = ("BigAutoField", "AutoField", "IntegerField", "PositiveIntegerField", "BigIntegerField")
+_AS_IS_NONE = ("DateTimeField",)  # None only
+
+
+def _as_is(field: Field[Any, Any]) -> Callable[[Any], bool]:
+    """A test of whether ``field.get_db_prep_save(value)`` is ``value`` itself, for this field's type."""
+    internal = field.get_internal_type()
+    if internal in _AS_IS_STR:
+        return lambda value: value is None or isinstance(value, str)
+    if internal in _AS_IS_FLOAT:
+        return lambda value: value is None or type(value) is float
+    if internal in _AS_IS_INT:
+        return lambda value: type(value) is int
+    if internal in _AS_IS_NONE:
+        return lambda value: value is None
+    return lambda value: False
+
+
 def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 1000) -> None:
     """Write the changing fields of ``nodes`` in one statement per batch.
 
@@ -947,13 +970,15 @@ def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 10
         assignments = ", ".join(f'"{column}" = v.column{i}' for i, column in enumerate(columns[1:], start=2))
         alias = "v"
         key = "v.column1"
+    prepare = [(field, field.attname, _as_is(field)) for field in fields]
     with connection.cursor() as cursor:
         for start in range(0, len(nodes), batch_size):
             batch = nodes[start : start + batch_size]
             params = [
-                field.get_db_prep_save(getattr(node, field.attname), connection)
+                value if as_is(value) else field.get_db_prep_save(value, connection)
                 for node in batch
-                for field in fields
+                for field, attname, as_is in prepare
+                for value in (getattr(node, attname),)
             ]
             cursor.execute(
                 f'UPDATE "{meta.db_table}" AS n SET {assignments} '

@@ -61,6 +61,8 @@ def sha256_hex(data: bytes) -> str:
 
 def encode_value(type_name: str, value: Any) -> EncodedValue:
     """Encode ``value`` (declared as ``type_name``) for storage; raise ``Unencodable`` if it cannot be."""
+    if _inline_scalar(value):  # most values of a chain of small nodes: no walk, no JSON to measure
+        return EncodedValue({"k": "json", "v": value, "type": type_name})
     encoder = _Encoder()
     data = encoder.encode(value, 0)
     data["type"] = type_name
@@ -133,8 +135,33 @@ def _pngs(array: np.ndarray) -> list[bytes]:
     return [frame_to_png(frame) for frame in frames]
 
 
+# One encoder for every call (``json.dumps`` with options builds a new one each time).
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+# Scalars that ``_Encoder.encode`` would store inline as {"k": "json"} whatever their value: an int of at most
+# this many bits has at most 309 digits (far under INLINE_JSON_BYTES and Python's int-to-str digit limit); an
+# ASCII str of at most this many characters serialises to at most 6 bytes a character ("\u001f") plus quotes.
+_INLINE_INT_BITS = 1024
+_INLINE_ASCII_CHARS = INLINE_JSON_BYTES // 6 - 1
+
+
+def _inline_scalar(value: Any) -> bool:
+    """True when ``value`` is a scalar that encodes to {"k": "json", "v": value} without measuring its JSON:
+    None, a bool, a small int, a finite float or a short ASCII str (exact types, as ``_is_plain_json``)."""
+    kind = type(value)
+    if value is None or kind is bool:
+        return True
+    if kind is int:
+        return bool(value.bit_length() <= _INLINE_INT_BITS)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is str:
+        return bool(len(value) <= _INLINE_ASCII_CHARS and value.isascii())
+    return False
+
+
 def _dumps(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _JSON_ENCODER.encode(data).encode()
 
 
 def _is_plain_json(value: Any, depth: int = 0) -> bool:

@@ -204,3 +204,66 @@ def test_a_run_that_ends_before_its_writer_would_start_is_recorded_by_its_own_th
     assert batch[0]["type"] == "run_started" and batch[-1]["type"] == "run_finished"
     assert [event["seq"] for event in batch] == list(range(1, len(batch) + 1))
     assert RunEvent.objects.filter(run=run).count() == len(batch)
+
+
+@pytest.mark.django_db
+def test_node_row_values_passed_as_is_are_what_django_would_prepare() -> None:
+    """``update_node_runs`` skips ``get_db_prep_save`` for the values it would hand over unchanged: on this
+    database, every value the shortcut takes is one Django's field returns as it is, of the same type."""
+    from datetime import UTC, datetime
+
+    from backend.runs.models import NodeRun
+
+    samples = [
+        None,
+        "",
+        "text",
+        NodeRun.Status.RUNNING,
+        0,
+        7,
+        2**40,
+        True,
+        1.5,
+        -0.0,
+        float("inf"),
+        datetime(2026, 12, 7, 19, 30, tzinfo=UTC),
+        {"outputs": [1, 2]},
+        [1, "a"],
+    ]
+    fields = [execution._column_field(name) for name in ("id", *execution._NODE_FIELDS)]
+    taken = 0
+    for field in fields:
+        as_is = execution._as_is(field)
+        for value in samples:
+            if not as_is(value):
+                continue
+            taken += 1
+            prepared = field.get_db_prep_save(value, connection)
+            assert prepared is value or (type(prepared) is type(value) and prepared == value), (field, value)
+    assert taken >= 15  # strings, floats, ids and missing dates all take the shortcut
+    outputs = NodeRun._meta.get_field("outputs")
+    assert not any(execution._as_is(outputs)(value) for value in samples)  # JSON is adapted per database
+
+
+@pytest.mark.django_db
+def test_node_rows_written_in_bulk_read_back_as_set(team, members) -> None:
+    from datetime import UTC, datetime
+
+    from backend.runs.models import NodeRun
+
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(3))
+    rows = list(NodeRun.objects.filter(run=run).order_by("position"))
+    at = datetime(2026, 12, 7, 19, 30, 1, 250000, tzinfo=UTC)
+    for index, row in enumerate(rows):
+        row.status = NodeRun.Status.SUCCEEDED if index else NodeRun.Status.FAILED
+        row.started, row.finished = at, None
+        row.duration, row.progress_value, row.progress_max = 0.25 * index, None, 4.0
+        row.error, row.error_type, row.traceback = "boom" * index, "", "tb"
+        row.outputs = [{"name": "value", "index": index}]
+    execution.update_node_runs(rows)
+    for index, row in enumerate(NodeRun.objects.filter(run=run).order_by("position")):
+        assert row.status == (NodeRun.Status.SUCCEEDED if index else NodeRun.Status.FAILED)
+        assert (row.started, row.finished) == (at, None)
+        assert (row.duration, row.progress_value, row.progress_max) == (0.25 * index, None, 4.0)
+        assert (row.error, row.error_type, row.traceback) == ("boom" * index, "", "tb")
+        assert row.outputs == [{"name": "value", "index": index}]

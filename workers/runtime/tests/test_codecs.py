@@ -311,3 +311,53 @@ def test_ui_with_unstorable_data_is_refused() -> None:
 def test_encoded_size_counts_blobs_and_json() -> None:
     encoded = encode_value("IMAGE", np.zeros((1, 8, 8, 3), np.float32))
     assert encoded.size > 8 * 8 * 3 * 4
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        False,
+        0,
+        -7,
+        2**1024 - 1,  # the last int the scalar shortcut takes
+        2**1024,  # past it: the general walk
+        -(2**1100),
+        10**5000,  # more digits than Python converts to text: refused the same way on both paths
+        0.5,
+        -0.0,
+        1e308,
+        float("nan"),
+        float("inf"),
+        "",
+        "plain text",
+        "\x00\x1f control characters",
+        "x" * (INLINE_JSON_BYTES // 6 - 1),  # the longest str the shortcut takes
+        "x" * (INLINE_JSON_BYTES // 6),
+        "x" * (INLINE_JSON_BYTES + 1),  # past the inline limit: a blob
+        "\x01" * (INLINE_JSON_BYTES // 6 + 1),  # six bytes a character in JSON: a blob
+        "non-ASCII é 🎉",
+        "\ud800 lone surrogate",
+    ],
+    ids=lambda value: type(value).__name__,
+)
+def test_the_scalar_shortcut_encodes_exactly_as_the_general_walk(value: Any) -> None:
+    from workers.runtime.codecs import _Encoder
+
+    def general() -> EncodedValue:
+        encoder = _Encoder()
+        data = encoder.encode(value, 0)
+        data["type"] = "ANY"
+        return EncodedValue(data, encoder.blobs)
+
+    try:
+        expected = general()
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            encode_value("ANY", value)
+        return
+    encoded = encode_value("ANY", value)
+    assert json.dumps(encoded.data) == json.dumps(expected.data)  # same keys, order and values
+    assert [type(v) for v in encoded.data.values()] == [type(v) for v in expected.data.values()]
+    assert encoded.blobs == expected.blobs
