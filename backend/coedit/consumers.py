@@ -33,12 +33,8 @@ from rest_framework.exceptions import NotFound
 
 from backend.accounts.access import access_workflow_draft
 from backend.coedit import rooms, store
-from backend.core.live import LiveConsumerMixin
+from backend.core.live import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND, CLOSE_SERVER_ERROR, LiveConsumerMixin
 
-CLOSE_BAD_REQUEST = 4400
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404  # missing and forbidden alike
-CLOSE_SERVER_ERROR = 4500  # the update could not be stored: reconnect (the room reloads from the database)
 EMPTY_UPDATE = b"\x00\x00"
 
 
@@ -60,10 +56,8 @@ class DocumentConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         self.client_ids: set[int] = set()  # awareness clients this socket spoke for
 
     async def connect(self) -> None:
-        await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.accept_signed_in()
+        if user is None:
             return
         self.user = user
         self.workflow_id = int(self.scope["url_route"]["kwargs"]["workflow_id"])

@@ -26,13 +26,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import NotFound
 
 from backend.accounts.access import access_workflow_draft
-from backend.core.live import LiveConsumerMixin
+from backend.core.live import CLOSE_NOT_FOUND, LiveConsumerMixin
 
 if TYPE_CHECKING:
     from backend.runs.models import Run
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
 RECENT_UNFINISHED = 5  # unfinished runs a joining editor is told about
 
 
@@ -67,10 +65,8 @@ class WorkflowRunsConsumer(LiveConsumerMixin, AsyncJsonWebsocketConsumer):
     workflow_id = 0
 
     async def connect(self) -> None:
-        await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        user = await self.accept_signed_in()
+        if user is None:
             return
         self.user = user
         self.workflow_id = int(self.scope["url_route"]["kwargs"]["workflow_id"])

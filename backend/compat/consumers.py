@@ -44,7 +44,7 @@ from backend.compat.live import (
     status_message,
     user_group,
 )
-from backend.core.live import LiveConsumerMixin
+from backend.core.live import CLOSE_CROSS_SITE, CLOSE_UNAUTHENTICATED, LiveConsumerMixin
 from backend.runs import feeds
 from backend.runs.models import RunEvent, RunOutput
 from backend.runs.publish import events_of, run_group
@@ -52,8 +52,6 @@ from backend.uploads.handlers import max_upload_bytes
 
 logger = logging.getLogger(__name__)
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_CROSS_SITE = 4403
 REPLAY_PAGE = 500
 PREVIEW_IMAGE = 1
 PREVIEW_IMAGE_WITH_METADATA = 4

@@ -97,9 +97,19 @@ class RedisLayer(RedisPubSubChannelLayer):
         self._listening.discard(asyncio.get_running_loop())
 
 
+# Websocket close codes, one table for every consumer (sent after accepting, so that browsers see them: a refused
+# handshake shows only 1006). docs/api.md lists them.
+CLOSE_BAD_REQUEST = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_CROSS_SITE = 4403
+CLOSE_NOT_FOUND = 4404  # missing and forbidden alike, as the HTTP API answers 404 for both
+CLOSE_RESYNC = 4408  # ws/events/: the socket fell too far behind; reload from the API and reconnect
+CLOSE_SERVER_ERROR = 4500  # the server could not store what was sent: reconnect
+
+
 class LiveConsumerMixin:
-    """What every Flowyard websocket consumer shares: group membership left on disconnect, and dispatch straight
-    to the handlers.
+    """What every Flowyard websocket consumer shares: the signed-in handshake, group membership left on
+    disconnect, and dispatch straight to the handlers.
 
     Channels (4.2 and later) first runs ``close_old_connections`` through ``sync_to_async`` before every handler:
     a round trip to the one thread that sync code shares, per message per socket. Our consumers reach the
@@ -113,6 +123,17 @@ class LiveConsumerMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.groups_joined: list[str] = []
+
+    async def accept_signed_in(self) -> Any:
+        """Accept the handshake and return the signed-in user; without one, close with
+        ``CLOSE_UNAUTHENTICATED`` and return None."""
+        consumer: Any = self  # a Channels websocket consumer, which this is mixed into
+        await consumer.accept()
+        user = consumer.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await consumer.close(code=CLOSE_UNAUTHENTICATED)
+            return None
+        return user
 
     async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)

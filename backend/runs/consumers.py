@@ -34,16 +34,11 @@ from rest_framework.exceptions import NotFound
 from backend.accounts.access import access_run
 from backend.accounts.models import Membership
 from backend.accounts.roles import Role
-from backend.core.live import LiveConsumerMixin
+from backend.core.live import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND, CLOSE_RESYNC, LiveConsumerMixin
 from backend.runs import feeds
 from backend.runs.models import RunEvent
 from backend.runs.publish import events_of, run_group
 
-# Close codes (sent after accepting, so that browsers see them; a refused handshake shows only "1006").
-CLOSE_BAD_REQUEST = 4400
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404  # missing and forbidden alike, as the HTTP API answers 404 for both
-CLOSE_RESYNC = 4408  # ws/events/: the socket fell too far behind; reload from the API and reconnect
 REPLAY_PAGE = 500
 # What a ws/events/ socket may have waiting to be sent before it is told to resync.
 BACKLOG_FRAMES = 1000
@@ -53,12 +48,9 @@ RESYNC = json.dumps({"type": "resync"})
 
 class _Consumer(LiveConsumerMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
-        await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        await self.start(user)
+        user = await self.accept_signed_in()
+        if user is not None:
+            await self.start(user)
 
     async def start(self, user: Any) -> None:
         raise NotImplementedError
