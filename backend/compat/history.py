@@ -18,12 +18,9 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 
 from backend.accounts.access import Need, access_run, access_run_to_manage, visible_runs
 from backend.accounts.models import User
-from backend.compat.live import ADD_MESSAGE_TYPES, PromptTranslator, output_images
+from backend.compat.live import ACTIVE, ADD_MESSAGE_TYPES, PromptTranslator, output_images
 from backend.compat.models import ComfyPrompt
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
-
-# A run paused at an approval step has not finished: ComfyUI clients see it pending, not in the history.
-ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL)
 
 
 def user_prompts(user: User) -> QuerySet[ComfyPrompt]:

@@ -26,7 +26,11 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from backend.runs.feeds import _Ticking, heartbeat_seconds
+from backend.runs.models import Run
 from backend.runs.publish import publish_messages
+
+# A run paused at an approval step has not finished: ComfyUI clients see it pending, not in the history.
+ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL)
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +139,6 @@ _tick_reads = database_sync_to_async(_tick_reads_sync)
 def _finished_runs(run_ids: set[str]) -> dict[str, int]:
     """``{hex id: last_seq}`` of the runs among ``run_ids`` (hex ids) that are no longer queued or running (or are
     gone)."""
-    from backend.compat.history import ACTIVE
-    from backend.runs.models import Run
-
     rows = Run.objects.filter(pk__in=run_ids).values_list("pk", "status", "last_seq")
     present = {pk.hex: (status, seq) for pk, status, seq in rows}
     return {
