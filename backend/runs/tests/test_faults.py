@@ -108,16 +108,14 @@ def test_runs_waiting_in_the_queue_survive_a_redis_restart(stack):
         lambda: stack.queued_messages() >= len(stack.workers) + 1, 20, "runs to wait in the Redis queue"
     )
     stack.redis.restart(down_seconds=1.0)
-    # The waiting messages are gone; a worker that reconnects at once may put back only the message it held
-    # unacknowledged (its own run's), so fewer than before are queued whatever the timing.
-    queued = stack.queued_messages()
-    assert queued <= len(stack.workers), (
-        f"the restarted Redis should have lost the waiting messages ({queued})"
-    )
 
     assert_finished_correctly(
         stack, {run_id: expected_text(seed, second=80) for run_id, seed in zip(ids, seeds, strict=True)}, 90
     )
+    # The waiting messages were lost with Redis, and the workers' reconciliation loops sent those runs again. (Not
+    # counted in Redis after the restart: a loop that sweeps at once has already put them back by then.)
+    logs = "".join(process.output() for process in stack.workers.values())
+    assert logs.count("but its message is gone: dispatched again") >= 1, logs[-3000:]
     # The queue still works afterwards, and a new run takes a slot and gives it back.
     seed = random.randrange(1_000_000)
     [after] = stack.submit([slow_graph(seed, first_steps=1, second_steps=1)])
