@@ -14,6 +14,8 @@ import psycopg
 import pytest
 import redis
 from asgiref.sync import async_to_sync
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from backend.core.body_limits import BodyLimitMiddleware
 from backend.core.unavailable import BROKER, DATABASE, unavailable_service
@@ -127,19 +129,25 @@ def test_outage_errors_of_the_real_clients_are_classified():
     with pytest.raises(psycopg.OperationalError) as database:
         psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/none", connect_timeout=2)
     assert unavailable_service(database.value) == DATABASE
+    # No retries or waits between them (the clients' defaults spend 6 s of backoff): the error that ends the
+    # retries is the same class as the first one.
     with pytest.raises(redis.exceptions.ConnectionError) as broker:
-        redis.Redis(port=port, socket_connect_timeout=1).ping()
+        redis.Redis(port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)).ping()
     assert unavailable_service(broker.value) == BROKER
     connection = kombu.Connection(f"redis://127.0.0.1:{port}/0", connect_timeout=1)
     with pytest.raises(kombu.exceptions.OperationalError) as publish:
-        connection.ensure_connection(max_retries=1)
+        connection.ensure_connection(max_retries=1, interval_start=0)
     assert unavailable_service(publish.value) == BROKER
     assert unavailable_service(ValueError("a bug")) is None
 
 
-@pytest.fixture
-def server_without_services(tmp_path):
-    """The web process (uvicorn) with Postgres and Redis pointed at closed ports; stopped by its PID."""
+@pytest.fixture(scope="module")
+def server_without_services(tmp_path_factory):
+    """The web process (uvicorn) with Postgres and Redis pointed at closed ports; stopped by its PID.
+
+    One for the module: its tests only send requests that fail the same way (nothing it could reach keeps
+    state between them), and starting it costs seconds each time."""
+    tmp_path = tmp_path_factory.mktemp("services-down")
     port = free_port()
     args, env = services_down_web(port, tmp_path)
     log = (tmp_path / "web.log").open("wb")
