@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cachetools import TLRUCache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -23,18 +24,26 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # called by the revoke action and on token and user saves and deletes), and by every other process within
 # TOKEN_CACHE_SECONDS.
 TOKEN_CACHE_SECONDS = 5.0
-TOKEN_CACHE_SIZE = 1024
+TOKEN_CACHE_SIZE = 1024  # when full, the least recently used token is forgotten (expired ones first)
 _clock = time.monotonic  # the cache's clock (tests move it)
 
 
 @dataclass(frozen=True)
 class _Remembered:
-    until: float
     token_id: int
     user: User  # never handed out: each caller gets its own copy
 
 
-_remembered: dict[str, _Remembered] = {}
+def _lifetime_end(_digest: str, _entry: _Remembered, now: float) -> float:
+    return now + TOKEN_CACHE_SECONDS  # read on each insert: tests may lengthen it
+
+
+# A TLRUCache rather than a TTLCache: its time to live is asked per entry, so TOKEN_CACHE_SECONDS stays a plain
+# module setting. cachetools' caches are not thread-safe (even a read reorders the LRU list): every use holds
+# the lock.
+_remembered: TLRUCache[str, _Remembered] = TLRUCache(
+    maxsize=TOKEN_CACHE_SIZE, ttu=_lifetime_end, timer=lambda: _clock()
+)
 _remembered_lock = threading.Lock()
 
 
@@ -43,26 +52,24 @@ def authenticate_token(raw: str) -> User | None:
     if not raw:
         return None
     digest = hash_secret(raw.strip())
-    now = _clock()
-    remembered = _remembered.get(digest)
-    if remembered is not None and remembered.until > now:
-        return copy.copy(remembered.user)
+    with _remembered_lock:
+        remembered = _remembered.get(digest)
+        if remembered is not None:
+            return copy.copy(remembered.user)
     token = (
         ApiToken.objects.select_related("user")
         .filter(token_hash=digest, revoked_at__isnull=True, user__is_active=True)
         .first()
     )
     if token is None:
-        _remembered.pop(digest, None)
+        with _remembered_lock:
+            _remembered.pop(digest, None)
         return None
     at = timezone.now()
     if token.last_used is None or at - token.last_used > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used=at)
     with _remembered_lock:
-        if len(_remembered) >= TOKEN_CACHE_SIZE:
-            for key in [key for key, entry in _remembered.items() if entry.until <= now] or list(_remembered):
-                del _remembered[key]
-        _remembered[digest] = _Remembered(now + TOKEN_CACHE_SECONDS, token.pk, copy.copy(token.user))
+        _remembered[digest] = _Remembered(token.pk, copy.copy(token.user))
     return token.user
 
 

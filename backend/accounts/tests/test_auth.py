@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from io import StringIO
 
 import pytest
@@ -230,6 +231,29 @@ def test_a_token_revoked_by_another_process_is_refused_within_the_cache_bound(al
     alice.is_active = False
     alice.save()  # the admin deactivates the user: forgotten at once
     assert authenticate_token(other["token"]) is None
+
+
+def test_remembered_tokens_are_bounded_and_each_caller_gets_its_own_user(alice, client_for, monkeypatch):
+    from cachetools import TLRUCache
+
+    from backend.accounts import authentication
+
+    small: TLRUCache[str, authentication._Remembered] = TLRUCache(
+        maxsize=2, ttu=authentication._lifetime_end, timer=time.monotonic
+    )
+    monkeypatch.setattr(authentication, "_remembered", small)
+    tokens = [
+        client_for(alice).post("/api/tokens", {"name": f"t{i}"}, format="json").json() for i in range(3)
+    ]
+    for token in tokens:
+        assert authenticate_token(token["token"]) == alice
+    assert len(small) == 2  # the first one was dropped to make room
+    first, second = authenticate_token(tokens[2]["token"]), authenticate_token(tokens[2]["token"])
+    assert first == second == alice and first is not second
+    assert first is not None
+    first.first_name = "changed by one request"
+    assert getattr(authenticate_token(tokens[2]["token"]), "first_name", None) == alice.first_name
+    assert authenticate_token(tokens[0]["token"]) == alice  # dropped from memory, read again
 
 
 def test_cannot_revoke_someone_elses_token(alice, oscar, client_for):
