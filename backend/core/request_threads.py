@@ -5,7 +5,13 @@ the classic way (``MiddlewareMixin``: sessions, CSRF, auth, messages, security h
 ``process_request`` and ``process_response`` through ``sync_to_async`` in turn, and a sync-only one (WhiteNoise)
 flips the rest back with ``async_to_sync``: ~15 hops between the event loop and a thread per request (a fifth of
 a small ``POST /comfy/prompt``'s CPU). This handler builds the chain for sync, as WSGI does, and runs the whole
-chain and the view in one ``sync_to_async`` call.
+chain and the view in one ``sync_to_async`` call. Its ``handle`` makes that the request's only hop: Django's
+sends ``request_started`` (``Signal.asend``: a hop for its synchronous receivers) and closes the response (which
+sends ``request_finished``) in hops of their own, and watches for a disconnect with a second task while the view
+runs; here the signal, the chain, the view and, for a response that is not streamed, its close all run in the
+one hop (a streamed one is closed after it was sent, as Django does). A disconnect while a synchronous view runs
+cannot stop its thread in either handler: Django's only skipped sending the answer, which uvicorn drops for a
+closed connection anyway.
 
 ``RequestThreads``: Django's ASGI handler runs each request's synchronous code (middleware, views, the ORM) on a thread of its own,
 started for the request and joined at its end (asgiref's ``ThreadSensitiveContext``), so every request paid a
@@ -26,9 +32,12 @@ from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.http import HttpRequest, HttpResponseBase
+from django.urls import set_script_prefix
 
 from backend.gc_tuning import collections_deferred, large_body
 
@@ -89,17 +98,46 @@ class SyncChainASGIHandler(ASGIHandler):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
+    async def handle(self, scope: Scope, receive: Any, send: Any) -> None:
+        """One request: its body, then one hop for the signal, the middleware chain, the view and (unless
+        streamed) the response's close, then the answer (see the module docstring)."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                assert error_response is not None  # Django's create_request returns one of the two
+                await self.send_response(error_response, send)
+                await sync_to_async(error_response.close)()
+                return
+            response = await self._respond(scope, request)
+            response._handler_class = self.__class__  # type: ignore[attr-defined]  # as run_get_response sets
+            try:
+                await self.send_response(response, send)
+            finally:
+                if response.streaming:
+                    await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    async def _respond(self, scope: Scope, request: HttpRequest) -> HttpResponseBase:
         # A large JSON body: no garbage collection walks its objects while the view works, and they are let go
         # before the answer is sent (backend/gc_tuning.py). The body is read whole by then, so a slow client
         # cannot hold collections off.
         large = large_body(request)
         with collections_deferred(large):
-            response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(
-                request
-            )
-            if large:
-                let_go(response)
+            return await sync_to_async(self._respond_sync, thread_sensitive=True)(scope, request, large)
+
+    def _respond_sync(self, scope: Scope, request: HttpRequest, large: bool) -> HttpResponseBase:
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        response = self.get_response(request)
+        if large:
+            let_go(response)
+        if not response.streaming:
+            response.close()  # sends request_finished; the content is already rendered
         return response
 
 
