@@ -210,7 +210,6 @@ class DatabaseCacheStore:
         self.flush_seconds = flush_seconds
         self._scheduled = False  # a flush is due on the process's flusher thread
         self.unencodable = 0
-        self._due_now = False  # a full buffer was handed to the flusher thread
         self._pending: dict[str, _PendingRow] = {}
         self._pending_lock = threading.Lock()
         self._flush_lock = threading.Lock()
@@ -279,15 +278,12 @@ class DatabaseCacheStore:
             waiting = len(self._pending)
             # Unbuffered (flush_rows 1), or the flusher thread is behind: this thread writes, and waits.
             inline = self.flush_rows == 1 or waiting >= self.flush_rows * INLINE_FLUSH_BUFFERS
-            if inline:
-                pass
-            elif waiting >= self.flush_rows:
-                if not self._due_now:  # a full buffer: written now, by the flusher thread
-                    self._due_now = self._scheduled = True
-                    _flusher().schedule(self, 0.0)
-            elif not self._scheduled:
+            full = waiting >= self.flush_rows
+            if not inline and (full or not self._scheduled):
+                # A full buffer: written now by the flusher thread; else flush_seconds after its first row.
+                # Scheduling again is harmless: the flusher keeps the earliest time.
                 self._scheduled = True
-                _flusher().schedule(self, self.flush_seconds)
+                _flusher().schedule(self, 0.0 if full else self.flush_seconds)
         if inline:
             self.flush()
 
@@ -309,7 +305,6 @@ class DatabaseCacheStore:
         with self._flush_lock:
             with self._pending_lock:
                 records = list(self._pending.values())
-                self._due_now = False
                 if self._scheduled:
                     self._scheduled = False
                     _flusher().cancel(self)
