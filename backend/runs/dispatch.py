@@ -89,6 +89,7 @@ class LocalDispatcher(Dispatcher):
         self._futures: set[Future[None]] = set()
         self._carried: dict[Future[None], str] = {}
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when the last submitted run finishes
 
     def submit(self, run_id: Any) -> None:
         future = self._pool.submit(self._execute, run_id)
@@ -122,6 +123,8 @@ class LocalDispatcher(Dispatcher):
         with self._lock:
             self._futures.discard(future)
             self._carried.pop(future, None)
+            if not self._futures:
+                self._idle.notify_all()
 
     def busy(self) -> int:
         """How many submitted runs have not finished executing."""
@@ -130,12 +133,8 @@ class LocalDispatcher(Dispatcher):
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted run (and any it started next) has finished; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.busy():
-                return True
-            time.sleep(0.01)
-        return False
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._futures, timeout)
 
 
 class CeleryDispatcher(Dispatcher):
