@@ -39,6 +39,7 @@ from backend.runs.access_rules import (
     access_run,
     access_run_target,
     access_run_to_manage,
+    sees_run,
     visible_runs,
 )
 from backend.uploads.access_rules import access_upload, visible_uploads
@@ -64,6 +65,7 @@ __all__ = [
     "access_workflow_draft",
     "access_workflow_version",
     "access_workspace",
+    "sees_run",
     "approvals_for",
     "check_need",
     "check_site_admin",

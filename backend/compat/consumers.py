@@ -32,6 +32,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
+from backend.accounts.access import sees_run
 from backend.accounts.authentication import authenticate_token
 from backend.compat import history as comfy_history
 from backend.compat.auth import handshake_token
@@ -40,6 +41,8 @@ from backend.compat.live import (
     Preview,
     PromptTranslator,
     QueueStatus,
+    Translation,
+    known_translation,
     prompt_discovery,
     status_message,
     user_group,
@@ -152,9 +155,13 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
 
     # Following runs
 
-    async def follow(self, prompt_id: str, run_id: str, *, status: bool = False) -> None:
+    async def follow(
+        self, prompt_id: str, run_id: str, *, status: bool = False, known: Translation | None = None
+    ) -> None:
         """Follow the prompt's run: its stored events first, then the live ones. ``status``: send the queue's
-        ``status`` first (a new prompt), read in the same trip to the database as the prompt and its events."""
+        ``status`` first (a new prompt), read in the same trip to the database as the prompt and its events.
+        ``known``: the prompt's translation, from its notice; the queue is then the one counted plus this
+        prompt, and the trip only checks that the user may see the run and reads its stored events."""
         if prompt_id in self.known_prompts:
             if status:
                 await self.send_status()
@@ -173,7 +180,11 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
                 logger.warning("run %s: could not join its group; the heartbeat replays it", run_id)
             # One trip to the database for what a new prompt needs (it was three or four: a burst's sockets
             # queued on the one thread that database calls share).
-            counted, translator, events = await _take_up(self.user, prompt_id, run_id, status)
+            counted, translator, events = await _take_up(
+                self.user, prompt_id, run_id, status and known is None, known
+            )
+            if status and known is not None:
+                counted = self.counted | ({uuid.UUID(run_id).hex} if translator is not None else set())
             if counted is not None:
                 self.counted = counted
                 await self.send_json(status_message(len(counted)))
@@ -250,7 +261,7 @@ class ComfyConsumer(LiveConsumerMixin, AsyncWebsocketConsumer):
         """The user queued a prompt: report the longer queue and follow it."""
         if message["prompt_id"] in self.known_prompts:
             return  # taken up already: its notice was held through an outage and the discovery came first
-        await self.follow(message["prompt_id"], message["run"], status=True)
+        await self.follow(message["prompt_id"], message["run"], status=True, known=known_translation(message))
 
     async def discovered(self, prompt_id: str, run_id: str) -> None:
         """A prompt the user queued whose notice was lost (``live.PromptDiscovery``): as ``comfy_prompt``."""
@@ -324,12 +335,16 @@ def _translator(user: Any, prompt_id: str) -> PromptTranslator | None:
 
 
 def _take_up_sync(
-    user: Any, prompt_id: str, run_id: str, count: bool
+    user: Any, prompt_id: str, run_id: str, count: bool, known: Translation | None = None
 ) -> tuple[set[str] | None, PromptTranslator | None, list[dict[str, Any]]]:
     """For a prompt a socket takes up: the user's queue (``active_prompt_runs``, when ``count``), its translator
-    (None when the user may not see its run) and the first page of its stored events."""
+    (None when the user may not see its run; made from ``known`` when its notice carried it) and the first page
+    of its stored events."""
     counted = comfy_history.active_prompt_runs(user) if count else None
-    translator = _translator(user, prompt_id)
+    if known is not None:
+        translator = PromptTranslator(prompt_id, *known) if sees_run(user, run_id) else None
+    else:
+        translator = _translator(user, prompt_id)
     events = _stored_events(run_id, 0, None) if translator is not None else []
     return counted, translator, events
 

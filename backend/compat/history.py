@@ -18,7 +18,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 
 from backend.accounts.access import Need, access_run, access_run_to_manage, visible_runs
 from backend.accounts.models import User
-from backend.compat.live import ACTIVE, ADD_MESSAGE_TYPES, PromptTranslator, output_images
+from backend.compat.live import ACTIVE, ADD_MESSAGE_TYPES, PromptTranslator, output_images, translation
 from backend.compat.models import ComfyPrompt
 from backend.runs.models import NodeRun, Run, RunEvent, RunOutput
 
@@ -108,20 +108,10 @@ def queue(user: User) -> dict[str, list[list[Any]]]:
 
 
 def translator_for(prompt: ComfyPrompt) -> PromptTranslator:
-    """A translator for the prompt's run: node types and constants from its rows."""
+    """A translator for the prompt's run: node types from its rows, constants from its stored graph."""
     run = prompt.run
-    nodes = dict(
-        NodeRun.objects.filter(run_id=run.pk).order_by("position").values_list("node_id", "node_type")
-    )
-    constants: dict[str, dict[str, Any]] = {}
-    for node_id, node in (run.graph.get("nodes") or {}).items():
-        inputs = node.get("inputs") or {}
-        constants[node_id] = {
-            name: value
-            for name, value in inputs.items()
-            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str))
-        }
-    return PromptTranslator(prompt.prompt_id, nodes, constants)
+    nodes = NodeRun.objects.filter(run_id=run.pk).order_by("position").values_list("node_id", "node_type")
+    return PromptTranslator(prompt.prompt_id, *translation(list(nodes), run.graph))
 
 
 def history_entry(prompt: ComfyPrompt) -> dict[str, Any]:

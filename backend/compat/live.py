@@ -49,12 +49,49 @@ def _send(group: str, message: dict[str, Any]) -> None:
     publish_messages([(group, message)])
 
 
-def notify_prompt(prompt: Any) -> None:
-    """Tell the submitting user's sockets that a prompt was queued (they follow its events from now on)."""
-    _send(
-        user_group(prompt.user_id),
-        {"type": "comfy.prompt", "prompt_id": prompt.prompt_id, "run": str(prompt.run_id)},
-    )
+# A prompt's node types and constant inputs (``translation``), as its translator takes them.
+Translation = tuple[dict[str, str], dict[str, dict[str, Any]]]
+
+# A notice carries its prompt's translation up to this many nodes: a socket taking up a small prompt then reads
+# neither its node rows nor its stored graph (a burst's prompts are small; a big one is read as before).
+NOTICE_NODES = 64
+
+
+def translation(nodes: list[tuple[str, str]], graph: Mapping[str, Any]) -> Translation:
+    """What a prompt's translator needs of its run: ``{node id: type}`` in the run's order (its node rows'
+    positions), and each node's constant inputs (those that are not links) from the stored graph."""
+    constants: dict[str, dict[str, Any]] = {}
+    for node_id, node in (graph.get("nodes") or {}).items():
+        inputs = node.get("inputs") or {}
+        constants[node_id] = {
+            name: value
+            for name, value in inputs.items()
+            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str))
+        }
+    return dict(nodes), constants
+
+
+def notify_prompt(prompt: Any, known: Translation | None = None) -> None:
+    """Tell the submitting user's sockets that a prompt was queued (they follow its events from now on), with
+    its translation when the submit knows it (``NOTICE_NODES``)."""
+    message: dict[str, Any] = {
+        "type": "comfy.prompt",
+        "prompt_id": prompt.prompt_id,
+        "run": str(prompt.run_id),
+    }
+    if known is not None:
+        node_types, constants = known
+        message["nodes"] = [[node_id, node_type] for node_id, node_type in node_types.items()]
+        message["constants"] = constants
+    _send(user_group(prompt.user_id), message)
+
+
+def known_translation(message: Mapping[str, Any]) -> Translation | None:
+    """The translation a ``comfy.prompt`` notice carries, or None (a big prompt, or a notice without one)."""
+    nodes, constants = message.get("nodes"), message.get("constants")
+    if not isinstance(nodes, list) or not isinstance(constants, dict):
+        return None
+    return {str(node_id): str(node_type) for node_id, node_type in nodes}, constants
 
 
 def notify_queue(user_id: Any) -> None:

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
-from backend.compat.live import notify_prompt
+from backend.compat.live import NOTICE_NODES, Translation, notify_prompt, translation
 from backend.compat.models import ComfyPrompt
 from backend.compat.sanitising import sanitise_extra_data
 from backend.compat.schemas import input_config
@@ -53,6 +53,7 @@ class Submitted:
 
     prompt: ComfyPrompt
     node_errors: dict[str, Any] = field(default_factory=dict)
+    translation: Translation | None = None  # for the notice to the user's sockets (``live.NOTICE_NODES``)
 
 
 def _as_graph(prompt: Mapping[str, Any], registry: NodeRegistry) -> dict[str, Any]:
@@ -261,7 +262,7 @@ def submit_prompt(
         submitted = _submit(
             user, workspace, packs, body, prompt, graph, outputs, extra_data, client_id, priority
         )
-        transaction.on_commit(lambda: notify_prompt(submitted.prompt))
+        transaction.on_commit(lambda: notify_prompt(submitted.prompt, submitted.translation))
     return submitted
 
 
@@ -325,7 +326,9 @@ def _submit(
         extra_data=extra_data,
         outputs_to_execute=outputs,
     )
-    return Submitted(record, node_errors)
+    nodes: list[tuple[str, str]] = run.created_nodes  # type: ignore[attr-defined]  # set by do_create_run
+    known = translation(nodes, run.graph) if len(nodes) <= NOTICE_NODES else None
+    return Submitted(record, node_errors, known)
 
 
 def _prompt_id(requested: Any, run: Run) -> str:

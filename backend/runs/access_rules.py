@@ -6,10 +6,12 @@ workflow, to every member); ``need`` is checked against the caller's role in the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound
 
@@ -31,6 +33,49 @@ def visible_runs(user: AnyUser) -> QuerySet[Run]:
     if user_id is None:
         return Run.objects.none()
     return Run.objects.filter(member_sees_workflow(user_id, "workflow__", or_none=True))
+
+
+def sees_run(user: AnyUser, run_id: UUID | str) -> bool:
+    """Whether the user may see the run: ``visible_runs``'s rule, for one run, as a yes or no.
+
+    For callers that need only the decision many times a second (a ComfyUI socket taking up each new prompt
+    of a burst): one indexed query whose SQL is built once per user and vendor, instead of ``access_run``'s
+    load of the run, its workspace, workflow, version and creator with the role (an ORM compile of ~1 ms).
+    """
+    user_id = caller_id(user)
+    if user_id is None:
+        return False
+    try:
+        key = run_id if isinstance(run_id, UUID) else UUID(str(run_id))
+    except ValueError:
+        return False
+    sql, params, at = _sees_run_sql(connection.vendor, user_id)
+    from backend.runs.models import Run
+
+    params[at] = Run._meta.pk.get_db_prep_value(key, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
+_SENTINEL = UUID(int=0x5E17)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sees_run_sql_cached(vendor: str, user_id: int) -> tuple[str, tuple[Any, ...], int]:
+    from backend.runs.models import Run
+
+    query = Run.objects.filter(member_sees_workflow(user_id, "workflow__", or_none=True), pk=_SENTINEL)
+    sql, params = query.values("pk")[:1].query.sql_with_params()
+    sentinel = Run._meta.pk.get_db_prep_value(_SENTINEL, connection)
+    (at,) = [index for index, value in enumerate(params) if value == sentinel]
+    return sql, tuple(params), at
+
+
+def _sees_run_sql(vendor: str, user_id: int) -> tuple[str, list[Any], int]:
+    """``sees_run``'s SQL for the user, its parameters (a fresh list) and where the run's id goes in them."""
+    sql, params, at = _sees_run_sql_cached(vendor, user_id)
+    return sql, list(params), at
 
 
 def access_run(user: AnyUser, run_id: UUID | str, need: Need = Need.VIEW, *, graphs: bool = True) -> Run:

@@ -108,7 +108,7 @@ def _queue_run(
     )
     insert_node_runs(run, prepared.nodes)
     # The 201 answer lists them from memory (RunDetailSerializer): no second read of 500 rows.
-    run.created_nodes = prepared.nodes  # type: ignore[attr-defined]  # read by RunDetailSerializer only
+    run.created_nodes = prepared.nodes  # type: ignore[attr-defined]  # read by RunDetailSerializer and compat.prompts
     transaction.on_commit(lambda: publish_run_status(run))
     if connection.vendor == "sqlite":
         # The submit's write transaction (one writer at a time anyway) serves the scheduler too; the chosen runs

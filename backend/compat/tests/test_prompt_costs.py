@@ -8,6 +8,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backend.accounts import authentication
+from backend.compat import history, live
+from backend.compat.consumers import _take_up_sync
+from backend.compat.live import NOTICE_NODES
 from backend.compat.models import ComfyPrompt
 from backend.runs import execution
 from backend.runs.execution import execute_run
@@ -93,3 +96,55 @@ def test_a_prompts_queries_do_not_grow_with_its_nodes(
     # Executing: the same statements; SQLite splits the events in inserts of 166 (999 parameters), and nodes
     # that changed alike share an UPDATE.
     assert len(large[1]) <= len(small[1]) + 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("length", [3, NOTICE_NODES, NOTICE_NODES + 1])
+def test_a_prompts_notice_carries_its_translation_when_small(
+    alice, comfy_client, settings, monkeypatch, django_capture_on_commit_callbacks, length
+):
+    """A socket takes up a small prompt from its notice with two queries (may the user see the run; its stored
+    events) instead of reading the prompt, the run with its graph, its node rows and the user's queue; the
+    translation it gets is the one those rows give. A big prompt's notice leaves it to the rows."""
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0
+    sent: list[dict] = []
+    monkeypatch.setattr(live, "_send", lambda group, message: sent.append(message))
+    client = comfy_client(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post("/comfy/prompt", {"prompt": chain_prompt(length)}, format="json")
+    assert answer.status_code == 200, answer.content
+    (notice,) = [message for message in sent if message["type"] == "comfy.prompt"]
+    record = ComfyPrompt.objects.select_related("run").get(prompt_id=answer.json()["prompt_id"])
+    known = live.known_translation(notice)
+    if length > NOTICE_NODES:
+        assert known is None
+        return
+    from_rows = history.translator_for(record)
+    assert known is not None
+    assert list(known[0].items()) == list(from_rows.node_types.items())  # the same nodes, in the same order
+    assert known[1] == from_rows.constants
+    with CaptureQueriesContext(connection) as taken:
+        counted, translator, events = _take_up_sync(alice, notice["prompt_id"], notice["run"], False, known)
+    assert translator is not None and translator.node_types == from_rows.node_types
+    assert counted is None and events == []
+    assert len(taken) == 2
+    with CaptureQueriesContext(connection) as from_database:
+        _take_up_sync(alice, notice["prompt_id"], notice["run"], True)
+    assert len(from_database) > len(taken)
+
+
+@pytest.mark.django_db
+def test_a_notice_does_not_let_a_socket_follow_a_run_its_user_may_not_see(
+    alice, oscar, comfy_client, monkeypatch
+):
+    sent: list[dict] = []
+    monkeypatch.setattr(live, "_send", lambda group, message: sent.append(message))
+    client = comfy_client(alice)
+    answer = client.post("/comfy/prompt", {"prompt": chain_prompt(3)}, format="json")
+    assert answer.status_code == 200, answer.content
+    record = ComfyPrompt.objects.select_related("run").get(prompt_id=answer.json()["prompt_id"])
+    known = history.translator_for(record)
+    taken = _take_up_sync(
+        oscar, record.prompt_id, str(record.run_id), False, (known.node_types, known.constants)
+    )
+    assert taken[1] is None and taken[2] == []

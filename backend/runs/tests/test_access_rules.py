@@ -4,6 +4,7 @@ and a new run's version and workspace are the access layer's answer."""
 from __future__ import annotations
 
 import contextlib
+import uuid
 
 import pytest
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -12,6 +13,7 @@ from backend.accounts.access import (
     access_run,
     access_run_target,
     role_in,
+    sees_run,
     visible_runs,
     visible_workflows,
 )
@@ -51,6 +53,10 @@ def test_listed_workflows_and_runs_are_exactly_those_each_caller_may_load(
             with contextlib.suppress(NotFound):
                 loadable.add(access_run(user, run.pk).pk)
         assert set(visible_runs(user).values_list("pk", flat=True)) == loadable, user.username
+        assert {run.pk for run in runs if sees_run(user, run.pk)} == loadable, user.username
+        assert {run.pk for run in runs if sees_run(user, run.pk.hex)} == loadable, (
+            user.username
+        )  # as sockets give it
     # The rule is not trivially all-or-nothing: runners see their own private workflow, not eddie's.
     rita = members[Role.RUNNER]
     assert set(visible_workflows(rita)) == {image_workflow, runners_own}
@@ -81,3 +87,22 @@ def test_who_may_not_choose_where_a_run_goes(team, members, oscar, image_workflo
         access_run_target(members[Role.RUNNER], workflow_id=private_workflow.pk)
     with pytest.raises(NotFound):
         access_run_target(members[Role.RUNNER], workflow_id=image_workflow.pk, number=99)
+
+
+def test_sees_run_answers_no_for_missing_runs_malformed_ids_and_anonymous_callers(team, members):
+    from django.contrib.auth.models import AnonymousUser
+
+    owner = members[Role.OWNER]
+    run = do_create_run(owner, workspace=team, graph=chain(1))
+    assert sees_run(owner, run.pk)
+    assert not sees_run(owner, uuid.uuid4())
+    assert not sees_run(owner, "not-a-uuid")
+    assert not sees_run(AnonymousUser(), run.pk)
+
+
+def test_sees_run_follows_membership_changes_though_its_sql_is_kept_per_user(team, members):
+    owner, runner = members[Role.OWNER], members[Role.RUNNER]
+    run = do_create_run(owner, workspace=team, graph=chain(1))
+    assert sees_run(runner, run.pk)
+    team.memberships.filter(user=runner).delete()
+    assert not sees_run(runner, run.pk)
