@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 import numpy as np
@@ -710,8 +711,13 @@ class EventRecorder:
             NodeRun.objects.filter(pk__in=[node.id for node in nodes]).update(
                 **dict(zip(names, values, strict=True))
             )
-        if rest:
-            update_node_runs(rest)
+        # The rest: the columns each row changed, one statement per set of changed columns (a chain's batch has
+        # two or three: started, finished, both), not all ten for every row.
+        by_fields: dict[tuple[str, ...], list[_NodeRow]] = {}
+        for node in rest:
+            by_fields.setdefault(_changed_fields(dirty[node.node_id]), []).append(node)
+        for fields, nodes in by_fields.items():
+            update_node_runs(nodes, fields=fields)
 
     def _summary(self, status: str, data: dict[str, Any]) -> str:
         if status == Run.Status.SUCCEEDED:
@@ -881,7 +887,7 @@ def insert_run_events(run_id: Any, rows: list[_EventRow]) -> None:
     meta = RunEvent._meta
     table = meta.db_table
     run = meta.get_field("run").get_db_prep_save(run_id, connection)
-    datas = [json.dumps(row.data) for row in rows]  # what the JSONField would store
+    datas = [json_text(row.data) for row in rows]  # what the JSONField would store
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -941,12 +947,79 @@ def _as_is(field: Field[Any, Any]) -> Callable[[Any], bool]:
     return lambda value: False
 
 
-def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 1000) -> None:
-    """Write the changing fields of ``nodes`` in one statement per batch.
+# How a JSON value is stored in a text column (SQLite's JSONField): ``json.dumps(value)``'s text, by one encoder
+# made once (``json.dumps`` builds its C encoder again at every call). No check for reference cycles: a cyclic
+# value raises RecursionError here instead of ValueError, and is not stored either way.
+_json_chunks = (
+    c_make_encoder(
+        None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value)``, with default arguments."""
+    if _json_chunks is None:  # a Python without the C accelerator
+        return json.dumps(value)
+    return "".join(_json_chunks(value, 0))
+
+
+def _utc_datetime_adapter() -> Callable[[datetime], Any] | None:
+    """What ``DateTimeField.get_db_prep_save`` makes of an aware datetime whose tzinfo is ``datetime.UTC``, on this
+    connection, without its checks; None where that is not known."""
+    if not settings.USE_TZ:
+        return None
+    if connection.vendor == "postgresql":
+        return lambda value: value  # psycopg adapts aware datetimes itself
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+        return lambda value: str(value.replace(tzinfo=None))  # make_naive in UTC, then str()
+    return None
+
+
+def _preparer(field: Field[Any, Any]) -> Callable[[Any], Any]:
+    """``field.get_db_prep_save(value, connection)``, with shortcuts for the values the recorder writes: those Django
+    hands on unchanged (``_as_is``), its own UTC datetimes, and (SQLite) JSON text."""
+    as_is = _as_is(field)
+    internal = field.get_internal_type()
+
+    def slow(value: Any) -> Any:
+        return field.get_db_prep_save(value, connection)
+
+    if internal == "DateTimeField":
+        adapt = _utc_datetime_adapter()
+        if adapt is not None:
+            return lambda value: (
+                None
+                if value is None
+                else adapt(value)
+                if type(value) is datetime and value.tzinfo is UTC
+                else slow(value)
+            )
+    if internal == "JSONField" and connection.vendor == "sqlite" and getattr(field, "encoder", None) is None:
+        return lambda value: json_text(value) if type(value) is list or type(value) is dict else slow(value)
+    return lambda value: value if as_is(value) else slow(value)
+
+
+def _changed_fields(changed: set[str]) -> tuple[str, ...]:
+    """The names of ``changed`` in ``_NODE_FIELDS``' order."""
+    return tuple(name for name in _NODE_FIELDS if name in changed)
+
+
+def update_node_runs(
+    nodes: list[NodeRun] | list[_NodeRow],
+    batch_size: int = 1000,
+    *,
+    fields: tuple[str, ...] | list[str] = tuple(_NODE_FIELDS),
+) -> None:
+    """Write ``fields`` (by default every field the recorder changes) of ``nodes`` in one statement per batch.
 
     An ``UPDATE ... FROM (VALUES ...)`` (Postgres, and SQLite since 3.33): Django's ``bulk_update`` builds a
     CASE expression per field and row in Python, which costs seconds for a few hundred rows.
     """
+    if not fields or not nodes:
+        return
     if connection.vendor not in ("postgresql", "sqlite"):
         models = [
             node
@@ -954,32 +1027,27 @@ def update_node_runs(nodes: list[NodeRun] | list[_NodeRow], batch_size: int = 10
             else NodeRun(**{f: getattr(node, f) for f in _NodeRow.__slots__})
             for node in nodes
         ]
-        NodeRun.objects.bulk_update(models, _NODE_FIELDS, batch_size=200)
+        NodeRun.objects.bulk_update(models, list(fields), batch_size=200)
         return
     meta = NodeRun._meta
-    fields = [_column_field(name) for name in ("id", *_NODE_FIELDS)]
-    columns = [field.column for field in fields]
+    written = [_column_field(name) for name in ("id", *fields)]
+    columns = [field.column for field in written]
     if connection.vendor == "postgresql":
-        row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in fields) + ")"
+        row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in written) + ")"
         assignments = ", ".join(f'"{column}" = v."{column}"' for column in columns[1:])
         names = ", ".join(f'"{column}"' for column in columns)
         alias = f"v({names})"
         key = f'v."{columns[0]}"'
     else:  # SQLite names a VALUES table's columns column1, column2, ...
-        row = "(" + ", ".join("%s" for _ in fields) + ")"
+        row = "(" + ", ".join("%s" for _ in written) + ")"
         assignments = ", ".join(f'"{column}" = v.column{i}' for i, column in enumerate(columns[1:], start=2))
         alias = "v"
         key = "v.column1"
-    prepare = [(field, field.attname, _as_is(field)) for field in fields]
+    prepare = [(field.attname, _preparer(field)) for field in written]
     with connection.cursor() as cursor:
         for start in range(0, len(nodes), batch_size):
             batch = nodes[start : start + batch_size]
-            params = [
-                value if as_is(value) else field.get_db_prep_save(value, connection)
-                for node in batch
-                for field, attname, as_is in prepare
-                for value in (getattr(node, attname),)
-            ]
+            params = [prep(getattr(node, attname)) for node in batch for attname, prep in prepare]
             cursor.execute(
                 f'UPDATE "{meta.db_table}" AS n SET {assignments} '
                 f"FROM (VALUES {', '.join([row] * len(batch))}) AS {alias} "

@@ -267,3 +267,119 @@ def test_node_rows_written_in_bulk_read_back_as_set(team, members) -> None:
         assert (row.duration, row.progress_value, row.progress_max) == (0.25 * index, None, 4.0)
         assert (row.error, row.error_type, row.traceback) == ("boom" * index, "", "tb")
         assert row.outputs == [{"name": "value", "index": index}]
+
+
+@pytest.mark.django_db
+def test_node_row_values_prepared_by_the_recorders_shortcuts_are_what_django_would_prepare() -> None:
+    """``update_node_runs`` prepares values with ``_preparer``: the recorder's own UTC datetimes without Django's
+    checks, JSON as text on SQLite; on this database every value comes out as the field's ``get_db_prep_save``
+    makes it (other datetimes and JSON on Postgres go through the field)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from django.core.exceptions import ValidationError
+
+    from backend.runs.models import NodeRun
+
+    samples = [
+        None,
+        "",
+        "text",
+        "é ☃ \ud800",
+        NodeRun.Status.RUNNING,
+        0,
+        2**40,
+        1.5,
+        float("nan"),
+        datetime(2026, 12, 7, 19, 30, tzinfo=UTC),  # no microseconds: str() leaves them out
+        datetime(2026, 12, 7, 19, 30, 1, 250000, tzinfo=UTC),
+        datetime.fromtimestamp(1_765_135_801.123456, tz=UTC),  # as the recorder makes them
+        datetime(2026, 12, 7, 20, 30, 1, 5, tzinfo=timezone(timedelta(hours=1))),  # another zone: the field's
+        [],
+        [{"name": "value", "type": "INT", "summary": "INT 42"}],
+        [{"name": "é", "type": "STRING", "summary": "STRING '☃'", "nested": {"x": [1.5, None, True]}}],
+        {"a": 1},
+    ]
+    fields = [execution._column_field(name) for name in ("id", *execution._NODE_FIELDS)]
+    checked = 0
+    for field in fields:
+        prepare = execution._preparer(field)
+        for value in samples:
+            try:
+                expected = field.get_db_prep_save(value, connection)
+            except (TypeError, ValueError, ValidationError):
+                continue  # not a value of this field
+            prepared = prepare(value)
+            checked += 1
+            # Postgres wraps JSON in psycopg's Jsonb (compared by what it holds).
+            assert type(prepared) is type(expected), (field.name, value, prepared, expected)
+            held, wanted = getattr(prepared, "obj", prepared), getattr(expected, "obj", expected)
+            assert held == wanted or (held != held and wanted != wanted), (field.name, value, prepared)
+    assert checked >= 40
+
+
+def test_json_text_is_what_json_dumps_writes() -> None:
+    values = [
+        None,
+        [],
+        {},
+        {"seq": 1, "type": "node_finished", "data": {"duration": 1.25e-05, "cached": False}},
+        [{"name": "é", "summary": "STRING '☃' \ud800 \"q\" \\ \n"}],
+        [1.0, -0.0, 1e300, float("inf"), float("-inf"), 2**70, True, None],
+        {"nested": [[{"a": [1, {"b": []}]}]]},
+        {1: "int key", "x": 2.5},
+    ]
+    for value in values:
+        assert execution.json_text(value) == json.dumps(value)
+    assert execution.json_text(float("nan")) == json.dumps(float("nan")) == "NaN"
+    with pytest.raises(TypeError):
+        execution.json_text({"x": object()})
+
+
+@pytest.mark.django_db
+def test_node_rows_written_by_changed_columns_leave_the_others_as_they_were(team, members) -> None:
+    from datetime import UTC, datetime
+
+    from backend.runs.models import NodeRun
+
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(3))
+    rows = list(NodeRun.objects.filter(run=run).order_by("position"))
+    NodeRun.objects.filter(run=run).update(error="kept", progress_max=3.0)
+    at = datetime(2026, 12, 7, 19, 30, 1, 250000, tzinfo=UTC)
+    for row in rows:
+        row.status, row.started, row.error, row.progress_max = NodeRun.Status.RUNNING, at, "not written", None
+    execution.update_node_runs(rows, fields=("status", "started"))
+    for row in NodeRun.objects.filter(run=run):
+        assert (row.status, row.started, row.finished) == (NodeRun.Status.RUNNING, at, None)
+        assert (row.error, row.progress_max) == ("kept", 3.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recorded_node_rows_are_the_recorders_own_state(team, members, recorders, wait_for_run, monkeypatch):
+    """Each batch writes only the columns its events changed; at the end every node row in the database holds
+    every field as the recorder folded it (a write of all ten fields would store the same)."""
+    monkeypatch.setattr(
+        execution, "FLUSH_EVENTS", 40
+    )  # many batches: nodes started in one, finished in the next
+    monkeypatch.setattr(execution, "LATE_START_SECONDS", 0.0)
+    made, published = recorders
+    graph = chain(120)
+    graph["nodes"]["f"] = {
+        "type": "test.Fail",
+        "inputs": {"value": ["1", 0]},
+    }  # a failed node with a traceback
+    graph["nodes"]["g"] = {"type": "test.Inc", "inputs": {"value": ["f", 0]}}  # and one skipped after it
+    graph["outputs"] = ["show", "g"]
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=graph)
+    done = wait_for_run(run.pk, timeout=60)
+    assert done.status == "failed"
+    [recorder] = made
+    assert recorder.flushes >= 2
+    names = execution._NodeRow.__slots__
+    stored = {row[1]: row for row in done.node_runs.values_list(*names)}
+    folded = {
+        node_id: tuple(getattr(node, name) for name in names) for node_id, node in recorder.node_runs.items()
+    }
+    assert stored == folded
+    statuses = {row[3] for row in stored.values()}
+    assert {"succeeded", "failed", "skipped"} <= statuses
+    assert all(row[4] is not None for row in stored.values() if row[3] in ("succeeded", "failed"))
