@@ -273,3 +273,39 @@ class _Idle:
 
     def cancel(self, store: Any) -> None:
         pass
+
+
+def test_manifest_text_is_what_the_manifest_encoder_writes() -> None:
+    """Manifests are measured and stored as ``json.dumps(manifest, separators=(",", ":"))`` wrote them."""
+    import json
+
+    from backend.cache.stores import encode_entry, manifest_text
+
+    entries = [
+        image_entry(seed=5),
+        CacheEntry((1, 2.5, True, None), ("INT", "FLOAT", "BOOLEAN", "ANY"), None, "test.Prims", 32),
+        CacheEntry(("é ☃", "x" * 20_000, 2**2000), ("STRING", "STRING", "INT"), None, "test.Text", 1),
+        CacheEntry(({"k": [1.5, None, {"n": "ü"}]}, float("inf")), ("JSON", "FLOAT"), None, "test.J", 1),
+    ]
+    for entry in entries:
+        manifest, _ = encode_entry(entry)
+        assert manifest_text(manifest) == json.dumps(manifest, separators=(",", ":"))
+
+
+def test_existing_keys_answers_as_the_orm_query(store: DatabaseCacheStore) -> None:
+    """``contains_many``'s query without the ORM: the same keys as ``filter(key__in=...)``, past the
+    parameter limit of one statement too."""
+    from backend.cache.stores import _blobs_text, existing_keys
+
+    stored = [make_key(f"stored {i}") for i in range(0, 2_500, 3)]
+    entry = CacheEntry((1,), ("INT",), None, "test.Prims", 8)
+    for key in stored:
+        store.put(key, entry)
+    asked = [make_key(f"stored {i}") for i in range(2_500)] + ["", "'; --", "é"]
+    expected = set(CacheRecord.objects.filter(key__in=asked).values_list("key", flat=True))
+    assert expected == set(stored)
+    assert existing_keys(asked) == expected
+    assert existing_keys(asked[:1]) == {stored[0]} and existing_keys([]) == set()
+    assert store.contains_many(asked) == expected
+    assert CacheRecord.objects.get(key=stored[0]).blobs == []  # "[]" written without json.dumps
+    assert _blobs_text([]) == "[]" and _blobs_text(["a", "b"]) == '["a", "b"]'
