@@ -344,7 +344,10 @@ def _send(messages: list[tuple[str, dict[str, Any]]], wait: bool = True) -> None
     if running is loop:
         outbox.add(layer, messages)  # called from the loop's own thread: waiting would deadlock
         return
-    if outbox.failing or not wait:
+    if outbox.failing or not wait or isinstance(layer, LocalChannelLayer):
+        # The in-process layer puts a message in its receivers' queues at once and cannot fail or fall behind a
+        # server, so there is nothing to wait for: a wait cost the loop a task and a future per publish and held
+        # the publishing thread (the run's recorder) until the loop, busy with a burst's requests, got to it.
         loop.call_soon_threadsafe(outbox.add, layer, messages)
         return
     # Waiting (briefly) keeps a publisher in step with a healthy layer; the outbox keeps the order either way.
@@ -423,9 +426,11 @@ class _Outbox:
                 self._drop(entry)
                 continue
             try:
-                await asyncio.wait_for(
-                    entry.layer.group_send(entry.group, entry.message), SEND_TIMEOUT_SECONDS
-                )
+                sending = entry.layer.group_send(entry.group, entry.message)
+                if isinstance(entry.layer, LocalChannelLayer):
+                    await sending  # queue puts that never wait: no timeout task needed
+                else:
+                    await asyncio.wait_for(sending, SEND_TIMEOUT_SECONDS)
             except Exception as exc:
                 self.held.appendleft(entry)
                 for held in self.held:  # nobody waits on a failing layer: the run goes on
