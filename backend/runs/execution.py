@@ -354,7 +354,8 @@ class EventRecorder:
         self.events = 0
         self.finished = False
         self.error: str | None = None
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()  # taken as is where nobody waits: a Condition's own with costs two calls
+        self._condition = threading.Condition(self._lock)
         self._buffer: list[Event] = []
         self._first_buffered = 0.0
         self._closed = False
@@ -389,7 +390,7 @@ class EventRecorder:
 
     def __call__(self, event: Event) -> None:
         """Buffer one engine event (called under the engine's sink lock: keep it cheap)."""
-        with self._condition:
+        with self._lock:
             if not self._buffer:
                 self._first_buffered = time.monotonic()
                 self._condition.notify()
@@ -551,7 +552,11 @@ class EventRecorder:
             last_seq = pending[-1].row.seq
             changes = {"last_seq": last_seq, **final}
             # Fenced by worker: a worker presumed lost (its run handed to another) must not write over it.
-            if not Run.objects.filter(pk=self.run.pk, worker=self.run.worker).update(**changes):
+            if final:
+                updated = Run.objects.filter(pk=self.run.pk, worker=self.run.worker).update(**changes)
+            else:  # most batches: one statement without the ORM's compile
+                updated = set_last_seq(self.run.pk, self.run.worker, last_seq)
+            if not updated:
                 raise Run.DoesNotExist(f"run {self.run.pk} no longer exists or another worker took it over")
         return changes, replaced
 
@@ -870,6 +875,30 @@ class _LateStarts:
 
 
 _late_starts = _LateStarts()
+
+
+_set_last_seq_sqls: dict[str, str] = {}
+
+
+def set_last_seq(run_id: Any, worker: str, last_seq: int) -> int:
+    """``Run.objects.filter(pk=run_id, worker=worker).update(last_seq=last_seq)``, as one statement written once
+    per database vendor (the ORM compiled it for every batch of events); returns the rows updated."""
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return Run.objects.filter(pk=run_id, worker=worker).update(last_seq=last_seq)
+    meta = Run._meta
+    pk, seq_field, worker_field = meta.pk, meta.get_field("last_seq"), meta.get_field("worker")
+    assert pk is not None and isinstance(seq_field, Field) and isinstance(worker_field, Field)
+    sql = _set_last_seq_sqls.get(connection.vendor)
+    if sql is None:
+        q = connection.ops.quote_name
+        sql = (
+            f"UPDATE {q(meta.db_table)} SET {q(seq_field.column)} = %s "
+            f"WHERE {q(pk.column)} = %s AND {q(worker_field.column)} = %s"
+        )
+        _set_last_seq_sqls[connection.vendor] = sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [last_seq, pk.get_db_prep_value(run_id, connection), worker])
+        return int(cursor.rowcount)
 
 
 def insert_run_events(run_id: Any, rows: list[_EventRow]) -> None:

@@ -383,3 +383,19 @@ def test_recorded_node_rows_are_the_recorders_own_state(team, members, recorders
     statuses = {row[3] for row in stored.values()}
     assert {"succeeded", "failed", "skipped"} <= statuses
     assert all(row[4] is not None for row in stored.values() if row[3] in ("succeeded", "failed"))
+
+
+@pytest.mark.django_db
+def test_set_last_seq_updates_only_the_run_of_that_worker(team, members, settings) -> None:
+    """The recorder's per-batch ``last_seq`` statement: as ``filter(pk=..., worker=...).update(last_seq=...)``."""
+    import uuid
+
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0  # stays queued: nothing else writes it
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
+    other = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
+    Run.objects.filter(pk__in=[run.pk, other.pk]).update(worker="w@host:1", last_seq=3)
+    assert execution.set_last_seq(run.pk, "w@host:1", 7) == 1
+    assert execution.set_last_seq(str(run.pk), "w@host:1", 8) == 1  # the id as a string, as messages carry it
+    assert execution.set_last_seq(run.pk, "other@host:2", 9) == 0  # fenced: another worker's run
+    assert execution.set_last_seq(uuid.uuid4(), "w@host:1", 9) == 0
+    assert dict(Run.objects.values_list("pk", "last_seq")) == {run.pk: 8, other.pk: 3}
