@@ -12,7 +12,7 @@ from backend.accounts.roles import Role
 from backend.coedit import store
 from backend.coedit.document import move_node, set_widget
 from backend.coedit.tests.yclient import SocketCommunicator, YClient
-from backend.runs.tests.services import checked_redis_url, daphne_server
+from backend.runs.tests.services import checked_redis_url, daphne_servers
 from backend.workflows.actions import do_create_workflow
 from backend.workflows.documents import canonical_json, parse_document
 
@@ -30,10 +30,7 @@ def test_editors_on_two_web_processes_converge_through_redis(team, members, tmp_
     }
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with (
-        daphne_server(tmp_path / "a", REDIS_URL=redis_url) as (base_a, _),
-        daphne_server(tmp_path / "b", REDIS_URL=redis_url) as (base_b, _),
-    ):
+    with daphne_servers([tmp_path / "a", tmp_path / "b"], REDIS_URL=redis_url) as [(base_a, _), (base_b, _)]:
 
         def client(base: str, role: Role) -> YClient:
             url = f"{base.replace('http', 'ws', 1)}/ws/workflows/{workflow.pk}/doc/"
@@ -90,10 +87,7 @@ def test_a_restore_and_a_run_made_on_one_process_reach_the_other_through_redis(t
     tokens = {role: do_create_token(members[role], "coedit")[1] for role in (Role.OWNER, Role.VIEWER)}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with (
-        daphne_server(tmp_path / "a", REDIS_URL=redis_url) as (base_a, _),
-        daphne_server(tmp_path / "b", REDIS_URL=redis_url) as (base_b, _),
-    ):
+    with daphne_servers([tmp_path / "a", tmp_path / "b"], REDIS_URL=redis_url) as [(base_a, _), (base_b, _)]:
         owner_b = {"Authorization": f"Bearer {tokens[Role.OWNER]}"}
         viewer_a = {"Authorization": f"Bearer {tokens[Role.VIEWER]}"}
         ws_a = base_a.replace("http", "ws", 1)
@@ -149,10 +143,7 @@ def test_a_late_joiner_on_the_other_process_is_told_of_an_unfinished_raw_graph_r
     tokens = {role: do_create_token(members[role], "coedit")[1] for role in (Role.EDITOR, Role.VIEWER)}
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    with (
-        daphne_server(tmp_path / "a", REDIS_URL=redis_url) as (base_a, _),
-        daphne_server(tmp_path / "b", REDIS_URL=redis_url) as (base_b, _),
-    ):
+    with daphne_servers([tmp_path / "a", tmp_path / "b"], REDIS_URL=redis_url) as [(base_a, _), (base_b, _)]:
         editor_b = {"Authorization": f"Bearer {tokens[Role.EDITOR]}"}
         viewer_a = {"Authorization": f"Bearer {tokens[Role.VIEWER]}"}
         runs_path = f"/ws/workflows/{workflow.pk}/runs/"

@@ -10,7 +10,7 @@ from backend.accounts.actions import do_create_token
 from backend.accounts.roles import Role
 from backend.coedit.document import move_node, set_widget
 from backend.coedit.tests.yclient import SocketCommunicator, YClient
-from backend.runs.tests.services import daphne_server
+from backend.runs.tests.services import daphne_servers
 from backend.workflows.actions import do_create_workflow
 from backend.workflows.documents import canonical_json, parse_document
 
@@ -45,10 +45,11 @@ def test_edits_survive_a_restart_of_the_web_process(team, members, tmp_path):
 
     (tmp_path / "first").mkdir()
     (tmp_path / "second").mkdir()
-    with daphne_server(tmp_path / "first") as (base, process):
-        before = asyncio.run(edit(base))
+    # Both processes start at once (a start is seconds of imports); the second holds nothing of the workflow until
+    # a client opens it there, after the first is gone: a restart as far as the draft is concerned.
+    with daphne_servers([tmp_path / "first", tmp_path / "second"]) as [(first, process), (second, _)]:
+        before = asyncio.run(edit(first))
         process.stop()  # SIGTERM with the socket still open: no compaction on leave
-    with daphne_server(tmp_path / "second") as (base, _):
-        after = asyncio.run(reopen(base))
+        after = asyncio.run(reopen(second))
     assert before[0]["nodes"]["1"]["inputs"]["text"] == "edit 4"
     assert canonical_json(after) == canonical_json(before)

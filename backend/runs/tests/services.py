@@ -155,26 +155,36 @@ def services_down_web(port: int, var_dir: Path) -> tuple[list[str], dict[str, st
 def daphne_server(tmp_path: Path, **env: str) -> Iterator[tuple[str, Process]]:
     """A web process (daphne, the local dispatcher, the test pack) on a free port, on this test's database;
     yields its base URL and process. Logs in ``tmp_path / "daphne.log"``."""
-    port = free_port()
-    environment = service_env(
-        DATABASE_URL=subprocess_database_url(),
-        SECRET_KEY="daphne-tests",
-        FLOWYARD_VAR_DIR=str(tmp_path / "var"),
-        FLOWYARD_BLOB_DIR=str(tmp_path / "blobs"),
-        FLOWYARD_DISPATCHER="local",
-        FLOWYARD_NODE_PACKS="nodepacks.core,backend.runs.tests.testpack",
-        **env,
-    )
-    process = Process(
-        [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"],
-        environment,
-        tmp_path / "daphne.log",
-    )
+    with daphne_servers([tmp_path], **env) as [started]:
+        yield started
+
+
+@contextmanager
+def daphne_servers(roots: list[Path], **env: str) -> Iterator[list[tuple[str, Process]]]:
+    """``daphne_server`` for each folder of ``roots`` (its own var and blob directories, its log), all started
+    at once and then waited for: a start is seconds of imports, and they overlap."""
+    processes: list[tuple[str, Process]] = []
     try:
-        wait_until(lambda: process.check_alive() or port_open(port), 30, "daphne to listen")
-        yield f"http://127.0.0.1:{port}", process
+        for root in roots:
+            port = free_port()
+            environment = service_env(
+                DATABASE_URL=subprocess_database_url(),
+                SECRET_KEY="daphne-tests",
+                FLOWYARD_VAR_DIR=str(root / "var"),
+                FLOWYARD_BLOB_DIR=str(root / "blobs"),
+                FLOWYARD_DISPATCHER="local",
+                FLOWYARD_NODE_PACKS="nodepacks.core,backend.runs.tests.testpack",
+                **env,
+            )
+            args = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"]
+            processes.append((f"http://127.0.0.1:{port}", Process(args, environment, root / "daphne.log")))
+        for base, process in processes:
+            port = int(base.rsplit(":", 1)[1])
+            wait_until(lambda: process.check_alive() or port_open(port), 30, "daphne to listen")  # noqa: B023
+        yield processes
     finally:
-        process.stop()
+        for _, process in processes:
+            process.stop()
 
 
 @contextmanager
