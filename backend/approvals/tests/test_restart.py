@@ -56,7 +56,8 @@ def alive(process: Process) -> bool:
     return True
 
 
-def start_worker(env: dict[str, str], root, name: str) -> Process:
+def start_worker(env: dict[str, str], root, name: str, wait: bool = True) -> Process:
+    """A Celery worker on the test's queue; with ``wait``, once it is ready (else see ``wait_ready``)."""
     args = [
         PYTHON,
         "-m",
@@ -74,8 +75,13 @@ def start_worker(env: dict[str, str], root, name: str) -> Process:
     process = Process(
         [*args, "--without-gossip", "--without-mingle", "--loglevel=INFO"], env, root / f"{name}.log"
     )
-    wait_until(lambda: alive(process) and "ready." in process.output(), 40, f"worker {name}")
+    if wait:
+        wait_ready(process, name)
     return process
+
+
+def wait_ready(process: Process, name: str) -> None:
+    wait_until(lambda: alive(process) and "ready." in process.output(), 40, f"worker {name}")
 
 
 def start_web(env: dict[str, str], root) -> tuple[str, Process]:
@@ -121,10 +127,12 @@ def test_an_approval_survives_a_restart_of_web_and_workers_and_resumes_on_approv
             first.stop()  # every process that saw the run go: only the database and the blob store remain
             assert Run.objects.get(pk=run_id).status == Run.Status.AWAITING_APPROVAL
 
-            second = start_worker(env, tmp_path, f"approvals-b-{TAG}")
+            # The new worker and web process start together (each start is seconds of imports).
+            second = start_worker(env, tmp_path, f"approvals-b-{TAG}", wait=False)
             processes.append(second)
             url, web = start_web(env, tmp_path)
             processes.append(web)
+            wait_ready(second, f"approvals-b-{TAG}")
             _, token = do_create_token(members[Role.EDITOR], "approvals")
             posted = time.monotonic()
             status, body = post_json(
