@@ -123,6 +123,7 @@ bench: install-dev chromium frontend
 	@scripts/ensure-services.sh
 	$(PY) -m benchmarks.cluster
 	$(PY) -m benchmarks.api
+	$(PY) -m benchmarks.request_cpu
 	$(PY) -m benchmarks.web_edge
 	$(PY) -m benchmarks.faults
 	$(PY) -m benchmarks.soak --seconds 60
