@@ -176,17 +176,61 @@ def _waiting_page(
 ) -> list[tuple[uuid.UUID, int | None, int]]:
     """The next ``CANDIDATES_PER_PAGE`` waiting runs in dispatch order (highest priority, then oldest), leaving
     out those of full users and workspaces and those chosen already: ``(id, user id, workspace id)``."""
+    users, workspaces = sorted(full_users), sorted(full_workspaces)
+    sql, slots = _waiting_page_sql(connection.vendor, len(users), len(workspaces), len(chosen))
+    pk = Run._meta.pk
+    assert pk is not None
+    given: dict[str, list[Any]] = {
+        "user": users,
+        "workspace": workspaces,
+        "chosen": [pk.get_db_prep_value(run_id, connection) for run_id in chosen],
+    }
+    params = [value if kind == "constant" else given[kind][index] for kind, index, value in slots]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        (run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(run_id), user_id, workspace_id)
+        for run_id, user_id, workspace_id in rows
+    ]
+
+
+# The page's SQL per shape (how many users, workspaces and runs it leaves out), compiled by the ORM once: building
+# the query cost more than running it, at every run's end during a burst. A slot says where each parameter comes
+# from: ("constant", 0, value), or (kind, index, None) for the index-th user, workspace or chosen run.
+_Slot = tuple[str, int, Any]
+
+
+@functools.lru_cache(maxsize=256)
+def _waiting_page_sql(vendor: str, users: int, workspaces: int, chosen: int) -> tuple[str, tuple[_Slot, ...]]:
+    marks: dict[Any, tuple[str, int]] = {}
+    user_marks = [-1_000_001 - index for index in range(users)]
+    workspace_marks = [-2_000_001 - index for index in range(workspaces)]
+    chosen_marks = [uuid.UUID(int=0x5C4ED_0000 + index) for index in range(chosen)]
+    marks.update({mark: ("user", index) for index, mark in enumerate(user_marks)})
+    marks.update({mark: ("workspace", index) for index, mark in enumerate(workspace_marks)})
+    pk = Run._meta.pk
+    assert pk is not None
+    for index, mark in enumerate(chosen_marks):
+        marks[pk.get_db_prep_value(mark, connection)] = ("chosen", index)
     waiting = Run.objects.filter(status=Run.Status.QUEUED, dispatched__isnull=True)
-    if full_users:
-        waiting = waiting.exclude(created_by_id__in=full_users)
-    if full_workspaces:
-        waiting = waiting.exclude(workspace_id__in=full_workspaces)
-    if chosen:
-        waiting = waiting.exclude(pk__in=chosen)
+    if user_marks:
+        waiting = waiting.exclude(created_by_id__in=user_marks)
+    if workspace_marks:
+        waiting = waiting.exclude(workspace_id__in=workspace_marks)
+    if chosen_marks:
+        waiting = waiting.exclude(pk__in=chosen_marks)
     waiting = waiting.order_by("-priority", "created", "id")
     if connection.features.has_select_for_update_skip_locked:
         waiting = waiting.select_for_update(skip_locked=True)
-    return list(waiting.values_list("id", "created_by_id", "workspace_id")[:CANDIDATES_PER_PAGE])
+    query = waiting.values_list("id", "created_by_id", "workspace_id")[:CANDIDATES_PER_PAGE]
+    sql, params = query.query.sql_with_params()
+    slots: list[_Slot] = []
+    for value in params:
+        found = marks.get(value) if isinstance(value, int | str | uuid.UUID) else None
+        slots.append((found[0], found[1], None) if found is not None else ("constant", 0, value))
+    assert sum(kind != "constant" for kind, _, _ in slots) == users + workspaces + chosen, sql
+    return sql, tuple(slots)
 
 
 def _borrow_idle_capacity(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -154,3 +155,54 @@ def test_a_pass_reads_as_many_pages_as_it_dispatches(members, dispatcher, team, 
         workspace=team, created_by=eddie, graph={"nodes": {}}, outputs=[], priority=-1
     )
     assert dispatch_next() == [run.pk for run in ritas] + [eddies.pk]  # in order, across two pages
+
+
+def test_the_waiting_page_kept_per_shape_reads_what_the_orm_query_reads(members, team, settings):
+    """``_waiting_page`` runs SQL compiled once per shape with this pass's users, workspaces and chosen runs put
+    in: for each shape it returns what the ORM query it was compiled from returns, in the same order."""
+    from backend.accounts.models import Workspace
+    from backend.runs.scheduling import _waiting_page
+
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0  # everything stays waiting
+    other = Workspace.objects.create(name="Other", slug="other-ws", kind=Workspace.Kind.TEAM)
+    users = list(members.values())
+    for index in range(12):
+        Run.objects.create(
+            workspace=team if index % 3 else other,
+            created_by=users[index % len(users)] if index % 5 else None,
+            graph=chain(1),
+            priority=index % 2,
+        )
+    waiting = list(
+        Run.objects.filter(status=Run.Status.QUEUED, dispatched__isnull=True).order_by(
+            "-priority", "created", "id"
+        )
+    )
+
+    def expected(full_users: set[int], full_workspaces: set[int], chosen: list) -> list[tuple]:
+        return [
+            (run.pk, run.created_by_id, run.workspace_id)
+            for run in waiting
+            if (run.created_by_id is None or run.created_by_id not in full_users)
+            and run.workspace_id not in full_workspaces
+            and run.pk not in chosen
+        ][:CANDIDATES_PER_PAGE]
+
+    shapes = [
+        (set(), set(), []),
+        ({users[0].pk}, set(), []),
+        ({users[0].pk, users[1].pk}, {other.pk}, []),
+        (set(), set(), [waiting[0].pk, waiting[3].pk]),
+        ({users[2].pk}, {team.pk}, [waiting[1].pk]),
+        (
+            {users[1].pk},
+            set(),
+            [waiting[2].pk, waiting[5].pk, waiting[7].pk],
+        ),  # the same shape again, other values
+        ({users[3].pk}, set(), [waiting[4].pk, waiting[6].pk, waiting[8].pk]),
+    ]
+    for full_users, full_workspaces, chosen in shapes:
+        with transaction.atomic():
+            got = _waiting_page(full_users, full_workspaces, chosen)
+        assert got == expected(full_users, full_workspaces, chosen), (full_users, full_workspaces, chosen)
+        assert all(isinstance(run_id, uuid.UUID) for run_id, _, _ in got)
