@@ -56,12 +56,16 @@ def _check_database() -> None:
 
 
 def _check_channel_layer() -> str | None:
-    """A message sent to a fresh channel comes back (a round trip through Redis in production)."""
-    from channels.layers import get_channel_layer
+    """A message sent to a fresh channel comes back (a round trip through Redis in production); the embedded
+    default's in-process layer is ``local``: nothing to reach and nothing that can be down, and a round trip
+    would only queue the check behind everything else on the event loop it shares with every request."""
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
 
     layer = get_channel_layer()
     if layer is None:
         return "error: no channel layer configured"
+    if isinstance(layer, InMemoryChannelLayer):
+        return "local"
 
     async def round_trip() -> bool:
         channel = await layer.new_channel()

@@ -1,4 +1,5 @@
-"""/api/health and the worker registry say how uploaded packs run here (docs/security.md)."""
+"""/api/health and the worker registry say how uploaded packs run here (docs/security.md); what health checks of
+the channel layer."""
 
 from __future__ import annotations
 
@@ -31,3 +32,15 @@ def test_health_says_uploaded_packs_are_refused_without_bubblewrap(client, db, m
     body = client.get("/api/health").json()
     assert body["pack_sandbox"]["uploaded_packs"] == "refused"
     assert "bubblewrap is not installed" in body["checks"]["pack_sandbox"]
+
+
+def test_an_in_process_channel_layer_is_reported_local_without_a_round_trip(client, db, monkeypatch):
+    from backend.core import views
+    from backend.core.live import LocalChannelLayer
+
+    layer = LocalChannelLayer()
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda *args: layer)
+    assert views._check_channel_layer() == "local"
+    assert layer.channels == {}  # no channel made, nothing sent
+    body = client.get("/api/health").json()
+    assert body["checks"]["channel_layer"] == "local" and body["status"] == "ok"
