@@ -399,3 +399,66 @@ def test_set_last_seq_updates_only_the_run_of_that_worker(team, members, setting
     assert execution.set_last_seq(run.pk, "other@host:2", 9) == 0  # fenced: another worker's run
     assert execution.set_last_seq(uuid.uuid4(), "w@host:1", 9) == 0
     assert dict(Run.objects.values_list("pk", "last_seq")) == {run.pk: 8, other.pk: 3}
+
+
+@pytest.mark.django_db
+def test_events_inserted_in_one_statement_read_back_as_given(team, members) -> None:
+    """``insert_run_events`` (on Postgres its rows as one JSON parameter): each event's seq, type, node, data and
+    time read back exactly."""
+    from backend.runs.execution import _EventRow, insert_run_events
+
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(1))
+    rows = [
+        _EventRow(
+            1, "run_started", None, {"nodes": ["1", "show"], "targets": ["show"]}, 1_765_135_801.1234567
+        ),
+        _EventRow(2, "node_started", "1", {"type": "test.Inc"}, 1_765_135_801.5),
+        _EventRow(
+            3,
+            "node_finished",
+            "1",
+            {
+                "type": "test.Inc",
+                "duration": 1.2345e-05,
+                "cached": False,
+                "outputs": [{"s": "é ☃ \"q\" \\ '%s'"}],
+            },
+            0.1 + 0.2,
+        ),
+        _EventRow(4, "progress", "é", {"value": 3, "max": None, "big": 2**70, "f": -0.0}, 2.0**-30),
+    ]
+    insert_run_events(run.pk, rows)
+    stored = list(
+        RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", "type", "node", "data", "time")
+    )
+    assert stored == [(row.seq, row.type, row.node, row.data, row.time) for row in rows]
+    assert [type(values[3]["duration"]) for values in stored[2:3]] == [float]
+
+
+@pytest.mark.django_db
+def test_node_row_values_that_json_cannot_carry_exactly_are_written_as_parameters(team, members) -> None:
+    from datetime import UTC, datetime
+
+    from backend.runs.models import NodeRun
+
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
+    rows = list(NodeRun.objects.filter(run=run).order_by("position"))
+    at = datetime(2026, 12, 7, 19, 30, 1, 5, tzinfo=UTC)
+    rows[0].progress_value, rows[0].progress_max, rows[0].started = (
+        float("inf"),
+        2.0,
+        at,
+    )  # no infinity in JSON
+    rows[1].progress_value, rows[1].progress_max, rows[1].started = 0.5, True, at  # a bool: Django's float()
+    rows[2].progress_value, rows[2].progress_max, rows[2].started = 0.1 + 0.2, 1e300, at
+    execution.update_node_runs(rows, fields=("started", "progress_value", "progress_max"))
+    stored = list(
+        NodeRun.objects.filter(run=run)
+        .order_by("position")
+        .values_list("started", "progress_value", "progress_max")
+    )
+    assert stored == [(at, float("inf"), 2.0), (at, 0.5, 1.0), (at, 0.1 + 0.2, 1e300)]
+    for row in rows:
+        row.progress_max = 4.0
+    execution.update_node_runs(rows, fields=("progress_max",))  # all sendable as JSON on Postgres
+    assert set(NodeRun.objects.filter(run=run).values_list("progress_max", flat=True)) == {4.0}
