@@ -50,8 +50,9 @@ _manifest_chunks = (
 )
 
 
-def manifest_text(manifest: dict[str, Any]) -> str:
-    """``_MANIFEST_ENCODER.encode(manifest)``: what is stored, and measured for the entry's size."""
+def manifest_text(manifest: Any) -> str:
+    """``_MANIFEST_ENCODER.encode(manifest)``: what is stored, and measured for the entry's size (also any other
+    value as compact JSON)."""
     if _manifest_chunks is None:  # a Python without the C accelerator
         return _MANIFEST_ENCODER.encode(manifest)
     return "".join(_manifest_chunks(manifest, 0))
@@ -167,7 +168,11 @@ def existing_keys(keys: Sequence[str]) -> set[str]:
     found: set[str] = set()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f'SELECT "key" FROM {table} WHERE "key" = ANY(%s::text[])', [list(keys)])
+            # The keys as one JSON text: psycopg's Python implementation quoted an array's items one call each.
+            cursor.execute(
+                f'SELECT "key" FROM {table} WHERE "key" = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))',
+                [manifest_text(list(keys))],
+            )
             found.update(key for (key,) in cursor.fetchall())
             return found
         keys = list(keys)
@@ -197,21 +202,25 @@ def insert_cache_records(rows: Sequence[_PendingRow]) -> None:
     now = timezone.now()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT u.k, u.t, u.pn, u.pv, u.m::jsonb, u.b::jsonb, u.s, %s, %s, 0 "
-                "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-                '%s::bigint[]) AS u(k, t, pn, pv, m, b, s) ON CONFLICT ("key") DO NOTHING',
+            # The rows as one JSON text the statement takes apart (the manifest and blobs as the same texts as
+            # before): psycopg's Python implementation quoted seven arrays' items one call each.
+            packed = [
                 [
-                    now,
-                    now,
-                    [r.key for r in rows],
-                    [r.node_type for r in rows],
-                    [r.pack_name for r in rows],
-                    [r.pack_version for r in rows],
-                    [r.manifest_json for r in rows],
-                    [_blobs_text(r.blobs) for r in rows],
-                    [r.size for r in rows],
-                ],
+                    r.key,
+                    r.node_type,
+                    r.pack_name,
+                    r.pack_version,
+                    r.manifest_json,
+                    _blobs_text(r.blobs),
+                    r.size,
+                ]
+                for r in rows
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT r->>0, r->>1, r->>2, r->>3, (r->>4)::jsonb, (r->>5)::jsonb, "
+                "(r->>6)::bigint, %s, %s, 0 FROM jsonb_array_elements(%s::jsonb) AS r "
+                'ON CONFLICT ("key") DO NOTHING',
+                [now, now, manifest_text(packed)],
             )
             return
         stamp = connection.ops.adapt_datetimefield_value(now)

@@ -309,3 +309,41 @@ def test_existing_keys_answers_as_the_orm_query(store: DatabaseCacheStore) -> No
     assert store.contains_many(asked) == expected
     assert CacheRecord.objects.get(key=stored[0]).blobs == []  # "[]" written without json.dumps
     assert _blobs_text([]) == "[]" and _blobs_text(["a", "b"]) == '["a", "b"]'
+
+
+def test_buffered_rows_are_stored_as_put(blob_store: LocalBlobStore) -> None:
+    """A batch of rows (on Postgres one JSON parameter) stores each row's manifest, blobs, size and pack as put
+    measured them; a key stored already keeps its row."""
+    import json
+
+    from backend.cache.stores import encode_entry, manifest_text
+
+    registry = default_registry()
+    node_type = "PrimitiveInt"
+    pack = registry.get(node_type)
+    assert pack is not None
+    store = DatabaseCacheStore(blob_store, registry=registry, flush_rows=50)
+    entries = {
+        make_key(f"row {i}"): CacheEntry(
+            (i, f"é {i} '%s'", 0.1 * i), ("INT", "STRING", "FLOAT"), None, node_type, 1
+        )
+        for i in range(120)
+    }
+    entries[make_key("image")] = image_entry(seed=9)
+    CacheRecord.objects.create(key=make_key("row 0"), node_type="kept", manifest={"v": 1}, blobs=[], size=1)
+    for key, entry in entries.items():
+        store.put(key, entry)
+    store.flush()
+    rows = {r.key: r for r in CacheRecord.objects.filter(key__in=list(entries))}
+    assert len(rows) == len(entries) and rows[make_key("row 0")].node_type == "kept"
+    for key, entry in entries.items():
+        if key == make_key("row 0"):
+            continue
+        manifest, blobs = encode_entry(entry)
+        text = manifest_text(manifest)
+        row = rows[key]
+        assert row.manifest == json.loads(text) and row.blobs == sorted(blobs)
+        assert row.size == sum(len(data) for data in blobs.values()) + len(text)
+        assert (row.node_type, row.hit_count) == (entry.node_type, 0)
+        if entry.node_type == node_type:
+            assert (row.pack_name, row.pack_version) == (pack.pack.name, pack.pack.version)
