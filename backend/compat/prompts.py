@@ -8,12 +8,14 @@ the others (400 only when every output fails). Upload widgets accept ComfyUI's `
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count
 
 from backend.accounts.exceptions import ApiError
 from backend.accounts.models import User, Workspace
@@ -313,7 +315,7 @@ def _submit(
     prompt_id = body.get("prompt_id")
     number = body.get("number")
     if not isinstance(number, int | float) or isinstance(number, bool):
-        number = ComfyPrompt.objects.filter(user=user).count()
+        number = _prompts_of(user.pk)
         if body.get("front"):
             number = -number
     record = ComfyPrompt.objects.create(
@@ -339,6 +341,29 @@ def _prompt_id(requested: Any, run: Run) -> str:
     ):
         return requested
     return str(run.pk)
+
+
+def _prompts_of(user_id: int) -> int:
+    """How many prompts the user has (a new prompt's ``number``), by SQL the ORM compiled once per vendor:
+    building the ``COUNT`` query cost more than running it, at every prompt of a burst."""
+    with connection.cursor() as cursor:
+        cursor.execute(_prompts_of_sql(connection.vendor), [user_id])
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0  # grouped by user: no row for a user without prompts
+
+
+@functools.cache
+def _prompts_of_sql(vendor: str) -> str:
+    query = (
+        ComfyPrompt.objects.filter(user_id=-1)
+        .order_by()
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    sql, params = query.query.sql_with_params()
+    assert list(params) == [-1], params
+    return sql
 
 
 def _create(

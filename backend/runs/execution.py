@@ -61,6 +61,8 @@ FLUSH_EVENTS = 200
 CANCEL_POLL_SECONDS = 0.5
 # From this many nodes changed alike in one batch: one UPDATE ... WHERE id IN rather than a VALUES row each.
 SAME_CHANGE_ROWS = 8
+# Below this many rows a batch's node rows are written in one statement whatever columns each changed.
+SPLIT_COLUMNS_ROWS = 64
 PREVIEW_EVERY_SECONDS = 0.25  # at most one stored preview per node per interval; later ones are dropped
 PREVIEW_MAX_SIDE = 512
 PREVIEW_JPEG_QUALITY = 90
@@ -719,10 +721,15 @@ class EventRecorder:
                 **dict(zip(names, values, strict=True))
             )
         # The rest: the columns each row changed, one statement per set of changed columns (a chain's batch has
-        # two or three: started, finished, both), not all ten for every row.
+        # two or three: started, finished, both), not all ten for every row. A small batch (a small run's one
+        # batch) writes the union of its columns in one statement instead: a statement costs more than the
+        # columns it saves there (every value written is the row's current one, so the result is the same).
         by_fields: dict[tuple[str, ...], list[_NodeRow]] = {}
         for node in rest:
             by_fields.setdefault(_changed_fields(dirty[node.node_id]), []).append(node)
+        if len(by_fields) > 1 and len(rest) < SPLIT_COLUMNS_ROWS:
+            union: set[str] = set().union(*by_fields)
+            by_fields = {_changed_fields(union): rest}
         for fields, nodes in by_fields.items():
             update_node_runs(nodes, fields=fields)
 

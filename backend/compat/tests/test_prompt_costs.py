@@ -148,3 +148,22 @@ def test_a_notice_does_not_let_a_socket_follow_a_run_its_user_may_not_see(
         oscar, record.prompt_id, str(record.run_id), False, (known.node_types, known.constants)
     )
     assert taken[1] is None and taken[2] == []
+
+
+@pytest.mark.django_db
+def test_prompt_numbers_count_each_users_prompts(alice, oscar, comfy_client, settings):
+    """A prompt's ``number`` is how many prompts its user had (as ComfyUI's server counts its own); a prompt sent
+    to the front of the queue gets it negated; a number the client sends is kept."""
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0
+    alices, oscars = comfy_client(alice), comfy_client(oscar)
+
+    def number(client, **body) -> int:
+        answer = client.post("/comfy/prompt", {"prompt": chain_prompt(3), **body}, format="json")
+        assert answer.status_code == 200, answer.content
+        return answer.json()["number"]
+
+    assert [number(alices), number(alices), number(alices)] == [0, 1, 2]
+    assert number(oscars) == 0  # another user's prompts are not counted
+    assert number(alices, front=True) == -3
+    assert number(alices, number=42) == 42
+    assert number(alices) == 5

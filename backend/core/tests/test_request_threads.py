@@ -28,14 +28,19 @@ def _plain(request: Any) -> HttpResponse:
 def _streamed(request: Any) -> StreamingHttpResponse:
     seen.append(("view", threading.get_ident()))
 
-    def parts():
+    return StreamingHttpResponse(_Parts(), content_type="text/plain")
+
+
+class _Parts:
+    """Streamed content that notes when Django closes it (``HttpResponseBase.close`` calls its ``close``)."""
+
+    def __iter__(self):
         for part in (b"one,", b"two,", b"three"):
             seen.append(("part", threading.get_ident()))
             yield part
 
-    response = StreamingHttpResponse(parts(), content_type="text/plain")
-    response._resource_closers.append(lambda: seen.append(("closed", threading.get_ident())))
-    return response
+    def close(self) -> None:
+        seen.append(("closed", threading.get_ident()))
 
 
 def _broken(request: Any) -> HttpResponse:
