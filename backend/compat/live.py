@@ -271,7 +271,8 @@ class PromptTranslator:
     prompt_id: str
     node_types: dict[str, str]
     constants: dict[str, dict[str, Any]] = field(default_factory=dict)
-    executed: list[str] = field(default_factory=list)
+    # The nodes that finished, in order (a dict as an ordered set: a 5,000-node prompt checked a list per node)
+    executed: dict[str, None] = field(default_factory=dict)
     cached: list[str] = field(default_factory=list)
     running: str | None = None
     failed_sent: bool = False
@@ -322,8 +323,8 @@ class PromptTranslator:
             if isinstance(preview, Mapping) and preview.get("id") is not None and node is not None:
                 out.append(Preview(int(preview["id"]), node))
         elif kind == "node_finished":
-            if node is not None and node not in self.executed:
-                self.executed.append(node)
+            if node is not None:
+                self.executed.setdefault(node, None)
             results = [ref for ref in data.get("results") or () if ref.get("kind") != "preview"]
             if results:
                 out.append(
