@@ -1137,17 +1137,11 @@ def update_node_runs(
 # store them (anything else, a bool in a float column or a naive datetime, takes the parameter path).
 def _json_sendable(field: Field[Any, Any]) -> Callable[[Any], bool]:
     internal = field.get_internal_type()
-    if internal in _AS_IS_STR:
-        return lambda value: value is None or isinstance(value, str)
-    if internal in _AS_IS_FLOAT:
-        return lambda value: value is None or type(value) is float
-    if internal in _AS_IS_INT:
-        return lambda value: type(value) is int
     if internal == "DateTimeField":
         return lambda value: value is None or (type(value) is datetime and value.tzinfo is not None)
     if internal == "JSONField":
         return lambda value: type(value) is list or type(value) is dict
-    return lambda value: False
+    return _as_is(field)  # text, float and int values go as they are, in JSON as in parameters
 
 
 def _update_node_runs_from_json(
