@@ -313,6 +313,9 @@ def test_existing_keys_answers_as_the_orm_query(store: DatabaseCacheStore) -> No
     assert _blobs_text([]) == "[]" and _blobs_text(["a", "b"]) == '["a", "b"]'
 
 
+# Transactional: 121 rows fill the 50-row buffer, so the flusher thread inserts on its own connection, and the
+# kept row must be committed for it (inside the test's transaction the insert waited on its key forever).
+@pytest.mark.django_db(transaction=True)
 def test_buffered_rows_are_stored_as_put(blob_store: LocalBlobStore) -> None:
     """A batch of rows (on Postgres one JSON parameter) stores each row's manifest, blobs, size and pack as put
     measured them; a key stored already keeps its row."""
