@@ -206,3 +206,23 @@ def test_the_waiting_page_kept_per_shape_reads_what_the_orm_query_reads(members,
             got = _waiting_page(full_users, full_workspaces, chosen)
         assert got == expected(full_users, full_workspaces, chosen), (full_users, full_workspaces, chosen)
         assert all(isinstance(run_id, uuid.UUID) for run_id, _, _ in got)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_schedulers_own_transaction_does_not_wait_for_the_disk_but_a_callers_does(members, dispatcher):
+    """Postgres: the scheduler's own transaction (it only marks runs dispatched, which a crash may lose without
+    harm) commits asynchronously; inside a caller's transaction (a submit storing its run) nothing changes."""
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is Postgres'")
+    from backend.runs.scheduling import _serialised
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    with _serialised():
+        assert setting() == "off"
+    assert setting() == "on"  # SET LOCAL: gone with the transaction
+    with transaction.atomic(), _serialised():
+        assert setting() == "on"
