@@ -344,10 +344,13 @@ def _send(messages: list[tuple[str, dict[str, Any]]], wait: bool = True) -> None
     if running is loop:
         outbox.add(layer, messages)  # called from the loop's own thread: waiting would deadlock
         return
-    if outbox.failing or not wait or isinstance(layer, LocalChannelLayer):
-        # The in-process layer puts a message in its receivers' queues at once and cannot fail or fall behind a
-        # server, so there is nothing to wait for: a wait cost the loop a task and a future per publish and held
-        # the publishing thread (the run's recorder) until the loop, busy with a burst's requests, got to it.
+    # The in-process layer, on the loop its consumers wait on, puts a message in their queues at once and cannot
+    # fail or fall behind a server, so there is nothing to wait for: a wait cost the loop a task and a future per
+    # publish and held the publishing thread (the run's recorder) until the loop, busy with a burst's requests,
+    # got to it. Without that loop running (a script or a test reading the layer itself), the publish waits as
+    # for Redis, so a reader that starts after it returns finds the message.
+    in_process = isinstance(layer, LocalChannelLayer) and loop is layer.loop
+    if outbox.failing or not wait or in_process:
         loop.call_soon_threadsafe(outbox.add, layer, messages)
         return
     # Waiting (briefly) keeps a publisher in step with a healthy layer; the outbox keeps the order either way.
