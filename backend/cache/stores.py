@@ -14,7 +14,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TypeVar
 
 from django.db import close_old_connections, connection
@@ -22,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from backend.cache.models import CacheRecord
+from backend.core.json_text import json_texter
 from backend.storage.blobs import BlobNotFound, BlobStore, get_blob_store
 from workers.engine.cache import CacheEntry, MemoryCache
 from workers.runtime.codecs import (
@@ -36,26 +36,9 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
 
-# How a manifest is stored (and measured): one encoder for every put, as ``json.dumps(manifest,
-# separators=(",", ":"))`` wrote it (that call builds a new encoder each time).
-_MANIFEST_ENCODER = json.JSONEncoder(separators=(",", ":"))
-# The same text from the C encoder made once (``JSONEncoder.encode`` makes it again at every call). No check for
-# reference cycles: manifests are built by ``encode_entry``, of the codec's plain JSON.
-_manifest_chunks = (
-    c_make_encoder(
-        None, _MANIFEST_ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True
-    )
-    if c_make_encoder is not None
-    else None
-)
-
-
-def manifest_text(manifest: Any) -> str:
-    """``_MANIFEST_ENCODER.encode(manifest)``: what is stored, and measured for the entry's size (also any other
-    value as compact JSON)."""
-    if _manifest_chunks is None:  # a Python without the C accelerator
-        return _MANIFEST_ENCODER.encode(manifest)
-    return "".join(_manifest_chunks(manifest, 0))
+# How a manifest is stored (and measured): ``json.dumps(manifest, separators=(",", ":"))``'s text, by one encoder
+# for every put. No check for reference cycles: manifests are built by ``encode_entry``, of the codec's plain JSON.
+manifest_text = json_texter(separators=(",", ":"))
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])

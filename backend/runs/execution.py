@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ from django.db.models import F, Field
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from backend.core.json_text import json_texter
 from backend.gc_tuning import (
     DEFER_FOR_RUN_NODES,
     DEFER_RUN_SECONDS,
@@ -895,19 +895,13 @@ def _pg_default(value: Any) -> Any:
 # Rows sent to Postgres as one JSON text (an array of arrays) that the statement takes apart: psycopg (its Python
 # implementation, here) quoted each of a batch's ~1,000 parameters or array items one Python call at a time, half
 # the recorder's CPU on Postgres. No NaN or infinity (not JSON; such rows take the parameter path).
-_pg_json_chunks = (
-    c_make_encoder(None, _pg_default, encode_basestring_ascii, None, ":", ",", False, False, False)
-    if c_make_encoder is not None
-    else None
-)
+_pg_json = json_texter(separators=(",", ":"), default=_pg_default, allow_nan=False)
 
 
 def _pg_records_text(records: Iterable[list[Any]]) -> str | None:
     """``records`` as one JSON array for Postgres, or None when a value cannot travel that way exactly."""
-    if _pg_json_chunks is None:
-        return None
     try:
-        return "".join(_pg_json_chunks(list(records), 0))
+        return _pg_json(list(records))
     except (TypeError, ValueError):
         return None
 
@@ -1023,22 +1017,8 @@ def _as_is(field: Field[Any, Any]) -> Callable[[Any], bool]:
 
 
 # How a JSON value is stored in a text column (SQLite's JSONField): ``json.dumps(value)``'s text, by one encoder
-# made once (``json.dumps`` builds its C encoder again at every call). No check for reference cycles: a cyclic
-# value raises RecursionError here instead of ValueError, and is not stored either way.
-_json_chunks = (
-    c_make_encoder(
-        None, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
-    )
-    if c_make_encoder is not None
-    else None
-)
-
-
-def json_text(value: Any) -> str:
-    """``json.dumps(value)``, with default arguments."""
-    if _json_chunks is None:  # a Python without the C accelerator
-        return json.dumps(value)
-    return "".join(_json_chunks(value, 0))
+# made once.
+json_text = json_texter()
 
 
 def _utc_datetime_adapter() -> Callable[[datetime], Any] | None:
