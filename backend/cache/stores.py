@@ -317,10 +317,11 @@ class DatabaseCacheStore:
             waiting = len(self._pending)
             # Unbuffered (flush_rows 1), or the flusher thread is behind: this thread writes, and waits.
             inline = self.flush_rows == 1 or waiting >= self.flush_rows * INLINE_FLUSH_BUFFERS
-            full = waiting >= self.flush_rows
+            # The buffer just filled: written now by the flusher thread (once: not again at each later put while
+            # the flusher gets to it); else flush_seconds after its first row. Rows are added one at a time, so a
+            # filling buffer passes exactly ``flush_rows``; the flusher keeps the earliest time it is given.
+            full = waiting == self.flush_rows
             if not inline and (full or not self._scheduled):
-                # A full buffer: written now by the flusher thread; else flush_seconds after its first row.
-                # Scheduling again is harmless: the flusher keeps the earliest time.
                 self._scheduled = True
                 _flusher().schedule(self, 0.0 if full else self.flush_seconds)
         if inline:

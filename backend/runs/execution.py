@@ -356,9 +356,8 @@ class EventRecorder:
         self.events = 0
         self.finished = False
         self.error: str | None = None
-        self._lock = (
-            threading.Lock()
-        )  # taken as is where nobody waits: a Condition's own with costs two calls
+        # Taken as is where nobody waits (buffering an event): a Condition's own ``with`` costs two calls.
+        self._lock = threading.Lock()
         self._condition = threading.Condition(self._lock)
         self._buffer: list[Event] = []
         self._first_buffered = 0.0
