@@ -104,7 +104,7 @@ def main() -> int:
     from backend.runs.actions import do_create_run
 
     queued: list[Any] = []
-    scheduling._submit = lambda run_ids: queued.extend(run_ids)
+    scheduling._submit = lambda runs: queued.extend(runs)
 
     writer_cpu: list[float] = []
     writer_profiles: list[cProfile.Profile] = []

@@ -113,11 +113,11 @@ def _queue_run(
     if connection.vendor == "sqlite":
         # The submit's write transaction (one writer at a time anyway) serves the scheduler too; the chosen runs
         # go to the dispatcher once it commits.
-        dispatch_next()
+        dispatch_next(waiting=True)
     else:
         # Postgres: the scheduler's advisory lock is held only for its own short transaction, not for the rest
         # of the submit's (concurrent submits and finishing runs would queue behind it).
-        transaction.on_commit(dispatch_next)
+        transaction.on_commit(lambda: dispatch_next(waiting=True))
     return run
 
 

@@ -59,8 +59,10 @@ class Dispatcher(abc.ABC):
     """Carries run ids to workers."""
 
     @abc.abstractmethod
-    def submit(self, run_id: Any) -> None:
-        """Have a worker execute the run (it claims the run itself; submitting twice is harmless)."""
+    def submit(self, run_id: Any, requires_gpu: bool | None = None) -> None:
+        """Have a worker execute the run (it claims the run itself; submitting twice is harmless).
+        ``requires_gpu``: the run's, when the caller read it already (None: the dispatcher reads it if it
+        routes by it)."""
 
     @abc.abstractmethod
     def cancel(self, run_id: Any) -> None:
@@ -91,7 +93,7 @@ class LocalDispatcher(Dispatcher):
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)  # notified when the last submitted run finishes
 
-    def submit(self, run_id: Any) -> None:
+    def submit(self, run_id: Any, requires_gpu: bool | None = None) -> None:
         future = self._pool.submit(self._execute, run_id)
         with self._lock:
             self._futures.add(future)
@@ -151,12 +153,16 @@ class CeleryDispatcher(Dispatcher):
             )
         self._capacity: tuple[float, int] | None = None
 
-    def submit(self, run_id: Any) -> None:
+    def submit(self, run_id: Any, requires_gpu: bool | None = None) -> None:
+        if requires_gpu is None:
+            queue = self.queue_for(run_id)
+        else:
+            queue = settings.FLOWYARD_GPU_QUEUE if requires_gpu else settings.FLOWYARD_CPU_QUEUE
         celery_app.send_task(
             RUN_TASK,
             args=[str(run_id)],
             task_id=str(run_id),
-            queue=self.queue_for(run_id),
+            queue=queue,
             ignore_result=True,  # as the task declares: the message is the one apply_async would send
         )
 

@@ -14,6 +14,7 @@ in one batch when it closes the recorder (``_LateStarts`` starts the thread only
 
 from __future__ import annotations
 
+import functools
 import gc
 import heapq
 import io
@@ -555,10 +556,7 @@ class EventRecorder:
             last_seq = pending[-1].row.seq
             changes = {"last_seq": last_seq, **final}
             # Fenced by worker: a worker presumed lost (its run handed to another) must not write over it.
-            if final:
-                updated = Run.objects.filter(pk=self.run.pk, worker=self.run.worker).update(**changes)
-            else:  # most batches: one statement without the ORM's compile
-                updated = set_last_seq(self.run.pk, self.run.worker, last_seq)
+            updated = update_own_run(self.run.pk, self.run.worker, changes)
             if not updated:
                 raise Run.DoesNotExist(f"run {self.run.pk} no longer exists or another worker took it over")
         return changes, replaced
@@ -905,28 +903,41 @@ def _pg_records_text(records: Iterable[list[Any]]) -> str | None:
         return None
 
 
-_set_last_seq_sqls: dict[str, str] = {}
-
-
 def set_last_seq(run_id: Any, worker: str, last_seq: int) -> int:
-    """``Run.objects.filter(pk=run_id, worker=worker).update(last_seq=last_seq)``, as one statement written once
-    per database vendor (the ORM compiled it for every batch of events); returns the rows updated."""
+    """``Run.objects.filter(pk=run_id, worker=worker).update(last_seq=last_seq)``; returns the rows updated."""
+    return update_own_run(run_id, worker, {"last_seq": last_seq})
+
+
+def update_own_run(run_id: Any, worker: str, changes: dict[str, Any]) -> int:
+    """``Run.objects.filter(pk=run_id, worker=worker).update(**changes)`` (fenced by worker: a worker presumed
+    lost must not write over the run's new owner), as one statement written once per database vendor and set of
+    columns: the ORM compiled it for every batch of events and at every run's end. Returns the rows updated."""
     if connection.vendor not in ("postgresql", "sqlite"):
-        return Run.objects.filter(pk=run_id, worker=worker).update(last_seq=last_seq)
+        return Run.objects.filter(pk=run_id, worker=worker).update(**changes)
     meta = Run._meta
-    pk, seq_field, worker_field = meta.pk, meta.get_field("last_seq"), meta.get_field("worker")
-    assert pk is not None and isinstance(seq_field, Field) and isinstance(worker_field, Field)
-    sql = _set_last_seq_sqls.get(connection.vendor)
-    if sql is None:
-        q = connection.ops.quote_name
-        sql = (
-            f"UPDATE {q(meta.db_table)} SET {q(seq_field.column)} = %s "
-            f"WHERE {q(pk.column)} = %s AND {q(worker_field.column)} = %s"
-        )
-        _set_last_seq_sqls[connection.vendor] = sql
+    pk = meta.pk
+    assert pk is not None
+    fields = [meta.get_field(name) for name in changes]
+    params = [
+        field.get_db_prep_save(value, connection)  # type: ignore[union-attr]  # concrete fields of the run
+        for field, value in zip(fields, changes.values(), strict=True)
+    ]
+    params += [pk.get_db_prep_value(run_id, connection), worker]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [last_seq, pk.get_db_prep_value(run_id, connection), worker])
+        cursor.execute(_update_own_run_sql(connection.vendor, tuple(changes)), params)
         return int(cursor.rowcount)
+
+
+@functools.lru_cache(maxsize=32)
+def _update_own_run_sql(vendor: str, names: tuple[str, ...]) -> str:
+    meta = Run._meta
+    pk, worker_field = meta.pk, meta.get_field("worker")
+    assert pk is not None and isinstance(worker_field, Field)
+    q = connection.ops.quote_name
+    columns = [meta.get_field(name) for name in names]
+    assert all(isinstance(column, Field) for column in columns)
+    assigned = ", ".join(f"{q(column.column)} = %s" for column in columns if isinstance(column, Field))
+    return f"UPDATE {q(meta.db_table)} SET {assigned} WHERE {q(pk.column)} = %s AND {q(worker_field.column)} = %s"
 
 
 def insert_run_events(run_id: Any, rows: list[_EventRow]) -> None:

@@ -26,7 +26,7 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,13 +46,38 @@ CANDIDATES_PER_PAGE = 50
 _local_lock = threading.Lock()
 
 
-def dispatch_next() -> list[uuid.UUID]:
-    """Hand the waiting runs that fit within the limits to the dispatcher (after commit); return their ids."""
+def dispatch_next(waiting: bool = False) -> list[uuid.UUID]:
+    """Hand the waiting runs that fit within the limits to the dispatcher (after commit); return their ids.
+    ``waiting``: the caller knows a run waits (it just queued one), so the pass does not ask first."""
+    if not waiting and not _any_waiting():
+        return []
     with _serialised():
         chosen = _choose()
     if chosen:
         transaction.on_commit(lambda: _submit(chosen))
-    return chosen
+    return list(chosen)
+
+
+def _any_waiting() -> bool:
+    """Whether a run waits for a slot: one indexed read, without the scheduler's transaction and lock, so that
+    a run ending while nothing waits (most runs) costs that read alone.
+
+    A run that starts waiting after this read cannot be missed: the pass its own submit (or re-queue) makes
+    after committing it reads, under the lock, what every caller of this one committed before calling, so it
+    sees the slot this caller freed. A caller inside a transaction reads its own writes here.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(*_any_waiting_sql(connection.vendor))
+        return cursor.fetchone() is not None
+
+
+@functools.cache
+def _any_waiting_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
+    query = (
+        Run.objects.filter(status=Run.Status.QUEUED, dispatched__isnull=True).order_by().values_list("id")[:1]
+    )
+    sql, params = query.query.sql_with_params()
+    return sql, tuple(params)
 
 
 @contextmanager
@@ -79,8 +104,9 @@ def _serialised() -> Iterator[None]:
             yield
 
 
-def _choose() -> list[uuid.UUID]:
-    """Take, in order, the waiting runs whose user and workspace have a free slot.
+def _choose() -> dict[uuid.UUID, bool]:
+    """Take, in order, the waiting runs whose user and workspace have a free slot: their ids, each with whether
+    it requires a GPU (where the dispatcher sends it).
 
     A pass costs in proportion to what it dispatches, not to the queue. One grouped query counts, per user and
     workspace, the runs holding a slot and the runs waiting (the database counts; no row comes back per run).
@@ -103,7 +129,7 @@ def _choose() -> list[uuid.UUID]:
             per_user[user_id] += count
             per_workspace[workspace_id] += count
     if not waiting_per_user:
-        return []  # after most runs end: nothing waits
+        return {}  # the runs seen waiting were taken by another pass meanwhile
     held = sum(per_workspace.values())
     workspace_limits = _workspace_limits(waiting_workspaces)
     full_users = {
@@ -114,7 +140,7 @@ def _choose() -> list[uuid.UUID]:
         for workspace_id in waiting_workspaces
         if per_workspace[workspace_id] >= workspace_limits.get(workspace_id, per_workspace_limit)
     }
-    chosen: list[uuid.UUID] = []
+    chosen: dict[uuid.UUID, bool] = {}
     chosen_per_user: Counter[int | None] = Counter()
     if (
         any(user_id not in full_users for user_id in waiting_per_user)
@@ -122,7 +148,7 @@ def _choose() -> list[uuid.UUID]:
     ):
         page = _waiting_page(full_users, full_workspaces, chosen)
         while page:
-            for run_id, user_id, workspace_id in page:
+            for run_id, user_id, workspace_id, requires_gpu in page:
                 if per_workspace[workspace_id] >= workspace_limits.get(workspace_id, per_workspace_limit):
                     full_workspaces.add(workspace_id)
                 elif user_id is not None and per_user[user_id] >= per_user_limit:
@@ -131,7 +157,7 @@ def _choose() -> list[uuid.UUID]:
                     per_user[user_id] += 1
                     per_workspace[workspace_id] += 1
                     chosen_per_user[user_id] += 1
-                    chosen.append(run_id)
+                    chosen[run_id] = requires_gpu
             if len(page) < CANDIDATES_PER_PAGE:
                 break  # the last page: every waiting run that could start has been seen
             # Every run of the page was taken or held back, and a held back run's user or workspace is full now.
@@ -139,14 +165,34 @@ def _choose() -> list[uuid.UUID]:
     still_waiting = {
         user_id for user_id, count in waiting_per_user.items() if count > chosen_per_user[user_id]
     }
-    chosen += _borrow_idle_capacity(
-        still_waiting, chosen, held + len(chosen), per_user_limit, per_workspace_limit
+    chosen.update(
+        _borrow_idle_capacity(still_waiting, chosen, held + len(chosen), per_user_limit, per_workspace_limit)
     )
     if chosen:
-        Run.objects.filter(pk__in=chosen, status=Run.Status.QUEUED, dispatched__isnull=True).update(
-            dispatched=timezone.now()
-        )
+        _mark_dispatched(list(chosen))
     return chosen
+
+
+def _mark_dispatched(run_ids: list[uuid.UUID]) -> None:
+    """``dispatched = now`` on the chosen runs still waiting, by SQL written once per vendor and count (the
+    ORM's compile of the update cost more than running it, at every pass that chose a run)."""
+    sql = _mark_dispatched_sql(connection.vendor, len(run_ids))
+    stamp = Run._meta.get_field("dispatched").get_db_prep_value(timezone.now(), connection)
+    pk = Run._meta.pk
+    assert pk is not None
+    params = [stamp, Run.Status.QUEUED, *(pk.get_db_prep_value(run_id, connection) for run_id in run_ids)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _mark_dispatched_sql(vendor: str, runs: int) -> str:
+    q = connection.ops.quote_name
+    marks = ", ".join(["%s"] * runs)
+    return (
+        f"UPDATE {q(Run._meta.db_table)} SET {q('dispatched')} = %s "
+        f"WHERE {q('status')} = %s AND {q('dispatched')} IS NULL AND {q('id')} IN ({marks})"
+    )
 
 
 def _counts() -> list[tuple[int | None, int, bool, int]]:
@@ -179,10 +225,12 @@ def _counts_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
 
 
 def _waiting_page(
-    full_users: set[int], full_workspaces: set[int], chosen: list[uuid.UUID]
-) -> list[tuple[uuid.UUID, int | None, int]]:
+    full_users: set[int], full_workspaces: set[int], chosen: Iterable[uuid.UUID]
+) -> list[tuple[uuid.UUID, int | None, int, bool]]:
     """The next ``CANDIDATES_PER_PAGE`` waiting runs in dispatch order (highest priority, then oldest), leaving
-    out those of full users and workspaces and those chosen already: ``(id, user id, workspace id)``."""
+    out those of full users and workspaces and those chosen already: ``(id, user id, workspace id, requires
+    GPU)``."""
+    chosen = list(chosen)
     users, workspaces = sorted(full_users), sorted(full_workspaces)
     sql, slots = _waiting_page_sql(connection.vendor, len(users), len(workspaces), len(chosen))
     pk = Run._meta.pk
@@ -197,8 +245,8 @@ def _waiting_page(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [
-        (run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(run_id), user_id, workspace_id)
-        for run_id, user_id, workspace_id in rows
+        (run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(run_id), user_id, workspace_id, bool(gpu))
+        for run_id, user_id, workspace_id, gpu in rows
     ]
 
 
@@ -230,7 +278,7 @@ def _waiting_page_sql(vendor: str, users: int, workspaces: int, chosen: int) -> 
     waiting = waiting.order_by("-priority", "created", "id")
     if connection.features.has_select_for_update_skip_locked:
         waiting = waiting.select_for_update(skip_locked=True)
-    query = waiting.values_list("id", "created_by_id", "workspace_id")[:CANDIDATES_PER_PAGE]
+    query = waiting.values_list("id", "created_by_id", "workspace_id", "requires_gpu")[:CANDIDATES_PER_PAGE]
     sql, params = query.query.sql_with_params()
     slots: list[_Slot] = []
     for value in params:
@@ -242,28 +290,33 @@ def _waiting_page_sql(vendor: str, users: int, workspaces: int, chosen: int) -> 
 
 def _borrow_idle_capacity(
     still_waiting: set[int | None],
-    chosen: list[uuid.UUID],
+    chosen: dict[uuid.UUID, bool],
     held: int,
     per_user_limit: int,
     per_workspace_limit: int,
-) -> list[uuid.UUID]:
+) -> dict[uuid.UUID, bool]:
     """The runs held back by the limits that may take idle workers: all of one user's when nobody else waits
     (``still_waiting``: the users with runs left waiting; see the module docstring), as many as the workers have
     free slots; none under contention."""
     if not still_waiting or per_user_limit <= 0 or per_workspace_limit <= 0:
-        return []
+        return {}
     if not settings.FLOWYARD_LEND_IDLE_WORKERS:
-        return []
+        return {}
     if len(still_waiting) > 1 or None in still_waiting:
-        return []  # contention: the limits share the workers
+        return {}  # contention: the limits share the workers
     from backend.runs.dispatch import get_dispatcher
 
     capacity = getattr(get_dispatcher(), "capacity", lambda: None)()
     if capacity is None or capacity <= held:
-        return []
-    waiting = Run.objects.filter(status=Run.Status.QUEUED, dispatched__isnull=True).exclude(pk__in=chosen)
-    ordered = waiting.order_by("-priority", "created", "id").values_list("id", flat=True)
-    return list(ordered[: capacity - held])
+        return {}
+    borrowed: dict[uuid.UUID, bool] = {}
+    while len(borrowed) < capacity - held:
+        page = _waiting_page(set(), set(), [*chosen, *borrowed])
+        for run_id, _, _, requires_gpu in page[: capacity - held - len(borrowed)]:
+            borrowed[run_id] = requires_gpu
+        if len(page) < CANDIDATES_PER_PAGE:
+            break
+    return borrowed
 
 
 def _workspace_limits(workspace_ids: set[int]) -> dict[int, int]:
@@ -278,13 +331,13 @@ def _workspace_limits(workspace_ids: set[int]) -> dict[int, int]:
     return {pk: max(0, round(base * weights[slug])) for pk, slug in found}
 
 
-def _submit(run_ids: list[uuid.UUID]) -> None:
+def _submit(runs: dict[uuid.UUID, bool]) -> None:
     from backend.runs.dispatch import get_dispatcher
 
     dispatcher = get_dispatcher()
-    for run_id in run_ids:
+    for run_id, requires_gpu in runs.items():
         try:
-            dispatcher.submit(run_id)
+            dispatcher.submit(run_id, requires_gpu=requires_gpu)
         except Exception:
             # Give the slot back: a run nobody will execute must not hold it forever.
             logger.exception("could not dispatch run %s; it stays queued", run_id)

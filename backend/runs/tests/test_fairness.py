@@ -50,7 +50,7 @@ class IdleWorkers:
     def capacity(self) -> int:
         return self.workers
 
-    def submit(self, run_id) -> None:
+    def submit(self, run_id, requires_gpu=None) -> None:
         self.submitted.append(run_id)
 
     def cancel(self, run_id) -> None:

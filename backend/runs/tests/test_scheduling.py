@@ -23,7 +23,7 @@ class RecordingDispatcher:
     def __init__(self) -> None:
         self.submitted: list = []
 
-    def submit(self, run_id) -> None:
+    def submit(self, run_id, requires_gpu=None) -> None:
         self.submitted.append(run_id)
 
     def cancel(self, run_id) -> None:
@@ -112,7 +112,7 @@ def test_cancelling_a_dispatched_run_frees_its_slot(
 
 def test_a_dispatcher_that_fails_gives_the_slot_back(members, monkeypatch, submit, settings):
     class Broken(RecordingDispatcher):
-        def submit(self, run_id) -> None:
+        def submit(self, run_id, requires_gpu=None) -> None:
             raise RuntimeError("no broker")
 
     monkeypatch.setattr("backend.runs.dispatch.get_dispatcher", lambda: Broken())
@@ -132,9 +132,25 @@ def test_a_pass_reads_no_waiting_run_while_every_waiting_user_is_full(members, d
     assert len(chosen) == 2  # her two slots
     with CaptureQueriesContext(connection) as full:
         assert dispatch_next() == []
-    reads = [q["sql"] for q in full.captured_queries if "LIMIT" in q["sql"].upper()]
+    reads = [q["sql"] for q in full.captured_queries if f"LIMIT {CANDIDATES_PER_PAGE}" in q["sql"].upper()]
     assert reads == []  # no page of waiting runs: the counts showed that nobody with runs waiting has a slot
     assert len(full) < len(first)
+
+
+def test_a_pass_while_nothing_waits_is_one_read_without_the_lock(members, dispatcher, team, submit):
+    """Most runs end with nothing waiting: their pass reads whether anything waits, and takes neither the
+    scheduler's transaction nor its lock."""
+    rita = members[Role.RUNNER]
+    run = submit(rita)
+    assert run.dispatched is not None
+    with CaptureQueriesContext(connection) as idle:
+        assert dispatch_next() == []
+    assert len(idle) == 1, [q["sql"] for q in idle.captured_queries]
+    assert "advisory" not in idle.captured_queries[0]["sql"]
+    waiting = Run.objects.create(workspace=team, created_by=rita, graph={"nodes": {}}, outputs=[])
+    with CaptureQueriesContext(connection) as busy:
+        assert dispatch_next() == [waiting.pk]  # a slot is free: the full pass runs and takes it
+    assert len(busy) > 1
 
 
 def test_a_pass_reads_as_many_pages_as_it_dispatches(members, dispatcher, team, settings):
@@ -172,6 +188,7 @@ def test_the_waiting_page_kept_per_shape_reads_what_the_orm_query_reads(members,
             created_by=users[index % len(users)] if index % 5 else None,
             graph=chain(1),
             priority=index % 2,
+            requires_gpu=index % 4 == 0,
         )
     waiting = list(
         Run.objects.filter(status=Run.Status.QUEUED, dispatched__isnull=True).order_by(
@@ -181,7 +198,7 @@ def test_the_waiting_page_kept_per_shape_reads_what_the_orm_query_reads(members,
 
     def expected(full_users: set[int], full_workspaces: set[int], chosen: list) -> list[tuple]:
         return [
-            (run.pk, run.created_by_id, run.workspace_id)
+            (run.pk, run.created_by_id, run.workspace_id, run.requires_gpu)
             for run in waiting
             if (run.created_by_id is None or run.created_by_id not in full_users)
             and run.workspace_id not in full_workspaces
@@ -205,7 +222,7 @@ def test_the_waiting_page_kept_per_shape_reads_what_the_orm_query_reads(members,
         with transaction.atomic():
             got = _waiting_page(full_users, full_workspaces, chosen)
         assert got == expected(full_users, full_workspaces, chosen), (full_users, full_workspaces, chosen)
-        assert all(isinstance(run_id, uuid.UUID) for run_id, _, _ in got)
+        assert all(isinstance(run_id, uuid.UUID) for run_id, _, _, _ in got)
 
 
 @pytest.mark.django_db(transaction=True)
