@@ -402,6 +402,49 @@ def test_set_last_seq_updates_only_the_run_of_that_worker(team, members, setting
 
 
 @pytest.mark.django_db
+def test_a_runs_final_state_is_written_as_the_orm_writes_it_and_only_by_its_worker(team, members, settings):
+    """``update_own_run``: the statement built once per set of columns writes what ``update(**changes)`` would
+    (a status, an aware time, a text), and nothing on a run another worker owns."""
+    from django.utils import timezone
+
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
+    other = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
+    Run.objects.filter(pk__in=[run.pk, other.pk]).update(worker="w@host:1")
+    finished = timezone.now()
+    changes = {"last_seq": 5, "status": Run.Status.FAILED, "finished": finished, "error": 'it\'s "broken"'}
+    assert execution.update_own_run(run.pk, "w@host:1", changes) == 1
+    assert execution.update_own_run(other.pk, "other@host:2", changes) == 0
+    run.refresh_from_db()
+    other.refresh_from_db()
+    assert (run.last_seq, run.status, run.finished, run.error) == (5, "failed", finished, 'it\'s "broken"')
+    assert (other.last_seq, other.status, other.finished) == (0, "queued", None)
+
+
+@pytest.mark.django_db
+def test_a_fresh_runs_node_rows_are_read_as_stored(team, members, settings):
+    """A first attempt's recorder reads only its node rows' ids and types: the rest, the fields' defaults, is what
+    the full read gives, in the same order; each row has its own outputs list."""
+    from backend.runs.execution import _NodeRow
+    from backend.runs.models import NodeRun
+
+    settings.FLOWYARD_MAX_RUNNING_PER_USER = 0
+    run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(12))
+    fresh = execution.fresh_node_rows(run.pk)
+    stored = {
+        row[1]: _NodeRow(row) for row in NodeRun.objects.filter(run=run).values_list(*_NodeRow.__slots__)
+    }
+    assert list(fresh) == list(stored) and len(fresh) == len(run.graph["nodes"]) > 10
+
+    def values(row):
+        return [getattr(row, name) for name in _NodeRow.__slots__]
+
+    assert [values(row) for row in fresh.values()] == [values(row) for row in stored.values()]
+    first, second = list(fresh.values())[:2]
+    assert first.outputs == [] and first.outputs is not second.outputs
+
+
+@pytest.mark.django_db
 def test_events_inserted_in_one_statement_read_back_as_given(team, members) -> None:
     """``insert_run_events`` (on Postgres its rows as one JSON parameter): each event's seq, type, node, data and
     time read back exactly."""
