@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import F, Field
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -938,26 +938,14 @@ def _fresh_node_rows_sql(vendor: str) -> str:
     return f"SELECT {columns} FROM {table} WHERE {run} = %s ORDER BY {position}"  # the model's order
 
 
-def set_last_seq(run_id: Any, worker: str, last_seq: int) -> int:
-    """``Run.objects.filter(pk=run_id, worker=worker).update(last_seq=last_seq)``; returns the rows updated."""
-    return update_own_run(run_id, worker, {"last_seq": last_seq})
-
-
 def update_own_run(run_id: Any, worker: str, changes: dict[str, Any]) -> int:
     """``Run.objects.filter(pk=run_id, worker=worker).update(**changes)`` (fenced by worker: a worker presumed
     lost must not write over the run's new owner), as one statement written once per database vendor and set of
     columns: the ORM compiled it for every batch of events and at every run's end. Returns the rows updated."""
     if connection.vendor not in ("postgresql", "sqlite"):
         return Run.objects.filter(pk=run_id, worker=worker).update(**changes)
-    meta = Run._meta
-    pk = meta.pk
-    assert pk is not None
-    fields = [meta.get_field(name) for name in changes]
-    params = [
-        field.get_db_prep_save(value, connection)  # type: ignore[union-attr]  # concrete fields of the run
-        for field, value in zip(fields, changes.values(), strict=True)
-    ]
-    params += [pk.get_db_prep_value(run_id, connection), worker]
+    params = [_column_field(name, Run).get_db_prep_save(value, connection) for name, value in changes.items()]
+    params += [_column_field("id", Run).get_db_prep_value(run_id, connection), worker]
     with connection.cursor() as cursor:
         cursor.execute(_update_own_run_sql(connection.vendor, tuple(changes)), params)
         return int(cursor.rowcount)
@@ -965,14 +953,10 @@ def update_own_run(run_id: Any, worker: str, changes: dict[str, Any]) -> int:
 
 @functools.lru_cache(maxsize=32)
 def _update_own_run_sql(vendor: str, names: tuple[str, ...]) -> str:
-    meta = Run._meta
-    pk, worker_field = meta.pk, meta.get_field("worker")
-    assert pk is not None and isinstance(worker_field, Field)
     q = connection.ops.quote_name
-    columns = [meta.get_field(name) for name in names]
-    assert all(isinstance(column, Field) for column in columns)
-    assigned = ", ".join(f"{q(column.column)} = %s" for column in columns if isinstance(column, Field))
-    return f"UPDATE {q(meta.db_table)} SET {assigned} WHERE {q(pk.column)} = %s AND {q(worker_field.column)} = %s"
+    assigned = ", ".join(f"{q(_column_field(name, Run).column)} = %s" for name in names)
+    pk, worker = (q(_column_field(name, Run).column) for name in ("id", "worker"))
+    return f"UPDATE {q(Run._meta.db_table)} SET {assigned} WHERE {pk} = %s AND {worker} = %s"
 
 
 def insert_run_events(run_id: Any, rows: list[_EventRow]) -> None:
@@ -1031,9 +1015,10 @@ def insert_run_events(run_id: Any, rows: list[_EventRow]) -> None:
             )
 
 
-def _column_field(name: str) -> Field[Any, Any]:
-    """The NodeRun field stored in the column of that name (``get_field`` also answers relations)."""
-    field = NodeRun._meta.get_field(name)
+def _column_field(name: str, model: type[models.Model] = NodeRun) -> Field[Any, Any]:
+    """The field of ``model`` (a node row by default) stored in a column of its table (``get_field`` also
+    answers relations without one)."""
+    field = model._meta.get_field(name)
     assert isinstance(field, Field), name
     return field
 

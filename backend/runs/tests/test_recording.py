@@ -386,7 +386,7 @@ def test_recorded_node_rows_are_the_recorders_own_state(team, members, recorders
 
 
 @pytest.mark.django_db
-def test_set_last_seq_updates_only_the_run_of_that_worker(team, members, settings) -> None:
+def test_last_seq_is_written_only_to_the_run_of_that_worker(team, members, settings) -> None:
     """The recorder's per-batch ``last_seq`` statement: as ``filter(pk=..., worker=...).update(last_seq=...)``."""
     import uuid
 
@@ -394,10 +394,14 @@ def test_set_last_seq_updates_only_the_run_of_that_worker(team, members, setting
     run = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
     other = do_create_run(members[Role.RUNNER], workspace=team, graph=chain(2))
     Run.objects.filter(pk__in=[run.pk, other.pk]).update(worker="w@host:1", last_seq=3)
-    assert execution.set_last_seq(run.pk, "w@host:1", 7) == 1
-    assert execution.set_last_seq(str(run.pk), "w@host:1", 8) == 1  # the id as a string, as messages carry it
-    assert execution.set_last_seq(run.pk, "other@host:2", 9) == 0  # fenced: another worker's run
-    assert execution.set_last_seq(uuid.uuid4(), "w@host:1", 9) == 0
+    assert execution.update_own_run(run.pk, "w@host:1", {"last_seq": 7}) == 1
+    assert (
+        execution.update_own_run(str(run.pk), "w@host:1", {"last_seq": 8}) == 1
+    )  # the id as a string, as messages carry it
+    assert (
+        execution.update_own_run(run.pk, "other@host:2", {"last_seq": 9}) == 0
+    )  # fenced: another worker's run
+    assert execution.update_own_run(uuid.uuid4(), "w@host:1", {"last_seq": 9}) == 0
     assert dict(Run.objects.values_list("pk", "last_seq")) == {run.pk: 8, other.pk: 3}
 
 
